@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Octet: INT8 transformer inference in Swift.
+///
+/// Modules by concern (each with a small public surface):
+/// - `OctetCore`: dtypes, host tensors, the typed error, the `QuestionAnsweringEngine` protocol that backends implement.
+/// - `OctetModels`: model files (safetensors, sharded checkpoints, `config.json`) and the BERT parameter layout.
+/// - `OctetText`: the BERT WordPiece tokenizer with character offsets.
+/// - `OctetSQuAD`: SQuAD v1.1 reading, feature building, post-processing and the official scoring.
+/// - `OctetCPU`: the CPU backend, the numerical reference every other backend is tested against.
+/// - `COctetKernels`: the C shim with the vectorized CPU kernels (AVX-512 / AVX2 / portable, chosen at run time).
+/// - `octet`: the command-line tool.
+let package = Package(
+    name: "Octet",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "octet", targets: ["octet"]),
+        .library(name: "Octet", targets: ["OctetCore", "OctetModels", "OctetText", "OctetSQuAD", "OctetCPU"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(
+            name: "COctetKernels",
+            // Kernels are always optimized, even in debug builds: the test suite runs the real model.
+            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
+        ),
+        .target(name: "OctetCore"),
+        .target(name: "OctetModels", dependencies: ["OctetCore"]),
+        .target(name: "OctetText", dependencies: ["OctetCore"]),
+        .target(name: "OctetSQuAD", dependencies: ["OctetCore", "OctetText"]),
+        .target(name: "OctetCPU", dependencies: ["OctetCore", "OctetModels", "COctetKernels"]),
+        .executableTarget(
+            name: "octet",
+            dependencies: [
+                "OctetCore", "OctetModels", "OctetText", "OctetSQuAD", "OctetCPU",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "OctetTests",
+            // `octet` too: the bad-input tests run the command and check its exit code and message.
+            dependencies: ["OctetCore", "OctetModels", "OctetText", "OctetSQuAD", "OctetCPU", "octet"],
+            resources: [.copy("Fixtures")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

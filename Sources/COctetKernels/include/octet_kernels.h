@@ -1,0 +1,78 @@
+// Octet's CPU kernels: the C shim behind the OctetCPU module.
+//
+// Why C: Swift has no per-function target attributes, so one binary cannot hold an AVX-512 kernel, an AVX2 kernel
+// and a portable one side by side and pick at run time. These kernels are compiled once per instruction set
+// (target attributes) and chosen by CPUID when the process starts; `octet_set_isa` forces a lower path for tests.
+// Everything here is pure computation on caller-owned memory: no allocation per call, no threads (the Swift side
+// splits work into independent ranges), no errors (callers validate shapes).
+#ifndef OCTET_KERNELS_H
+#define OCTET_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Instruction-set paths, best last.
+enum {
+    OCTET_ISA_PORTABLE = 0,  // plain C, auto-vectorized for the build's baseline (SSE2 on x86-64, NEON on arm64)
+    OCTET_ISA_AVX2 = 1,      // AVX2 + FMA
+    OCTET_ISA_AVX512 = 2,    // AVX-512 F/VL
+};
+
+/// The best path this CPU and OS support.
+int octet_detect_isa(void);
+/// The path in use (the detected one unless forced).
+int octet_active_isa(void);
+/// Forces a path; a path the CPU lacks is clamped to the detected one. Returns the path now active.
+int octet_set_isa(int isa);
+/// "avx512", "avx2" or "portable".
+const char *octet_isa_name(int isa);
+
+/// Columns per packed panel of the GEMM's right-hand side.
+#define OCTET_GEMM_NR 32
+
+/// Floats needed to pack a K×N right-hand side: ceil(N/32) panels of K×32, zero-padded.
+size_t octet_packed_size(int k, int n);
+
+/// Packs B (K×N, element (k, n) at `b[k*row_stride + n*col_stride]`) into panels of 32 columns.
+/// A PyTorch Linear weight W[out=N][in=K] is B = Wᵀ: row_stride 1, col_stride K.
+void octet_pack_b(int k, int n, const float *b, long row_stride, long col_stride, float *packed);
+
+/// Epilogue steps applied to each output element, in this order.
+enum {
+    OCTET_EPI_BIAS = 1,      // + bias[n]
+    OCTET_EPI_RESIDUAL = 2,  // + residual[m*ldr + n]
+    OCTET_EPI_GELU = 4,      // exact GELU: 0.5·x·(1 + erf(x/√2))
+};
+
+/// C[m, n] = epilogue(Σ_k A[m*lda + k] · B[k, n]) for rows [0, M) and the columns of panels [panel_begin, panel_end).
+/// `packed` comes from `octet_pack_b` with the same K and N. `residual` may alias C (same ld).
+void octet_sgemm(int m, int n, int k, const float *a, long lda, const float *packed, int panel_begin, int panel_end,
+                 int epilogue, const float *bias, const float *residual, long ldr, float *c, long ldc);
+
+/// y[r] = (x[r] − mean) / sqrt(var + eps) · gamma + beta for `rows` rows of `n`; y may alias x.
+void octet_layernorm(int rows, int n, const float *x, long ldx, const float *gamma, const float *beta, float eps,
+                     float *y, long ldy);
+
+/// In place: x[r, 0..<valid] = softmax(scale · x[r, 0..<valid]); x[r, valid..<n] = 0.
+void octet_softmax(int rows, int n, int valid, float *x, long ldx, float scale);
+
+/// In place exact GELU over `count` floats.
+void octet_gelu(float *x, long count);
+
+/// Vectorized erf and exp over arrays (for tests of the approximations: erf within 5e-7 absolute of the libm value,
+/// exp within 2e-7 relative).
+void octet_erf_array(const float *x, float *y, long count);
+void octet_exp_array(const float *x, float *y, long count);
+
+/// 64-byte aligned allocation for packed weights and activations; NULL on failure.
+float *octet_alloc_floats(size_t count);
+void octet_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,209 @@
+import COctetKernels
+import Foundation
+import OctetCore
+import OctetModels
+
+/// The CPU float32 BERT question-answering engine: Octet's numerical reference.
+///
+/// It computes what PyTorch's `BertForQuestionAnswering` computes in float32: embeddings (word + position + token
+/// type) and LayerNorm; per layer fused QKV projection, masked scaled-dot-product attention, output projection with
+/// residual and LayerNorm, exact-GELU feed-forward with residual and LayerNorm; then the two-logit QA head.
+/// Masked keys are left out of the softmax entirely (PyTorch adds the dtype's minimum, which underflows to exactly 0),
+/// while padded query positions are still computed, because SQuAD post-processing ranks every position's logits.
+///
+/// Tolerance: within 1e-3 of PyTorch's float32 logits (tests check the 64 reference features); the differences come
+/// from summation order and the erf/exp approximations (see `elementwise.c`).
+public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
+    public let config: BertConfig
+    public let threads: Int
+    public var label: String { "cpu float32 (\(String(cString: octet_isa_name(octet_active_isa()))), \(threads) threads)" }
+    public var maxSequenceLength: Int { config.maxPositionEmbeddings }
+
+    private struct Layer {
+        let qkv: PackedLinear
+        let attentionOutput: PackedLinear
+        let attentionNorm: (gamma: [Float], beta: [Float])
+        let intermediate: PackedLinear
+        let output: PackedLinear
+        let outputNorm: (gamma: [Float], beta: [Float])
+    }
+
+    private let wordEmbeddings: [Float]
+    private let positionEmbeddings: [Float]
+    private let tokenTypeEmbeddings: [Float]
+    private let embeddingNorm: (gamma: [Float], beta: [Float])
+    private let layers: [Layer]
+    private let qaOutputs: PackedLinear
+    private let parallel: Parallel
+    private let lock = NSLock()
+
+    /// Builds the engine: widens the weights to float32 and packs every linear layer once.
+    /// - Parameter threads: worker threads (default: every core).
+    public init(weights: BertWeights, threads: Int? = nil) {
+        config = weights.config
+        self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        parallel = Parallel(workers: self.threads)
+        func linear(_ l: BertWeights.Linear) -> BertWeightsLinear {
+            BertWeightsLinear(weight: l.weight.floats(), bias: l.bias.floats(), outputs: l.weight.shape[0], inputs: l.weight.shape[1])
+        }
+        func norm(_ n: BertWeights.Norm) -> (gamma: [Float], beta: [Float]) { (n.gamma.floats(), n.beta.floats()) }
+        wordEmbeddings = weights.wordEmbeddings.floats()
+        positionEmbeddings = weights.positionEmbeddings.floats()
+        tokenTypeEmbeddings = weights.tokenTypeEmbeddings.floats()
+        embeddingNorm = norm(weights.embeddingNorm)
+        layers = weights.layers.map { l in
+            // Q, K and V as one [3H, H] projection: one GEMM reads the activations once.
+            let q = linear(l.query), k = linear(l.key), v = linear(l.value)
+            let qkv = BertWeightsLinear(weight: q.weight + k.weight + v.weight, bias: q.bias + k.bias + v.bias,
+                                        outputs: 3 * q.outputs, inputs: q.inputs)
+            return Layer(qkv: PackedLinear(qkv), attentionOutput: PackedLinear(linear(l.attentionOutput)),
+                         attentionNorm: norm(l.attentionNorm), intermediate: PackedLinear(linear(l.intermediate)),
+                         output: PackedLinear(linear(l.output)), outputNorm: norm(l.outputNorm))
+        }
+        qaOutputs = PackedLinear(linear(weights.qaOutputs))
+    }
+
+    /// Reads a Hugging Face model folder and builds the engine.
+    public convenience init(folder: String, threads: Int? = nil) throws {
+        self.init(weights: try BertModelFolder(folder: folder).weights, threads: threads)
+    }
+
+    public func spanLogits(for batch: TokenBatch) throws -> SpanLogits {
+        let (b, s) = (batch.batchSize, batch.sequenceLength)
+        guard s >= 1, s <= config.maxPositionEmbeddings else {
+            throw OctetError.invalidArgument("sequence length \(s) is outside 1...\(config.maxPositionEmbeddings), the model's position-embedding count")
+        }
+        for (i, id) in batch.inputIDs.enumerated() where id < 0 || Int(id) >= config.vocabSize {
+            throw OctetError.invalidArgument("input id \(id) at position \(i) is outside the vocabulary 0..<\(config.vocabSize)")
+        }
+        for (i, t) in batch.tokenTypeIDs.enumerated() where t < 0 || Int(t) >= config.typeVocabSize {
+            throw OctetError.invalidArgument("token type id \(t) at position \(i) is outside 0..<\(config.typeVocabSize)")
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        return run(batch)
+    }
+
+    // MARK: - Forward pass
+
+    private func run(_ batch: TokenBatch) -> SpanLogits {
+        let (b, s) = (batch.batchSize, batch.sequenceLength)
+        let (h, inter, t) = (config.hiddenSize, config.intermediateSize, b * s)
+        let x = Buffer(t * h), qkv = Buffer(t * 3 * h), context = Buffer(t * h), sum = Buffer(t * h)
+        let hidden = Buffer(t * inter), logits = Buffer(t * 2)
+        embed(batch, into: x.p)
+        for layer in layers {
+            layer.qkv.apply(rows: t, a: x.p, lda: h, c: qkv.p, ldc: 3 * h, parallel: parallel)
+            attention(batch, qkv: qkv.p, into: context.p)
+            layer.attentionOutput.apply(rows: t, a: context.p, lda: h, c: sum.p, ldc: h, residual: x.p, ldr: h, parallel: parallel)
+            layerNorm(rows: t, sum.p, layer.attentionNorm, into: x.p)
+            layer.intermediate.apply(rows: t, a: x.p, lda: h, c: hidden.p, ldc: inter, gelu: true, parallel: parallel)
+            layer.output.apply(rows: t, a: hidden.p, lda: inter, c: sum.p, ldc: h, residual: x.p, ldr: h, parallel: parallel)
+            layerNorm(rows: t, sum.p, layer.outputNorm, into: x.p)
+        }
+        qaOutputs.apply(rows: t, a: x.p, lda: h, c: logits.p, ldc: 2, parallel: parallel)
+        var start = [Float](repeating: 0, count: t), end = [Float](repeating: 0, count: t)
+        for i in 0..<t {
+            start[i] = logits.p[2 * i]
+            end[i] = logits.p[2 * i + 1]
+        }
+        return SpanLogits(batchSize: b, sequenceLength: s, start: start, end: end)
+    }
+
+    private func embed(_ batch: TokenBatch, into x: UnsafeMutablePointer<Float>) {
+        let (s, h) = (batch.sequenceLength, config.hiddenSize)
+        let t = batch.batchSize * s
+        wordEmbeddings.withUnsafeBufferPointer { word in
+            positionEmbeddings.withUnsafeBufferPointer { position in
+                tokenTypeEmbeddings.withUnsafeBufferPointer { type in
+                    for i in 0..<t {
+                        let w = word.baseAddress! + Int(batch.inputIDs[i]) * h
+                        let p = position.baseAddress! + (i % s) * h
+                        let y = type.baseAddress! + Int(batch.tokenTypeIDs[i]) * h
+                        let out = x + i * h
+                        // PyTorch adds word + token type first, then position.
+                        for j in 0..<h { out[j] = (w[j] + y[j]) + p[j] }
+                    }
+                }
+            }
+        }
+        layerNorm(rows: t, x, embeddingNorm, into: x)
+    }
+
+    private func layerNorm(rows: Int, _ input: UnsafeMutablePointer<Float>, _ norm: (gamma: [Float], beta: [Float]),
+                           into output: UnsafeMutablePointer<Float>) {
+        let (h, eps) = (config.hiddenSize, config.layerNormEpsilon)
+        norm.gamma.withUnsafeBufferPointer { g in
+            norm.beta.withUnsafeBufferPointer { be in
+                parallel.forEachRange(rows) { r in
+                    octet_layernorm(Int32(r.count), Int32(h), input + r.lowerBound * h, h, g.baseAddress, be.baseAddress,
+                                    eps, output + r.lowerBound * h, h)
+                }
+            }
+        }
+    }
+
+    /// Scaled-dot-product attention per (sequence, head), with only the unmasked keys.
+    private func attention(_ batch: TokenBatch, qkv: UnsafeMutablePointer<Float>, into context: UnsafeMutablePointer<Float>) {
+        let (b, s, h, heads, d) = (batch.batchSize, batch.sequenceLength, config.hiddenSize, config.headCount, config.headSize)
+        let ld = 3 * h
+        let nr = Int(OCTET_GEMM_NR)
+        // The unmasked keys of each sequence; `nil` when they are a prefix 0..<n (the usual right padding).
+        var keys: [[Int32]?] = []
+        var keyCounts: [Int] = []
+        for seq in 0..<b {
+            let mask = batch.attentionMask[(seq * s)..<((seq + 1) * s)]
+            let valid = mask.indices.filter { mask[$0] != 0 }.map { Int32($0 - seq * s) }
+            let isPrefix = valid.last.map { Int($0) == valid.count - 1 } ?? true
+            keys.append(isPrefix ? nil : valid)
+            keyCounts.append(valid.count)
+        }
+        let scale = 1 / Float(d).squareRoot()
+        let tasks = b * heads
+        let workers = min(parallel.workers, tasks)
+        let panelsMax = (s + nr - 1) / nr
+        Parallel(workers: workers).run { w in
+            let packedK = Buffer(panelsMax * nr * d), packedV = Buffer(s * ((d + nr - 1) / nr) * nr)
+            let scores = Buffer(s * s), gatheredK = Buffer(s * d), gatheredV = Buffer(s * d)
+            var task = w
+            while task < tasks {
+                defer { task += workers }
+                let (seq, head) = (task / heads, task % heads)
+                let n = keyCounts[seq]
+                let rows = qkv + seq * s * ld
+                let q = rows + head * d
+                var k = UnsafePointer(rows + h + head * d), v = UnsafePointer(rows + 2 * h + head * d)
+                var ldkv = ld
+                let out = context + seq * s * h + head * d
+                if n == 0 {
+                    for i in 0..<s { (out + i * h).update(repeating: 0, count: d) }
+                    continue
+                }
+                if let list = keys[seq] {
+                    for (j, key) in list.enumerated() {
+                        (gatheredK.p + j * d).update(from: k + Int(key) * ld, count: d)
+                        (gatheredV.p + j * d).update(from: v + Int(key) * ld, count: d)
+                    }
+                    (k, v, ldkv) = (UnsafePointer(gatheredK.p), UnsafePointer(gatheredV.p), d)
+                }
+                // scores[i, j] = q_i · k_j over the n kept keys; Kᵀ is the right-hand side.
+                octet_pack_b(Int32(d), Int32(n), k, 1, ldkv, packedK.p)
+                octet_sgemm(Int32(s), Int32(n), Int32(d), q, ld, packedK.p, 0, Int32((n + nr - 1) / nr), 0, nil, nil, 0, scores.p, n)
+                octet_softmax(Int32(s), Int32(n), Int32(n), scores.p, n, scale)
+                // context = P · V.
+                octet_pack_b(Int32(n), Int32(d), v, ldkv, 1, packedV.p)
+                octet_sgemm(Int32(s), Int32(d), Int32(n), scores.p, n, packedV.p, 0, Int32((d + nr - 1) / nr), 0, nil, nil, 0, out, h)
+            }
+        }
+    }
+}
+
+/// A 64-byte aligned scratch buffer of floats, freed with its owner.
+final class Buffer {
+    let p: UnsafeMutablePointer<Float>
+    init(_ count: Int) {
+        guard let p = octet_alloc_floats(count) else { preconditionFailure("out of memory allocating \(count) floats") }
+        self.p = p
+    }
+    deinit { octet_free(p) }
+}

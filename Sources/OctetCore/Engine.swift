@@ -1,0 +1,54 @@
+/// A batch of tokenized sequences, all padded to one length, as BERT-family encoders take them.
+public struct TokenBatch: Sendable {
+    /// Sequences in the batch.
+    public let batchSize: Int
+    /// Tokens per sequence (after padding).
+    public let sequenceLength: Int
+    /// `batchSize × sequenceLength` token ids, row-major.
+    public var inputIDs: [Int32]
+    /// `batchSize × sequenceLength` segment ids (0 for the question, 1 for the context).
+    public var tokenTypeIDs: [Int32]
+    /// `batchSize × sequenceLength`: 1 for a real token, 0 for padding.
+    public var attentionMask: [Int32]
+
+    public init(batchSize: Int, sequenceLength: Int, inputIDs: [Int32], tokenTypeIDs: [Int32], attentionMask: [Int32]) {
+        precondition(inputIDs.count == batchSize * sequenceLength, "inputIDs must hold batchSize × sequenceLength ids")
+        precondition(tokenTypeIDs.count == inputIDs.count && attentionMask.count == inputIDs.count,
+                     "token type ids and attention mask must match the input ids")
+        self.batchSize = batchSize
+        self.sequenceLength = sequenceLength
+        self.inputIDs = inputIDs
+        self.tokenTypeIDs = tokenTypeIDs
+        self.attentionMask = attentionMask
+    }
+}
+
+/// Start and end logits for every position of every sequence of a batch.
+public struct SpanLogits: Sendable {
+    public let batchSize: Int
+    public let sequenceLength: Int
+    /// `batchSize × sequenceLength`, row-major.
+    public var start: [Float]
+    /// `batchSize × sequenceLength`, row-major.
+    public var end: [Float]
+
+    public init(batchSize: Int, sequenceLength: Int, start: [Float], end: [Float]) {
+        self.batchSize = batchSize
+        self.sequenceLength = sequenceLength
+        self.start = start
+        self.end = end
+    }
+}
+
+/// An extractive question-answering model ready to run on one device.
+///
+/// Backends (the CPU reference, CUDA in a later module) implement this; SQuAD evaluation and benchmarks only see
+/// this protocol.
+public protocol QuestionAnsweringEngine: AnyObject, Sendable {
+    /// A short name of the device and precision, e.g. "cpu float32 (avx512, 2 threads)".
+    var label: String { get }
+    /// The longest sequence the model accepts (its position-embedding count).
+    var maxSequenceLength: Int { get }
+    /// Runs the model on a batch and returns its start and end logits.
+    func spanLogits(for batch: TokenBatch) throws -> SpanLogits
+}

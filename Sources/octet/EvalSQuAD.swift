@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import OctetCore
+import OctetCPU
+import OctetSQuAD
+import OctetText
+
+/// `octet eval squad`: SQuAD v1.1 exact match and F1, from a model or from a predictions file.
+struct EvalSQuAD: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "squad",
+        abstract: "Evaluate extractive question answering on SQuAD v1.1.",
+        discussion: """
+            With --model (default: the reference model), builds features as Hugging Face's run_qa.py does, runs the \
+            model, post-processes (n-best 20, answers of at most 30 tokens) and scores with the official rules. \
+            With --predictions, scores an existing predictions file instead; unanswered questions score 0.
+            """)
+
+    @Option(help: "A Hugging Face model folder (config.json, model.safetensors, vocab.txt).")
+    var model: String = Defaults.model
+
+    @Option(help: "The SQuAD v1.1 JSON file.")
+    var data: String = Defaults.squadDev
+
+    @Option(help: "Score this predictions file ({\"id\": \"answer\"}) instead of running a model.")
+    var predictions: String?
+
+    @Option(help: "Tokens per feature, padding included.")
+    var maxSeqLength: Int = 384
+
+    @Option(help: "Overlap in tokens between the windows of a long context.")
+    var docStride: Int = 128
+
+    @Option(help: "Features per model call.")
+    var batch: Int = 8
+
+    @Option(help: "Evaluate only the first N questions.")
+    var limit: Int?
+
+    @Option(help: "CPU threads (default: every core).")
+    var threads: Int?
+
+    @Option(help: "Folder for metrics.json and predictions.json.")
+    var output: String = "out/eval-squad"
+
+    func run() throws {
+        try reportingErrors {
+            if let limit, limit < 1 { throw OctetError.invalidArgument("--limit must be at least 1, not \(limit)") }
+            if let threads, threads < 1 { throw OctetError.invalidArgument("--threads must be at least 1, not \(threads)") }
+            var dataset = try SQuADDataset(contentsOf: data)
+            if let limit { dataset = dataset.prefix(limit) }
+            if let predictions {
+                let score = SQuADEvaluator.evaluate(dataset: dataset, predictions: try SQuADPredictions.read(predictions))
+                print(table(["predictions", "questions", "unanswered", "exact match", "F1"],
+                            [[predictions, "\(score.total)", "\(score.unanswered)", Self.format(score.exactMatch), Self.format(score.f1)]]))
+                try FileIO.writeJSON(Self.metrics(score) as [String: Any], to: (output as NSString).appendingPathComponent("metrics.json"))
+                return
+            }
+            let tokenizer = try BertTokenizer(folder: model)
+            let engine = try CPUBertEngine(folder: model, threads: threads)
+            let runner = try SQuADRunner(
+                builder: try SQuADFeatureBuilder(tokenizer: tokenizer, maxSequenceLength: maxSeqLength, docStride: docStride),
+                batchSize: batch)
+            let progress = ProgressLine(label: "squad", unit: "features")
+            let result = try runner.run(engine: engine, dataset: dataset, progress: progress.update)
+            let score = result.score
+            print(table(["model", "engine", "seq/stride", "questions", "features", "features/s", "exact match", "F1"],
+                        [[model, engine.label, "\(maxSeqLength)/\(docStride)", "\(score.total)", "\(result.featureCount)",
+                          String(format: "%.1f", result.featuresPerSecond), Self.format(score.exactMatch), Self.format(score.f1)]]))
+            var metrics = Self.metrics(score)
+            metrics["model"] = model
+            metrics["data"] = data
+            metrics["engine"] = engine.label
+            metrics["max_seq_length"] = maxSeqLength
+            metrics["doc_stride"] = docStride
+            metrics["batch"] = batch
+            metrics["features"] = result.featureCount
+            metrics["features_per_second"] = result.featuresPerSecond
+            metrics["model_seconds"] = result.modelSeconds
+            try SQuADPredictions.write(result.predictions, to: (output as NSString).appendingPathComponent("predictions.json"))
+            try FileIO.writeJSON(metrics, to: (output as NSString).appendingPathComponent("metrics.json"))
+            print("wrote \(output)/predictions.json and \(output)/metrics.json")
+        }
+    }
+
+    static func format(_ x: Double) -> String { String(format: "%.4f", x) }
+
+    static func metrics(_ score: SQuADScore) -> [String: Any] {
+        ["exact_match": score.exactMatch, "f1": score.f1, "total": score.total, "unanswered": score.unanswered]
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+import OctetCore
+import OctetModels
+
+/// Paths of the shared reference data, found relative to this source file (`../shared` beside the checkout).
+enum Shared {
+    static let root: String = {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return repo.deletingLastPathComponent().appendingPathComponent("shared").path
+    }()
+    static let model = root + "/models/minilm-l6-squad"
+    static let dev = root + "/data/squad/dev-v1.1.json"
+    static let train = root + "/data/squad/train-v1.1.json"
+    static let reference = root + "/reference/minilm-l6-squad"
+    static let leaderboard = root + "/reference/squad-leaderboard"
+    static let onnxIO = root + "/onnx/minilm-l6-squad.io.safetensors"
+
+    /// The reference features (ids, types, mask, PyTorch's logits) at a sequence length.
+    static func referenceFeatures(_ seq: Int) throws -> SafeTensorsFile {
+        try SafeTensorsFile(path: "\(reference)/reference_s\(seq).safetensors")
+    }
+}
+
+/// A fresh temporary folder, removed by the caller.
+func temporaryFolder() -> String {
+    let path = NSTemporaryDirectory() + "octet-test-" + UUID().uuidString
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// Loads the reference model once for every test that needs it.
+enum ReferenceModel {
+    static let folder: BertModelFolder = try! BertModelFolder(folder: Shared.model)
+}

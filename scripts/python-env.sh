@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Create (if missing) the project's Python venv at $REPO/.venv and install the
+# pinned packages the helper scripts need (tokenizer golden file, ONNX Runtime
+# CPU peer benchmark). Idempotent: a stamp file keyed by the requirements makes
+# a second run a no-op. Prints the venv's python path as the last stdout line.
+#
+#   PY="$(bash scripts/python-env.sh | tail -n1)"
+#   "$PY" scripts/make_tokenizer_golden.py
+#
+# Needs python3 (>= 3.10) with the venv module, and PyPI access on first run.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$REPO/.venv"
+PYTHON="${PYTHON:-python3}"
+
+# onnx is needed by onnxruntime.quantization (peer_ort_cpu.py --dynamic-int8).
+REQUIREMENTS="numpy==2.4.6
+onnxruntime==1.32.0
+onnx==1.23.2
+tokenizers==0.23.3"
+
+STAMP="$VENV/.octet-requirements"
+VPY="$VENV/bin/python"
+
+if [[ ! -x "$VPY" ]]; then
+    "$PYTHON" -m venv "$VENV" >&2
+fi
+
+if [[ ! -f "$STAMP" ]] || [[ "$(cat "$STAMP")" != "$REQUIREMENTS" ]]; then
+    REQ_FILE="$(mktemp)"
+    trap 'rm -f "$REQ_FILE"' EXIT
+    printf '%s\n' "$REQUIREMENTS" > "$REQ_FILE"
+    "$VPY" -m pip install --quiet --disable-pip-version-check -r "$REQ_FILE" >&2
+    printf '%s' "$REQUIREMENTS" > "$STAMP"
+fi
+
+echo "$VPY"
