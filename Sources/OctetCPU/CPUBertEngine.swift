@@ -36,6 +36,10 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
     private let qaOutputs: PackedLinear
     private let parallel: Parallel
     private let lock = NSLock()
+    /// Activations of the last batch shape, reused while batches fit (fresh pages would cost a fault each per call).
+    private var workspace: Workspace?
+    /// Per-worker attention scratch, sized for the longest sequence seen.
+    private var attentionScratch: [AttentionScratch] = []
 
     /// Builds the engine: widens the weights to float32 and packs every linear layer once.
     /// - Parameter threads: worker threads (default: every core).
@@ -89,8 +93,9 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
     private func run(_ batch: TokenBatch) -> SpanLogits {
         let (b, s) = (batch.batchSize, batch.sequenceLength)
         let (h, inter, t) = (config.hiddenSize, config.intermediateSize, b * s)
-        let x = Buffer(t * h), qkv = Buffer(t * 3 * h), context = Buffer(t * h), sum = Buffer(t * h)
-        let hidden = Buffer(t * inter), logits = Buffer(t * 2)
+        if (workspace?.tokens ?? 0) < t { workspace = Workspace(tokens: t, hidden: h, intermediate: inter) }
+        let w = workspace!
+        let (x, qkv, context, sum, hidden, logits) = (w.x, w.qkv, w.context, w.sum, w.hidden, w.logits)
         embed(batch, into: x.p)
         for layer in layers {
             layer.qkv.apply(rows: t, a: x.p, lda: h, c: qkv.p, ldc: 3 * h, parallel: parallel)
@@ -161,10 +166,13 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
         let scale = 1 / Float(d).squareRoot()
         let tasks = b * heads
         let workers = min(parallel.workers, tasks)
-        let panelsMax = (s + nr - 1) / nr
+        if attentionScratch.count < workers || attentionScratch[0].sequenceLength < s {
+            attentionScratch = (0..<parallel.workers).map { _ in AttentionScratch(sequenceLength: s, headSize: d) }
+        }
+        let scratch = attentionScratch
         Parallel(workers: workers).run { w in
-            let packedK = Buffer(panelsMax * nr * d), packedV = Buffer(s * ((d + nr - 1) / nr) * nr)
-            let scores = Buffer(s * s), gatheredK = Buffer(s * d), gatheredV = Buffer(s * d)
+            let (packedK, packedV, scores, gatheredK, gatheredV) = (scratch[w].packedK, scratch[w].packedV, scratch[w].scores,
+                                                                    scratch[w].gatheredK, scratch[w].gatheredV)
             var task = w
             while task < tasks {
                 defer { task += workers }
@@ -198,8 +206,31 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
     }
 }
 
+/// The activations of one forward pass.
+private final class Workspace {
+    let tokens: Int
+    let x, qkv, context, sum, hidden, logits: Buffer
+    init(tokens t: Int, hidden h: Int, intermediate i: Int) {
+        tokens = t
+        (x, qkv, context, sum, hidden, logits) = (Buffer(t * h), Buffer(t * 3 * h), Buffer(t * h), Buffer(t * h), Buffer(t * i), Buffer(t * 2))
+    }
+}
+
+/// One worker's attention scratch: packed Kᵀ and V, the score matrix, and gathered keys for scattered masks.
+private final class AttentionScratch: @unchecked Sendable {
+    let sequenceLength: Int
+    let packedK, packedV, scores, gatheredK, gatheredV: Buffer
+    init(sequenceLength s: Int, headSize d: Int) {
+        let nr = Int(OCTET_GEMM_NR)
+        sequenceLength = s
+        packedK = Buffer((s + nr - 1) / nr * nr * d)
+        packedV = Buffer(s * ((d + nr - 1) / nr) * nr)
+        (scores, gatheredK, gatheredV) = (Buffer(s * s), Buffer(s * d), Buffer(s * d))
+    }
+}
+
 /// A 64-byte aligned scratch buffer of floats, freed with its owner.
-final class Buffer {
+final class Buffer: @unchecked Sendable {
     let p: UnsafeMutablePointer<Float>
     init(_ count: Int) {
         guard let p = octet_alloc_floats(count) else { preconditionFailure("out of memory allocating \(count) floats") }

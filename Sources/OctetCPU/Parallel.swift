@@ -1,9 +1,9 @@
-import Dispatch
+import COctetKernels
 
 /// Splits work over a fixed number of workers. Each worker gets its index so it can use its own scratch memory.
 ///
-/// GCD's `concurrentPerform` keeps a pool of threads alive between calls, so a call costs microseconds, which is
-/// small next to the kernels it runs (the smallest is a 128×384×384 GEMM, about 0.2 ms on one core).
+/// Regions run on Octet's persistent C worker pool (`pool.c`): its workers spin briefly between regions, so the
+/// ~45 short regions of a forward pass start without a thread wake-up each.
 struct Parallel: Sendable {
     let workers: Int
 
@@ -13,8 +13,12 @@ struct Parallel: Sendable {
     func run(_ body: (Int) -> Void) {
         if workers == 1 { body(0); return }
         withoutActuallyEscaping(body) { body in
-            let box = UncheckedBox(body)
-            DispatchQueue.concurrentPerform(iterations: workers) { box.value($0) }
+            var task = Task(body: body)
+            withUnsafeMutablePointer(to: &task) { pointer in
+                _ = octet_pool_run(Int32(workers), { context, worker in
+                    context!.assumingMemoryBound(to: Task.self).pointee.body(Int(worker))
+                }, pointer)
+            }
         }
     }
 
@@ -32,8 +36,7 @@ struct Parallel: Sendable {
     }
 }
 
-/// Carries a non-Sendable closure into `concurrentPerform`; the closure only touches disjoint memory per worker.
-private struct UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
+/// The closure a region runs, passed to C by address.
+private struct Task {
+    let body: (Int) -> Void
 }

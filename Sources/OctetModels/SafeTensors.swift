@@ -82,3 +82,44 @@ public struct SafeTensorsFile: Sendable {
         return t
     }
 }
+
+/// Writes safetensors files (tensors sorted by name, 8-byte-aligned header, atomic replace).
+public enum SafeTensorsWriter {
+    /// One tensor to write: its dtype, shape and little-endian bytes.
+    public struct Entry: Sendable {
+        public let name: String
+        public let dtype: DType
+        public let shape: [Int]
+        public let bytes: Data
+
+        public init(name: String, dtype: DType, shape: [Int], bytes: Data) {
+            self.name = name
+            self.dtype = dtype
+            self.shape = shape
+            self.bytes = bytes
+        }
+    }
+
+    public static func write(_ entries: [Entry], metadata: [String: String] = [:], to path: String) throws {
+        var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var offset = 0
+        let sorted = entries.sorted { $0.name < $1.name }
+        for e in sorted {
+            guard e.bytes.count == e.shape.reduce(1, *) * e.dtype.byteSize else {
+                throw OctetError.invalidArgument("tensor '\(e.name)' has \(e.bytes.count) bytes, not what shape \(e.shape) of \(e.dtype.rawValue) needs")
+            }
+            header[e.name] = ["dtype": e.dtype.rawValue, "shape": e.shape, "data_offsets": [offset, offset + e.bytes.count]]
+            offset += e.bytes.count
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        // Pad the header with spaces so the data starts 8-byte aligned, as the reference writer does.
+        json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
+        var file = Data(capacity: 8 + json.count + offset)
+        var length = UInt64(json.count).littleEndian
+        withUnsafeBytes(of: &length) { file.append(contentsOf: $0) }
+        file.append(json)
+        for e in sorted { file.append(e.bytes) }
+        try FileIO.writeAtomically(file, to: path)
+    }
+}

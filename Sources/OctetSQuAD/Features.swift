@@ -19,10 +19,11 @@ public struct SQuADFeature: Sendable {
 /// at the context's end — the overflowing-token behaviour of Hugging Face tokenizers with `truncation="only_second"`
 /// and `stride=docStride`.
 ///
-/// Before windowing, the context is cut to its first `maxSequenceLength` tokens (`truncatesContext`, on by default):
-/// that is what the Hugging Face stack that produced the reference did (transformers 5 applies the call's
-/// `max_length` to each text before pairing them). The reference features, and the reference feature counts on SQuAD
-/// dev (10,753 at 384/128 and 18,881 at 128/32, against 10,784 and 22,538 without the cut), show it.
+/// Before windowing, the context is cut to its first `maxSequenceLength` tokens, extended to the end of the word the
+/// cut falls in (`truncatesContext`, on by default). That is what the Hugging Face stack that produced the reference
+/// predictions did (transformers 5.17; 5.24 windows the whole context): its 64 reference features, its feature counts
+/// on SQuAD dev (10,753 at 384/128 and 18,881 at 128/32, against 10,784 and 22,538 without the cut) and its answers
+/// that end in a word cut at the limit ("technology incidental", token 128 of its context) all show it.
 public struct SQuADFeatureBuilder: Sendable {
     public let tokenizer: BertTokenizer
     public let maxSequenceLength: Int
@@ -67,7 +68,7 @@ public struct SQuADFeatureBuilder: Sendable {
         var contextTokens = allContextTokens[...]
         if truncatesContext {
             q = Array(q.prefix(maxSequenceLength))
-            contextTokens = contextTokens.prefix(maxSequenceLength)
+            contextTokens = contextTokens.prefix(wholeWordLength(contextTokens, atLeast: maxSequenceLength))
         }
         let budget = maxSequenceLength - q.count - 3
         guard budget > 0 else {
@@ -108,6 +109,15 @@ public struct SQuADFeatureBuilder: Sendable {
             let mask = [Int32](repeating: 1, count: real) + [Int32](repeating: 0, count: pad)
             return SQuADFeature(exampleIndex: exampleIndex, inputIDs: ids, tokenTypeIDs: types, attentionMask: mask, contextOffsets: offsets)
         }
+    }
+
+    /// `count`, extended past the `##` continuations of the word that token `count − 1` starts or continues.
+    func wholeWordLength(_ tokens: ArraySlice<Token>, atLeast count: Int) -> Int {
+        guard tokens.count > count else { return tokens.count }
+        var end = count
+        let vocabulary = tokenizer.vocabulary.tokens
+        while end < tokens.count, vocabulary[Int(tokens[tokens.startIndex + end].id)].hasPrefix("##") { end += 1 }
+        return end
     }
 
     /// Python's `str.isspace`: Unicode White_Space plus the information separators U+001C–U+001F.

@@ -25,11 +25,17 @@ struct EvalSQuAD: ParsableCommand {
     @Option(help: "Score this predictions file ({\"id\": \"answer\"}) instead of running a model.")
     var predictions: String?
 
+    @Option(help: "Compare the answers with this predictions file (e.g. PyTorch's) and report the share that are identical.")
+    var compareWith: String?
+
     @Option(help: "Tokens per feature, padding included.")
     var maxSeqLength: Int = 384
 
     @Option(help: "Overlap in tokens between the windows of a long context.")
     var docStride: Int = 128
+
+    @Flag(help: "Window the whole context instead of cutting it to --max-seq-length tokens first (see docs/ACCURACY.md).")
+    var fullContext = false
 
     @Option(help: "Features per model call.")
     var batch: Int = 8
@@ -59,7 +65,7 @@ struct EvalSQuAD: ParsableCommand {
             let tokenizer = try BertTokenizer(folder: model)
             let engine = try CPUBertEngine(folder: model, threads: threads)
             let runner = try SQuADRunner(
-                builder: try SQuADFeatureBuilder(tokenizer: tokenizer, maxSequenceLength: maxSeqLength, docStride: docStride),
+                builder: try SQuADFeatureBuilder(tokenizer: tokenizer, maxSequenceLength: maxSeqLength, docStride: docStride, truncatesContext: !fullContext),
                 batchSize: batch)
             let progress = ProgressLine(label: "squad", unit: "features")
             let result = try runner.run(engine: engine, dataset: dataset, progress: progress.update)
@@ -77,6 +83,15 @@ struct EvalSQuAD: ParsableCommand {
             metrics["features"] = result.featureCount
             metrics["features_per_second"] = result.featuresPerSecond
             metrics["model_seconds"] = result.modelSeconds
+            if let compareWith {
+                let other = try SQuADPredictions.read(compareWith)
+                let same = dataset.examples.filter { result.predictions[$0.id] == other[$0.id] }.count
+                let share = 100 * Double(same) / Double(max(1, dataset.examples.count))
+                print("identical answers to \(compareWith): \(same) of \(dataset.examples.count) (\(String(format: "%.2f", share))%)")
+                metrics["compared_with"] = compareWith
+                metrics["identical_answers"] = same
+                metrics["identical_answers_percent"] = share
+            }
             try SQuADPredictions.write(result.predictions, to: (output as NSString).appendingPathComponent("predictions.json"))
             try FileIO.writeJSON(metrics, to: (output as NSString).appendingPathComponent("metrics.json"))
             print("wrote \(output)/predictions.json and \(output)/metrics.json")

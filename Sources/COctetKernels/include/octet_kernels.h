@@ -4,7 +4,7 @@
 // and a portable one side by side and pick at run time. These kernels are compiled once per instruction set
 // (target attributes) and chosen by CPUID when the process starts; `octet_set_isa` forces a lower path for tests.
 // Everything here is pure computation on caller-owned memory: no allocation per call, no threads (the Swift side
-// splits work into independent ranges), no errors (callers validate shapes).
+// splits work into independent ranges and runs them on `octet_pool_run`), no errors (callers validate shapes).
 #ifndef OCTET_KERNELS_H
 #define OCTET_KERNELS_H
 
@@ -67,6 +67,13 @@ void octet_gelu(float *x, long count);
 /// exp within 2e-7 relative).
 void octet_erf_array(const float *x, float *y, long count);
 void octet_exp_array(const float *x, float *y, long count);
+
+/// A fork-join task: `worker` runs from 0 to the region's worker count − 1.
+typedef void (*octet_task_fn)(void *context, int worker);
+
+/// Runs fn(context, w) for w in [0, workers) on the persistent pool (the caller is worker 0) and returns when all
+/// are done. Regions run one at a time; a region started from inside another runs serially on the calling thread.
+int octet_pool_run(int workers, octet_task_fn fn, void *context);
 
 /// 64-byte aligned allocation for packed weights and activations; NULL on failure.
 float *octet_alloc_floats(size_t count);
