@@ -1,18 +1,39 @@
 #!/usr/bin/env bash
-# CPU benchmark, Octet and its peer in one run: `octet bench` then ONNX Runtime (scripts/peer_ort_cpu.py) on the
-# same model, shapes and thread count, one after the other on an otherwise idle machine.
+# CPU benchmark, Octet and its peer in one run: for each shape, `octet bench` and then ONNX Runtime
+# (scripts/peer_ort_cpu.py) on the same model, shape and thread count, back to back, so both see the same machine
+# state (shared virtual machines drift by tens of percent over minutes). Then the two merged into one table.
 #
 #   bash scripts/bench-cpu.sh [THREADS] [BATCHES] [SEQS]      # defaults: 2 1,8 128,384
 #
-# Writes out/bench-cpu/{octet,ort}.json and prints both tables.
+# Writes out/bench-cpu/{octet,ort}-bB-sS.json and out/bench-cpu/summary.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads="${1:-2}" batches="${2:-1,8}" seqs="${3:-128,384}"
-mkdir -p out/bench-cpu
+out=out/bench-cpu
+mkdir -p "$out"
 swift build -c release --product octet >&2
 py="$(bash scripts/python-env.sh | tail -n1)"
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) · $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs) · $(nproc) cores · threads $threads"
-echo "## Octet"
-.build/release/octet bench --device cpu --threads "$threads" --batch "$batches" --seq "$seqs" --json out/bench-cpu/octet.json
-echo "## ONNX Runtime"
-"$py" scripts/peer_ort_cpu.py --threads "$threads" --batch "$batches" --seq "$seqs" --json out/bench-cpu/ort.json
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) · $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs) · $(nproc) cores · $threads threads"
+for s in ${seqs//,/ }; do
+  for b in ${batches//,/ }; do
+    .build/release/octet bench --device cpu --threads "$threads" --batch "$b" --seq "$s" --json "$out/octet-b$b-s$s.json" >&2
+    "$py" scripts/peer_ort_cpu.py --threads "$threads" --batch "$b" --seq "$s" --json "$out/ort-b$b-s$s.json" >&2
+  done
+done
+"$py" - "$out" <<'PY' | tee "$out/summary.md"
+import glob, json, os, sys
+out = sys.argv[1]
+rows = []
+for path in sorted(glob.glob(os.path.join(out, "octet-b*-s*.json"))):
+    o = json.load(open(path))
+    r = o["results"][0]
+    b, s = r["batch"], r["seq"]
+    peer = json.load(open(os.path.join(out, f"ort-b{b}-s{s}.json")))
+    p = next(x for x in peer["results"] if x["batch"] == b and x["seq"] == s)
+    rows.append((s, b, r["median_ms"], r["p90_ms"], r["throughput_seq_per_s"], p["median_ms"], p["p90_ms"], p["throughput_seq_per_s"]))
+print(f"engine: {o['engine']} · peer: onnxruntime {peer.get('onnxruntime_version', '?')} float32, same threads\n")
+print("| seq | batch | Octet median ms | Octet p90 ms | Octet seq/s | ORT median ms | ORT p90 ms | ORT seq/s | ORT / Octet |")
+print("|---|---|---|---|---|---|---|---|---|")
+for s, b, om, o90, ot, pm, p90, pt in sorted(rows):
+    print(f"| {s} | {b} | {om:.2f} | {o90:.2f} | {ot:.1f} | {pm:.2f} | {p90:.2f} | {pt:.1f} | {pm / om:.2f}× |")
+PY
