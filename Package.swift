@@ -8,7 +8,9 @@ import PackageDescription
 /// - `OctetModels`: model files (safetensors, sharded checkpoints, `config.json`) and the BERT parameter layout.
 /// - `OctetText`: the BERT WordPiece tokenizer with character offsets.
 /// - `OctetSQuAD`: SQuAD v1.1 reading, feature building, post-processing and the official scoring.
-/// - `OctetCPU`: the CPU backend, the numerical reference every other backend is tested against.
+/// - `OctetONNX`: ONNX protobuf reading and writing (generated swift-protobuf code, committed) into a graph IR.
+/// - `OctetCPU`: the CPU backend, the numerical reference every other backend is tested against; it also executes
+///   the graph IR.
 /// - `COctetKernels`: the C shim with the vectorized CPU kernels (AVX-512 / AVX2 / portable, chosen at run time).
 /// - `octet`: the command-line tool.
 let package = Package(
@@ -16,10 +18,11 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "octet", targets: ["octet"]),
-        .library(name: "Octet", targets: ["OctetCore", "OctetModels", "OctetText", "OctetSQuAD", "OctetCPU"]),
+        .library(name: "Octet", targets: ["OctetCore", "OctetModels", "OctetText", "OctetSQuAD", "OctetCPU", "OctetONNX"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .target(
@@ -31,18 +34,22 @@ let package = Package(
         .target(name: "OctetModels", dependencies: ["OctetCore"]),
         .target(name: "OctetText", dependencies: ["OctetCore"]),
         .target(name: "OctetSQuAD", dependencies: ["OctetCore", "OctetText"]),
-        .target(name: "OctetCPU", dependencies: ["OctetCore", "OctetModels", "COctetKernels"]),
+        .target(
+            name: "OctetONNX",
+            dependencies: ["OctetCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        .target(name: "OctetCPU", dependencies: ["OctetCore", "OctetModels", "OctetONNX", "COctetKernels"]),
         .executableTarget(
             name: "octet",
             dependencies: [
-                "OctetCore", "OctetModels", "OctetText", "OctetSQuAD", "OctetCPU",
+                "OctetCore", "OctetModels", "OctetText", "OctetSQuAD", "OctetCPU", "OctetONNX",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "OctetTests",
             // `octet` too: the bad-input tests run the command and check its exit code and message.
-            dependencies: ["OctetCore", "OctetModels", "OctetText", "OctetSQuAD", "OctetCPU", "octet"],
+            dependencies: ["OctetCore", "OctetModels", "OctetText", "OctetSQuAD", "OctetCPU", "OctetONNX", "octet"],
             resources: [.copy("Fixtures")]
         ),
     ],
