@@ -69,7 +69,7 @@ public final class GraphExecutor: @unchecked Sendable {
         "Cast", "CastLike", "Constant", "ConstantOfShape", "Shape", "Size", "Gather", "Unsqueeze", "Squeeze",
         "Concat", "Reshape", "Transpose", "Slice", "Split", "Flatten", "Expand", "Range", "Identity", "Dropout",
         "MatMul", "Gemm", "Softmax", "LayerNormalization", "ReduceMean", "ReduceSum", "ReduceMax", "Min", "Max",
-        "Clip", "Gelu",
+        "Clip", "Gelu", "CumSum", "GatherND",
     ]
 
     public init(graph: ONNXGraph, threads: Int? = nil) throws {

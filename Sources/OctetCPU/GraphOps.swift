@@ -230,6 +230,16 @@ extension GraphExecutor {
                 return try Self.slice(a, starts: [offset], ends: [offset + Int64(size)], axes: [axis], steps: [1])
             }
 
+        case "CumSum":
+            let a = try arg(0)
+            var axis = Int(try arg(1).ints.first ?? 0)
+            if axis < 0 { axis += a.shape.count }
+            guard axis >= 0, axis < a.shape.count else { throw OpError("CumSum axis \(axis) is outside rank \(a.shape.count)") }
+            let exclusive = intAttr("exclusive", 0) == 1, reverse = intAttr("reverse", 0) == 1
+            return [Self.cumulativeSum(a, axis: axis, exclusive: exclusive, reverse: reverse)]
+        case "GatherND":
+            return [try Self.gatherND(try arg(0), try arg(1), batchDims: intAttr("batch_dims", 0))]
+
         // MARK: reductions and normalization
         case "ReduceMean", "ReduceSum", "ReduceMax":
             let a = try arg(0)
@@ -571,6 +581,63 @@ extension GraphExecutor {
         case .float(let v): return HostTensor(shape: shape, floats: indices.map { v[$0] })
         case .int(let v): return HostTensor(shape: shape, ints: indices.map { v[$0] })
         case .bool(let v): return HostTensor(shape: shape, bools: indices.map { v[$0] })
+        }
+    }
+
+    static func cumulativeSum(_ a: HostTensor, axis: Int, exclusive: Bool, reverse: Bool) -> HostTensor {
+        let n = a.shape[axis], inner = a.shape[(axis + 1)...].reduce(1, *), outer = a.shape.prefix(axis).reduce(1, *)
+        func scan<T: AdditiveArithmetic>(_ v: [T]) -> [T] {
+            var out = v
+            for o in 0..<outer {
+                for i in 0..<inner {
+                    var total = T.zero
+                    for step in 0..<n {
+                        let j = reverse ? n - 1 - step : step
+                        let index = (o * n + j) * inner + i
+                        if exclusive { out[index] = total; total += v[index] } else { total += v[index]; out[index] = total }
+                    }
+                }
+            }
+            return out
+        }
+        switch a.storage {
+        case .int(let v): return HostTensor(shape: a.shape, ints: scan(v))
+        default: return HostTensor(shape: a.shape, floats: scan(a.floats))
+        }
+    }
+
+    /// GatherND: the last axis of `indices` addresses leading axes of `data` after `batchDims` shared batch axes.
+    static func gatherND(_ a: HostTensor, _ indices: HostTensor, batchDims: Int) throws -> HostTensor {
+        let depth = indices.shape.last ?? 0
+        guard batchDims + depth <= a.shape.count else { throw OpError("GatherND indices are deeper than the data") }
+        let batchShape = Array(a.shape.prefix(batchDims))
+        let batch = batchShape.reduce(1, *)
+        let sliceShape = Array(a.shape[(batchDims + depth)...])
+        let slice = sliceShape.reduce(1, *)
+        let strides = rowMajorStrides(a.shape)
+        let idx = indices.ints
+        let perBatch = indices.count / max(1, batch * depth)
+        var offsets: [Int] = []
+        offsets.reserveCapacity(batch * perBatch)
+        for b in 0..<batch {
+            for t in 0..<perBatch {
+                var offset = b * (batchDims > 0 ? strides[batchDims - 1] : 0)
+                for d in 0..<depth {
+                    let dim = a.shape[batchDims + d]
+                    var i = Int(idx[(b * perBatch + t) * depth + d])
+                    if i < 0 { i += dim }
+                    guard i >= 0, i < dim else { throw OpError("GatherND index \(i) is outside 0..<\(dim)") }
+                    offset += i * strides[batchDims + d]
+                }
+                offsets.append(offset)
+            }
+        }
+        let shape = Array(indices.shape.dropLast()) + sliceShape
+        func take<T>(_ v: [T]) -> [T] { offsets.flatMap { v[$0..<($0 + slice)] } }
+        switch a.storage {
+        case .float(let v): return HostTensor(shape: shape, floats: take(v))
+        case .int(let v): return HostTensor(shape: shape, ints: take(v))
+        case .bool(let v): return HostTensor(shape: shape, bools: take(v))
         }
     }
 

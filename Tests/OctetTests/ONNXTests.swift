@@ -167,3 +167,29 @@ import OctetONNX
         #expect(accepted < 500)
     }
 }
+
+/// Small random-weight models exported by both PyTorch exporters (`scripts/make_onnx_fixtures.py`, run on the GPU
+/// machine with torch 2.11, transformers 5.17, onnxruntime 1.30), each with ONNX Runtime's outputs on a padded batch.
+@Suite struct ExportedModelTests {
+    static let folder = Bundle.module.url(forResource: "onnx", withExtension: nil, subdirectory: "Fixtures")!.path
+    static let models = ["bert-torchscript", "bert-dynamo", "bert-external", "roberta-torchscript", "roberta-dynamo",
+                         "distilbert-torchscript", "distilbert-dynamo", "electra-torchscript", "electra-dynamo"]
+
+    @Test("Models exported by the TorchScript and dynamo exporters match ONNX Runtime within 1e-5", arguments: models)
+    func exportedModelMatchesOnnxRuntime(name: String) throws {
+        let graph = try ONNXGraph(contentsOf: "\(Self.folder)/\(name).onnx")
+        let io = try SafeTensorsFile(path: "\(Self.folder)/\(name).io.safetensors")
+        var inputs: [String: HostTensor] = [:]
+        for input in graph.inputs {
+            let t = try io.tensor(input.name)
+            inputs[input.name] = HostTensor(shape: t.shape, ints: t.int32s().map { Int64($0) })
+        }
+        let outputs = try GraphExecutor(graph: graph).run(inputs)
+        for output in ["start_logits", "end_logits"] {
+            let expected = try io.tensor(output).floats()
+            let error = zip(outputs[output]!.floats, expected).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(outputs[output]!.count == expected.count)
+            #expect(error <= 1e-5, "\(name) \(output): max |octet − onnxruntime| = \(error)")
+        }
+    }
+}
