@@ -69,7 +69,7 @@ public final class GraphExecutor: @unchecked Sendable {
         "Cast", "CastLike", "Constant", "ConstantOfShape", "Shape", "Size", "Gather", "Unsqueeze", "Squeeze",
         "Concat", "Reshape", "Transpose", "Slice", "Split", "Flatten", "Expand", "Range", "Identity", "Dropout",
         "MatMul", "Gemm", "Softmax", "LayerNormalization", "ReduceMean", "ReduceSum", "ReduceMax", "Min", "Max",
-        "Clip", "Gelu", "CumSum", "GatherND",
+        "Clip", "Gelu", "CumSum", "GatherND", "QuantizeLinear", "DequantizeLinear",
     ]
 
     public init(graph: ONNXGraph, threads: Int? = nil) throws {
@@ -201,6 +201,15 @@ public final class GraphExecutor: @unchecked Sendable {
         default:
             throw OctetError.unsupported(source, "tensor '\(t.name)' has data type \(t.dataType.name), which the CPU graph executor does not run")
         }
+    }
+
+    /// The ONNX element type of a constant value: an initializer's, or a Constant node's tensor's.
+    func elementType(of name: String) -> ONNXDataType? {
+        if let t = graph.initializers[name] { return t.dataType }
+        for node in graph.nodes where node.opType == "Constant" && node.outputs.first == name {
+            if case .tensor(let t)? = node.attributes["value"] { return t.dataType }
+        }
+        return nil
     }
 
     /// A packed right-hand side for MatMul with a constant weight, kept for the executor's life.

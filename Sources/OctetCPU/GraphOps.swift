@@ -240,6 +240,44 @@ extension GraphExecutor {
         case "GatherND":
             return [try Self.gatherND(try arg(0), try arg(1), batchDims: intAttr("batch_dims", 0))]
 
+        // MARK: quantization
+        case "QuantizeLinear", "DequantizeLinear":
+            let (x, scale) = (try arg(0), try arg(1))
+            let zeroPoint = optionalArg(2)
+            if case .int(let blockSize)? = node.attributes["block_size"], blockSize > 0 {
+                throw OpError("blocked quantization (block_size \(blockSize)) is not supported")
+            }
+            var axis = intAttr("axis", 1)
+            if axis < 0 { axis += x.shape.count }
+            // Scale and zero point: one value (per tensor) or one per index of `axis` (per axis).
+            let channels = scale.count
+            guard channels == 1 || (axis >= 0 && axis < x.shape.count && x.shape[axis] == channels) else {
+                throw OpError("scale has \(channels) values for axis \(axis) of shape \(x.shape)")
+            }
+            let inner = channels == 1 ? x.count : x.shape[(axis + 1)...].reduce(1, *)
+            let scales = scale.floats
+            let zeros = zeroPoint?.ints ?? [Int64](repeating: 0, count: channels)
+            guard zeros.count == channels else { throw OpError("zero point has \(zeros.count) values, scale \(channels)") }
+            func channel(_ i: Int) -> Int { channels == 1 ? 0 : (i / inner) % channels }
+            if node.opType == "DequantizeLinear" {
+                let q = x.ints
+                return [HostTensor(shape: x.shape, floats: (0..<q.count).map { i in
+                    let c = channel(i)
+                    return Float(q[i] - zeros[c]) * scales[c]
+                })]
+            }
+            let type = quantizedType(of: node)
+            guard let range = Self.integerRange(type) else { throw OpError("quantizing to \(type.name) is not supported") }
+            let v = x.floats
+            return [HostTensor(shape: x.shape, ints: (0..<v.count).map { i in
+                let c = channel(i)
+                // ONNX: saturate(round_half_to_even(x / scale) + zero_point). The spec leaves NaN open; ONNX
+                // Runtime's x86 conversion turns it into the type's minimum, and so does Octet.
+                let r = (v[i] / scales[c]).rounded(.toNearestOrEven)
+                let q = r.isNaN ? -Double.infinity : Double(r) + Double(zeros[c])
+                return Int64(min(max(q, Double(range.lowerBound)), Double(range.upperBound)))
+            })]
+
         // MARK: reductions and normalization
         case "ReduceMean", "ReduceSum", "ReduceMax":
             let a = try arg(0)
@@ -582,6 +620,27 @@ extension GraphExecutor {
         case .int(let v): return HostTensor(shape: shape, ints: indices.map { v[$0] })
         case .bool(let v): return HostTensor(shape: shape, bools: indices.map { v[$0] })
         }
+    }
+
+    /// The integer range of a quantized type.
+    static func integerRange(_ type: ONNXDataType) -> ClosedRange<Int64>? {
+        switch type {
+        case .uint8: 0...255
+        case .int8: -128...127
+        case .uint16: 0...65535
+        case .int16: -32768...32767
+        case .int32: Int64(Int32.min)...Int64(Int32.max)
+        case .uint4: 0...15
+        case .int4: -8...7
+        default: nil
+        }
+    }
+
+    /// QuantizeLinear's output type: `output_dtype`, else the zero point's type, else uint8.
+    func quantizedType(of node: Node) -> ONNXDataType {
+        if case .int(let t)? = node.attributes["output_dtype"], t != 0, let type = ONNXDataType(rawValue: t) { return type }
+        guard node.inputs.count > 2, !node.inputs[2].isEmpty else { return .uint8 }
+        return elementType(of: node.inputs[2]) ?? .uint8
     }
 
     static func cumulativeSum(_ a: HostTensor, axis: Int, exclusive: Bool, reverse: Bool) -> HostTensor {

@@ -193,3 +193,29 @@ import OctetONNX
         }
     }
 }
+
+@Suite struct QDQImportTests {
+    @Test("ONNX Runtime's quantize_static Q/DQ model runs in Octet exactly as ONNX Runtime runs it")
+    func quantizeStaticModelMatchesOnnxRuntime() throws {
+        let folder = ExportedModelTests.folder
+        let graph = try ONNXGraph(contentsOf: "\(folder)/bert-qdq.onnx")
+        #expect(graph.opHistogram["QuantizeLinear", default: 0] > 20)
+        let io = try SafeTensorsFile(path: "\(folder)/bert-qdq.io.safetensors")
+        var inputs: [String: HostTensor] = [:]
+        for input in graph.inputs {
+            let t = try io.tensor(input.name)
+            inputs[input.name] = HostTensor(shape: t.shape, ints: t.int32s().map { Int64($0) })
+        }
+        let outputs = try GraphExecutor(graph: graph).run(inputs)
+        // Both ways ONNX Runtime runs it — each Q/DQ literally (optimizations off) and fused into integer kernels —
+        // give the same logits here, and Octet's float simulation of the Q/DQ semantics (x / scale, round half to
+        // even, saturate; NaN to the type's minimum as ONNX Runtime does) lands on the same int8 grid points.
+        for output in ["start_logits", "end_logits"] {
+            for reference in [output, output + "_unfused"] {
+                let expected = try io.tensor(reference).floats()
+                let error = zip(outputs[output]!.floats, expected).map { abs($0 - $1) }.max() ?? .infinity
+                #expect(error <= 1e-6, "\(reference): max |octet − onnxruntime| = \(error)")
+            }
+        }
+    }
+}
