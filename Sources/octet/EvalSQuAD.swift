@@ -16,8 +16,11 @@ struct EvalSQuAD: ParsableCommand {
             With --predictions, scores an existing predictions file instead; unanswered questions score 0.
             """)
 
-    @Option(help: "A Hugging Face model folder (config.json, model.safetensors, vocab.txt).")
+    @Option(help: "A Hugging Face model folder (config.json, model.safetensors, vocab.txt) or an .onnx file.")
     var model: String = Defaults.model
+
+    @Option(help: "The folder with vocab.txt and tokenizer_config.json (default: the model's folder).")
+    var tokenizer: String?
 
     @Option(help: "The SQuAD v1.1 JSON file.")
     var data: String = Defaults.squadDev
@@ -62,8 +65,11 @@ struct EvalSQuAD: ParsableCommand {
                 try FileIO.writeJSON(Self.metrics(score) as [String: Any], to: (output as NSString).appendingPathComponent("metrics.json"))
                 return
             }
-            let tokenizer = try BertTokenizer(folder: model)
-            let engine = try CPUBertEngine(folder: model, threads: threads)
+            let isONNX = model.hasSuffix(".onnx")
+            let tokenizerFolder = tokenizer ?? (isONNX ? (model as NSString).deletingLastPathComponent : model)
+            let tokenizer = try BertTokenizer(folder: tokenizerFolder)
+            let engine: any QuestionAnsweringEngine = isONNX ? try ONNXQuestionAnsweringEngine(path: model, threads: threads)
+                : try CPUBertEngine(folder: model, threads: threads)
             let runner = try SQuADRunner(
                 builder: try SQuADFeatureBuilder(tokenizer: tokenizer, maxSequenceLength: maxSeqLength, docStride: docStride, truncatesContext: !fullContext),
                 batchSize: batch)

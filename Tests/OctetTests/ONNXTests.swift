@@ -219,3 +219,19 @@ import OctetONNX
         }
     }
 }
+
+@Suite struct ONNXEngineTests {
+    @Test("The ONNX path and the safetensors path give the same logits on reference features (1e-4)")
+    func onnxEngineMatchesSafetensorsEngine() throws {
+        let reference = try Shared.referenceFeatures(128)
+        let n = 4 * 128
+        let batch = TokenBatch(batchSize: 4, sequenceLength: 128,
+                               inputIDs: Array(try reference.tensor("input_ids").int32s()[0..<n]),
+                               tokenTypeIDs: Array(try reference.tensor("token_type_ids").int32s()[0..<n]),
+                               attentionMask: Array(try reference.tensor("attention_mask").int32s()[0..<n]))
+        let onnx = try ONNXQuestionAnsweringEngine(path: ONNXTests.onnxPath).spanLogits(for: batch)
+        let safetensors = try CPUBertEngine(weights: ReferenceModel.folder.weights).spanLogits(for: batch)
+        let error = zip(onnx.start + onnx.end, safetensors.start + safetensors.end).map { abs($0 - $1) }.max()!
+        #expect(error <= 1e-4, "max |onnx − safetensors| = \(error)")
+    }
+}
