@@ -180,7 +180,8 @@ extension ONNXGraph {
         return Self.owned(t.name, type, shape, data)
     }
 
-    static func owned(_ name: String, _ type: ONNXDataType, _ shape: [Int], _ data: Data) -> Initializer {
+    /// An initializer owning a copy of `data`.
+    public static func owned(_ name: String, _ type: ONNXDataType, _ shape: [Int], _ data: Data) -> Initializer {
         let box = ByteBox(data)
         return Initializer(name: name, dataType: type, shape: shape,
                            bytes: UnsafeRawBufferPointer(rebasing: box.bytes[0..<data.count]), owner: box)

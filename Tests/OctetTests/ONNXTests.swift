@@ -235,3 +235,41 @@ import OctetONNX
         #expect(error <= 1e-4, "max |onnx − safetensors| = \(error)")
     }
 }
+
+@Suite struct GraphPassTests {
+    @Test("Constant folding and dead-code removal keep the outputs bit for bit and leave no Constant node")
+    func foldingKeepsOutputs() throws {
+        let graph = ONNXTests.graph
+        let folded = try GraphPasses.foldConstants(graph)
+        print("nodes \(graph.nodes.count) → \(folded.nodes.count); ops after folding: \(folded.opHistogram.sorted { $0.key < $1.key })")
+        #expect(folded.nodes.count < graph.nodes.count)
+        #expect(folded.opHistogram["Constant"] == nil)
+        let (inputs, _, _) = try ONNXTests.referenceIO()
+        let before = try GraphExecutor(graph: graph).run(inputs)
+        let after = try GraphExecutor(graph: folded).run(inputs)
+        for name in ["start_logits", "end_logits"] {
+            #expect(after[name]!.floats == before[name]!.floats)
+        }
+    }
+
+    @Test("A folded graph written to ONNX and read back still runs", arguments: ExportedModelTests.models)
+    func foldedExportsRoundTrip(name: String) throws {
+        let folder = temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let graph = try ONNXGraph(contentsOf: "\(ExportedModelTests.folder)/\(name).onnx")
+        let folded = try GraphPasses.foldConstants(graph)
+        try folded.write(to: folder + "/folded.onnx")
+        let reread = try ONNXGraph(contentsOf: folder + "/folded.onnx")
+        let io = try SafeTensorsFile(path: "\(ExportedModelTests.folder)/\(name).io.safetensors")
+        var inputs: [String: HostTensor] = [:]
+        for input in graph.inputs {
+            let t = try io.tensor(input.name)
+            inputs[input.name] = HostTensor(shape: t.shape, ints: t.int32s().map { Int64($0) })
+        }
+        let expected = try GraphExecutor(graph: graph).run(inputs)
+        let outputs = try GraphExecutor(graph: reread).run(inputs)
+        for output in ["start_logits", "end_logits"] {
+            #expect(outputs[output]!.floats == expected[output]!.floats, "\(name) \(output)")
+        }
+    }
+}
