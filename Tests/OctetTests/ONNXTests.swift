@@ -175,15 +175,21 @@ import OctetONNX
     static let models = ["bert-torchscript", "bert-dynamo", "bert-external", "roberta-torchscript", "roberta-dynamo",
                          "distilbert-torchscript", "distilbert-dynamo", "electra-torchscript", "electra-dynamo"]
 
-    @Test("Models exported by the TorchScript and dynamo exporters match ONNX Runtime within 1e-5", arguments: models)
-    func exportedModelMatchesOnnxRuntime(name: String) throws {
-        let graph = try ONNXGraph(contentsOf: "\(Self.folder)/\(name).onnx")
-        let io = try SafeTensorsFile(path: "\(Self.folder)/\(name).io.safetensors")
+    /// The graph's inputs, read from a fixture's io file as int64 tensors.
+    static func inputs(of graph: ONNXGraph, from io: SafeTensorsFile) throws -> [String: HostTensor] {
         var inputs: [String: HostTensor] = [:]
         for input in graph.inputs {
             let t = try io.tensor(input.name)
             inputs[input.name] = HostTensor(shape: t.shape, ints: t.int32s().map { Int64($0) })
         }
+        return inputs
+    }
+
+    @Test("Models exported by the TorchScript and dynamo exporters match ONNX Runtime within 1e-5", arguments: models)
+    func exportedModelMatchesOnnxRuntime(name: String) throws {
+        let graph = try ONNXGraph(contentsOf: "\(Self.folder)/\(name).onnx")
+        let io = try SafeTensorsFile(path: "\(Self.folder)/\(name).io.safetensors")
+        let inputs = try ExportedModelTests.inputs(of: graph, from: io)
         let outputs = try GraphExecutor(graph: graph).run(inputs)
         for output in ["start_logits", "end_logits"] {
             let expected = try io.tensor(output).floats()
@@ -201,11 +207,7 @@ import OctetONNX
         let graph = try ONNXGraph(contentsOf: "\(folder)/bert-qdq.onnx")
         #expect(graph.opHistogram["QuantizeLinear", default: 0] > 20)
         let io = try SafeTensorsFile(path: "\(folder)/bert-qdq.io.safetensors")
-        var inputs: [String: HostTensor] = [:]
-        for input in graph.inputs {
-            let t = try io.tensor(input.name)
-            inputs[input.name] = HostTensor(shape: t.shape, ints: t.int32s().map { Int64($0) })
-        }
+        let inputs = try ExportedModelTests.inputs(of: graph, from: io)
         let outputs = try GraphExecutor(graph: graph).run(inputs)
         // Both ways ONNX Runtime runs it — each Q/DQ literally (optimizations off) and fused into integer kernels —
         // give the same logits here, and Octet's float simulation of the Q/DQ semantics (x / scale, round half to
@@ -261,11 +263,7 @@ import OctetONNX
         try folded.write(to: folder + "/folded.onnx")
         let reread = try ONNXGraph(contentsOf: folder + "/folded.onnx")
         let io = try SafeTensorsFile(path: "\(ExportedModelTests.folder)/\(name).io.safetensors")
-        var inputs: [String: HostTensor] = [:]
-        for input in graph.inputs {
-            let t = try io.tensor(input.name)
-            inputs[input.name] = HostTensor(shape: t.shape, ints: t.int32s().map { Int64($0) })
-        }
+        let inputs = try ExportedModelTests.inputs(of: graph, from: io)
         let expected = try GraphExecutor(graph: graph).run(inputs)
         let outputs = try GraphExecutor(graph: reread).run(inputs)
         for output in ["start_logits", "end_logits"] {
