@@ -24,7 +24,7 @@ public struct Checkpoint: Sendable {
             }
             let shardNames = Set(weightMap.values).sorted()
             for shard in shardNames {
-                guard !shard.contains("/") || !shard.hasPrefix("/") else {
+                guard !shard.hasPrefix("/"), !shard.split(separator: "/").contains("..") else {
                     throw OctetError.malformed(index, "names shard '\(shard)' outside the model folder")
                 }
                 let shardPath = (folder as NSString).appendingPathComponent(shard)
