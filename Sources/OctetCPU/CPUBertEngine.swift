@@ -73,7 +73,7 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
     }
 
     public func spanLogits(for batch: TokenBatch) throws -> SpanLogits {
-        let (b, s) = (batch.batchSize, batch.sequenceLength)
+        let s = batch.sequenceLength
         guard s >= 1, s <= config.maxPositionEmbeddings else {
             throw OctetError.invalidArgument("sequence length \(s) is outside 1...\(config.maxPositionEmbeddings), the model's position-embedding count")
         }

@@ -215,7 +215,9 @@ public final class GraphExecutor: @unchecked Sendable {
     /// A packed right-hand side for MatMul with a constant weight, kept for the executor's life.
     func packed(_ name: String, _ b: HostTensor) -> PackedMatrix {
         if let p = packedWeights[name] { return p }
-        let p = PackedMatrix(b.floats, rows: b.shape[0], columns: b.shape[1])
+        let p = b.floats.withUnsafeBufferPointer {
+            PackedMatrix($0.baseAddress!, rows: b.shape[0], columns: b.shape[1], rowStride: b.shape[1], columnStride: 1)
+        }
         packedWeights[name] = p
         return p
     }
@@ -225,18 +227,4 @@ public final class GraphExecutor: @unchecked Sendable {
 struct OpError: Error {
     let message: String
     init(_ message: String) { self.message = message }
-}
-
-/// A K×N matrix packed for `octet_sgemm`.
-final class PackedMatrix: @unchecked Sendable {
-    let k: Int, n: Int
-    let pointer: UnsafeMutablePointer<Float>
-    init(_ values: [Float], rows k: Int, columns n: Int) {
-        self.k = k
-        self.n = n
-        pointer = octet_alloc_floats(octet_packed_size(Int32(k), Int32(n)))!
-        values.withUnsafeBufferPointer { octet_pack_b(Int32(k), Int32(n), $0.baseAddress, n, 1, pointer) }
-    }
-    deinit { octet_free(pointer) }
-    var panels: Int { (n + Int(OCTET_GEMM_NR) - 1) / Int(OCTET_GEMM_NR) }
 }

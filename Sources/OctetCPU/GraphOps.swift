@@ -349,19 +349,9 @@ extension GraphExecutor {
         if let weightName, bShape.count == 2 {
             // Every leading dimension of A folds into rows: one GEMM against the packed weight.
             let packed = packed(weightName, b)
-            let rows = x.count / k
             x.withUnsafeBufferPointer { xa in
                 out.withUnsafeMutableBufferPointer { c in
-                    let (ap, cp) = (xa.baseAddress!, c.baseAddress!)
-                    if packed.panels >= 2 * parallel.workers {
-                        parallel.forEachRange(packed.panels) { r in
-                            octet_sgemm(Int32(rows), Int32(n), Int32(k), ap, k, packed.pointer, Int32(r.lowerBound), Int32(r.upperBound), 0, nil, nil, 0, cp, n)
-                        }
-                    } else {
-                        parallel.forEachRange(rows, granularity: 12) { r in
-                            octet_sgemm(Int32(r.count), Int32(n), Int32(k), ap + r.lowerBound * k, k, packed.pointer, 0, Int32(packed.panels), 0, nil, nil, 0, cp + r.lowerBound * n, n)
-                        }
-                    }
+                    packed.multiply(rows: x.count / k, a: xa.baseAddress!, lda: k, c: c.baseAddress!, ldc: n, parallel: parallel)
                 }
             }
         } else {
@@ -416,26 +406,7 @@ extension GraphExecutor {
             strides[d] = padded[d] == 1 ? 0 : s
             s *= padded[d]
         }
-        let total = target.reduce(1, *)
-        if total == 0 { return [] }
-        var out: [T] = []
-        out.reserveCapacity(total)
-        let inner = target.last ?? 1, innerStride = strides.last ?? 0
-        var index = [Int](repeating: 0, count: max(0, rank - 1))
-        var base = 0
-        for _ in 0..<(total / max(1, inner)) {
-            for j in 0..<inner { out.append(values[base + j * innerStride]) }
-            var d = rank - 2
-            while d >= 0 {
-                index[d] += 1
-                base += strides[d]
-                if index[d] < target[d] { break }
-                base -= strides[d] * index[d]
-                index[d] = 0
-                d -= 1
-            }
-        }
-        return out
+        return expandIndices(shape: target, strides: strides).map { values[$0] }
     }
 
     static func unary(_ a: HostTensor, _ f: (Float) -> Float) throws -> HostTensor {

@@ -41,7 +41,7 @@ public enum SQuADEvaluator {
     /// Python does not).
     public static func normalize(_ text: String) -> [Unicode.Scalar] {
         let lowered = pythonLower(Array(text.unicodeScalars))
-        let noPunctuation = lowered.filter { !isASCIIPunctuation($0) }
+        let noPunctuation = lowered.filter { !$0.isASCIIPunctuation }
         // Remove articles: maximal runs of word characters equal to a/an/the become one space.
         var withoutArticles: [Unicode.Scalar] = []
         var i = 0
@@ -85,17 +85,7 @@ public enum SQuADEvaluator {
 
     /// Python's `str.split()`: runs of whitespace separate tokens; none are empty.
     static func tokens(_ text: [Unicode.Scalar]) -> [ArraySlice<Unicode.Scalar>] {
-        text.split(whereSeparator: isPythonWhitespace)
-    }
-
-    static func isPythonWhitespace(_ s: Unicode.Scalar) -> Bool {
-        (0x1C...0x1F).contains(s.value) || s.properties.isWhitespace
-    }
-
-    /// Python's `string.punctuation`.
-    static func isASCIIPunctuation(_ s: Unicode.Scalar) -> Bool {
-        let v = s.value
-        return (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v) || (123...126).contains(v)
+        text.split(whereSeparator: \.isPythonWhitespace)
     }
 
     /// Python's `\w` for str patterns: alphanumeric (letters L*, or a numeric value) or underscore.

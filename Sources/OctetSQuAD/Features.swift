@@ -64,7 +64,7 @@ public struct SQuADFeatureBuilder: Sendable {
 
     /// Features for one question over an already tokenized context.
     public func features(question: String, contextTokens allContextTokens: [Token], exampleIndex: Int, id: String) throws -> [SQuADFeature] {
-        var q = tokenizer.tokenize(String(question.drop(while: { $0.unicodeScalars.allSatisfy(Self.isPythonWhitespace) })))
+        var q = tokenizer.tokenize(String(question.drop(while: { $0.unicodeScalars.allSatisfy(\.isPythonWhitespace) })))
         var contextTokens = allContextTokens[...]
         if truncatesContext {
             q = Array(q.prefix(maxSequenceLength))
@@ -120,8 +120,4 @@ public struct SQuADFeatureBuilder: Sendable {
         return end
     }
 
-    /// Python's `str.isspace`: Unicode White_Space plus the information separators U+001C–U+001F.
-    static func isPythonWhitespace(_ s: Unicode.Scalar) -> Bool {
-        (0x1C...0x1F).contains(s.value) || s.properties.isWhitespace
-    }
 }

@@ -205,9 +205,7 @@ public struct BertTokenizer: Sendable {
 
     /// ASCII punctuation (which includes symbols such as `$`, `+`, `^`) or Unicode category P*.
     static func isPunctuation(_ s: Unicode.Scalar) -> Bool {
-        let v = s.value
-        if (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v) || (123...126).contains(v) { return true }
-        if v < 128 { return false }
+        if s.isASCII { return s.isASCIIPunctuation }
         switch s.properties.generalCategory {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
              .initialPunctuation, .finalPunctuation, .otherPunctuation:
