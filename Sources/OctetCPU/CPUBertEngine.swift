@@ -38,8 +38,7 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
     private let lock = NSLock()
     /// Activations of the last batch shape, reused while batches fit (fresh pages would cost a fault each per call).
     private var workspace: Workspace?
-    /// Per-worker attention scratch, sized for the longest sequence seen.
-    private var attentionScratch: [AttentionScratch] = []
+    private let attentionKernel = MultiHeadAttention()
 
     /// Builds the engine: widens the weights to float32 and packs every linear layer once.
     /// - Parameter threads: worker threads (default: every core).
@@ -148,61 +147,13 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
         }
     }
 
-    /// Scaled-dot-product attention per (sequence, head), with only the unmasked keys.
+    /// Multi-head attention over the packed QKV rows, with only the unmasked keys.
     private func attention(_ batch: TokenBatch, qkv: UnsafeMutablePointer<Float>, into context: UnsafeMutablePointer<Float>) {
-        let (b, s, h, heads, d) = (batch.batchSize, batch.sequenceLength, config.hiddenSize, config.headCount, config.headSize)
-        let ld = 3 * h
-        let nr = Int(OCTET_GEMM_NR)
-        // The unmasked keys of each sequence; `nil` when they are a prefix 0..<n (the usual right padding).
-        var keys: [[Int32]?] = []
-        var keyCounts: [Int] = []
-        for seq in 0..<b {
-            let mask = batch.attentionMask[(seq * s)..<((seq + 1) * s)]
-            let valid = mask.indices.filter { mask[$0] != 0 }.map { Int32($0 - seq * s) }
-            let isPrefix = valid.last.map { Int($0) == valid.count - 1 } ?? true
-            keys.append(isPrefix ? nil : valid)
-            keyCounts.append(valid.count)
-        }
-        let scale = 1 / Float(d).squareRoot()
-        let tasks = b * heads
-        let workers = min(parallel.workers, tasks)
-        if attentionScratch.count < workers || attentionScratch[0].sequenceLength < s {
-            attentionScratch = (0..<parallel.workers).map { _ in AttentionScratch(sequenceLength: s, headSize: d) }
-        }
-        let scratch = attentionScratch
-        Parallel(workers: workers).run { w in
-            let (packedK, packedV, scores, gatheredK, gatheredV) = (scratch[w].packedK, scratch[w].packedV, scratch[w].scores,
-                                                                    scratch[w].gatheredK, scratch[w].gatheredV)
-            var task = w
-            while task < tasks {
-                defer { task += workers }
-                let (seq, head) = (task / heads, task % heads)
-                let n = keyCounts[seq]
-                let rows = qkv + seq * s * ld
-                let q = rows + head * d
-                var k = UnsafePointer(rows + h + head * d), v = UnsafePointer(rows + 2 * h + head * d)
-                var ldkv = ld
-                let out = context + seq * s * h + head * d
-                if n == 0 {
-                    for i in 0..<s { (out + i * h).update(repeating: 0, count: d) }
-                    continue
-                }
-                if let list = keys[seq] {
-                    for (j, key) in list.enumerated() {
-                        (gatheredK.p + j * d).update(from: k + Int(key) * ld, count: d)
-                        (gatheredV.p + j * d).update(from: v + Int(key) * ld, count: d)
-                    }
-                    (k, v, ldkv) = (UnsafePointer(gatheredK.p), UnsafePointer(gatheredV.p), d)
-                }
-                // scores[i, j] = q_i · k_j over the n kept keys; Kᵀ is the right-hand side.
-                octet_pack_b(Int32(d), Int32(n), k, 1, ldkv, packedK.p)
-                octet_sgemm(Int32(s), Int32(n), Int32(d), q, ld, packedK.p, 0, Int32((n + nr - 1) / nr), 0, nil, nil, 0, scores.p, n)
-                octet_softmax(Int32(s), Int32(n), Int32(n), scores.p, n, scale)
-                // context = P · V.
-                octet_pack_b(Int32(n), Int32(d), v, ldkv, 1, packedV.p)
-                octet_sgemm(Int32(s), Int32(d), Int32(n), scores.p, n, packedV.p, 0, Int32((d + nr - 1) / nr), 0, nil, nil, 0, out, h)
-            }
-        }
+        let (b, s, h) = (batch.batchSize, batch.sequenceLength, config.hiddenSize)
+        let mask = AttentionMask.keys(mask: batch.attentionMask, batch: b, sequence: s)
+        attentionKernel.apply(batch: b, sequence: s, heads: config.headCount, headSize: config.headSize,
+                              scale: 1 / Float(config.headSize).squareRoot(), q: qkv, k: qkv + h, v: qkv + 2 * h, ld: 3 * h,
+                              mask: mask, context: context, ldc: h, parallel: parallel)
     }
 }
 
@@ -213,19 +164,6 @@ private final class Workspace {
     init(tokens t: Int, hidden h: Int, intermediate i: Int) {
         tokens = t
         (x, qkv, context, sum, hidden, logits) = (Buffer(t * h), Buffer(t * 3 * h), Buffer(t * h), Buffer(t * h), Buffer(t * i), Buffer(t * 2))
-    }
-}
-
-/// One worker's attention scratch: packed Kᵀ and V, the score matrix, and gathered keys for scattered masks.
-private final class AttentionScratch: @unchecked Sendable {
-    let sequenceLength: Int
-    let packedK, packedV, scores, gatheredK, gatheredV: Buffer
-    init(sequenceLength s: Int, headSize d: Int) {
-        let nr = Int(OCTET_GEMM_NR)
-        sequenceLength = s
-        packedK = Buffer((s + nr - 1) / nr * nr * d)
-        packedV = Buffer(s * ((d + nr - 1) / nr) * nr)
-        (scores, gatheredK, gatheredV) = (Buffer(s * s), Buffer(s * d), Buffer(s * d))
     }
 }
 

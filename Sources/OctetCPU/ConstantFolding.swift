@@ -13,14 +13,20 @@ public enum GraphPasses {
     /// with the executor's own op code, so a folded graph computes bit for bit what the original computes; its
     /// outputs become initializers. Then every node that no graph output depends on is dropped, and so is every
     /// initializer no remaining node reads.
-    public static func foldConstants(_ graph: ONNXGraph) throws -> ONNXGraph {
+    ///
+    /// With `keepQuantizedWeights` (the default), DequantizeLinear of a constant stays: fusion turns it and the
+    /// MatMul it feeds into an INT8 operation on the quantized weights themselves.
+    public static func foldConstants(_ graph: ONNXGraph, keepQuantizedWeights: Bool = true) throws -> ONNXGraph {
         let executor = try GraphExecutor(graph: graph, threads: 1)
         var constants: [String: HostTensor] = [:]
         var types: [String: ONNXDataType] = [:]
         var remaining: [Node] = []
         func isConstant(_ name: String) -> Bool { name.isEmpty || constants[name] != nil || graph.initializers[name] != nil }
         for node in executor.order {
-            guard node.inputs.allSatisfy(isConstant) else { remaining.append(node); continue }
+            guard node.inputs.allSatisfy(isConstant), !(keepQuantizedWeights && node.opType == "DequantizeLinear") else {
+                remaining.append(node)
+                continue
+            }
             let args = try node.inputs.map { name -> HostTensor? in
                 if name.isEmpty { return nil }
                 if let c = constants[name] { return c }
@@ -28,7 +34,7 @@ public enum GraphPasses {
             }
             let outputs: [HostTensor]
             do {
-                outputs = try executor.execute(node, args)
+                outputs = try executor.evaluate(node, args)
             } catch let error as OpError {
                 throw OctetError.malformed(graph.path, "node '\(node.name)' (\(node.opType)) failed on constant inputs: \(error.message)")
             }

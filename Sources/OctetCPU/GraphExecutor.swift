@@ -60,6 +60,13 @@ public final class GraphExecutor: @unchecked Sendable {
     let parallel: Parallel
     private var constants: [String: HostTensor] = [:]
     private var packedWeights: [String: PackedMatrix] = [:]
+    private var quantizedWeights: [String: [Int8]] = [:]
+    /// When false, quantization is not simulated: QuantizeLinear/DequantizeLinear of computed values, FakeQuant and
+    /// the quantization attributes of fused ops become identities, and QDense multiplies in float. Fusion checks use
+    /// this, because with quantization on, a float rounding difference anywhere can move a value across a rounding
+    /// boundary of the next quantizer, and the model's own quantization steps then dominate any comparison.
+    var simulatesQuantization = true
+    let attentionKernel = MultiHeadAttention()
     private let lock = NSLock()
 
     /// Op types this executor runs.
@@ -75,7 +82,10 @@ public final class GraphExecutor: @unchecked Sendable {
     public init(graph: ONNXGraph, threads: Int? = nil) throws {
         self.graph = graph
         parallel = Parallel(workers: threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        let unsupported = graph.nodes.filter { !(($0.domain.isEmpty || $0.domain == "ai.onnx") && Self.supportedOps.contains($0.opType)) }
+        let unsupported = graph.nodes.filter { node in
+            node.domain == FusedOps.domain ? !FusedOps.names.contains(node.opType)
+                : !((node.domain.isEmpty || node.domain == "ai.onnx") && Self.supportedOps.contains(node.opType))
+        }
         if !unsupported.isEmpty {
             var byType: [String: [String]] = [:]
             for node in unsupported { byType[(node.domain.isEmpty ? "" : node.domain + ":") + node.opType, default: []].append(node.name) }
@@ -133,6 +143,11 @@ public final class GraphExecutor: @unchecked Sendable {
 
     /// Runs the graph on `inputs` (by graph input name) and returns every graph output by name.
     public func run(_ inputs: [String: HostTensor]) throws -> [String: HostTensor] {
+        try run(inputs, observe: nil)
+    }
+
+    /// Runs the graph; `observe` sees every node output as it is computed (shape probing, calibration, debugging).
+    public func run(_ inputs: [String: HostTensor], observe: ((String, HostTensor) -> Void)?) throws -> [String: HostTensor] {
         lock.lock()
         defer { lock.unlock() }
         var values: [String: HostTensor] = [:]
@@ -157,16 +172,24 @@ public final class GraphExecutor: @unchecked Sendable {
             }
             let outputs: [HostTensor]
             do {
-                outputs = try execute(node, args)
+                outputs = try evaluate(node, args)
             } catch let error as OpError {
                 throw OctetError.malformed(graph.path, "node '\(node.name)' (\(node.opType)) failed: \(error.message)")
             }
-            for (name, value) in zip(node.outputs, outputs) where !name.isEmpty { values[name] = value }
+            for (name, value) in zip(node.outputs, outputs) where !name.isEmpty {
+                values[name] = value
+                observe?(name, value)
+            }
             for name in node.inputs where !name.isEmpty && lastUse[name] == index { values[name] = nil }
         }
         var result: [String: HostTensor] = [:]
         for output in graph.outputs { result[output.name] = try values[output.name] ?? constant(output.name) }
         return result
+    }
+
+    /// One node's outputs from its inputs: a standard op or one of Octet's fused ops.
+    func evaluate(_ node: Node, _ args: [HostTensor?]) throws -> [HostTensor] {
+        try node.domain == FusedOps.domain ? executeFused(node, args) : execute(node, args)
     }
 
     /// An initializer as a host tensor, converted once.
@@ -210,6 +233,14 @@ public final class GraphExecutor: @unchecked Sendable {
             if case .tensor(let t)? = node.attributes["value"] { return t.dataType }
         }
         return nil
+    }
+
+    /// An int8 weight as bytes, kept for the executor's life.
+    func quantizedWeight(_ name: String, _ w: HostTensor) -> [Int8] {
+        if let q = quantizedWeights[name] { return q }
+        let q = w.ints.map { Int8(truncatingIfNeeded: $0) }
+        quantizedWeights[name] = q
+        return q
     }
 
     /// A packed right-hand side for MatMul with a constant weight, kept for the executor's life.

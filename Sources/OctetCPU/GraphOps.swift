@@ -259,6 +259,14 @@ extension GraphExecutor {
             let zeros = zeroPoint?.ints ?? [Int64](repeating: 0, count: channels)
             guard zeros.count == channels else { throw OpError("zero point has \(zeros.count) values, scale \(channels)") }
             func channel(_ i: Int) -> Int { channels == 1 ? 0 : (i / inner) % channels }
+            if !simulatesQuantization {
+                // Quantization off (fusion checks): the pair becomes an identity up to float rounding.
+                let v = x.floats
+                return [HostTensor(shape: x.shape, floats: (0..<v.count).map { i in
+                    let c = channel(i)
+                    return node.opType == "DequantizeLinear" ? (v[i] - Float(zeros[c])) * scales[c] : v[i] / scales[c] + Float(zeros[c])
+                })]
+            }
             if node.opType == "DequantizeLinear" {
                 let q = x.ints
                 return [HostTensor(shape: x.shape, floats: (0..<q.count).map { i in

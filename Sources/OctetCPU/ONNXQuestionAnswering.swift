@@ -13,8 +13,9 @@ public final class ONNXQuestionAnsweringEngine: QuestionAnsweringEngine, @unchec
     private let startName: String
     private let endName: String
 
-    public init(path: String, threads: Int? = nil, maxSequenceLength: Int = 512) throws {
-        let graph = try ONNXGraph(contentsOf: path)
+    /// Reads the model and optimizes it (by default: folding and fusion into Octet's transformer ops).
+    public init(path: String, threads: Int? = nil, maxSequenceLength: Int = 512, optimization: GraphOptimization = .fuse) throws {
+        let graph = try GraphPasses.optimize(try ONNXGraph(contentsOf: path), level: optimization)
         let names = Set(graph.inputs.map(\.name))
         guard names.contains("input_ids"), names.contains("attention_mask"),
               names.isSubset(of: ["input_ids", "attention_mask", "token_type_ids"]) else {
@@ -29,7 +30,7 @@ public final class ONNXQuestionAnsweringEngine: QuestionAnsweringEngine, @unchec
             throw OctetError.unsupported(path, "has \(outputs.count) output; a question-answering model returns start and end logits")
         }
         executor = try GraphExecutor(graph: graph, threads: threads)
-        label = "cpu onnx graph (\(executor.parallel.workers) threads)"
+        label = "cpu onnx graph, \(optimization == .fuse ? "fused" : optimization == .fold ? "folded" : "as exported") (\(executor.parallel.workers) threads)"
         self.maxSequenceLength = maxSequenceLength
     }
 

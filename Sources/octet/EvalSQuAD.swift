@@ -49,6 +49,9 @@ struct EvalSQuAD: ParsableCommand {
     @Option(help: "CPU threads (default: every core).")
     var threads: Int?
 
+    @Option(help: "For an .onnx model: optimize the graph first (none, fold or fuse).")
+    var optimize: GraphOptimization = .fuse
+
     @Option(help: "Folder for metrics.json and predictions.json.")
     var output: String = "out/eval-squad"
 
@@ -68,7 +71,7 @@ struct EvalSQuAD: ParsableCommand {
             let isONNX = model.hasSuffix(".onnx")
             let tokenizerFolder = tokenizer ?? (isONNX ? (model as NSString).deletingLastPathComponent : model)
             let tokenizer = try BertTokenizer(folder: tokenizerFolder)
-            let engine: any QuestionAnsweringEngine = isONNX ? try ONNXQuestionAnsweringEngine(path: model, threads: threads)
+            let engine: any QuestionAnsweringEngine = isONNX ? try ONNXQuestionAnsweringEngine(path: model, threads: threads, optimization: optimize)
                 : try CPUBertEngine(folder: model, threads: threads)
             let runner = try SQuADRunner(
                 builder: try SQuADFeatureBuilder(tokenizer: tokenizer, maxSequenceLength: maxSeqLength, docStride: docStride, truncatesContext: !fullContext),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import OctetCore
 import OctetModels
+import OctetCPU
 import OctetONNX
 
 /// `octet inspect`: what a model file holds.
@@ -15,6 +16,12 @@ struct Inspect: ParsableCommand {
 
     @Option(help: "Also write the summary as JSON here.")
     var json: String?
+
+    @Option(help: "Optimize the ONNX graph first: none, fold (constants, shape arithmetic) or fuse (also transformer-op fusion).")
+    var optimize: GraphOptimization = .none
+
+    @Option(help: "Write the (optimized) ONNX graph here.")
+    var save: String?
 
     func run() throws {
         try reportingErrors {
@@ -51,7 +58,8 @@ struct Inspect: ParsableCommand {
     }
 
     private func inspectONNX() throws {
-        let graph = try ONNXGraph(contentsOf: model)
+        let graph = try GraphPasses.optimize(try ONNXGraph(contentsOf: model), level: optimize)
+        if let save { try graph.write(to: save) }
         func describe(_ v: ValueInfo) -> [String] {
             [v.name, v.elementType?.name ?? "?", v.shape.map { "[" + $0.map(\.description).joined(separator: ", ") + "]" } ?? "?"]
         }

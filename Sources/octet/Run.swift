@@ -29,9 +29,15 @@ struct Run: ParsableCommand {
     @Option(help: "Save the outputs (float32) to this safetensors file.")
     var output: String?
 
+    @Option(help: "Optimize the graph first: none, fold or fuse.")
+    var optimize: GraphOptimization = .fuse
+
+    @Flag(help: "With --output, also save every intermediate value (as float32), named like the graph's values.")
+    var intermediates = false
+
     func run() throws {
         try reportingErrors {
-            let graph = try ONNXGraph(contentsOf: model)
+            let graph = try GraphPasses.optimize(try ONNXGraph(contentsOf: model), level: optimize)
             let executor = try GraphExecutor(graph: graph)
             var feeds: [String: HostTensor] = [:]
             if let inputs {
@@ -54,8 +60,12 @@ struct Run: ParsableCommand {
                         : HostTensor(shape: [batch, seq], ints: values)
                 }
             }
-            let outputs = try executor.run(feeds)
             var entries: [SafeTensorsWriter.Entry] = []
+            let outputNames = Set(graph.outputs.map(\.name))
+            let outputs = try executor.run(feeds) { name, t in
+                guard intermediates, !outputNames.contains(name) else { return }
+                entries.append(.init(name: name, dtype: .float32, shape: t.shape, bytes: t.floats.withUnsafeBytes { Data($0) }))
+            }
             for out in graph.outputs {
                 let t = outputs[out.name]!
                 let values = t.floats

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OctetCore
+import OctetCPU
 import OctetSQuAD
 
 /// Paths of the shared reference data, relative to the repository root (`../shared` beside the checkout).
@@ -67,3 +68,5 @@ func table(_ header: [String], _ rows: [[String]]) -> String {
     let rule = "|" + widths.map { String(repeating: "-", count: $0 + 2) }.joined(separator: "|") + "|"
     return ([line(header), rule] + rows.map(line)).joined(separator: "\n")
 }
+
+extension GraphOptimization: ExpressibleByArgument {}

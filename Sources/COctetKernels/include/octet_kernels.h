@@ -68,6 +68,12 @@ void octet_gelu(float *x, long count);
 void octet_erf_array(const float *x, float *y, long count);
 void octet_exp_array(const float *x, float *y, long count);
 
+/// ONNX QuantizeLinear to int8 with zero point 0: y = saturate(round_half_to_even(x / scale)); NaN → -128.
+void octet_quantize_s8(const float *x, long count, float scale, int8_t *y);
+
+/// C[m, n] = Σ_k A[m*lda + k] · B[k*ldb + n], int8 × int8 → int32, exact.
+void octet_gemm_s8(int m, int n, int k, const int8_t *a, long lda, const int8_t *b, long ldb, int32_t *c, long ldc);
+
 /// A fork-join task: `worker` runs from 0 to the region's worker count − 1.
 typedef void (*octet_task_fn)(void *context, int worker);
 

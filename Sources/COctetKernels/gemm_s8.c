@@ -1,0 +1,69 @@
+// INT8 kernels of the quantized graph ops: quantization of activations and the int8 × int8 → int32 product.
+//
+// These are the reference INT8 path of `QDense` (the fused MatMul with Q/DQ operands): exact integer arithmetic,
+// so the result depends on the quantized values only, never on summation order. They are plain loops written so the
+// compiler vectorizes them (the k loop broadcasts one A element over a row of B), compiled per instruction set like
+// elementwise.c. The VNNI kernels of the fast CPU engine (vpdpbusd) are a separate step.
+#include "octet_kernels.h"
+#include <math.h>
+
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE void quantize_body(const float *x, long count, float q_scale, int8_t *y) {
+    // ONNX QuantizeLinear with zero point 0: saturate(round_half_to_even(x / scale)). `q_scale` is 1/scale only
+    // when that is exact; callers pass the scale itself and divide, as ONNX does.
+    for (long i = 0; i < count; i++) {
+        float r = nearbyintf(x[i] / q_scale);  // default rounding mode: half to even
+        r = r < -128.0f ? -128.0f : (r > 127.0f ? 127.0f : r);
+        y[i] = (int8_t)(r != r ? -128 : (int)r);
+    }
+}
+
+INLINE void gemm_s8_body(int m, int n, int k, const int8_t *a, long lda, const int8_t *b, long ldb, int32_t *c, long ldc) {
+    for (int i = 0; i < m; i++) {
+        int32_t *ci = c + (long)i * ldc;
+        for (int j = 0; j < n; j++) ci[j] = 0;
+        const int8_t *ai = a + (long)i * lda;
+        for (int p = 0; p < k; p++) {
+            int32_t av = ai[p];
+            if (av == 0) continue;
+            const int8_t *bp = b + (long)p * ldb;
+            for (int j = 0; j < n; j++) ci[j] += av * (int32_t)bp[j];
+        }
+    }
+}
+
+#if defined(__x86_64__)
+#define VARIANTS(X) X(avx512, "avx512f,avx512vl,avx512bw") X(avx2, "avx2,fma")
+#else
+#define VARIANTS(X)
+#endif
+
+#define DEFINE_VARIANT(NAME, TARGET)                                                                                 \
+    __attribute__((target(TARGET))) static void quantize_##NAME(const float *x, long count, float s, int8_t *y) { \
+        quantize_body(x, count, s, y);                                                                           \
+    }                                                                                                            \
+    __attribute__((target(TARGET))) static void gemm_s8_##NAME(int m, int n, int k, const int8_t *a, long lda,    \
+        const int8_t *b, long ldb, int32_t *c, long ldc) { gemm_s8_body(m, n, k, a, lda, b, ldb, c, ldc); }
+VARIANTS(DEFINE_VARIANT)
+
+static void quantize_portable(const float *x, long count, float s, int8_t *y) { quantize_body(x, count, s, y); }
+static void gemm_s8_portable(int m, int n, int k, const int8_t *a, long lda, const int8_t *b, long ldb, int32_t *c, long ldc) {
+    gemm_s8_body(m, n, k, a, lda, b, ldb, c, ldc);
+}
+
+#if defined(__x86_64__)
+#define DISPATCH(FN, ARGS)                                           \
+    switch (octet_active_isa()) {                                    \
+    case OCTET_ISA_AVX512: FN##_avx512 ARGS; return;                 \
+    case OCTET_ISA_AVX2: FN##_avx2 ARGS; return;                     \
+    default: FN##_portable ARGS; return;                             \
+    }
+#else
+#define DISPATCH(FN, ARGS) FN##_portable ARGS;
+#endif
+
+void octet_quantize_s8(const float *x, long count, float scale, int8_t *y) { DISPATCH(quantize, (x, count, scale, y)) }
+void octet_gemm_s8(int m, int n, int k, const int8_t *a, long lda, const int8_t *b, long ldb, int32_t *c, long ldc) {
+    DISPATCH(gemm_s8, (m, n, k, a, lda, b, ldb, c, ldc))
+}
