@@ -11,6 +11,7 @@ import PackageDescription
 /// - `OctetONNX`: ONNX protobuf reading and writing (generated swift-protobuf code, committed) into a graph IR.
 /// - `OctetCPU`: the CPU backend, the numerical reference every other backend is tested against; it also executes
 ///   the graph IR.
+/// - `OctetQuant`: quantization: QDQBERT's Q/DQ placement, calibration, and ONNX export of float and Q/DQ models.
 /// - `COctetKernels`: the C shim with the vectorized CPU kernels (AVX-512 / AVX2 / portable, chosen at run time).
 /// - `octet`: the command-line tool.
 let package = Package(
@@ -18,7 +19,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "octet", targets: ["octet"]),
-        .library(name: "Octet", targets: ["OctetCore", "OctetModels", "OctetText", "OctetSQuAD", "OctetCPU", "OctetONNX"]),
+        .library(name: "Octet", targets: ["OctetCore", "OctetModels", "OctetText", "OctetSQuAD", "OctetCPU", "OctetONNX", "OctetQuant"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -39,17 +40,18 @@ let package = Package(
             dependencies: ["OctetCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         .target(name: "OctetCPU", dependencies: ["OctetCore", "OctetModels", "OctetONNX", "COctetKernels"]),
+        .target(name: "OctetQuant", dependencies: ["OctetCore", "OctetModels", "OctetONNX", "OctetCPU"]),
         .executableTarget(
             name: "octet",
             dependencies: [
-                "OctetCore", "OctetModels", "OctetText", "OctetSQuAD", "OctetCPU", "OctetONNX",
+                "OctetCore", "OctetModels", "OctetText", "OctetSQuAD", "OctetCPU", "OctetONNX", "OctetQuant",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "OctetTests",
             // `octet` too: the bad-input tests run the command and check its exit code and message.
-            dependencies: ["OctetCore", "OctetModels", "OctetText", "OctetSQuAD", "OctetCPU", "OctetONNX", "octet"],
+            dependencies: ["OctetCore", "OctetModels", "OctetText", "OctetSQuAD", "OctetCPU", "OctetONNX", "OctetQuant", "octet"],
             resources: [.copy("Fixtures")]
         ),
     ],

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Create (if missing) the project's Python venv at $REPO/.venv and install the
-# pinned packages the helper scripts need (tokenizer golden file, ONNX Runtime
-# CPU peer benchmark). Idempotent: a stamp file keyed by the requirements makes
-# a second run a no-op. Prints the venv's python path as the last stdout line.
+# pinned packages the helper scripts and the interop tests need (tokenizer golden
+# file, ONNX Runtime CPU peer benchmark, onnx.checker and ONNX Runtime runs of
+# Octet's exports). Idempotent: a stamp file keyed by the requirements makes a
+# second run a no-op. Prints the venv's python path as the last stdout line.
 #
 #   PY="$(bash scripts/python-env.sh | tail -n1)"
 #   "$PY" scripts/make_tokenizer_golden.py
 #
-# Needs python3 (>= 3.10) with the venv module, and PyPI access on first run.
+# Needs python3 (>= 3.10) and PyPI access on first run; installs Debian's
+# python3-venv with apt-get when the venv module is missing.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,13 +20,20 @@ PYTHON="${PYTHON:-python3}"
 REQUIREMENTS="numpy==2.4.6
 onnxruntime==1.32.0
 onnx==1.23.2
-tokenizers==0.23.3"
+tokenizers==0.23.3
+safetensors==0.8.0"
 
 STAMP="$VENV/.octet-requirements"
 VPY="$VENV/bin/python"
 
 if [[ ! -x "$VPY" ]]; then
-    "$PYTHON" -m venv "$VENV" >&2
+    if ! "$PYTHON" -m venv "$VENV" >&2; then
+        rm -rf "$VENV"
+        SUDO=""
+        [[ "$(id -u)" != 0 ]] && SUDO="sudo"
+        $SUDO apt-get update -qq >&2 && $SUDO apt-get install -y -qq python3-venv >&2
+        "$PYTHON" -m venv "$VENV" >&2
+    fi
 fi
 
 if [[ ! -f "$STAMP" ]] || [[ "$(cat "$STAMP")" != "$REQUIREMENTS" ]]; then

@@ -327,34 +327,54 @@ extension GraphPasses {
                                   attributes: attributes.merging(["heads": .int(heads), "scale": .float(scale)]) { $1 }))
     }
 
-    /// Three Dense projections of one input, without activation, read only by one Attention as Q, K and V → one
-    /// Dense with the weights side by side, and the Attention reading the packed result.
+    /// Three Dense (or QDense) projections of one input, without activation, read only by one Attention as Q, K and
+    /// V → one projection with the weights side by side, and the Attention reading the packed result. QDense
+    /// projections merge when they quantize their input with the same scale; their weight scales become per column.
     static func mergeProjections(_ graph: ONNXGraph) throws -> ONNXGraph {
         try rewrite(graph) { g, node in
             guard node.domain == FusedOps.domain, node.opType == "Attention", node.inputs.count >= 3 else { return nil }
             let projections = node.inputs[0..<3].compactMap { g.producer($0) }
-            guard projections.count == 3, projections.allSatisfy({ $0.domain == FusedOps.domain && $0.opType == "Dense" }),
+            guard projections.count == 3, let op = projections.first?.opType, op == "Dense" || op == "QDense",
                   projections.allSatisfy({ p in
-                      if case .string("none")? = p.attributes["activation"] {} else { return false }
-                      return p.inputs.count == 3 && p.inputs[0] == projections[0].inputs[0] && g.consumers(p.outputs[0]) == 1
-                  }),
+                      guard p.domain == FusedOps.domain, p.opType == op, case .string("none")? = p.attributes["activation"] else { return false }
+                      return p.inputs[0] == projections[0].inputs[0] && g.consumers(p.outputs[0]) == 1
+                  }) else { return nil }
+            let quantized = op == "QDense"
+            if quantized {
+                guard case .float(let s)? = projections[0].attributes["x_scale"],
+                      projections.allSatisfy({ if case .float(s)? = $0.attributes["x_scale"] { true } else { false } }) else { return nil }
+            }
+            let biasIndex = quantized ? 3 : 2
+            guard projections.allSatisfy({ $0.inputs.count == biasIndex + 1 }),
                   let weights = try? projections.map({ try GraphExecutor.hostTensor(g.initializer($0.inputs[1])!, source: g.path) }),
-                  let biases = try? projections.map({ try GraphExecutor.hostTensor(g.initializer($0.inputs[2])!, source: g.path) }),
-                  weights.allSatisfy({ $0.shape == weights[0].shape }) else { return nil }
+                  let biases = try? projections.map({ try GraphExecutor.hostTensor(g.initializer($0.inputs[biasIndex])!, source: g.path) }),
+                  weights.allSatisfy({ $0.shape == weights[0].shape && $0.shape.count == 2 }) else { return nil }
             let (k, n) = (weights[0].shape[0], weights[0].shape[1])
-            var packed = [Float](repeating: 0, count: k * 3 * n)
-            let w = weights.map(\.floats)
-            for r in 0..<k { for p in 0..<3 { for c in 0..<n { packed[r * 3 * n + p * n + c] = w[p][r * n + c] } } }
             let prefix = node.name.isEmpty ? node.outputs[0] : node.name
             let (wName, bName, qkv) = (prefix + ".qkv.weight", prefix + ".qkv.bias", prefix + ".qkv")
-            let dense = Node(name: prefix + ".qkv", opType: "Dense", domain: FusedOps.domain,
-                             inputs: [projections[0].inputs[0], wName, bName], outputs: [qkv], attributes: ["activation": .string("none")])
+            var initializers = [bName: Initializer.float32(bName, shape: [3 * n], biases.flatMap(\.floats))]
+            var inputs = [projections[0].inputs[0], wName]
+            if quantized {
+                let w = weights.map(\.ints)
+                var packed = [UInt8](repeating: 0, count: k * 3 * n)
+                for r in 0..<k { for p in 0..<3 { for c in 0..<n { packed[r * 3 * n + p * n + c] = UInt8(bitPattern: Int8(w[p][r * n + c])) } } }
+                initializers[wName] = ONNXGraph.owned(wName, .int8, [k, 3 * n], Data(packed))
+                guard let scales = try? projections.map({ try GraphExecutor.hostTensor(g.initializer($0.inputs[2])!, source: g.path).floats }),
+                      scales.allSatisfy({ $0.count == 1 || $0.count == n }) else { return nil }
+                let sName = prefix + ".qkv.weight_scale"
+                initializers[sName] = .float32(sName, shape: [3 * n], scales.flatMap { $0.count == 1 ? [Float](repeating: $0[0], count: n) : $0 })
+                inputs.append(sName)
+            } else {
+                let w = weights.map(\.floats)
+                var packed = [Float](repeating: 0, count: k * 3 * n)
+                for r in 0..<k { for p in 0..<3 { for c in 0..<n { packed[r * 3 * n + p * n + c] = w[p][r * n + c] } } }
+                initializers[wName] = .float32(wName, shape: [k, 3 * n], packed)
+            }
+            let dense = Node(name: prefix + ".qkv", opType: op, domain: FusedOps.domain, inputs: inputs + [bName], outputs: [qkv],
+                             attributes: projections[0].attributes)
             let attention = Node(name: node.name, opType: "Attention", domain: FusedOps.domain,
                                  inputs: [qkv, "", ""] + node.inputs.dropFirst(3), outputs: node.outputs, attributes: node.attributes)
-            return Rewrite(node: attention, initializers: [
-                wName: Initializer.float32(wName, shape: [k, 3 * n], packed),
-                bName: Initializer.float32(bName, shape: [3 * n], biases.flatMap(\.floats)),
-            ], extra: [dense])
+            return Rewrite(node: attention, initializers: initializers, extra: [dense])
         }
     }
 

@@ -127,9 +127,10 @@ public struct ONNXGraph: Sendable {
         return histogram
     }
 
-    /// Elements in floating-point initializers (the model's parameters).
+    /// Elements in floating-point initializers and in quantized (8-bit, rank ≥ 2) weights: the model's parameters.
     public var parameterCount: Int {
-        initializers.values.filter { $0.dataType.isFloatingPoint }.reduce(0) { $0 + $1.count }
+        initializers.values.filter { $0.dataType.isFloatingPoint || (($0.dataType == .int8 || $0.dataType == .uint8) && $0.shape.count >= 2) }
+            .reduce(0) { $0 + $1.count }
     }
 }
 

@@ -8,6 +8,12 @@ public struct Progress: Sendable {
     public let total: Int
     public let elapsed: Double
 
+    public init(done: Int, total: Int, elapsed: Double) {
+        self.done = done
+        self.total = total
+        self.elapsed = elapsed
+    }
+
     /// Items per second so far.
     public var rate: Double { elapsed > 0 ? Double(done) / elapsed : 0 }
     /// Seconds left at the current rate.

@@ -6,7 +6,7 @@ struct Octet: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "octet",
         abstract: "INT8 transformer inference: evaluate, run and benchmark BERT-family models.",
-        subcommands: [Eval.self, Bench.self, Inspect.self, Run.self])
+        subcommands: [Eval.self, Bench.self, Inspect.self, Run.self, Quantize.self, Export.self])
 }
 
 /// `octet eval`: accuracy on standard benchmarks.

@@ -32,7 +32,7 @@ struct Run: ParsableCommand {
     @Option(help: "Optimize the graph first: none, fold or fuse.")
     var optimize: GraphOptimization = .fuse
 
-    @Flag(help: "With --output, also save every intermediate value (as float32), named like the graph's values.")
+    @Flag(help: "With --output, also save the inputs and every intermediate value (as float32), named like the graph's values.")
     var intermediates = false
 
     func run() throws {
@@ -61,6 +61,11 @@ struct Run: ParsableCommand {
                 }
             }
             var entries: [SafeTensorsWriter.Entry] = []
+            if intermediates {
+                for (name, t) in feeds.sorted(by: { $0.key < $1.key }) {
+                    entries.append(.init(name: name, dtype: .float32, shape: t.shape, bytes: t.floats.withUnsafeBytes { Data($0) }))
+                }
+            }
             let outputNames = Set(graph.outputs.map(\.name))
             let outputs = try executor.run(feeds) { name, t in
                 guard intermediates, !outputNames.contains(name) else { return }

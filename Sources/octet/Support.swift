@@ -8,6 +8,7 @@ import OctetSQuAD
 enum Defaults {
     static let model = "../shared/models/minilm-l6-squad"
     static let squadDev = "../shared/data/squad/dev-v1.1.json"
+    static let squadTrain = "../shared/data/squad/train-v1.1.json"
 }
 
 /// Runs `body`, turning Octet's typed errors into a one-line message on standard error and exit code 1.

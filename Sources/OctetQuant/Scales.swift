@@ -1,0 +1,74 @@
+import Foundation
+import OctetCore
+
+/// The calibrated ranges of a quantized model: amax (the largest magnitude kept) per quantization point, and how
+/// weights are quantized. Saved as JSON (`{"activations": {point: amax}, "per_channel_weights": true}`) and reusable.
+public struct QuantizationScales: Sendable, Equatable {
+    /// amax by quantization point name (see `QuantizationPoint`).
+    public var activations: [String: Float]
+    /// Per-output-channel weight scales (else one per tensor).
+    public var perChannelWeights: Bool
+
+    public init(activations: [String: Float], perChannelWeights: Bool = true) {
+        self.activations = activations
+        self.perChannelWeights = perChannelWeights
+    }
+
+    /// The symmetric int8 scale for an amax: amax / 127 (a zero range gets a tiny positive scale, never 0).
+    public static func scale(amax: Float) -> Float { max(amax, 1e-8) / 127 }
+
+    public func write(to path: String) throws {
+        try FileIO.writeJSON(["activations": activations.mapValues { Double($0) }, "per_channel_weights": perChannelWeights] as [String: Any], to: path)
+    }
+
+    public init(contentsOf path: String) throws {
+        let json = try FileIO.readJSONObject(path)
+        guard let activations = json["activations"] as? [String: Any] else {
+            throw OctetError.malformed(path, "has no \"activations\" object of quantization point → amax")
+        }
+        var values: [String: Float] = [:]
+        for (point, v) in activations {
+            guard let amax = (v as? NSNumber)?.floatValue, amax.isFinite, amax >= 0 else {
+                throw OctetError.malformed(path, "gives quantization point '\(point)' an amax that is not a finite number ≥ 0")
+            }
+            values[point] = amax
+        }
+        self.init(activations: values, perChannelWeights: (json["per_channel_weights"] as? Bool) ?? true)
+    }
+}
+
+/// QDQBERT's quantization points for a BERT encoder of `layers` layers: the inputs of every linear layer (Q, K, V,
+/// attention output, intermediate, output), both inputs of both attention products (QKᵀ: `matmul_q`, `matmul_k`;
+/// probabilities·V: `matmul_a`, `matmul_v`) and both inputs of both residual adds (`add.local`, `add.residual`).
+/// Embeddings, LayerNorm, softmax, GELU and the QA head stay in float.
+public enum QuantizationPoint {
+    public static func all(layers: Int) -> [String] {
+        (0..<layers).flatMap { i -> [String] in
+            let p = "layer.\(i)"
+            return ["\(p).attention.query.input", "\(p).attention.key.input", "\(p).attention.value.input",
+                    "\(p).attention.matmul_q", "\(p).attention.matmul_k", "\(p).attention.matmul_a", "\(p).attention.matmul_v",
+                    "\(p).attention.output.input", "\(p).attention.add.local", "\(p).attention.add.residual",
+                    "\(p).intermediate.input", "\(p).output.input", "\(p).output.add.local", "\(p).output.add.residual"]
+        }
+    }
+
+    /// The float graph's value each point observes (the exporter names values after the nodes producing them).
+    public static func observedValue(_ point: String) -> String {
+        let p = point.split(separator: ".").prefix(2).joined(separator: ".")  // "layer.N"
+        let layer = Int(point.split(separator: ".")[1])!
+        let previousOutput = layer == 0 ? "embeddings.output" : "layer.\(layer - 1).output.norm"
+        switch String(point.dropFirst(p.count + 1)) {
+        case "attention.query.input", "attention.key.input", "attention.value.input", "attention.add.residual": return previousOutput
+        case "attention.matmul_q": return "\(p).attention.query.heads"
+        case "attention.matmul_k": return "\(p).attention.key.heads"
+        case "attention.matmul_v": return "\(p).attention.value.heads"
+        case "attention.matmul_a": return "\(p).attention.probabilities"
+        case "attention.output.input": return "\(p).attention.context"
+        case "attention.add.local": return "\(p).attention.output.output"
+        case "intermediate.input", "output.add.residual": return "\(p).attention.norm"
+        case "output.input": return "\(p).gelu"
+        case "output.add.local": return "\(p).output.output"
+        default: preconditionFailure("unknown quantization point \(point)")
+        }
+    }
+}
