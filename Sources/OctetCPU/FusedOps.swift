@@ -20,13 +20,15 @@ import OctetONNX
 ///   scale, in float: (clamp(round_half_even(x / scale) + zero_point, qmin, qmax) − zero_point) · scale.
 /// - `QDense(x, weight[K, N] int8, weight_scale[N] or [1], bias[N]?)`, attributes `x_scale`, `activation`: x quantized
 ///   to int8 with `x_scale` (symmetric), the product in int32, then · x_scale · weight_scale[n] + bias.
+/// - `QAdd(a, b)`, attributes `a_scale`, `b_scale`: both inputs quantized to int8 (symmetric) and dequantized, then
+///   added (numpy broadcasting).
 ///
 /// Quantization attributes of the other ops (symmetric int8, zero point 0, simulated in float): `Attention` takes
 /// `q_scale`, `k_scale`, `v_scale` (on the projections before the products) and `probs_scale` (on the softmax output
 /// before ·V); `SkipLayerNorm` takes `x_scale` and `skip_scale` (on the two inputs of the residual add).
 public enum FusedOps {
     public static let domain = "octet"
-    public static let names: Set<String> = ["EmbedLayerNorm", "Dense", "QDense", "Attention", "SkipLayerNorm", "Gelu", "FakeQuant"]
+    public static let names: Set<String> = ["EmbedLayerNorm", "Dense", "QDense", "Attention", "SkipLayerNorm", "Gelu", "FakeQuant", "QAdd"]
 
     /// Simulated symmetric int8 quantization: round half to even, saturate to [-128, 127], dequantize.
     static func fakeQuantize(_ x: inout [Float], scale: Float, zeroPoint: Float = 0, range: ClosedRange<Float> = -128...127) {
@@ -74,6 +76,17 @@ extension GraphExecutor {
             return [HostTensor(shape: Array(x.shape.dropLast()) + [n], floats: out)]
         case "QDense":
             return [try qdense(node, args)]
+        case "QAdd":
+            var (a, b) = (try arg(0), try arg(1))
+            if simulatesQuantization {
+                for (i, key) in ["a_scale", "b_scale"].enumerated() {
+                    guard case .float(let scale)? = node.attributes[key] else { continue }
+                    var values = (i == 0 ? a : b).floats
+                    FusedOps.fakeQuantize(&values, scale: scale)
+                    if i == 0 { a = HostTensor(shape: a.shape, floats: values) } else { b = HostTensor(shape: b.shape, floats: values) }
+                }
+            }
+            return [try Self.arithmetic("Add", a, b)]
         case "FakeQuant":
             let a = try arg(0)
             guard simulatesQuantization else { return [a] }

@@ -31,6 +31,7 @@ extension GraphPasses {
         g = try rewrite(g) { index, node in dense(index, node) }
         g = try rewrite(g) { index, node in attention(index, node, facts: facts) }
         g = try rewrite(g) { index, node in skipLayerNorm(index, node, facts: facts) }
+        g = try rewrite(g) { index, node in quantizedAdd(index, node) }
         g = try rewrite(g) { index, node in try embedLayerNorm(index, node) }
         g = try mergeProjections(g)
         try verify(g, against: graph)
@@ -225,6 +226,15 @@ extension GraphPasses {
         }
         return Rewrite(node: Node(name: node.name, opType: "SkipLayerNorm", domain: FusedOps.domain,
                                   inputs: inputs + Array(node.inputs.dropFirst()), outputs: node.outputs, attributes: attributes))
+    }
+
+    /// Add of two symmetric-int8 FakeQuant values (a Q→DQ pair on each input, not followed by LayerNorm) → QAdd.
+    static func quantizedAdd(_ g: GraphIndex, _ node: Node) -> Rewrite? {
+        guard node.opType == "Add", node.inputs.count == 2, let a = g.symmetricInt8FakeQuant(node.inputs[0]),
+              let b = g.symmetricInt8FakeQuant(node.inputs[1]) else { return nil }
+        return Rewrite(node: Node(name: node.name, opType: "QAdd", domain: FusedOps.domain,
+                                  inputs: node.inputs.map { g.producer($0)!.inputs[0] }, outputs: node.outputs,
+                                  attributes: ["a_scale": .float(a), "b_scale": .float(b)]))
     }
 
     /// LayerNormalization of a sum of two or three embedding lookups (word, position, segment) → EmbedLayerNorm.

@@ -166,6 +166,28 @@ import OctetONNX
         #expect(error <= 1e-5 * scale, "max |QDense − Q/DQ MatMul| = \(error) (largest |y| \(scale))")
     }
 
+    @Test("Q→DQ on both inputs of an Add becomes QAdd, computing exactly what the Q/DQ graph computes")
+    func quantizedAddFuses() throws {
+        var rng = SystemRandomNumberGenerator()
+        let zero = ONNXGraph.owned("zero", .int8, [], Data([0]))
+        let initializers: [String: Initializer] = ["sa": .float32("sa", shape: [], [0.03]), "sb": .float32("sb", shape: [], [0.05]), "zero": zero]
+        var nodes: [Node] = []
+        for (x, s) in [("a", "sa"), ("b", "sb")] {
+            nodes.append(Node(name: "q" + x, opType: "QuantizeLinear", inputs: [x, s, "zero"], outputs: [x + "q"]))
+            nodes.append(Node(name: "dq" + x, opType: "DequantizeLinear", inputs: [x + "q", s, "zero"], outputs: [x + "d"]))
+        }
+        nodes.append(Node(name: "add", opType: "Add", inputs: ["ad", "bd"], outputs: ["y"]))
+        let shape: [OctetONNX.Dimension] = [.symbol("batch"), .fixed(16)]
+        let graph = ONNXGraph(path: "quantized-add", opsets: ["": 17],
+                              inputs: ["a", "b"].map { ValueInfo(name: $0, elementType: .float, shape: shape) },
+                              outputs: [ValueInfo(name: "y", elementType: .float, shape: nil)], initializers: initializers, nodes: nodes)
+        let fused = try GraphPasses.optimize(graph, level: .fuse)
+        #expect(fused.opHistogram == ["octet:QAdd": 1])
+        let inputs = ["a": HostTensor(shape: [5, 16], floats: (0..<80).map { _ in Float.random(in: -5...5, using: &rng) }),
+                      "b": HostTensor(shape: [5, 16], floats: (0..<80).map { _ in Float.random(in: -8...8, using: &rng) })]
+        #expect(try GraphExecutor(graph: fused).run(inputs)["y"]!.floats == GraphExecutor(graph: graph).run(inputs)["y"]!.floats)
+    }
+
     @Test("ONNX Runtime's quantize_static model fuses its linear layers into QDense and folds the quantized weights")
     func quantizeStaticModelFuses() throws {
         let graph = try ONNXGraph(contentsOf: "\(ExportedModelTests.folder)/bert-qdq.onnx")
