@@ -19,6 +19,16 @@ INLINE void quantize_body(const float *x, long count, float q_scale, int8_t *y) 
     }
 }
 
+INLINE void fake_quantize_body(const float *x, long count, float scale, float *y) {
+    // QuantizeLinear then DequantizeLinear, symmetric int8: the int8 grid point as a float. NaN → -128 (ONNX
+    // Runtime's x86 conversion does the same).
+    for (long i = 0; i < count; i++) {
+        float r = nearbyintf(x[i] / scale);
+        r = r < -128.0f ? -128.0f : (r > 127.0f ? 127.0f : r);
+        y[i] = (r != r ? -128.0f : r) * scale;
+    }
+}
+
 INLINE void gemm_s8_body(int m, int n, int k, const int8_t *a, long lda, const int8_t *b, long ldb, int32_t *c, long ldc) {
     for (int i = 0; i < m; i++) {
         int32_t *ci = c + (long)i * ldc;
@@ -43,11 +53,15 @@ INLINE void gemm_s8_body(int m, int n, int k, const int8_t *a, long lda, const i
     __attribute__((target(TARGET))) static void quantize_##NAME(const float *x, long count, float s, int8_t *y) { \
         quantize_body(x, count, s, y);                                                                           \
     }                                                                                                            \
+    __attribute__((target(TARGET))) static void fake_quantize_##NAME(const float *x, long count, float s, float *y) { \
+        fake_quantize_body(x, count, s, y);                                                                      \
+    }                                                                                                            \
     __attribute__((target(TARGET))) static void gemm_s8_##NAME(int m, int n, int k, const int8_t *a, long lda,    \
         const int8_t *b, long ldb, int32_t *c, long ldc) { gemm_s8_body(m, n, k, a, lda, b, ldb, c, ldc); }
 VARIANTS(DEFINE_VARIANT)
 
 static void quantize_portable(const float *x, long count, float s, int8_t *y) { quantize_body(x, count, s, y); }
+static void fake_quantize_portable(const float *x, long count, float s, float *y) { fake_quantize_body(x, count, s, y); }
 static void gemm_s8_portable(int m, int n, int k, const int8_t *a, long lda, const int8_t *b, long ldb, int32_t *c, long ldc) {
     gemm_s8_body(m, n, k, a, lda, b, ldb, c, ldc);
 }
@@ -64,6 +78,7 @@ static void gemm_s8_portable(int m, int n, int k, const int8_t *a, long lda, con
 #endif
 
 void octet_quantize_s8(const float *x, long count, float scale, int8_t *y) { DISPATCH(quantize, (x, count, scale, y)) }
+void octet_fake_quantize_s8(const float *x, long count, float scale, float *y) { DISPATCH(fake_quantize, (x, count, scale, y)) }
 void octet_gemm_s8(int m, int n, int k, const int8_t *a, long lda, const int8_t *b, long ldb, int32_t *c, long ldc) {
     DISPATCH(gemm_s8, (m, n, k, a, lda, b, ldb, c, ldc))
 }

@@ -101,7 +101,7 @@ final class MultiHeadAttention: @unchecked Sendable {
                 }
                 if let ps = probabilityScale {
                     // Simulated int8 quantization of the probabilities (symmetric; they are in [0, 1]).
-                    for i in 0..<(s * n) { scores.p[i] = min((scores.p[i] / ps).rounded(.toNearestOrEven), 127) * ps }
+                    octet_fake_quantize_s8(scores.p, s * n, ps, scores.p)
                 }
                 // context = P · V.
                 octet_pack_b(Int32(n), Int32(d), vh, ldkv, 1, packedV.p)

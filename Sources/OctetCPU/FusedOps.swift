@@ -30,8 +30,12 @@ public enum FusedOps {
     public static let domain = "octet"
     public static let names: Set<String> = ["EmbedLayerNorm", "Dense", "QDense", "Attention", "SkipLayerNorm", "Gelu", "FakeQuant", "QAdd"]
 
-    /// Simulated symmetric int8 quantization: round half to even, saturate to [-128, 127], dequantize.
+    /// Simulated int8 quantization: round half to even, saturate to `range`, dequantize.
     static func fakeQuantize(_ x: inout [Float], scale: Float, zeroPoint: Float = 0, range: ClosedRange<Float> = -128...127) {
+        if zeroPoint == 0 && range == -128...127 {
+            x.withUnsafeMutableBufferPointer { octet_fake_quantize_s8($0.baseAddress, $0.count, scale, $0.baseAddress) }
+            return
+        }
         for i in x.indices {
             let r = (x[i] / scale).rounded(.toNearestOrEven) + zeroPoint
             let q = r.isNaN ? range.lowerBound : min(max(r, range.lowerBound), range.upperBound)
@@ -152,6 +156,28 @@ extension GraphExecutor {
             }
             return y
         }
+        if quantizedArithmetic == .simulated {
+            // Fake quantization in float: x on its int8 grid times the dequantized weight, with the float GEMM.
+            // Differs from the integer product by float summation rounding only (about 1e-6 relative).
+            var xq = x.floats
+            FusedOps.fakeQuantize(&xq, scale: xScale)
+            let deq = packed(node.inputs[1] + "#dequantized") {
+                let wq = w.ints
+                return HostTensor(shape: w.shape, floats: (0..<wq.count).map { Float(wq[$0]) * wScales[wScales.count == 1 ? 0 : $0 % n] })
+            }
+            var flags = bias == nil ? 0 : Int(OCTET_EPI_BIAS)
+            if case .string("gelu")? = node.attributes["activation"] { flags |= Int(OCTET_EPI_GELU) }
+            let out = [Float](unsafeUninitializedCapacity: rows * n) { buffer, count in
+                xq.withUnsafeBufferPointer { a in
+                    (bias ?? []).withUnsafeBufferPointer { b in
+                        deq.multiply(rows: rows, a: a.baseAddress!, lda: k, c: buffer.baseAddress!, ldc: n, epilogue: Int32(flags),
+                                     bias: b.baseAddress, parallel: parallel)
+                    }
+                }
+                count = rows * n
+            }
+            return HostTensor(shape: Array(x.shape.dropLast()) + [n], floats: out)
+        }
         let combined = (0..<n).map { xScale * wScales[wScales.count == 1 ? 0 : $0] }
         let gelu: Bool
         if case .string("gelu")? = node.attributes["activation"] { gelu = true } else { gelu = false }
@@ -256,10 +282,11 @@ extension GraphExecutor {
         // Simulated quantization of the projections, each over its third of the packed rows.
         for (part, key) in ["q_scale", "k_scale", "v_scale"].enumerated() where simulatesQuantization {
             guard case .float(let qs)? = node.attributes[key] else { continue }
-            for r in 0..<(b * s) {
-                var row = Array(storage[(r * ld + part * h)..<(r * ld + part * h + h)])
-                FusedOps.fakeQuantize(&row, scale: qs)
-                storage.replaceSubrange((r * ld + part * h)..<(r * ld + part * h + h), with: row)
+            storage.withUnsafeMutableBufferPointer { x in
+                for r in 0..<(b * s) {
+                    let row = x.baseAddress! + r * ld + part * h
+                    octet_fake_quantize_s8(row, h, qs, row)
+                }
             }
         }
         var probsScale: Float?

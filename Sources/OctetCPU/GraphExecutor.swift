@@ -66,6 +66,9 @@ public final class GraphExecutor: @unchecked Sendable {
     /// this, because with quantization on, a float rounding difference anywhere can move a value across a rounding
     /// boundary of the next quantizer, and the model's own quantization steps then dominate any comparison.
     var simulatesQuantization = true
+    /// How QDense multiplies: in int32 on int8 operands, or simulated in float (fake quantization and the float
+    /// GEMM, the fast path until the INT8 kernels of the CPU engine land).
+    public var quantizedArithmetic: QuantizedArithmetic = .integer
     let attentionKernel = MultiHeadAttention()
     private let lock = NSLock()
 
@@ -244,14 +247,26 @@ public final class GraphExecutor: @unchecked Sendable {
     }
 
     /// A packed right-hand side for MatMul with a constant weight, kept for the executor's life.
-    func packed(_ name: String, _ b: HostTensor) -> PackedMatrix {
+    func packed(_ name: String, _ b: HostTensor) -> PackedMatrix { packed(name) { b } }
+
+    /// A packed right-hand side made by `make` the first time `name` is asked for.
+    func packed(_ name: String, _ make: () -> HostTensor) -> PackedMatrix {
         if let p = packedWeights[name] { return p }
+        let b = make()
         let p = b.floats.withUnsafeBufferPointer {
             PackedMatrix($0.baseAddress!, rows: b.shape[0], columns: b.shape[1], rowStride: b.shape[1], columnStride: 1)
         }
         packedWeights[name] = p
         return p
     }
+}
+
+/// How quantized products are computed.
+public enum QuantizedArithmetic: String, Sendable, CaseIterable {
+    /// int8 × int8 → int32, then scaled: what INT8 hardware computes.
+    case integer
+    /// Operands fake-quantized in float and multiplied with the float GEMM: the same values up to float rounding.
+    case simulated
 }
 
 /// A failure inside one op, turned into an error naming the node by `run`.

@@ -14,7 +14,8 @@ public final class ONNXQuestionAnsweringEngine: QuestionAnsweringEngine, @unchec
     private let endName: String
 
     /// Reads the model and optimizes it (by default: folding and fusion into Octet's transformer ops).
-    public init(path: String, threads: Int? = nil, maxSequenceLength: Int = 512, optimization: GraphOptimization = .fuse) throws {
+    public init(path: String, threads: Int? = nil, maxSequenceLength: Int = 512, optimization: GraphOptimization = .fuse,
+                quantizedArithmetic: QuantizedArithmetic = .integer) throws {
         let graph = try GraphPasses.optimize(try ONNXGraph(contentsOf: path), level: optimization)
         let names = Set(graph.inputs.map(\.name))
         guard names.contains("input_ids"), names.contains("attention_mask"),
@@ -30,7 +31,9 @@ public final class ONNXQuestionAnsweringEngine: QuestionAnsweringEngine, @unchec
             throw OctetError.unsupported(path, "has \(outputs.count) output; a question-answering model returns start and end logits")
         }
         executor = try GraphExecutor(graph: graph, threads: threads)
-        label = "cpu onnx graph, \(optimization == .fuse ? "fused" : optimization == .fold ? "folded" : "as exported") (\(executor.parallel.workers) threads)"
+        executor.quantizedArithmetic = quantizedArithmetic
+        let quantized = graph.nodes.contains { $0.opType == "QDense" } ? ", int8 \(quantizedArithmetic == .integer ? "integer" : "simulated")" : ""
+        label = "cpu onnx graph, \(optimization == .fuse ? "fused" : optimization == .fold ? "folded" : "as exported")\(quantized) (\(executor.parallel.workers) threads)"
         self.maxSequenceLength = maxSequenceLength
     }
 

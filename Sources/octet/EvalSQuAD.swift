@@ -52,6 +52,9 @@ struct EvalSQuAD: ParsableCommand {
     @Option(help: "For an .onnx model: optimize the graph first (none, fold or fuse).")
     var optimize: GraphOptimization = .fuse
 
+    @Option(help: "For a Q/DQ .onnx model: integer (int8 × int8 → int32) or simulated (fake quantization with the float GEMM; same values up to float rounding, faster until the INT8 kernels land).")
+    var quantizedArithmetic: QuantizedArithmetic = .simulated
+
     @Option(help: "Folder for metrics.json and predictions.json.")
     var output: String = "out/eval-squad"
 
@@ -71,7 +74,7 @@ struct EvalSQuAD: ParsableCommand {
             let isONNX = model.hasSuffix(".onnx")
             let tokenizerFolder = tokenizer ?? (isONNX ? (model as NSString).deletingLastPathComponent : model)
             let tokenizer = try BertTokenizer(folder: tokenizerFolder)
-            let engine: any QuestionAnsweringEngine = isONNX ? try ONNXQuestionAnsweringEngine(path: model, threads: threads, optimization: optimize)
+            let engine: any QuestionAnsweringEngine = isONNX ? try ONNXQuestionAnsweringEngine(path: model, threads: threads, optimization: optimize, quantizedArithmetic: quantizedArithmetic)
                 : try CPUBertEngine(folder: model, threads: threads)
             let runner = try SQuADRunner(
                 builder: try SQuADFeatureBuilder(tokenizer: tokenizer, maxSequenceLength: maxSeqLength, docStride: docStride, truncatesContext: !fullContext),

@@ -71,3 +71,4 @@ func table(_ header: [String], _ rows: [[String]]) -> String {
 }
 
 extension GraphOptimization: ExpressibleByArgument {}
+extension QuantizedArithmetic: ExpressibleByArgument {}
