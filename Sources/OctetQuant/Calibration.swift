@@ -4,15 +4,18 @@ import OctetCPU
 import OctetModels
 import OctetONNX
 
-/// Max calibration: amax of each quantization point = the largest magnitude it takes over the calibration batches.
+/// Collects what calibration needs at every quantization point: a fixed-size histogram of |x| (and the exact max).
 ///
-/// Runs the float graph of `BertONNXExporter` node by node (every quantization point is a value there) and keeps
-/// one running maximum per point, so memory does not grow with the number of batches.
-public struct MaxCalibrator {
+/// Runs the float graph of `BertONNXExporter` node by node (every quantization point is a value there) and adds
+/// each point's values to its histogram, so memory does not grow with the number of batches. Any `Calibrator`
+/// then turns the histograms into amax values, and several calibrators can share one pass.
+public struct ActivationCollector {
     public let exporter: BertONNXExporter
     private let executor: GraphExecutor
     private let points: [String]
-    private var amax: [String: Float] = [:]
+    /// Histogram by observed value name (points that observe the same value share it).
+    public private(set) var histograms: [String: AbsoluteHistogram] = [:]
+    public private(set) var batches = 0
 
     public init(weights: BertWeights, threads: Int? = nil) throws {
         exporter = BertONNXExporter(weights: weights)
@@ -29,20 +32,25 @@ public struct MaxCalibrator {
             "token_type_ids": HostTensor(shape: shape, ints: batch.tokenTypeIDs.map { Int64($0) }),
         ]
         let observed = Set(points.map(QuantizationPoint.observedValue))
-        var seen: [String: Float] = [:]
+        var histograms = self.histograms
         _ = try executor.run(feeds) { name, value in
             guard observed.contains(name) else { return }
-            seen[name] = value.floats.reduce(Float(0)) { max($0, abs($1)) }
+            value.floats.withUnsafeBufferPointer { histograms[name, default: AbsoluteHistogram()].add($0) }
         }
-        for point in points {
-            let value = QuantizationPoint.observedValue(point)
-            guard let m = seen[value] else { continue }
-            amax[point] = max(amax[point] ?? 0, m)
-        }
+        self.histograms = histograms
+        batches += 1
     }
 
-    /// The scales found so far.
-    public func scales(perChannelWeights: Bool = true) -> QuantizationScales {
-        QuantizationScales(activations: amax, perChannelWeights: perChannelWeights)
+    /// amax of every quantization point by `calibrator`.
+    public func scales(_ calibrator: Calibrator, perChannelWeights: Bool = true) throws -> QuantizationScales {
+        var amax: [String: Float] = [:]
+        var cache: [String: Float] = [:]
+        for point in points {
+            let value = QuantizationPoint.observedValue(point)
+            guard let histogram = histograms[value] else { continue }
+            if cache[value] == nil { cache[value] = try calibrator.amax(from: histogram) }
+            amax[point] = cache[value]
+        }
+        return QuantizationScales(activations: amax, perChannelWeights: perChannelWeights, calibrator: calibrator.name)
     }
 }

@@ -2,23 +2,28 @@ import Foundation
 import OctetCore
 
 /// The calibrated ranges of a quantized model: amax (the largest magnitude kept) per quantization point, and how
-/// weights are quantized. Saved as JSON (`{"activations": {point: amax}, "per_channel_weights": true}`) and reusable.
+/// weights are quantized. Saved as JSON (`{"activations": {point: amax}, "per_channel_weights": true, "calibrator":
+/// "percentile 99.99"}`) and reusable.
 public struct QuantizationScales: Sendable, Equatable {
     /// amax by quantization point name (see `QuantizationPoint`).
     public var activations: [String: Float]
     /// Per-output-channel weight scales (else one per tensor).
     public var perChannelWeights: Bool
+    /// The calibrator that chose the amax values ("max", "percentile 99.99", …), for the record.
+    public var calibrator: String
 
-    public init(activations: [String: Float], perChannelWeights: Bool = true) {
+    public init(activations: [String: Float], perChannelWeights: Bool = true, calibrator: String = "max") {
         self.activations = activations
         self.perChannelWeights = perChannelWeights
+        self.calibrator = calibrator
     }
 
     /// The symmetric int8 scale for an amax: amax / 127 (a zero range gets a tiny positive scale, never 0).
     public static func scale(amax: Float) -> Float { max(amax, 1e-8) / 127 }
 
     public func write(to path: String) throws {
-        try FileIO.writeJSON(["activations": activations.mapValues { Double($0) }, "per_channel_weights": perChannelWeights] as [String: Any], to: path)
+        try FileIO.writeJSON(["activations": activations.mapValues { Double($0) }, "per_channel_weights": perChannelWeights,
+                              "calibrator": calibrator] as [String: Any], to: path)
     }
 
     public init(contentsOf path: String) throws {
@@ -33,7 +38,8 @@ public struct QuantizationScales: Sendable, Equatable {
             }
             values[point] = amax
         }
-        self.init(activations: values, perChannelWeights: (json["per_channel_weights"] as? Bool) ?? true)
+        self.init(activations: values, perChannelWeights: (json["per_channel_weights"] as? Bool) ?? true,
+                  calibrator: (json["calibrator"] as? String) ?? "max")
     }
 }
 

@@ -42,14 +42,17 @@ struct Quantize: ParsableCommand {
     @Option(help: "A Hugging Face model folder (config.json, model.safetensors).")
     var model: String = Defaults.model
 
-    @Option(help: "How to pick each amax: max (the largest magnitude seen).")
-    var calibrator: String = "max"
+    @Option(help: "How to pick each amax from the 2048-bin |x| histograms: max, percentile, entropy (TensorRT's KL) or mse.")
+    var calibrator: String = "percentile"
+
+    @Option(help: "The percentile for --calibrator percentile.")
+    var percentile: Double = 99.99
 
     @Option(help: "The SQuAD v1.1 JSON whose first features calibrate.")
     var calibData: String = Defaults.squadTrain
 
     @Option(help: "Calibration features.")
-    var calibSize: Int = 64
+    var calibSize: Int = 512
 
     @Option(help: "Tokens per calibration feature.")
     var maxSeqLength: Int = 384
@@ -71,8 +74,8 @@ struct Quantize: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            guard calibrator == "max" else {
-                throw OctetError.invalidArgument("--calibrator \(calibrator) is not available; this version calibrates with max")
+            guard let method = Calibrator(name: calibrator, percentile: percentile) else {
+                throw OctetError.invalidArgument("--calibrator must be max, percentile, entropy or mse (with --percentile in 0...100), not \(calibrator)")
             }
             guard calibSize >= 1, batch >= 1 else { throw OctetError.invalidArgument("--calib-size and --batch must be at least 1") }
             let folder = try BertModelFolder(folder: model)
@@ -80,30 +83,30 @@ struct Quantize: ParsableCommand {
             if let scales {
                 result = try QuantizationScales(contentsOf: scales)
             } else {
-                result = try calibrate(folder)
+                result = try calibrate(folder).scales(method)
             }
             result.perChannelWeights = !perTensor
             if let saveScales { try result.write(to: saveScales) }
             try BertONNXExporter(weights: folder.weights).graph(scales: result, path: output).write(to: output)
-            print("wrote \(output) (\(result.activations.count) quantized activations, \(perTensor ? "per-tensor" : "per-channel") int8 weights)")
+            print("wrote \(output) (\(result.activations.count) quantized activations, \(result.calibrator), \(perTensor ? "per-tensor" : "per-channel") int8 weights)")
         }
     }
 
-    private func calibrate(_ folder: BertModelFolder) throws -> QuantizationScales {
+    private func calibrate(_ folder: BertModelFolder) throws -> ActivationCollector {
         let tokenizer = try BertTokenizer(folder: model)
         let dataset = try SQuADDataset(contentsOf: calibData).prefix(calibSize)
         let builder = try SQuADFeatureBuilder(tokenizer: tokenizer, maxSequenceLength: maxSeqLength, docStride: min(128, maxSeqLength / 4))
         let features = Array(try builder.features(for: dataset).prefix(calibSize))
-        var calibrator = try MaxCalibrator(weights: folder.weights)
+        var collector = try ActivationCollector(weights: folder.weights)
         let progress = ProgressLine(label: "calibrate", unit: "features")
         let clock = ContinuousClock()
         let began = clock.now
         for first in stride(from: 0, to: features.count, by: batch) {
             let slice = features[first..<min(first + batch, features.count)]
-            try calibrator.observe(TokenBatch(batchSize: slice.count, sequenceLength: maxSeqLength, inputIDs: slice.flatMap(\.inputIDs),
+            try collector.observe(TokenBatch(batchSize: slice.count, sequenceLength: maxSeqLength, inputIDs: slice.flatMap(\.inputIDs),
                                               tokenTypeIDs: slice.flatMap(\.tokenTypeIDs), attentionMask: slice.flatMap(\.attentionMask)))
             progress.update(OctetSQuAD.Progress(done: first + slice.count, total: features.count, elapsed: (clock.now - began).seconds))
         }
-        return calibrator.scales()
+        return collector
     }
 }

@@ -40,9 +40,9 @@ enum Python {
     }
 
     static let scales: QuantizationScales = {
-        var calibrator = try! MaxCalibrator(weights: ReferenceModel.folder.weights, threads: 2)
-        try! calibrator.observe(try! batch(0..<8))
-        return calibrator.scales()
+        var collector = try! ActivationCollector(weights: ReferenceModel.folder.weights, threads: 2)
+        try! collector.observe(try! batch(0..<8))
+        return try! collector.scales(.max)
     }()
 
     static func feeds(_ batch: TokenBatch) -> [String: HostTensor] {
