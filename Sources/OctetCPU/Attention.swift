@@ -39,7 +39,7 @@ final class MultiHeadAttention: @unchecked Sendable {
     func apply(batch b: Int, sequence s: Int, heads: Int, headSize d: Int, scale: Float,
                q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int,
                mask: AttentionMask, probabilityScale: Float? = nil, context: UnsafeMutablePointer<Float>, ldc: Int,
-               parallel: Parallel) {
+               parallel: Parallel, observeProbabilities: ((UnsafeBufferPointer<Float>, Int) -> Void)? = nil) {
         let nr = Int(OCTET_GEMM_NR)
         let tasks = b * heads
         let workers = min(parallel.workers, tasks)
@@ -99,6 +99,8 @@ final class MultiHeadAttention: @unchecked Sendable {
                 } else {
                     octet_softmax(Int32(s), Int32(n), Int32(n), scores.p, n, scale)
                 }
+                // Calibration sees each (sequence, head)'s probabilities, and the zeros of the keys left out.
+                observeProbabilities?(UnsafeBufferPointer(start: scores.p, count: s * n), (s - n) * s)
                 if let ps = probabilityScale {
                     // Simulated int8 quantization of the probabilities (symmetric; they are in [0, 1]).
                     octet_fake_quantize_s8(scores.p, s * n, ps, scores.p)

@@ -297,7 +297,8 @@ extension GraphExecutor {
             out.withUnsafeMutableBufferPointer { o in
                 attentionKernel.apply(batch: b, sequence: s, heads: heads, headSize: h / heads, scale: scale,
                                       q: x.baseAddress!, k: x.baseAddress! + h, v: x.baseAddress! + 2 * h, ld: ld,
-                                      mask: mask, probabilityScale: probsScale, context: o.baseAddress!, ldc: h, parallel: parallel)
+                                      mask: mask, probabilityScale: probsScale, context: o.baseAddress!, ldc: h, parallel: parallel,
+                                      observeProbabilities: attentionProbabilityObserver.map { observe in { observe(node.name, $0, $1) } })
             }
         }
         return HostTensor(shape: [b, s, h], floats: out)

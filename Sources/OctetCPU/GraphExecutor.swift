@@ -66,6 +66,9 @@ public final class GraphExecutor: @unchecked Sendable {
     /// this, because with quantization on, a float rounding difference anywhere can move a value across a rounding
     /// boundary of the next quantizer, and the model's own quantization steps then dominate any comparison.
     var simulatesQuantization = true
+    /// Sees the softmax output of every fused Attention node (by node name) as it is computed, per (sequence, head),
+    /// with the number of zeros its left-out keys stand for. Called from worker threads at the same time.
+    public var attentionProbabilityObserver: (@Sendable (String, UnsafeBufferPointer<Float>, Int) -> Void)?
     /// How QDense multiplies: in int32 on int8 operands, or simulated in float (fake quantization and the float
     /// GEMM, the fast path until the INT8 kernels of the CPU engine land).
     public var quantizedArithmetic: QuantizedArithmetic = .integer

@@ -6,25 +6,50 @@ import OctetONNX
 
 /// Collects what calibration needs at every quantization point: a fixed-size histogram of |x| (and the exact max).
 ///
-/// Runs the float graph of `BertONNXExporter` node by node (every quantization point is a value there) and adds
-/// each point's values to its histogram, so memory does not grow with the number of batches. Any `Calibrator`
-/// then turns the histograms into amax values, and several calibrators can share one pass.
-public struct ActivationCollector {
+/// Runs the *fused* float graph of `BertONNXExporter` (the fast path: about as fast as the BERT engine) and adds each
+/// point's values to its histogram, so memory does not grow with the number of batches. Most points are values of
+/// the fused graph under their exporter names; Q, K and V are the three column blocks of the packed QKV projection;
+/// the attention probabilities come from the fused Attention op as it computes them, with the zeros of masked keys
+/// counted without being materialized. Any `Calibrator` then turns the histograms into amax values, and several
+/// calibrators can share one pass.
+public final class ActivationCollector: @unchecked Sendable {
     public let exporter: BertONNXExporter
     private let executor: GraphExecutor
     private let points: [String]
-    /// Histogram by observed value name (points that observe the same value share it).
+    private let hidden: Int
+    /// Histogram by observed value name of the float export (points that observe the same value share it).
     public private(set) var histograms: [String: AbsoluteHistogram] = [:]
     public private(set) var batches = 0
+    private let lock = NSLock()
 
     public init(weights: BertWeights, threads: Int? = nil) throws {
         exporter = BertONNXExporter(weights: weights)
-        executor = try GraphExecutor(graph: exporter.graph(), threads: threads)
+        let fused = try GraphPasses.optimize(exporter.graph(), level: .fuse)
+        executor = try GraphExecutor(graph: fused, threads: threads)
         points = QuantizationPoint.all(layers: weights.config.layerCount)
+        hidden = weights.config.hiddenSize
+        guard fused.opHistogram["octet:Attention"] == weights.config.layerCount else {
+            throw OctetError.unsupported(fused.path, "did not fuse into one Attention per layer, which calibration reads")
+        }
+        executor.attentionProbabilityObserver = { [unowned self] node, probabilities, zeros in
+            // Attention node "layer.N.attention.context" → "layer.N.attention.probabilities".
+            let name = node.replacingOccurrences(of: ".attention.context", with: ".attention.probabilities")
+            lock.lock()
+            defer { lock.unlock() }
+            if histograms[name] == nil {
+                // Probabilities are at most 1: a range fixed up front keeps the bins independent of the order the
+                // worker threads deliver (sequence, head) blocks in, so calibration is deterministic.
+                var histogram = AbsoluteHistogram()
+                histogram.reserve(toHold: 1)
+                histograms[name] = histogram
+            }
+            histograms[name, default: AbsoluteHistogram()].add(probabilities)
+            histograms[name, default: AbsoluteHistogram()].addZeros(zeros)
+        }
     }
 
     /// Observes one batch of features.
-    public mutating func observe(_ batch: TokenBatch) throws {
+    public func observe(_ batch: TokenBatch) throws {
         let shape = [batch.batchSize, batch.sequenceLength]
         let feeds = [
             "input_ids": HostTensor(shape: shape, ints: batch.inputIDs.map { Int64($0) }),
@@ -32,12 +57,24 @@ public struct ActivationCollector {
             "token_type_ids": HostTensor(shape: shape, ints: batch.tokenTypeIDs.map { Int64($0) }),
         ]
         let observed = Set(points.map(QuantizationPoint.observedValue))
-        var histograms = self.histograms
+        let h = hidden
         _ = try executor.run(feeds) { name, value in
-            guard observed.contains(name) else { return }
-            value.floats.withUnsafeBufferPointer { histograms[name, default: AbsoluteHistogram()].add($0) }
+            if name.hasSuffix(".attention.context.qkv") {
+                // Packed [Q | K | V] rows: the three head-split operands, as values (layout does not change them).
+                let layer = name.replacingOccurrences(of: ".attention.context.qkv", with: "")
+                value.floats.withUnsafeBufferPointer { rows in
+                    for (part, label) in ["query", "key", "value"].enumerated() {
+                        var histogram = self.histograms["\(layer).attention.\(label).heads", default: AbsoluteHistogram()]
+                        for r in 0..<(rows.count / (3 * h)) {
+                            histogram.add(UnsafeBufferPointer(rebasing: rows[(r * 3 * h + part * h)..<(r * 3 * h + part * h + h)]))
+                        }
+                        self.histograms["\(layer).attention.\(label).heads"] = histogram
+                    }
+                }
+            } else if observed.contains(name) {
+                value.floats.withUnsafeBufferPointer { self.histograms[name, default: AbsoluteHistogram()].add($0) }
+            }
         }
-        self.histograms = histograms
         batches += 1
     }
 
@@ -47,7 +84,9 @@ public struct ActivationCollector {
         var cache: [String: Float] = [:]
         for point in points {
             let value = QuantizationPoint.observedValue(point)
-            guard let histogram = histograms[value] else { continue }
+            guard let histogram = histograms[value] else {
+                throw OctetError.invalidArgument("calibration saw no values for quantization point '\(point)' (\(value))")
+            }
             if cache[value] == nil { cache[value] = try calibrator.amax(from: histogram) }
             amax[point] = cache[value]
         }

@@ -110,6 +110,20 @@ public struct AbsoluteHistogram: Sendable, Codable, Equatable {
         }
     }
 
+    /// Makes the range hold `magnitude` now, so values up to it never regrow it: with a known bound (softmax outputs
+    /// are at most 1), the bins no longer depend on the order values arrive in.
+    public mutating func reserve(toHold magnitude: Float) {
+        guard magnitude.isFinite else { return }
+        grow(toHold: Swift.abs(magnitude))
+    }
+
+    /// Adds `count` zeros (values known to be 0 without being materialized, such as the probabilities of masked keys).
+    public mutating func addZeros(_ count: Int) {
+        guard count > 0 else { return }
+        grow(toHold: 0)
+        counts[0] += count
+    }
+
     /// Adds the magnitudes of `values`.
     public mutating func add(_ values: [Float]) {
         values.withUnsafeBufferPointer { add($0) }

@@ -97,7 +97,7 @@ struct Quantize: ParsableCommand {
         let dataset = try SQuADDataset(contentsOf: calibData).prefix(calibSize)
         let builder = try SQuADFeatureBuilder(tokenizer: tokenizer, maxSequenceLength: maxSeqLength, docStride: min(128, maxSeqLength / 4))
         let features = Array(try builder.features(for: dataset).prefix(calibSize))
-        var collector = try ActivationCollector(weights: folder.weights)
+        let collector = try ActivationCollector(weights: folder.weights)
         let progress = ProgressLine(label: "calibrate", unit: "features")
         let clock = ContinuousClock()
         let began = clock.now

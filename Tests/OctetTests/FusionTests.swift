@@ -160,10 +160,16 @@ import OctetONNX
         // QDense sums exact int32 products and scales once; the Q/DQ graph sums float products. Both are on the
         // same int8 grid, so they differ by float rounding only: about 1e-6 relative to the largest output.
         let expected = try GraphExecutor(graph: graph).run(inputs)["y"]!.floats
-        let actual = try GraphExecutor(graph: fused).run(inputs)["y"]!.floats
         let scale = expected.map(abs).max()!
-        let error = zip(actual, expected).map { abs($0 - $1) }.max()!
-        #expect(error <= 1e-5 * scale, "max |QDense − Q/DQ MatMul| = \(error) (largest |y| \(scale))")
+        // Both ways QDense computes: int8 × int8 → int32 (real INT8), and fake quantization with the float GEMM
+        // (simulation). Same int8 grid points, so again float rounding only.
+        for arithmetic in QuantizedArithmetic.allCases {
+            let executor = try GraphExecutor(graph: fused)
+            executor.quantizedArithmetic = arithmetic
+            let actual = try executor.run(inputs)["y"]!.floats
+            let error = zip(actual, expected).map { abs($0 - $1) }.max()!
+            #expect(error <= 1e-5 * scale, "\(arithmetic): max |QDense − Q/DQ MatMul| = \(error) (largest |y| \(scale))")
+        }
     }
 
     @Test("Q→DQ on both inputs of an Add becomes QAdd, computing exactly what the Q/DQ graph computes")

@@ -40,7 +40,7 @@ enum Python {
     }
 
     static let scales: QuantizationScales = {
-        var collector = try! ActivationCollector(weights: ReferenceModel.folder.weights, threads: 2)
+        let collector = try! ActivationCollector(weights: ReferenceModel.folder.weights, threads: 2)
         try! collector.observe(try! batch(0..<8))
         return try! collector.scales(.max)
     }()
