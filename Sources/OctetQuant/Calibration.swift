@@ -90,6 +90,6 @@ public final class ActivationCollector: @unchecked Sendable {
             if cache[value] == nil { cache[value] = try calibrator.amax(from: histogram) }
             amax[point] = cache[value]
         }
-        return QuantizationScales(activations: amax, perChannelWeights: perChannelWeights, calibrator: calibrator.name)
+        return QuantizationScales(activations: amax, perChannelWeights: perChannelWeights, calibrator: calibrator.description)
     }
 }

@@ -237,6 +237,12 @@ public enum Calibrator: Sendable, Hashable {
     }
 
     /// The calibrator's name, as `init(name:percentile:)` reads it.
+    /// The name with its parameter, for records: "percentile 99.99", "entropy".
+    public var description: String {
+        if case .percentile(let p) = self { return "percentile \(p)" }
+        return name
+    }
+
     public var name: String {
         switch self {
         case .max: "max"

@@ -49,6 +49,12 @@ struct EvalSQuAD: ParsableCommand {
     @Option(help: "CPU threads (default: every core).")
     var threads: Int?
 
+    @Option(help: "Write the features' model inputs (int64 [features, sequence]) to this safetensors file and stop, for a peer runtime.")
+    var saveFeatures: String?
+
+    @Option(help: "Score start_logits/end_logits computed by a peer for the features of --save-features, instead of running a model.")
+    var logits: String?
+
     @Option(help: "For an .onnx model: optimize the graph first (none, fold or fuse).")
     var optimize: GraphOptimization = .fuse
 
@@ -74,8 +80,21 @@ struct EvalSQuAD: ParsableCommand {
             let isONNX = model.hasSuffix(".onnx")
             let tokenizerFolder = tokenizer ?? (isONNX ? (model as NSString).deletingLastPathComponent : model)
             let tokenizer = try BertTokenizer(folder: tokenizerFolder)
-            let engine: any QuestionAnsweringEngine = isONNX ? try ONNXQuestionAnsweringEngine(path: model, threads: threads, optimization: optimize, quantizedArithmetic: quantizedArithmetic)
-                : try CPUBertEngine(folder: model, threads: threads)
+            if let saveFeatures {
+                let builder = try SQuADFeatureBuilder(tokenizer: tokenizer, maxSequenceLength: maxSeqLength, docStride: docStride, truncatesContext: !fullContext)
+                let features = try builder.features(for: dataset)
+                try writeFeatures(features, sequenceLength: maxSeqLength, to: saveFeatures)
+                print("wrote \(features.count) features of \(dataset.examples.count) questions to \(saveFeatures)")
+                return
+            }
+            let engine: any QuestionAnsweringEngine
+            if let logits {
+                engine = try PrecomputedLogitsEngine(path: logits)
+            } else if isONNX {
+                engine = try ONNXQuestionAnsweringEngine(path: model, threads: threads, optimization: optimize, quantizedArithmetic: quantizedArithmetic)
+            } else {
+                engine = try CPUBertEngine(folder: model, threads: threads)
+            }
             let runner = try SQuADRunner(
                 builder: try SQuADFeatureBuilder(tokenizer: tokenizer, maxSequenceLength: maxSeqLength, docStride: docStride, truncatesContext: !fullContext),
                 batchSize: batch)
@@ -84,7 +103,7 @@ struct EvalSQuAD: ParsableCommand {
             let score = result.score
             print(table(["model", "engine", "seq/stride", "questions", "features", "features/s", "exact match", "F1"],
                         [[model, engine.label, "\(maxSeqLength)/\(docStride)", "\(score.total)", "\(result.featureCount)",
-                          String(format: "%.1f", result.featuresPerSecond), Self.format(score.exactMatch), Self.format(score.f1)]]))
+                          logits == nil ? String(format: "%.1f", result.featuresPerSecond) : "—", Self.format(score.exactMatch), Self.format(score.f1)]]))
             var metrics = Self.metrics(score)
             metrics["model"] = model
             metrics["data"] = data

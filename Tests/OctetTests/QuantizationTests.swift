@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import OctetCore
+import OctetCPU
 import OctetQuant
 
 @Suite struct QuantizationScalesTests {
@@ -37,5 +38,34 @@ import OctetQuant
     func scaleFromAmax() {
         #expect(QuantizationScales.scale(amax: 127) == 1)
         #expect(QuantizationScales.scale(amax: 0) > 0)
+    }
+}
+
+@Suite struct CalibrationTests {
+    @Test("Calibration through the fused graph sees what the literal float graph computes at every quantization point")
+    func collectorMatchesLiteralGraph() throws {
+        let weights = ReferenceModel.folder.weights
+        let batch = try QDQExportTests.batch(0..<4)
+        let collector = try ActivationCollector(weights: weights, threads: 2)
+        try collector.observe(batch)
+        // The literal float export, node by node: the exact max of each observed value.
+        var literal: [String: Float] = [:]
+        let executor = try GraphExecutor(graph: BertONNXExporter(weights: weights).graph())
+        _ = try executor.run(QDQExportTests.feeds(batch)) { name, value in
+            literal[name] = value.floats.reduce(Float(0)) { max($0, abs($1)) }
+        }
+        let points = QuantizationPoint.all(layers: weights.config.layerCount)
+        for point in points {
+            let value = QuantizationPoint.observedValue(point)
+            let expected = try #require(literal[value], "\(value) is not a value of the float export")
+            let histogram = try #require(collector.histograms[value], "no histogram for \(point)")
+            // Fused and literal graphs differ by float rounding (merged QKV GEMM, fused LayerNorm): 1e-5 relative.
+            #expect(abs(histogram.max - expected) <= 1e-5 * max(1, expected), "\(point): fused max \(histogram.max), literal \(expected)")
+        }
+        // Every probability of the batch is counted, masked keys included: 4 features × 12 heads × 128 × 128.
+        #expect(collector.histograms["layer.0.attention.probabilities"]?.valueCount == 4 * 12 * 128 * 128)
+        let scales = try collector.scales(.percentile(99.99))
+        #expect(scales.activations.count == points.count)
+        #expect(scales.calibrator == "percentile 99.99")
     }
 }
