@@ -14,9 +14,17 @@ public final class ONNXQuestionAnsweringEngine: QuestionAnsweringEngine, @unchec
     private let endName: String
 
     /// Reads the model and optimizes it (by default: folding and fusion into Octet's transformer ops).
-    public init(path: String, threads: Int? = nil, maxSequenceLength: Int = 512, optimization: GraphOptimization = .fuse,
+    public convenience init(path: String, threads: Int? = nil, maxSequenceLength: Int = 512, optimization: GraphOptimization = .fuse,
+                            quantizedArithmetic: QuantizedArithmetic = .integer) throws {
+        try self.init(graph: try ONNXGraph(contentsOf: path), threads: threads, maxSequenceLength: maxSequenceLength,
+                      optimization: optimization, quantizedArithmetic: quantizedArithmetic)
+    }
+
+    /// Optimizes a graph in memory and runs it.
+    public init(graph original: ONNXGraph, threads: Int? = nil, maxSequenceLength: Int = 512, optimization: GraphOptimization = .fuse,
                 quantizedArithmetic: QuantizedArithmetic = .integer) throws {
-        let graph = try GraphPasses.optimize(try ONNXGraph(contentsOf: path), level: optimization)
+        let path = original.path
+        let graph = try GraphPasses.optimize(original, level: optimization)
         let names = Set(graph.inputs.map(\.name))
         guard names.contains("input_ids"), names.contains("attention_mask"),
               names.isSubset(of: ["input_ids", "attention_mask", "token_type_ids"]) else {

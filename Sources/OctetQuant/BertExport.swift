@@ -26,7 +26,7 @@ public struct BertONNXExporter: Sendable {
         let (h, heads) = (c.hiddenSize, c.headCount)
         let d = h / heads
         func fq(_ value: String, _ point: String) -> String {
-            guard let scales, let amax = scales.activations[point] else { return value }
+            guard let scales, scales.quantizes(point), let amax = scales.activations[point] else { return value }
             return b.quantizeDequantize(value, scale: QuantizationScales.scale(amax: amax), name: point)
         }
         func linear(_ x: String, _ l: BertWeights.Linear, _ point: String, quantized: Bool) -> String {
@@ -35,7 +35,7 @@ public struct BertONNXExporter: Sendable {
             var transposed = [Float](repeating: 0, count: k * n)
             for o in 0..<n { for i in 0..<k { transposed[i * n + o] = w[o * k + i] } }
             let weight: String
-            if quantized, let scales {
+            if quantized, let scales, !scales.floatGroups.contains(point) {
                 let input = fq(x, point + ".input")
                 weight = b.quantizedWeight(point + ".weight", transposed, k: k, n: n, perChannel: scales.perChannelWeights)
                 let product = b.node("MatMul", [input, weight], point + ".matmul")

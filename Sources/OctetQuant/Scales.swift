@@ -11,11 +11,20 @@ public struct QuantizationScales: Sendable, Equatable {
     public var perChannelWeights: Bool
     /// The calibrator that chose the amax values ("max", "percentile 99.99", …), for the record.
     public var calibrator: String
+    /// Quantization groups (`QuantizationGroup`) kept in float: their Q/DQ pairs and int8 weights are left out.
+    public var floatGroups: Set<String>
 
-    public init(activations: [String: Float], perChannelWeights: Bool = true, calibrator: String = "max") {
+    public init(activations: [String: Float], perChannelWeights: Bool = true, calibrator: String = "max",
+                floatGroups: Set<String> = []) {
         self.activations = activations
         self.perChannelWeights = perChannelWeights
         self.calibrator = calibrator
+        self.floatGroups = floatGroups
+    }
+
+    /// Whether `point` gets a Q/DQ pair: it has an amax and its group is not kept in float.
+    public func quantizes(_ point: String) -> Bool {
+        activations[point] != nil && !floatGroups.contains(QuantizationGroup.of(point))
     }
 
     /// The symmetric int8 scale for an amax: amax / 127 (a zero range gets a tiny positive scale, never 0).
@@ -23,7 +32,7 @@ public struct QuantizationScales: Sendable, Equatable {
 
     public func write(to path: String) throws {
         try FileIO.writeJSON(["activations": activations.mapValues { Double($0) }, "per_channel_weights": perChannelWeights,
-                              "calibrator": calibrator] as [String: Any], to: path)
+                              "calibrator": calibrator, "float_groups": floatGroups.sorted()] as [String: Any], to: path)
     }
 
     public init(contentsOf path: String) throws {
@@ -39,7 +48,76 @@ public struct QuantizationScales: Sendable, Equatable {
             values[point] = amax
         }
         self.init(activations: values, perChannelWeights: (json["per_channel_weights"] as? Bool) ?? true,
-                  calibrator: (json["calibrator"] as? String) ?? "max")
+                  calibrator: (json["calibrator"] as? String) ?? "max", floatGroups: Set((json["float_groups"] as? [String]) ?? []))
+    }
+}
+
+/// The units a recipe keeps in float or quantizes, per layer: each linear layer with its input (`attention.query`,
+/// `attention.key`, `attention.value`, `attention.output`, `intermediate`, `output`), each attention product with
+/// both inputs (`attention.qk`, `attention.pv`) and each residual add with both inputs (`attention.add`,
+/// `output.add`). Names are prefixed by `layer.N.`.
+public enum QuantizationGroup {
+    static let kinds = ["attention.query", "attention.key", "attention.value", "attention.qk", "attention.pv",
+                        "attention.output", "attention.add", "intermediate", "output", "output.add"]
+
+    public static func all(layers: Int) -> [String] {
+        (0..<layers).flatMap { i in kinds.map { "layer.\(i).\($0)" } }
+    }
+
+    /// The group of a quantization point.
+    public static func of(_ point: String) -> String {
+        let parts = point.split(separator: ".").map(String.init)
+        let layer = parts.prefix(2).joined(separator: ".")
+        switch parts.dropFirst(2).joined(separator: ".") {
+        case "attention.matmul_q", "attention.matmul_k": return layer + ".attention.qk"
+        case "attention.matmul_a", "attention.matmul_v": return layer + ".attention.pv"
+        case "attention.add.local", "attention.add.residual": return layer + ".attention.add"
+        case "output.add.local", "output.add.residual": return layer + ".output.add"
+        case let rest: return layer + "." + rest.replacingOccurrences(of: ".input", with: "")
+        }
+    }
+
+    /// Groups matching a pattern where `*` stands for any run of characters: `layer.5.*`, `*.attention.add`,
+    /// `layer.3.intermediate`.
+    public static func matching(_ pattern: String, layers: Int) -> [String] {
+        let parts = pattern.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
+        return all(layers: layers).filter { name in
+            var rest = Substring(name)
+            for (i, part) in parts.enumerated() {
+                if i == 0 {
+                    guard rest.hasPrefix(part) else { return false }
+                    rest = rest.dropFirst(part.count)
+                } else if i == parts.count - 1 {
+                    return rest.hasSuffix(part) && rest.count >= part.count
+                } else {
+                    guard let r = rest.range(of: part) else { return false }
+                    rest = rest[r.upperBound...]
+                }
+            }
+            return rest.isEmpty
+        }
+    }
+
+    /// Multiply-add FLOPs (2 per multiply-add) of a group's matrix products per token at sequence length `s`.
+    public static func gemmFlops(_ group: String, hidden h: Int, intermediate i: Int, sequence s: Int) -> Int {
+        switch group.split(separator: ".").dropFirst(2).joined(separator: ".") {
+        case "attention.query", "attention.key", "attention.value", "attention.output": return 2 * h * h
+        case "intermediate", "output": return 2 * h * i
+        case "attention.qk", "attention.pv": return 2 * s * h
+        default: return 0
+        }
+    }
+
+    /// The share of the encoder's and QA head's matrix-product FLOPs that run in INT8 when `floatGroups` stay
+    /// float (the QA head always does).
+    public static func int8Share(floatGroups: Set<String>, layers: Int, hidden h: Int, intermediate i: Int, sequence s: Int) -> Double {
+        var int8 = 0, total = 2 * h * 2
+        for group in all(layers: layers) {
+            let flops = gemmFlops(group, hidden: h, intermediate: i, sequence: s)
+            total += flops
+            if !floatGroups.contains(group) { int8 += flops }
+        }
+        return Double(int8) / Double(total)
     }
 }
 

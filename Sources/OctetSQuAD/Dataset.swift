@@ -86,6 +86,12 @@ public struct SQuADDataset: Sendable {
     public func prefix(_ count: Int) -> SQuADDataset {
         SQuADDataset(path: path, version: version, contexts: contexts, examples: Array(examples.prefix(count)))
     }
+
+    /// The questions in `range` (clamped to the dataset).
+    public func examples(in range: Range<Int>) -> SQuADDataset {
+        let r = min(range.lowerBound, examples.count)..<min(range.upperBound, examples.count)
+        return SQuADDataset(path: path, version: version, contexts: contexts, examples: Array(examples[r]))
+    }
 }
 
 /// Reads and writes prediction files: a JSON object of question id → answer text.

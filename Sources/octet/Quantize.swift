@@ -63,6 +63,25 @@ struct Quantize: ParsableCommand {
     @Flag(help: "One scale per weight tensor instead of one per output channel.")
     var perTensor = false
 
+    @Option(help: ArgumentHelp("Keep matching quantization groups in float (repeatable): layer.5.*, *.attention.add, layer.3.intermediate.",
+                               valueName: "pattern"))
+    var float: [String] = []
+
+    @Option(help: "Search for the recipe: keep the fewest, most sensitive groups in float so F1 on a held-out slice of SQuAD train drops at most this much.")
+    var maxF1Drop: Double?
+
+    @Option(help: "Questions of the held-out train slice the search scores (after --search-offset).")
+    var searchQuestions: Int = 300
+
+    @Option(help: "First train question of the held-out slice (calibration reads the first questions).")
+    var searchOffset: Int = 20000
+
+    @Option(help: "Features whose logit error ranks the groups' sensitivity.")
+    var sensitivityFeatures: Int = 32
+
+    @Option(help: "Write the sensitivity ranking and the search steps as JSON here.")
+    var report: String?
+
     @Option(help: "Use these saved scales (JSON from --save-scales) instead of calibrating.")
     var scales: String?
 
@@ -86,10 +105,60 @@ struct Quantize: ParsableCommand {
                 result = try calibrate(folder).scales(method)
             }
             result.perChannelWeights = !perTensor
+            let c = folder.config
+            for pattern in float {
+                let groups = QuantizationGroup.matching(pattern, layers: c.layerCount)
+                guard !groups.isEmpty else {
+                    throw OctetError.invalidArgument("--float \(pattern) matches no quantization group; groups look like layer.3.intermediate or layer.0.attention.qk")
+                }
+                result.floatGroups.formUnion(groups)
+            }
+            if let maxF1Drop { result.floatGroups.formUnion(try searchRecipe(folder, result, maxF1Drop: maxF1Drop)) }
+            let share = QuantizationGroup.int8Share(floatGroups: result.floatGroups, layers: c.layerCount, hidden: c.hiddenSize,
+                                                    intermediate: c.intermediateSize, sequence: maxSeqLength)
+            print("INT8 share of matrix-product FLOPs at sequence \(maxSeqLength): \(String(format: "%.1f", 100 * share))%" +
+                  (result.floatGroups.isEmpty ? "" : " (in float: \(result.floatGroups.sorted().joined(separator: ", ")))"))
             if let saveScales { try result.write(to: saveScales) }
             try BertONNXExporter(weights: folder.weights).graph(scales: result, path: output).write(to: output)
             print("wrote \(output) (\(result.activations.count) quantized activations, \(result.calibrator), \(perTensor ? "per-tensor" : "per-channel") int8 weights)")
         }
+    }
+
+    /// Ranks the groups by sensitivity on train features, then searches the recipe on a held-out train slice.
+    private func searchRecipe(_ folder: BertModelFolder, _ scales: QuantizationScales, maxF1Drop: Double) throws -> Set<String> {
+        let tokenizer = try BertTokenizer(folder: model)
+        let train = try SQuADDataset(contentsOf: calibData)
+        let builder = try SQuADFeatureBuilder(tokenizer: tokenizer, maxSequenceLength: maxSeqLength, docStride: min(128, maxSeqLength / 4))
+        let search = RecipeSearch(weights: folder.weights, scales: scales)
+        // Sensitivity features: right after the calibration questions.
+        let features = Array(try builder.features(for: train.examples(in: calibSize..<(calibSize + sensitivityFeatures))).prefix(sensitivityFeatures))
+        let batches = stride(from: 0, to: features.count, by: batch).map { first in
+            let slice = features[first..<min(first + batch, features.count)]
+            return TokenBatch(batchSize: slice.count, sequenceLength: maxSeqLength, inputIDs: slice.flatMap(\.inputIDs),
+                              tokenTypeIDs: slice.flatMap(\.tokenTypeIDs), attentionMask: slice.flatMap(\.attentionMask))
+        }
+        let sensitivity = ProgressLine(label: "sensitivity", unit: "groups")
+        let clock = ContinuousClock()
+        let began = clock.now
+        let ranking = try search.sensitivities(on: batches) { done, total in
+            sensitivity.update(OctetSQuAD.Progress(done: done, total: total, elapsed: (clock.now - began).seconds))
+        }
+        print(table(["group", "mean |Δ logit| alone in INT8"], ranking.prefix(12).map { [$0.group, String(format: "%.4f", $0.error)] }))
+        let slice = train.examples(in: searchOffset..<(searchOffset + searchQuestions))
+        let runner = try SQuADRunner(builder: builder, batchSize: batch)
+        let result = try search.search(ranking: ranking.map(\.group), maxDrop: maxF1Drop, sequence: maxSeqLength,
+                                       evaluate: { try runner.run(engine: $0, dataset: slice).score.f1 }) { step, baseline in
+            print("float groups \(step.floatGroups.count): F1 \(String(format: "%.2f", step.accuracy)) (float32 \(String(format: "%.2f", baseline))), INT8 share \(String(format: "%.1f", 100 * step.int8Share))%")
+        }
+        if let report {
+            try FileIO.writeJSON([
+                "sensitivity": ranking.map { ["group": $0.group, "mean_abs_logit_error": $0.error] as [String: Any] },
+                "slice": ["data": calibData, "first_question": searchOffset, "questions": slice.examples.count] as [String: Any],
+                "float32_f1": result.baseline,
+                "steps": result.steps.map { ["float_groups": $0.floatGroups, "f1": $0.accuracy, "int8_share": $0.int8Share] as [String: Any] },
+            ] as [String: Any], to: report)
+        }
+        return Set(result.steps.last?.floatGroups ?? [])
     }
 
     private func calibrate(_ folder: BertModelFolder) throws -> ActivationCollector {

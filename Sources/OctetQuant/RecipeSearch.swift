@@ -1,0 +1,93 @@
+import Foundation
+import OctetCore
+import OctetCPU
+import OctetModels
+import OctetONNX
+
+/// Per-group sensitivity and the automatic recipe: which quantization groups to keep in float so a model stays
+/// within an accuracy budget with as much of its matrix-product work in INT8 as possible.
+///
+/// Sensitivity of a group: quantize that group alone (everything else float) and measure the mean absolute
+/// difference of the start/end logits from float32 over the valid tokens of a set of features. The search then
+/// starts from everything in INT8 and moves groups to float, most sensitive first, until `evaluate` (the caller's
+/// accuracy measure, e.g. F1 on a held-out slice of SQuAD train) is within the budget of the float model's.
+/// INT8 is simulated (fake quantization with the float GEMM): the same int8 grid points as the integer kernels.
+public struct RecipeSearch {
+    public let weights: BertWeights
+    /// Calibrated scales of every quantization point.
+    public let scales: QuantizationScales
+    public let threads: Int?
+
+    public init(weights: BertWeights, scales: QuantizationScales, threads: Int? = nil) {
+        self.weights = weights
+        self.scales = scales
+        self.threads = threads
+    }
+
+    /// A QA engine for the model with `floatGroups` kept float (nil: the float32 model).
+    public func engine(floatGroups: Set<String>?) throws -> ONNXQuestionAnsweringEngine {
+        let exporter = BertONNXExporter(weights: weights)
+        var recipe = scales
+        if let floatGroups { recipe.floatGroups = floatGroups }
+        return try ONNXQuestionAnsweringEngine(graph: exporter.graph(scales: floatGroups == nil ? nil : recipe), threads: threads,
+                                               quantizedArithmetic: .simulated)
+    }
+
+    /// The logit error of quantizing each group alone, largest first.
+    public func sensitivities(on batches: [TokenBatch], progress: (Int, Int) -> Void = { _, _ in }) throws -> [(group: String, error: Double)] {
+        let reference = try engine(floatGroups: nil)
+        let baseline = try batches.map { try reference.spanLogits(for: $0) }
+        let groups = QuantizationGroup.all(layers: weights.config.layerCount)
+        var result: [(group: String, error: Double)] = []
+        for (n, group) in groups.enumerated() {
+            let model = try engine(floatGroups: Set(groups).subtracting([group]))
+            var total = 0.0, count = 0
+            for (batch, base) in zip(batches, baseline) {
+                let logits = try model.spanLogits(for: batch)
+                for i in 0..<batch.attentionMask.count where batch.attentionMask[i] != 0 {
+                    total += Double(abs(logits.start[i] - base.start[i]) + abs(logits.end[i] - base.end[i])) / 2
+                    count += 1
+                }
+            }
+            result.append((group, total / Double(max(1, count))))
+            progress(n + 1, groups.count)
+        }
+        return result.sorted { $0.error > $1.error }
+    }
+
+    /// One step of the search: the float groups tried and the accuracy they gave.
+    public struct Step: Sendable {
+        public let floatGroups: [String]
+        public let accuracy: Double
+        public let int8Share: Double
+    }
+
+    /// Keeps the fewest groups (in `ranking` order) in float so that `evaluate` is at most `maxDrop` below the float
+    /// model's. Groups with no matrix product of their own (residual adds) cost no INT8 share, so each step also
+    /// moves along any such group ranked before the next product group. Returns every step tried; the last one
+    /// meets the budget (or keeps everything in float).
+    public func search(ranking: [String], maxDrop: Double, sequence: Int,
+                       evaluate: (any QuestionAnsweringEngine) throws -> Double,
+                       progress: (Step, Double) -> Void = { _, _ in }) throws -> (baseline: Double, steps: [Step]) {
+        let c = weights.config
+        let baseline = try evaluate(try engine(floatGroups: nil))
+        var floatGroups: [String] = []
+        var steps: [Step] = []
+        var remaining = ranking[...]
+        while true {
+            let share = QuantizationGroup.int8Share(floatGroups: Set(floatGroups), layers: c.layerCount, hidden: c.hiddenSize,
+                                                    intermediate: c.intermediateSize, sequence: sequence)
+            let accuracy = try evaluate(try engine(floatGroups: Set(floatGroups)))
+            let step = Step(floatGroups: floatGroups, accuracy: accuracy, int8Share: share)
+            steps.append(step)
+            progress(step, baseline)
+            if baseline - accuracy <= maxDrop || remaining.isEmpty { break }
+            // Move groups to float up to and including the next one that has matrix products.
+            while let next = remaining.popFirst() {
+                floatGroups.append(next)
+                if QuantizationGroup.gemmFlops(next, hidden: c.hiddenSize, intermediate: c.intermediateSize, sequence: sequence) > 0 { break }
+            }
+        }
+        return (baseline, steps)
+    }
+}
