@@ -10,7 +10,7 @@
     swift run -c release octet eval squad --logits out/peer/static-percentile.safetensors
 
 Modes (ONNX Runtime's own quantization tools on ../shared/onnx/minilm-l6-squad.onnx):
-  fp32               the float model as exported
+  fp32               the model as given (also: any Q/DQ model, e.g. Octet's `octet quantize` output, via --model)
   dynamic            quantize_dynamic: int8 per-channel weights, activations quantized per batch at run time
   static-minmax | static-percentile | static-entropy
                      quantize_static: QDQ format, per-channel symmetric int8 weights, symmetric int8 activations,
