@@ -8,6 +8,7 @@
 // and XLA, exact-erf GELU to float32 rounding in practice); exp within 2e-7 relative (Cephes expf's polynomial
 // after a two-constant ln 2 reduction).
 #include "octet_kernels.h"
+#include "dispatch_isa.h"
 #include <math.h>
 #include <string.h>
 
@@ -159,16 +160,6 @@ static void softmax_portable(int rows, int n, int valid, float *x, long ldx, flo
     softmax_body(rows, n, valid, x, ldx, scale);
 }
 
-#if defined(__x86_64__)
-#define DISPATCH(FN, ARGS)                                           \
-    switch (octet_active_isa()) {                                    \
-    case OCTET_ISA_AVX512: FN##_avx512 ARGS; return;                 \
-    case OCTET_ISA_AVX2: FN##_avx2 ARGS; return;                     \
-    default: FN##_portable ARGS; return;                             \
-    }
-#else
-#define DISPATCH(FN, ARGS) FN##_portable ARGS;
-#endif
 
 void octet_gelu(float *x, long count) { DISPATCH(gelu, (x, count)) }
 void octet_erf_array(const float *x, float *y, long count) { DISPATCH(erf, (x, y, count)) }

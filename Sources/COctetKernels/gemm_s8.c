@@ -5,6 +5,7 @@
 // compiler vectorizes them (the k loop broadcasts one A element over a row of B), compiled per instruction set like
 // elementwise.c. The VNNI kernels of the fast CPU engine (vpdpbusd) are a separate step.
 #include "octet_kernels.h"
+#include "dispatch_isa.h"
 #include <math.h>
 
 #define INLINE static inline __attribute__((always_inline))
@@ -66,16 +67,6 @@ static void gemm_s8_portable(int m, int n, int k, const int8_t *a, long lda, con
     gemm_s8_body(m, n, k, a, lda, b, ldb, c, ldc);
 }
 
-#if defined(__x86_64__)
-#define DISPATCH(FN, ARGS)                                           \
-    switch (octet_active_isa()) {                                    \
-    case OCTET_ISA_AVX512: FN##_avx512 ARGS; return;                 \
-    case OCTET_ISA_AVX2: FN##_avx2 ARGS; return;                     \
-    default: FN##_portable ARGS; return;                             \
-    }
-#else
-#define DISPATCH(FN, ARGS) FN##_portable ARGS;
-#endif
 
 void octet_quantize_s8(const float *x, long count, float scale, int8_t *y) { DISPATCH(quantize, (x, count, scale, y)) }
 void octet_fake_quantize_s8(const float *x, long count, float scale, float *y) { DISPATCH(fake_quantize, (x, count, scale, y)) }

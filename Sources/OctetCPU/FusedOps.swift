@@ -143,24 +143,12 @@ extension GraphExecutor {
         let wScales = ws.floats
         guard wScales.count == 1 || wScales.count == n else { throw OpError("QDense weight scales: \(wScales.count) for \(n) outputs") }
         let bias = args.count > 3 ? args[3]?.floats : nil
-        if !simulatesQuantization {
-            // Float product with the dequantized weight (fusion checks).
-            let wq = w.ints
-            let dequantized = HostTensor(shape: w.shape, floats: (0..<wq.count).map { Float(wq[$0]) * wScales[wScales.count == 1 ? 0 : $0 % n] })
-            var y = try matMul(x, dequantized, weightName: nil)
-            if let bias { y = try Self.arithmetic("Add", y, HostTensor(shape: [n], floats: bias)) }
-            if case .string("gelu")? = node.attributes["activation"] {
-                var out = y.floats
-                octet_gelu(&out, out.count)
-                y = HostTensor(shape: y.shape, floats: out)
-            }
-            return y
-        }
-        if quantizedArithmetic == .simulated {
+        if quantizedArithmetic == .simulated || !simulatesQuantization {
             // Fake quantization in float: x on its int8 grid times the dequantized weight, with the float GEMM.
-            // Differs from the integer product by float summation rounding only (about 1e-6 relative).
+            // Differs from the integer product by float summation rounding only (about 1e-6 relative). With
+            // quantization simulation off (fusion checks), x stays as it is.
             var xq = x.floats
-            FusedOps.fakeQuantize(&xq, scale: xScale)
+            if simulatesQuantization { FusedOps.fakeQuantize(&xq, scale: xScale) }
             let deq = packed(node.inputs[1] + "#dequantized") {
                 let wq = w.ints
                 return HostTensor(shape: w.shape, floats: (0..<wq.count).map { Float(wq[$0]) * wScales[wScales.count == 1 ? 0 : $0 % n] })

@@ -46,18 +46,22 @@ public final class ONNXQuestionAnsweringEngine: QuestionAnsweringEngine, @unchec
     }
 
     public func spanLogits(for batch: TokenBatch) throws -> SpanLogits {
-        let shape = [batch.batchSize, batch.sequenceLength]
-        var feeds: [String: HostTensor] = [
-            "input_ids": HostTensor(shape: shape, ints: batch.inputIDs.map { Int64($0) }),
-            "attention_mask": HostTensor(shape: shape, ints: batch.attentionMask.map { Int64($0) }),
-        ]
-        if executor.graph.inputs.contains(where: { $0.name == "token_type_ids" }) {
-            feeds["token_type_ids"] = HostTensor(shape: shape, ints: batch.tokenTypeIDs.map { Int64($0) })
-        }
+        var feeds = batch.graphInputs
+        if !executor.graph.inputs.contains(where: { $0.name == "token_type_ids" }) { feeds["token_type_ids"] = nil }
         let outputs = try executor.run(feeds)
         guard let start = outputs[startName], let end = outputs[endName], start.count == batch.inputIDs.count, end.count == start.count else {
             throw OctetError.malformed(executor.graph.path, "returned logits that are not [batch, sequence]")
         }
         return SpanLogits(batchSize: batch.batchSize, sequenceLength: batch.sequenceLength, start: start.floats, end: end.floats)
+    }
+}
+
+extension TokenBatch {
+    /// The batch as a QA graph's int64 [batch, sequence] inputs: `input_ids`, `attention_mask`, `token_type_ids`.
+    public var graphInputs: [String: HostTensor] {
+        let shape = [batchSize, sequenceLength]
+        return ["input_ids": HostTensor(shape: shape, ints: inputIDs.map { Int64($0) }),
+                "attention_mask": HostTensor(shape: shape, ints: attentionMask.map { Int64($0) }),
+                "token_type_ids": HostTensor(shape: shape, ints: tokenTypeIDs.map { Int64($0) })]
     }
 }

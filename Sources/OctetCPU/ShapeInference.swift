@@ -132,7 +132,7 @@ public enum ShapeInference {
     static func probeInput(_ input: ValueInfo, shape: [Int]) -> HostTensor {
         let n = shape.reduce(1, *)
         let name = input.name.lowercased()
-        let last = shape.last ?? 1, rows = max(1, n / max(1, last))
+        let last = shape.last ?? 1
         switch input.elementType ?? .float {
         case .bool:
             return HostTensor(shape: shape, bools: (0..<n).map { i in !((i / last) % 2 == 1 && i % last == last - 1 && last > 1) })
@@ -144,7 +144,6 @@ public enum ShapeInference {
             }
             if name.contains("type") || name.contains("segment") { return HostTensor(shape: shape, ints: [Int64](repeating: 0, count: n)) }
             if name.contains("position") { return HostTensor(shape: shape, ints: (0..<n).map { Int64($0 % last) }) }
-            _ = rows
             return HostTensor(shape: shape, ints: (0..<n).map { Int64(2 + ($0 * 7 + 3) % 16) })
         }
     }

@@ -50,12 +50,7 @@ public final class ActivationCollector: @unchecked Sendable {
 
     /// Observes one batch of features.
     public func observe(_ batch: TokenBatch) throws {
-        let shape = [batch.batchSize, batch.sequenceLength]
-        let feeds = [
-            "input_ids": HostTensor(shape: shape, ints: batch.inputIDs.map { Int64($0) }),
-            "attention_mask": HostTensor(shape: shape, ints: batch.attentionMask.map { Int64($0) }),
-            "token_type_ids": HostTensor(shape: shape, ints: batch.tokenTypeIDs.map { Int64($0) }),
-        ]
+        let feeds = batch.graphInputs
         let observed = Set(points.map(QuantizationPoint.observedValue))
         let h = hidden
         _ = try executor.run(feeds) { name, value in

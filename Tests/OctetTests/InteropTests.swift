@@ -45,12 +45,7 @@ enum Python {
         return try! collector.scales(.max)
     }()
 
-    static func feeds(_ batch: TokenBatch) -> [String: HostTensor] {
-        let shape = [batch.batchSize, batch.sequenceLength]
-        return ["input_ids": HostTensor(shape: shape, ints: batch.inputIDs.map { Int64($0) }),
-                "attention_mask": HostTensor(shape: shape, ints: batch.attentionMask.map { Int64($0) }),
-                "token_type_ids": HostTensor(shape: shape, ints: batch.tokenTypeIDs.map { Int64($0) })]
-    }
+    static func feeds(_ batch: TokenBatch) -> [String: HostTensor] { batch.graphInputs }
 
     static func maxDifference(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max() ?? .infinity }
 
