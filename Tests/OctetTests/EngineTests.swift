@@ -54,6 +54,8 @@ import OctetModels
 
     @Test("Every kernel path gives the same logits", arguments: [OCTET_ISA_PORTABLE, OCTET_ISA_AVX2, OCTET_ISA_AVX512])
     func kernelPathsAgree(isa: Int) throws {
+        KernelPath.lock.lock()
+        defer { KernelPath.lock.unlock() }
         let best = octet_detect_isa()
         guard isa <= Int(best) else { return }  // This CPU lacks the path; nothing to compare.
         defer { octet_set_isa(best) }
@@ -111,6 +113,8 @@ import OctetModels
         let bias = (0..<n).map { _ in Float.random(in: -1...1, using: &rng) }
         let residual = (0..<(m * n)).map { _ in Float.random(in: -1...1, using: &rng) }
         let expected = Self.reference(a, w, m: m, n: n, k: k)
+        KernelPath.lock.lock()
+        defer { KernelPath.lock.unlock() }
         let best = octet_detect_isa()
         defer { octet_set_isa(best) }
         for isa in Int32(OCTET_ISA_PORTABLE)...best {

@@ -107,6 +107,8 @@ import OctetONNX
 
     @Test("A fused graph written to ONNX and read back gives the same outputs bit for bit")
     func fusedGraphRoundTrips() throws {
+        KernelPath.lock.lock()
+        defer { KernelPath.lock.unlock() }
         let folder = temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let fused = try GraphPasses.optimize(ONNXTests.graph, level: .fuse)
@@ -174,6 +176,8 @@ import OctetONNX
 
     @Test("Q→DQ on both inputs of an Add becomes QAdd, computing exactly what the Q/DQ graph computes")
     func quantizedAddFuses() throws {
+        KernelPath.lock.lock()
+        defer { KernelPath.lock.unlock() }
         var rng = SystemRandomNumberGenerator()
         let zero = ONNXGraph.owned("zero", .int8, [], Data([0]))
         let initializers: [String: Initializer] = ["sa": .float32("sa", shape: [], [0.03]), "sb": .float32("sb", shape: [], [0.05]), "zero": zero]

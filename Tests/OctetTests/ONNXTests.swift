@@ -48,6 +48,8 @@ import OctetONNX
 
     @Test("Import → export → import keeps outputs bitwise identical, with and without external data")
     func roundTripKeepsOutputs() throws {
+        KernelPath.lock.lock()
+        defer { KernelPath.lock.unlock() }
         let folder = temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let (inputs, _, _) = try Self.referenceIO()
@@ -241,6 +243,8 @@ import OctetONNX
 @Suite struct GraphPassTests {
     @Test("Constant folding and dead-code removal keep the outputs bit for bit and leave no Constant node")
     func foldingKeepsOutputs() throws {
+        KernelPath.lock.lock()
+        defer { KernelPath.lock.unlock() }
         let graph = ONNXTests.graph
         let folded = try GraphPasses.foldConstants(graph)
         print("nodes \(graph.nodes.count) → \(folded.nodes.count); ops after folding: \(folded.opHistogram.sorted { $0.key < $1.key })")
@@ -256,6 +260,8 @@ import OctetONNX
 
     @Test("A folded graph written to ONNX and read back still runs", arguments: ExportedModelTests.models)
     func foldedExportsRoundTrip(name: String) throws {
+        KernelPath.lock.lock()
+        defer { KernelPath.lock.unlock() }
         let folder = temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let graph = try ONNXGraph(contentsOf: "\(ExportedModelTests.folder)/\(name).onnx")

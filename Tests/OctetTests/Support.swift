@@ -32,3 +32,14 @@ func temporaryFolder() -> String {
 enum ReferenceModel {
     static let folder: BertModelFolder = try! BertModelFolder(folder: Shared.model)
 }
+
+/// Serializes tests that force the process-wide kernel path (`octet_set_isa`) against tests that compare two runs
+/// bit for bit: a path switch from a concurrently running test between the two runs changes the arithmetic.
+enum KernelPath {
+    static let lock = NSLock()
+    static func exclusively<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+}
