@@ -19,9 +19,19 @@ public struct BertONNXExporter: Sendable {
 
     public init(weights: BertWeights) { self.weights = weights }
 
-    /// The ONNX graph; quantized when `scales` is given.
-    public func graph(scales: QuantizationScales? = nil, path: String = "octet-export.onnx") -> ONNXGraph {
+    /// The ONNX graph; quantized when `scales` is given. Encoder linear inputs named in `smoothing` (default: the
+    /// scales' SmoothQuant factors) are divided by their factors and the weight rows reading them multiplied.
+    public func graph(scales: QuantizationScales? = nil, smoothing: [String: [Float]]? = nil, path: String = "octet-export.onnx") -> ONNXGraph {
         var b = Builder()
+        let smoothing = smoothing ?? scales?.smoothing ?? [:]
+        var smoothedValues: [String: String] = [:]
+        /// x · (1/s), made once per value and shared by the linear layers reading it.
+        func smoothed(_ x: String, _ s: [Float]) -> String {
+            if let made = smoothedValues[x] { return made }
+            let made = b.node("Mul", [x, b.constant(x + ".smoothing", s.map { 1 / $0 }, shape: [s.count])], x + ".smoothed")
+            smoothedValues[x] = made
+            return made
+        }
         let c = weights.config
         let (h, heads) = (c.hiddenSize, c.headCount)
         let d = h / heads
@@ -29,11 +39,14 @@ public struct BertONNXExporter: Sendable {
             guard let scales, scales.quantizes(point), let amax = scales.activations[point] else { return value }
             return b.quantizeDequantize(value, scale: QuantizationScales.scale(amax: amax), name: point)
         }
-        func linear(_ x: String, _ l: BertWeights.Linear, _ point: String, quantized: Bool) -> String {
+        func linear(_ x: String, _ l: BertWeights.Linear, _ point: String, quantized: Bool, encoder: Bool = true) -> String {
             let w = l.weight.floats() // [out, in]
             let (n, k) = (l.weight.shape[0], l.weight.shape[1])
             var transposed = [Float](repeating: 0, count: k * n)
-            for o in 0..<n { for i in 0..<k { transposed[i * n + o] = w[o * k + i] } }
+            let s = encoder ? smoothing[x] : nil
+            precondition(s == nil || s!.count == k, "smoothing factors of \(x): \(s!.count) for \(k) channels")
+            for o in 0..<n { for i in 0..<k { transposed[i * n + o] = w[o * k + i] * (s?[i] ?? 1) } }
+            let x = s.map { smoothed(x, $0) } ?? x
             let weight: String
             if quantized, let scales, !scales.floatGroups.contains(point) {
                 let input = fq(x, point + ".input")
@@ -100,7 +113,7 @@ public struct BertONNXExporter: Sendable {
             x = layerNorm(sum2, layer.outputNorm, "\(p).output.norm")
         }
         // The QA head stays in float: two logits per token.
-        let logits = linear(x, weights.qaOutputs, "qa_outputs", quantized: false)
+        let logits = linear(x, weights.qaOutputs, "qa_outputs", quantized: false, encoder: false)
         let parts = b.split(logits, into: ["qa_outputs.start", "qa_outputs.end"], sizes: [1, 1])
         let axes = b.int64("qa_outputs.squeeze_axes", [-1], shape: [1])
         _ = b.node("Squeeze", [parts[0], axes], "start_logits")

@@ -11,20 +11,27 @@ import OctetONNX
 /// the fused graph under their exporter names; Q, K and V are the three column blocks of the packed QKV projection;
 /// the attention probabilities come from the fused Attention op as it computes them, with the zeros of masked keys
 /// counted without being materialized. Any `Calibrator` then turns the histograms into amax values, and several
-/// calibrators can share one pass.
+/// calibrators can share one pass. It also keeps max |x| per channel of every linear layer's input, which SmoothQuant
+/// needs (`Smoothing`); with `smoothing`, it runs the smoothed float model and the linear inputs' histograms are of
+/// the smoothed values.
 public final class ActivationCollector: @unchecked Sendable {
     public let exporter: BertONNXExporter
+    /// The SmoothQuant factors the observed float model applies (empty: none).
+    public let smoothing: [String: [Float]]
     private let executor: GraphExecutor
     private let points: [String]
     private let hidden: Int
     /// Histogram by observed value name of the float export (points that observe the same value share it).
     public private(set) var histograms: [String: AbsoluteHistogram] = [:]
+    /// max |x| per channel (last axis) of each linear layer's (unsmoothed) input, by value name.
+    public private(set) var channelMaxima: [String: [Float]] = [:]
     public private(set) var batches = 0
     private let lock = NSLock()
 
-    public init(weights: BertWeights, threads: Int? = nil) throws {
+    public init(weights: BertWeights, smoothing: [String: [Float]] = [:], threads: Int? = nil) throws {
         exporter = BertONNXExporter(weights: weights)
-        let fused = try GraphPasses.optimize(exporter.graph(), level: .fuse)
+        self.smoothing = smoothing
+        let fused = try GraphPasses.optimize(exporter.graph(smoothing: smoothing), level: .fuse)
         executor = try GraphExecutor(graph: fused, threads: threads)
         points = QuantizationPoint.all(layers: weights.config.layerCount)
         hidden = weights.config.hiddenSize
@@ -51,7 +58,9 @@ public final class ActivationCollector: @unchecked Sendable {
     /// Observes one batch of features.
     public func observe(_ batch: TokenBatch) throws {
         let feeds = batch.graphInputs
-        let observed = Set(points.map(QuantizationPoint.observedValue))
+        let smoothed = Set(smoothing.keys)
+        let observed = Set(points.map { QuantizationPoint.observedValue($0, smoothed: smoothed) })
+        let sites = Set(Smoothing.sites(layers: exporter.weights.config.layerCount).map(\.value))
         let h = hidden
         _ = try executor.run(feeds) { name, value in
             if name.hasSuffix(".attention.context.qkv") {
@@ -66,8 +75,18 @@ public final class ActivationCollector: @unchecked Sendable {
                         self.histograms["\(layer).attention.\(label).heads"] = histogram
                     }
                 }
-            } else if observed.contains(name) {
+            }
+            if observed.contains(name) {
                 value.floats.withUnsafeBufferPointer { self.histograms[name, default: AbsoluteHistogram()].add($0) }
+            }
+            if sites.contains(name), let channels = value.shape.last, channels > 0 {
+                var maxima = self.channelMaxima[name] ?? [Float](repeating: 0, count: channels)
+                value.floats.withUnsafeBufferPointer { x in
+                    for r in 0..<(x.count / channels) {
+                        for j in 0..<channels { maxima[j] = max(maxima[j], abs(x[r * channels + j])) }
+                    }
+                }
+                self.channelMaxima[name] = maxima
             }
         }
         batches += 1
@@ -78,13 +97,14 @@ public final class ActivationCollector: @unchecked Sendable {
         var amax: [String: Float] = [:]
         var cache: [String: Float] = [:]
         for point in points {
-            let value = QuantizationPoint.observedValue(point)
+            let value = QuantizationPoint.observedValue(point, smoothed: Set(smoothing.keys))
             guard let histogram = histograms[value] else {
                 throw OctetError.invalidArgument("calibration saw no values for quantization point '\(point)' (\(value))")
             }
             if cache[value] == nil { cache[value] = try calibrator.amax(from: histogram) }
             amax[point] = cache[value]
         }
-        return QuantizationScales(activations: amax, perChannelWeights: perChannelWeights, calibrator: calibrator.description)
+        return QuantizationScales(activations: amax, perChannelWeights: perChannelWeights, calibrator: calibrator.description,
+                                  smoothing: smoothing)
     }
 }

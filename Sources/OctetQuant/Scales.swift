@@ -13,13 +13,17 @@ public struct QuantizationScales: Sendable, Equatable {
     public var calibrator: String
     /// Quantization groups (`QuantizationGroup`) kept in float: their Q/DQ pairs and int8 weights are left out.
     public var floatGroups: Set<String>
+    /// SmoothQuant factors by the value they divide (see `Smoothing`); the activation amax of a smoothed linear
+    /// input is that of the smoothed value. Empty: no smoothing.
+    public var smoothing: [String: [Float]]
 
     public init(activations: [String: Float], perChannelWeights: Bool = true, calibrator: String = "max",
-                floatGroups: Set<String> = []) {
+                floatGroups: Set<String> = [], smoothing: [String: [Float]] = [:]) {
         self.activations = activations
         self.perChannelWeights = perChannelWeights
         self.calibrator = calibrator
         self.floatGroups = floatGroups
+        self.smoothing = smoothing
     }
 
     /// Whether `point` gets a Q/DQ pair: it has an amax and its group is not kept in float.
@@ -32,7 +36,8 @@ public struct QuantizationScales: Sendable, Equatable {
 
     public func write(to path: String) throws {
         try FileIO.writeJSON(["activations": activations.mapValues { Double($0) }, "per_channel_weights": perChannelWeights,
-                              "calibrator": calibrator, "float_groups": floatGroups.sorted()] as [String: Any], to: path)
+                              "calibrator": calibrator, "float_groups": floatGroups.sorted(),
+                              "smoothing": smoothing.mapValues { $0.map(Double.init) }] as [String: Any], to: path)
     }
 
     public init(contentsOf path: String) throws {
@@ -47,8 +52,16 @@ public struct QuantizationScales: Sendable, Equatable {
             }
             values[point] = amax
         }
+        var smoothing: [String: [Float]] = [:]
+        for (value, v) in (json["smoothing"] as? [String: Any]) ?? [:] {
+            guard let factors = (v as? [NSNumber])?.map(\.floatValue), factors.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+                throw OctetError.malformed(path, "gives '\(value)' smoothing factors that are not a list of finite numbers > 0")
+            }
+            smoothing[value] = factors
+        }
         self.init(activations: values, perChannelWeights: (json["per_channel_weights"] as? Bool) ?? true,
-                  calibrator: (json["calibrator"] as? String) ?? "max", floatGroups: Set((json["float_groups"] as? [String]) ?? []))
+                  calibrator: (json["calibrator"] as? String) ?? "max", floatGroups: Set((json["float_groups"] as? [String]) ?? []),
+                  smoothing: smoothing)
     }
 }
 
@@ -134,6 +147,16 @@ public enum QuantizationPoint {
                     "\(p).attention.output.input", "\(p).attention.add.local", "\(p).attention.add.residual",
                     "\(p).intermediate.input", "\(p).output.input", "\(p).output.add.local", "\(p).output.add.residual"]
         }
+    }
+
+    /// The float graph's value each point observes (the exporter names values after the nodes producing them). A
+    /// linear layer's input point whose value is in `smoothed` observes the smoothed value `<value>.smoothed`.
+    public static func observedValue(_ point: String, smoothed: Set<String>) -> String {
+        let value = observedValue(point)
+        let linearInputs = ["attention.query.input", "attention.key.input", "attention.value.input", "attention.output.input",
+                            "intermediate.input", "output.input"]
+        guard smoothed.contains(value), linearInputs.contains(where: { point.hasSuffix("." + $0) }) else { return value }
+        return value + ".smoothed"
     }
 
     /// The float graph's value each point observes (the exporter names values after the nodes producing them).

@@ -43,8 +43,11 @@ struct EvalSQuAD: ParsableCommand {
     @Option(help: "Features per model call.")
     var batch: Int = 8
 
-    @Option(help: "Evaluate only the first N questions.")
+    @Option(help: "Evaluate only the first N questions (after --offset).")
     var limit: Int?
+
+    @Option(help: "Skip the first N questions (e.g. to score a held-out slice of SQuAD train, as `octet quantize --max-f1-drop` does).")
+    var offset: Int = 0
 
     @Option(help: "CPU threads (default: every core).")
     var threads: Int?
@@ -69,7 +72,8 @@ struct EvalSQuAD: ParsableCommand {
             if let limit, limit < 1 { throw OctetError.invalidArgument("--limit must be at least 1, not \(limit)") }
             if let threads, threads < 1 { throw OctetError.invalidArgument("--threads must be at least 1, not \(threads)") }
             var dataset = try SQuADDataset(contentsOf: data)
-            if let limit { dataset = dataset.prefix(limit) }
+            guard offset >= 0 else { throw OctetError.invalidArgument("--offset must be at least 0, not \(offset)") }
+            if offset > 0 || limit != nil { dataset = dataset.examples(in: offset..<(limit.map { offset + $0 } ?? Int.max)) }
             if let predictions {
                 let score = SQuADEvaluator.evaluate(dataset: dataset, predictions: try SQuADPredictions.read(predictions))
                 print(table(["predictions", "questions", "unanswered", "exact match", "F1"],

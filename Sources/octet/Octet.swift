@@ -1,4 +1,5 @@
 import ArgumentParser
+import COctetKernels
 
 /// `octet`: quantize, evaluate, run and benchmark BERT-family models.
 @main
@@ -7,6 +8,13 @@ struct Octet: ParsableCommand {
         commandName: "octet",
         abstract: "INT8 transformer inference: evaluate, run and benchmark BERT-family models.",
         subcommands: [Eval.self, Bench.self, Inspect.self, Run.self, Quantize.self, Export.self])
+
+    static func main() {
+        // Line-buffered even when stdout is a file or a pipe: results of long runs (tables, search steps) appear in
+        // a log as they are printed, not when the process ends.
+        octet_line_buffer_stdout()
+        main(nil)
+    }
 }
 
 /// `octet eval`: accuracy on standard benchmarks.

@@ -67,6 +67,10 @@ struct Quantize: ParsableCommand {
                                valueName: "pattern"))
     var float: [String] = []
 
+    @Option(help: ArgumentHelp("SmoothQuant: divide each linear layer's input channels by s = max|x|^α / max|w|^(1−α) and scale the weight rows by s (α in 0...1; calibrates twice).",
+                               valueName: "alpha"))
+    var smoothquant: Double?
+
     @Option(help: "Search for the recipe: keep the fewest, most sensitive groups in float so F1 on a held-out slice of SQuAD train drops at most this much.")
     var maxF1Drop: Double?
 
@@ -100,7 +104,15 @@ struct Quantize: ParsableCommand {
             let folder = try BertModelFolder(folder: model)
             var result: QuantizationScales
             if let scales {
+                guard smoothquant == nil else {
+                    throw OctetError.invalidArgument("--smoothquant needs calibration; saved scales (--scales) carry their own smoothing factors")
+                }
                 result = try QuantizationScales(contentsOf: scales)
+            } else if let smoothquant {
+                // Pass 1 measures each linear input's channel maxima; pass 2 calibrates the smoothed model.
+                let maxima = try calibrate(folder, label: "channel maxima").channelMaxima
+                let factors = try Smoothing.factors(channelMaxima: maxima, weights: folder.weights, alpha: Float(smoothquant))
+                result = try calibrate(folder, smoothing: factors).scales(method)
             } else {
                 result = try calibrate(folder).scales(method)
             }
@@ -120,7 +132,8 @@ struct Quantize: ParsableCommand {
                   (result.floatGroups.isEmpty ? "" : " (in float: \(result.floatGroups.sorted().joined(separator: ", ")))"))
             if let saveScales { try result.write(to: saveScales) }
             try BertONNXExporter(weights: folder.weights).graph(scales: result, path: output).write(to: output)
-            print("wrote \(output) (\(result.activations.count) quantized activations, \(result.calibrator), \(perTensor ? "per-tensor" : "per-channel") int8 weights)")
+            print("wrote \(output) (\(result.activations.count) quantized activations, \(result.calibrator), \(perTensor ? "per-tensor" : "per-channel") int8 weights" +
+                  (result.smoothing.isEmpty ? ")" : ", SmoothQuant on \(result.smoothing.count) linear inputs)"))
         }
     }
 
@@ -161,13 +174,13 @@ struct Quantize: ParsableCommand {
         return Set(result.steps.last?.floatGroups ?? [])
     }
 
-    private func calibrate(_ folder: BertModelFolder) throws -> ActivationCollector {
+    private func calibrate(_ folder: BertModelFolder, smoothing: [String: [Float]] = [:], label: String = "calibrate") throws -> ActivationCollector {
         let tokenizer = try BertTokenizer(folder: model)
         let dataset = try SQuADDataset(contentsOf: calibData).prefix(calibSize)
         let builder = try SQuADFeatureBuilder(tokenizer: tokenizer, maxSequenceLength: maxSeqLength, docStride: min(128, maxSeqLength / 4))
         let features = Array(try builder.features(for: dataset).prefix(calibSize))
-        let collector = try ActivationCollector(weights: folder.weights)
-        let progress = ProgressLine(label: "calibrate", unit: "features")
+        let collector = try ActivationCollector(weights: folder.weights, smoothing: smoothing)
+        let progress = ProgressLine(label: label, unit: "features")
         let clock = ContinuousClock()
         let began = clock.now
         for first in stride(from: 0, to: features.count, by: batch) {

@@ -62,10 +62,87 @@ import OctetQuant
             // Fused and literal graphs differ by float rounding (merged QKV GEMM, fused LayerNorm): 1e-5 relative.
             #expect(abs(histogram.max - expected) <= 1e-5 * max(1, expected), "\(point): fused max \(histogram.max), literal \(expected)")
         }
+        // Per-channel maxima of every linear input (SmoothQuant's statistic): their largest is the value's max.
+        for site in Smoothing.sites(layers: weights.config.layerCount) {
+            let maxima = try #require(collector.channelMaxima[site.value], "no channel maxima for \(site.value)")
+            let expected = try #require(literal[site.value])
+            #expect(abs((maxima.max() ?? 0) - expected) <= 1e-5 * max(1, expected), "\(site.value)")
+        }
         // Every probability of the batch is counted, masked keys included: 4 features × 12 heads × 128 × 128.
         #expect(collector.histograms["layer.0.attention.probabilities"]?.valueCount == 4 * 12 * 128 * 128)
         let scales = try collector.scales(.percentile(99.99))
         #expect(scales.activations.count == points.count)
         #expect(scales.calibrator == "percentile 99.99")
+    }
+}
+
+@Suite struct SmoothQuantTests {
+    /// Factors between 0.25 and 4 on every smoothable input, different per channel.
+    static func arbitraryFactors(_ layers: Int, hidden: Int, intermediate: Int) -> [String: [Float]] {
+        Dictionary(uniqueKeysWithValues: Smoothing.sites(layers: layers).map { site in
+            let channels = site.value.hasSuffix(".gelu") ? intermediate : hidden
+            return (site.value, (0..<channels).map { j in powf(2, Float((j * 7) % 17) / 4 - 2) })
+        })
+    }
+
+    @Test("The smoothed float model computes what the original does (x·diag(1/s) times diag(s)·W)")
+    func smoothedFloatModelMatchesOriginal() throws {
+        let weights = ReferenceModel.folder.weights
+        let c = weights.config
+        let exporter = BertONNXExporter(weights: weights)
+        let factors = Self.arbitraryFactors(c.layerCount, hidden: c.hiddenSize, intermediate: c.intermediateSize)
+        let batch = try QDQExportTests.batch(8..<10)
+        let plain = try ONNXQuestionAnsweringEngine(graph: exporter.graph(), threads: 2).spanLogits(for: batch)
+        let smoothed = try ONNXQuestionAnsweringEngine(graph: exporter.graph(smoothing: factors), threads: 2).spanLogits(for: batch)
+        // Float rounding of the scaled weights and the extra multiply only: logits are O(10), 1e-3 absolute.
+        #expect(QDQExportTests.maxDifference(plain.start, smoothed.start) < 1e-3)
+        #expect(QDQExportTests.maxDifference(plain.end, smoothed.end) < 1e-3)
+    }
+
+    @Test("Smoothing divides only the linear layers' inputs: the residual adds read the unsmoothed values")
+    func smoothingPlacement() throws {
+        let weights = ReferenceModel.folder.weights
+        let c = weights.config
+        var scales = QDQExportTests.scales
+        scales.smoothing = Self.arbitraryFactors(c.layerCount, hidden: c.hiddenSize, intermediate: c.intermediateSize)
+        let graph = BertONNXExporter(weights: weights).graph(scales: scales)
+        let quantizerInput = Dictionary(graph.nodes.filter { $0.opType == "QuantizeLinear" }.map { ($0.name, $0.inputs[0]) },
+                                        uniquingKeysWith: { a, _ in a })
+        for layer in 0..<c.layerCount {
+            let p = "layer.\(layer)"
+            let previous = layer == 0 ? "embeddings.output" : "layer.\(layer - 1).output.norm"
+            for (point, value) in [("attention.query.input", previous), ("attention.key.input", previous), ("attention.value.input", previous),
+                                   ("attention.output.input", "\(p).attention.context"), ("intermediate.input", "\(p).attention.norm"),
+                                   ("output.input", "\(p).gelu")] {
+                #expect(quantizerInput["\(p).\(point).q"] == value + ".smoothed", "\(p).\(point)")
+            }
+            #expect(quantizerInput["\(p).attention.add.residual.q"] == previous)
+            #expect(quantizerInput["\(p).output.add.residual.q"] == "\(p).attention.norm")
+        }
+        #expect(graph.nodes.filter { $0.opType == "Mul" && $0.name.hasSuffix(".smoothed") }.count == 4 * c.layerCount)
+    }
+
+    @Test("SmoothQuant's factors are max|x_j|^α / max|w_j|^(1−α), with Q, K and V sharing one weight maximum per channel")
+    func factorsFollowThePaper() throws {
+        let weights = ReferenceModel.folder.weights
+        let c = weights.config
+        // Channel maxima 0.5, 1, 1.5, …: each channel's expected factor, computed here in Double from the weights.
+        let maxima = Dictionary(uniqueKeysWithValues: Smoothing.sites(layers: c.layerCount).map { site in
+            (site.value, (0..<(site.value.hasSuffix(".gelu") ? c.intermediateSize : c.hiddenSize)).map { Float($0 + 1) / 2 })
+        })
+        let factors = try Smoothing.factors(channelMaxima: maxima, weights: weights, alpha: 0.75)
+        let layer = weights.layers[2]
+        for j in [0, 17, 383] {
+            var wMax = 0.0
+            for w in [layer.query.weight, layer.key.weight, layer.value.weight] {
+                let values = w.floats()
+                for o in 0..<w.shape[0] { wMax = max(wMax, Double(abs(values[o * w.shape[1] + j]))) }
+            }
+            let expected = pow(Double(j + 1) / 2, 0.75) / pow(wMax, 0.25)
+            let got = try #require(factors["layer.1.output.norm"]?[j])
+            #expect(abs(Double(got) - expected) <= 1e-5 * expected, "channel \(j): \(got) vs \(expected)")
+        }
+        #expect(factors.count == 4 * c.layerCount)
+        #expect(throws: OctetError.self) { try Smoothing.factors(channelMaxima: maxima, weights: weights, alpha: 1.5) }
     }
 }

@@ -28,6 +28,9 @@ int octet_detect_isa(void);
 int octet_active_isa(void);
 /// Forces a path; a path the CPU lacks is clamped to the detected one. Returns the path now active.
 int octet_set_isa(int isa);
+
+/// Makes stdout line-buffered even when it is a file or a pipe, so a long run's log shows each line as it is printed.
+void octet_line_buffer_stdout(void);
 /// "avx512", "avx2" or "portable".
 const char *octet_isa_name(int isa);
 
