@@ -38,7 +38,7 @@ final class MultiHeadAttention: @unchecked Sendable {
     /// Computes `context[b·s + i, head·d ..< (head+1)·d]` for every sequence, head and query `i`.
     func apply(batch b: Int, sequence s: Int, heads: Int, headSize d: Int, scale: Float,
                q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int,
-               mask: AttentionMask, probabilityScale: Float? = nil, context: UnsafeMutablePointer<Float>, ldc: Int,
+               mask: AttentionMask, probabilityScale: Float? = nil, unsignedProbabilities: Bool = false, context: UnsafeMutablePointer<Float>, ldc: Int,
                parallel: Parallel, observeProbabilities: ((UnsafeBufferPointer<Float>, Int) -> Void)? = nil) {
         let nr = Int(OCTET_GEMM_NR)
         let tasks = b * heads
@@ -102,8 +102,9 @@ final class MultiHeadAttention: @unchecked Sendable {
                 // Calibration sees each (sequence, head)'s probabilities, and the zeros of the keys left out.
                 observeProbabilities?(UnsafeBufferPointer(start: scores.p, count: s * n), (s - n) * s)
                 if let ps = probabilityScale {
-                    // Simulated int8 quantization of the probabilities (symmetric; they are in [0, 1]).
-                    octet_fake_quantize_s8(scores.p, s * n, ps, scores.p)
+                    // Simulated 8-bit quantization of the probabilities: int8 symmetric (QDQBERT) or uint8 (they are
+                    // in [0, 1], so uint8 has twice the resolution for the same range).
+                    if unsignedProbabilities { octet_fake_quantize_u8(scores.p, s * n, ps, scores.p) } else { octet_fake_quantize_s8(scores.p, s * n, ps, scores.p) }
                 }
                 // context = P · V.
                 octet_pack_b(Int32(n), Int32(d), vh, ldkv, 1, packedV.p)

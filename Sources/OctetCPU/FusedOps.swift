@@ -25,7 +25,7 @@ import OctetONNX
 ///
 /// Quantization attributes of the other ops (symmetric int8, zero point 0, simulated in float): `Attention` takes
 /// `q_scale`, `k_scale`, `v_scale` (on the projections before the products) and `probs_scale` (on the softmax output
-/// before ·V); `SkipLayerNorm` takes `x_scale` and `skip_scale` (on the two inputs of the residual add).
+/// before ·V; uint8 with zero point 0 instead when `probs_unsigned` is 1); `SkipLayerNorm` takes `x_scale` and `skip_scale` (on the two inputs of the residual add).
 public enum FusedOps {
     public static let domain = "octet"
     public static let names: Set<String> = ["EmbedLayerNorm", "Dense", "QDense", "Attention", "SkipLayerNorm", "Gelu", "FakeQuant", "QAdd"]
@@ -279,13 +279,15 @@ extension GraphExecutor {
         }
         var probsScale: Float?
         if simulatesQuantization, case .float(let ps)? = node.attributes["probs_scale"] { probsScale = ps }
+        let unsignedProbabilities: Bool
+        if case .int(1)? = node.attributes["probs_unsigned"] { unsignedProbabilities = true } else { unsignedProbabilities = false }
         let mask = try attentionMask(args.count > 3 ? args[3] : nil, batch: b, heads: heads, sequence: s)
         var out = [Float](repeating: 0, count: b * s * h)
         storage.withUnsafeBufferPointer { x in
             out.withUnsafeMutableBufferPointer { o in
                 attentionKernel.apply(batch: b, sequence: s, heads: heads, headSize: h / heads, scale: scale,
                                       q: x.baseAddress!, k: x.baseAddress! + h, v: x.baseAddress! + 2 * h, ld: ld,
-                                      mask: mask, probabilityScale: probsScale, context: o.baseAddress!, ldc: h, parallel: parallel,
+                                      mask: mask, probabilityScale: probsScale, unsignedProbabilities: unsignedProbabilities, context: o.baseAddress!, ldc: h, parallel: parallel,
                                       observeProbabilities: attentionProbabilityObserver.map { observe in { observe(node.name, $0, $1) } })
             }
         }

@@ -296,6 +296,10 @@ extension GraphPasses {
         if let scale = g.symmetricInt8FakeQuant(probabilities) {
             attributes["probs_scale"] = .float(scale)
             probabilities = g.producer(probabilities)!.inputs[0]
+        } else if let scale = g.unsignedUInt8FakeQuant(probabilities) {
+            attributes["probs_scale"] = .float(scale)
+            attributes["probs_unsigned"] = .int(1)
+            probabilities = g.producer(probabilities)!.inputs[0]
         }
         if let w = g.producer(probabilities), w.opType == "Where", let isNaN = g.producer(w.inputs[0]), isNaN.opType == "IsNaN",
            isNaN.inputs[0] == w.inputs[2], g.scalar(w.inputs[1]) == 0 {

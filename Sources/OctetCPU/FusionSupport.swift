@@ -104,6 +104,14 @@ struct GraphIndex {
         return s
     }
 
+    /// The scale of a uint8 FakeQuant with zero point 0 producing `v`, if one does.
+    func unsignedUInt8FakeQuant(_ v: String) -> Float? {
+        guard let p = producer(v), p.domain == FusedOps.domain, p.opType == "FakeQuant", case .int(0)? = p.attributes["zero_point"],
+              case .int(0)? = p.attributes["qmin"], case .int(255)? = p.attributes["qmax"],
+              case .float(let s)? = p.attributes["scale"] else { return nil }
+        return s
+    }
+
     /// The [batch, sequence, hidden] value a head-split operand of an attention product comes from, its layout as
     /// symbolic axes, the constant scale applied on the way, and the scale of a symmetric int8 fake quantization on
     /// the way, expressed on the unscaled source (fq_s(c·x) = c·fq_{s/c}(x)).

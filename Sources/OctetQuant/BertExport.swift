@@ -37,6 +37,9 @@ public struct BertONNXExporter: Sendable {
         let d = h / heads
         func fq(_ value: String, _ point: String) -> String {
             guard let scales, scales.quantizes(point), let amax = scales.activations[point] else { return value }
+            if scales.unsignedProbabilities, point.hasSuffix(".attention.matmul_a") {
+                return b.quantizeDequantize(value, scale: QuantizationScales.scale(amax: amax, unsigned: true), name: point, unsigned: true)
+            }
             return b.quantizeDequantize(value, scale: QuantizationScales.scale(amax: amax), name: point)
         }
         func linear(_ x: String, _ l: BertWeights.Linear, _ point: String, quantized: Bool, encoder: Bool = true) -> String {
@@ -152,11 +155,11 @@ private struct Builder {
         return name
     }
 
-    /// QuantizeLinear → DequantizeLinear with a symmetric int8 scale; returns the dequantized value `<name>.dq`.
-    mutating func quantizeDequantize(_ x: String, scale: Float, name: String) -> String {
+    /// QuantizeLinear → DequantizeLinear, int8 (or uint8) with zero point 0; returns the dequantized value `<name>.dq`.
+    mutating func quantizeDequantize(_ x: String, scale: Float, name: String, unsigned: Bool = false) -> String {
         let s = constant(name + ".scale", [scale], shape: [])
         let zero = name + ".zero_point"
-        initializers[zero] = ONNXGraph.owned(zero, .int8, [], Data([0]))
+        initializers[zero] = ONNXGraph.owned(zero, unsigned ? .uint8 : .int8, [], Data([0]))
         let q = node("QuantizeLinear", [x, s, zero], name + ".q")
         return node("DequantizeLinear", [q, s, zero], name + ".dq")
     }

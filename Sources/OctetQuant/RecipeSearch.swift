@@ -9,8 +9,9 @@ import OctetONNX
 ///
 /// Sensitivity of a group: quantize that group alone (everything else float) and measure the mean absolute
 /// difference of the start/end logits from float32 over the valid tokens of a set of features. The search then
-/// starts from everything in INT8 and moves groups to float, most sensitive first, until `evaluate` (the caller's
-/// accuracy measure, e.g. F1 on a held-out slice of SQuAD train) is within the budget of the float model's.
+/// starts from everything in INT8 and moves groups to float, most error per FLOP first (`order`), until `evaluate`
+/// (the caller's accuracy measure, e.g. F1 on a held-out slice of SQuAD train) is within the budget of the float
+/// model's.
 /// INT8 is simulated (fake quantization with the float GEMM): the same int8 grid points as the integer kernels.
 public struct RecipeSearch {
     public let weights: BertWeights
@@ -62,32 +63,46 @@ public struct RecipeSearch {
         public let int8Share: Double
     }
 
-    /// Keeps the fewest groups (in `ranking` order) in float so that `evaluate` is at most `maxDrop` below the float
-    /// model's. Groups with no matrix product of their own (residual adds) cost no INT8 share, so each step also
-    /// moves along any such group ranked before the next product group. Returns every step tried; the last one
-    /// meets the budget (or keeps everything in float).
-    public func search(ranking: [String], maxDrop: Double, sequence: Int,
+    /// The order in which the search moves groups to float: most logit error removed per matrix-product FLOP kept
+    /// out of INT8 first. A group with no products of its own (a residual add) counts as costing as much as the
+    /// smallest product group, so it is preferred only when it matters as much.
+    public static func order(_ sensitivities: [(group: String, error: Double)], config c: BertConfig, sequence: Int) -> [String] {
+        let flops = { (g: String) in QuantizationGroup.gemmFlops(g, hidden: c.hiddenSize, intermediate: c.intermediateSize, sequence: sequence) }
+        let floor = sensitivities.map { flops($0.group) }.filter { $0 > 0 }.min() ?? 1
+        return sensitivities.enumerated()
+            .map { (index: $0.offset, group: $0.element.group, priority: $0.element.error / Double(max(flops($0.element.group), floor))) }
+            .sorted { $0.priority != $1.priority ? $0.priority > $1.priority : $0.index < $1.index }
+            .map(\.group)
+    }
+
+    /// Moves groups to float one at a time in `order` until `evaluate` (accuracy of the model with those groups in
+    /// float; nil: the float32 model) is at most `maxDrop` below the float model's. Returns every step tried; the last
+    /// one meets the budget (or keeps everything in float).
+    public static func search(order: [String], maxDrop: Double, share: (Set<String>) -> Double,
+                              evaluate: (Set<String>?) throws -> Double,
+                              progress: (Step, Double) -> Void = { _, _ in }) throws -> (baseline: Double, steps: [Step]) {
+        let baseline = try evaluate(nil)
+        var floatGroups: [String] = []
+        var steps: [Step] = []
+        var remaining = order[...]
+        while true {
+            let step = Step(floatGroups: floatGroups, accuracy: try evaluate(Set(floatGroups)), int8Share: share(Set(floatGroups)))
+            steps.append(step)
+            progress(step, baseline)
+            guard baseline - step.accuracy > maxDrop, let next = remaining.popFirst() else { break }
+            floatGroups.append(next)
+        }
+        return (baseline, steps)
+    }
+
+    /// `search` with this model's engines and INT8 share at `sequence`.
+    public func search(order: [String], maxDrop: Double, sequence: Int,
                        evaluate: (any QuestionAnsweringEngine) throws -> Double,
                        progress: (Step, Double) -> Void = { _, _ in }) throws -> (baseline: Double, steps: [Step]) {
         let c = weights.config
-        let baseline = try evaluate(try engine(floatGroups: nil))
-        var floatGroups: [String] = []
-        var steps: [Step] = []
-        var remaining = ranking[...]
-        while true {
-            let share = QuantizationGroup.int8Share(floatGroups: Set(floatGroups), layers: c.layerCount, hidden: c.hiddenSize,
-                                                    intermediate: c.intermediateSize, sequence: sequence)
-            let accuracy = try evaluate(try engine(floatGroups: Set(floatGroups)))
-            let step = Step(floatGroups: floatGroups, accuracy: accuracy, int8Share: share)
-            steps.append(step)
-            progress(step, baseline)
-            if baseline - accuracy <= maxDrop || remaining.isEmpty { break }
-            // Move groups to float up to and including the next one that has matrix products.
-            while let next = remaining.popFirst() {
-                floatGroups.append(next)
-                if QuantizationGroup.gemmFlops(next, hidden: c.hiddenSize, intermediate: c.intermediateSize, sequence: sequence) > 0 { break }
-            }
-        }
-        return (baseline, steps)
+        return try Self.search(order: order, maxDrop: maxDrop,
+                               share: { QuantizationGroup.int8Share(floatGroups: $0, layers: c.layerCount, hidden: c.hiddenSize,
+                                                                    intermediate: c.intermediateSize, sequence: sequence) },
+                               evaluate: { try evaluate(try engine(floatGroups: $0)) }, progress: progress)
     }
 }

@@ -16,14 +16,18 @@ public struct QuantizationScales: Sendable, Equatable {
     /// SmoothQuant factors by the value they divide (see `Smoothing`); the activation amax of a smoothed linear
     /// input is that of the smoothed value. Empty: no smoothing.
     public var smoothing: [String: [Float]]
+    /// Softmax probabilities (the P·V input) quantized as uint8 (scale amax/255, zero point 0) instead of QDQBERT's
+    /// symmetric int8: they are never negative, so int8 wastes half its grid on them.
+    public var unsignedProbabilities: Bool
 
     public init(activations: [String: Float], perChannelWeights: Bool = true, calibrator: String = "max",
-                floatGroups: Set<String> = [], smoothing: [String: [Float]] = [:]) {
+                floatGroups: Set<String> = [], smoothing: [String: [Float]] = [:], unsignedProbabilities: Bool = false) {
         self.activations = activations
         self.perChannelWeights = perChannelWeights
         self.calibrator = calibrator
         self.floatGroups = floatGroups
         self.smoothing = smoothing
+        self.unsignedProbabilities = unsignedProbabilities
     }
 
     /// Whether `point` gets a Q/DQ pair: it has an amax and its group is not kept in float.
@@ -34,10 +38,14 @@ public struct QuantizationScales: Sendable, Equatable {
     /// The symmetric int8 scale for an amax: amax / 127 (a zero range gets a tiny positive scale, never 0).
     public static func scale(amax: Float) -> Float { max(amax, 1e-8) / 127 }
 
+    /// The scale for an amax: amax / 127 for int8, amax / 255 for uint8 with zero point 0.
+    public static func scale(amax: Float, unsigned: Bool) -> Float { unsigned ? max(amax, 1e-8) / 255 : scale(amax: amax) }
+
     public func write(to path: String) throws {
         try FileIO.writeJSON(["activations": activations.mapValues { Double($0) }, "per_channel_weights": perChannelWeights,
                               "calibrator": calibrator, "float_groups": floatGroups.sorted(),
-                              "smoothing": smoothing.mapValues { $0.map(Double.init) }] as [String: Any], to: path)
+                              "smoothing": smoothing.mapValues { $0.map(Double.init) },
+                              "unsigned_probabilities": unsignedProbabilities] as [String: Any], to: path)
     }
 
     public init(contentsOf path: String) throws {
@@ -61,7 +69,7 @@ public struct QuantizationScales: Sendable, Equatable {
         }
         self.init(activations: values, perChannelWeights: (json["per_channel_weights"] as? Bool) ?? true,
                   calibrator: (json["calibrator"] as? String) ?? "max", floatGroups: Set((json["float_groups"] as? [String]) ?? []),
-                  smoothing: smoothing)
+                  smoothing: smoothing, unsignedProbabilities: (json["unsigned_probabilities"] as? Bool) ?? false)
     }
 }
 

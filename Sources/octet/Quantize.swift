@@ -63,6 +63,15 @@ struct Quantize: ParsableCommand {
     @Flag(help: "One scale per weight tensor instead of one per output channel.")
     var perTensor = false
 
+    @Flag(help: "Quantize the softmax probabilities (the P·V input) as uint8, zero point 0, instead of int8: twice the resolution for values in [0, 1].")
+    var unsignedProbabilities = false
+
+    @Flag(help: "One amax for the Q, K and V projections' outputs (the attention products' inputs), the largest of the three, as a fused QKV GEMM with one int8 output scale needs.")
+    var sharedQKVAmax = false
+
+    @Option(help: ArgumentHelp("Clip the GELU output (the FFN's second linear input) at this value: its amax becomes at most this.", valueName: "amax"))
+    var clipGelu: Double?
+
     @Option(help: ArgumentHelp("Keep matching quantization groups in float (repeatable): layer.5.*, *.attention.add, layer.3.intermediate.",
                                valueName: "pattern"))
     var float: [String] = []
@@ -117,6 +126,19 @@ struct Quantize: ParsableCommand {
                 result = try calibrate(folder).scales(method)
             }
             result.perChannelWeights = !perTensor
+            if unsignedProbabilities { result.unsignedProbabilities = true }
+            for layer in 0..<folder.config.layerCount {
+                let p = "layer.\(layer)"
+                if let clipGelu, let amax = result.activations["\(p).output.input"] {
+                    guard clipGelu > 0 else { throw OctetError.invalidArgument("--clip-gelu must be positive, not \(clipGelu)") }
+                    result.activations["\(p).output.input"] = min(amax, Float(clipGelu))
+                }
+                if sharedQKVAmax {
+                    let points = ["q", "k", "v"].map { "\(p).attention.matmul_\($0)" }
+                    let shared = points.compactMap { result.activations[$0] }.max()
+                    for point in points where result.activations[point] != nil { result.activations[point] = shared }
+                }
+            }
             let c = folder.config
             for pattern in float {
                 let groups = QuantizationGroup.matching(pattern, layers: c.layerCount)
@@ -159,13 +181,15 @@ struct Quantize: ParsableCommand {
         print(table(["group", "mean |Δ logit| alone in INT8"], ranking.prefix(12).map { [$0.group, String(format: "%.4f", $0.error)] }))
         let slice = train.examples(in: searchOffset..<(searchOffset + searchQuestions))
         let runner = try SQuADRunner(builder: builder, batchSize: batch)
-        let result = try search.search(ranking: ranking.map(\.group), maxDrop: maxF1Drop, sequence: maxSeqLength,
+        let order = RecipeSearch.order(ranking, config: folder.config, sequence: maxSeqLength)
+        let result = try search.search(order: order, maxDrop: maxF1Drop, sequence: maxSeqLength,
                                        evaluate: { try runner.run(engine: $0, dataset: slice).score.f1 }) { step, baseline in
             print("float groups \(step.floatGroups.count): F1 \(String(format: "%.2f", step.accuracy)) (float32 \(String(format: "%.2f", baseline))), INT8 share \(String(format: "%.1f", 100 * step.int8Share))%")
         }
         if let report {
             try FileIO.writeJSON([
                 "sensitivity": ranking.map { ["group": $0.group, "mean_abs_logit_error": $0.error] as [String: Any] },
+                "order": order,
                 "slice": ["data": calibData, "first_question": searchOffset, "questions": slice.examples.count] as [String: Any],
                 "float32_f1": result.baseline,
                 "steps": result.steps.map { ["float_groups": $0.floatGroups, "f1": $0.accuracy, "int8_share": $0.int8Share] as [String: Any] },

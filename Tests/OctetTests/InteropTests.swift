@@ -83,13 +83,20 @@ enum Python {
 
     @Test("Octet's exports pass onnx.checker's full check, load in ONNX Runtime and match Octet's simulation",
           .enabled(if: Python.available, "needs .venv from scripts/python-env.sh (scripts/test.sh makes it)"),
-          arguments: [false, true])
-    func exportsRunInOnnxRuntime(quantized: Bool) throws {
+          arguments: ["float32", "qdq", "qdq-smoothquant-uint8-probabilities"])
+    func exportsRunInOnnxRuntime(variant: String) throws {
+        let quantized = variant != "float32"
+        var scales = Self.scales
+        if variant == "qdq-smoothquant-uint8-probabilities" {
+            let c = ReferenceModel.folder.config
+            scales.smoothing = SmoothQuantTests.arbitraryFactors(c.layerCount, hidden: c.hiddenSize, intermediate: c.intermediateSize)
+            scales.unsignedProbabilities = true
+        }
         let folder = temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = folder + "/model.onnx"
         let exporter = BertONNXExporter(weights: ReferenceModel.folder.weights)
-        try exporter.graph(scales: quantized ? Self.scales : nil, path: path).write(to: path)
+        try exporter.graph(scales: quantized ? scales : nil, path: path).write(to: path)
         let batch = try Self.batch(8..<12)
         let feeds = Self.feeds(batch)
         try SafeTensorsWriter.write(feeds.keys.sorted().map { name in
@@ -113,7 +120,7 @@ enum Python {
             let literalError = Self.maxDifference(literal[name]!.floats, ortLiteral)
             let fusedError = Self.maxDifference(fused[name]!.floats, ortOptimized)
             let ortSelf = Self.maxDifference(ortLiteral, ortOptimized)
-            print("\(quantized ? "Q/DQ" : "float32") \(name): max |octet − onnxruntime| literal \(literalError), fused vs optimized \(fusedError); onnxruntime literal vs optimized \(ortSelf)")
+            print("\(variant) \(name): max |octet − onnxruntime| literal \(literalError), fused vs optimized \(fusedError); onnxruntime literal vs optimized \(ortSelf)")
             if !quantized {
                 #expect(literalError <= 1e-4, "\(name): float32 export, Octet vs ONNX Runtime")
                 #expect(fusedError <= 1e-4, "\(name): float32 export fused, Octet vs ONNX Runtime")

@@ -146,3 +146,61 @@ import OctetQuant
         #expect(throws: OctetError.self) { try Smoothing.factors(channelMaxima: maxima, weights: weights, alpha: 1.5) }
     }
 }
+
+@Suite struct RecipeSearchTests {
+    @Test("The recipe search moves groups to float in order until accuracy is within the budget, and stops there")
+    func searchStopsWithinBudget() throws {
+        // A model whose accuracy loses each group's penalty while that group is in INT8.
+        let penalty = ["a": 1.0, "b": 0.5, "c": 0.2]
+        let result = try RecipeSearch.search(order: ["a", "b", "c"], maxDrop: 0.6, share: { 1 - Double($0.count) / 10 }) { floats in
+            guard let floats else { return 80 }
+            return 80 - penalty.filter { !floats.contains($0.key) }.values.reduce(0, +)
+        }
+        #expect(result.baseline == 80)
+        // All INT8: −1.7; a in float: −0.7, over budget; a and b: −0.2, within.
+        #expect(result.steps.map(\.floatGroups) == [[], ["a"], ["a", "b"]])
+        #expect(abs(result.steps.last!.accuracy - 79.8) < 1e-9)
+        #expect(result.steps.last!.int8Share == 0.8)
+    }
+
+    @Test("The search order is logit error per FLOP kept out of INT8; a residual add costs as much as the smallest product group")
+    func orderIsCostAware() {
+        // Reference model at s384: hidden 384, so key and QKᵀ cost 2·384² per token each and the FFN output 4× that.
+        let order = RecipeSearch.order([("layer.0.output", 0.3), ("layer.0.attention.add", 0.0), ("layer.0.attention.key", 0.1),
+                                        ("layer.0.output.add", 0.12), ("layer.0.attention.qk", 0.05)],
+                                       config: ReferenceModel.folder.config, sequence: 384)
+        #expect(order == ["layer.0.output.add", "layer.0.attention.key", "layer.0.output", "layer.0.attention.qk", "layer.0.attention.add"])
+    }
+}
+
+@Suite struct UnsignedProbabilitiesTests {
+    @Test("uint8 probabilities: Q/DQ with a uint8 zero point and scale amax/255, fused into Attention, computing what the literal graph does")
+    func unsignedProbabilitiesFuseIntoAttention() throws {
+        var scales = QDQExportTests.scales
+        scales.unsignedProbabilities = true
+        let graph = BertONNXExporter(weights: ReferenceModel.folder.weights).graph(scales: scales)
+        let amax = try #require(scales.activations["layer.0.attention.matmul_a"])
+        #expect(graph.initializers["layer.0.attention.matmul_a.zero_point"]?.dataType == .uint8)
+        #expect(graph.initializers["layer.0.attention.matmul_q.zero_point"]?.dataType == .int8)
+        let fused = try GraphPasses.optimize(graph, level: .fuse)
+        let attention = fused.nodes.filter { $0.opType == "Attention" }
+        #expect(attention.count == 6)
+        for node in attention {
+            if case .int(1)? = node.attributes["probs_unsigned"] {} else { Issue.record("\(node.name) lost the uint8 probabilities") }
+            if node.name.hasPrefix("layer.0."), case .float(let scale)? = node.attributes["probs_scale"] { #expect(scale == amax / 255) }
+        }
+        #expect(fused.opHistogram["octet:FakeQuant", default: 0] == 0)
+        // Fused against literal, in the first layer, whose inputs agree up to float rounding. End to end they cannot
+        // be compared (a flip at a coarse quantizer downstream amplifies, see QDQExportTests), and here too a
+        // probability within float rounding of a grid boundary may round the other way: each such flip moves the
+        // context by one step times |v| ≤ amax_v. Two flips' worth is the bound; an int8 grid on amax/255 (clamping
+        // every probability above amax/2) would miss it by an order of magnitude.
+        let feeds = QDQExportTests.feeds(try QDQExportTests.batch(8..<10))
+        var literal: [Float] = [], optimized: [Float] = []
+        _ = try GraphExecutor(graph: graph).run(feeds) { name, value in if name == "layer.0.attention.context" { literal = value.floats } }
+        _ = try GraphExecutor(graph: fused).run(feeds) { name, value in if name == "layer.0.attention.context" { optimized = value.floats } }
+        let amaxV = try #require(scales.activations["layer.0.attention.matmul_v"])
+        #expect(literal.count == optimized.count && !literal.isEmpty)
+        #expect(QDQExportTests.maxDifference(literal, optimized) <= 2 * amax / 255 * amaxV)
+    }
+}

@@ -77,6 +77,8 @@ void octet_quantize_s8(const float *x, long count, float scale, int8_t *y);
 /// Symmetric int8 quantize-dequantize in float: y = saturate(round_half_to_even(x / scale), -128, 127) · scale; y may
 /// alias x.
 void octet_fake_quantize_s8(const float *x, long count, float scale, float *y);
+/// Uint8 quantize → dequantize with zero point 0 (for non-negative values): y = clamp(round_half_even(x / scale), 0, 255) · scale.
+void octet_fake_quantize_u8(const float *x, long count, float scale, float *y);
 
 /// C[m, n] = Σ_k A[m*lda + k] · B[k*ldb + n], int8 × int8 → int32, exact.
 void octet_gemm_s8(int m, int n, int k, const int8_t *a, long lda, const int8_t *b, long ldb, int32_t *c, long ldc);
