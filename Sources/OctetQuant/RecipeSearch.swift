@@ -7,8 +7,8 @@ import OctetONNX
 /// Per-group sensitivity and the automatic recipe: which quantization groups to keep in float so a model stays
 /// within an accuracy budget with as much of its matrix-product work in INT8 as possible.
 ///
-/// Sensitivity of a group: quantize that group alone (everything else float) and measure the mean absolute
-/// difference of the start/end logits from float32 over the valid tokens of a set of features. The search then
+/// Sensitivity of a group: quantize that group alone (everything else float) and measure how far its start/end
+/// answer distributions move from float32's (`answerDivergence`) over a set of features. The search then
 /// starts from everything in INT8 and moves groups to float, most error per FLOP first (`order`), until `evaluate`
 /// (the caller's accuracy measure, e.g. F1 on a held-out slice of SQuAD train) is within the budget of the float
 /// model's.
@@ -34,7 +34,102 @@ public struct RecipeSearch {
                                                quantizedArithmetic: .simulated)
     }
 
-    /// The logit error of quantizing each group alone, largest first.
+    /// How far `model`'s answer distributions are from `baseline`'s: the Kullback–Leibler divergence KL(p ‖ q) of
+    /// the float model's softmax over each feature's valid tokens (p) from the quantized model's (q), start and end
+    /// averaged, then averaged over features. Unlike a mean logit difference, it weighs tokens by how likely they
+    /// are to be an answer's start or end, which is what decides the answer (and F1): errors on tokens far down the
+    /// distribution barely count.
+    public static func answerDivergence(_ model: any QuestionAnsweringEngine, _ batches: [TokenBatch], _ baseline: [SpanLogits]) throws -> Double {
+        var total = 0.0, count = 0
+        for (batch, base) in zip(batches, baseline) {
+            let logits = try model.spanLogits(for: batch)
+            let s = batch.sequenceLength
+            for f in 0..<batch.batchSize {
+                let valid = (f * s..<(f + 1) * s).filter { batch.attentionMask[$0] != 0 }
+                for (p, q) in [(base.start, logits.start), (base.end, logits.end)] {
+                    total += divergence(valid.map { Double(p[$0]) }, valid.map { Double(q[$0]) }) / 2
+                }
+                count += 1
+            }
+        }
+        return total / Double(max(1, count))
+    }
+
+    /// KL(softmax(a) ‖ softmax(b)).
+    public static func divergence(_ a: [Double], _ b: [Double]) -> Double {
+        func logSoftmax(_ x: [Double]) -> [Double] {
+            let m = x.max() ?? 0
+            let log = Foundation.log(x.reduce(0) { $0 + exp($1 - m) }) + m
+            return x.map { $0 - log }
+        }
+        let (la, lb) = (logSoftmax(a), logSoftmax(b))
+        return zip(la, lb).reduce(0) { $0 + exp($1.0) * ($1.0 - $1.1) }
+    }
+
+    /// Kinds of quantization points that share a calibrator in `chooseCalibrators`, by point-name suffix: Q, K and V
+    /// read one input (one kind, so their projections still merge into one GEMM), both QKᵀ operands are one kind, and
+    /// each residual add's two inputs are one kind.
+    public static let calibrationKinds: [(name: String, suffixes: [String])] = [
+        ("attention.qkv.input", ["attention.query.input", "attention.key.input", "attention.value.input"]),
+        ("attention.qk", ["attention.matmul_q", "attention.matmul_k"]),
+        ("attention.probabilities", ["attention.matmul_a"]),
+        ("attention.value", ["attention.matmul_v"]),
+        ("attention.output.input", ["attention.output.input"]),
+        ("attention.add", ["attention.add.local", "attention.add.residual"]),
+        ("intermediate.input", ["intermediate.input"]),
+        ("output.input", ["output.input"]),
+        ("output.add", ["output.add.local", "output.add.residual"]),
+    ]
+
+    /// One decision of `chooseCalibrators`: the kind, the calibrator kept and the answer divergence with it.
+    public struct CalibratorChoice: Sendable {
+        public let kind: String
+        public let calibrator: String
+        public let error: Double
+        /// Answer divergence with each candidate tried for this kind (the others as chosen so far).
+        public let tried: [(calibrator: String, error: Double)]
+    }
+
+    /// Picks a calibrator per kind of quantization point (`calibrationKinds`), for all layers at once: starting from
+    /// `scales` (the base calibrator everywhere), each kind in turn takes the candidate whose amax values give the
+    /// smallest answer divergence from float32 on `batches`, the others held as chosen so far. `candidates` are the
+    /// amax values of every calibrator from the same histograms. Returns the combined scales and the decisions.
+    public func chooseCalibrators(_ candidates: [(name: String, scales: QuantizationScales)], on batches: [TokenBatch],
+                                  progress: (Int, Int) -> Void = { _, _ in }) throws -> (scales: QuantizationScales, choices: [CalibratorChoice]) {
+        let reference = try engine(floatGroups: nil)
+        let baseline = try batches.map { try reference.spanLogits(for: $0) }
+        var current = scales
+        var choices: [CalibratorChoice] = []
+        var kept = [String](repeating: current.calibrator, count: Self.calibrationKinds.count)
+        var currentError = try Self.answerDivergence(try engine(scales: current), batches, baseline)
+        let total = Self.calibrationKinds.count * candidates.count
+        for (k, kind) in Self.calibrationKinds.enumerated() {
+            var tried: [(calibrator: String, error: Double)] = []
+            var best = (name: kept[k], scales: current, error: currentError)
+            for (c, candidate) in candidates.enumerated() {
+                var trial = current
+                for point in trial.activations.keys where kind.suffixes.contains(where: { point.hasSuffix("." + $0) }) {
+                    trial.activations[point] = candidate.scales.activations[point]
+                }
+                let error = trial == current ? currentError : try Self.answerDivergence(try engine(scales: trial), batches, baseline)
+                tried.append((candidate.name, error))
+                if error < best.error { best = (candidate.name, trial, error) }
+                progress(k * candidates.count + c + 1, total)
+            }
+            (kept[k], current, currentError) = best
+            choices.append(CalibratorChoice(kind: kind.name, calibrator: best.name, error: best.error, tried: tried))
+        }
+        current.calibrator = Self.calibrationKinds.indices.map { "\(Self.calibrationKinds[$0].name): \(kept[$0])" }.joined(separator: ", ")
+        return (current, choices)
+    }
+
+    /// A QA engine for the model quantized with `scales`.
+    func engine(scales: QuantizationScales) throws -> ONNXQuestionAnsweringEngine {
+        try ONNXQuestionAnsweringEngine(graph: BertONNXExporter(weights: weights).graph(scales: scales), threads: threads,
+                                        quantizedArithmetic: .simulated)
+    }
+
+    /// The answer divergence of quantizing each group alone, largest first.
     public func sensitivities(on batches: [TokenBatch], progress: (Int, Int) -> Void = { _, _ in }) throws -> [(group: String, error: Double)] {
         let reference = try engine(floatGroups: nil)
         let baseline = try batches.map { try reference.spanLogits(for: $0) }
@@ -42,15 +137,7 @@ public struct RecipeSearch {
         var result: [(group: String, error: Double)] = []
         for (n, group) in groups.enumerated() {
             let model = try engine(floatGroups: Set(groups).subtracting([group]))
-            var total = 0.0, count = 0
-            for (batch, base) in zip(batches, baseline) {
-                let logits = try model.spanLogits(for: batch)
-                for i in 0..<batch.attentionMask.count where batch.attentionMask[i] != 0 {
-                    total += Double(abs(logits.start[i] - base.start[i]) + abs(logits.end[i] - base.end[i])) / 2
-                    count += 1
-                }
-            }
-            result.append((group, total / Double(max(1, count))))
+            result.append((group, try Self.answerDivergence(model, batches, baseline)))
             progress(n + 1, groups.count)
         }
         return result.sorted { $0.error > $1.error }
@@ -63,7 +150,7 @@ public struct RecipeSearch {
         public let int8Share: Double
     }
 
-    /// The order in which the search moves groups to float: most logit error removed per matrix-product FLOP kept
+    /// The order in which the search moves groups to float: most answer divergence removed per matrix-product FLOP kept
     /// out of INT8 first. A group with no products of its own (a residual add) counts as costing as much as the
     /// smallest product group, so it is preferred only when it matters as much.
     public static func order(_ sensitivities: [(group: String, error: Double)], config c: BertConfig, sequence: Int) -> [String] {
@@ -76,27 +163,30 @@ public struct RecipeSearch {
     }
 
     /// Moves groups to float one at a time in `order` until `evaluate` (accuracy of the model with those groups in
-    /// float; nil: the float32 model) is at most `maxDrop` below the float model's. Returns every step tried; the last
-    /// one meets the budget (or keeps everything in float).
-    public static func search(order: [String], maxDrop: Double, share: (Set<String>) -> Double,
+    /// float; nil: the float32 model) is at most `maxDrop` below the float model's. `order` is asked for only when
+    /// the starting point misses the budget (ranking groups costs a model run per group). Returns every step tried;
+    /// the last one meets the budget (or keeps everything in float).
+    public static func search(order: () throws -> [String], maxDrop: Double, share: (Set<String>) -> Double,
                               evaluate: (Set<String>?) throws -> Double,
                               progress: (Step, Double) -> Void = { _, _ in }) throws -> (baseline: Double, steps: [Step]) {
         let baseline = try evaluate(nil)
         var floatGroups: [String] = []
         var steps: [Step] = []
-        var remaining = order[...]
+        var remaining: ArraySlice<String>?
         while true {
             let step = Step(floatGroups: floatGroups, accuracy: try evaluate(Set(floatGroups)), int8Share: share(Set(floatGroups)))
             steps.append(step)
             progress(step, baseline)
-            guard baseline - step.accuracy > maxDrop, let next = remaining.popFirst() else { break }
+            guard baseline - step.accuracy > maxDrop else { break }
+            if remaining == nil { remaining = try order()[...] }
+            guard let next = remaining?.popFirst() else { break }
             floatGroups.append(next)
         }
         return (baseline, steps)
     }
 
     /// `search` with this model's engines and INT8 share at `sequence`.
-    public func search(order: [String], maxDrop: Double, sequence: Int,
+    public func search(order: () throws -> [String], maxDrop: Double, sequence: Int,
                        evaluate: (any QuestionAnsweringEngine) throws -> Double,
                        progress: (Step, Double) -> Void = { _, _ in }) throws -> (baseline: Double, steps: [Step]) {
         let c = weights.config

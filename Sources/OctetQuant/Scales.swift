@@ -101,22 +101,25 @@ public enum QuantizationGroup {
     /// Groups matching a pattern where `*` stands for any run of characters: `layer.5.*`, `*.attention.add`,
     /// `layer.3.intermediate`.
     public static func matching(_ pattern: String, layers: Int) -> [String] {
+        all(layers: layers).filter { glob(pattern, matches: $0) }
+    }
+
+    /// Whether `name` matches `pattern`, where `*` stands for any run of characters.
+    public static func glob(_ pattern: String, matches name: String) -> Bool {
         let parts = pattern.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
-        return all(layers: layers).filter { name in
-            var rest = Substring(name)
-            for (i, part) in parts.enumerated() {
-                if i == 0 {
-                    guard rest.hasPrefix(part) else { return false }
-                    rest = rest.dropFirst(part.count)
-                } else if i == parts.count - 1 {
-                    return rest.hasSuffix(part) && rest.count >= part.count
-                } else {
-                    guard let r = rest.range(of: part) else { return false }
-                    rest = rest[r.upperBound...]
-                }
+        var rest = Substring(name)
+        for (i, part) in parts.enumerated() {
+            if i == 0 {
+                guard rest.hasPrefix(part) else { return false }
+                rest = rest.dropFirst(part.count)
+            } else if i == parts.count - 1 {
+                return rest.hasSuffix(part) && rest.count >= part.count
+            } else {
+                guard let r = rest.range(of: part) else { return false }
+                rest = rest[r.upperBound...]
             }
-            return rest.isEmpty
         }
+        return rest.isEmpty
     }
 
     /// Multiply-add FLOPs (2 per multiply-add) of a group's matrix products per token at sequence length `s`.

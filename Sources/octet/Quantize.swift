@@ -76,6 +76,10 @@ struct Quantize: ParsableCommand {
                                valueName: "pattern"))
     var float: [String] = []
 
+    @Option(help: ArgumentHelp("Calibrate the quantization points matching a pattern with another calibrator (repeatable): '*.intermediate.input=max', 'layer.0.*=mse'.",
+                               valueName: "pattern=calibrator"))
+    var calibratorFor: [String] = []
+
     @Option(help: ArgumentHelp("SmoothQuant: divide each linear layer's input channels by s = max|x|^α / max|w|^(1−α) and scale the weight rows by s (α in 0...1; calibrates twice).",
                                valueName: "alpha"))
     var smoothquant: Double?
@@ -83,13 +87,16 @@ struct Quantize: ParsableCommand {
     @Option(help: "Search for the recipe: keep the fewest, most sensitive groups in float so F1 on a held-out slice of SQuAD train drops at most this much.")
     var maxF1Drop: Double?
 
+    @Flag(help: "With --max-f1-drop: first choose a calibrator per kind of quantization point (max, percentile, mse or entropy) by answer divergence on the sensitivity features.")
+    var chooseCalibrators = false
+
     @Option(help: "Questions of the held-out train slice the search scores (after --search-offset).")
     var searchQuestions: Int = 300
 
     @Option(help: "First train question of the held-out slice (calibration reads the first questions).")
     var searchOffset: Int = 20000
 
-    @Option(help: "Features whose logit error ranks the groups' sensitivity.")
+    @Option(help: "Features whose answer distributions (KL divergence from float32) rank the groups' sensitivity and choose the calibrators.")
     var sensitivityFeatures: Int = 32
 
     @Option(help: "Write the sensitivity ranking and the search steps as JSON here.")
@@ -112,32 +119,35 @@ struct Quantize: ParsableCommand {
             guard calibSize >= 1, batch >= 1 else { throw OctetError.invalidArgument("--calib-size and --batch must be at least 1") }
             let folder = try BertModelFolder(folder: model)
             var result: QuantizationScales
+            var collector: ActivationCollector?
             if let scales {
-                guard smoothquant == nil else {
-                    throw OctetError.invalidArgument("--smoothquant needs calibration; saved scales (--scales) carry their own smoothing factors")
+                guard smoothquant == nil, calibratorFor.isEmpty else {
+                    throw OctetError.invalidArgument("--smoothquant and --calibrator-for need calibration; saved scales (--scales) carry their own")
                 }
-                result = try QuantizationScales(contentsOf: scales)
-            } else if let smoothquant {
-                // Pass 1 measures each linear input's channel maxima; pass 2 calibrates the smoothed model.
-                let maxima = try calibrate(folder, label: "channel maxima").channelMaxima
-                let factors = try Smoothing.factors(channelMaxima: maxima, weights: folder.weights, alpha: Float(smoothquant))
-                result = try calibrate(folder, smoothing: factors).scales(method)
+                result = try adjusted(QuantizationScales(contentsOf: scales), folder.config)
             } else {
-                result = try calibrate(folder).scales(method)
-            }
-            result.perChannelWeights = !perTensor
-            if unsignedProbabilities { result.unsignedProbabilities = true }
-            for layer in 0..<folder.config.layerCount {
-                let p = "layer.\(layer)"
-                if let clipGelu, let amax = result.activations["\(p).output.input"] {
-                    guard clipGelu > 0 else { throw OctetError.invalidArgument("--clip-gelu must be positive, not \(clipGelu)") }
-                    result.activations["\(p).output.input"] = min(amax, Float(clipGelu))
+                var smoothing: [String: [Float]] = [:]
+                if let smoothquant {
+                    // Pass 1 measures each linear input's channel maxima; pass 2 calibrates the smoothed model.
+                    let maxima = try calibrate(folder, label: "channel maxima").channelMaxima
+                    smoothing = try Smoothing.factors(channelMaxima: maxima, weights: folder.weights, alpha: Float(smoothquant))
                 }
-                if sharedQKVAmax {
-                    let points = ["q", "k", "v"].map { "\(p).attention.matmul_\($0)" }
-                    let shared = points.compactMap { result.activations[$0] }.max()
-                    for point in points where result.activations[point] != nil { result.activations[point] = shared }
+                collector = try calibrate(folder, smoothing: smoothing)
+                var calibrated = try collector!.scales(method)
+                for spec in calibratorFor {
+                    let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
+                    guard parts.count == 2, let other = Calibrator(name: parts[1], percentile: percentile) else {
+                        throw OctetError.invalidArgument("--calibrator-for takes pattern=calibrator with max, percentile, entropy or mse, not \(spec)")
+                    }
+                    let points = calibrated.activations.keys.filter { QuantizationGroup.glob(parts[0], matches: $0) }
+                    guard !points.isEmpty else {
+                        throw OctetError.invalidArgument("--calibrator-for \(parts[0]) matches no quantization point; points look like layer.3.intermediate.input or layer.0.attention.matmul_a")
+                    }
+                    let amax = try collector!.scales(other).activations
+                    for point in points { calibrated.activations[point] = amax[point] }
+                    calibrated.calibrator += "; \(parts[0]): \(other.description)"
                 }
+                result = try adjusted(calibrated, folder.config)
             }
             let c = folder.config
             for pattern in float {
@@ -147,7 +157,13 @@ struct Quantize: ParsableCommand {
                 }
                 result.floatGroups.formUnion(groups)
             }
-            if let maxF1Drop { result.floatGroups.formUnion(try searchRecipe(folder, result, maxF1Drop: maxF1Drop)) }
+            if let maxF1Drop {
+                // Every calibrator's amax from the same histograms, each adjusted as the main one was.
+                let candidates = try collector.flatMap { collector in !chooseCalibrators ? nil :
+                    try [Calibrator.percentile(percentile), .max, .mse, .entropy].map { ($0.description, try adjusted(collector.scales($0), c)) }
+                } ?? []
+                result = try searchRecipe(folder, result, candidates: candidates, maxF1Drop: maxF1Drop)
+            }
             let share = QuantizationGroup.int8Share(floatGroups: result.floatGroups, layers: c.layerCount, hidden: c.hiddenSize,
                                                     intermediate: c.intermediateSize, sequence: maxSeqLength)
             print("INT8 share of matrix-product FLOPs at sequence \(maxSeqLength): \(String(format: "%.1f", 100 * share))%" +
@@ -159,12 +175,32 @@ struct Quantize: ParsableCommand {
         }
     }
 
+    /// Scales with this command's weight, probability, GELU-clipping and shared-amax options applied.
+    private func adjusted(_ calibrated: QuantizationScales, _ config: BertConfig) throws -> QuantizationScales {
+        var result = calibrated
+        result.perChannelWeights = !perTensor
+        if unsignedProbabilities { result.unsignedProbabilities = true }
+        for layer in 0..<config.layerCount {
+            let p = "layer.\(layer)"
+            if let clipGelu, let amax = result.activations["\(p).output.input"] {
+                guard clipGelu > 0 else { throw OctetError.invalidArgument("--clip-gelu must be positive, not \(clipGelu)") }
+                result.activations["\(p).output.input"] = min(amax, Float(clipGelu))
+            }
+            if sharedQKVAmax {
+                let points = ["q", "k", "v"].map { "\(p).attention.matmul_\($0)" }
+                let shared = points.compactMap { result.activations[$0] }.max()
+                for point in points where result.activations[point] != nil { result.activations[point] = shared }
+            }
+        }
+        return result
+    }
+
     /// Ranks the groups by sensitivity on train features, then searches the recipe on a held-out train slice.
-    private func searchRecipe(_ folder: BertModelFolder, _ scales: QuantizationScales, maxF1Drop: Double) throws -> Set<String> {
+    private func searchRecipe(_ folder: BertModelFolder, _ calibrated: QuantizationScales, candidates: [(name: String, scales: QuantizationScales)],
+                              maxF1Drop: Double) throws -> QuantizationScales {
         let tokenizer = try BertTokenizer(folder: model)
         let train = try SQuADDataset(contentsOf: calibData)
         let builder = try SQuADFeatureBuilder(tokenizer: tokenizer, maxSequenceLength: maxSeqLength, docStride: min(128, maxSeqLength / 4))
-        let search = RecipeSearch(weights: folder.weights, scales: scales)
         // Sensitivity features: right after the calibration questions.
         let features = Array(try builder.features(for: train.examples(in: calibSize..<(calibSize + sensitivityFeatures))).prefix(sensitivityFeatures))
         let batches = stride(from: 0, to: features.count, by: batch).map { first in
@@ -172,30 +208,51 @@ struct Quantize: ParsableCommand {
             return TokenBatch(batchSize: slice.count, sequenceLength: maxSeqLength, inputIDs: slice.flatMap(\.inputIDs),
                               tokenTypeIDs: slice.flatMap(\.tokenTypeIDs), attentionMask: slice.flatMap(\.attentionMask))
         }
-        let sensitivity = ProgressLine(label: "sensitivity", unit: "groups")
-        let clock = ContinuousClock()
-        let began = clock.now
-        let ranking = try search.sensitivities(on: batches) { done, total in
-            sensitivity.update(OctetSQuAD.Progress(done: done, total: total, elapsed: (clock.now - began).seconds))
+        var scales = calibrated
+        var choices: [RecipeSearch.CalibratorChoice] = []
+        if !candidates.isEmpty {
+            // A calibrator per kind of quantization point, by answer divergence on the sensitivity features.
+            let line = ProgressLine(label: "calibrators", unit: "trials")
+            let began = ContinuousClock.now
+            (scales, choices) = try RecipeSearch(weights: folder.weights, scales: calibrated).chooseCalibrators(candidates, on: batches) { done, total in
+                line.update(OctetSQuAD.Progress(done: done, total: total, elapsed: (ContinuousClock.now - began).seconds))
+            }
+            print(table(["point kind", "calibrator", "KL from float32"] + candidates.map(\.name),
+                        choices.map { [$0.kind, $0.calibrator, String(format: "%.4f", $0.error)] + $0.tried.map { String(format: "%.4f", $0.error) } }))
         }
-        print(table(["group", "mean |Δ logit| alone in INT8"], ranking.prefix(12).map { [$0.group, String(format: "%.4f", $0.error)] }))
+        let search = RecipeSearch(weights: folder.weights, scales: scales)
         let slice = train.examples(in: searchOffset..<(searchOffset + searchQuestions))
         let runner = try SQuADRunner(builder: builder, batchSize: batch)
-        let order = RecipeSearch.order(ranking, config: folder.config, sequence: maxSeqLength)
-        let result = try search.search(order: order, maxDrop: maxF1Drop, sequence: maxSeqLength,
-                                       evaluate: { try runner.run(engine: $0, dataset: slice).score.f1 }) { step, baseline in
+        var ranking: [(group: String, error: Double)] = []
+        var order: [String] = []
+        let result = try search.search(order: {
+            // Only when the start misses the budget: rank the groups, one model run each.
+            let sensitivity = ProgressLine(label: "sensitivity", unit: "groups")
+            let began = ContinuousClock.now
+            ranking = try search.sensitivities(on: batches) { done, total in
+                sensitivity.update(OctetSQuAD.Progress(done: done, total: total, elapsed: (ContinuousClock.now - began).seconds))
+            }
+            print(table(["group", "KL from float32, alone in INT8"], ranking.prefix(12).map { [$0.group, String(format: "%.4f", $0.error)] }))
+            order = RecipeSearch.order(ranking, config: folder.config, sequence: maxSeqLength)
+            return order
+        }, maxDrop: maxF1Drop, sequence: maxSeqLength, evaluate: { try runner.run(engine: $0, dataset: slice).score.f1 }) { step, baseline in
             print("float groups \(step.floatGroups.count): F1 \(String(format: "%.2f", step.accuracy)) (float32 \(String(format: "%.2f", baseline))), INT8 share \(String(format: "%.1f", 100 * step.int8Share))%")
         }
         if let report {
             try FileIO.writeJSON([
-                "sensitivity": ranking.map { ["group": $0.group, "mean_abs_logit_error": $0.error] as [String: Any] },
+                "calibrators": choices.map { choice in
+                    ["kind": choice.kind, "calibrator": choice.calibrator, "answer_divergence": choice.error,
+                     "tried": Dictionary(uniqueKeysWithValues: choice.tried.map { ($0.calibrator, $0.error) })] as [String: Any]
+                },
+                "sensitivity": ranking.map { ["group": $0.group, "answer_divergence": $0.error] as [String: Any] },
                 "order": order,
                 "slice": ["data": calibData, "first_question": searchOffset, "questions": slice.examples.count] as [String: Any],
                 "float32_f1": result.baseline,
                 "steps": result.steps.map { ["float_groups": $0.floatGroups, "f1": $0.accuracy, "int8_share": $0.int8Share] as [String: Any] },
             ] as [String: Any], to: report)
         }
-        return Set(result.steps.last?.floatGroups ?? [])
+        scales.floatGroups.formUnion(result.steps.last?.floatGroups ?? [])
+        return scales
     }
 
     private func calibrate(_ folder: BertModelFolder, smoothing: [String: [Float]] = [:], label: String = "calibrate") throws -> ActivationCollector {

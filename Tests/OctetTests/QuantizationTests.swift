@@ -152,7 +152,8 @@ import OctetQuant
     func searchStopsWithinBudget() throws {
         // A model whose accuracy loses each group's penalty while that group is in INT8.
         let penalty = ["a": 1.0, "b": 0.5, "c": 0.2]
-        let result = try RecipeSearch.search(order: ["a", "b", "c"], maxDrop: 0.6, share: { 1 - Double($0.count) / 10 }) { floats in
+        var ranked = 0
+        let result = try RecipeSearch.search(order: { ranked += 1; return ["a", "b", "c"] }, maxDrop: 0.6, share: { 1 - Double($0.count) / 10 }) { floats in
             guard let floats else { return 80 }
             return 80 - penalty.filter { !floats.contains($0.key) }.values.reduce(0, +)
         }
@@ -161,9 +162,22 @@ import OctetQuant
         #expect(result.steps.map(\.floatGroups) == [[], ["a"], ["a", "b"]])
         #expect(abs(result.steps.last!.accuracy - 79.8) < 1e-9)
         #expect(result.steps.last!.int8Share == 0.8)
+        #expect(ranked == 1)
+        // A start within budget needs no ranking.
+        let start = try RecipeSearch.search(order: { Issue.record("ranked although the start met the budget"); return [] },
+                                            maxDrop: 2, share: { _ in 1 }) { $0 == nil ? 80 : 78.5 }
+        #expect(start.steps.count == 1)
     }
 
-    @Test("The search order is logit error per FLOP kept out of INT8; a residual add costs as much as the smallest product group")
+    @Test("Answer divergence is KL(softmax(float) ‖ softmax(quantized)): 0 for equal logits, ½·ln(⅔) + ½·ln 2 for (½, ½) against (¾, ¼)")
+    func divergenceIsKL() {
+        #expect(RecipeSearch.divergence([1, 2, 3], [1, 2, 3]) == 0)
+        #expect(abs(RecipeSearch.divergence([0, 0], [log(3), 0]) - (0.5 * log(2.0 / 3) + 0.5 * log(2.0))) < 1e-12)
+        // Shifting all logits changes nothing.
+        #expect(abs(RecipeSearch.divergence([5, 1], [105, 101])) < 1e-12)
+    }
+
+    @Test("The search order is answer divergence per FLOP kept out of INT8; a residual add costs as much as the smallest product group")
     func orderIsCostAware() {
         // Reference model at s384: hidden 384, so key and QKᵀ cost 2·384² per token each and the FFN output 4× that.
         let order = RecipeSearch.order([("layer.0.output", 0.3), ("layer.0.attention.add", 0.0), ("layer.0.attention.key", 0.1),
@@ -202,5 +216,30 @@ import OctetQuant
         let amaxV = try #require(scales.activations["layer.0.attention.matmul_v"])
         #expect(literal.count == optimized.count && !literal.isEmpty)
         #expect(QDQExportTests.maxDifference(literal, optimized) <= 2 * amax / 255 * amaxV)
+    }
+}
+
+@Suite struct CalibratorChoiceTests {
+    @Test("Choosing a calibrator per kind of point keeps the winner's amax for every point of the kind and never raises the answer divergence")
+    func calibratorChoiceIsConsistent() throws {
+        let weights = ReferenceModel.folder.weights
+        let collector = try ActivationCollector(weights: weights, threads: 2)
+        try collector.observe(try QDQExportTests.batch(0..<8))
+        let candidates = [("max", try collector.scales(.max)), ("percentile 99", try collector.scales(.percentile(99)))]
+        let search = RecipeSearch(weights: weights, scales: candidates[0].1, threads: 2)
+        let (scales, choices) = try search.chooseCalibrators(candidates, on: [try QDQExportTests.batch(8..<10)])
+        #expect(choices.map(\.kind) == RecipeSearch.calibrationKinds.map(\.name))
+        for (choice, kind) in zip(choices, RecipeSearch.calibrationKinds) {
+            let winner = try #require(candidates.first { $0.0 == choice.calibrator }).1
+            for point in scales.activations.keys where kind.suffixes.contains(where: { point.hasSuffix("." + $0) }) {
+                #expect(scales.activations[point] == winner.activations[point], "\(point) under \(choice.kind)")
+            }
+            // The kept error is the smallest tried; the base calibrator's was tried without rebuilding.
+            #expect(choice.error == choice.tried.map(\.error).min())
+        }
+        // Each kind's decision starts from the error left by the previous one.
+        for (previous, next) in zip(choices, choices.dropFirst()) {
+            #expect(next.error <= previous.error)
+        }
     }
 }
