@@ -25,11 +25,12 @@ public struct RecipeSearch {
         self.threads = threads
     }
 
-    /// A QA engine for the model with `floatGroups` kept float (nil: the float32 model).
+    /// A QA engine for the model with `floatGroups` kept float besides the scales' own float groups (nil: the
+    /// float32 model).
     public func engine(floatGroups: Set<String>?) throws -> ONNXQuestionAnsweringEngine {
         let exporter = BertONNXExporter(weights: weights)
         var recipe = scales
-        if let floatGroups { recipe.floatGroups = floatGroups }
+        if let floatGroups { recipe.floatGroups.formUnion(floatGroups) }
         return try ONNXQuestionAnsweringEngine(graph: exporter.graph(scales: floatGroups == nil ? nil : recipe), threads: threads,
                                                quantizedArithmetic: .simulated)
     }
@@ -133,7 +134,8 @@ public struct RecipeSearch {
     public func sensitivities(on batches: [TokenBatch], progress: (Int, Int) -> Void = { _, _ in }) throws -> [(group: String, error: Double)] {
         let reference = try engine(floatGroups: nil)
         let baseline = try batches.map { try reference.spanLogits(for: $0) }
-        let groups = QuantizationGroup.all(layers: weights.config.layerCount)
+        // Groups the scales already keep in float have nothing to rank.
+        let groups = QuantizationGroup.all(layers: weights.config.layerCount).filter { !scales.floatGroups.contains($0) }
         var result: [(group: String, error: Double)] = []
         for (n, group) in groups.enumerated() {
             let model = try engine(floatGroups: Set(groups).subtracting([group]))
@@ -191,7 +193,7 @@ public struct RecipeSearch {
                        progress: (Step, Double) -> Void = { _, _ in }) throws -> (baseline: Double, steps: [Step]) {
         let c = weights.config
         return try Self.search(order: order, maxDrop: maxDrop,
-                               share: { QuantizationGroup.int8Share(floatGroups: $0, layers: c.layerCount, hidden: c.hiddenSize,
+                               share: { QuantizationGroup.int8Share(floatGroups: $0.union(scales.floatGroups), layers: c.layerCount, hidden: c.hiddenSize,
                                                                     intermediate: c.intermediateSize, sequence: sequence) },
                                evaluate: { try evaluate(try engine(floatGroups: $0)) }, progress: progress)
     }

@@ -35,6 +35,23 @@ public struct QuantizationScales: Sendable, Equatable {
         activations[point] != nil && !floatGroups.contains(QuantizationGroup.of(point))
     }
 
+    /// Clips every layer's GELU output (the input of the FFN's second linear layer) at `amax`: its amax becomes at
+    /// most that (NVIDIA's `--clip-gelu` for QDQBERT).
+    public mutating func clipGeluOutput(at amax: Float) {
+        for point in activations.keys where point.hasSuffix(".output.input") { activations[point] = min(activations[point]!, amax) }
+    }
+
+    /// Gives the Q, K and V projections' outputs (the attention products' inputs) of each layer one amax, the
+    /// largest of the three, as a fused QKV GEMM with one int8 output scale needs (FasterTransformer's INT8 BERT).
+    public mutating func shareQKVAmax() {
+        let layers = Set(activations.keys.compactMap { $0.hasSuffix(".attention.matmul_q") ? $0.dropLast(".attention.matmul_q".count) : nil })
+        for layer in layers {
+            let points = ["q", "k", "v"].map { "\(layer).attention.matmul_\($0)" }
+            guard let shared = points.compactMap({ activations[$0] }).max() else { continue }
+            for point in points where activations[point] != nil { activations[point] = shared }
+        }
+    }
+
     /// The symmetric int8 scale for an amax: amax / 127 (a zero range gets a tiny positive scale, never 0).
     public static func scale(amax: Float) -> Float { max(amax, 1e-8) / 127 }
 

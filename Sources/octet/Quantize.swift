@@ -63,6 +63,9 @@ struct Quantize: ParsableCommand {
     @Flag(help: "One scale per weight tensor instead of one per output channel.")
     var perTensor = false
 
+    @Flag(help: "One scale per weight output channel (the default; the opposite of --per-tensor).")
+    var perChannel = false
+
     @Flag(help: "Quantize the softmax probabilities (the P·V input) as uint8, zero point 0, instead of int8: twice the resolution for values in [0, 1].")
     var unsignedProbabilities = false
 
@@ -116,6 +119,7 @@ struct Quantize: ParsableCommand {
             guard let method = Calibrator(name: calibrator, percentile: percentile) else {
                 throw OctetError.invalidArgument("--calibrator must be max, percentile, entropy or mse (with --percentile in 0...100), not \(calibrator)")
             }
+            guard !(perTensor && perChannel) else { throw OctetError.invalidArgument("--per-tensor and --per-channel exclude each other") }
             guard calibSize >= 1, batch >= 1 else { throw OctetError.invalidArgument("--calib-size and --batch must be at least 1") }
             let folder = try BertModelFolder(folder: model)
             var result: QuantizationScales
@@ -124,7 +128,7 @@ struct Quantize: ParsableCommand {
                 guard smoothquant == nil, calibratorFor.isEmpty else {
                     throw OctetError.invalidArgument("--smoothquant and --calibrator-for need calibration; saved scales (--scales) carry their own")
                 }
-                result = try adjusted(QuantizationScales(contentsOf: scales), folder.config)
+                result = try adjusted(QuantizationScales(contentsOf: scales))
             } else {
                 var smoothing: [String: [Float]] = [:]
                 if let smoothquant {
@@ -147,7 +151,7 @@ struct Quantize: ParsableCommand {
                     for point in points { calibrated.activations[point] = amax[point] }
                     calibrated.calibrator += "; \(parts[0]): \(other.description)"
                 }
-                result = try adjusted(calibrated, folder.config)
+                result = try adjusted(calibrated)
             }
             let c = folder.config
             for pattern in float {
@@ -160,7 +164,7 @@ struct Quantize: ParsableCommand {
             if let maxF1Drop {
                 // Every calibrator's amax from the same histograms, each adjusted as the main one was.
                 let candidates = try collector.flatMap { collector in !chooseCalibrators ? nil :
-                    try [Calibrator.percentile(percentile), .max, .mse, .entropy].map { ($0.description, try adjusted(collector.scales($0), c)) }
+                    try [Calibrator.percentile(percentile), .max, .mse, .entropy].map { ($0.description, try adjusted(collector.scales($0))) }
                 } ?? []
                 result = try searchRecipe(folder, result, candidates: candidates, maxF1Drop: maxF1Drop)
             }
@@ -176,22 +180,15 @@ struct Quantize: ParsableCommand {
     }
 
     /// Scales with this command's weight, probability, GELU-clipping and shared-amax options applied.
-    private func adjusted(_ calibrated: QuantizationScales, _ config: BertConfig) throws -> QuantizationScales {
+    private func adjusted(_ calibrated: QuantizationScales) throws -> QuantizationScales {
         var result = calibrated
         result.perChannelWeights = !perTensor
         if unsignedProbabilities { result.unsignedProbabilities = true }
-        for layer in 0..<config.layerCount {
-            let p = "layer.\(layer)"
-            if let clipGelu, let amax = result.activations["\(p).output.input"] {
-                guard clipGelu > 0 else { throw OctetError.invalidArgument("--clip-gelu must be positive, not \(clipGelu)") }
-                result.activations["\(p).output.input"] = min(amax, Float(clipGelu))
-            }
-            if sharedQKVAmax {
-                let points = ["q", "k", "v"].map { "\(p).attention.matmul_\($0)" }
-                let shared = points.compactMap { result.activations[$0] }.max()
-                for point in points where result.activations[point] != nil { result.activations[point] = shared }
-            }
+        if let clipGelu {
+            guard clipGelu > 0 else { throw OctetError.invalidArgument("--clip-gelu must be positive, not \(clipGelu)") }
+            result.clipGeluOutput(at: Float(clipGelu))
         }
+        if sharedQKVAmax { result.shareQKVAmax() }
         return result
     }
 

@@ -243,3 +243,54 @@ import OctetQuant
         }
     }
 }
+
+@Suite struct PlacementOptionTests {
+    /// The quantization points whose QuantizeLinear the export writes, and the linear layers with int8 weights.
+    static func placement(_ scales: QuantizationScales) -> (points: Set<String>, int8Weights: Set<String>) {
+        let graph = BertONNXExporter(weights: ReferenceModel.folder.weights).graph(scales: scales)
+        let points = Set(graph.nodes.filter { $0.opType == "QuantizeLinear" }.map { String($0.name.dropLast(2)) })
+        let weights = Set(graph.initializers.keys.filter { $0.hasSuffix(".weight.int8") }.map { String($0.dropLast(".weight.int8".count)) })
+        return (points, weights)
+    }
+
+    static let options: [(pattern: String, floatPoints: Int, floatLinears: Int)] = [
+        ("layer.1.attention.query", 1, 1),       // one linear layer by name: its input Q/DQ and int8 weight
+        ("*.attention.add", 12, 0),              // a module kind in every layer: both inputs of each residual add
+        ("layer.5.*", 14, 6),                    // a whole layer by index
+        ("*.attention.qk", 12, 0),               // both inputs of QKᵀ in every layer
+    ]
+
+    @Test("Keeping groups in float removes exactly their Q/DQ pairs and int8 weights", arguments: 0..<4)
+    func floatGroupsRemoveTheirQuantizers(index: Int) {
+        let option = Self.options[index]
+        var scales = QDQExportTests.scales
+        let all = Self.placement(scales)
+        #expect(all.points.count == 84 && all.int8Weights.count == 36)
+        scales.floatGroups = Set(QuantizationGroup.matching(option.pattern, layers: 6))
+        let kept = Self.placement(scales)
+        let removed = all.points.subtracting(kept.points)
+        #expect(removed.count == option.floatPoints)
+        #expect(removed.allSatisfy { scales.floatGroups.contains(QuantizationGroup.of($0)) })
+        #expect(all.int8Weights.subtracting(kept.int8Weights).count == option.floatLinears)
+    }
+
+    @Test("Per-tensor weights get one scale per weight; shared Q/K/V amax and GELU clipping set the amax they promise")
+    func scaleOptions() throws {
+        var scales = QDQExportTests.scales
+        scales.perChannelWeights = false
+        let graph = BertONNXExporter(weights: ReferenceModel.folder.weights).graph(scales: scales)
+        for node in graph.nodes where node.opType == "DequantizeLinear" && graph.initializers[node.inputs[0]]?.dataType == .int8 {
+            #expect(graph.initializers[node.inputs[1]]?.count == 1, "\(node.name)")
+            #expect(node.attributes["axis"] == nil)
+        }
+        var shared = QDQExportTests.scales
+        shared.shareQKVAmax()
+        shared.clipGeluOutput(at: 2)
+        for layer in 0..<6 {
+            let p = "layer.\(layer).attention.matmul_"
+            let expected = try #require(["q", "k", "v"].compactMap { QDQExportTests.scales.activations[p + $0] }.max())
+            #expect(["q", "k", "v"].map { shared.activations[p + $0] } == [expected, expected, expected])
+            #expect(shared.activations["layer.\(layer).output.input"] == min(2, QDQExportTests.scales.activations["layer.\(layer).output.input"]!))
+        }
+    }
+}
