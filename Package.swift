@@ -12,6 +12,8 @@ import PackageDescription
 /// - `OctetCPU`: the CPU backend, the numerical reference every other backend is tested against; it also executes
 ///   the graph IR.
 /// - `OctetQuant`: quantization: QDQBERT's Q/DQ placement, calibration, and ONNX export of float and Q/DQ models.
+/// - `OctetCUDA`: the CUDA layer, loaded with `dlopen` (driver, NVRTC with an on-disk cache), the embedded `.cu`
+///   kernels and their self-test against the CPU reference.
 /// - `COctetKernels`: the C shim with the vectorized CPU kernels (AVX-512 / AVX2 / portable, chosen at run time).
 /// - `octet`: the command-line tool.
 let package = Package(
@@ -19,7 +21,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "octet", targets: ["octet"]),
-        .library(name: "Octet", targets: ["OctetCore", "OctetModels", "OctetText", "OctetSQuAD", "OctetCPU", "OctetONNX", "OctetQuant"]),
+        .library(name: "Octet", targets: ["OctetCore", "OctetModels", "OctetText", "OctetSQuAD", "OctetCPU", "OctetONNX", "OctetQuant", "OctetCUDA"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -41,17 +43,19 @@ let package = Package(
         ),
         .target(name: "OctetCPU", dependencies: ["OctetCore", "OctetModels", "OctetONNX", "COctetKernels"]),
         .target(name: "OctetQuant", dependencies: ["OctetCore", "OctetModels", "OctetONNX", "OctetCPU"]),
+        // CUDA is loaded with dlopen at run time: the package builds and tests on machines without it.
+        .target(name: "OctetCUDA", dependencies: ["OctetCore", "COctetKernels"], exclude: ["Kernels"]),
         .executableTarget(
             name: "octet",
             dependencies: [
-                "OctetCore", "OctetModels", "OctetText", "OctetSQuAD", "OctetCPU", "OctetONNX", "OctetQuant",
+                "OctetCore", "OctetModels", "OctetText", "OctetSQuAD", "OctetCPU", "OctetONNX", "OctetQuant", "OctetCUDA",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "OctetTests",
             // `octet` too: the bad-input tests run the command and check its exit code and message.
-            dependencies: ["OctetCore", "OctetModels", "OctetText", "OctetSQuAD", "OctetCPU", "OctetONNX", "OctetQuant", "octet"],
+            dependencies: ["OctetCore", "OctetModels", "OctetText", "OctetSQuAD", "OctetCPU", "OctetONNX", "OctetQuant", "OctetCUDA", "octet"],
             resources: [.copy("Fixtures")]
         ),
     ],

@@ -16,6 +16,8 @@ public struct OctetError: Error, CustomStringConvertible, Equatable, Sendable {
         case invalidArgument
         /// Writing an output failed.
         case writeFailed
+        /// No GPU or driver is available, or a GPU driver, compiler or library call failed.
+        case device
     }
 
     public let kind: Kind
@@ -40,6 +42,12 @@ public struct OctetError: Error, CustomStringConvertible, Equatable, Sendable {
     /// A well-formed input that asks for something Octet does not support.
     public static func unsupported(_ path: String, _ reason: String) -> OctetError {
         OctetError(.unsupported, "\(path): \(reason).")
+    }
+
+    /// A GPU driver, compiler or library failure, or no GPU: `"cuLaunchKernel failed for skip_layernorm_i8:
+    /// CUDA_ERROR_ILLEGAL_ADDRESS (700)."`
+    public static func device(_ reason: String) -> OctetError {
+        OctetError(.device, "\(reason).")
     }
 
     /// An argument that is out of range.

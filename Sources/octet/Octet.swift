@@ -7,7 +7,7 @@ struct Octet: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "octet",
         abstract: "INT8 transformer inference: evaluate, run and benchmark BERT-family models.",
-        subcommands: [Eval.self, Bench.self, Inspect.self, Run.self, Quantize.self, Export.self])
+        subcommands: [Eval.self, Bench.self, Inspect.self, Run.self, Quantize.self, Export.self, SelfTest.self])
 
     static func main() {
         // Line-buffered even when stdout is a file or a pipe: results of long runs (tables, search steps) appear in

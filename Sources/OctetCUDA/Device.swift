@@ -1,0 +1,176 @@
+import Foundation
+import OctetCore
+
+/// One CUDA GPU with its primary context current on the calling thread, and the stream Octet's work goes to.
+public final class CUDADevice: @unchecked Sendable {
+    public let driver: CUDADriver
+    public let ordinal: Int
+    public let name: String
+    /// Compute capability, e.g. (9, 0) on Hopper.
+    public let computeCapability: (major: Int, minor: Int)
+    public let multiprocessors: Int
+    public let memoryBytes: Int
+    public let l2Bytes: Int
+    let context: CUDADriver.Handle
+    /// The stream every launch and copy of this device goes to (in order, so one synchronize waits for all).
+    let stream: CUDADriver.Handle
+
+    /// The GPU `ordinal` (default 0); throws `OctetError.device` when there is no driver or no such GPU.
+    public init(ordinal: Int = 0) throws {
+        let driver = try CUDADriver()
+        let count = try driver.deviceCount()
+        guard ordinal < count else {
+            throw OctetError.device(count == 0 ? "no CUDA GPU: the driver loaded but sees no device"
+                                               : "no CUDA GPU \(ordinal): the driver sees \(count)")
+        }
+        var device: Int32 = 0
+        try driver.check(driver.cuDeviceGet(&device, Int32(ordinal)), "cuDeviceGet")
+        func attribute(_ code: Int32, _ label: String) throws -> Int {
+            var v: Int32 = 0
+            try driver.check(driver.cuDeviceGetAttribute(&v, code, device), "cuDeviceGetAttribute", for: label)
+            return Int(v)
+        }
+        var buffer = [CChar](repeating: 0, count: 256)
+        try driver.check(driver.cuDeviceGetName(&buffer, 255, device), "cuDeviceGetName")
+        var bytes = 0
+        try driver.check(driver.cuDeviceTotalMem(&bytes, device), "cuDeviceTotalMem")
+        var context: CUDADriver.Handle = nil
+        try driver.check(driver.cuDevicePrimaryCtxRetain(&context, device), "cuDevicePrimaryCtxRetain")
+        try driver.check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent")
+        var stream: CUDADriver.Handle = nil
+        try driver.check(driver.cuStreamCreate(&stream, 1 /* CU_STREAM_NON_BLOCKING */), "cuStreamCreate")
+        self.driver = driver
+        self.ordinal = ordinal
+        self.name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        computeCapability = (try attribute(75, "compute capability major"), try attribute(76, "compute capability minor"))
+        multiprocessors = try attribute(16, "multiprocessor count")
+        l2Bytes = try attribute(38, "L2 cache size")
+        memoryBytes = bytes
+        self.context = context
+        self.stream = stream
+    }
+
+    /// NVRTC's architecture option for this GPU: `sm_90a` on Hopper (wgmma and setmaxnreg need the `a` target),
+    /// `sm_XY` elsewhere.
+    public var architecture: String {
+        let base = "sm_\(computeCapability.major)\(computeCapability.minor)"
+        return computeCapability.major == 9 && computeCapability.minor == 0 ? base + "a" : base
+    }
+
+    /// Makes this device's context current on the calling thread (each thread that launches needs it once).
+    public func makeCurrent() throws {
+        try driver.check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent")
+    }
+
+    /// Waits for everything queued on the device's stream.
+    public func synchronize() throws {
+        try driver.check(driver.cuStreamSynchronize(stream), "cuStreamSynchronize")
+    }
+
+    /// Device memory of `bytes` bytes.
+    public func allocate(_ bytes: Int) throws -> DeviceBuffer {
+        var address: UInt64 = 0
+        try driver.check(driver.cuMemAlloc(&address, max(bytes, 1)), "cuMemAlloc", for: "\(bytes) bytes")
+        return DeviceBuffer(device: self, address: address, bytes: bytes)
+    }
+
+    /// Loads a compiled module (a cubin from `NVRTC`).
+    public func load(_ module: CompiledModule) throws -> LoadedModule {
+        var handle: CUDADriver.Handle = nil
+        try module.cubin.withUnsafeBytes { bytes in
+            try driver.check(driver.cuModuleLoadData(&handle, bytes.baseAddress!), "cuModuleLoadData", for: module.name)
+        }
+        return LoadedModule(device: self, name: module.name, handle: handle)
+    }
+}
+
+/// A block of device memory, freed when the last reference goes.
+public final class DeviceBuffer: @unchecked Sendable {
+    public let device: CUDADevice
+    public let address: UInt64
+    public let bytes: Int
+
+    init(device: CUDADevice, address: UInt64, bytes: Int) {
+        self.device = device
+        self.address = address
+        self.bytes = bytes
+    }
+
+    deinit { _ = device.driver.cuMemFree(address) }
+
+    /// Copies `values` to the start of the buffer (queued on the device's stream; `values` must stay alive until the
+    /// stream is synchronized, which `download` does).
+    public func upload<T>(_ values: [T]) throws {
+        let size = values.count * MemoryLayout<T>.stride
+        precondition(size <= bytes, "upload of \(size) bytes into a buffer of \(bytes)")
+        try values.withUnsafeBytes { raw in
+            try device.driver.check(device.driver.cuMemcpyHtoDAsync(address, raw.baseAddress!, size, device.stream), "cuMemcpyHtoDAsync")
+            try device.synchronize()
+        }
+    }
+
+    /// The first `count` elements of the buffer, after everything queued before has finished.
+    public func download<T>(_ type: T.Type, count: Int) throws -> [T] {
+        precondition(count * MemoryLayout<T>.stride <= bytes, "download of \(count) × \(T.self) from a buffer of \(bytes) bytes")
+        return try [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            try device.driver.check(device.driver.cuMemcpyDtoHAsync(UnsafeMutableRawPointer(buffer.baseAddress!), address,
+                                                                    count * MemoryLayout<T>.stride, device.stream), "cuMemcpyDtoHAsync")
+            try device.synchronize()
+            initialized = count
+        }
+    }
+
+    /// Fills the buffer with the byte `value` (e.g. 0xFF to poison an output before a kernel must write all of it).
+    public func fill(byte value: UInt8) throws {
+        try device.driver.check(device.driver.cuMemsetD8Async(address, value, bytes, device.stream), "cuMemsetD8Async")
+    }
+}
+
+/// A module loaded on a device, whose kernels can be launched.
+public final class LoadedModule: @unchecked Sendable {
+    public let device: CUDADevice
+    public let name: String
+    let handle: CUDADriver.Handle
+    private var functions: [String: CUDADriver.Handle] = [:]
+
+    init(device: CUDADevice, name: String, handle: CUDADriver.Handle) {
+        self.device = device
+        self.name = name
+        self.handle = handle
+    }
+
+    /// A kernel argument: a device pointer or a 32-bit scalar, passed by address as `cuLaunchKernel` wants.
+    public enum Argument {
+        case buffer(DeviceBuffer)
+        case int32(Int32)
+        case float(Float)
+    }
+
+    /// Launches kernel `function` (an `extern "C"` name) on the device's stream.
+    public func launch(_ function: String, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int = 0,
+                       arguments: [Argument]) throws {
+        let driver = device.driver
+        if functions[function] == nil {
+            var f: CUDADriver.Handle = nil
+            try driver.check(driver.cuModuleGetFunction(&f, handle, function), "cuModuleGetFunction", for: function)
+            functions[function] = f
+        }
+        // Each argument's bytes live in their own allocation for the duration of the call.
+        let storage: [UnsafeMutableRawPointer] = arguments.map { argument in
+            let p = UnsafeMutableRawPointer.allocate(byteCount: 8, alignment: 8)
+            switch argument {
+            case .buffer(let b): p.storeBytes(of: b.address, as: UInt64.self)
+            case .int32(let v): p.storeBytes(of: v, as: Int32.self)
+            case .float(let v): p.storeBytes(of: v, as: Float.self)
+            }
+            return p
+        }
+        defer { storage.forEach { $0.deallocate() } }
+        var pointers: [UnsafeMutableRawPointer?] = storage
+        try pointers.withUnsafeMutableBufferPointer { params in
+            try driver.check(driver.cuLaunchKernel(functions[function]!, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2),
+                                                   UInt32(block.0), UInt32(block.1), UInt32(block.2), UInt32(sharedBytes),
+                                                   device.stream, params.baseAddress, nil), "cuLaunchKernel", for: function)
+        }
+    }
+}

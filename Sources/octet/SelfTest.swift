@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import OctetCore
+import OctetCUDA
+
+/// `octet selftest`: every GPU kernel against the CPU reference, with per-op tolerances.
+struct SelfTest: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "selftest",
+        abstract: "Check a device's kernels against the CPU reference; exit code 1 on any mismatch or when the device is missing.")
+
+    @Option(help: "The device to check: cuda.")
+    var device: String = "cuda"
+
+    @Option(help: "Write the results as JSON here.")
+    var json: String?
+
+    func run() throws {
+        let failed = try reportingErrors { () throws -> Bool in
+            guard device == "cuda" else { throw OctetError.invalidArgument("--device must be cuda, not \(device)") }
+            let gpu = try CUDADevice()
+            let compiler = try NVRTC()
+            print("device: \(gpu.name) (\(gpu.architecture), \(gpu.multiprocessors) SMs, \(gpu.memoryBytes >> 20) MiB); " +
+                  "driver CUDA \(try gpu.driver.version()); NVRTC \(compiler.version); cache \(compiler.cacheFolder)")
+            let results = try CUDASelfTest(device: gpu, compiler: compiler).run()
+            print(table(["check", "elements", "error", "tolerance", "result", "detail"], results.map { r in
+                [r.name, "\(r.elements)", String(format: "%.3g", r.error), String(format: "%.3g", r.tolerance), r.passed ? "pass" : "FAIL", r.detail]
+            }))
+            if let json {
+                try FileIO.writeJSON(["device": gpu.name, "architecture": gpu.architecture, "nvrtc": compiler.version,
+                                      "checks": results.map { ["name": $0.name, "elements": $0.elements, "error": $0.error,
+                                                               "tolerance": $0.tolerance, "passed": $0.passed] as [String: Any] }] as [String: Any],
+                                     to: json)
+            }
+            return results.contains { !$0.passed }
+        }
+        if failed { throw ExitCode(1) }
+    }
+}
