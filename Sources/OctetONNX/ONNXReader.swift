@@ -7,7 +7,7 @@ final class ByteBox: @unchecked Sendable {
     let bytes: UnsafeMutableRawBufferPointer
     init(_ data: Data) {
         bytes = .allocate(byteCount: max(1, data.count), alignment: 64)
-        data.copyBytes(to: bytes.bindMemory(to: UInt8.self))
+        _ = data.copyBytes(to: bytes.bindMemory(to: UInt8.self))
     }
     deinit { bytes.deallocate() }
 }
