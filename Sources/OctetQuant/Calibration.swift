@@ -27,6 +27,9 @@ public final class ActivationCollector: @unchecked Sendable {
     public private(set) var channelMaxima: [String: [Float]] = [:]
     public private(set) var batches = 0
     private let lock = NSLock()
+    /// amax by point per calibrator, for the histograms as they were after `batches` batches (entropy and MSE
+    /// search every bin, and a recipe asks for the same calibrator several times).
+    private var amaxCache: [Calibrator: (batches: Int, amax: [String: Float])] = [:]
 
     public init(weights: BertWeights, smoothing: [String: [Float]] = [:], threads: Int? = nil) throws {
         exporter = BertONNXExporter(weights: weights)
@@ -94,6 +97,10 @@ public final class ActivationCollector: @unchecked Sendable {
 
     /// amax of every quantization point by `calibrator`.
     public func scales(_ calibrator: Calibrator, perChannelWeights: Bool = true) throws -> QuantizationScales {
+        if let cached = amaxCache[calibrator], cached.batches == batches {
+            return QuantizationScales(activations: cached.amax, perChannelWeights: perChannelWeights, calibrator: calibrator.description,
+                                      smoothing: smoothing)
+        }
         var amax: [String: Float] = [:]
         var cache: [String: Float] = [:]
         for point in points {
@@ -104,6 +111,7 @@ public final class ActivationCollector: @unchecked Sendable {
             if cache[value] == nil { cache[value] = try calibrator.amax(from: histogram) }
             amax[point] = cache[value]
         }
+        amaxCache[calibrator] = (batches, amax)
         return QuantizationScales(activations: amax, perChannelWeights: perChannelWeights, calibrator: calibrator.description,
                                   smoothing: smoothing)
     }

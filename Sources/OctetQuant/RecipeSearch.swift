@@ -28,11 +28,10 @@ public struct RecipeSearch {
     /// A QA engine for the model with `floatGroups` kept float besides the scales' own float groups (nil: the
     /// float32 model).
     public func engine(floatGroups: Set<String>?) throws -> ONNXQuestionAnsweringEngine {
-        let exporter = BertONNXExporter(weights: weights)
+        guard let floatGroups else { return try engine(scales: nil) }
         var recipe = scales
-        if let floatGroups { recipe.floatGroups.formUnion(floatGroups) }
-        return try ONNXQuestionAnsweringEngine(graph: exporter.graph(scales: floatGroups == nil ? nil : recipe), threads: threads,
-                                               quantizedArithmetic: .simulated)
+        recipe.floatGroups.formUnion(floatGroups)
+        return try engine(scales: recipe)
     }
 
     /// How far `model`'s answer distributions are from `baseline`'s: the Kullback–Leibler divergence KL(p ‖ q) of
@@ -124,8 +123,8 @@ public struct RecipeSearch {
         return (current, choices)
     }
 
-    /// A QA engine for the model quantized with `scales`.
-    func engine(scales: QuantizationScales) throws -> ONNXQuestionAnsweringEngine {
+    /// A QA engine for the model quantized with `scales` (nil: float32).
+    func engine(scales: QuantizationScales?) throws -> ONNXQuestionAnsweringEngine {
         try ONNXQuestionAnsweringEngine(graph: BertONNXExporter(weights: weights).graph(scales: scales), threads: threads,
                                         quantizedArithmetic: .simulated)
     }
