@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "OctetCPU", dependencies: ["OctetCore", "OctetModels", "OctetONNX", "COctetKernels"]),
         .target(name: "OctetQuant", dependencies: ["OctetCore", "OctetModels", "OctetONNX", "OctetCPU"]),
         // CUDA is loaded with dlopen at run time: the package builds and tests on machines without it.
-        .target(name: "OctetCUDA", dependencies: ["OctetCore", "COctetKernels"], exclude: ["Kernels"]),
+        .target(name: "OctetCUDA", dependencies: ["OctetCore", "OctetModels", "OctetQuant", "OctetCPU", "COctetKernels"], exclude: ["Kernels"]),
         .executableTarget(
             name: "octet",
             dependencies: [

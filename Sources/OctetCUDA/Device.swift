@@ -14,6 +14,8 @@ public final class CUDADevice: @unchecked Sendable {
     let context: CUDADriver.Handle
     /// The stream every launch and copy of this device goes to (in order, so one synchronize waits for all).
     let stream: CUDADriver.Handle
+    /// Whether `captureGraph` is capturing the stream now (events are then recorded as graph nodes).
+    private var capturing = false
 
     /// The GPU `ordinal` (default 0); throws `OctetError.device` when there is no driver or no such GPU.
     public init(ordinal: Int = 0) throws {
@@ -74,6 +76,36 @@ public final class CUDADevice: @unchecked Sendable {
         return DeviceBuffer(device: self, address: address, bytes: bytes)
     }
 
+    /// Captures the launches and copies `body` queues on the device's stream into a CUDA graph, replayed by
+    /// `CUDAGraph.launch` with one call instead of one per kernel (the host cost of a batch-1 BERT is otherwise
+    /// hundreds of launches).
+    public func captureGraph(_ body: () throws -> Void) throws -> CUDAGraph {
+        try driver.check(driver.cuStreamBeginCapture(stream, 2 /* CU_STREAM_CAPTURE_MODE_RELAXED */), "cuStreamBeginCapture")
+        capturing = true
+        defer { capturing = false }
+        var graph: CUDADriver.Handle = nil
+        do {
+            try body()
+        } catch {
+            _ = driver.cuStreamEndCapture(stream, &graph)
+            if graph != nil { _ = driver.cuGraphDestroy(graph) }
+            throw error
+        }
+        try driver.check(driver.cuStreamEndCapture(stream, &graph), "cuStreamEndCapture")
+        defer { _ = driver.cuGraphDestroy(graph) }
+        var executable: CUDADriver.Handle = nil
+        try driver.check(driver.cuGraphInstantiateWithFlags(&executable, graph, 0), "cuGraphInstantiateWithFlags")
+        return CUDAGraph(device: self, executable: executable)
+    }
+
+    /// An event recorded on the device's stream now (for GPU-side timing). During graph capture it becomes an
+    /// external event-record node (CU_EVENT_RECORD_EXTERNAL), recorded at each replay, so graphs can be timed inside.
+    public func record() throws -> CUDAEvent {
+        let event = try CUDAEvent(device: self)
+        try driver.check(driver.cuEventRecordWithFlags(event.handle, stream, capturing ? 1 : 0), "cuEventRecordWithFlags")
+        return event
+    }
+
     /// Loads a compiled module (a cubin from `NVRTC`).
     public func load(_ module: CompiledModule) throws -> LoadedModule {
         var handle: CUDADriver.Handle = nil
@@ -81,6 +113,74 @@ public final class CUDADevice: @unchecked Sendable {
             try driver.check(driver.cuModuleLoadData(&handle, bytes.baseAddress!), "cuModuleLoadData", for: module.name)
         }
         return LoadedModule(device: self, name: module.name, handle: handle)
+    }
+}
+
+/// An instantiated CUDA graph (see `CUDADevice.captureGraph`).
+public final class CUDAGraph: @unchecked Sendable {
+    let device: CUDADevice
+    let executable: CUDADriver.Handle
+
+    init(device: CUDADevice, executable: CUDADriver.Handle) {
+        self.device = device
+        self.executable = executable
+    }
+
+    deinit { _ = device.driver.cuGraphExecDestroy(executable) }
+
+    /// Queues one replay on the device's stream.
+    public func launch() throws {
+        try device.driver.check(device.driver.cuGraphLaunch(executable, device.stream), "cuGraphLaunch")
+    }
+}
+
+/// A CUDA event, for timing work on the device's stream.
+public final class CUDAEvent: @unchecked Sendable {
+    let device: CUDADevice
+    let handle: CUDADriver.Handle
+
+    init(device: CUDADevice) throws {
+        self.device = device
+        var h: CUDADriver.Handle = nil
+        try device.driver.check(device.driver.cuEventCreate(&h, 0), "cuEventCreate")
+        handle = h
+    }
+
+    deinit { _ = device.driver.cuEventDestroy(handle) }
+
+    /// Milliseconds of device time from `start` to this event (waits for this event).
+    public func milliseconds(since start: CUDAEvent) throws -> Double {
+        try device.driver.check(device.driver.cuEventSynchronize(handle), "cuEventSynchronize")
+        var ms: Float = 0
+        try device.driver.check(device.driver.cuEventElapsedTime(&ms, start.handle, handle), "cuEventElapsedTime")
+        return Double(ms)
+    }
+}
+
+/// Page-locked host memory: copies between it and the device run asynchronously at full PCIe/NVLink speed.
+public final class PinnedBuffer: @unchecked Sendable {
+    let device: CUDADevice
+    public let pointer: UnsafeMutableRawPointer
+    public let bytes: Int
+
+    init(device: CUDADevice, bytes: Int) throws {
+        self.device = device
+        var p: UnsafeMutableRawPointer?
+        try device.driver.check(device.driver.cuMemHostAlloc(&p, max(bytes, 1), 0), "cuMemHostAlloc", for: "\(bytes) bytes")
+        pointer = p!
+        self.bytes = bytes
+    }
+
+    deinit { _ = device.driver.cuMemFreeHost(pointer) }
+
+    /// Queues a copy of `count` bytes from here to device address `address`.
+    public func copy(toDevice address: UInt64, count: Int, offset: Int = 0) throws {
+        try device.driver.check(device.driver.cuMemcpyHtoDAsync(address, pointer + offset, count, device.stream), "cuMemcpyHtoDAsync")
+    }
+
+    /// Queues a copy of `count` bytes from device address `address` to here.
+    public func copy(fromDevice address: UInt64, count: Int, offset: Int = 0) throws {
+        try device.driver.check(device.driver.cuMemcpyDtoHAsync(pointer + offset, address, count, device.stream), "cuMemcpyDtoHAsync")
     }
 }
 
@@ -120,6 +220,15 @@ public final class DeviceBuffer: @unchecked Sendable {
         }
     }
 
+    /// Copies raw bytes to `offset` bytes into the buffer and waits.
+    public func upload(bytes source: UnsafeRawBufferPointer, offset: Int = 0) throws {
+        precondition(offset + source.count <= bytes, "upload of \(source.count) bytes at \(offset) into a buffer of \(bytes)")
+        guard source.count > 0 else { return }
+        try device.driver.check(device.driver.cuMemcpyHtoDAsync(address + UInt64(offset), source.baseAddress!, source.count, device.stream),
+                                "cuMemcpyHtoDAsync")
+        try device.synchronize()
+    }
+
     /// Fills the buffer with the byte `value` (e.g. 0xFF to poison an output before a kernel must write all of it).
     public func fill(byte value: UInt8) throws {
         try device.driver.check(device.driver.cuMemsetD8Async(address, value, bytes, device.stream), "cuMemsetD8Async")
@@ -132,6 +241,8 @@ public final class LoadedModule: @unchecked Sendable {
     public let name: String
     let handle: CUDADriver.Handle
     private var functions: [String: CUDADriver.Handle] = [:]
+    /// The dynamic shared memory each function is allowed so far (above 48 KiB it must be raised first).
+    private var sharedLimits: [String: Int] = [:]
 
     init(device: CUDADevice, name: String, handle: CUDADriver.Handle) {
         self.device = device
@@ -142,24 +253,34 @@ public final class LoadedModule: @unchecked Sendable {
     /// A kernel argument: a device pointer or a 32-bit scalar, passed by address as `cuLaunchKernel` wants.
     public enum Argument {
         case buffer(DeviceBuffer)
+        /// A device address (0 for a null pointer).
+        case pointer(UInt64)
         case int32(Int32)
         case float(Float)
     }
 
-    /// Launches kernel `function` (an `extern "C"` name) on the device's stream.
+    /// Launches kernel `function` (an `extern "C"` name) on the device's stream. `programmatic`: with programmatic
+    /// stream serialization (Hopper's programmatic dependent launch), so the kernel may start while the previous one
+    /// finishes; the kernel must call griddepcontrol.wait before touching what its predecessors write (common.cuh).
     public func launch(_ function: String, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int = 0,
-                       arguments: [Argument]) throws {
+                       programmatic: Bool = false, arguments: [Argument]) throws {
         let driver = device.driver
         if functions[function] == nil {
             var f: CUDADriver.Handle = nil
             try driver.check(driver.cuModuleGetFunction(&f, handle, function), "cuModuleGetFunction", for: function)
             functions[function] = f
         }
+        if sharedBytes > (sharedLimits[function] ?? 48 * 1024) {
+            try driver.check(driver.cuFuncSetAttribute(functions[function]!, 8 /* MAX_DYNAMIC_SHARED_SIZE_BYTES */, Int32(sharedBytes)),
+                             "cuFuncSetAttribute", for: "\(function) (\(sharedBytes) bytes of shared memory)")
+            sharedLimits[function] = sharedBytes
+        }
         // Each argument's bytes live in their own allocation for the duration of the call.
         let storage: [UnsafeMutableRawPointer] = arguments.map { argument in
             let p = UnsafeMutableRawPointer.allocate(byteCount: 8, alignment: 8)
             switch argument {
             case .buffer(let b): p.storeBytes(of: b.address, as: UInt64.self)
+            case .pointer(let a): p.storeBytes(of: a, as: UInt64.self)
             case .int32(let v): p.storeBytes(of: v, as: Int32.self)
             case .float(let v): p.storeBytes(of: v, as: Float.self)
             }
@@ -168,9 +289,28 @@ public final class LoadedModule: @unchecked Sendable {
         defer { storage.forEach { $0.deallocate() } }
         var pointers: [UnsafeMutableRawPointer?] = storage
         try pointers.withUnsafeMutableBufferPointer { params in
-            try driver.check(driver.cuLaunchKernel(functions[function]!, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2),
-                                                   UInt32(block.0), UInt32(block.1), UInt32(block.2), UInt32(sharedBytes),
-                                                   device.stream, params.baseAddress, nil), "cuLaunchKernel", for: function)
+            guard programmatic else {
+                try driver.check(driver.cuLaunchKernel(functions[function]!, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2),
+                                                       UInt32(block.0), UInt32(block.1), UInt32(block.2), UInt32(sharedBytes),
+                                                       device.stream, params.baseAddress, nil), "cuLaunchKernel", for: function)
+                return
+            }
+            // CUlaunchAttribute {id: UInt32, pad to 8, value: 64-byte union}: PROGRAMMATIC_STREAM_SERIALIZATION (6) = 1.
+            // CUlaunchConfig {grid x/y/z, block x/y/z, sharedMemBytes: UInt32; stream at 32; attrs at 40; numAttrs at 48}.
+            let attribute = UnsafeMutableRawPointer.allocate(byteCount: 72, alignment: 8)
+            let config = UnsafeMutableRawPointer.allocate(byteCount: 56, alignment: 8)
+            defer { attribute.deallocate(); config.deallocate() }
+            attribute.initializeMemory(as: UInt8.self, repeating: 0, count: 72)
+            config.initializeMemory(as: UInt8.self, repeating: 0, count: 56)
+            attribute.storeBytes(of: UInt32(6), as: UInt32.self)
+            attribute.storeBytes(of: Int32(1), toByteOffset: 8, as: Int32.self)
+            for (i, v) in [grid.0, grid.1, grid.2, block.0, block.1, block.2, sharedBytes].enumerated() {
+                config.storeBytes(of: UInt32(v), toByteOffset: 4 * i, as: UInt32.self)
+            }
+            config.storeBytes(of: device.stream, toByteOffset: 32, as: CUDADriver.Handle.self)
+            config.storeBytes(of: attribute, toByteOffset: 40, as: UnsafeMutableRawPointer.self)
+            config.storeBytes(of: UInt32(1), toByteOffset: 48, as: UInt32.self)
+            try driver.check(driver.cuLaunchKernelEx(config, functions[function]!, params.baseAddress, nil), "cuLaunchKernelEx", for: function)
         }
     }
 }

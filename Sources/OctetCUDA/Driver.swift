@@ -32,6 +32,7 @@ public final class CUDADriver: @unchecked Sendable {
     let cuStreamDestroy: @convention(c) (Handle) -> Result
     let cuEventCreate: @convention(c) (UnsafeMutablePointer<Handle>, UInt32) -> Result
     let cuEventRecord: @convention(c) (Handle, Handle) -> Result
+    let cuEventRecordWithFlags: @convention(c) (Handle, Handle, UInt32) -> Result
     let cuEventSynchronize: @convention(c) (Handle) -> Result
     let cuEventElapsedTime: @convention(c) (UnsafeMutablePointer<Float>, Handle, Handle) -> Result
     let cuEventDestroy: @convention(c) (Handle) -> Result
@@ -39,7 +40,19 @@ public final class CUDADriver: @unchecked Sendable {
     let cuModuleGetFunction: @convention(c) (UnsafeMutablePointer<Handle>, Handle, UnsafePointer<CChar>) -> Result
     let cuLaunchKernel: @convention(c) (Handle, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, Handle,
                                         UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Result
+    let cuLaunchKernelEx: @convention(c) (UnsafeRawPointer, Handle, UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+                                          UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Result
     let cuGetErrorName: @convention(c) (Result, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> Result
+    let cuFuncSetAttribute: @convention(c) (Handle, Int32, Int32) -> Result
+    let cuMemsetD32Async: @convention(c) (UInt64, UInt32, Int, Handle) -> Result
+    let cuMemHostAlloc: @convention(c) (UnsafeMutablePointer<UnsafeMutableRawPointer?>, Int, UInt32) -> Result
+    let cuMemFreeHost: @convention(c) (UnsafeMutableRawPointer) -> Result
+    let cuStreamBeginCapture: @convention(c) (Handle, Int32) -> Result
+    let cuStreamEndCapture: @convention(c) (Handle, UnsafeMutablePointer<Handle>) -> Result
+    let cuGraphInstantiateWithFlags: @convention(c) (UnsafeMutablePointer<Handle>, Handle, UInt64) -> Result
+    let cuGraphLaunch: @convention(c) (Handle, Handle) -> Result
+    let cuGraphExecDestroy: @convention(c) (Handle) -> Result
+    let cuGraphDestroy: @convention(c) (Handle) -> Result
 
     /// Loads the driver and initializes it; throws `OctetError.device` when there is no driver or no GPU.
     public init() throws {
@@ -65,6 +78,7 @@ public final class CUDADriver: @unchecked Sendable {
         cuStreamDestroy = try l.symbol("cuStreamDestroy_v2")
         cuEventCreate = try l.symbol("cuEventCreate")
         cuEventRecord = try l.symbol("cuEventRecord")
+        cuEventRecordWithFlags = try l.symbol("cuEventRecordWithFlags")
         cuEventSynchronize = try l.symbol("cuEventSynchronize")
         cuEventElapsedTime = try l.symbol("cuEventElapsedTime")
         cuEventDestroy = try l.symbol("cuEventDestroy_v2")
@@ -72,6 +86,17 @@ public final class CUDADriver: @unchecked Sendable {
         cuModuleGetFunction = try l.symbol("cuModuleGetFunction")
         cuLaunchKernel = try l.symbol("cuLaunchKernel")
         cuGetErrorName = try l.symbol("cuGetErrorName")
+        cuLaunchKernelEx = try l.symbol("cuLaunchKernelEx")
+        cuFuncSetAttribute = try l.symbol("cuFuncSetAttribute")
+        cuMemsetD32Async = try l.symbol("cuMemsetD32Async")
+        cuMemHostAlloc = try l.symbol("cuMemHostAlloc")
+        cuMemFreeHost = try l.symbol("cuMemFreeHost")
+        cuStreamBeginCapture = try l.symbol("cuStreamBeginCapture_v2")
+        cuStreamEndCapture = try l.symbol("cuStreamEndCapture")
+        cuGraphInstantiateWithFlags = try l.symbol("cuGraphInstantiateWithFlags")
+        cuGraphLaunch = try l.symbol("cuGraphLaunch")
+        cuGraphExecDestroy = try l.symbol("cuGraphExecDestroy")
+        cuGraphDestroy = try l.symbol("cuGraphDestroy")
         try check(cuInit(0), "cuInit")
     }
 

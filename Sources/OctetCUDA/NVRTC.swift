@@ -59,26 +59,38 @@ public final class NVRTC: @unchecked Sendable {
         throw OctetError.device("\(call) failed for \(name): \(text) (\(result))")
     }
 
-    /// The cache key of a compile: a 128-bit hash (two FNV-1a 64 passes) of source, options, architecture and
-    /// NVRTC version.
-    public static func cacheKey(source: String, options: [String], architecture: String, version: String) -> String {
-        let text = Array(([source] + options + [architecture, version]).joined(separator: "\u{0}").utf8)
+    /// The cache key of a compile: a 128-bit hash (two FNV-1a 64 passes) of source, headers, options, architecture
+    /// and NVRTC version.
+    public static func cacheKey(source: String, headers: [String: String] = [:], options: [String], architecture: String,
+                                version: String) -> String {
+        let headerText = headers.keys.sorted().flatMap { [$0, headers[$0]!] }
+        let text = Array(([source] + headerText + options + [architecture, version]).joined(separator: "\u{0}").utf8)
         func fnv(_ basis: UInt64) -> UInt64 {
             text.reduce(basis) { ($0 ^ UInt64($1)) &* 0x100000001b3 }
         }
         return String(format: "%016llx%016llx", fnv(0xcbf29ce484222325), fnv(0x84222325cbf29ce4))
     }
 
-    /// Compiles `source` (file name `name`) for `architecture` (e.g. "sm_90a"), or reads the cached cubin.
-    public func compile(_ name: String, source: String, architecture: String, options extra: [String] = []) throws -> CompiledModule {
+    /// Compiles `source` (file name `name`) for `architecture` (e.g. "sm_90a"), or reads the cached cubin. `headers`
+    /// (include name → text) are what `#include "name"` finds.
+    public func compile(_ name: String, source: String, headers: [String: String] = [:], architecture: String,
+                        options extra: [String] = []) throws -> CompiledModule {
         let options = ["--gpu-architecture=\(architecture)", "--std=c++17", "-default-device"] + extra
-        let key = Self.cacheKey(source: source, options: options, architecture: architecture, version: version)
+        let key = Self.cacheKey(source: source, headers: headers, options: options, architecture: architecture, version: version)
         let path = "\(cacheFolder)/\(name.replacingOccurrences(of: "/", with: "_"))-\(key).cubin"
         if let data = FileManager.default.contents(atPath: path), !data.isEmpty {
             return CompiledModule(name: name, cubin: data, cached: true)
         }
         var program: Program = nil
-        try check(nvrtcCreateProgram(&program, source, name, 0, nil, nil), "nvrtcCreateProgram", name)
+        let includeNames = headers.keys.sorted()
+        let cHeaders = includeNames.map { strdup(headers[$0]!) }, cNames = includeNames.map { strdup($0) }
+        defer { (cHeaders + cNames).forEach { free($0) } }
+        let created = cHeaders.map { UnsafePointer($0) }.withUnsafeBufferPointer { texts in
+            cNames.map { UnsafePointer($0) }.withUnsafeBufferPointer { names in
+                nvrtcCreateProgram(&program, source, name, Int32(includeNames.count), texts.baseAddress, names.baseAddress)
+            }
+        }
+        try check(created, "nvrtcCreateProgram", name)
         defer { _ = nvrtcDestroyProgram(&program) }
         let cOptions = options.map { strdup($0) }
         defer { cOptions.forEach { free($0) } }

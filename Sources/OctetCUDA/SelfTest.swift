@@ -1,12 +1,22 @@
 import COctetKernels
 import Foundation
 import OctetCore
+import OctetCPU
+import OctetModels
+import OctetQuant
 
 /// The CUDA kernel files embedded in the binary (`scripts/embed_kernels.py` writes them from `Kernels/*.cu`).
 public enum CUDAKernels {
     public static var fileNames: [String] { KernelSources.files.keys.sorted() }
     /// The source text of a kernel file (without its final newline).
     public static func source(of file: String) -> String? { KernelSources.files[file] }
+
+    /// Compiles (or reads from the cache) one kernel file for `device`, with the shared headers, and loads it.
+    public static func load(_ file: String, device: CUDADevice, compiler: NVRTC) throws -> LoadedModule {
+        guard let source = KernelSources.files[file] else { preconditionFailure("no kernel file \(file)") }
+        let headers = KernelSources.files.filter { $0.key.hasSuffix(".cuh") }
+        return try device.load(try compiler.compile(file, source: source, headers: headers, architecture: device.architecture))
+    }
 }
 
 /// Checks every CUDA kernel against the CPU reference on fresh random inputs, each with its own tolerance.
@@ -28,21 +38,187 @@ public struct CUDASelfTest {
 
     public let device: CUDADevice
     public let compiler: NVRTC
+    /// A real model to check end to end besides the random ones, with the quantization recipe to run it in INT8.
+    public let model: (weights: BertWeights, scales: QuantizationScales?, name: String)?
+    /// Real inputs for it (SQuAD features), when given; else random tokens.
+    public let features: TokenBatch?
 
-    public init(device: CUDADevice, compiler: NVRTC) {
+    public init(device: CUDADevice, compiler: NVRTC, model: (weights: BertWeights, scales: QuantizationScales?, name: String)? = nil,
+                features: TokenBatch? = nil) {
         self.device = device
         self.compiler = compiler
+        self.model = model
+        self.features = features
+    }
+
+    /// The first `count` features of a safetensors file with int32 or int64 `input_ids`, `token_type_ids` and
+    /// `attention_mask` [features, sequence] (`octet eval squad --save-features`, or the shared reference outputs).
+    public static func features(path: String, count: Int) throws -> TokenBatch {
+        let file = try SafeTensorsFile(path: path)
+        func ints(_ name: String) throws -> (values: [Int32], shape: [Int]) {
+            let view = try file.tensor(name)
+            guard view.shape.count == 2, view.dtype == .int32 || view.dtype == .int64 else {
+                throw OctetError.malformed(path, "tensor '\(name)' must be int32 or int64 [features, sequence], not \(view.dtype.rawValue) \(view.shape)")
+            }
+            let n = min(count, view.shape[0]) * view.shape[1]
+            let values: [Int32] = withExtendedLifetime(view.owner) {
+                view.dtype == .int32 ? Array(view.bytes.bindMemory(to: Int32.self).prefix(n))
+                                     : view.bytes.bindMemory(to: Int64.self).prefix(n).map { Int32(truncatingIfNeeded: $0) }
+            }
+            return (values, [min(count, view.shape[0]), view.shape[1]])
+        }
+        let ids = try ints("input_ids"), types = try ints("token_type_ids"), mask = try ints("attention_mask")
+        guard types.shape == ids.shape, mask.shape == ids.shape else {
+            throw OctetError.malformed(path, "input_ids, token_type_ids and attention_mask differ in shape")
+        }
+        return TokenBatch(batchSize: ids.shape[0], sequenceLength: ids.shape[1], inputIDs: ids.values, tokenTypeIDs: types.values,
+                          attentionMask: mask.values)
     }
 
     /// Compiles (or loads from the cache) one kernel file for this device.
     public func module(_ file: String) throws -> LoadedModule {
-        guard let source = KernelSources.files[file] else { preconditionFailure("no kernel file \(file)") }
-        return try device.load(try compiler.compile(file, source: source, architecture: device.architecture))
+        try CUDAKernels.load(file, device: device, compiler: compiler)
     }
 
     /// Runs every check.
     public func run() throws -> [Result] {
-        [try quantize()]
+        var results = [try quantize()]
+        for int8 in [true, false] {
+            for (m, n, k, split) in [(200, 384, 1536, 1), (128, 1024, 4096, 4), (3000, 1152, 384, 1)] {
+                results += try gemm(m: m, n: n, k: k, int8: int8, forceSplit: split)
+            }
+        }
+        // Random BERTs (hidden 256, 4 heads of 64; and hidden 384, 12 heads of 32 like the reference model): FP16
+        // against the CPU's float32 engine, INT8 against the CPU running the Q/DQ export of the same scales, once
+        // recipe-like (adds in float, uint8 probabilities, two groups in float) and once with every group in INT8.
+        for (config, name) in [(BertConfig(vocabSize: 2000, hiddenSize: 256, layerCount: 3, headCount: 4, intermediateSize: 1024), "random bert 3×256"),
+                               (BertConfig(vocabSize: 2000, hiddenSize: 384, layerCount: 2, headCount: 12, intermediateSize: 1536), "random bert 2×384")] {
+            let weights = BertWeights.random(config: config, seed: 7)
+            results.append(try model(weights, precision: .fp16, scales: nil, name: name))
+            var recipe = QuantizationScales.synthetic(layers: config.layerCount)
+            recipe.unsignedProbabilities = true
+            recipe.floatGroups = Set(QuantizationGroup.matching("*.add", layers: config.layerCount) + ["layer.0.output", "layer.1.attention.pv"])
+            results.append(try model(weights, precision: .int8, scales: recipe, name: name + " recipe-like"))
+            results.append(try model(weights, precision: .int8, scales: QuantizationScales.synthetic(layers: config.layerCount), name: name + " all int8"))
+        }
+        if let model {
+            results.append(try self.model(model.weights, precision: .fp16, scales: nil, name: model.name, batch: features))
+            if let scales = model.scales {
+                results.append(try self.model(model.weights, precision: .int8, scales: scales, name: model.name + " recipe", batch: features))
+            }
+        }
+        return results
+    }
+
+    /// One GEMM variant path (the engine's choice for the shape, or a forced split-K) against a CPU reference:
+    /// int32 sums exact, then the float epilogue: fp16 output within 1e-3 relative (fp16 rounding), GELU + int8
+    /// output within 1 (a float rounding difference can move a value across a .5 boundary).
+    func gemm(m: Int, n: Int, k: Int, int8: Bool, forceSplit: Int) throws -> [Result] {
+        var generator = SystemRandomNumberGenerator()
+        var choice = GemmChoice(m: m, n: n, k: k, int8: int8, multiprocessors: device.multiprocessors)
+        if forceSplit > 1, (k * (int8 ? 1 : 2)) % (choice.bk * forceSplit) == 0 { choice = choice.withSplit(forceSplit) }
+        let elementBytes = int8 ? 1 : 2
+        let a8 = (0..<(m * k)).map { _ in Int8.random(in: -128...127, using: &generator) }
+        let w8 = (0..<(n * k)).map { _ in Int8.random(in: -128...127, using: &generator) }
+        let a16 = (0..<(m * k)).map { _ in Float16(Float.random(in: -2...2, using: &generator)) }
+        let w16 = (0..<(n * k)).map { _ in Float16(Float.random(in: -0.1...0.1, using: &generator)) }
+        let dq = (0..<n).map { _ in Float.random(in: 1e-5...1e-4, using: &generator) }
+        let bias = (0..<n).map { _ in Float.random(in: -1...1, using: &generator) }
+        // The CPU reference: exact integer (or float64) sums, then the epilogue in double.
+        nonisolated(unsafe) let out = UnsafeMutableBufferPointer<Double>.allocate(capacity: m * n)  // rows written by one task each
+        defer { out.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: m) { i in
+            do {
+                for j in 0..<n {
+                    if int8 {
+                        var acc = 0
+                        for p in 0..<k { acc += Int(a8[i * k + p]) * Int(w8[j * k + p]) }
+                        out[i * n + j] = Double(acc) * Double(dq[j]) + Double(bias[j])
+                    } else {
+                        var acc = 0.0
+                        for p in 0..<k { acc += Double(a16[i * k + p]) * Double(w16[j * k + p]) }
+                        out[i * n + j] = acc + Double(bias[j])
+                    }
+                }
+            }
+        }
+        let reference = Array(out)
+        let a = try device.allocate(m * k * elementBytes), w = try device.allocate(n * k * elementBytes)
+        if int8 { try a.upload(a8); try w.upload(w8) } else { try a.upload(a16); try w.upload(w16) }
+        let dqBuffer = try device.allocate(n * 4), biasBuffer = try device.allocate(n * 4)
+        try dqBuffer.upload(dq)
+        try biasBuffer.upload(bias)
+        let gelu = reference.map { 0.5 * $0 * (1 + erf($0 / 2.0.squareRoot())) }
+        let qScale = Float(127 / max(gelu.map(abs).max()!, 1e-6))
+        let qBuffer = try device.allocate(n * 4)
+        try qBuffer.upload([Float](repeating: qScale, count: n))
+        let out16 = try device.allocate(m * n * 2), out8 = try device.allocate(m * n)
+        let workspace = try device.allocate(max(choice.split * m * n * 4, 4)), counters = try device.allocate(4096 * 4)
+        try counters.fill(byte: 0)
+        try out16.fill(byte: 0xFF)  // fp16 NaN: an element never written fails
+        try out8.fill(byte: 0x55)
+        let module = try module("gemm.cu")
+        for (act, output, kind) in [(0, out16, 0), (1, out8, 2)] {
+            try module.launch(choice.kernel, grid: ((n + choice.bn - 1) / choice.bn, (m + choice.bm - 1) / choice.bm, choice.split),
+                              block: (choice.threads, 1, 1), sharedBytes: choice.sharedBytes, arguments: [
+                .buffer(a), .int32(Int32(k)), .buffer(w), .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k)),
+                .pointer(int8 ? dqBuffer.address : 0), .buffer(biasBuffer), .int32(Int32(act)), .pointer(kind == 2 ? qBuffer.address : 0),
+                .int32(Int32(kind)), .buffer(output), .int32(Int32(n)), .buffer(workspace), .buffer(counters), .int32(Int32(choice.split))])
+        }
+        let got16 = try out16.download(Float16.self, count: m * n), got8 = try out8.download(Int8.self, count: m * n)
+        var squared = 0.0, norm = 0.0, worst8 = 0.0
+        for i in 0..<(m * n) {
+            let e = Double(got16[i]) - reference[i]
+            squared += e.isNaN ? .infinity : e * e
+            norm += reference[i] * reference[i]
+            let q = min(max((gelu[i] * Double(qScale)).rounded(.toNearestOrEven), -128), 127)
+            worst8 = max(worst8, abs(Double(got8[i]) - q))
+        }
+        let label = "\(choice.kernel) \(m)×\(n)×\(k) split \(choice.split)"
+        return [Result(name: label + " fp16 out", elements: m * n, error: (squared / norm).squareRoot(), tolerance: 1e-3,
+                       detail: "relative L2 error against float64 sums"),
+                Result(name: label + " gelu int8 out", elements: m * n, error: worst8, tolerance: 1, detail: "largest int8 difference")]
+    }
+
+    /// A whole model on the GPU against the CPU reference on `batch` (default: 2 × 128 random tokens, the second
+    /// padded from position 100): relative L2 error of the start and end logits over the real tokens, and the share
+    /// of rows whose best start and end positions agree. FP16 (fp16 weights and residual stream, float arithmetic) against float32 within
+    /// 1e-2; INT8 against the CPU's integer execution of the same Q/DQ model within 5e-2 (a float difference that
+    /// flips one int8 value upstream moves logits downstream).
+    func model(_ weights: BertWeights, precision: CUDABertEngine.Precision, scales: QuantizationScales?, name: String,
+               batch given: TokenBatch? = nil) throws -> Result {
+        var generator = SystemRandomNumberGenerator()
+        let vocab = weights.config.vocabSize
+        let batch = given ?? {
+            let (b, s) = (2, 128)
+            return TokenBatch(batchSize: b, sequenceLength: s, inputIDs: (0..<(b * s)).map { _ in Int32.random(in: 1..<Int32(vocab), using: &generator) },
+                              tokenTypeIDs: (0..<(b * s)).map { Int32($0 % s >= 20 ? 1 : 0) },
+                              attentionMask: (0..<(b * s)).map { Int32($0 >= s && $0 % s >= 100 ? 0 : 1) })
+        }()
+        let (b, s, mask) = (batch.batchSize, batch.sequenceLength, batch.attentionMask)
+        let cpu: QuestionAnsweringEngine = precision == .fp16
+            ? CPUBertEngine(weights: weights)
+            : try ONNXQuestionAnsweringEngine(graph: BertONNXExporter(weights: weights).graph(scales: scales))
+        let expected = try cpu.spanLogits(for: batch)
+        let gpu = try CUDABertEngine(weights: weights, precision: precision, scales: scales, device: device, compiler: compiler, maxTokens: b * s)
+        let got = try gpu.spanLogits(for: batch)
+        let _ = try gpu.spanLogits(for: batch)  // the replayed graph must give the same answer
+        let replay = try gpu.spanLogits(for: batch)
+        var squared = 0.0, norm = 0.0, agree = 0
+        for (i, (x, y)) in zip(got.start + got.end, expected.start + expected.end).enumerated() where mask[i % (b * s)] == 1 {
+            squared += Double(x - y) * Double(x - y)
+            norm += Double(y) * Double(y)
+        }
+        for row in 0..<b {
+            let real = (0..<s).filter { mask[row * s + $0] == 1 }.map { row * s + $0 }
+            func best(_ v: [Float]) -> Int { real.max { v[$0] < v[$1] }! }
+            if best(got.start) == best(expected.start) && best(got.end) == best(expected.end) { agree += 1 }
+        }
+        let error = squared.isNaN ? .infinity : (squared / norm).squareRoot()
+        let stable = replay.start == got.start && replay.end == got.end
+        return Result(name: "\(name) \(precision.rawValue)" + (given == nil ? "" : " (\(b) SQuAD features)"), elements: b * s, error: stable ? error : .infinity,
+                      tolerance: precision == .fp16 ? 1e-2 : 5e-2,
+                      detail: "logits vs CPU \(precision == .fp16 ? "float32" : "Q/DQ int8"); best span agrees in \(agree)/\(b) rows" + (stable ? "" : "; graph replay differs"))
     }
 
     /// quantize_i8 against `octet_quantize_s8`: identical integers (tolerance 0).

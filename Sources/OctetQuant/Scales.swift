@@ -52,6 +52,23 @@ public struct QuantizationScales: Sendable, Equatable {
         }
     }
 
+    /// amax values of the right size for a random-weight BERT's activations (`BertWeights.random`: LayerNorm outputs
+    /// about N(0, 1), projections and the GELU output well under 2, probabilities up to 1), for speed work and
+    /// self-tests on models that were never calibrated. Not a calibration: accuracy means nothing with these.
+    public static func synthetic(layers: Int) -> QuantizationScales {
+        var amax: [String: Float] = [:]
+        for point in QuantizationPoint.all(layers: layers) {
+            if point.hasSuffix(".matmul_a") {
+                amax[point] = 1
+            } else if ["query.input", "key.input", "value.input", "intermediate.input", ".residual"].contains(where: { point.hasSuffix($0) }) {
+                amax[point] = 4.5
+            } else {
+                amax[point] = 1.5
+            }
+        }
+        return QuantizationScales(activations: amax, perChannelWeights: true, calibrator: "synthetic")
+    }
+
     /// The symmetric int8 scale for an amax: amax / 127 (a zero range gets a tiny positive scale, never 0).
     public static func scale(amax: Float) -> Float { max(amax, 1e-8) / 127 }
 

@@ -2,6 +2,9 @@ import ArgumentParser
 import Foundation
 import OctetCore
 import OctetCPU
+import OctetCUDA
+import OctetModels
+import OctetQuant
 
 /// `octet bench`: latency and throughput of a model, reported the way trtexec reports them.
 struct Bench: ParsableCommand {
@@ -13,11 +16,17 @@ struct Bench: ParsableCommand {
             untimed runs, then at least --iterations timed runs and at least --min-seconds of them.
             """)
 
-    @Argument(help: "A Hugging Face model folder.")
+    @Argument(help: "A Hugging Face model folder, or bert-base / bert-large (random weights of those shapes, for speed work).")
     var model: String = Defaults.model
 
-    @Option(help: "cpu (the only device so far).")
+    @Option(help: "cpu or cuda.")
     var device: String = "cpu"
+
+    @Option(help: "int8, fp16 or fp32 (cpu: fp32; cuda: int8 or fp16).")
+    var precision: String?
+
+    @Option(help: "Quantization scales for --precision int8 (default: the reference recipe for the reference model, synthetic amax values for bert-base/bert-large).")
+    var scales: String?
 
     @Option(help: "Comma-separated batch sizes.")
     var batch: String = "1"
@@ -40,13 +49,19 @@ struct Bench: ParsableCommand {
     @Option(help: "Write the results as JSON here.")
     var json: String?
 
+    @Option(help: "Write an SVG chart of the median latencies here.")
+    var svg: String?
+
+    @Flag(help: "With --device cuda: also print each kernel's device time per shape (events around every launch in a graph).")
+    var profile = false
+
     func run() throws {
         try reportingErrors {
-            guard device == "cpu" else { throw OctetError.invalidArgument("--device \(device) is not available (available: cpu)") }
             let batches = try Self.list(batch, "--batch"), seqs = try Self.list(seq, "--seq")
-            let engine = try CPUBertEngine(folder: model, threads: threads)
+            let (engine, modelName) = try makeEngine(tokens: batches.max()! * seqs.max()!)
             var rows: [[String]] = []
             var results: [[String: Any]] = []
+            let cuda = engine as? CUDABertEngine
             for s in seqs {
                 for b in batches {
                     var generator = SystemRandomNumberGenerator()
@@ -55,29 +70,112 @@ struct Bench: ParsableCommand {
                                            tokenTypeIDs: [Int32](repeating: 0, count: b * s),
                                            attentionMask: [Int32](repeating: 1, count: b * s))
                     for _ in 0..<warmup { _ = try engine.spanLogits(for: input) }
-                    var times: [Double] = []
+                    var times: [Double] = [], compute: [Double] = [], h2d: [Double] = [], d2h: [Double] = []
                     let clock = ContinuousClock()
                     let began = clock.now
                     while times.count < iterations || (clock.now - began) < .seconds(minSeconds) {
                         let t0 = clock.now
-                        _ = try engine.spanLogits(for: input)
-                        times.append((clock.now - t0).seconds * 1000)
+                        if let cuda {
+                            let (_, timing) = try cuda.timedRun(input)
+                            times.append((clock.now - t0).seconds * 1000)
+                            compute.append(timing.compute)
+                            h2d.append(timing.hostToDevice)
+                            d2h.append(timing.deviceToHost)
+                        } else {
+                            _ = try engine.spanLogits(for: input)
+                            times.append((clock.now - t0).seconds * 1000)
+                        }
+                    }
+                    if profile, let cuda {
+                        let kernels = try cuda.profile(input)
+                        let total = kernels.reduce(0) { $0 + $1.milliseconds }
+                        print("kernels, batch \(b), sequence \(s) (\(String(format: "%.3f", total)) ms in kernels, from events in a graph):")
+                        print(table(["kernel", "launches", "total ms", "µs per launch", "share"], kernels.map { k in
+                            [k.kernel, "\(k.launches)", String(format: "%.3f", k.milliseconds), String(format: "%.1f", k.milliseconds * 1000 / Double(k.launches)),
+                             String(format: "%.1f%%", 100 * k.milliseconds / total)]
+                        }))
                     }
                     let stats = LatencyStats(times)
                     let throughput = Double(b) * 1000 / stats.mean
-                    rows.append(["\(b)", "\(s)", "\(times.count)"] + [stats.min, stats.mean, stats.median, stats.p90, stats.p95, stats.p99, stats.max].map { String(format: "%.3f", $0) } + [String(format: "%.1f", throughput)])
-                    results.append(["batch": b, "seq": s, "iterations": times.count, "min_ms": stats.min, "mean_ms": stats.mean,
-                                    "median_ms": stats.median, "p90_ms": stats.p90, "p95_ms": stats.p95, "p99_ms": stats.p99,
-                                    "max_ms": stats.max, "throughput_seq_per_s": throughput])
+                    let gpu = compute.isEmpty ? nil : (LatencyStats(compute), LatencyStats(h2d), LatencyStats(d2h))
+                    rows.append(["\(b)", "\(s)", "\(times.count)"] + [stats.min, stats.mean, stats.median, stats.p90, stats.p95, stats.p99, stats.max].map { String(format: "%.3f", $0) }
+                                + [String(format: "%.1f", throughput)]
+                                + (gpu.map { [$0.0.median, $0.1.median, $0.2.median].map { String(format: "%.3f", $0) } } ?? []))
+                    var result: [String: Any] = ["batch": b, "seq": s, "iterations": times.count, "min_ms": stats.min, "mean_ms": stats.mean,
+                                                 "median_ms": stats.median, "p90_ms": stats.p90, "p95_ms": stats.p95, "p99_ms": stats.p99,
+                                                 "max_ms": stats.max, "throughput_seq_per_s": throughput]
+                    if let gpu {
+                        result["gpu_compute_median_ms"] = gpu.0.median
+                        result["gpu_compute_min_ms"] = gpu.0.min
+                        result["h2d_median_ms"] = gpu.1.median
+                        result["d2h_median_ms"] = gpu.2.median
+                    }
+                    results.append(result)
                 }
             }
-            print("engine: \(engine.label)")
-            print(table(["batch", "seq", "runs", "min ms", "mean ms", "median ms", "p90 ms", "p95 ms", "p99 ms", "max ms", "seq/s"], rows))
+            print("engine: \(engine.label); model: \(modelName)")
+            print(table(["batch", "seq", "runs", "min ms", "mean ms", "median ms", "p90 ms", "p95 ms", "p99 ms", "max ms", "seq/s"]
+                        + (cuda == nil ? [] : ["GPU compute ms", "H2D ms", "D2H ms"]), rows))
             if let json {
-                try FileIO.writeJSON(["engine": engine.label, "model": model, "device": device, "threads": engine.threads,
+                try FileIO.writeJSON(["engine": engine.label, "model": modelName, "device": device, "threads": threads ?? 0,
                                       "warmup": warmup, "results": results] as [String: Any], to: json)
             }
+            if let svg {
+                try FileIO.writeAtomically(Data(Self.chart(title: "\(modelName), \(engine.label)", results: results).utf8), to: svg)
+            }
         }
+    }
+
+    /// The engine for --device and --precision, and the model's name.
+    func makeEngine(tokens: Int) throws -> (QuestionAnsweringEngine, String) {
+        let random: BertConfig? = ["bert-base": BertConfig.base, "bert-large": BertConfig.large][model]
+        switch device {
+        case "cpu":
+            guard (precision ?? "fp32") == "fp32" else {
+                throw OctetError.invalidArgument("--precision \(precision!) is not available on the CPU yet (available: fp32)")
+            }
+            let weights = try random.map { BertWeights.random(config: $0) } ?? BertModelFolder(folder: model).weights
+            return (CPUBertEngine(weights: weights, threads: threads), model)
+        case "cuda":
+            guard let p = CUDABertEngine.Precision(rawValue: precision ?? "int8") else {
+                throw OctetError.invalidArgument("--precision \(precision!) is not available on CUDA (available: int8, fp16)")
+            }
+            let gpu = try CUDADevice()
+            let weights = try random.map { BertWeights.random(config: $0) } ?? BertModelFolder(folder: model).weights
+            var recipe: QuantizationScales?
+            if p == .int8 {
+                if let scales { recipe = try QuantizationScales(contentsOf: scales) }
+                else if random != nil { recipe = .synthetic(layers: weights.config.layerCount) }
+                else if model == Defaults.model { recipe = try QuantizationScales(contentsOf: Defaults.recipe) }
+                else { throw OctetError.invalidArgument("--precision int8 needs --scales for \(model) (octet quantize --save-scales)") }
+            }
+            let engine = try CUDABertEngine(weights: weights, precision: p, scales: recipe, device: gpu, compiler: try NVRTC(), maxTokens: tokens)
+            return (engine, model)
+        default:
+            throw OctetError.invalidArgument("--device \(device) is not available (available: cpu, cuda)")
+        }
+    }
+
+    /// A bar chart of median latency per shape (SVG), with the GPU compute time inside each bar when measured.
+    static func chart(title: String, results: [[String: Any]]) -> String {
+        let width = 720, barHeight = 26, left = 120
+        let top = 40, height = top + results.count * (barHeight + 8) + 30
+        let peak = results.compactMap { $0["median_ms"] as? Double }.max() ?? 1
+        func x(_ ms: Double) -> Double { Double(width - left - 90) * ms / peak }
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" font-family=\"sans-serif\" font-size=\"12\">\n"
+        svg += "<text x=\"10\" y=\"20\" font-size=\"14\">\(title.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")): median latency (ms)</text>\n"
+        for (i, r) in results.enumerated() {
+            let y = top + i * (barHeight + 8)
+            let median = r["median_ms"] as? Double ?? 0
+            svg += "<text x=\"10\" y=\"\(y + 17)\">b\(r["batch"] ?? "") s\(r["seq"] ?? "")</text>\n"
+            svg += "<rect x=\"\(left)\" y=\"\(y)\" width=\"\(String(format: "%.1f", x(median)))\" height=\"\(barHeight)\" fill=\"#4878a8\"/>\n"
+            if let compute = r["gpu_compute_median_ms"] as? Double {
+                svg += "<rect x=\"\(left)\" y=\"\(y + 8)\" width=\"\(String(format: "%.1f", x(compute)))\" height=\"\(barHeight - 16)\" fill=\"#9cc3e6\"/>\n"
+            }
+            svg += "<text x=\"\(String(format: "%.1f", Double(left) + x(median) + 6))\" y=\"\(y + 17)\">\(String(format: "%.3f", median))</text>\n"
+        }
+        svg += "<text x=\"10\" y=\"\(height - 10)\" fill=\"#555\">dark: end-to-end latency on the host clock; light: GPU compute from CUDA events</text>\n</svg>\n"
+        return svg
     }
 
     static func list(_ text: String, _ name: String) throws -> [Int] {

@@ -2,6 +2,9 @@ import ArgumentParser
 import Foundation
 import OctetCore
 import OctetCPU
+import OctetCUDA
+import OctetModels
+import OctetQuant
 import OctetSQuAD
 import OctetText
 
@@ -64,6 +67,15 @@ struct EvalSQuAD: ParsableCommand {
     @Option(help: "For a Q/DQ .onnx model: integer (int8 × int8 → int32) or simulated (fake quantization with the float GEMM; same values up to float rounding, faster until the INT8 kernels land).")
     var quantizedArithmetic: QuantizedArithmetic = .simulated
 
+    @Option(help: "cpu, or cuda (a model folder, with --precision and --scales).")
+    var device: String = "cpu"
+
+    @Option(help: "With --device cuda: int8 (with --scales) or fp16.")
+    var precision: String = "int8"
+
+    @Option(help: "With --device cuda --precision int8: the quantization scales (octet quantize --save-scales; default: the reference model's recipe).")
+    var scales: String = Defaults.recipe
+
     @Option(help: "Folder for metrics.json and predictions.json.")
     var output: String = "out/eval-squad"
 
@@ -94,6 +106,16 @@ struct EvalSQuAD: ParsableCommand {
             let engine: any QuestionAnsweringEngine
             if let logits {
                 engine = try PrecomputedLogitsEngine(path: logits)
+            } else if device == "cuda" {
+                guard !isONNX else { throw OctetError.invalidArgument("--device cuda runs a model folder with --scales, not an .onnx file") }
+                guard let p = CUDABertEngine.Precision(rawValue: precision) else {
+                    throw OctetError.invalidArgument("--precision must be int8 or fp16, not \(precision)")
+                }
+                engine = try CUDABertEngine(weights: try BertModelFolder(folder: model).weights, precision: p,
+                                            scales: p == .int8 ? try QuantizationScales(contentsOf: scales) : nil, device: try CUDADevice(),
+                                            compiler: try NVRTC(), maxTokens: batch * maxSeqLength)
+            } else if device != "cpu" {
+                throw OctetError.invalidArgument("--device \(device) is not available (available: cpu, cuda)")
             } else if isONNX {
                 engine = try ONNXQuestionAnsweringEngine(path: model, threads: threads, optimization: optimize, quantizedArithmetic: quantizedArithmetic)
             } else {

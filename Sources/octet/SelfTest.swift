@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import OctetCore
 import OctetCUDA
+import OctetModels
+import OctetQuant
 
 /// `octet selftest`: every GPU kernel against the CPU reference, with per-op tolerances.
 struct SelfTest: ParsableCommand {
@@ -11,6 +13,15 @@ struct SelfTest: ParsableCommand {
 
     @Option(help: "The device to check: cuda.")
     var device: String = "cuda"
+
+    @Option(help: "A model folder to check end to end besides the random models (skipped when it does not exist).")
+    var model: String = Defaults.model
+
+    @Option(help: "The quantization scales to run --model in INT8 with (skipped when the file does not exist).")
+    var scales: String = Defaults.recipe
+
+    @Option(help: "SQuAD features (safetensors: input_ids, token_type_ids, attention_mask) to run --model on (default: the shared reference's first 64 dev features; random tokens when missing).")
+    var features: String = "../shared/reference/minilm-l6-squad/reference_s384.safetensors"
 
     @Option(help: "Write the results as JSON here.")
     var json: String?
@@ -22,7 +33,16 @@ struct SelfTest: ParsableCommand {
             let compiler = try NVRTC()
             print("device: \(gpu.name) (\(gpu.architecture), \(gpu.multiprocessors) SMs, \(gpu.memoryBytes >> 20) MiB); " +
                   "driver CUDA \(try gpu.driver.version()); NVRTC \(compiler.version); cache \(compiler.cacheFolder)")
-            let results = try CUDASelfTest(device: gpu, compiler: compiler).run()
+            var real: (weights: BertWeights, scales: QuantizationScales?, name: String)?
+            if FileManager.default.fileExists(atPath: model) {
+                let folder = try BertModelFolder(folder: model)
+                let recipe = FileManager.default.fileExists(atPath: scales) ? try QuantizationScales(contentsOf: scales) : nil
+                real = (folder.weights, recipe, (model as NSString).lastPathComponent)
+            } else {
+                print("note: \(model) does not exist; checking random models only")
+            }
+            let batch = real != nil && FileManager.default.fileExists(atPath: features) ? try CUDASelfTest.features(path: features, count: 16) : nil
+            let results = try CUDASelfTest(device: gpu, compiler: compiler, model: real, features: batch).run()
             print(table(["check", "elements", "error", "tolerance", "result", "detail"], results.map { r in
                 [r.name, "\(r.elements)", String(format: "%.3g", r.error), String(format: "%.3g", r.tolerance), r.passed ? "pass" : "FAIL", r.detail]
             }))

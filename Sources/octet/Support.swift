@@ -9,6 +9,8 @@ enum Defaults {
     static let model = "../shared/models/minilm-l6-squad"
     static let squadDev = "../shared/data/squad/dev-v1.1.json"
     static let squadTrain = "../shared/data/squad/train-v1.1.json"
+    /// The reference model's quantization recipe (the README's `octet quantize` command's `--save-scales`).
+    static let recipe = "recipes/minilm-l6-squad.json"
 }
 
 /// Runs `body`, turning Octet's typed errors into a one-line message on standard error and exit code 1.

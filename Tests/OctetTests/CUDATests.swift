@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 import OctetCore
-import OctetCUDA
+@testable import OctetCUDA
+import OctetModels
+import OctetQuant
 
 /// Whether this machine has a CUDA driver and GPU (CI has neither).
 enum GPU {
@@ -18,11 +20,88 @@ enum GPU {
         #expect(result.stdout.isEmpty)
     }
 
-    @Test("The embedded kernel sources are the .cu files of Sources/OctetCUDA/Kernels (scripts/embed_kernels.py was run)")
+    @Test("Without a GPU, bench and eval squad with --device cuda fail with the driver's message and exit 1",
+          .enabled(if: !GPU.available, "a GPU is present"),
+          arguments: [["bench", "bert-base", "--device", "cuda", "--batch", "1", "--seq", "128"],
+                      ["eval", "squad", "--device", "cuda", "--limit", "1", "--output", NSTemporaryDirectory() + "octet-no-gpu"]])
+    func gpuCommandsWithoutGPU(_ arguments: [String]) throws {
+        let result = try CommandResult.octet(arguments)
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("error: no CUDA driver: could not load libcuda.so.1, libcuda.so ("), "\(result.stderr)")
+    }
+
+    @Test("An unknown device or precision is named in the error, with what is available",
+          arguments: [(["bench", "bert-base", "--device", "tpu"], "error: --device tpu is not available (available: cpu, cuda).\n"),
+                      (["bench", "bert-base", "--device", "cpu", "--precision", "int8"], "error: --precision int8 is not available on the CPU yet (available: fp32).\n"),
+                      (["eval", "squad", "--device", "tpu", "--limit", "1"], "error: --device tpu is not available (available: cpu, cuda).\n")])
+    func unknownDeviceOrPrecision(_ arguments: [String], _ message: String) throws {
+        let result = try CommandResult.octet(arguments)
+        #expect(result.status == 1)
+        #expect(result.stderr == message)
+    }
+
+    /// The engine's GEMM plan for BERT's shapes: what the kernel workbench measured fastest on the H200.
+    @Test("GEMM variant and split-K per shape follow the workbench's measurements", arguments: [
+        // (M, N, K, int8) → (kernel, split)
+        ((128, 3072, 1024, true), ("gemm_i8_32x64_k256", 1)),
+        ((128, 1024, 4096, true), ("gemm_i8_32x64_k256", 4)),
+        ((128, 768, 3072, true), ("gemm_i8_32x64_k256", 1)),
+        ((128, 768, 3072, false), ("gemm_f16_32x64_k256", 4)),
+        ((128, 1152, 384, true), ("gemm_i8_32x64_k128", 1)),  // K = 384 int8 is no multiple of 256 bytes
+        ((384, 3072, 1024, true), ("gemm_i8_64x64_k128", 1)),
+        ((384, 1024, 4096, true), ("gemm_i8_32x64_k256", 1)),
+        ((16384, 4096, 1024, true), ("gemm_i8_128x128_k64", 1)),
+        ((16384, 1024, 4096, false), ("gemm_f16_128x128_k64", 1)),
+    ])
+    func gemmChoice(_ shape: (Int, Int, Int, Bool), _ expected: (String, Int)) {
+        let choice = GemmChoice(m: shape.0, n: shape.1, k: shape.2, int8: shape.3, multiprocessors: 132)
+        #expect(choice.kernel == expected.0)
+        #expect(choice.split == expected.1)
+        // Every choice satisfies the kernel's requirement: K bytes a multiple of BK × split.
+        #expect((shape.2 * (shape.3 ? 1 : 2)) % (choice.bk * choice.split) == 0)
+    }
+
+    @Test("Random BERT weights have BERT's shapes, BERT's initializer scale, and depend only on the seed")
+    func randomWeights() {
+        let config = BertConfig(vocabSize: 100, hiddenSize: 128, layerCount: 2, headCount: 2, intermediateSize: 512)
+        let a = BertWeights.random(config: config, seed: 3), b = BertWeights.random(config: config, seed: 3)
+        let c = BertWeights.random(config: config, seed: 4)
+        #expect(a.layers.count == 2)
+        #expect(a.layers[1].intermediate.weight.shape == [512, 128])
+        let w = a.layers[0].query.weight.floats()
+        #expect(w == b.layers[0].query.weight.floats())
+        #expect(w != c.layers[0].query.weight.floats())
+        let mean = w.reduce(0, +) / Float(w.count)
+        let std = (w.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(w.count)).squareRoot()
+        #expect(abs(mean) < 0.002 && abs(std - 0.02) < 0.002, "mean \(mean), std \(std)")
+        let gamma = a.layers[0].outputNorm.gamma.floats()
+        #expect(abs(gamma.reduce(0, +) / Float(gamma.count) - 1) < 0.05)
+    }
+
+    @Test("Synthetic scales give every quantization point an amax, probabilities 1")
+    func syntheticScales() {
+        let scales = QuantizationScales.synthetic(layers: 3)
+        #expect(Set(scales.activations.keys) == Set(QuantizationPoint.all(layers: 3)))
+        #expect(scales.activations["layer.2.attention.matmul_a"] == 1)
+        #expect(scales.activations["layer.0.intermediate.input"] == 4.5)
+        #expect(scales.floatGroups.isEmpty)
+    }
+
+    @Test("The self-test reads SQuAD features from the shared reference outputs (int32) as a token batch")
+    func selfTestFeatures() throws {
+        let path = Shared.reference + "/reference_s384.safetensors"
+        let batch = try CUDASelfTest.features(path: path, count: 16)
+        #expect(batch.batchSize == 16 && batch.sequenceLength == 384)
+        #expect(batch.inputIDs[0] == 101)  // [CLS]
+        #expect(batch.attentionMask[0] == 1)
+        #expect(throws: OctetError.self) { try CUDASelfTest.features(path: "/nonexistent.safetensors", count: 1) }
+    }
+
+    @Test("The embedded kernel sources are the .cu and .cuh files of Sources/OctetCUDA/Kernels (scripts/embed_kernels.py was run)")
     func embeddedKernelsMatchSources() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let folder = root.appendingPathComponent("Sources/OctetCUDA/Kernels")
-        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".cu") }.sorted()
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".cu") || $0.hasSuffix(".cuh") }.sorted()
         #expect(!files.isEmpty)
         #expect(CUDAKernels.fileNames == files)
         for file in files {
@@ -31,7 +110,7 @@ enum GPU {
         }
     }
 
-    @Test("The NVRTC cache key changes with the source, the options, the architecture and the NVRTC version")
+    @Test("The NVRTC cache key changes with the source, the headers, the options, the architecture and the NVRTC version")
     func cacheKeyCoversEverythingThatChangesTheCubin() {
         let base = NVRTC.cacheKey(source: "k", options: ["-O3"], architecture: "sm_90a", version: "13.0")
         #expect(base.count == 32)
@@ -39,7 +118,8 @@ enum GPU {
         for other in [NVRTC.cacheKey(source: "k2", options: ["-O3"], architecture: "sm_90a", version: "13.0"),
                       NVRTC.cacheKey(source: "k", options: ["-O2"], architecture: "sm_90a", version: "13.0"),
                       NVRTC.cacheKey(source: "k", options: ["-O3"], architecture: "sm_90", version: "13.0"),
-                      NVRTC.cacheKey(source: "k", options: ["-O3"], architecture: "sm_90a", version: "13.1")] {
+                      NVRTC.cacheKey(source: "k", options: ["-O3"], architecture: "sm_90a", version: "13.1"),
+                      NVRTC.cacheKey(source: "k", headers: ["common.cuh": "x"], options: ["-O3"], architecture: "sm_90a", version: "13.0")] {
             #expect(other != base)
         }
     }

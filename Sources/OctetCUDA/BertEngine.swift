@@ -1,0 +1,454 @@
+import Foundation
+import OctetCore
+import OctetModels
+import OctetQuant
+
+/// BERT extractive question answering on one CUDA GPU, in INT8 (a quantization recipe's Q/DQ scales) or FP16.
+///
+/// Built once per model: weights are converted and uploaded (int8 per output channel with the recipe's steps, or
+/// fp16), kernels compiled (NVRTC, cached), and every activation buffer carved from one device allocation sized for
+/// `maxTokens`, so nothing is allocated per inference. Each (batch, sequence) shape is captured into a CUDA graph on
+/// first use and replayed after that.
+///
+/// Per encoder layer (see the kernel files for the math):
+///   QKV GEMM (fused, int8 or fp16 input) → attention (QKᵀ, mask, softmax, ·V; quantizes the attention output
+///   layer's input) → attention output GEMM → residual + LayerNorm (+ int8 copy for the FFN) → FFN GEMM with GELU (and
+///   the int8 quantization of its output) → FFN output GEMM → residual + LayerNorm (+ int8 copy for the next layer).
+/// A quantization group the recipe keeps in float runs that part in FP16 with float accumulation. The residual stream
+/// between layers is float32 in the INT8 engine (its quantizers then see the CPU reference's values) and fp16 in the
+/// FP16 engine; every LayerNorm, softmax and epilogue computes in float.
+public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable {
+    /// The precision of the encoder's matrix products.
+    public enum Precision: String, Sendable, CaseIterable {
+        case fp16, int8
+    }
+
+    public let label: String
+    public let maxSequenceLength: Int
+    public let config: BertConfig
+    public let device: CUDADevice
+    /// The most tokens (batch × sequence) one call may hold.
+    public let maxTokens: Int
+
+    struct Linear {
+        let int8: Bool
+        let weight: DeviceBuffer    // [N, K], int8 or fp16
+        let dqScale: DeviceBuffer?  // int8: input step × weight step[n] (int32 → float)
+        let bias: DeviceBuffer      // float [N]
+        let outputs: Int, inputs: Int
+        let gelu: Bool
+        let outQScale: DeviceBuffer?  // the output's quantizer (float → int8, per column); nil: fp16 output
+    }
+
+    struct Norm {
+        let gamma: DeviceBuffer, beta: DeviceBuffer
+        /// Q/DQ steps of the residual add's inputs (0: float add).
+        let localStep: Float, residualStep: Float
+        /// The copy of the output the next linear layers read: 0 none (they read the stream), 1 fp16, 2 int8.
+        let copyKind: Int32
+        /// float → int8 multiplier of an int8 copy.
+        let qScale: Float
+    }
+
+    struct Layer {
+        let qkv: Linear
+        /// When the attention quantizes all of Q, K and V: the QKV GEMM's per-column float → int8 multipliers
+        /// (1/qStep, 1/kStep, 1/vStep for the Q, K and V thirds), so it writes int8 and the attention reads a quarter of
+        /// the bytes; nil: the QKV GEMM writes float32 (some of them quantized) or fp16 (none).
+        let qkvQScale: DeviceBuffer?
+        let qStep: Float, kStep: Float, pStep: Float, vStep: Float, pUnsigned: Bool
+        let contextQScale: Float  // 0: fp16 context
+        let attentionOutput: Linear
+        let attentionNorm: Norm
+        let intermediate: Linear
+        let output: Linear
+        let outputNorm: Norm
+    }
+
+    private let modules: [String: LoadedModule]
+    private let wordEmbeddings: DeviceBuffer, positionEmbeddings: DeviceBuffer, tokenTypeEmbeddings: DeviceBuffer
+    private let embeddingNorm: Norm
+    private let layers: [Layer]
+    private let qaWeight: DeviceBuffer, qaBias: DeviceBuffer
+    private let arena: DeviceBuffer
+    private let pinned: PinnedBuffer
+    private let buffers: [String: UInt64]
+    private let workspaceBytes: Int
+    /// The residual stream (and the GEMM outputs added to it) in float32: the INT8 engine's choice; fp16 otherwise.
+    private let streamF32: Bool
+    private var graphs: [String: CUDAGraph] = [:]
+    private let lock = NSLock()
+
+    /// Builds the engine. `scales` (required for `.int8`) give every quantization point's amax and the groups kept in
+    /// float; throws `OctetError.unsupported` for a recipe this engine cannot run (SmoothQuant, Q/K/V inputs with
+    /// different steps or precisions) and `OctetError.device` for CUDA failures.
+    public init(weights: BertWeights, precision: Precision, scales: QuantizationScales? = nil, device: CUDADevice, compiler: NVRTC,
+                maxTokens: Int = 128 * 384, maxSequenceLength: Int? = nil) throws {
+        let c = weights.config
+        let (h, inter, heads) = (c.hiddenSize, c.intermediateSize, c.headCount)
+        let d = h / heads
+        guard [32, 64, 128].contains(d), h % 128 == 0, h <= 1024, inter % 128 == 0 else {
+            throw OctetError.unsupported("config.json", "the CUDA engine needs head size 32, 64 or 128, a hidden size that is a multiple of 128 up to 1024 and an intermediate size that is a multiple of 128 (got \(h) hidden, \(heads) heads, \(inter) intermediate)")
+        }
+        let scales: QuantizationScales? = precision == .int8 ? scales : nil
+        if precision == .int8 {
+            guard let scales else { throw OctetError.invalidArgument("INT8 on CUDA needs quantization scales (--scales FILE from octet quantize --save-scales)") }
+            guard scales.smoothing.isEmpty else {
+                throw OctetError.unsupported("scales", "SmoothQuant factors are not supported by the CUDA engine yet")
+            }
+        }
+        config = c
+        self.device = device
+        let streamF32 = precision == .int8
+        self.streamF32 = streamF32
+        self.maxTokens = maxTokens
+        self.maxSequenceLength = min(maxSequenceLength ?? c.maxPositionEmbeddings, c.maxPositionEmbeddings, 512)
+        try device.makeCurrent()
+
+        var loaded: [String: LoadedModule] = [:]
+        for file in ["gemm.cu", "attention.cu", "attention_mma.cu", "layernorm.cu", "qa_head.cu"] {
+            loaded[file] = try CUDAKernels.load(file, device: device, compiler: compiler)
+        }
+        modules = loaded
+
+        // Uploads.
+        func upload(_ values: [Float]) throws -> DeviceBuffer {
+            let b = try device.allocate(values.count * 4)
+            try values.withUnsafeBytes { try b.upload(bytes: $0) }
+            return b
+        }
+        func halfBits(_ view: TensorView) -> [UInt16] {
+            guard view.dtype == .float16 else { return view.floats().map { Float16($0).bitPattern } }
+            return withExtendedLifetime(view.owner) { [UInt16](view.bytes.bindMemory(to: UInt16.self).prefix(view.count)) }
+        }
+        func uploadHalf(_ bits: [UInt16]) throws -> DeviceBuffer {
+            let b = try device.allocate(bits.count * 2)
+            try bits.withUnsafeBytes { try b.upload(bytes: $0) }
+            return b
+        }
+        func step(_ point: String, unsigned: Bool = false) -> Float {
+            guard let scales, scales.quantizes(point), let amax = scales.activations[point] else { return 0 }
+            return QuantizationScales.scale(amax: amax, unsigned: unsigned)
+        }
+        func int8Group(_ group: String, input: String) -> Bool {
+            guard let scales else { return false }
+            return !scales.floatGroups.contains(group) && step(input) > 0
+        }
+        /// A linear layer from one or more stacked PyTorch Linears ([N, K] each), int8 with per-row steps when asked.
+        func linear(_ parts: [BertWeights.Linear], int8 inputStep: Float?, gelu: Bool = false, outStep: Float = 0) throws -> Linear {
+            let k = parts[0].weight.shape[1]
+            let n = parts.reduce(0) { $0 + $1.weight.shape[0] }
+            let bias = try upload(parts.flatMap { $0.bias.floats() })
+            let outQScale = outStep > 0 ? try upload([Float](repeating: 1 / outStep, count: n)) : nil
+            if let inputStep {
+                let w = parts.flatMap { $0.weight.floats() }
+                let perChannel = scales?.perChannelWeights ?? true
+                let amax: [Float] = perChannel
+                    ? (0..<n).map { j in w[(j * k)..<((j + 1) * k)].reduce(Float(0)) { max($0, abs($1)) } }
+                    : [w.reduce(Float(0)) { max($0, abs($1)) }]
+                let steps = amax.map { QuantizationScales.scale(amax: $0) }
+                var q = [Int8](repeating: 0, count: n * k)
+                for j in 0..<n {
+                    let s = steps[perChannel ? j : 0]
+                    for i in 0..<k { q[j * k + i] = Int8(min(max((w[j * k + i] / s).rounded(.toNearestOrEven), -127), 127)) }
+                }
+                let weight = try device.allocate(n * k)
+                try q.withUnsafeBytes { try weight.upload(bytes: $0) }
+                let dq = try upload((0..<n).map { inputStep * steps[perChannel ? $0 : 0] })
+                return Linear(int8: true, weight: weight, dqScale: dq, bias: bias, outputs: n, inputs: k, gelu: gelu, outQScale: outQScale)
+            }
+            let weight = try uploadHalf(parts.flatMap { halfBits($0.weight) })
+            return Linear(int8: false, weight: weight, dqScale: nil, bias: bias, outputs: n, inputs: k, gelu: gelu, outQScale: outQScale)
+        }
+        /// `qStep`: the step of the next linear layers' int8 input; nil when they run in float (they read an fp16 copy
+        /// when the stream is float32, else the stream). `last`: the final LayerNorm, which only the QA head reads.
+        func norm(_ n: BertWeights.Norm, local: Float = 0, residual: Float = 0, qStep: Float?, last: Bool = false) throws -> Norm {
+            let kind: Int32 = last ? 0 : (qStep != nil ? 2 : (streamF32 ? 1 : 0))
+            return Norm(gamma: try upload(n.gamma.floats()), beta: try upload(n.beta.floats()), localStep: local, residualStep: residual,
+                        copyKind: kind, qScale: qStep.map { 1 / $0 } ?? 0)
+        }
+
+        wordEmbeddings = try uploadHalf(halfBits(weights.wordEmbeddings))
+        positionEmbeddings = try uploadHalf(halfBits(weights.positionEmbeddings))
+        tokenTypeEmbeddings = try uploadHalf(halfBits(weights.tokenTypeEmbeddings))
+
+        /// The step of a layer's fused QKV input, or nil when Q, K and V stay in float; throws when they disagree.
+        func qkvStep(_ l: Int) throws -> Float? {
+            let p = "layer.\(l).attention"
+            let int8 = ["query", "key", "value"].map { int8Group("\(p).\($0)", input: "\(p).\($0).input") }
+            guard int8.allSatisfy({ $0 }) else {
+                if int8.contains(true) {
+                    throw OctetError.unsupported("scales", "layer \(l) keeps some of Q, K and V in float and quantizes others; the CUDA engine fuses them into one GEMM of one precision")
+                }
+                return nil
+            }
+            let steps = ["query", "key", "value"].map { step("\(p).\($0).input") }
+            guard steps.allSatisfy({ $0 == steps[0] }) else {
+                throw OctetError.unsupported("scales", "layer \(l)'s query, key and value inputs have different amax values; the CUDA engine's fused QKV GEMM reads one int8 input (calibrate them with one calibrator)")
+            }
+            return steps[0]
+        }
+        let qkvSteps = try (0..<c.layerCount).map(qkvStep)
+        embeddingNorm = try norm(weights.embeddingNorm, qStep: qkvSteps[0])
+        layers = try weights.layers.enumerated().map { l, w in
+            let p = "layer.\(l)"
+            let qk = int8Group("\(p).attention.qk", input: "\(p).attention.matmul_q") && step("\(p).attention.matmul_k") > 0
+            let pv = int8Group("\(p).attention.pv", input: "\(p).attention.matmul_v") && step("\(p).attention.matmul_a") > 0
+            let unsigned = scales?.unsignedProbabilities ?? false
+            let outputInt8 = int8Group("\(p).attention.output", input: "\(p).attention.output.input")
+            let intermediateInt8 = int8Group("\(p).intermediate", input: "\(p).intermediate.input")
+            let ffnOutputInt8 = int8Group("\(p).output", input: "\(p).output.input")
+            let attentionAdd = scales.map { !$0.floatGroups.contains("\(p).attention.add") } ?? false
+            let outputAdd = scales.map { !$0.floatGroups.contains("\(p).output.add") } ?? false
+            let last = l + 1 == c.layerCount
+            let next = last ? nil : qkvSteps[l + 1]
+            return Layer(
+                qkv: try linear([w.query, w.key, w.value], int8: qkvSteps[l]),
+                qkvQScale: qk && pv && d <= 64 ? try upload([step("\(p).attention.matmul_q"), step("\(p).attention.matmul_k"), step("\(p).attention.matmul_v")]
+                    .flatMap { [Float](repeating: 1 / $0, count: h) }) : nil,
+                qStep: qk ? step("\(p).attention.matmul_q") : 0, kStep: qk ? step("\(p).attention.matmul_k") : 0,
+                pStep: pv ? step("\(p).attention.matmul_a", unsigned: unsigned) : 0, vStep: pv ? step("\(p).attention.matmul_v") : 0,
+                pUnsigned: unsigned,
+                contextQScale: outputInt8 ? 1 / step("\(p).attention.output.input") : 0,
+                attentionOutput: try linear([w.attentionOutput], int8: outputInt8 ? step("\(p).attention.output.input") : nil),
+                attentionNorm: try norm(w.attentionNorm, local: attentionAdd ? step("\(p).attention.add.local") : 0,
+                                        residual: attentionAdd ? step("\(p).attention.add.residual") : 0,
+                                        qStep: intermediateInt8 ? step("\(p).intermediate.input") : nil),
+                intermediate: try linear([w.intermediate], int8: intermediateInt8 ? step("\(p).intermediate.input") : nil, gelu: true,
+                                         outStep: ffnOutputInt8 ? step("\(p).output.input") : 0),
+                output: try linear([w.output], int8: ffnOutputInt8 ? step("\(p).output.input") : nil),
+                outputNorm: try norm(w.outputNorm, local: outputAdd ? step("\(p).output.add.local") : 0,
+                                     residual: outputAdd ? step("\(p).output.add.residual") : 0, qStep: next, last: last))
+        }
+        qaWeight = try upload(weights.qaOutputs.weight.floats())
+        qaBias = try upload(weights.qaOutputs.bias.floats())
+
+        // One allocation for every activation, 256-byte aligned slices.
+        let t = maxTokens
+        let sizes: [(String, Int)] = [("ids", t * 4), ("types", t * 4), ("mask", t * 4), ("h0", t * h * 4), ("h1", t * h * 4),
+                                      ("copy", t * h * 2), ("qkv", t * 3 * h * 4), ("context", t * h * 2), ("local", t * h * 4),
+                                      ("ffn", t * inter * 2), ("start", t * 4), ("end", t * 4), ("counters", 4096 * 4)]
+        workspaceBytes = GemmChoice.splitLimit * GemmChoice.splitMaxTokens * max(3 * h, inter) * 4
+        let total = (sizes.map(\.1) + [workspaceBytes]).reduce(0) { $0 + ($1 + 255) / 256 * 256 }
+        arena = try device.allocate(total)
+        var offsets: [String: UInt64] = [:]
+        var cursor = 0
+        for (name, bytes) in sizes + [("workspace", workspaceBytes)] {
+            offsets[name] = arena.address + UInt64(cursor)
+            cursor += (bytes + 255) / 256 * 256
+        }
+        buffers = offsets
+        try device.driver.check(device.driver.cuMemsetD32Async(offsets["counters"]!, 0, 4096, device.stream), "cuMemsetD32Async", for: "split-K counters")
+        pinned = try PinnedBuffer(device: device, bytes: t * 12)
+        try device.synchronize()
+
+        let int8Share = scales.map { s in
+            QuantizationGroup.int8Share(floatGroups: s.floatGroups, layers: c.layerCount, hidden: h, intermediate: inter, sequence: 384)
+        }
+        label = "cuda \(precision.rawValue) (\(device.name), \(device.architecture))" + (int8Share.map { String(format: ", %.1f%% of GEMM FLOPs in INT8 at s384", $0 * 100) } ?? "")
+    }
+
+    /// Device-time split of one run (milliseconds), from CUDA events.
+    public struct Timing: Sendable {
+        public let hostToDevice: Double, compute: Double, deviceToHost: Double
+    }
+
+    public func spanLogits(for batch: TokenBatch) throws -> SpanLogits {
+        try run(batch, timed: false).0
+    }
+
+    /// Runs a batch and measures its phases with events (the trtexec-style report's H2D, GPU compute and D2H).
+    public func timedRun(_ batch: TokenBatch) throws -> (SpanLogits, Timing) {
+        let (logits, timing) = try run(batch, timed: true)
+        return (logits, timing!)
+    }
+
+    private func run(_ batch: TokenBatch, timed: Bool) throws -> (SpanLogits, Timing?) {
+        lock.lock()
+        defer { lock.unlock() }
+        let (b, s) = (batch.batchSize, batch.sequenceLength)
+        let t = b * s
+        guard t <= maxTokens, s <= maxSequenceLength, s > 0 else {
+            throw OctetError.invalidArgument("a batch of \(b) × \(s) tokens does not fit this CUDA engine (at most \(maxTokens) tokens, sequences up to \(maxSequenceLength))")
+        }
+        try device.makeCurrent()
+        let p = pinned.pointer
+        batch.inputIDs.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: t * 4) }
+        batch.tokenTypeIDs.withUnsafeBytes { (p + t * 4).copyMemory(from: $0.baseAddress!, byteCount: t * 4) }
+        batch.attentionMask.withUnsafeBytes { (p + t * 8).copyMemory(from: $0.baseAddress!, byteCount: t * 4) }
+        let e0 = timed ? try device.record() : nil
+        for (i, name) in ["ids", "types", "mask"].enumerated() {
+            try pinned.copy(toDevice: buffers[name]!, count: t * 4, offset: i * t * 4)
+        }
+        let e1 = timed ? try device.record() : nil
+        let key = "\(b)x\(s)"
+        if let graph = graphs[key] {
+            try graph.launch()
+        } else {
+            // First use of the shape: run it directly (errors surface with their kernel's name), then capture it.
+            try encode(batch: b, sequence: s)
+            try device.synchronize()
+            let graph = try device.captureGraph { try encode(batch: b, sequence: s) }
+            graphs[key] = graph
+        }
+        let e2 = timed ? try device.record() : nil
+        try pinned.copy(fromDevice: buffers["start"]!, count: t * 4, offset: 0)
+        try pinned.copy(fromDevice: buffers["end"]!, count: t * 4, offset: t * 4)
+        let e3 = timed ? try device.record() : nil
+        try device.synchronize()
+        let start = [Float](UnsafeBufferPointer(start: p.assumingMemoryBound(to: Float.self), count: t))
+        let end = [Float](UnsafeBufferPointer(start: (p + t * 4).assumingMemoryBound(to: Float.self), count: t))
+        var timing: Timing?
+        if let e0, let e1, let e2, let e3 {
+            timing = Timing(hostToDevice: try e1.milliseconds(since: e0), compute: try e2.milliseconds(since: e1),
+                            deviceToHost: try e3.milliseconds(since: e2))
+        }
+        return (SpanLogits(batchSize: b, sequenceLength: s, start: start, end: end), timing)
+    }
+
+    /// Queues the whole model for a (batch, sequence) shape on the device's stream.
+    private func encode(batch b: Int, sequence s: Int) throws {
+        let t = b * s
+        let h = config.hiddenSize, heads = config.headCount, d = h / heads
+        let eps = config.layerNormEpsilon
+        let rows = (t + 3) / 4
+        let buf = buffers
+        try launch("layernorm.cu", "embed_layernorm", grid: (rows, 1, 1), block: (128, 1, 1), arguments: [
+            .pointer(buf["ids"]!), .pointer(buf["types"]!), .int32(Int32(t)), .int32(Int32(s)), .buffer(wordEmbeddings),
+            .buffer(positionEmbeddings), .buffer(tokenTypeEmbeddings), .buffer(embeddingNorm.gamma), .buffer(embeddingNorm.beta),
+            .float(eps), .int32(Int32(h)), .pointer(buf["h0"]!), .int32(streamF32 ? 1 : 0), .pointer(buf["copy"]!),
+            .int32(embeddingNorm.copyKind), .float(embeddingNorm.qScale)])
+        for layer in layers {
+            // QKV as int8 quantized with the attention's steps when it quantizes all three (from the float
+            // accumulators, as the CPU's quantizers see them), float32 when it quantizes some, else fp16.
+            let qkvKind: Int32 = layer.qkvQScale != nil ? 2 : (layer.kStep > 0 || layer.vStep > 0 ? 1 : 0)
+            try gemm(layer.qkv, input: streamF32 ? buf["copy"]! : buf["h0"]!, tokens: t, output: buf["qkv"]!, outKind: qkvKind,
+                     outQScale: layer.qkvQScale)
+            try attention(layer, inKind: qkvKind, batch: b, sequence: s)
+            try gemm(layer.attentionOutput, input: buf["context"]!, tokens: t, output: buf["local"]!, outKind: streamF32 ? 1 : 0)
+            try residualNorm(layer.attentionNorm, local: buf["local"]!, residual: buf["h0"]!, output: buf["h1"]!, tokens: t)
+            try gemm(layer.intermediate, input: streamF32 ? buf["copy"]! : buf["h1"]!, tokens: t, output: buf["ffn"]!)
+            try gemm(layer.output, input: buf["ffn"]!, tokens: t, output: buf["local"]!, outKind: streamF32 ? 1 : 0)
+            try residualNorm(layer.outputNorm, local: buf["local"]!, residual: buf["h1"]!, output: buf["h0"]!, tokens: t)
+        }
+        try launch("qa_head.cu", "qa_head", grid: (rows, 1, 1), block: (128, 1, 1), arguments: [
+            .pointer(buf["h0"]!), .int32(streamF32 ? 1 : 0), .buffer(qaWeight), .buffer(qaBias), .int32(Int32(t)), .int32(Int32(h)), .pointer(buf["start"]!), .pointer(buf["end"]!)])
+    }
+
+    /// Whether kernels launch with programmatic dependent launch (Hopper and newer), asked for with `OCTET_PDL=1`: each
+    /// kernel then starts while its predecessor finishes, and the GEMMs fetch their first weight tiles meanwhile. Off by
+    /// default: on the H200 it measured no faster at s128 and 9–15% slower at s384 (docs/PERFORMANCE.md), so the
+    /// kernels' griddepcontrol instructions are no-ops unless asked for.
+    private lazy var programmatic: Bool = device.computeCapability.major >= 9 && ProcessInfo.processInfo.environment["OCTET_PDL"] == "1"
+
+    /// Event pairs around every launch while `profile` captures a graph: (kernel, before, after).
+    private var profiled: [(String, CUDAEvent, CUDAEvent)]?
+
+    private func launch(_ file: String, _ function: String, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int = 0,
+                        arguments: [LoadedModule.Argument]) throws {
+        let before = profiled == nil ? nil : try device.record()
+        try modules[file]!.launch(function, grid: grid, block: block, sharedBytes: sharedBytes, programmatic: programmatic, arguments: arguments)
+        if let before { profiled!.append((function, before, try device.record())) }
+    }
+
+    /// Each kernel's total device time and launch count for `batch`'s shape, largest first: where a shape's time goes.
+    /// Measured in a CUDA graph like the real runs, with an event recorded before and after every kernel (the event
+    /// nodes add a little time of their own; the graph without them is what `spanLogits` replays).
+    public func profile(_ batch: TokenBatch) throws -> [(kernel: String, milliseconds: Double, launches: Int)] {
+        _ = try spanLogits(for: batch)  // uploads the inputs and runs the shape once
+        lock.lock()
+        defer { lock.unlock() }
+        profiled = []
+        defer { profiled = nil }
+        let graph = try device.captureGraph { try encode(batch: batch.batchSize, sequence: batch.sequenceLength) }
+        try graph.launch()
+        try device.synchronize()
+        var totals: [String: (Double, Int)] = [:]
+        for (name, before, after) in profiled! {
+            totals[name, default: (0, 0)].0 += try after.milliseconds(since: before)
+            totals[name, default: (0, 0)].1 += 1
+        }
+        return totals.map { ($0.key, $0.value.0, $0.value.1) }.sorted { $0.milliseconds > $1.milliseconds }
+    }
+
+    /// The fused attention: tensor cores (attention_mma.cu) for head sizes 32 and 64, the simple kernel
+    /// (attention.cu) for 128.
+    private func attention(_ layer: Layer, inKind: Int32, batch b: Int, sequence s: Int) throws {
+        let d = config.hiddenSize / config.headCount, heads = config.headCount
+        let buf = buffers
+        let arguments: [LoadedModule.Argument] = [
+            .pointer(buf["qkv"]!), .int32(inKind), .pointer(buf["mask"]!), .int32(Int32(s)), .int32(Int32(heads)), .float(layer.qStep),
+            .float(layer.kStep), .float(layer.pStep), .int32(layer.pUnsigned ? 1 : 0), .float(layer.vStep), .float(layer.contextQScale),
+            .pointer(buf["context"]!)]
+        if d <= 64 {
+            let qk8 = layer.kStep > 0, pv8 = layer.pStep > 0
+            let padded = (s + 63) / 64 * 64, kRow = d * (qk8 ? 1 : 2) + 16, vRow = padded * (pv8 ? 1 : 2) + 16
+            let shared = padded * kRow + d * vRow + 64 * kRow + padded * 4
+            try launch("attention_mma.cu", "attention_mma_d\(d)_\(qk8 ? "i8" : "f16")_\(pv8 ? "i8" : "f16")", grid: ((s + 63) / 64, heads, b),
+                       block: (128, 1, 1), sharedBytes: shared, arguments: arguments)
+        } else {
+            guard inKind != 2 else { preconditionFailure("int8 QKV is only planned for head sizes the tensor-core attention takes") }
+            let kRow = layer.kStep > 0 ? d + 4 : 2 * d + 4, vRow = layer.pStep > 0 ? d : 2 * d
+            let shared = s * kRow + (s * vRow + 15) / 16 * 16 + 4 * (s + 4 * d + 4 * s)
+            try launch("attention.cu", "attention_d\(d)", grid: ((s + 15) / 16, heads, b), block: (128, 1, 1), sharedBytes: shared,
+                       arguments: arguments)
+        }
+    }
+
+    private func residualNorm(_ n: Norm, local: UInt64, residual: UInt64, output: UInt64, tokens t: Int) throws {
+        try launch("layernorm.cu", "residual_layernorm", grid: ((t + 3) / 4, 1, 1), block: (128, 1, 1), arguments: [
+            .pointer(local), .pointer(residual), .int32(Int32(t)), .float(n.localStep), .float(n.residualStep), .buffer(n.gamma),
+            .buffer(n.beta), .float(config.layerNormEpsilon), .int32(Int32(config.hiddenSize)), .pointer(output),
+            .int32(streamF32 ? 1 : 0), .pointer(buffers["copy"]!), .int32(n.copyKind), .float(n.qScale)])
+    }
+
+    /// One linear layer; `outKind` overrides the output type (0 fp16, 1 float32, 2 int8; default: int8 when the
+    /// layer's output is quantized, else fp16).
+    private func gemm(_ l: Linear, input: UInt64, tokens m: Int, output: UInt64, outKind: Int32? = nil, outQScale: DeviceBuffer? = nil) throws {
+        let choice = GemmChoice(m: m, n: l.outputs, k: l.inputs, int8: l.int8, multiprocessors: device.multiprocessors)
+        let split = choice.split * m * l.outputs * 4 <= workspaceBytes ? choice.split : 1
+        try launch("gemm.cu", choice.kernel, grid: ((l.outputs + choice.bn - 1) / choice.bn, (m + choice.bm - 1) / choice.bm, split),
+                                       block: (choice.threads, 1, 1), sharedBytes: choice.sharedBytes, arguments: [
+            .pointer(input), .int32(Int32(l.inputs)), .buffer(l.weight), .int32(Int32(m)), .int32(Int32(l.outputs)), .int32(Int32(l.inputs)),
+            .pointer(l.dqScale?.address ?? 0), .buffer(l.bias), .int32(l.gelu ? 1 : 0), .pointer((outQScale ?? l.outQScale)?.address ?? 0),
+            .int32(outKind ?? (l.outQScale == nil ? 0 : 2)), .pointer(output), .int32(Int32(l.outputs)), .pointer(buffers["workspace"]!),
+            .pointer(buffers["counters"]!), .int32(Int32(split))])
+    }
+}
+
+/// Which `gemm.cu` variant and split-K a GEMM shape gets, from the kernel workbench's timings on the H200
+/// (`scripts/gpu_kernel_bench.py`): deep-K 32×64 tiles for batch-1 shapes, split 4 when K is long and N small,
+/// 64×64 for a few hundred rows, 128×128 for thousands.
+struct GemmChoice {
+    static let splitLimit = 4, splitMaxTokens = 256
+    let kernel: String, bm: Int, bn: Int, bk: Int, threads: Int, stages: Int, split: Int
+    var sharedBytes: Int { stages * (bm + bn) * (bk + 16) }
+
+    init(m: Int, n: Int, k: Int, int8: Bool, multiprocessors: Int) {
+        let kBytes = k * (int8 ? 1 : 2)
+        var tile: (String, Int, Int, Int, Int, Int)
+        if m >= 2048 {
+            tile = ("128x128_k64", 128, 128, 64, 256, 4)
+        } else if m > Self.splitMaxTokens && n >= 2048 {
+            tile = ("64x64_k128", 64, 64, 128, 128, 4)
+        } else {
+            tile = ("32x64_k256", 32, 64, 256, 128, 4)
+        }
+        if kBytes % tile.3 != 0 { tile = ("32x64_k128", 32, 64, 128, 128, 4) }  // K = 384 int8, say: shallower slabs
+        var split = 1
+        if m <= Self.splitMaxTokens && kBytes >= 4096 && n <= 1024 && kBytes % (tile.3 * Self.splitLimit) == 0 { split = Self.splitLimit }
+        if kBytes % tile.3 != 0 { split = 1 }
+        kernel = "gemm_\(int8 ? "i8" : "f16")_\(tile.0)"
+        (bm, bn, bk, threads, stages) = (tile.1, tile.2, tile.3, tile.4, tile.5)
+        self.split = split
+    }
+
+    private init(kernel: String, bm: Int, bn: Int, bk: Int, threads: Int, stages: Int, split: Int) {
+        (self.kernel, self.bm, self.bn, self.bk, self.threads, self.stages, self.split) = (kernel, bm, bn, bk, threads, stages, split)
+    }
+
+    /// The same tile with another split-K (the self-test forces the split path).
+    func withSplit(_ split: Int) -> GemmChoice {
+        GemmChoice(kernel: kernel, bm: bm, bn: bn, bk: bk, threads: threads, stages: stages, split: split)
+    }
+}

@@ -1,0 +1,299 @@
+// attention_mma: fused multi-head self-attention on tensor cores, for one (64 queries, head, batch) per block.
+//
+// The same function as attention.cu (QDQBERT's Q/DQ pairs executed as integer products; see there for the math):
+//   s[i, j] = (Σ_d q8[i, d]·k8[j, d]) · qStep·kStep / √D + mask[j]      (QK8; else fp16 q, k and 1/√D)
+//   p[i, j] = softmax_j(s[i, j]);   p8 = rint(p / pStep) ∈ [0, 255] or [0, 127]   (PV8; else fp16 p)
+//   ctx[i, d] = (Σ_j p8[i, j]·v8[j, d]) · pStep·vStep                    (PV8; else fp16 p·v with float sums)
+//   out = int8 sat(rint(ctx · outQScale)) when outQScale > 0, else fp16
+//
+// Why two passes over the keys: the quantized probabilities must be the final normalized ones (the CPU reference
+// quantizes softmax's output), which an online softmax only knows at the end. Pass 1 computes each row's max and sum
+// chunk by chunk; pass 2 recomputes the scores (a few tensor-core instructions), normalizes, quantizes and multiplies
+// by V. Scores never leave registers.
+//
+// Layout: each warp owns 16 query rows; 4 warps per block. K is staged in shared memory as [key][d] (int8 or fp16,
+// rows padded by 16 bytes), V transposed as Vᵀ [d][key], keys padded with zeros to a multiple of 64 (masked). Both
+// products use mma.sync: m16n8k32 s8·s8 for QKᵀ and u8·s8 for P·V (or m16n8k16 f16), operands by ldmatrix. The
+// score accumulators (rows g, g+8; keys 2t, 2t+1 of each 8-key block) become P·V's A operand in registers: for fp16
+// directly (FlashAttention-2's layout identity); for int8 a 32-key A fragment wants keys 4t…4t+3, so thread t packs
+// keys {2t, 2t+1, 8+2t, 9+2t} instead and Vᵀ's keys are stored in that same permuted order (a sum over keys does not
+// care about their order, only that P and V agree).
+#include "common.cuh"
+
+namespace {
+constexpr int WARPS = 4, ROWS = 16, KEY_CHUNK = 64;
+
+template <bool C, class A, class B> struct Select { typedef A T; };
+template <class A, class B> struct Select<false, A, B> { typedef B T; };
+
+__device__ __forceinline__ unsigned smem_u32(const void *p) { return static_cast<unsigned>(__cvta_generic_to_shared(p)); }
+
+__device__ __forceinline__ void ldsm_x4(unsigned (&r)[4], const void *p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_u32(p)));
+}
+
+__device__ __forceinline__ void mma_s8(int (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ void mma_u8s8(int (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ void mma_f16(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Q, K and V arrive as fp16 (inKind 0), float32 (1), or int8 already quantized by the QKV GEMM's epilogue with the
+// attention's own steps (2: the INT8 engine's path, a quarter of the bytes of float32). `load8` reads 8 consecutive
+// elements (16 bytes of fp16, two 16-byte loads of float32, 8 bytes of int8).
+__device__ __forceinline__ void load8(const void *qkv, int inKind, size_t i, float (&v)[8]) {
+    if (inKind == 1) {
+        float4 a = *reinterpret_cast<const float4 *>(static_cast<const float *>(qkv) + i), b = *reinterpret_cast<const float4 *>(static_cast<const float *>(qkv) + i + 4);
+        v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+    } else if (inKind == 0) {
+        uint4 a = *reinterpret_cast<const uint4 *>(static_cast<const f16 *>(qkv) + i);
+        unsigned w[4] = {a.x, a.y, a.z, a.w};
+#pragma unroll
+        for (int k = 0; k < 4; k++) { float2 f = f16x2_to_float2(w[k]); v[2 * k] = f.x; v[2 * k + 1] = f.y; }
+    } else {
+        uint2 a = *reinterpret_cast<const uint2 *>(static_cast<const signed char *>(qkv) + i);
+#pragma unroll
+        for (int k = 0; k < 8; k++) v[k] = (float)(signed char)(((k < 4 ? a.x : a.y) >> (8 * (k % 4))) & 0xff);
+    }
+}
+
+// Where key offset r (0…31) of a 32-key group sits in Vᵀ's permuted int8 order (see the header).
+__device__ __forceinline__ int permuted(int r) {
+    int h = r / 16, q = r % 16;
+    int t = q < 8 ? q / 2 : (q - 8) / 2, e = q < 8 ? q % 2 : 2 + (q - 8) % 2;
+    return 16 * h + 4 * t + e;
+}
+
+template <int D, bool QK8, bool PV8>
+__device__ __forceinline__ void attention(const void *__restrict__ qkv, int inKind, const int *__restrict__ mask, int S, int heads,
+                                          float qStep, float kStep, float pStep, int pUnsigned, float vStep, float outQScale,
+                                          void *__restrict__ out) {
+    constexpr int QK_BYTES = D * (QK8 ? 1 : 2), K_ROW = QK_BYTES + 16;
+    constexpr int V_ELEM = PV8 ? 1 : 2;
+    extern __shared__ __align__(16) unsigned char smem[];
+    const int Spad = (S + KEY_CHUNK - 1) / KEY_CHUNK * KEY_CHUNK, V_ROW = Spad * V_ELEM + 16;
+    const int H = heads * D, ld = 3 * H;
+    const int b = blockIdx.z, head = blockIdx.y, q0 = blockIdx.x * WARPS * ROWS;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    unsigned char *Ks = smem, *Vt = Ks + Spad * K_ROW, *Qs = Vt + D * V_ROW;
+    float *maskAdd = reinterpret_cast<float *>(Qs + WARPS * ROWS * K_ROW);
+    const size_t base = (size_t)b * S * ld + head * D;
+    wait_for_producers();
+    allow_dependents();
+
+    // Stage K [key][d], Vᵀ [d][key] (int8 permuted, or fp16), the queries, the additive mask; padded keys are zero.
+    // 8 elements per thread-step, the loads of 4 steps issued before their stores (latency, not bandwidth, is what
+    // a block of 128 threads staging a few tens of kilobytes waits on). int8 input is already quantized.
+    const bool quantized = inKind == 2;
+    const int groups = Spad * D / 8;
+    for (int e0 = threadIdx.x; e0 < groups; e0 += 4 * blockDim.x) {
+        float kv[4][2][8];
+#pragma unroll
+        for (int u = 0; u < 4; u++) {
+            int e = e0 + u * blockDim.x, j = e / (D / 8), d = (e % (D / 8)) * 8;
+            if (e < groups && j < S) {
+                load8(qkv, inKind, base + (size_t)j * ld + H + d, kv[u][0]);
+                load8(qkv, inKind, base + (size_t)j * ld + 2 * H + d, kv[u][1]);
+            } else {
+#pragma unroll
+                for (int k = 0; k < 8; k++) kv[u][0][k] = kv[u][1][k] = 0.f;
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < 4; u++) {
+            int e = e0 + u * blockDim.x, j = e / (D / 8), d = (e % (D / 8)) * 8;
+            if (e >= groups) continue;
+#pragma unroll
+            for (int k = 0; k < 8; k++) {
+                float kk = kv[u][0][k], vv = kv[u][1][k];
+                if (QK8) Ks[j * K_ROW + d + k] = quantized ? (signed char)kk : quantize_s8(kk, 1.f / kStep);
+                else reinterpret_cast<f16 *>(Ks + j * K_ROW)[d + k] = float_to_f16(kk);
+                if (PV8) Vt[(d + k) * V_ROW + (j & ~31) + permuted(j & 31)] = quantized ? (signed char)vv : quantize_s8(vv, 1.f / vStep);
+                else reinterpret_cast<f16 *>(Vt + (d + k) * V_ROW)[j] = float_to_f16(vv);
+            }
+        }
+    }
+    for (int e = threadIdx.x; e < WARPS * ROWS * D / 8; e += blockDim.x) {
+        int r = e / (D / 8), d = (e % (D / 8)) * 8, i = q0 + r;
+        float q[8] = {};
+        if (i < S) load8(qkv, inKind, base + (size_t)i * ld + d, q);
+#pragma unroll
+        for (int k = 0; k < 8; k++) {
+            if (QK8) Qs[r * K_ROW + d + k] = quantized ? (signed char)q[k] : quantize_s8(q[k], 1.f / qStep);
+            else reinterpret_cast<f16 *>(Qs + r * K_ROW)[d + k] = float_to_f16(q[k]);
+        }
+    }
+    for (int j = threadIdx.x; j < Spad; j += blockDim.x) maskAdd[j] = (j < S && mask[b * S + j]) ? 0.f : -INFINITY;
+    __syncthreads();
+
+    // The warp's 16 query rows as A fragments, one per 32 bytes of d.
+    unsigned qa[QK_BYTES / 32][4];
+#pragma unroll
+    for (int c = 0; c < QK_BYTES / 32; c++) ldsm_x4(qa[c], Qs + (warp * ROWS + lane % 16) * K_ROW + c * 32 + (lane / 16) * 16);
+    const float scoreScale = (QK8 ? qStep * kStep : 1.f) * rsqrtf((float)D);
+
+    // Scores of the warp's rows against one chunk of 64 keys: s[block][0..1] row g, [2..3] row g+8; keys 8·block + 2t, +1.
+    auto scores = [&](int chunk, float (&s)[8][4]) {
+#pragma unroll
+        for (int jb = 0; jb < 8; jb += 2) {
+            const int key0 = chunk * KEY_CHUNK + jb * 8;
+            if (QK8) {
+                int acc[2][4] = {};
+#pragma unroll
+                for (int c = 0; c < QK_BYTES / 32; c++) {
+                    unsigned r[4];
+                    ldsm_x4(r, Ks + (key0 + lane % 8 + (lane / 16) * 8) * K_ROW + c * 32 + ((lane / 8) % 2) * 16);
+                    mma_s8(acc[0], qa[c], r[0], r[1]);
+                    mma_s8(acc[1], qa[c], r[2], r[3]);
+                }
+#pragma unroll
+                for (int h = 0; h < 2; h++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++) s[jb + h][e] = (float)acc[h][e];
+            } else {
+                float acc[2][4] = {};
+#pragma unroll
+                for (int c = 0; c < QK_BYTES / 32; c++) {
+                    unsigned r[4];
+                    ldsm_x4(r, Ks + (key0 + lane % 8 + (lane / 16) * 8) * K_ROW + c * 32 + ((lane / 8) % 2) * 16);
+                    mma_f16(acc[0], qa[c], r[0], r[1]);
+                    mma_f16(acc[1], qa[c], r[2], r[3]);
+                }
+#pragma unroll
+                for (int h = 0; h < 2; h++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++) s[jb + h][e] = acc[h][e];
+            }
+        }
+#pragma unroll
+        for (int jb = 0; jb < 8; jb++) {
+            const int key = chunk * KEY_CHUNK + jb * 8 + 2 * t;
+            const float m0 = maskAdd[key], m1 = maskAdd[key + 1];
+            s[jb][0] = s[jb][0] * scoreScale + m0;
+            s[jb][1] = s[jb][1] * scoreScale + m1;
+            s[jb][2] = s[jb][2] * scoreScale + m0;
+            s[jb][3] = s[jb][3] * scoreScale + m1;
+        }
+    };
+    auto quad_max = [](float v) { v = fmaxf(v, __shfl_xor_sync(0xffffffff, v, 1)); return fmaxf(v, __shfl_xor_sync(0xffffffff, v, 2)); };
+    auto quad_sum = [](float v) { v += __shfl_xor_sync(0xffffffff, v, 1); return v + __shfl_xor_sync(0xffffffff, v, 2); };
+
+    // Pass 1: each row's max and sum of exponentials (online over the chunks).
+    float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
+    const int chunks = Spad / KEY_CHUNK;
+    for (int chunk = 0; chunk < chunks; chunk++) {
+        float s[8][4];
+        scores(chunk, s);
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            float m = -INFINITY;
+#pragma unroll
+            for (int jb = 0; jb < 8; jb++) m = fmaxf(m, fmaxf(s[jb][2 * r], s[jb][2 * r + 1]));
+            m = fmaxf(quad_max(m), rowMax[r]);
+            if (m == -INFINITY) continue;  // every key so far masked
+            float sum = 0.f;
+#pragma unroll
+            for (int jb = 0; jb < 8; jb++) sum += __expf(s[jb][2 * r] - m) + __expf(s[jb][2 * r + 1] - m);
+            rowSum[r] = rowSum[r] * __expf(rowMax[r] - m) + quad_sum(sum);
+            rowMax[r] = m;
+        }
+    }
+    const float inverse[2] = {rowSum[0] > 0 ? 1.f / rowSum[0] : 0.f, rowSum[1] > 0 ? 1.f / rowSum[1] : 0.f};
+
+    // Pass 2: normalized (and quantized) probabilities times V.
+    typedef typename Select<PV8, int, float>::T Acc;
+    Acc o[D / 8][4] = {};
+    const float pMax = pUnsigned ? 255.f : 127.f;
+    for (int chunk = 0; chunk < chunks; chunk++) {
+        float s[8][4];
+        scores(chunk, s);
+#pragma unroll
+        for (int jb = 0; jb < 8; jb++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                float p = __expf(s[jb][e] - rowMax[e / 2]) * inverse[e / 2];
+                s[jb][e] = PV8 ? fminf(rintf(p / pStep), pMax) : p;
+            }
+        if (PV8) {
+#pragma unroll
+            for (int group = 0; group < 2; group++) {  // 32 keys: blocks 4·group … 4·group + 3
+                const int b0 = 4 * group;
+                auto pack = [&](int blockA, int blockB, int row) {
+                    return (unsigned)s[blockA][2 * row] | (unsigned)s[blockA][2 * row + 1] << 8 |
+                           (unsigned)s[blockB][2 * row] << 16 | (unsigned)s[blockB][2 * row + 1] << 24;
+                };
+                unsigned a[4] = {pack(b0, b0 + 1, 0), pack(b0, b0 + 1, 1), pack(b0 + 2, b0 + 3, 0), pack(b0 + 2, b0 + 3, 1)};
+                const int key0 = chunk * KEY_CHUNK + group * 32;
+#pragma unroll
+                for (int jd = 0; jd < D / 8; jd += 2) {
+                    unsigned r[4];
+                    ldsm_x4(r, Vt + (jd * 8 + lane % 8 + (lane / 16) * 8) * V_ROW + key0 + ((lane / 8) % 2) * 16);
+                    mma_u8s8(reinterpret_cast<int (&)[4]>(o[jd]), a, r[0], r[1]);
+                    mma_u8s8(reinterpret_cast<int (&)[4]>(o[jd + 1]), a, r[2], r[3]);
+                }
+            }
+        } else {
+#pragma unroll
+            for (int group = 0; group < 4; group++) {  // 16 keys: blocks 2·group, 2·group + 1
+                const int b0 = 2 * group;
+                unsigned a[4] = {float2_to_f16x2(s[b0][0], s[b0][1]), float2_to_f16x2(s[b0][2], s[b0][3]),
+                                 float2_to_f16x2(s[b0 + 1][0], s[b0 + 1][1]), float2_to_f16x2(s[b0 + 1][2], s[b0 + 1][3])};
+                const int keyByte = (chunk * KEY_CHUNK + group * 16) * 2;
+#pragma unroll
+                for (int jd = 0; jd < D / 8; jd += 2) {
+                    unsigned r[4];
+                    ldsm_x4(r, Vt + (jd * 8 + lane % 8 + (lane / 16) * 8) * V_ROW + keyByte + ((lane / 8) % 2) * 16);
+                    mma_f16(reinterpret_cast<float (&)[4]>(o[jd]), a, r[0], r[1]);
+                    mma_f16(reinterpret_cast<float (&)[4]>(o[jd + 1]), a, r[2], r[3]);
+                }
+            }
+        }
+    }
+
+    const float outScale = PV8 ? pStep * vStep : 1.f;
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const int i = q0 + warp * ROWS + g + 8 * r;
+        if (i >= S) continue;
+        const size_t row = ((size_t)b * S + i) * H + head * D;
+#pragma unroll
+        for (int jd = 0; jd < D / 8; jd++) {
+            const int d = jd * 8 + 2 * t;
+            float c0 = (float)o[jd][2 * r] * outScale, c1 = (float)o[jd][2 * r + 1] * outScale;
+            if (outQScale > 0) {
+                char2 q;
+                q.x = quantize_s8(c0, outQScale);
+                q.y = quantize_s8(c1, outQScale);
+                *reinterpret_cast<char2 *>(static_cast<signed char *>(out) + row + d) = q;
+            } else {
+                *reinterpret_cast<f16x2 *>(static_cast<f16 *>(out) + row + d) = float2_to_f16x2(c0, c1);
+            }
+        }
+    }
+}
+}  // namespace
+
+// attention_mma_d<D>_<qk>_<pv>: qk and pv are i8 or f16.
+#define ATTENTION_MMA(D, QK8, PV8, NAME)                                                                                   \
+    extern "C" __global__ void __launch_bounds__(WARPS * 32)                                                               \
+        NAME(const void *qkv, int inKind, const int *mask, int S, int heads, float qStep, float kStep, float pStep,        \
+             int pUnsigned, float vStep, float outQScale, void *out) {                                                    \
+        attention<D, QK8, PV8>(qkv, inKind, mask, S, heads, qStep, kStep, pStep, pUnsigned, vStep, outQScale, out);          \
+    }
+
+ATTENTION_MMA(32, true, true, attention_mma_d32_i8_i8)
+ATTENTION_MMA(32, true, false, attention_mma_d32_i8_f16)
+ATTENTION_MMA(32, false, true, attention_mma_d32_f16_i8)
+ATTENTION_MMA(32, false, false, attention_mma_d32_f16_f16)
+ATTENTION_MMA(64, true, true, attention_mma_d64_i8_i8)
+ATTENTION_MMA(64, true, false, attention_mma_d64_i8_f16)
+ATTENTION_MMA(64, false, true, attention_mma_d64_f16_i8)
+ATTENTION_MMA(64, false, false, attention_mma_d64_f16_f16)

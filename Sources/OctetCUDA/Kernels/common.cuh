@@ -1,0 +1,54 @@
+// common.cuh: what every Octet kernel shares, passed to NVRTC as a header so no CUDA toolkit headers are needed at run
+// time (NVRTC 13.0 has no built-in cuda_fp16.h; the binary carries everything it compiles).
+//
+// fp16 values travel as raw bits (`f16`, `f16x2`) and convert with the PTX cvt instructions: round to nearest even
+// float → fp16, exact fp16 → float, as cuda_fp16.h's __float2half_rn / __half2float do.
+#pragma once
+
+typedef unsigned short f16;
+typedef unsigned int f16x2;  // low half: the first (lower-address) element
+
+#ifndef INFINITY
+#define INFINITY __int_as_float(0x7f800000)
+#endif
+
+__device__ __forceinline__ float f16_to_float(f16 h) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+}
+__device__ __forceinline__ f16 float_to_f16(float f) {
+    f16 h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+}
+__device__ __forceinline__ float2 f16x2_to_float2(f16x2 v) {
+    return make_float2(f16_to_float((f16)(v & 0xffff)), f16_to_float((f16)(v >> 16)));
+}
+__device__ __forceinline__ f16x2 float2_to_f16x2(float lo, float hi) {
+    f16x2 v;
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(v) : "f"(hi), "f"(lo));  // cvt packs its first source in the upper half
+    return v;
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffff, v, o);
+    return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffff, v, o));
+    return v;
+}
+
+// Symmetric int8: sat(rint(x · qScale)), qScale = 1 / step (float → int8).
+__device__ __forceinline__ signed char quantize_s8(float x, float qScale) {
+    return (signed char)(int)fminf(fmaxf(rintf(x * qScale), -128.f), 127.f);
+}
+
+// Programmatic dependent launch (Hopper): a kernel launched with programmatic stream serialization may start while the
+// kernel before it still runs. Each kernel may read only immutable data (weights) before `wait_for_producers`, which
+// returns when the previous kernel has finished and its writes are visible, and lets its own successor start
+// (`allow_dependents`) only after that wait: triggering earlier lets a whole cascade of later kernels launch and sit
+// on the multiprocessors waiting (measured: slower than no overlap at all). Both are no-ops in a plain launch.
+__device__ __forceinline__ void allow_dependents() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
+__device__ __forceinline__ void wait_for_producers() { asm volatile("griddepcontrol.wait;" ::: "memory"); }

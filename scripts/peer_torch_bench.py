@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""PyTorch peer for `octet bench --device cuda`: BertForQuestionAnswering (random weights, SDPA attention, TF32 off) in
+FP32 and FP16, eager, CUDA graph, and torch.compile(mode="reduce-overhead"), at the same shapes as Octet, in the same
+device call.
+
+Timing: inputs already on the GPU (as Octet's "GPU compute" column: no host-to-device copy), warm-up, then the median
+of --iterations forwards, each timed with CUDA events around the forward (graph: around the replay).
+
+    python3 scripts/peer_torch_bench.py --models bert-base,bert-large --batch 1 --seq 128,384 \\
+        --precisions fp16 --modes eager,graph,compile --json OUT.json
+"""
+import argparse, json, time
+import torch
+from transformers import BertConfig, BertForQuestionAnswering
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--models", default="bert-base,bert-large")
+parser.add_argument("--batch", default="1")
+parser.add_argument("--seq", default="128,384")
+parser.add_argument("--precisions", default="fp16,fp32")
+parser.add_argument("--modes", default="eager,graph,compile")
+parser.add_argument("--iterations", type=int, default=200)
+parser.add_argument("--json")
+args = parser.parse_args()
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+SHAPES = {"bert-base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
+          "bert-large": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096)}
+
+
+def median_ms(fn, iterations):
+    for _ in range(20):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(iterations):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        fn()
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b))
+    times.sort()
+    return times[len(times) // 2], times[0]
+
+
+# Warm the clocks (the card idles at a low clock).
+x = torch.randn(8192, 8192, device="cuda", dtype=torch.float16)
+for _ in range(200):
+    x @ x
+torch.cuda.synchronize()
+
+results = []
+print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}", flush=True)
+print(f"{'model':<11} {'prec':<5} {'mode':<8} {'batch':>5} {'seq':>4} {'median ms':>10} {'min ms':>8}", flush=True)
+for name in args.models.split(","):
+    config = BertConfig(vocab_size=30522, **SHAPES[name], attn_implementation="sdpa")
+    for precision in args.precisions.split(","):
+        dtype = torch.float16 if precision == "fp16" else torch.float32
+        model = BertForQuestionAnswering(config).eval().to("cuda", dtype)
+        for s in map(int, args.seq.split(",")):
+            for b in map(int, args.batch.split(",")):
+                ids = torch.randint(1000, 30000, (b, s), device="cuda")
+                mask = torch.ones(b, s, dtype=torch.long, device="cuda")
+                types = torch.zeros(b, s, dtype=torch.long, device="cuda")
+                for mode in args.modes.split(","):
+                    began = time.time()
+                    with torch.inference_mode():
+                        if mode == "eager":
+                            fn = lambda: model(input_ids=ids, attention_mask=mask, token_type_ids=types)
+                        elif mode == "graph":
+                            stream = torch.cuda.Stream()
+                            stream.wait_stream(torch.cuda.current_stream())
+                            with torch.cuda.stream(stream):
+                                for _ in range(3):
+                                    model(input_ids=ids, attention_mask=mask, token_type_ids=types)
+                            torch.cuda.current_stream().wait_stream(stream)
+                            graph = torch.cuda.CUDAGraph()
+                            with torch.cuda.graph(graph):
+                                model(input_ids=ids, attention_mask=mask, token_type_ids=types)
+                            fn = graph.replay
+                        else:
+                            compiled = torch.compile(model, mode="reduce-overhead")
+                            fn = lambda: compiled(input_ids=ids, attention_mask=mask, token_type_ids=types)
+                            for _ in range(3):
+                                fn()
+                        median, best = median_ms(fn, args.iterations)
+                    results.append({"model": name, "precision": precision, "mode": mode, "batch": b, "seq": s,
+                                    "median_ms": median, "min_ms": best, "setup_s": time.time() - began})
+                    print(f"{name:<11} {precision:<5} {mode:<8} {b:>5} {s:>4} {median:>10.3f} {best:>8.3f}", flush=True)
+        del model
+        torch.cuda.empty_cache()
+if args.json:
+    json.dump({"torch": torch.__version__, "device": torch.cuda.get_device_name(), "results": results}, open(args.json, "w"), indent=1)
