@@ -309,7 +309,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// Queues the whole model for a (batch, sequence) shape on the device's stream.
     private func encode(batch b: Int, sequence s: Int) throws {
         let t = b * s
-        let h = config.hiddenSize, heads = config.headCount, d = h / heads
+        let h = config.hiddenSize
         let eps = config.layerNormEpsilon
         let rows = (t + 3) / 4
         let buf = buffers

@@ -83,6 +83,29 @@ void octet_fake_quantize_u8(const float *x, long count, float scale, float *y);
 /// C[m, n] = Σ_k A[m*lda + k] · B[k*ldb + n], int8 × int8 → int32, exact.
 void octet_gemm_s8(int m, int n, int k, const int8_t *a, long lda, const int8_t *b, long ldb, int32_t *c, long ldc);
 
+/// Integer GEMM paths (gemm_u8s8.c), best last; chosen from CPUID within the active instruction set.
+enum {
+    OCTET_I8_PORTABLE = 0,    // plain C on the packed layout
+    OCTET_I8_AVX2 = 1,        // the same, compiled for AVX2
+    OCTET_I8_AVXVNNI = 2,     // VEX vpdpbusd, 256-bit
+    OCTET_I8_AVX512VNNI = 3,  // EVEX vpdpbusd, 512-bit
+};
+/// The integer path in use; `octet_set_int8_path` forces a lower one (clamped to what the CPU has).
+int octet_int8_path(void);
+int octet_best_int8_path(void);
+int octet_set_int8_path(int path);
+/// "avx512-vnni", "avx-vnni", "avx2" or "portable".
+const char *octet_int8_path_name(int path);
+
+/// Bytes to pack an int8 weight of N output rows × K inputs: ceil(N/16) panels of ceil(K/4) groups of 64 bytes.
+size_t octet_packed_s8_size(int k, int n);
+/// Packs W [N, K] (row stride ldw) for `octet_gemm_u8s8` and writes colsum[n] = Σ_k W[n, k].
+void octet_pack_s8(int k, int n, const int8_t *w, long ldw, int8_t *packed, int32_t *colsum);
+/// C[m, n] = Σ_k (A[m*lda + k] − 128) · W[n, k], exact int32: A holds int8 activations stored with 128 added (u8,
+/// the bit pattern s8 ^ 0x80), so C equals the s8 × s8 product `octet_gemm_s8` computes.
+void octet_gemm_u8s8(int m, int n, int k, const uint8_t *a, long lda, const int8_t *packed, const int32_t *colsum,
+                     int32_t *c, long ldc);
+
 /// A fork-join task: `worker` runs from 0 to the region's worker count − 1.
 typedef void (*octet_task_fn)(void *context, int worker);
 

@@ -1,0 +1,246 @@
+// INT8 GEMM for the fast CPU engine: u8 activations × s8 packed weights → s32, with VNNI where the CPU has it.
+//
+//   C[m, n] = Σ_k (A[m, k] − 128) · W[n, k]  =  Σ_k A[m, k]·W[n, k] − 128 · colsum[n]
+//
+// Why u8 and the 128: x86's integer dot product `vpdpbusd` multiplies unsigned by signed bytes. Octet's activations
+// are symmetric int8 (QDQBERT's zero point 0); stored with 128 added (a u8 with zero point 128, the bit pattern of
+// s8 ^ 0x80) they feed vpdpbusd directly, and the constant 128·Σ_k W[n, k] per column, computed when the weights are
+// packed, takes the offset back out. The result is the exact s8 × s8 product: integers, no rounding, so every path
+// agrees with the reference `octet_gemm_s8` bit for bit.
+//
+// Packing: W [N, K] (PyTorch's Linear layout) becomes panels of 16 columns; a panel holds K rounded up to 4 as groups
+// of 4 k-values × 16 columns, 64 bytes a group: exactly one zmm of vpdpbusd's second operand (16 lanes × 4 bytes).
+// Padding columns and k-values are zero, so they add nothing.
+//
+// Paths (chosen at run time, `octet_int8_path`):
+//   avx512vnni: 12 rows × 32 columns per register tile (24 zmm accumulators, 2 weight vectors, 1 broadcast A group);
+//               the A group of 4 bytes is broadcast with one 32-bit load.
+//   avxvnni:    the VEX-encoded vpdpbusd on 256-bit registers (Alder Lake and later): 6 rows × 16 columns.
+//   avx2, portable: the same packed layout in plain loops the compiler vectorizes (exact, slower).
+#include "octet_kernels.h"
+#include <string.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+
+#define INLINE static inline __attribute__((always_inline))
+#define PANEL 16
+
+size_t octet_packed_s8_size(int k, int n) { return (size_t)((n + PANEL - 1) / PANEL) * (size_t)((k + 3) / 4) * 64; }
+
+void octet_pack_s8(int k, int n, const int8_t *w, long ldw, int8_t *packed, int32_t *colsum) {
+    int groups = (k + 3) / 4, panels = (n + PANEL - 1) / PANEL;
+    memset(packed, 0, octet_packed_s8_size(k, n));
+    for (int j = 0; j < n; j++) {
+        int8_t *panel = packed + (size_t)(j / PANEL) * groups * 64;
+        int32_t sum = 0;
+        for (int p = 0; p < k; p++) {
+            int8_t v = w[(long)j * ldw + p];
+            panel[(size_t)(p / 4) * 64 + (j % PANEL) * 4 + p % 4] = v;
+            sum += v;
+        }
+        colsum[j] = sum;
+    }
+    (void)panels;
+}
+
+// The 4 bytes of row a at group g (zero past k: the tail group of a K that is no multiple of 4).
+INLINE int32_t group4(const uint8_t *a, int g, int k) {
+    int32_t v;
+    if (4 * g + 4 <= k) {
+        memcpy(&v, a + 4 * g, 4);
+    } else {
+        uint8_t b[4] = {0, 0, 0, 0};
+        for (int e = 0; 4 * g + e < k; e++) b[e] = a[4 * g + e];
+        memcpy(&v, b, 4);
+    }
+    return v;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Portable (and AVX2) body: one output row segment of one panel at a time.
+INLINE void gemm_body(int m, int n, int k, const uint8_t *a, long lda, const int8_t *packed, const int32_t *colsum,
+                      int32_t *c, long ldc) {
+    int groups = (k + 3) / 4;
+    for (int i = 0; i < m; i++) {
+        const uint8_t *ai = a + (long)i * lda;
+        for (int j0 = 0; j0 < n; j0 += PANEL) {
+            const int8_t *panel = packed + (size_t)(j0 / PANEL) * groups * 64;
+            int32_t acc[PANEL] = {0};
+            for (int g = 0; g < groups; g++) {
+                uint8_t ag[4];
+                int32_t v = group4(ai, g, k);
+                memcpy(ag, &v, 4);
+                const int8_t *wg = panel + (size_t)g * 64;
+                for (int col = 0; col < PANEL; col++)
+                    for (int e = 0; e < 4; e++) acc[col] += (int32_t)ag[e] * wg[col * 4 + e];
+            }
+            int width = n - j0 < PANEL ? n - j0 : PANEL;
+            for (int col = 0; col < width; col++) c[(long)i * ldc + j0 + col] = acc[col] - 128 * colsum[j0 + col];
+        }
+    }
+}
+
+static void gemm_u8s8_portable(int m, int n, int k, const uint8_t *a, long lda, const int8_t *packed, const int32_t *colsum,
+                               int32_t *c, long ldc) {
+    gemm_body(m, n, k, a, lda, packed, colsum, c, ldc);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static void gemm_u8s8_avx2(int m, int n, int k, const uint8_t *a, long lda,
+                                                                const int8_t *packed, const int32_t *colsum, int32_t *c, long ldc) {
+    gemm_body(m, n, k, a, lda, packed, colsum, c, ldc);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// AVX-512 VNNI: MR rows × 32 columns (two panels).
+#define AVX512_TILE(MR)                                                                                              \
+    __attribute__((target("avx512f,avx512vl,avx512bw,avx512vnni"))) static void tile512_##MR(                      \
+        int k, const uint8_t *a, long lda, const int8_t *p0, const int8_t *p1, const int32_t *cs, int32_t *c, long ldc,\
+        int width) {                                                                                                 \
+        int groups = (k + 3) / 4, full = k / 4;                                                                      \
+        __m512i acc0[MR], acc1[MR];                                                                                  \
+        for (int i = 0; i < MR; i++) { acc0[i] = _mm512_setzero_si512(); acc1[i] = _mm512_setzero_si512(); }        \
+        for (int g = 0; g < groups; g++) {                                                                           \
+            __m512i b0 = _mm512_loadu_si512(p0 + (size_t)g * 64);                                                    \
+            __m512i b1 = p1 ? _mm512_loadu_si512(p1 + (size_t)g * 64) : _mm512_setzero_si512();                       \
+            for (int i = 0; i < MR; i++) {                                                                           \
+                int32_t v;                                                                                           \
+                if (g < full) memcpy(&v, a + (long)i * lda + 4 * g, 4);                                              \
+                else v = group4(a + (long)i * lda, g, k);                                                            \
+                __m512i va = _mm512_set1_epi32(v);                                                                   \
+                acc0[i] = _mm512_dpbusd_epi32(acc0[i], va, b0);                                                      \
+                acc1[i] = _mm512_dpbusd_epi32(acc1[i], va, b1);                                                      \
+            }                                                                                                        \
+        }                                                                                                            \
+        __mmask16 m0 = width >= 16 ? 0xFFFF : (__mmask16)((1u << width) - 1);                                        \
+        __mmask16 m1 = width >= 32 ? 0xFFFF : (width <= 16 ? 0 : (__mmask16)((1u << (width - 16)) - 1));            \
+        __m512i c0 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m0, cs), 7);                                         \
+        __m512i c1 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m1, cs + 16), 7);                                    \
+        for (int i = 0; i < MR; i++) {                                                                               \
+            _mm512_mask_storeu_epi32(c + (long)i * ldc, m0, _mm512_sub_epi32(acc0[i], c0));                          \
+            _mm512_mask_storeu_epi32(c + (long)i * ldc + 16, m1, _mm512_sub_epi32(acc1[i], c1));                     \
+        }                                                                                                            \
+    }
+AVX512_TILE(12)
+AVX512_TILE(4)
+AVX512_TILE(1)
+
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512vnni"))) static void gemm_u8s8_avx512vnni(
+    int m, int n, int k, const uint8_t *a, long lda, const int8_t *packed, const int32_t *colsum, int32_t *c, long ldc) {
+    size_t panel = (size_t)((k + 3) / 4) * 64;
+    for (int j0 = 0; j0 < n; j0 += 32) {
+        const int8_t *p0 = packed + (size_t)(j0 / PANEL) * panel;
+        const int8_t *p1 = j0 + PANEL < n ? p0 + panel : NULL;
+        int width = n - j0 < 32 ? n - j0 : 32;
+        int i = 0;
+        for (; i + 12 <= m; i += 12) tile512_12(k, a + (long)i * lda, lda, p0, p1, colsum + j0, c + (long)i * ldc + j0, ldc, width);
+        for (; i + 4 <= m; i += 4) tile512_4(k, a + (long)i * lda, lda, p0, p1, colsum + j0, c + (long)i * ldc + j0, ldc, width);
+        for (; i < m; i++) tile512_1(k, a + (long)i * lda, lda, p0, p1, colsum + j0, c + (long)i * ldc + j0, ldc, width);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// AVX-VNNI (VEX, 256-bit): MR rows × 16 columns (one panel, two ymm).
+#define AVXVNNI_TILE(MR)                                                                                             \
+    __attribute__((target("avx2,avxvnni"))) static void tile256_##MR(int k, const uint8_t *a, long lda,             \
+                                                                      const int8_t *p, const int32_t *cs, int32_t *c,   \
+                                                                      long ldc, int width) {                           \
+        int groups = (k + 3) / 4, full = k / 4;                                                                      \
+        __m256i acc0[MR], acc1[MR];                                                                                  \
+        for (int i = 0; i < MR; i++) { acc0[i] = _mm256_setzero_si256(); acc1[i] = _mm256_setzero_si256(); }        \
+        for (int g = 0; g < groups; g++) {                                                                           \
+            __m256i b0 = _mm256_loadu_si256((const __m256i *)(p + (size_t)g * 64));                                  \
+            __m256i b1 = _mm256_loadu_si256((const __m256i *)(p + (size_t)g * 64 + 32));                             \
+            for (int i = 0; i < MR; i++) {                                                                           \
+                int32_t v;                                                                                           \
+                if (g < full) memcpy(&v, a + (long)i * lda + 4 * g, 4);                                              \
+                else v = group4(a + (long)i * lda, g, k);                                                            \
+                __m256i va = _mm256_set1_epi32(v);                                                                   \
+                acc0[i] = _mm256_dpbusd_avx_epi32(acc0[i], va, b0);                                                  \
+                acc1[i] = _mm256_dpbusd_avx_epi32(acc1[i], va, b1);                                                  \
+            }                                                                                                        \
+        }                                                                                                            \
+        for (int i = 0; i < MR; i++) {                                                                               \
+            int32_t out[16];                                                                                         \
+            _mm256_storeu_si256((__m256i *)out, acc0[i]);                                                            \
+            _mm256_storeu_si256((__m256i *)(out + 8), acc1[i]);                                                      \
+            for (int col = 0; col < width; col++) c[(long)i * ldc + col] = out[col] - 128 * cs[col];                 \
+        }                                                                                                            \
+    }
+AVXVNNI_TILE(6)
+AVXVNNI_TILE(1)
+
+__attribute__((target("avx2,avxvnni"))) static void gemm_u8s8_avxvnni(int m, int n, int k, const uint8_t *a, long lda,
+                                                                      const int8_t *packed, const int32_t *colsum,
+                                                                      int32_t *c, long ldc) {
+    size_t panel = (size_t)((k + 3) / 4) * 64;
+    for (int j0 = 0; j0 < n; j0 += PANEL) {
+        const int8_t *p = packed + (size_t)(j0 / PANEL) * panel;
+        int width = n - j0 < PANEL ? n - j0 : PANEL;
+        int i = 0;
+        for (; i + 6 <= m; i += 6) tile256_6(k, a + (long)i * lda, lda, p, colsum + j0, c + (long)i * ldc + j0, ldc, width);
+        for (; i < m; i++) tile256_1(k, a + (long)i * lda, lda, p, colsum + j0, c + (long)i * ldc + j0, ldc, width);
+    }
+}
+
+static int detect_int8(void) {
+    int isa = octet_detect_isa();
+    if (isa == OCTET_ISA_PORTABLE) return OCTET_I8_PORTABLE;
+    unsigned int a, b, c, d;
+    int vnni512 = 0, avxvnni = 0;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) vnni512 = (c >> 11) & 1;
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) avxvnni = (a >> 4) & 1;
+    if (isa == OCTET_ISA_AVX512 && vnni512) return OCTET_I8_AVX512VNNI;
+    if (avxvnni) return OCTET_I8_AVXVNNI;
+    return OCTET_I8_AVX2;
+}
+#else
+static int detect_int8(void) { return OCTET_I8_PORTABLE; }
+#endif
+
+static int best_int8 = -1, active_int8 = -1;
+
+int octet_int8_path(void) {
+    if (best_int8 < 0) best_int8 = detect_int8();
+    if (active_int8 < 0) {
+        // OCTET_ISA (the float path forced lower) caps the integer path too: avx2 → at most avx-vnni, portable → portable.
+        int isa = octet_active_isa();
+        int cap = isa == OCTET_ISA_AVX512 ? OCTET_I8_AVX512VNNI : (isa == OCTET_ISA_AVX2 ? OCTET_I8_AVXVNNI : OCTET_I8_PORTABLE);
+        active_int8 = best_int8 < cap ? best_int8 : cap;
+    }
+    return active_int8;
+}
+
+int octet_set_int8_path(int path) {
+    octet_int8_path();
+    active_int8 = path < OCTET_I8_PORTABLE ? OCTET_I8_PORTABLE : (path > best_int8 ? best_int8 : path);
+    return active_int8;
+}
+
+int octet_best_int8_path(void) {
+    octet_int8_path();
+    return best_int8;
+}
+
+const char *octet_int8_path_name(int path) {
+    switch (path) {
+    case OCTET_I8_AVX512VNNI: return "avx512-vnni";
+    case OCTET_I8_AVXVNNI: return "avx-vnni";
+    case OCTET_I8_AVX2: return "avx2";
+    default: return "portable";
+    }
+}
+
+void octet_gemm_u8s8(int m, int n, int k, const uint8_t *a, long lda, const int8_t *packed, const int32_t *colsum,
+                     int32_t *c, long ldc) {
+    switch (octet_int8_path()) {
+#if defined(__x86_64__)
+    case OCTET_I8_AVX512VNNI: gemm_u8s8_avx512vnni(m, n, k, a, lda, packed, colsum, c, ldc); return;
+    case OCTET_I8_AVXVNNI: gemm_u8s8_avxvnni(m, n, k, a, lda, packed, colsum, c, ldc); return;
+    case OCTET_I8_AVX2: gemm_u8s8_avx2(m, n, k, a, lda, packed, colsum, c, ldc); return;
+#endif
+    default: gemm_u8s8_portable(m, n, k, a, lda, packed, colsum, c, ldc); return;
+    }
+}

@@ -1,0 +1,48 @@
+import COctetKernels
+import Testing
+
+/// The VNNI integer GEMM of the fast CPU engine (issue 6) against the reference int8 GEMM.
+@Suite struct Int8GemmTests {
+    /// Shapes with every kind of tail: rows not a multiple of the 12/6/4-row tiles, columns not a multiple of the
+    /// 16-column panels, K not a multiple of the 4-byte groups; and BERT's own.
+    static let shapes: [(m: Int, n: Int, k: Int)] = [(1, 1, 1), (3, 5, 7), (13, 47, 9), (12, 32, 64), (25, 33, 130),
+                                                     (128, 384, 384), (64, 1536, 384), (7, 17, 1536)]
+
+    @Test("u8 × packed s8 GEMM equals the s8 × s8 reference exactly on every integer path",
+          arguments: [OCTET_I8_PORTABLE, OCTET_I8_AVX2, OCTET_I8_AVXVNNI, OCTET_I8_AVX512VNNI])
+    func matchesReference(path: Int) {
+        KernelPath.lock.lock()
+        defer { KernelPath.lock.unlock() }
+        let best = octet_best_int8_path()
+        guard path <= Int(best) else { return }  // this CPU lacks the path
+        defer { octet_set_int8_path(best) }
+        #expect(octet_set_int8_path(Int32(path)) == Int32(path))
+        var generator = SystemRandomNumberGenerator()
+        for (m, n, k) in Self.shapes {
+            let a = (0..<(m * k)).map { _ in Int8.random(in: -128...127, using: &generator) }
+            var w = (0..<(n * k)).map { _ in Int8.random(in: -127...127, using: &generator) }
+            w[0] = 127  // the extremes: 255 × 127 products must not saturate anywhere
+            // The reference takes B as [K, N].
+            var b = [Int8](repeating: 0, count: k * n)
+            for j in 0..<n { for p in 0..<k { b[p * n + j] = w[j * k + p] } }
+            var expected = [Int32](repeating: 0, count: m * n)
+            octet_gemm_s8(Int32(m), Int32(n), Int32(k), a, k, b, n, &expected, n)
+            var packed = [Int8](repeating: 0, count: octet_packed_s8_size(Int32(k), Int32(n)))
+            var colsum = [Int32](repeating: 0, count: n)
+            octet_pack_s8(Int32(k), Int32(n), w, k, &packed, &colsum)
+            let shifted = a.map { UInt8(bitPattern: $0) ^ 0x80 }
+            var got = [Int32](repeating: .min, count: m * n)
+            octet_gemm_u8s8(Int32(m), Int32(n), Int32(k), shifted, k, packed, colsum, &got, n)
+            let differing = zip(got, expected).filter { $0 != $1 }.count
+            #expect(differing == 0, "\(String(cString: octet_int8_path_name(Int32(path)))) \(m)×\(n)×\(k): \(differing) of \(m * n) differ")
+        }
+    }
+
+    @Test("The integer path names the instruction set it uses")
+    func pathNames() {
+        #expect(String(cString: octet_int8_path_name(Int32(OCTET_I8_AVX512VNNI))) == "avx512-vnni")
+        #expect(String(cString: octet_int8_path_name(Int32(OCTET_I8_AVXVNNI))) == "avx-vnni")
+        #expect(String(cString: octet_int8_path_name(Int32(OCTET_I8_PORTABLE))) == "portable")
+        #expect(Int(octet_best_int8_path()) >= OCTET_I8_PORTABLE)
+    }
+}
