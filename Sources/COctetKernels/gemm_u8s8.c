@@ -18,6 +18,7 @@
 //   avxvnni:    the VEX-encoded vpdpbusd on 256-bit registers (Alder Lake and later): 6 rows × 16 columns.
 //   avx2, portable: the same packed layout in plain loops the compiler vectorizes (exact, slower).
 #include "octet_kernels.h"
+#include <math.h>
 #include <string.h>
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -242,5 +243,31 @@ void octet_gemm_u8s8(int m, int n, int k, const uint8_t *a, long lda, const int8
     case OCTET_I8_AVX2: gemm_u8s8_avx2(m, n, k, a, lda, packed, colsum, c, ldc); return;
 #endif
     default: gemm_u8s8_portable(m, n, k, a, lda, packed, colsum, c, ldc); return;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The INT8 engine's activation quantizer and GEMM epilogue (plain loops; the compiler vectorizes them).
+
+void octet_quantize_u8_shifted(const float *x, long count, float step, uint8_t *y) {
+    // ONNX QuantizeLinear with zero point 0 (x / step, round half to even, saturate; NaN → -128), then + 128.
+    for (long i = 0; i < count; i++) {
+        float r = nearbyintf(x[i] / step);
+        r = r < -128.0f ? -128.0f : (r > 127.0f ? 127.0f : r);
+        y[i] = (uint8_t)((r != r ? -128 : (int)r) + 128);
+    }
+}
+
+void octet_dequantize_rows(int rows, int cols, const int32_t *acc, long ldacc, const float *dq, const float *bias,
+                           const float *residual, long ldr, int gelu, float *out, long ldo) {
+    for (int r = 0; r < rows; r++) {
+        const int32_t *a = acc + (long)r * ldacc;
+        float *o = out + (long)r * ldo;
+        for (int j = 0; j < cols; j++) {
+            float v = (float)a[j] * dq[j] + bias[j];
+            if (gelu) v = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+            if (residual) v += residual[(long)r * ldr + j];
+            o[j] = v;
+        }
     }
 }

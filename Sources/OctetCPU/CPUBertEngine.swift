@@ -3,7 +3,7 @@ import Foundation
 import OctetCore
 import OctetModels
 
-/// The CPU float32 BERT question-answering engine: Octet's numerical reference.
+/// The CPU BERT question-answering engine: in float32, Octet's numerical reference; with a quantization recipe, INT8.
 ///
 /// It computes what PyTorch's `BertForQuestionAnswering` computes in float32: embeddings (word + position + token
 /// type) and LayerNorm; per layer fused QKV projection, masked scaled-dot-product attention, output projection with
@@ -13,19 +13,31 @@ import OctetModels
 ///
 /// Tolerance: within 1e-3 of PyTorch's float32 logits (tests check the 64 reference features); the differences come
 /// from summation order and the erf/exp approximations (see `elementwise.c`).
+///
+/// With a `QuantizationRecipe`, the linear layers whose group the recipe quantizes run in INT8 (`QuantizedLinear`:
+/// VNNI on CPUs that have it), and the attention products' and residual adds' Q/DQ pairs are applied to their float
+/// inputs as the recipe places them: the same model as Octet's Q/DQ export of that recipe, executed directly.
 public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
     public let config: BertConfig
     public let threads: Int
-    public var label: String { "cpu float32 (\(String(cString: octet_isa_name(octet_active_isa()))), \(threads) threads)" }
+    public var label: String {
+        recipe == nil ? "cpu float32 (\(String(cString: octet_isa_name(octet_active_isa()))), \(threads) threads)"
+                      : "cpu int8 (\(String(cString: octet_int8_path_name(octet_int8_path()))), \(threads) threads)"
+    }
+    /// The quantization recipe, nil for float32.
+    public let recipe: QuantizationRecipe?
     public var maxSequenceLength: Int { config.maxPositionEmbeddings }
 
     private struct Layer {
-        let qkv: PackedLinear
-        let attentionOutput: PackedLinear
+        let qkv: any LinearLayer
+        let attentionOutput: any LinearLayer
         let attentionNorm: (gamma: [Float], beta: [Float])
-        let intermediate: PackedLinear
-        let output: PackedLinear
+        let intermediate: any LinearLayer
+        let output: any LinearLayer
         let outputNorm: (gamma: [Float], beta: [Float])
+        /// The recipe's Q/DQ steps around the attention and the residual adds (nil: float).
+        var qStep, kStep, vStep, pStep: Float?
+        var attentionAdd: (local: Float, residual: Float)?, outputAdd: (local: Float, residual: Float)?
     }
 
     private let wordEmbeddings: [Float]
@@ -40,10 +52,12 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
     private var workspace: Workspace?
     private let attentionKernel = MultiHeadAttention()
 
-    /// Builds the engine: widens the weights to float32 and packs every linear layer once.
+    /// Builds the engine: widens the weights to float32 and packs every linear layer once (quantized to int8 where
+    /// `recipe` quantizes its group).
     /// - Parameter threads: worker threads (default: every core).
-    public init(weights: BertWeights, threads: Int? = nil) {
+    public init(weights: BertWeights, recipe: QuantizationRecipe? = nil, threads: Int? = nil) {
         config = weights.config
+        self.recipe = recipe
         self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         parallel = Parallel(workers: self.threads)
         func linear(_ l: BertWeights.Linear) -> BertWeightsLinear {
@@ -54,21 +68,46 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
         positionEmbeddings = weights.positionEmbeddings.floats()
         tokenTypeEmbeddings = weights.tokenTypeEmbeddings.floats()
         embeddingNorm = norm(weights.embeddingNorm)
-        layers = weights.layers.map { l in
+        /// INT8 when the recipe quantizes the group and its input, else float32.
+        /// (Q, K and V share one GEMM: INT8 only when all three are quantized with one step, as a calibrator gives the
+        /// one tensor they read; otherwise they run in float.)
+        func layer(_ w: BertWeightsLinear, groups: [String], inputs: [String]) -> any LinearLayer {
+            let steps = inputs.map { recipe?.step(of: $0) }
+            if let recipe, let step = steps[0], steps.allSatisfy({ $0 == step }), groups.allSatisfy({ !recipe.keepsInFloat($0) }) {
+                return QuantizedLinear(weight: w.weight, bias: w.bias, outputs: w.outputs, inputs: w.inputs, inputStep: step,
+                                       perChannel: recipe.perChannelWeights)
+            }
+            return PackedLinear(w)
+        }
+        layers = weights.layers.enumerated().map { i, l in
             // Q, K and V as one [3H, H] projection: one GEMM reads the activations once.
             let q = linear(l.query), k = linear(l.key), v = linear(l.value)
             let qkv = BertWeightsLinear(weight: q.weight + k.weight + v.weight, bias: q.bias + k.bias + v.bias,
                                         outputs: 3 * q.outputs, inputs: q.inputs)
-            return Layer(qkv: PackedLinear(qkv), attentionOutput: PackedLinear(linear(l.attentionOutput)),
-                         attentionNorm: norm(l.attentionNorm), intermediate: PackedLinear(linear(l.intermediate)),
-                         output: PackedLinear(linear(l.output)), outputNorm: norm(l.outputNorm))
+            let p = "layer.\(i)"
+            var result = Layer(
+                qkv: layer(qkv, groups: ["query", "key", "value"].map { "\(p).attention.\($0)" }, inputs: ["query", "key", "value"].map { "\(p).attention.\($0).input" }),
+                attentionOutput: layer(linear(l.attentionOutput), groups: ["\(p).attention.output"], inputs: ["\(p).attention.output.input"]),
+                attentionNorm: norm(l.attentionNorm),
+                intermediate: layer(linear(l.intermediate), groups: ["\(p).intermediate"], inputs: ["\(p).intermediate.input"]),
+                output: layer(linear(l.output), groups: ["\(p).output"], inputs: ["\(p).output.input"]),
+                outputNorm: norm(l.outputNorm))
+            if let recipe {
+                result.qStep = recipe.step(of: "\(p).attention.matmul_q")
+                result.kStep = recipe.step(of: "\(p).attention.matmul_k")
+                result.vStep = recipe.step(of: "\(p).attention.matmul_v")
+                result.pStep = recipe.step(of: "\(p).attention.matmul_a")
+                if let a = recipe.step(of: "\(p).attention.add.local"), let b = recipe.step(of: "\(p).attention.add.residual") { result.attentionAdd = (a, b) }
+                if let a = recipe.step(of: "\(p).output.add.local"), let b = recipe.step(of: "\(p).output.add.residual") { result.outputAdd = (a, b) }
+            }
+            return result
         }
         qaOutputs = PackedLinear(linear(weights.qaOutputs))
     }
 
     /// Reads a Hugging Face model folder and builds the engine.
-    public convenience init(folder: String, threads: Int? = nil) throws {
-        self.init(weights: try BertModelFolder(folder: folder).weights, threads: threads)
+    public convenience init(folder: String, recipe: QuantizationRecipe? = nil, threads: Int? = nil) throws {
+        self.init(weights: try BertModelFolder(folder: folder).weights, recipe: recipe, threads: threads)
     }
 
     public func spanLogits(for batch: TokenBatch) throws -> SpanLogits {
@@ -97,12 +136,19 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
         let (x, qkv, context, sum, hidden, logits) = (w.x, w.qkv, w.context, w.sum, w.hidden, w.logits)
         embed(batch, into: x.p)
         for layer in layers {
-            layer.qkv.apply(rows: t, a: x.p, lda: h, c: qkv.p, ldc: 3 * h, parallel: parallel)
-            attention(batch, qkv: qkv.p, into: context.p)
-            layer.attentionOutput.apply(rows: t, a: context.p, lda: h, c: sum.p, ldc: h, residual: x.p, ldr: h, parallel: parallel)
+            layer.qkv.apply(rows: t, a: x.p, lda: h, c: qkv.p, ldc: 3 * h, gelu: false, residual: nil, ldr: 0, parallel: parallel)
+            // The attention products' Q/DQ pairs, on the heads of Q, K and V.
+            for (offset, step) in [(0, layer.qStep), (h, layer.kStep), (2 * h, layer.vStep)] {
+                guard let step else { continue }
+                parallel.forEachRange(t) { r in
+                    for row in r { octet_fake_quantize_s8(qkv.p + row * 3 * h + offset, h, step, qkv.p + row * 3 * h + offset) }
+                }
+            }
+            attention(batch, qkv: qkv.p, probabilityStep: layer.pStep, into: context.p)
+            residualLinear(layer.attentionOutput, rows: t, a: context.p, lda: h, into: sum.p, residual: x.p, add: layer.attentionAdd)
             layerNorm(rows: t, sum.p, layer.attentionNorm, into: x.p)
-            layer.intermediate.apply(rows: t, a: x.p, lda: h, c: hidden.p, ldc: inter, gelu: true, parallel: parallel)
-            layer.output.apply(rows: t, a: hidden.p, lda: inter, c: sum.p, ldc: h, residual: x.p, ldr: h, parallel: parallel)
+            layer.intermediate.apply(rows: t, a: x.p, lda: h, c: hidden.p, ldc: inter, gelu: true, residual: nil, ldr: 0, parallel: parallel)
+            residualLinear(layer.output, rows: t, a: hidden.p, lda: inter, into: sum.p, residual: x.p, add: layer.outputAdd)
             layerNorm(rows: t, sum.p, layer.outputNorm, into: x.p)
         }
         qaOutputs.apply(rows: t, a: x.p, lda: h, c: logits.p, ldc: 2, parallel: parallel)
@@ -147,15 +193,45 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
         }
     }
 
+    /// `sum = linear(a) + residual`, with the residual add's own Q/DQ pairs on both inputs when the recipe quantizes it.
+    private func residualLinear(_ linear: any LinearLayer, rows t: Int, a: UnsafePointer<Float>, lda: Int, into sum: UnsafeMutablePointer<Float>,
+                                residual: UnsafeMutablePointer<Float>, add: (local: Float, residual: Float)?) {
+        let h = config.hiddenSize
+        guard let add else {
+            linear.apply(rows: t, a: a, lda: lda, c: sum, ldc: h, gelu: false, residual: residual, ldr: h, parallel: parallel)
+            return
+        }
+        linear.apply(rows: t, a: a, lda: lda, c: sum, ldc: h, gelu: false, residual: nil, ldr: 0, parallel: parallel)
+        parallel.forEachRange(t) { r in
+            let n = r.count * h, offset = r.lowerBound * h
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: n)
+            defer { scratch.deallocate() }
+            octet_fake_quantize_s8(sum + offset, n, add.local, sum + offset)
+            octet_fake_quantize_s8(residual + offset, n, add.residual, scratch)
+            for i in 0..<n { sum[offset + i] += scratch[i] }
+        }
+    }
+
     /// Multi-head attention over the packed QKV rows, with only the unmasked keys.
-    private func attention(_ batch: TokenBatch, qkv: UnsafeMutablePointer<Float>, into context: UnsafeMutablePointer<Float>) {
+    private func attention(_ batch: TokenBatch, qkv: UnsafeMutablePointer<Float>, probabilityStep: Float? = nil,
+                           into context: UnsafeMutablePointer<Float>) {
         let (b, s, h) = (batch.batchSize, batch.sequenceLength, config.hiddenSize)
         let mask = AttentionMask.keys(mask: batch.attentionMask, batch: b, sequence: s)
         attentionKernel.apply(batch: b, sequence: s, heads: config.headCount, headSize: config.headSize,
                               scale: 1 / Float(config.headSize).squareRoot(), q: qkv, k: qkv + h, v: qkv + 2 * h, ld: 3 * h,
-                              mask: mask, context: context, ldc: h, parallel: parallel)
+                              mask: mask, probabilityScale: probabilityStep, unsignedProbabilities: recipe?.unsignedProbabilities ?? false,
+                              context: context, ldc: h, parallel: parallel)
     }
 }
+
+/// A linear layer the engine runs: float32 (`PackedLinear`) or INT8 (`QuantizedLinear`).
+protocol LinearLayer: AnyObject, Sendable {
+    func apply(rows: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int, gelu: Bool,
+               residual: UnsafePointer<Float>?, ldr: Int, parallel: Parallel)
+}
+
+extension PackedLinear: LinearLayer {}
+extension QuantizedLinear: LinearLayer {}
 
 /// The activations of one forward pass.
 private final class Workspace {

@@ -52,3 +52,18 @@ public protocol QuestionAnsweringEngine: AnyObject, Sendable {
     /// Runs the model on a batch and returns its start and end logits.
     func spanLogits(for batch: TokenBatch) throws -> SpanLogits
 }
+
+/// What an INT8 engine needs of a quantization recipe, without depending on how it was calibrated: the step of each
+/// quantization point (QDQBERT's names, e.g. `layer.3.attention.matmul_q`) and which groups stay in float.
+/// `OctetQuant.QuantizationScales` conforms; backends read recipes only through this.
+public protocol QuantizationRecipe: Sendable {
+    /// The quantization step of `point` (int8: amax/127; the probabilities `*.matmul_a` in uint8: amax/255), or nil
+    /// when the point has no Q/DQ pair (no amax, or its group stays in float).
+    func step(of point: String) -> Float?
+    /// Whether the group (`layer.N.attention.query`, `layer.N.output.add`, …) stays in float.
+    func keepsInFloat(_ group: String) -> Bool
+    /// Weights quantized per output channel (else one scale per tensor).
+    var perChannelWeights: Bool { get }
+    /// Softmax probabilities quantized as uint8 rather than int8.
+    var unsignedProbabilities: Bool { get }
+}

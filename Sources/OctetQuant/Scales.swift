@@ -224,3 +224,12 @@ public enum QuantizationPoint {
         }
     }
 }
+
+extension QuantizationScales: QuantizationRecipe {
+    public func step(of point: String) -> Float? {
+        guard quantizes(point), let amax = activations[point] else { return nil }
+        return Self.scale(amax: amax, unsigned: unsignedProbabilities && point.hasSuffix(".attention.matmul_a"))
+    }
+
+    public func keepsInFloat(_ group: String) -> Bool { floatGroups.contains(group) }
+}

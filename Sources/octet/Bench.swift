@@ -131,29 +131,33 @@ struct Bench: ParsableCommand {
         let random: BertConfig? = ["bert-base": BertConfig.base, "bert-large": BertConfig.large][model]
         switch device {
         case "cpu":
-            guard (precision ?? "fp32") == "fp32" else {
-                throw OctetError.invalidArgument("--precision \(precision!) is not available on the CPU yet (available: fp32)")
+            guard ["fp32", "int8"].contains(precision ?? "fp32") else {
+                throw OctetError.invalidArgument("--precision \(precision!) is not available on the CPU (available: fp32, int8)")
             }
             let weights = try random.map { BertWeights.random(config: $0) } ?? BertModelFolder(folder: model).weights
-            return (CPUBertEngine(weights: weights, threads: threads), model)
+            return (CPUBertEngine(weights: weights, recipe: precision == "int8" ? try recipe(random: random != nil, layers: weights.config.layerCount) : nil,
+                                  threads: threads), model)
         case "cuda":
             guard let p = CUDABertEngine.Precision(rawValue: precision ?? "int8") else {
                 throw OctetError.invalidArgument("--precision \(precision!) is not available on CUDA (available: int8, fp16)")
             }
             let gpu = try CUDADevice()
             let weights = try random.map { BertWeights.random(config: $0) } ?? BertModelFolder(folder: model).weights
-            var recipe: QuantizationScales?
-            if p == .int8 {
-                if let scales { recipe = try QuantizationScales(contentsOf: scales) }
-                else if random != nil { recipe = .synthetic(layers: weights.config.layerCount) }
-                else if model == Defaults.model { recipe = try QuantizationScales(contentsOf: Defaults.recipe) }
-                else { throw OctetError.invalidArgument("--precision int8 needs --scales for \(model) (octet quantize --save-scales)") }
-            }
-            let engine = try CUDABertEngine(weights: weights, precision: p, scales: recipe, device: gpu, compiler: try NVRTC(), maxTokens: tokens)
+            let scales = p == .int8 ? try recipe(random: random != nil, layers: weights.config.layerCount) : nil
+            let engine = try CUDABertEngine(weights: weights, precision: p, scales: scales, device: gpu, compiler: try NVRTC(), maxTokens: tokens)
             return (engine, model)
         default:
             throw OctetError.invalidArgument("--device \(device) is not available (available: cpu, cuda)")
         }
+    }
+
+    /// The INT8 scales: --scales, else synthetic amax values for a random model, else the reference recipe for the
+    /// reference model.
+    func recipe(random: Bool, layers: Int) throws -> QuantizationScales {
+        if let scales { return try QuantizationScales(contentsOf: scales) }
+        if random { return .synthetic(layers: layers) }
+        if model == Defaults.model { return try QuantizationScales(contentsOf: Defaults.recipe) }
+        throw OctetError.invalidArgument("--precision int8 needs --scales for \(model) (octet quantize --save-scales)")
     }
 
     /// A bar chart of median latency per shape (SVG), with the GPU compute time inside each bar when measured.

@@ -70,10 +70,10 @@ struct EvalSQuAD: ParsableCommand {
     @Option(help: "cpu, or cuda (a model folder, with --precision and --scales).")
     var device: String = "cpu"
 
-    @Option(help: "With --device cuda: int8 (with --scales) or fp16.")
-    var precision: String = "int8"
+    @Option(help: "For a model folder: int8 (with --scales) or fp16 on cuda (default int8); fp32 or int8 on cpu (default fp32).")
+    var precision: String?
 
-    @Option(help: "With --device cuda --precision int8: the quantization scales (octet quantize --save-scales; default: the reference model's recipe).")
+    @Option(help: "With --precision int8: the quantization scales (octet quantize --save-scales; default: the reference model's recipe).")
     var scales: String = Defaults.recipe
 
     @Option(help: "Folder for metrics.json and predictions.json.")
@@ -108,8 +108,8 @@ struct EvalSQuAD: ParsableCommand {
                 engine = try PrecomputedLogitsEngine(path: logits)
             } else if device == "cuda" {
                 guard !isONNX else { throw OctetError.invalidArgument("--device cuda runs a model folder with --scales, not an .onnx file") }
-                guard let p = CUDABertEngine.Precision(rawValue: precision) else {
-                    throw OctetError.invalidArgument("--precision must be int8 or fp16, not \(precision)")
+                guard let p = CUDABertEngine.Precision(rawValue: precision ?? "int8") else {
+                    throw OctetError.invalidArgument("--precision must be int8 or fp16 on cuda, not \(precision!)")
                 }
                 engine = try CUDABertEngine(weights: try BertModelFolder(folder: model).weights, precision: p,
                                             scales: p == .int8 ? try QuantizationScales(contentsOf: scales) : nil, device: try CUDADevice(),
@@ -117,9 +117,14 @@ struct EvalSQuAD: ParsableCommand {
             } else if device != "cpu" {
                 throw OctetError.invalidArgument("--device \(device) is not available (available: cpu, cuda)")
             } else if isONNX {
+                guard precision == nil else { throw OctetError.invalidArgument("--precision applies to a model folder, not an .onnx file (its Q/DQ pairs say what is quantized)") }
                 engine = try ONNXQuestionAnsweringEngine(path: model, threads: threads, optimization: optimize, quantizedArithmetic: quantizedArithmetic)
             } else {
-                engine = try CPUBertEngine(folder: model, threads: threads)
+                switch precision ?? "fp32" {
+                case "fp32": engine = try CPUBertEngine(folder: model, threads: threads)
+                case "int8": engine = try CPUBertEngine(folder: model, recipe: try QuantizationScales(contentsOf: scales), threads: threads)
+                case let other: throw OctetError.invalidArgument("--precision must be fp32 or int8 on the CPU, not \(other)")
+                }
             }
             let runner = try SQuADRunner(
                 builder: try SQuADFeatureBuilder(tokenizer: tokenizer, maxSequenceLength: maxSeqLength, docStride: docStride, truncatesContext: !fullContext),

@@ -32,7 +32,7 @@ enum GPU {
 
     @Test("An unknown device or precision is named in the error, with what is available",
           arguments: [(["bench", "bert-base", "--device", "tpu"], "error: --device tpu is not available (available: cpu, cuda).\n"),
-                      (["bench", "bert-base", "--device", "cpu", "--precision", "int8"], "error: --precision int8 is not available on the CPU yet (available: fp32).\n"),
+                      (["bench", "bert-base", "--device", "cpu", "--precision", "fp16"], "error: --precision fp16 is not available on the CPU (available: fp32, int8).\n"),
                       (["eval", "squad", "--device", "tpu", "--limit", "1"], "error: --device tpu is not available (available: cpu, cuda).\n")])
     func unknownDeviceOrPrecision(_ arguments: [String], _ message: String) throws {
         let result = try CommandResult.octet(arguments)

@@ -106,6 +106,12 @@ void octet_pack_s8(int k, int n, const int8_t *w, long ldw, int8_t *packed, int3
 void octet_gemm_u8s8(int m, int n, int k, const uint8_t *a, long lda, const int8_t *packed, const int32_t *colsum,
                      int32_t *c, long ldc);
 
+/// Activations for `octet_gemm_u8s8`: y = saturate(round_half_to_even(x / step), -128, 127) + 128 (NaN → 0).
+void octet_quantize_u8_shifted(const float *x, long count, float step, uint8_t *y);
+/// The INT8 GEMM's epilogue: out[r, j] = gelu?(acc[r, j] · dq[j] + bias[j]) (+ residual[r, j] when given).
+void octet_dequantize_rows(int rows, int cols, const int32_t *acc, long ldacc, const float *dq, const float *bias,
+                           const float *residual, long ldr, int gelu, float *out, long ldo);
+
 /// A fork-join task: `worker` runs from 0 to the region's worker count − 1.
 typedef void (*octet_task_fn)(void *context, int worker);
 

@@ -1,0 +1,70 @@
+import COctetKernels
+import OctetCore
+
+/// An INT8 linear layer `y = dq(q(x))·dq(W)ᵀ + b` computed in integers: the input quantized with its step (stored
+/// with 128 added, as `octet_gemm_u8s8` takes it), int8 weights packed once, exact int32 sums, then one float
+/// multiply per column (input step × weight step) and the bias.
+///
+/// The weights are quantized as Octet's Q/DQ export quantizes them (`BertONNXExporter`): per output channel (or per
+/// tensor) amax/127, round half to even, saturated at ±127. So this computes exactly the integers the CPU reference's
+/// integer Q/DQ execution computes; only the float epilogue's rounding differs.
+final class QuantizedLinear: @unchecked Sendable {
+    let outputs: Int
+    let inputs: Int
+    let inputStep: Float
+    private let packed: [Int8]
+    private let colsum: [Int32]
+    private let dq: [Float]
+    private let bias: [Float]
+
+    init(weight: [Float], bias: [Float], outputs: Int, inputs: Int, inputStep: Float, perChannel: Bool) {
+        precondition(weight.count == outputs * inputs && bias.count == outputs, "linear layer shapes disagree")
+        self.outputs = outputs
+        self.inputs = inputs
+        self.inputStep = inputStep
+        let amax: [Float] = perChannel
+            ? (0..<outputs).map { j in weight[(j * inputs)..<((j + 1) * inputs)].reduce(Float(0)) { max($0, abs($1)) } }
+            : [weight.reduce(Float(0)) { max($0, abs($1)) }]
+        let steps = amax.map { max($0, 1e-8) / 127 }
+        var q = [Int8](repeating: 0, count: outputs * inputs)
+        for j in 0..<outputs {
+            let s = steps[perChannel ? j : 0]
+            for i in 0..<inputs {
+                q[j * inputs + i] = Int8(min(max((weight[j * inputs + i] / s).rounded(.toNearestOrEven), -127), 127))
+            }
+        }
+        var packed = [Int8](repeating: 0, count: octet_packed_s8_size(Int32(inputs), Int32(outputs)))
+        var colsum = [Int32](repeating: 0, count: outputs)
+        octet_pack_s8(Int32(inputs), Int32(outputs), q, inputs, &packed, &colsum)
+        self.packed = packed
+        self.colsum = colsum
+        dq = (0..<outputs).map { inputStep * steps[perChannel ? $0 : 0] }
+        self.bias = bias
+    }
+
+    /// `c[m, :] = gelu?(q(a[m, :])·Wᵀ·dq + b) (+ residual[m, :])` for `rows` rows, rows split over the workers.
+    func apply(rows: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int, gelu: Bool = false,
+               residual: UnsafePointer<Float>? = nil, ldr: Int = 0, parallel: Parallel) {
+        let (n, k, step) = (outputs, inputs, inputStep)
+        packed.withUnsafeBufferPointer { packed in
+            colsum.withUnsafeBufferPointer { colsum in
+                dq.withUnsafeBufferPointer { dq in
+                    bias.withUnsafeBufferPointer { bias in
+                        parallel.forEachRange(rows, granularity: 12) { r in
+                            // Per-range scratch: the quantized rows and their int32 sums (a few hundred KB at most).
+                            let quantized = UnsafeMutablePointer<UInt8>.allocate(capacity: r.count * k)
+                            let sums = UnsafeMutablePointer<Int32>.allocate(capacity: r.count * n)
+                            defer { quantized.deallocate(); sums.deallocate() }
+                            for row in 0..<r.count {
+                                octet_quantize_u8_shifted(a + (r.lowerBound + row) * lda, k, step, quantized + row * k)
+                            }
+                            octet_gemm_u8s8(Int32(r.count), Int32(n), Int32(k), quantized, k, packed.baseAddress, colsum.baseAddress, sums, n)
+                            octet_dequantize_rows(Int32(r.count), Int32(n), sums, n, dq.baseAddress, bias.baseAddress,
+                                                  residual.map { $0 + r.lowerBound * ldr }, ldr, gelu ? 1 : 0, c + r.lowerBound * ldc, ldc)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
