@@ -16,7 +16,8 @@
 //   avx512vnni: 12 rows × 32 columns per register tile (24 zmm accumulators, 2 weight vectors, 1 broadcast A group);
 //               the A group of 4 bytes is broadcast with one 32-bit load.
 //   avxvnni:    the VEX-encoded vpdpbusd on 256-bit registers (Alder Lake and later): 6 rows × 16 columns.
-//   avx2, portable: the same packed layout in plain loops the compiler vectorizes (exact, slower).
+//   avx2:       16-bit widening and vpmaddwd (exact; vpmaddubsw would saturate), 2 rows × 16 columns.
+//   portable:   the same packed layout in plain loops the compiler vectorizes.
 #include "octet_kernels.h"
 #include <math.h>
 #include <string.h>
@@ -89,9 +90,55 @@ static void gemm_u8s8_portable(int m, int n, int k, const uint8_t *a, long lda, 
 }
 
 #if defined(__x86_64__)
+// ---------------------------------------------------------------------------------------------------------------
+// AVX2 without VNNI: widen to 16 bits and `vpmaddwd`. (`vpmaddubsw` would take the bytes directly, but it saturates
+// its 16-bit pair sums, and 255·127 + 255·127 does not fit; widened, every product and pair sum is exact.)
+// Per 4-k group of a 16-column panel: the 64 weight bytes widen to four vectors of 4 columns × 4 k; the row's 4
+// activation bytes widen once and broadcast as [a0 a1 a2 a3] × 4; vpmaddwd leaves each column's two pair sums in
+// adjacent lanes, added at the end with one horizontal add and a lane permute per 8 columns.
+#define AVX2_TILE(MR)                                                                                                \
+    __attribute__((target("avx2,fma"))) static void tile2_##MR(int k, const uint8_t *a, long lda, const int8_t *p,   \
+                                                            const int32_t *cs, int32_t *c, long ldc, int width) {     \
+        int groups = (k + 3) / 4, full = k / 4;                                                                      \
+        __m256i acc[MR][4];                                                                                          \
+        for (int i = 0; i < MR; i++)                                                                                 \
+            for (int q = 0; q < 4; q++) acc[i][q] = _mm256_setzero_si256();                                          \
+        for (int g = 0; g < groups; g++) {                                                                           \
+            __m256i w[4];                                                                                            \
+            for (int q = 0; q < 4; q++) w[q] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + (size_t)g * 64 + 16 * q))); \
+            for (int i = 0; i < MR; i++) {                                                                           \
+                int32_t v;                                                                                           \
+                if (g < full) memcpy(&v, a + (long)i * lda + 4 * g, 4);                                              \
+                else v = group4(a + (long)i * lda, g, k);                                                            \
+                uint32_t u = (uint32_t)v;                                                                            \
+                long long pattern = (long long)(u & 0xff) | (long long)((u >> 8) & 0xff) << 16 |                     \
+                                    (long long)((u >> 16) & 0xff) << 32 | (long long)(u >> 24) << 48;                \
+                __m256i va = _mm256_set1_epi64x(pattern);                                                            \
+                for (int q = 0; q < 4; q++) acc[i][q] = _mm256_add_epi32(acc[i][q], _mm256_madd_epi16(w[q], va));    \
+            }                                                                                                        \
+        }                                                                                                            \
+        for (int i = 0; i < MR; i++) {                                                                               \
+            int32_t out[16];                                                                                         \
+            __m256i lo = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[i][0], acc[i][1]), 0xD8);                    \
+            __m256i hi = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[i][2], acc[i][3]), 0xD8);                    \
+            _mm256_storeu_si256((__m256i *)out, lo);                                                                 \
+            _mm256_storeu_si256((__m256i *)(out + 8), hi);                                                           \
+            for (int col = 0; col < width; col++) c[(long)i * ldc + col] = out[col] - 128 * cs[col];                 \
+        }                                                                                                            \
+    }
+AVX2_TILE(2)
+AVX2_TILE(1)
+
 __attribute__((target("avx2,fma"))) static void gemm_u8s8_avx2(int m, int n, int k, const uint8_t *a, long lda,
                                                                 const int8_t *packed, const int32_t *colsum, int32_t *c, long ldc) {
-    gemm_body(m, n, k, a, lda, packed, colsum, c, ldc);
+    size_t panel = (size_t)((k + 3) / 4) * 64;
+    for (int j0 = 0; j0 < n; j0 += PANEL) {
+        const int8_t *p = packed + (size_t)(j0 / PANEL) * panel;
+        int width = n - j0 < PANEL ? n - j0 : PANEL;
+        int i = 0;
+        for (; i + 2 <= m; i += 2) tile2_2(k, a + (long)i * lda, lda, p, colsum + j0, c + (long)i * ldc + j0, ldc, width);
+        for (; i < m; i++) tile2_1(k, a + (long)i * lda, lda, p, colsum + j0, c + (long)i * ldc + j0, ldc, width);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
