@@ -69,13 +69,14 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
         tokenTypeEmbeddings = weights.tokenTypeEmbeddings.floats()
         embeddingNorm = norm(weights.embeddingNorm)
         /// INT8 when the recipe quantizes the group and its input, else float32.
+        let scratch = Int8Scratch()
         /// (Q, K and V share one GEMM: INT8 only when all three are quantized with one step, as a calibrator gives the
         /// one tensor they read; otherwise they run in float.)
         func layer(_ w: BertWeightsLinear, groups: [String], inputs: [String]) -> any LinearLayer {
             let steps = inputs.map { recipe?.step(of: $0) }
             if let recipe, let step = steps[0], steps.allSatisfy({ $0 == step }), groups.allSatisfy({ !recipe.keepsInFloat($0) }) {
                 return QuantizedLinear(weight: w.weight, bias: w.bias, outputs: w.outputs, inputs: w.inputs, inputStep: step,
-                                       perChannel: recipe.perChannelWeights)
+                                       perChannel: recipe.perChannelWeights, scratch: scratch)
             }
             return PackedLinear(w)
         }

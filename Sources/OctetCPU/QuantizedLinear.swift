@@ -17,7 +17,11 @@ final class QuantizedLinear: @unchecked Sendable {
     private let dq: [Float]
     private let bias: [Float]
 
-    init(weight: [Float], bias: [Float], outputs: Int, inputs: Int, inputStep: Float, perChannel: Bool) {
+    /// Scratch for the quantized rows and their int32 sums, shared by an engine's INT8 layers (they run one at a time).
+    private let scratch: Int8Scratch
+
+    init(weight: [Float], bias: [Float], outputs: Int, inputs: Int, inputStep: Float, perChannel: Bool, scratch: Int8Scratch) {
+        self.scratch = scratch
         precondition(weight.count == outputs * inputs && bias.count == outputs, "linear layer shapes disagree")
         self.outputs = outputs
         self.inputs = inputs
@@ -50,11 +54,10 @@ final class QuantizedLinear: @unchecked Sendable {
             colsum.withUnsafeBufferPointer { colsum in
                 dq.withUnsafeBufferPointer { dq in
                     bias.withUnsafeBufferPointer { bias in
+                        let (quantizedRows, allSums) = scratch.buffers(rows: rows, inputs: k, outputs: n)
                         parallel.forEachRange(rows, granularity: 12) { r in
-                            // Per-range scratch: the quantized rows and their int32 sums (a few hundred KB at most).
-                            let quantized = UnsafeMutablePointer<UInt8>.allocate(capacity: r.count * k)
-                            let sums = UnsafeMutablePointer<Int32>.allocate(capacity: r.count * n)
-                            defer { quantized.deallocate(); sums.deallocate() }
+                            // Each range owns rows r of the shared scratch.
+                            let quantized = quantizedRows + r.lowerBound * k, sums = allSums + r.lowerBound * n
                             for row in 0..<r.count {
                                 octet_quantize_u8_shifted(a + (r.lowerBound + row) * lda, k, step, quantized + row * k)
                             }
@@ -66,5 +69,33 @@ final class QuantizedLinear: @unchecked Sendable {
                 }
             }
         }
+    }
+}
+
+/// Reusable memory for `QuantizedLinear`: grows to the largest call and is kept, so a steady stream of same-shaped
+/// batches allocates (and page-faults) nothing.
+final class Int8Scratch: @unchecked Sendable {
+    private var quantized: UnsafeMutablePointer<UInt8>?
+    private var sums: UnsafeMutablePointer<Int32>?
+    private var quantizedCapacity = 0, sumsCapacity = 0
+
+    deinit {
+        quantized?.deallocate()
+        sums?.deallocate()
+    }
+
+    /// Room for `rows` quantized input rows of `inputs` bytes and their `outputs` int32 sums.
+    func buffers(rows: Int, inputs: Int, outputs: Int) -> (UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<Int32>) {
+        if rows * inputs > quantizedCapacity {
+            quantized?.deallocate()
+            quantizedCapacity = rows * inputs
+            quantized = .allocate(capacity: quantizedCapacity)
+        }
+        if rows * outputs > sumsCapacity {
+            sums?.deallocate()
+            sumsCapacity = rows * outputs
+            sums = .allocate(capacity: sumsCapacity)
+        }
+        return (quantized!, sums!)
     }
 }
