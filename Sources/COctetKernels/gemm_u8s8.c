@@ -177,15 +177,19 @@ AVX512_TILE(1)
 
 __attribute__((target("avx512f,avx512vl,avx512bw,avx512vnni"))) static void gemm_u8s8_avx512vnni(
     int m, int n, int k, const uint8_t *a, long lda, const int8_t *packed, const int32_t *colsum, int32_t *c, long ldc) {
+    // Rows in blocks of 144 (12 tiles), so a block of A (144 × K bytes) stays in L2 while every panel pair sweeps it.
     size_t panel = (size_t)((k + 3) / 4) * 64;
-    for (int j0 = 0; j0 < n; j0 += 32) {
-        const int8_t *p0 = packed + (size_t)(j0 / PANEL) * panel;
-        const int8_t *p1 = j0 + PANEL < n ? p0 + panel : NULL;
-        int width = n - j0 < 32 ? n - j0 : 32;
-        int i = 0;
-        for (; i + 12 <= m; i += 12) tile512_12(k, a + (long)i * lda, lda, p0, p1, colsum + j0, c + (long)i * ldc + j0, ldc, width);
-        for (; i + 4 <= m; i += 4) tile512_4(k, a + (long)i * lda, lda, p0, p1, colsum + j0, c + (long)i * ldc + j0, ldc, width);
-        for (; i < m; i++) tile512_1(k, a + (long)i * lda, lda, p0, p1, colsum + j0, c + (long)i * ldc + j0, ldc, width);
+    for (int i0 = 0; i0 < m; i0 += 144) {
+        int i1 = m - i0 < 144 ? m : i0 + 144;
+        for (int j0 = 0; j0 < n; j0 += 32) {
+            const int8_t *p0 = packed + (size_t)(j0 / PANEL) * panel;
+            const int8_t *p1 = j0 + PANEL < n ? p0 + panel : NULL;
+            int width = n - j0 < 32 ? n - j0 : 32;
+            int i = i0;
+            for (; i + 12 <= i1; i += 12) tile512_12(k, a + (long)i * lda, lda, p0, p1, colsum + j0, c + (long)i * ldc + j0, ldc, width);
+            for (; i + 4 <= i1; i += 4) tile512_4(k, a + (long)i * lda, lda, p0, p1, colsum + j0, c + (long)i * ldc + j0, ldc, width);
+            for (; i < i1; i++) tile512_1(k, a + (long)i * lda, lda, p0, p1, colsum + j0, c + (long)i * ldc + j0, ldc, width);
+        }
     }
 }
 
