@@ -17,7 +17,9 @@ VENV="$REPO/.venv"
 PYTHON="${PYTHON:-python3}"
 
 # onnx is needed by onnxruntime.quantization (peer_ort_cpu.py --dynamic-int8).
+# nvidia-cuda-nvrtc: NVRTC runs without a GPU, so the tests compile every embedded CUDA kernel for sm_90a with it.
 REQUIREMENTS="numpy==2.4.6
+nvidia-cuda-nvrtc==13.0.88
 onnxruntime==1.32.0
 onnx==1.23.2
 tokenizers==0.23.3

@@ -31,12 +31,27 @@ final class DynamicLibrary: @unchecked Sendable {
 
     /// The CUDA toolkit's library folders to search besides the loader's path: `OCTET_CUDA_LIB` first, then
     /// `CUDA_HOME`/`CUDA_PATH`, then the usual install locations.
-    static func toolkitCandidates(_ soname: String) -> [String] {
+    static var toolkitFolders: [String] {
         let environment = ProcessInfo.processInfo.environment
         var folders: [String] = []
         if let folder = environment["OCTET_CUDA_LIB"] { folders.append(folder) }
         for key in ["CUDA_HOME", "CUDA_PATH"] { if let home = environment[key] { folders.append(home + "/lib64") } }
-        folders += ["/usr/local/cuda/lib64", "/usr/local/cuda-13/lib64", "/usr/local/cuda-13.0/lib64", "/usr/lib/x86_64-linux-gnu"]
-        return [soname] + folders.map { $0 + "/" + soname }
+        return folders + ["/usr/local/cuda/lib64", "/usr/local/cuda-13/lib64", "/usr/local/cuda-13.0/lib64", "/usr/lib/x86_64-linux-gnu"]
+    }
+
+    static func toolkitCandidates(_ soname: String) -> [String] {
+        [soname] + toolkitFolders.map { $0 + "/" + soname }
+    }
+
+    /// Loads NVRTC's builtins library (`libnvrtc-builtins.so.*`) from the toolkit folders with RTLD_GLOBAL when one is
+    /// there: NVRTC opens it by name at compile time, which finds it only on the loader's path unless it is already
+    /// loaded (a toolkit outside the loader's path, e.g. PyPI's nvidia-cuda-nvrtc, would fail every compile).
+    static func preloadNVRTCBuiltins() {
+        for folder in toolkitFolders {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { continue }
+            for name in names.sorted() where name.hasPrefix("libnvrtc-builtins.so") && !name.contains(".alt.") {
+                if dlopen(folder + "/" + name, RTLD_NOW | RTLD_GLOBAL) != nil { return }
+            }
+        }
     }
 }

@@ -34,6 +34,7 @@ public final class NVRTC: @unchecked Sendable {
     public let cacheFolder: String
 
     public init() throws {
+        DynamicLibrary.preloadNVRTCBuiltins()
         let l = try DynamicLibrary("NVRTC", candidates: DynamicLibrary.toolkitCandidates("libnvrtc.so.13") + DynamicLibrary.toolkitCandidates("libnvrtc.so"))
         library = l
         nvrtcVersion = try l.symbol("nvrtcVersion")

@@ -110,6 +110,33 @@ enum GPU {
         }
     }
 
+    /// NVRTC needs no GPU: CI's venv carries PyPI's nvidia-cuda-nvrtc (scripts/python-env.sh), so the embedded
+    /// kernels are compiled for the H200's sm_90a on every run, not first on the GPU machine.
+    static let pypiNVRTC: String? = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let lib = root.appendingPathComponent(".venv/lib")
+        guard let pythons = try? FileManager.default.contentsOfDirectory(atPath: lib.path) else { return nil }
+        return pythons.map { lib.path + "/" + $0 + "/site-packages/nvidia/cu13/lib" }
+            .first { FileManager.default.fileExists(atPath: $0 + "/libnvrtc.so.13") }
+    }()
+
+    @Test("Every embedded kernel compiles for sm_90a with NVRTC 13 (no GPU needed)",
+          .enabled(if: pypiNVRTC != nil || GPU.available, "no NVRTC: run scripts/python-env.sh"))
+    func kernelsCompileForHopper() throws {
+        if let folder = Self.pypiNVRTC, ProcessInfo.processInfo.environment["OCTET_CUDA_LIB"] == nil { setenv("OCTET_CUDA_LIB", folder, 1) }
+        let cache = temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        setenv("OCTET_CACHE", cache, 1)
+        let compiler = try NVRTC()
+        unsetenv("OCTET_CACHE")
+        #expect(compiler.version.hasPrefix("13."))
+        let headers = CUDAKernels.fileNames.filter { $0.hasSuffix(".cuh") }.reduce(into: [String: String]()) { $0[$1] = CUDAKernels.source(of: $1) }
+        for file in CUDAKernels.fileNames where file.hasSuffix(".cu") {
+            let module = try compiler.compile(file, source: CUDAKernels.source(of: file)!, headers: headers, architecture: "sm_90a")
+            #expect(!module.cached && module.cubin.count > 1000, "\(file): \(module.cubin.count) bytes")
+        }
+    }
+
     @Test("The NVRTC cache key changes with the source, the headers, the options, the architecture and the NVRTC version")
     func cacheKeyCoversEverythingThatChangesTheCubin() {
         let base = NVRTC.cacheKey(source: "k", options: ["-O3"], architecture: "sm_90a", version: "13.0")
