@@ -39,11 +39,16 @@ final class MultiHeadAttention: @unchecked Sendable {
     func apply(batch b: Int, sequence s: Int, heads: Int, headSize d: Int, scale: Float,
                q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int,
                mask: AttentionMask, probabilityScale: Float? = nil, unsignedProbabilities: Bool = false, context: UnsafeMutablePointer<Float>, ldc: Int,
-               parallel: Parallel, observeProbabilities: ((UnsafeBufferPointer<Float>, Int) -> Void)? = nil) {
+               parallel: Parallel, observeProbabilities: ((UnsafeBufferPointer<Float>, Int) -> Void)? = nil,
+               integerSteps: (q: Float, k: Float, v: Float)? = nil) {
+        // With `integerSteps` (and `probabilityScale`): Q, K and V hold values on their int8 grids (the engine applied
+        // their Q/DQ pairs), so QKᵀ and P·V run as exact integer products on the VNNI GEMM, the steps folded into one
+        // multiplier each — the CPU reference's integer Q/DQ arithmetic, not its float simulation.
+        let integer = probabilityScale.flatMap { ps in integerSteps.map { (steps: $0, p: ps) } }
         let nr = Int(OCTET_GEMM_NR)
         let tasks = b * heads
         let workers = min(parallel.workers, tasks)
-        if scratch.count < parallel.workers || scratch[0].sequenceLength < s {
+        if scratch.count < parallel.workers || scratch[0].sequenceLength < s || scratch[0].headSize != d {
             scratch = (0..<parallel.workers).map { _ in AttentionScratch(sequenceLength: s, headSize: d) }
         }
         let scratch = self.scratch
@@ -79,8 +84,12 @@ final class MultiHeadAttention: @unchecked Sendable {
                     continue
                 }
                 // scores[i, j] = q_i · k_j over the n kept keys; Kᵀ is the right-hand side.
-                octet_pack_b(Int32(d), Int32(n), kh, 1, ldkv, packedK.p)
-                octet_sgemm(Int32(s), Int32(n), Int32(d), qh, ld, packedK.p, 0, Int32((n + nr - 1) / nr), 0, nil, nil, 0, scores.p, n)
+                if let integer {
+                    scratch[w].integerScores(s: s, n: n, d: d, q: qh, ldq: ld, k: kh, ldk: ldkv, steps: integer.steps, into: scores.p)
+                } else {
+                    octet_pack_b(Int32(d), Int32(n), kh, 1, ldkv, packedK.p)
+                    octet_sgemm(Int32(s), Int32(n), Int32(d), qh, ld, packedK.p, 0, Int32((n + nr - 1) / nr), 0, nil, nil, 0, scores.p, n)
+                }
                 if let (values, shape) = additive {
                     // scale·scores + mask, then a plain softmax; rows with no finite entry become zeros.
                     let strides = (shape[0] == 1 ? 0 : shape[1] * shape[2] * s, shape[1] == 1 ? 0 : shape[2] * s, shape[2] == 1 ? 0 : s)
@@ -107,6 +116,11 @@ final class MultiHeadAttention: @unchecked Sendable {
                     if unsignedProbabilities { octet_fake_quantize_u8(scores.p, s * n, ps, scores.p) } else { octet_fake_quantize_s8(scores.p, s * n, ps, scores.p) }
                 }
                 // context = P · V.
+                if let integer {
+                    scratch[w].integerContext(s: s, n: n, d: d, probabilities: scores.p, pStep: integer.p, unsigned: unsignedProbabilities,
+                                              v: vh, ldv: ldkv, vStep: integer.steps.v, into: out, ldc: ldc)
+                    continue
+                }
                 octet_pack_b(Int32(n), Int32(d), vh, ldkv, 1, packedV.p)
                 octet_sgemm(Int32(s), Int32(d), Int32(n), scores.p, n, packedV.p, 0, Int32((d + nr - 1) / nr), 0, nil, nil, 0, out, ldc)
             }
@@ -114,15 +128,70 @@ final class MultiHeadAttention: @unchecked Sendable {
     }
 }
 
-/// One worker's attention scratch: packed Kᵀ and V, the score matrix, and gathered keys for scattered masks.
+/// One worker's attention scratch: packed Kᵀ and V, the score matrix, and gathered keys for scattered masks; for
+/// the integer path, the int8 operands, their packed forms and the int32 products.
 private final class AttentionScratch: @unchecked Sendable {
     let sequenceLength: Int
+    let headSize: Int
     let packedK, packedV, scores, gatheredK, gatheredV: Buffer
+    private let bytes: UnsafeMutableRawPointer
+    private let q8, k8, vT8, p8, packedK8, packedV8: UnsafeMutableRawPointer
+    private let colsumK, colsumV, sums: UnsafeMutablePointer<Int32>
+
     init(sequenceLength s: Int, headSize d: Int) {
         let nr = Int(OCTET_GEMM_NR)
         sequenceLength = s
+        headSize = d
         packedK = Buffer((s + nr - 1) / nr * nr * d)
         packedV = Buffer(s * ((d + nr - 1) / nr) * nr)
         (scores, gatheredK, gatheredV) = (Buffer(s * s), Buffer(s * d), Buffer(s * d))
+        // Byte scratch, each piece 64-byte aligned.
+        let sizes = [s * d, s * d, s * d, s * s, octet_packed_s8_size(Int32(d), Int32(s)), octet_packed_s8_size(Int32(s), Int32(d)),
+                     4 * s, 4 * d, 4 * s * max(s, d)]
+        let rounded = sizes.map { ($0 + 63) / 64 * 64 }
+        bytes = UnsafeMutableRawPointer.allocate(byteCount: rounded.reduce(0, +), alignment: 64)
+        var offsets: [Int] = [], cursor = 0
+        for r in rounded { offsets.append(cursor); cursor += r }
+        (q8, k8, vT8, p8) = (bytes + offsets[0], bytes + offsets[1], bytes + offsets[2], bytes + offsets[3])
+        (packedK8, packedV8) = (bytes + offsets[4], bytes + offsets[5])
+        colsumK = (bytes + offsets[6]).bindMemory(to: Int32.self, capacity: s)
+        colsumV = (bytes + offsets[7]).bindMemory(to: Int32.self, capacity: d)
+        sums = (bytes + offsets[8]).bindMemory(to: Int32.self, capacity: s * max(s, d))
+    }
+
+    deinit { bytes.deallocate() }
+
+    /// scores[i, j] = (Σ_d q8[i, d]·k8[j, d]) · qStep·kStep for the n kept keys (float, ready for the scaled softmax).
+    func integerScores(s: Int, n: Int, d: Int, q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int,
+                       steps: (q: Float, k: Float, v: Float), into scores: UnsafeMutablePointer<Float>) {
+        let q8 = q8.assumingMemoryBound(to: UInt8.self), k8 = k8.assumingMemoryBound(to: Int8.self)
+        for i in 0..<s { octet_quantize_u8_shifted(q + i * ldq, d, steps.q, q8 + i * d) }
+        for j in 0..<n { octet_quantize_s8(k + j * ldk, d, steps.k, k8 + j * d) }
+        octet_pack_s8(Int32(d), Int32(n), k8, d, packedK8.assumingMemoryBound(to: Int8.self), colsumK)
+        octet_gemm_u8s8(Int32(s), Int32(n), Int32(d), q8, d, packedK8.assumingMemoryBound(to: Int8.self), colsumK, sums, n)
+        let dq = steps.q * steps.k
+        for i in 0..<(s * n) { scores[i] = Float(sums[i]) * dq }
+    }
+
+    /// context[i, :] = (Σ_j p8[i, j]·v8[j, :]) · pStep·vStep, p8 = the probabilities on their uint8 (or int8) grid.
+    func integerContext(s: Int, n: Int, d: Int, probabilities p: UnsafeMutablePointer<Float>, pStep: Float, unsigned: Bool,
+                        v: UnsafePointer<Float>, ldv: Int, vStep: Float, into out: UnsafeMutablePointer<Float>, ldc: Int) {
+        let p8 = p8.assumingMemoryBound(to: UInt8.self), vT8 = vT8.assumingMemoryBound(to: Int8.self)
+        let top: Float = unsigned ? 255 : 127
+        for i in 0..<(s * n) { p8[i] = UInt8(min(max((p[i] / pStep).rounded(.toNearestOrEven), 0), top)) }
+        // Vᵀ [d, n] as the GEMM's weight rows.
+        let row = UnsafeMutablePointer<Int8>.allocate(capacity: d)
+        defer { row.deallocate() }
+        for j in 0..<n {
+            octet_quantize_s8(v + j * ldv, d, vStep, row)
+            for c in 0..<d { vT8[c * n + j] = row[c] }
+        }
+        octet_pack_s8(Int32(n), Int32(d), vT8, n, packedV8.assumingMemoryBound(to: Int8.self), colsumV)
+        // The GEMM subtracts 128·colsum for shifted activations; p8 has zero point 0, so add it back.
+        octet_gemm_u8s8(Int32(s), Int32(d), Int32(n), p8, n, packedV8.assumingMemoryBound(to: Int8.self), colsumV, sums, d)
+        let dq = pStep * vStep
+        for i in 0..<s {
+            for c in 0..<d { out[i * ldc + c] = Float(sums[i * d + c] + 128 * colsumV[c]) * dq }
+        }
     }
 }

@@ -145,7 +145,8 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
                     for row in r { octet_fake_quantize_s8(qkv.p + row * 3 * h + offset, h, step, qkv.p + row * 3 * h + offset) }
                 }
             }
-            attention(batch, qkv: qkv.p, probabilityStep: layer.pStep, into: context.p)
+            attention(batch, qkv: qkv.p, probabilityStep: layer.pStep,
+                      integerSteps: layer.qStep.flatMap { q in layer.kStep.flatMap { k in layer.vStep.map { (q, k, $0) } } }, into: context.p)
             residualLinear(layer.attentionOutput, rows: t, a: context.p, lda: h, into: sum.p, residual: x.p, add: layer.attentionAdd)
             layerNorm(rows: t, sum.p, layer.attentionNorm, into: x.p)
             layer.intermediate.apply(rows: t, a: x.p, lda: h, c: hidden.p, ldc: inter, gelu: true, residual: nil, ldr: 0, parallel: parallel)
@@ -215,13 +216,13 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
 
     /// Multi-head attention over the packed QKV rows, with only the unmasked keys.
     private func attention(_ batch: TokenBatch, qkv: UnsafeMutablePointer<Float>, probabilityStep: Float? = nil,
-                           into context: UnsafeMutablePointer<Float>) {
+                           integerSteps: (q: Float, k: Float, v: Float)? = nil, into context: UnsafeMutablePointer<Float>) {
         let (b, s, h) = (batch.batchSize, batch.sequenceLength, config.hiddenSize)
         let mask = AttentionMask.keys(mask: batch.attentionMask, batch: b, sequence: s)
         attentionKernel.apply(batch: b, sequence: s, heads: config.headCount, headSize: config.headSize,
                               scale: 1 / Float(config.headSize).squareRoot(), q: qkv, k: qkv + h, v: qkv + 2 * h, ld: 3 * h,
                               mask: mask, probabilityScale: probabilityStep, unsignedProbabilities: recipe?.unsignedProbabilities ?? false,
-                              context: context, ldc: h, parallel: parallel)
+                              context: context, ldc: h, parallel: parallel, integerSteps: integerSteps)
     }
 }
 
