@@ -3,35 +3,40 @@
 # (scripts/peer_ort_cpu.py) on the same model, shape and thread count, back to back, so both see the same machine
 # state (shared virtual machines drift by tens of percent over minutes). Then the two merged into one table.
 #
-#   bash scripts/bench-cpu.sh [THREADS] [BATCHES] [SEQS]      # defaults: 2 1,8 128,384
+#   bash scripts/bench-cpu.sh [THREADS] [BATCHES] [SEQS] [PRECISION]      # defaults: 2 1,8 128,384 fp32
 #
-# Writes out/bench-cpu/{octet,ort}-bB-sS.json and out/bench-cpu/summary.md.
+# PRECISION int8: Octet runs the reference model's quantization recipe (`--precision int8`, recipes/minilm-l6-squad.json)
+# and the peer is ONNX Runtime's dynamic INT8 (`--dynamic-int8`), issue 6's comparison.
+# Writes out/bench-cpu[-int8]/{octet,ort}-bB-sS.json and summary.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-threads="${1:-2}" batches="${2:-1,8}" seqs="${3:-128,384}"
+threads="${1:-2}" batches="${2:-1,8}" seqs="${3:-128,384}" precision="${4:-fp32}"
 out=out/bench-cpu
+peer_flags=()
+if [[ "$precision" == int8 ]]; then out=out/bench-cpu-int8; peer_flags=(--dynamic-int8); fi
 mkdir -p "$out"
 swift build -c release --product octet >&2
 py="$(bash scripts/python-env.sh | tail -n1)"
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) · $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs) · $(nproc) cores · $threads threads"
 for s in ${seqs//,/ }; do
   for b in ${batches//,/ }; do
-    .build/release/octet bench --device cpu --threads "$threads" --batch "$b" --seq "$s" --json "$out/octet-b$b-s$s.json" >&2
-    "$py" scripts/peer_ort_cpu.py --threads "$threads" --batch "$b" --seq "$s" --json "$out/ort-b$b-s$s.json" >&2
+    .build/release/octet bench --device cpu --precision "$precision" --threads "$threads" --batch "$b" --seq "$s" --json "$out/octet-b$b-s$s.json" >&2
+    "$py" scripts/peer_ort_cpu.py --threads "$threads" --batch "$b" --seq "$s" "${peer_flags[@]}" --json "$out/ort-b$b-s$s.json" >&2
   done
 done
-"$py" - "$out" <<'PY' | tee "$out/summary.md"
+"$py" - "$out" "$precision" <<'PY' | tee "$out/summary.md"
 import glob, json, os, sys
-out = sys.argv[1]
+out, precision = sys.argv[1], sys.argv[2]
+peer_engine = "ort-dynamic-int8" if precision == "int8" else "ort-fp32"
 rows = []
 for path in sorted(glob.glob(os.path.join(out, "octet-b*-s*.json"))):
     o = json.load(open(path))
     r = o["results"][0]
     b, s = r["batch"], r["seq"]
     peer = json.load(open(os.path.join(out, f"ort-b{b}-s{s}.json")))
-    p = next(x for x in peer["results"] if x["batch"] == b and x["seq"] == s)
+    p = next(x for x in peer["results"] if x["batch"] == b and x["seq"] == s and x.get("engine", peer_engine) == peer_engine)
     rows.append((s, b, r["median_ms"], r["p90_ms"], r["throughput_seq_per_s"], p["median_ms"], p["p90_ms"], p["throughput_seq_per_s"]))
-print(f"engine: {o['engine']} · peer: onnxruntime {peer.get('onnxruntime_version', '?')} float32, same threads\n")
+print(f"engine: {o['engine']} · peer: onnxruntime {peer.get('onnxruntime_version', '?')} {peer_engine}, same threads\n")
 print("| seq | batch | Octet median ms | Octet p90 ms | Octet seq/s | ORT median ms | ORT p90 ms | ORT seq/s | ORT / Octet |")
 print("|---|---|---|---|---|---|---|---|---|")
 for s, b, om, o90, ot, pm, p90, pt in sorted(rows):
