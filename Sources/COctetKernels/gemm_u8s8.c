@@ -19,6 +19,7 @@
 //   avx2:       16-bit widening and vpmaddwd (exact; vpmaddubsw would saturate), 2 rows × 16 columns.
 //   portable:   the same packed layout in plain loops the compiler vectorizes.
 #include "octet_kernels.h"
+#include "dispatch_isa.h"
 #include <math.h>
 #include <string.h>
 #if defined(__x86_64__)
@@ -300,7 +301,7 @@ void octet_gemm_u8s8(int m, int n, int k, const uint8_t *a, long lda, const int8
 // ---------------------------------------------------------------------------------------------------------------
 // The INT8 engine's activation quantizer and GEMM epilogue (plain loops; the compiler vectorizes them).
 
-void octet_quantize_u8_shifted(const float *x, long count, float step, uint8_t *y) {
+INLINE void quantize_shifted_body(const float *x, long count, float step, uint8_t *y) {
     // ONNX QuantizeLinear with zero point 0 (x / step, round half to even, saturate; NaN → -128), then + 128.
     for (long i = 0; i < count; i++) {
         float r = nearbyintf(x[i] / step);
@@ -309,16 +310,33 @@ void octet_quantize_u8_shifted(const float *x, long count, float step, uint8_t *
     }
 }
 
+// Compiled per instruction set (as gemm_s8.c's quantizer): on the baseline target nearbyintf is a libm call per
+// element; with AVX2/AVX-512 it becomes one vector rounding instruction.
+static void quantize_shifted_portable(const float *x, long count, float step, uint8_t *y) { quantize_shifted_body(x, count, step, y); }
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static void quantize_shifted_avx2(const float *x, long count, float step, uint8_t *y) {
+    quantize_shifted_body(x, count, step, y);
+}
+__attribute__((target("avx512f,avx512vl,avx512bw"))) static void quantize_shifted_avx512(const float *x, long count, float step, uint8_t *y) {
+    quantize_shifted_body(x, count, step, y);
+}
+#endif
+
+void octet_quantize_u8_shifted(const float *x, long count, float step, uint8_t *y) {
+    DISPATCH(quantize_shifted, (x, count, step, y))
+}
+
 void octet_dequantize_rows(int rows, int cols, const int32_t *acc, long ldacc, const float *dq, const float *bias,
                            const float *residual, long ldr, int gelu, float *out, long ldo) {
     for (int r = 0; r < rows; r++) {
         const int32_t *a = acc + (long)r * ldacc;
         float *o = out + (long)r * ldo;
-        for (int j = 0; j < cols; j++) {
-            float v = (float)a[j] * dq[j] + bias[j];
-            if (gelu) v = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-            if (residual) v += residual[(long)r * ldr + j];
-            o[j] = v;
+        for (int j = 0; j < cols; j++) o[j] = (float)a[j] * dq[j] + bias[j];
+        // GELU with the float engine's vectorized erf (libm's scalar erff cost more than the INT8 GEMM itself).
+        if (gelu) octet_gelu(o, cols);
+        if (residual) {
+            const float *res = residual + (long)r * ldr;
+            for (int j = 0; j < cols; j++) o[j] += res[j];
         }
     }
 }
