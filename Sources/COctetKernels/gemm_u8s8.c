@@ -326,6 +326,31 @@ void octet_quantize_u8_shifted(const float *x, long count, float step, uint8_t *
     DISPATCH(quantize_shifted, (x, count, step, y))
 }
 
+INLINE void quantize_u8_body(const float *x, long count, float step, float top, uint8_t *y) {
+    for (long i = 0; i < count; i++) {
+        float r = nearbyintf(x[i] / step);
+        r = r < 0.0f ? 0.0f : (r > top ? top : r);
+        y[i] = (uint8_t)(r != r ? 0 : (int)r);
+    }
+}
+static void quantize_u8_portable(const float *x, long count, float step, float top, uint8_t *y) { quantize_u8_body(x, count, step, top, y); }
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static void quantize_u8_avx2(const float *x, long count, float step, float top, uint8_t *y) {
+    quantize_u8_body(x, count, step, top, y);
+}
+__attribute__((target("avx512f,avx512vl,avx512bw"))) static void quantize_u8_avx512(const float *x, long count, float step, float top, uint8_t *y) {
+    quantize_u8_body(x, count, step, top, y);
+}
+#endif
+
+void octet_quantize_u8(const float *x, long count, float step, float top, uint8_t *y) {
+    DISPATCH(quantize_u8, (x, count, step, top, y))
+}
+
+void octet_dequantize_s32(const int32_t *x, long count, float scale, float *y) {
+    for (long i = 0; i < count; i++) y[i] = (float)x[i] * scale;
+}
+
 void octet_dequantize_rows(int rows, int cols, const int32_t *acc, long ldacc, const float *dq, const float *bias,
                            const float *residual, long ldr, int gelu, float *out, long ldo) {
     for (int r = 0; r < rows; r++) {

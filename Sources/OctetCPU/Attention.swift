@@ -110,7 +110,7 @@ final class MultiHeadAttention: @unchecked Sendable {
                 }
                 // Calibration sees each (sequence, head)'s probabilities, and the zeros of the keys left out.
                 observeProbabilities?(UnsafeBufferPointer(start: scores.p, count: s * n), (s - n) * s)
-                if let ps = probabilityScale {
+                if let ps = probabilityScale, integer == nil {  // the integer path quantizes them itself
                     // Simulated 8-bit quantization of the probabilities: int8 symmetric (QDQBERT) or uint8 (they are
                     // in [0, 1], so uint8 has twice the resolution for the same range).
                     if unsignedProbabilities { octet_fake_quantize_u8(scores.p, s * n, ps, scores.p) } else { octet_fake_quantize_s8(scores.p, s * n, ps, scores.p) }
@@ -169,16 +169,14 @@ private final class AttentionScratch: @unchecked Sendable {
         for j in 0..<n { octet_quantize_s8(k + j * ldk, d, steps.k, k8 + j * d) }
         octet_pack_s8(Int32(d), Int32(n), k8, d, packedK8.assumingMemoryBound(to: Int8.self), colsumK)
         octet_gemm_u8s8(Int32(s), Int32(n), Int32(d), q8, d, packedK8.assumingMemoryBound(to: Int8.self), colsumK, sums, n)
-        let dq = steps.q * steps.k
-        for i in 0..<(s * n) { scores[i] = Float(sums[i]) * dq }
+        octet_dequantize_s32(sums, s * n, steps.q * steps.k, scores)
     }
 
     /// context[i, :] = (Σ_j p8[i, j]·v8[j, :]) · pStep·vStep, p8 = the probabilities on their uint8 (or int8) grid.
     func integerContext(s: Int, n: Int, d: Int, probabilities p: UnsafeMutablePointer<Float>, pStep: Float, unsigned: Bool,
                         v: UnsafePointer<Float>, ldv: Int, vStep: Float, into out: UnsafeMutablePointer<Float>, ldc: Int) {
         let p8 = p8.assumingMemoryBound(to: UInt8.self), vT8 = vT8.assumingMemoryBound(to: Int8.self)
-        let top: Float = unsigned ? 255 : 127
-        for i in 0..<(s * n) { p8[i] = UInt8(min(max((p[i] / pStep).rounded(.toNearestOrEven), 0), top)) }
+        octet_quantize_u8(p, s * n, pStep, unsigned ? 255 : 127, p8)
         // Vᵀ [d, n] as the GEMM's weight rows.
         let row = UnsafeMutablePointer<Int8>.allocate(capacity: d)
         defer { row.deallocate() }

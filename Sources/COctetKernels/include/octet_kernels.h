@@ -108,6 +108,10 @@ void octet_gemm_u8s8(int m, int n, int k, const uint8_t *a, long lda, const int8
 
 /// Activations for `octet_gemm_u8s8`: y = saturate(round_half_to_even(x / step), -128, 127) + 128 (NaN → 0).
 void octet_quantize_u8_shifted(const float *x, long count, float step, uint8_t *y);
+/// Non-negative values (probabilities) to uint8 with zero point 0: y = clamp(round_half_to_even(x / step), 0, top).
+void octet_quantize_u8(const float *x, long count, float step, float top, uint8_t *y);
+/// y = x · scale, int32 → float.
+void octet_dequantize_s32(const int32_t *x, long count, float scale, float *y);
 /// The INT8 GEMM's epilogue: out[r, j] = gelu?(acc[r, j] · dq[j] + bias[j]) (+ residual[r, j] when given).
 void octet_dequantize_rows(int rows, int cols, const int32_t *acc, long ldacc, const float *dq, const float *bias,
                            const float *residual, long ldr, int gelu, float *out, long ldo);
