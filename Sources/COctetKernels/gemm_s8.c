@@ -1,4 +1,5 @@
-// INT8 kernels of the quantized graph ops: quantization of activations and the int8 × int8 → int32 product.
+// INT8 kernels of the quantized graph ops: quantization of activations and the int8 × int8 → int32 product; also
+// the activation quantizers of the INT8 engine's u8 × s8 GEMM (gemm_u8s8.c).
 //
 // These are the reference INT8 path of `QDense` (the fused MatMul with Q/DQ operands): exact integer arithmetic,
 // so the result depends on the quantized values only, never on summation order. They are plain loops written so the
@@ -40,6 +41,24 @@ INLINE void fake_quantize_u8_body(const float *x, long count, float scale, float
     }
 }
 
+INLINE void quantize_u8_shifted_body(const float *x, long count, float step, uint8_t *y) {
+    // The int8 quantizer above with 128 added: the activations of the u8 × s8 GEMM (gemm_u8s8.c). NaN → -128 + 128.
+    for (long i = 0; i < count; i++) {
+        float r = nearbyintf(x[i] / step);
+        r = r < -128.0f ? -128.0f : (r > 127.0f ? 127.0f : r);
+        y[i] = (uint8_t)((r != r ? -128 : (int)r) + 128);
+    }
+}
+
+INLINE void quantize_u8_body(const float *x, long count, float step, float top, uint8_t *y) {
+    // Non-negative values (probabilities) to uint8 with zero point 0, saturated at `top` (255, or 127 for int8). NaN → 0.
+    for (long i = 0; i < count; i++) {
+        float r = nearbyintf(x[i] / step);
+        r = r < 0.0f ? 0.0f : (r > top ? top : r);
+        y[i] = (uint8_t)(r != r ? 0 : (int)r);
+    }
+}
+
 INLINE void gemm_s8_body(int m, int n, int k, const int8_t *a, long lda, const int8_t *b, long ldb, int32_t *c, long ldc) {
     for (int i = 0; i < m; i++) {
         int32_t *ci = c + (long)i * ldc;
@@ -70,6 +89,12 @@ INLINE void gemm_s8_body(int m, int n, int k, const int8_t *a, long lda, const i
     __attribute__((target(TARGET))) static void fake_quantize_u8_##NAME(const float *x, long count, float s, float *y) { \
         fake_quantize_u8_body(x, count, s, y);                                                                   \
     }                                                                                                            \
+    __attribute__((target(TARGET))) static void quantize_u8_shifted_##NAME(const float *x, long count, float s, uint8_t *y) { \
+        quantize_u8_shifted_body(x, count, s, y);                                                                \
+    }                                                                                                            \
+    __attribute__((target(TARGET))) static void quantize_u8_##NAME(const float *x, long count, float s, float top, uint8_t *y) { \
+        quantize_u8_body(x, count, s, top, y);                                                                   \
+    }                                                                                                            \
     __attribute__((target(TARGET))) static void gemm_s8_##NAME(int m, int n, int k, const int8_t *a, long lda,    \
         const int8_t *b, long ldb, int32_t *c, long ldc) { gemm_s8_body(m, n, k, a, lda, b, ldb, c, ldc); }
 VARIANTS(DEFINE_VARIANT)
@@ -77,6 +102,8 @@ VARIANTS(DEFINE_VARIANT)
 static void quantize_portable(const float *x, long count, float s, int8_t *y) { quantize_body(x, count, s, y); }
 static void fake_quantize_portable(const float *x, long count, float s, float *y) { fake_quantize_body(x, count, s, y); }
 static void fake_quantize_u8_portable(const float *x, long count, float s, float *y) { fake_quantize_u8_body(x, count, s, y); }
+static void quantize_u8_shifted_portable(const float *x, long count, float s, uint8_t *y) { quantize_u8_shifted_body(x, count, s, y); }
+static void quantize_u8_portable(const float *x, long count, float s, float top, uint8_t *y) { quantize_u8_body(x, count, s, top, y); }
 static void gemm_s8_portable(int m, int n, int k, const int8_t *a, long lda, const int8_t *b, long ldb, int32_t *c, long ldc) {
     gemm_s8_body(m, n, k, a, lda, b, ldb, c, ldc);
 }
@@ -88,3 +115,5 @@ void octet_fake_quantize_u8(const float *x, long count, float scale, float *y) {
 void octet_gemm_s8(int m, int n, int k, const int8_t *a, long lda, const int8_t *b, long ldb, int32_t *c, long ldc) {
     DISPATCH(gemm_s8, (m, n, k, a, lda, b, ldb, c, ldc))
 }
+void octet_quantize_u8_shifted(const float *x, long count, float step, uint8_t *y) { DISPATCH(quantize_u8_shifted, (x, count, step, y)) }
+void octet_quantize_u8(const float *x, long count, float step, float top, uint8_t *y) { DISPATCH(quantize_u8, (x, count, step, top, y)) }

@@ -19,8 +19,6 @@
 //   avx2:       16-bit widening and vpmaddwd (exact; vpmaddubsw would saturate), 2 rows × 16 columns.
 //   portable:   the same packed layout in plain loops the compiler vectorizes.
 #include "octet_kernels.h"
-#include "dispatch_isa.h"
-#include <math.h>
 #include <string.h>
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -33,7 +31,7 @@
 size_t octet_packed_s8_size(int k, int n) { return (size_t)((n + PANEL - 1) / PANEL) * (size_t)((k + 3) / 4) * 64; }
 
 void octet_pack_s8(int k, int n, const int8_t *w, long ldw, int8_t *packed, int32_t *colsum) {
-    int groups = (k + 3) / 4, panels = (n + PANEL - 1) / PANEL;
+    int groups = (k + 3) / 4;
     memset(packed, 0, octet_packed_s8_size(k, n));
     for (int j = 0; j < n; j++) {
         int8_t *panel = packed + (size_t)(j / PANEL) * groups * 64;
@@ -45,7 +43,6 @@ void octet_pack_s8(int k, int n, const int8_t *w, long ldw, int8_t *packed, int3
         }
         colsum[j] = sum;
     }
-    (void)panels;
 }
 
 // The 4 bytes of row a at group g (zero past k: the tail group of a K that is no multiple of 4).
@@ -299,53 +296,7 @@ void octet_gemm_u8s8(int m, int n, int k, const uint8_t *a, long lda, const int8
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// The INT8 engine's activation quantizer and GEMM epilogue (plain loops; the compiler vectorizes them).
-
-INLINE void quantize_shifted_body(const float *x, long count, float step, uint8_t *y) {
-    // ONNX QuantizeLinear with zero point 0 (x / step, round half to even, saturate; NaN → -128), then + 128.
-    for (long i = 0; i < count; i++) {
-        float r = nearbyintf(x[i] / step);
-        r = r < -128.0f ? -128.0f : (r > 127.0f ? 127.0f : r);
-        y[i] = (uint8_t)((r != r ? -128 : (int)r) + 128);
-    }
-}
-
-// Compiled per instruction set (as gemm_s8.c's quantizer): on the baseline target nearbyintf is a libm call per
-// element; with AVX2/AVX-512 it becomes one vector rounding instruction.
-static void quantize_shifted_portable(const float *x, long count, float step, uint8_t *y) { quantize_shifted_body(x, count, step, y); }
-#if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) static void quantize_shifted_avx2(const float *x, long count, float step, uint8_t *y) {
-    quantize_shifted_body(x, count, step, y);
-}
-__attribute__((target("avx512f,avx512vl,avx512bw"))) static void quantize_shifted_avx512(const float *x, long count, float step, uint8_t *y) {
-    quantize_shifted_body(x, count, step, y);
-}
-#endif
-
-void octet_quantize_u8_shifted(const float *x, long count, float step, uint8_t *y) {
-    DISPATCH(quantize_shifted, (x, count, step, y))
-}
-
-INLINE void quantize_u8_body(const float *x, long count, float step, float top, uint8_t *y) {
-    for (long i = 0; i < count; i++) {
-        float r = nearbyintf(x[i] / step);
-        r = r < 0.0f ? 0.0f : (r > top ? top : r);
-        y[i] = (uint8_t)(r != r ? 0 : (int)r);
-    }
-}
-static void quantize_u8_portable(const float *x, long count, float step, float top, uint8_t *y) { quantize_u8_body(x, count, step, top, y); }
-#if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) static void quantize_u8_avx2(const float *x, long count, float step, float top, uint8_t *y) {
-    quantize_u8_body(x, count, step, top, y);
-}
-__attribute__((target("avx512f,avx512vl,avx512bw"))) static void quantize_u8_avx512(const float *x, long count, float step, float top, uint8_t *y) {
-    quantize_u8_body(x, count, step, top, y);
-}
-#endif
-
-void octet_quantize_u8(const float *x, long count, float step, float top, uint8_t *y) {
-    DISPATCH(quantize_u8, (x, count, step, top, y))
-}
+// The INT8 engine's GEMM epilogues (the activation quantizers are in gemm_s8.c with the others).
 
 void octet_dequantize_s32(const int32_t *x, long count, float scale, float *y) {
     for (long i = 0; i < count; i++) y[i] = (float)x[i] * scale;

@@ -41,9 +41,9 @@ final class MultiHeadAttention: @unchecked Sendable {
                mask: AttentionMask, probabilityScale: Float? = nil, unsignedProbabilities: Bool = false, context: UnsafeMutablePointer<Float>, ldc: Int,
                parallel: Parallel, observeProbabilities: ((UnsafeBufferPointer<Float>, Int) -> Void)? = nil,
                integerSteps: (q: Float, k: Float, v: Float)? = nil) {
-        // With `integerSteps` (and `probabilityScale`): Q, K and V hold values on their int8 grids (the engine applied
-        // their Q/DQ pairs), so QKᵀ and P·V run as exact integer products on the VNNI GEMM, the steps folded into one
-        // multiplier each — the CPU reference's integer Q/DQ arithmetic, not its float simulation.
+        // With `integerSteps` (and `probabilityScale`): Q, K, V and the probabilities are quantized here with those
+        // steps (their Q/DQ pairs), and QKᵀ and P·V run as exact integer products on the VNNI GEMM, the steps folded
+        // into one multiplier each — the CPU reference's integer Q/DQ arithmetic, not its float simulation.
         let integer = probabilityScale.flatMap { ps in integerSteps.map { (steps: $0, p: ps) } }
         let nr = Int(OCTET_GEMM_NR)
         let tasks = b * heads
@@ -137,6 +137,7 @@ private final class AttentionScratch: @unchecked Sendable {
     private let bytes: UnsafeMutableRawPointer
     private let q8, k8, vT8, p8, packedK8, packedV8: UnsafeMutableRawPointer
     private let colsumK, colsumV, sums: UnsafeMutablePointer<Int32>
+    private let vRow: UnsafeMutablePointer<Int8>
 
     init(sequenceLength s: Int, headSize d: Int) {
         let nr = Int(OCTET_GEMM_NR)
@@ -147,7 +148,7 @@ private final class AttentionScratch: @unchecked Sendable {
         (scores, gatheredK, gatheredV) = (Buffer(s * s), Buffer(s * d), Buffer(s * d))
         // Byte scratch, each piece 64-byte aligned.
         let sizes = [s * d, s * d, s * d, s * s, octet_packed_s8_size(Int32(d), Int32(s)), octet_packed_s8_size(Int32(s), Int32(d)),
-                     4 * s, 4 * d, 4 * s * max(s, d)]
+                     4 * s, 4 * d, 4 * s * max(s, d), d]
         let rounded = sizes.map { ($0 + 63) / 64 * 64 }
         bytes = UnsafeMutableRawPointer.allocate(byteCount: rounded.reduce(0, +), alignment: 64)
         var offsets: [Int] = [], cursor = 0
@@ -157,6 +158,7 @@ private final class AttentionScratch: @unchecked Sendable {
         colsumK = (bytes + offsets[6]).bindMemory(to: Int32.self, capacity: s)
         colsumV = (bytes + offsets[7]).bindMemory(to: Int32.self, capacity: d)
         sums = (bytes + offsets[8]).bindMemory(to: Int32.self, capacity: s * max(s, d))
+        vRow = (bytes + offsets[9]).bindMemory(to: Int8.self, capacity: d)
     }
 
     deinit { bytes.deallocate() }
@@ -178,11 +180,9 @@ private final class AttentionScratch: @unchecked Sendable {
         let p8 = p8.assumingMemoryBound(to: UInt8.self), vT8 = vT8.assumingMemoryBound(to: Int8.self)
         octet_quantize_u8(p, s * n, pStep, unsigned ? 255 : 127, p8)
         // Vᵀ [d, n] as the GEMM's weight rows.
-        let row = UnsafeMutablePointer<Int8>.allocate(capacity: d)
-        defer { row.deallocate() }
         for j in 0..<n {
-            octet_quantize_s8(v + j * ldv, d, vStep, row)
-            for c in 0..<d { vT8[c * n + j] = row[c] }
+            octet_quantize_s8(v + j * ldv, d, vStep, vRow)
+            for c in 0..<d { vT8[c * n + j] = vRow[c] }
         }
         octet_pack_s8(Int32(n), Int32(d), vT8, n, packedV8.assumingMemoryBound(to: Int8.self), colsumV)
         // The GEMM subtracts 128·colsum for shifted activations; p8 has zero point 0, so add it back.

@@ -68,10 +68,10 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
         positionEmbeddings = weights.positionEmbeddings.floats()
         tokenTypeEmbeddings = weights.tokenTypeEmbeddings.floats()
         embeddingNorm = norm(weights.embeddingNorm)
-        /// INT8 when the recipe quantizes the group and its input, else float32.
         let scratch = Int8Scratch()
-        /// (Q, K and V share one GEMM: INT8 only when all three are quantized with one step, as a calibrator gives the
-        /// one tensor they read; otherwise they run in float.)
+        /// INT8 when the recipe quantizes the group and its input, else float32. (Q, K and V share one GEMM: INT8 only
+        /// when all three are quantized with one step, as a calibrator gives the one tensor they read; otherwise they
+        /// run in float.)
         func layer(_ w: BertWeightsLinear, groups: [String], inputs: [String]) -> any LinearLayer {
             let steps = inputs.map { recipe?.step(of: $0) }
             if let recipe, let step = steps[0], steps.allSatisfy({ $0 == step }), groups.allSatisfy({ !recipe.keepsInFloat($0) }) {
@@ -138,15 +138,18 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
         embed(batch, into: x.p)
         for layer in layers {
             layer.qkv.apply(rows: t, a: x.p, lda: h, c: qkv.p, ldc: 3 * h, gelu: false, residual: nil, ldr: 0, parallel: parallel)
-            // The attention products' Q/DQ pairs, on the heads of Q, K and V.
-            for (offset, step) in [(0, layer.qStep), (h, layer.kStep), (2 * h, layer.vStep)] {
-                guard let step else { continue }
-                parallel.forEachRange(t) { r in
-                    for row in r { octet_fake_quantize_s8(qkv.p + row * 3 * h + offset, h, step, qkv.p + row * 3 * h + offset) }
+            // The attention products' Q/DQ pairs on the heads of Q, K and V: the integer attention (all four inputs
+            // quantized) quantizes them itself; otherwise they are applied here, in float.
+            let integerSteps = layer.pStep == nil ? nil : layer.qStep.flatMap { q in layer.kStep.flatMap { k in layer.vStep.map { (q, k, $0) } } }
+            if integerSteps == nil {
+                for (offset, step) in [(0, layer.qStep), (h, layer.kStep), (2 * h, layer.vStep)] {
+                    guard let step else { continue }
+                    parallel.forEachRange(t) { r in
+                        for row in r { octet_fake_quantize_s8(qkv.p + row * 3 * h + offset, h, step, qkv.p + row * 3 * h + offset) }
+                    }
                 }
             }
-            attention(batch, qkv: qkv.p, probabilityStep: layer.pStep,
-                      integerSteps: layer.qStep.flatMap { q in layer.kStep.flatMap { k in layer.vStep.map { (q, k, $0) } } }, into: context.p)
+            attention(batch, qkv: qkv.p, probabilityStep: layer.pStep, integerSteps: integerSteps, into: context.p)
             residualLinear(layer.attentionOutput, rows: t, a: context.p, lda: h, into: sum.p, residual: x.p, add: layer.attentionAdd)
             layerNorm(rows: t, sum.p, layer.attentionNorm, into: x.p)
             layer.intermediate.apply(rows: t, a: x.p, lda: h, c: hidden.p, ldc: inter, gelu: true, residual: nil, ldr: 0, parallel: parallel)

@@ -5,8 +5,8 @@ import OctetCore
 /// with 128 added, as `octet_gemm_u8s8` takes it), int8 weights packed once, exact int32 sums, then one float
 /// multiply per column (input step × weight step) and the bias.
 ///
-/// The weights are quantized as Octet's Q/DQ export quantizes them (`BertONNXExporter`): per output channel (or per
-/// tensor) amax/127, round half to even, saturated at ±127. So this computes exactly the integers the CPU reference's
+/// The weights are quantized as Octet's Q/DQ export quantizes them (`SymmetricInt8.quantizeWeight`): per output
+/// channel (or per tensor) amax/127, round half to even, saturated at ±127. So this computes exactly the integers the CPU reference's
 /// integer Q/DQ execution computes; only the float epilogue's rounding differs.
 final class QuantizedLinear: @unchecked Sendable {
     let outputs: Int
@@ -26,17 +26,7 @@ final class QuantizedLinear: @unchecked Sendable {
         self.outputs = outputs
         self.inputs = inputs
         self.inputStep = inputStep
-        let amax: [Float] = perChannel
-            ? (0..<outputs).map { j in weight[(j * inputs)..<((j + 1) * inputs)].reduce(Float(0)) { max($0, abs($1)) } }
-            : [weight.reduce(Float(0)) { max($0, abs($1)) }]
-        let steps = amax.map { max($0, 1e-8) / 127 }
-        var q = [Int8](repeating: 0, count: outputs * inputs)
-        for j in 0..<outputs {
-            let s = steps[perChannel ? j : 0]
-            for i in 0..<inputs {
-                q[j * inputs + i] = Int8(min(max((weight[j * inputs + i] / s).rounded(.toNearestOrEven), -127), 127))
-            }
-        }
+        let (q, steps) = SymmetricInt8.quantizeWeight(weight, rows: outputs, columns: inputs, perRow: perChannel)
         var packed = [Int8](repeating: 0, count: octet_packed_s8_size(Int32(inputs), Int32(outputs)))
         var colsum = [Int32](repeating: 0, count: outputs)
         octet_pack_s8(Int32(inputs), Int32(outputs), q, inputs, &packed, &colsum)

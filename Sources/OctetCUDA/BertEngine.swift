@@ -114,7 +114,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         // Uploads.
         func upload(_ values: [Float]) throws -> DeviceBuffer {
             let b = try device.allocate(values.count * 4)
-            try values.withUnsafeBytes { try b.upload(bytes: $0) }
+            try b.upload(values)
             return b
         }
         func halfBits(_ view: TensorView) -> [UInt16] {
@@ -123,17 +123,12 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         }
         func uploadHalf(_ bits: [UInt16]) throws -> DeviceBuffer {
             let b = try device.allocate(bits.count * 2)
-            try bits.withUnsafeBytes { try b.upload(bytes: $0) }
+            try b.upload(bits)
             return b
         }
-        func step(_ point: String, unsigned: Bool = false) -> Float {
-            guard let scales, scales.quantizes(point), let amax = scales.activations[point] else { return 0 }
-            return QuantizationScales.scale(amax: amax, unsigned: unsigned)
-        }
-        func int8Group(_ group: String, input: String) -> Bool {
-            guard let scales else { return false }
-            return !scales.floatGroups.contains(group) && step(input) > 0
-        }
+        /// A point's step (uint8 for the probabilities when the recipe says so), 0 when it stays in float: its group
+        /// is kept in float or it has no amax (`QuantizationScales.step(of:)`).
+        func step(_ point: String) -> Float { scales?.step(of: point) ?? 0 }
         /// A linear layer from one or more stacked PyTorch Linears ([N, K] each), int8 with per-row steps when asked.
         func linear(_ parts: [BertWeights.Linear], int8 inputStep: Float?, gelu: Bool = false, outStep: Float = 0) throws -> Linear {
             let k = parts[0].weight.shape[1]
@@ -141,19 +136,10 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             let bias = try upload(parts.flatMap { $0.bias.floats() })
             let outQScale = outStep > 0 ? try upload([Float](repeating: 1 / outStep, count: n)) : nil
             if let inputStep {
-                let w = parts.flatMap { $0.weight.floats() }
                 let perChannel = scales?.perChannelWeights ?? true
-                let amax: [Float] = perChannel
-                    ? (0..<n).map { j in w[(j * k)..<((j + 1) * k)].reduce(Float(0)) { max($0, abs($1)) } }
-                    : [w.reduce(Float(0)) { max($0, abs($1)) }]
-                let steps = amax.map { QuantizationScales.scale(amax: $0) }
-                var q = [Int8](repeating: 0, count: n * k)
-                for j in 0..<n {
-                    let s = steps[perChannel ? j : 0]
-                    for i in 0..<k { q[j * k + i] = Int8(min(max((w[j * k + i] / s).rounded(.toNearestOrEven), -127), 127)) }
-                }
+                let (q, steps) = SymmetricInt8.quantizeWeight(parts.flatMap { $0.weight.floats() }, rows: n, columns: k, perRow: perChannel)
                 let weight = try device.allocate(n * k)
-                try q.withUnsafeBytes { try weight.upload(bytes: $0) }
+                try weight.upload(q)
                 let dq = try upload((0..<n).map { inputStep * steps[perChannel ? $0 : 0] })
                 return Linear(int8: true, weight: weight, dqScale: dq, bias: bias, outputs: n, inputs: k, gelu: gelu, outQScale: outQScale)
             }
@@ -175,7 +161,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         /// The step of a layer's fused QKV input, or nil when Q, K and V stay in float; throws when they disagree.
         func qkvStep(_ l: Int) throws -> Float? {
             let p = "layer.\(l).attention"
-            let int8 = ["query", "key", "value"].map { int8Group("\(p).\($0)", input: "\(p).\($0).input") }
+            let int8 = ["query", "key", "value"].map { step("\(p).\($0).input") > 0 }
             guard int8.allSatisfy({ $0 }) else {
                 if int8.contains(true) {
                     throw OctetError.unsupported("scales", "layer \(l) keeps some of Q, K and V in float and quantizes others; the CUDA engine fuses them into one GEMM of one precision")
@@ -192,14 +178,11 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         embeddingNorm = try norm(weights.embeddingNorm, qStep: qkvSteps[0])
         layers = try weights.layers.enumerated().map { l, w in
             let p = "layer.\(l)"
-            let qk = int8Group("\(p).attention.qk", input: "\(p).attention.matmul_q") && step("\(p).attention.matmul_k") > 0
-            let pv = int8Group("\(p).attention.pv", input: "\(p).attention.matmul_v") && step("\(p).attention.matmul_a") > 0
-            let unsigned = scales?.unsignedProbabilities ?? false
-            let outputInt8 = int8Group("\(p).attention.output", input: "\(p).attention.output.input")
-            let intermediateInt8 = int8Group("\(p).intermediate", input: "\(p).intermediate.input")
-            let ffnOutputInt8 = int8Group("\(p).output", input: "\(p).output.input")
-            let attentionAdd = scales.map { !$0.floatGroups.contains("\(p).attention.add") } ?? false
-            let outputAdd = scales.map { !$0.floatGroups.contains("\(p).output.add") } ?? false
+            let qk = step("\(p).attention.matmul_q") > 0 && step("\(p).attention.matmul_k") > 0
+            let pv = step("\(p).attention.matmul_v") > 0 && step("\(p).attention.matmul_a") > 0
+            let outputInt8 = step("\(p).attention.output.input") > 0
+            let intermediateInt8 = step("\(p).intermediate.input") > 0
+            let ffnOutputInt8 = step("\(p).output.input") > 0
             let last = l + 1 == c.layerCount
             let next = last ? nil : qkvSteps[l + 1]
             return Layer(
@@ -207,18 +190,17 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 qkvQScale: qk && pv && d <= 64 ? try upload([step("\(p).attention.matmul_q"), step("\(p).attention.matmul_k"), step("\(p).attention.matmul_v")]
                     .flatMap { [Float](repeating: 1 / $0, count: h) }) : nil,
                 qStep: qk ? step("\(p).attention.matmul_q") : 0, kStep: qk ? step("\(p).attention.matmul_k") : 0,
-                pStep: pv ? step("\(p).attention.matmul_a", unsigned: unsigned) : 0, vStep: pv ? step("\(p).attention.matmul_v") : 0,
-                pUnsigned: unsigned,
+                pStep: pv ? step("\(p).attention.matmul_a") : 0, vStep: pv ? step("\(p).attention.matmul_v") : 0,
+                pUnsigned: scales?.unsignedProbabilities ?? false,
                 contextQScale: outputInt8 ? 1 / step("\(p).attention.output.input") : 0,
                 attentionOutput: try linear([w.attentionOutput], int8: outputInt8 ? step("\(p).attention.output.input") : nil),
-                attentionNorm: try norm(w.attentionNorm, local: attentionAdd ? step("\(p).attention.add.local") : 0,
-                                        residual: attentionAdd ? step("\(p).attention.add.residual") : 0,
+                attentionNorm: try norm(w.attentionNorm, local: step("\(p).attention.add.local"), residual: step("\(p).attention.add.residual"),
                                         qStep: intermediateInt8 ? step("\(p).intermediate.input") : nil),
                 intermediate: try linear([w.intermediate], int8: intermediateInt8 ? step("\(p).intermediate.input") : nil, gelu: true,
                                          outStep: ffnOutputInt8 ? step("\(p).output.input") : 0),
                 output: try linear([w.output], int8: ffnOutputInt8 ? step("\(p).output.input") : nil),
-                outputNorm: try norm(w.outputNorm, local: outputAdd ? step("\(p).output.add.local") : 0,
-                                     residual: outputAdd ? step("\(p).output.add.residual") : 0, qStep: next, last: last))
+                outputNorm: try norm(w.outputNorm, local: step("\(p).output.add.local"), residual: step("\(p).output.add.residual"),
+                                     qStep: next, last: last))
         }
         qaWeight = try upload(weights.qaOutputs.weight.floats())
         qaBias = try upload(weights.qaOutputs.bias.floats())
@@ -405,14 +387,14 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// One linear layer; `outKind` overrides the output type (0 fp16, 1 float32, 2 int8; default: int8 when the
     /// layer's output is quantized, else fp16).
     private func gemm(_ l: Linear, input: UInt64, tokens m: Int, output: UInt64, outKind: Int32? = nil, outQScale: DeviceBuffer? = nil) throws {
-        let choice = GemmChoice(m: m, n: l.outputs, k: l.inputs, int8: l.int8, multiprocessors: device.multiprocessors)
-        let split = choice.split * m * l.outputs * 4 <= workspaceBytes ? choice.split : 1
-        try launch("gemm.cu", choice.kernel, grid: ((l.outputs + choice.bn - 1) / choice.bn, (m + choice.bm - 1) / choice.bm, split),
-                                       block: (choice.threads, 1, 1), sharedBytes: choice.sharedBytes, arguments: [
-            .pointer(input), .int32(Int32(l.inputs)), .buffer(l.weight), .int32(Int32(m)), .int32(Int32(l.outputs)), .int32(Int32(l.inputs)),
-            .pointer(l.dqScale?.address ?? 0), .buffer(l.bias), .int32(l.gelu ? 1 : 0), .pointer((outQScale ?? l.outQScale)?.address ?? 0),
-            .int32(outKind ?? (l.outQScale == nil ? 0 : 2)), .pointer(output), .int32(Int32(l.outputs)), .pointer(buffers["workspace"]!),
-            .pointer(buffers["counters"]!), .int32(Int32(split))])
+        var choice = GemmChoice(m: m, n: l.outputs, k: l.inputs, int8: l.int8)
+        if choice.split * m * l.outputs * 4 > workspaceBytes { choice = choice.withSplit(1) }
+        let (grid, block, arguments) = choice.launchShape(a: input, weight: l.weight.address, m: m, n: l.outputs, k: l.inputs,
+                                                          dqScale: l.dqScale?.address ?? 0, bias: l.bias.address, gelu: l.gelu,
+                                                          qScale: (outQScale ?? l.outQScale)?.address ?? 0,
+                                                          outKind: outKind ?? (l.outQScale == nil ? 0 : 2), output: output,
+                                                          workspace: buffers["workspace"]!, counters: buffers["counters"]!)
+        try launch("gemm.cu", choice.kernel, grid: grid, block: block, sharedBytes: choice.sharedBytes, arguments: arguments)
     }
 }
 
@@ -424,7 +406,7 @@ struct GemmChoice {
     let kernel: String, bm: Int, bn: Int, bk: Int, threads: Int, stages: Int, split: Int
     var sharedBytes: Int { stages * (bm + bn) * (bk + 16) }
 
-    init(m: Int, n: Int, k: Int, int8: Bool, multiprocessors: Int) {
+    init(m: Int, n: Int, k: Int, int8: Bool) {
         let kBytes = k * (int8 ? 1 : 2)
         var tile: (String, Int, Int, Int, Int, Int)
         if m >= 2048 {
@@ -447,8 +429,20 @@ struct GemmChoice {
         (self.kernel, self.bm, self.bn, self.bk, self.threads, self.stages, self.split) = (kernel, bm, bn, bk, threads, stages, split)
     }
 
-    /// The same tile with another split-K (the self-test forces the split path).
+    /// The same tile with another split-K (the self-test forces the split path; the engine falls back to 1 when the
+    /// workspace is too small).
     func withSplit(_ split: Int) -> GemmChoice {
         GemmChoice(kernel: kernel, bm: bm, bn: bn, bk: bk, threads: threads, stages: stages, split: split)
+    }
+
+    /// The grid, block and arguments of `gemm.cu`'s kernels for C[m, n] = epilogue(A[m, k] · W[n, k]ᵀ), A contiguous
+    /// (lda = k) and C contiguous (ldo = n); addresses 0 are null (no dequantization, no output quantizer).
+    func launchShape(a: UInt64, weight: UInt64, m: Int, n: Int, k: Int, dqScale: UInt64, bias: UInt64, gelu: Bool, qScale: UInt64,
+                     outKind: Int32, output: UInt64, workspace: UInt64, counters: UInt64)
+        -> (grid: (Int, Int, Int), block: (Int, Int, Int), arguments: [LoadedModule.Argument]) {
+        (((n + bn - 1) / bn, (m + bm - 1) / bm, split), (threads, 1, 1), [
+            .pointer(a), .int32(Int32(k)), .pointer(weight), .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k)),
+            .pointer(dqScale), .pointer(bias), .int32(gelu ? 1 : 0), .pointer(qScale), .int32(outKind), .pointer(output),
+            .int32(Int32(n)), .pointer(workspace), .pointer(counters), .int32(Int32(split))])
     }
 }

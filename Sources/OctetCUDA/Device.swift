@@ -198,15 +198,9 @@ public final class DeviceBuffer: @unchecked Sendable {
 
     deinit { _ = device.driver.cuMemFree(address) }
 
-    /// Copies `values` to the start of the buffer (queued on the device's stream; `values` must stay alive until the
-    /// stream is synchronized, which `download` does).
+    /// Copies `values` to the start of the buffer and waits.
     public func upload<T>(_ values: [T]) throws {
-        let size = values.count * MemoryLayout<T>.stride
-        precondition(size <= bytes, "upload of \(size) bytes into a buffer of \(bytes)")
-        try values.withUnsafeBytes { raw in
-            try device.driver.check(device.driver.cuMemcpyHtoDAsync(address, raw.baseAddress!, size, device.stream), "cuMemcpyHtoDAsync")
-            try device.synchronize()
-        }
+        try values.withUnsafeBytes { try upload(bytes: $0) }
     }
 
     /// The first `count` elements of the buffer, after everything queued before has finished.

@@ -40,6 +40,27 @@ public struct SpanLogits: Sendable {
     }
 }
 
+extension SpanLogits {
+    /// How far these logits are from `reference` over the real tokens (`attentionMask` 1, [batch × sequence]): the
+    /// relative L2 error of the start and end logits together (infinity when one is NaN), and the number of rows whose
+    /// best start and best end positions both agree. What the GPU self-test and the INT8 engine tests compare.
+    public func difference(from reference: SpanLogits, attentionMask mask: [Int32]) -> (relativeError: Double, agreeingRows: Int) {
+        let (b, s) = (batchSize, sequenceLength)
+        precondition(reference.batchSize == b && reference.sequenceLength == s && mask.count == b * s, "span logits of different shapes")
+        var squared = 0.0, norm = 0.0, agree = 0
+        for (i, (x, y)) in zip(start + end, reference.start + reference.end).enumerated() where mask[i % (b * s)] == 1 {
+            squared += Double(x - y) * Double(x - y)
+            norm += Double(y) * Double(y)
+        }
+        for row in 0..<b {
+            let real = (0..<s).filter { mask[row * s + $0] == 1 }.map { row * s + $0 }
+            func best(_ v: [Float]) -> Int? { real.max { v[$0] < v[$1] } }
+            if best(start) == best(reference.start) && best(end) == best(reference.end) { agree += 1 }
+        }
+        return (squared.isNaN ? .infinity : (squared / norm).squareRoot(), agree)
+    }
+}
+
 /// An extractive question-answering model ready to run on one device.
 ///
 /// Backends (the CPU reference, CUDA in a later module) implement this; SQuAD evaluation and benchmarks only see

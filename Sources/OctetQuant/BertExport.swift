@@ -43,20 +43,21 @@ public struct BertONNXExporter: Sendable {
             return b.quantizeDequantize(value, scale: QuantizationScales.scale(amax: amax), name: point)
         }
         func linear(_ x: String, _ l: BertWeights.Linear, _ point: String, quantized: Bool, encoder: Bool = true) -> String {
-            let w = l.weight.floats() // [out, in]
+            var w = l.weight.floats() // [out, in]
             let (n, k) = (l.weight.shape[0], l.weight.shape[1])
-            var transposed = [Float](repeating: 0, count: k * n)
             let s = encoder ? smoothing[x] : nil
             precondition(s == nil || s!.count == k, "smoothing factors of \(x): \(s!.count) for \(k) channels")
-            for o in 0..<n { for i in 0..<k { transposed[i * n + o] = w[o * k + i] * (s?[i] ?? 1) } }
+            if let s { for o in 0..<n { for i in 0..<k { w[o * k + i] *= s[i] } } }
             let x = s.map { smoothed(x, $0) } ?? x
             let weight: String
             if quantized, let scales, !scales.floatGroups.contains(point) {
                 let input = fq(x, point + ".input")
-                weight = b.quantizedWeight(point + ".weight", transposed, k: k, n: n, perChannel: scales.perChannelWeights)
+                weight = b.quantizedWeight(point + ".weight", rows: w, n: n, k: k, perChannel: scales.perChannelWeights)
                 let product = b.node("MatMul", [input, weight], point + ".matmul")
                 return b.node("Add", [product, b.constant(point + ".bias", l.bias.floats(), shape: [n])], point + ".output")
             }
+            var transposed = [Float](repeating: 0, count: k * n)
+            for o in 0..<n { for i in 0..<k { transposed[i * n + o] = w[o * k + i] } }
             weight = b.constant(point + ".weight", transposed, shape: [k, n])
             let product = b.node("MatMul", [x, weight], point + ".matmul")
             return b.node("Add", [product, b.constant(point + ".bias", l.bias.floats(), shape: [n])], point + ".output")
@@ -164,20 +165,12 @@ private struct Builder {
         return node("DequantizeLinear", [q, s, zero], name + ".dq")
     }
 
-    /// An int8 weight [K, N] with per-column (output-channel) or per-tensor scales, behind a DequantizeLinear.
-    mutating func quantizedWeight(_ name: String, _ w: [Float], k: Int, n: Int, perChannel: Bool) -> String {
-        let amax: [Float] = perChannel
-            ? (0..<n).map { j in (0..<k).reduce(Float(0)) { max($0, abs(w[$1 * n + j])) } }
-            : [w.reduce(Float(0)) { max($0, abs($1)) }]
-        let scales = amax.map { QuantizationScales.scale(amax: $0) }
+    /// An int8 weight stored [K, N] (MatMul's layout) from W [N, K], quantized per output channel (or per tensor) by
+    /// `SymmetricInt8.quantizeWeight`, behind a DequantizeLinear.
+    mutating func quantizedWeight(_ name: String, rows w: [Float], n: Int, k: Int, perChannel: Bool) -> String {
+        let (values, scales) = SymmetricInt8.quantizeWeight(w, rows: n, columns: k, perRow: perChannel)
         var q = [UInt8](repeating: 0, count: k * n)
-        for i in 0..<k {
-            for j in 0..<n {
-                let s = scales[perChannel ? j : 0]
-                let r = min(max((w[i * n + j] / s).rounded(.toNearestOrEven), -127), 127)
-                q[i * n + j] = UInt8(bitPattern: Int8(r))
-            }
-        }
+        for j in 0..<n { for i in 0..<k { q[i * n + j] = UInt8(bitPattern: values[j * k + i]) } }
         initializers[name + ".int8"] = ONNXGraph.owned(name + ".int8", .int8, [k, n], Data(q))
         let scale = constant(name + ".scale", scales, shape: perChannel ? [n] : [])
         let zero = name + ".zero_point"

@@ -70,7 +70,7 @@ public struct QuantizationScales: Sendable, Equatable {
     }
 
     /// The symmetric int8 scale for an amax: amax / 127 (a zero range gets a tiny positive scale, never 0).
-    public static func scale(amax: Float) -> Float { max(amax, 1e-8) / 127 }
+    public static func scale(amax: Float) -> Float { SymmetricInt8.step(amax: amax) }
 
     /// The scale for an amax: amax / 127 for int8, amax / 255 for uint8 with zero point 0.
     public static func scale(amax: Float, unsigned: Bool) -> Float { unsigned ? max(amax, 1e-8) / 255 : scale(amax: amax) }

@@ -41,7 +41,7 @@ struct SelfTest: ParsableCommand {
             } else {
                 print("note: \(model) does not exist; checking random models only")
             }
-            let batch = real != nil && FileManager.default.fileExists(atPath: features) ? try CUDASelfTest.features(path: features, count: 16) : nil
+            let batch = real != nil && FileManager.default.fileExists(atPath: features) ? try TokenBatch(safetensors: features, count: 16) : nil
             let results = try CUDASelfTest(device: gpu, compiler: compiler, model: real, features: batch).run()
             print(table(["check", "elements", "error", "tolerance", "result", "detail"], results.map { r in
                 [r.name, "\(r.elements)", String(format: "%.3g", r.error), String(format: "%.3g", r.tolerance), r.passed ? "pass" : "FAIL", r.detail]

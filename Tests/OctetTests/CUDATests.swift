@@ -54,7 +54,7 @@ enum GPU {
         ((16384, 1024, 4096, false), ("gemm_f16_128x128_k64", 1)),
     ])
     func gemmChoice(_ shape: (Int, Int, Int, Bool), _ expected: (String, Int)) {
-        let choice = GemmChoice(m: shape.0, n: shape.1, k: shape.2, int8: shape.3, multiprocessors: 132)
+        let choice = GemmChoice(m: shape.0, n: shape.1, k: shape.2, int8: shape.3)
         #expect(choice.kernel == expected.0)
         #expect(choice.split == expected.1)
         // Every choice satisfies the kernel's requirement: K bytes a multiple of BK × split.
@@ -87,14 +87,14 @@ enum GPU {
         #expect(scales.floatGroups.isEmpty)
     }
 
-    @Test("The self-test reads SQuAD features from the shared reference outputs (int32) as a token batch")
+    @Test("A feature file (the shared reference outputs, int32) reads as a token batch, as the self-test uses it")
     func selfTestFeatures() throws {
         let path = Shared.reference + "/reference_s384.safetensors"
-        let batch = try CUDASelfTest.features(path: path, count: 16)
+        let batch = try TokenBatch(safetensors: path, count: 16)
         #expect(batch.batchSize == 16 && batch.sequenceLength == 384)
         #expect(batch.inputIDs[0] == 101)  // [CLS]
         #expect(batch.attentionMask[0] == 1)
-        #expect(throws: OctetError.self) { try CUDASelfTest.features(path: "/nonexistent.safetensors", count: 1) }
+        #expect(throws: OctetError.self) { try TokenBatch(safetensors: "/nonexistent.safetensors", count: 1) }
     }
 
     @Test("The embedded kernel sources are the .cu and .cuh files of Sources/OctetCUDA/Kernels (scripts/embed_kernels.py was run)")

@@ -1,7 +1,8 @@
 import COctetKernels
 import Foundation
+import OctetCore
 import OctetCPU
-import OctetCUDA
+import OctetModels
 import OctetQuant
 import Testing
 
@@ -59,27 +60,16 @@ import Testing
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let scales = try QuantizationScales(contentsOf: root.appendingPathComponent("recipes/minilm-l6-squad.json").path)
         let weights = ReferenceModel.folder.weights
-        let batch = try CUDASelfTest.features(path: Shared.reference + "/reference_s384.safetensors", count: 8)
+        let batch = try TokenBatch(safetensors: Shared.reference + "/reference_s384.safetensors", count: 8)
         let engine = CPUBertEngine(weights: weights, recipe: scales, threads: 2)
         #expect(engine.label.hasPrefix("cpu int8 ("))
         let got = try engine.spanLogits(for: batch)
         let reference = try ONNXQuestionAnsweringEngine(graph: BertONNXExporter(weights: weights).graph(scales: scales), threads: 2,
                                                         quantizedArithmetic: .integer)
         let expected = try reference.spanLogits(for: batch)
-        var squared = 0.0, norm = 0.0, agree = 0
-        let s = batch.sequenceLength
-        for (i, (x, y)) in zip(got.start + got.end, expected.start + expected.end).enumerated() where batch.attentionMask[i % (8 * s)] == 1 {
-            squared += Double(x - y) * Double(x - y)
-            norm += Double(y) * Double(y)
-        }
-        for row in 0..<8 {
-            let real = (0..<s).filter { batch.attentionMask[row * s + $0] == 1 }.map { row * s + $0 }
-            func best(_ v: [Float]) -> Int { real.max { v[$0] < v[$1] }! }
-            if best(got.start) == best(expected.start) && best(got.end) == best(expected.end) { agree += 1 }
-        }
+        let (error, agree) = got.difference(from: expected, attentionMask: batch.attentionMask)
         // The integers are the same; float epilogues round differently, and a value within rounding of a quantizer's
         // .5 boundary can flip one int8 step downstream (the GPU check allows the same 5e-2).
-        let error = (squared / norm).squareRoot()
         #expect(error <= 5e-2, "relative L2 error of the logits \(error)")
         #expect(agree >= 7, "best spans agree in \(agree) of 8 features")
     }

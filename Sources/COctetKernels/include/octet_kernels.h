@@ -86,7 +86,7 @@ void octet_gemm_s8(int m, int n, int k, const int8_t *a, long lda, const int8_t 
 /// Integer GEMM paths (gemm_u8s8.c), best last; chosen from CPUID within the active instruction set.
 enum {
     OCTET_I8_PORTABLE = 0,    // plain C on the packed layout
-    OCTET_I8_AVX2 = 1,        // the same, compiled for AVX2
+    OCTET_I8_AVX2 = 1,        // 16-bit widening and vpmaddwd
     OCTET_I8_AVXVNNI = 2,     // VEX vpdpbusd, 256-bit
     OCTET_I8_AVX512VNNI = 3,  // EVEX vpdpbusd, 512-bit
 };
