@@ -11,8 +11,10 @@ for m in bert-base bert-large; do
     "$octet" bench "$m" --device cuda --precision "$p" --batch 1,128 --seq 128,384 --warmup 20 --iterations 100 --min-seconds 0.5 \
       --json "$out/octet-$m-$p.json" 2>&1 | grep -v "^|--" | tee -a "$out/octet.txt"
   done
-  OCTET_PDL=1 "$octet" bench "$m" --device cuda --precision int8 --batch 1 --seq 128,384 --warmup 20 --iterations 100 --min-seconds 0.5 \
-    --json "$out/octet-$m-int8-pdl.json" 2>&1 | grep -v "^|--" | tee -a "$out/octet.txt"
+  for p in int8 fp16; do  # the default launches with programmatic dependent launch up to 256 tokens: without it, for comparison
+    OCTET_PDL=0 "$octet" bench "$m" --device cuda --precision "$p" --batch 1 --seq 128 --warmup 20 --iterations 100 --min-seconds 0.5 \
+      --json "$out/octet-$m-$p-no-pdl.json" 2>&1 | grep -v "^|--" | tee -a "$out/octet.txt"
+  done
 done
 PYTHONUNBUFFERED=1 python3 scripts/peer_torch_bench.py --batch 1,128 --seq 128,384 --precisions fp16 --modes eager,graph \
   --iterations 100 --json "$out/torch-graph.json" 2>&1 | tee "$out/torch.txt"

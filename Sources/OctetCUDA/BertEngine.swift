@@ -48,6 +48,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         let copyKind: Int32
         /// float → int8 multiplier of an int8 copy.
         let qScale: Float
+        /// The copy kind as layernorm.cu's kernel names spell it.
+        var copyName: String { ["none", "f16", "i8"][Int(copyKind)] }
     }
 
     struct Layer {
@@ -73,7 +75,6 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     private let arena: DeviceBuffer
     private let pinned: PinnedBuffer
     private let buffers: [String: UInt64]
-    private let workspaceBytes: Int
     /// The residual stream (and the GEMM outputs added to it) in float32: the INT8 engine's choice; fp16 otherwise.
     private let streamF32: Bool
     private var graphs: [String: CUDAGraph] = [:]
@@ -209,18 +210,16 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         let t = maxTokens
         let sizes: [(String, Int)] = [("ids", t * 4), ("types", t * 4), ("mask", t * 4), ("h0", t * h * 4), ("h1", t * h * 4),
                                       ("copy", t * h * 2), ("qkv", t * 3 * h * 4), ("context", t * h * 2), ("local", t * h * 4),
-                                      ("ffn", t * inter * 2), ("start", t * 4), ("end", t * 4), ("counters", 4096 * 4)]
-        workspaceBytes = GemmChoice.splitLimit * GemmChoice.splitMaxTokens * max(3 * h, inter) * 4
-        let total = (sizes.map(\.1) + [workspaceBytes]).reduce(0) { $0 + ($1 + 255) / 256 * 256 }
+                                      ("ffn", t * inter * 2), ("start", t * 4), ("end", t * 4)]
+        let total = sizes.map(\.1).reduce(0) { $0 + ($1 + 255) / 256 * 256 }
         arena = try device.allocate(total)
         var offsets: [String: UInt64] = [:]
         var cursor = 0
-        for (name, bytes) in sizes + [("workspace", workspaceBytes)] {
+        for (name, bytes) in sizes {
             offsets[name] = arena.address + UInt64(cursor)
             cursor += (bytes + 255) / 256 * 256
         }
         buffers = offsets
-        try device.driver.check(device.driver.cuMemsetD32Async(offsets["counters"]!, 0, 4096, device.stream), "cuMemsetD32Async", for: "split-K counters")
         pinned = try PinnedBuffer(device: device, bytes: t * 12)
         try device.synchronize()
 
@@ -291,15 +290,16 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// Queues the whole model for a (batch, sequence) shape on the device's stream.
     private func encode(batch b: Int, sequence s: Int) throws {
         let t = b * s
+        programmaticNow = programmatic(tokens: t)
         let h = config.hiddenSize
         let eps = config.layerNormEpsilon
         let rows = (t + 3) / 4
         let buf = buffers
-        try launch("layernorm.cu", "embed_layernorm", grid: (rows, 1, 1), block: (128, 1, 1), arguments: [
-            .pointer(buf["ids"]!), .pointer(buf["types"]!), .int32(Int32(t)), .int32(Int32(s)), .buffer(wordEmbeddings),
+        try launch("layernorm.cu", "embed_layernorm_\(streamF32 ? "f32" : "f16")_\(embeddingNorm.copyName)", grid: (t, 1, 1),
+                   block: (h / 4, 1, 1), arguments: [
+            .pointer(buf["ids"]!), .pointer(buf["types"]!), .int32(Int32(s)), .buffer(wordEmbeddings),
             .buffer(positionEmbeddings), .buffer(tokenTypeEmbeddings), .buffer(embeddingNorm.gamma), .buffer(embeddingNorm.beta),
-            .float(eps), .int32(Int32(h)), .pointer(buf["h0"]!), .int32(streamF32 ? 1 : 0), .pointer(buf["copy"]!),
-            .int32(embeddingNorm.copyKind), .float(embeddingNorm.qScale)])
+            .float(eps), .int32(Int32(h)), .pointer(buf["h0"]!), .pointer(buf["copy"]!), .float(embeddingNorm.qScale)])
         for layer in layers {
             // QKV as int8 quantized with the attention's steps when it quantizes all three (from the float
             // accumulators, as the CPU's quantizers see them), float32 when it quantizes some, else fp16.
@@ -317,19 +317,30 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             .pointer(buf["h0"]!), .int32(streamF32 ? 1 : 0), .buffer(qaWeight), .buffer(qaBias), .int32(Int32(t)), .int32(Int32(h)), .pointer(buf["start"]!), .pointer(buf["end"]!)])
     }
 
-    /// Whether kernels launch with programmatic dependent launch (Hopper and newer), asked for with `OCTET_PDL=1`: each
-    /// kernel then starts while its predecessor finishes, and the GEMMs fetch their first weight tiles meanwhile. Off by
-    /// default: on the H200 it measured no faster at s128 and 9–15% slower at s384 (docs/PERFORMANCE.md), so the
-    /// kernels' griddepcontrol instructions are no-ops unless asked for.
-    private lazy var programmatic: Bool = device.computeCapability.major >= 9 && ProcessInfo.processInfo.environment["OCTET_PDL"] == "1"
+    /// Whether kernels launch with programmatic dependent launch (Hopper and newer): each kernel then starts while its
+    /// predecessor finishes, and the GEMMs and LayerNorms fetch their weights meanwhile. Chosen per shape from the H200's
+    /// measurements (2026-11-29, docs/PERFORMANCE.md): up to 256 tokens, where a pass is a chain of latency-bound
+    /// kernels, it took BERT-base s128 b1 from 0.556 to 0.486 ms; at 384 tokens it was 7–10% slower (the early blocks
+    /// occupy multiprocessors the running kernel could use). `OCTET_PDL=0` or `1` forces it off or on.
+    private func programmatic(tokens: Int) -> Bool {
+        guard device.computeCapability.major >= 9 else { return false }
+        switch ProcessInfo.processInfo.environment["OCTET_PDL"] {
+        case "0": return false
+        case "1": return true
+        default: return tokens <= 256
+        }
+    }
+    /// The launch mode of the shape being encoded.
+    private var programmaticNow = false
 
     /// Event pairs around every launch while `profile` captures a graph: (kernel, before, after).
     private var profiled: [(String, CUDAEvent, CUDAEvent)]?
 
     private func launch(_ file: String, _ function: String, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int = 0,
-                        arguments: [LoadedModule.Argument]) throws {
+                        cluster: (Int, Int, Int)? = nil, arguments: [LoadedModule.Argument]) throws {
         let before = profiled == nil ? nil : try device.record()
-        try modules[file]!.launch(function, grid: grid, block: block, sharedBytes: sharedBytes, programmatic: programmatic, arguments: arguments)
+        try modules[file]!.launch(function, grid: grid, block: block, sharedBytes: sharedBytes, programmatic: programmaticNow, cluster: cluster,
+                                  arguments: arguments)
         if let before { profiled!.append((function, before, try device.record())) }
     }
 
@@ -358,18 +369,23 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     private func attention(_ layer: Layer, inKind: Int32, batch b: Int, sequence s: Int) throws {
         let d = config.hiddenSize / config.headCount, heads = config.headCount
         let buf = buffers
-        let arguments: [LoadedModule.Argument] = [
-            .pointer(buf["qkv"]!), .int32(inKind), .pointer(buf["mask"]!), .int32(Int32(s)), .int32(Int32(heads)), .float(layer.qStep),
-            .float(layer.kStep), .float(layer.pStep), .int32(layer.pUnsigned ? 1 : 0), .float(layer.vStep), .float(layer.contextQScale),
-            .pointer(buf["context"]!)]
         if d <= 64 {
+            let arguments: [LoadedModule.Argument] = [
+                .pointer(buf["qkv"]!), .pointer(buf["mask"]!), .int32(Int32(s)), .int32(Int32(heads)), .float(layer.qStep),
+                .float(layer.kStep), .float(layer.pStep), .int32(layer.pUnsigned ? 1 : 0), .float(layer.vStep), .float(layer.contextQScale),
+                .pointer(buf["context"]!)]
             let qk8 = layer.kStep > 0, pv8 = layer.pStep > 0
             let padded = (s + 63) / 64 * 64, kRow = d * (qk8 ? 1 : 2) + 16, vRow = padded * (pv8 ? 1 : 2) + 16
             let shared = padded * kRow + d * vRow + 64 * kRow + padded * 4
-            try launch("attention_mma.cu", "attention_mma_d\(d)_\(qk8 ? "i8" : "f16")_\(pv8 ? "i8" : "f16")", grid: ((s + 63) / 64, heads, b),
+            let input = ["f16in", "f32in", "i8in"][Int(inKind)]
+            try launch("attention_mma.cu", "attention_mma_d\(d)_\(qk8 ? "i8" : "f16")_\(pv8 ? "i8" : "f16")_\(input)", grid: ((s + 63) / 64, heads, b),
                        block: (128, 1, 1), sharedBytes: shared, arguments: arguments)
         } else {
             guard inKind != 2 else { preconditionFailure("int8 QKV is only planned for head sizes the tensor-core attention takes") }
+            let arguments: [LoadedModule.Argument] = [
+                .pointer(buf["qkv"]!), .int32(inKind), .pointer(buf["mask"]!), .int32(Int32(s)), .int32(Int32(heads)), .float(layer.qStep),
+                .float(layer.kStep), .float(layer.pStep), .int32(layer.pUnsigned ? 1 : 0), .float(layer.vStep), .float(layer.contextQScale),
+                .pointer(buf["context"]!)]
             let kRow = layer.kStep > 0 ? d + 4 : 2 * d + 4, vRow = layer.pStep > 0 ? d : 2 * d
             let shared = s * kRow + (s * vRow + 15) / 16 * 16 + 4 * (s + 4 * d + 4 * s)
             try launch("attention.cu", "attention_d\(d)", grid: ((s + 15) / 16, heads, b), block: (128, 1, 1), sharedBytes: shared,
@@ -378,48 +394,55 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     }
 
     private func residualNorm(_ n: Norm, local: UInt64, residual: UInt64, output: UInt64, tokens t: Int) throws {
-        try launch("layernorm.cu", "residual_layernorm", grid: ((t + 3) / 4, 1, 1), block: (128, 1, 1), arguments: [
-            .pointer(local), .pointer(residual), .int32(Int32(t)), .float(n.localStep), .float(n.residualStep), .buffer(n.gamma),
+        let add = n.localStep > 0 || n.residualStep > 0 ? "qdq" : "float"
+        try launch("layernorm.cu", "residual_layernorm_\(streamF32 ? "f32" : "f16")_\(add)_\(n.copyName)", grid: (t, 1, 1),
+                   block: (config.hiddenSize / 4, 1, 1), arguments: [
+            .pointer(local), .pointer(residual), .float(n.localStep), .float(n.residualStep), .buffer(n.gamma),
             .buffer(n.beta), .float(config.layerNormEpsilon), .int32(Int32(config.hiddenSize)), .pointer(output),
-            .int32(streamF32 ? 1 : 0), .pointer(buffers["copy"]!), .int32(n.copyKind), .float(n.qScale)])
+            .pointer(buffers["copy"]!), .float(n.qScale)])
     }
 
     /// One linear layer; `outKind` overrides the output type (0 fp16, 1 float32, 2 int8; default: int8 when the
     /// layer's output is quantized, else fp16).
     private func gemm(_ l: Linear, input: UInt64, tokens m: Int, output: UInt64, outKind: Int32? = nil, outQScale: DeviceBuffer? = nil) throws {
-        var choice = GemmChoice(m: m, n: l.outputs, k: l.inputs, int8: l.int8)
-        if choice.split * m * l.outputs * 4 > workspaceBytes { choice = choice.withSplit(1) }
-        let (grid, block, arguments) = choice.launchShape(a: input, weight: l.weight.address, m: m, n: l.outputs, k: l.inputs,
-                                                          dqScale: l.dqScale?.address ?? 0, bias: l.bias.address, gelu: l.gelu,
-                                                          qScale: (outQScale ?? l.outQScale)?.address ?? 0,
-                                                          outKind: outKind ?? (l.outQScale == nil ? 0 : 2), output: output,
-                                                          workspace: buffers["workspace"]!, counters: buffers["counters"]!)
-        try launch("gemm.cu", choice.kernel, grid: grid, block: block, sharedBytes: choice.sharedBytes, arguments: arguments)
+        let choice = GemmChoice(m: m, n: l.outputs, k: l.inputs, int8: l.int8, multiprocessors: device.multiprocessors)
+        let shape = choice.launchShape(a: input, weight: l.weight.address, m: m, n: l.outputs, k: l.inputs,
+                                       dqScale: l.dqScale?.address ?? 0, bias: l.bias.address, gelu: l.gelu,
+                                       qScale: (outQScale ?? l.outQScale)?.address ?? 0,
+                                       outKind: outKind ?? (l.outQScale == nil ? 0 : 2), output: output)
+        try launch("gemm.cu", choice.kernel, grid: shape.grid, block: shape.block, sharedBytes: choice.sharedBytes, cluster: shape.cluster,
+                   arguments: shape.arguments)
     }
 }
 
 /// Which `gemm.cu` variant and split-K a GEMM shape gets, from the kernel workbench's timings on the H200
-/// (`scripts/gpu_kernel_bench.py`): deep-K 32×64 tiles for batch-1 shapes, split 4 when K is long and N small,
-/// 64×64 for a few hundred rows, 128×128 for thousands.
+/// (`scripts/gpu_kernel_bench.py`): deep-K 32×64 tiles for batch-1 shapes, 64×64 for a few hundred rows, 128×128 for
+/// thousands; and for up to 512 rows, split-K (one thread-block cluster per tile) so the grid is about
+/// `waves` × the multiprocessors: at batch 1 a GEMM is a weight stream, and every multiprocessor must pull its share.
 struct GemmChoice {
-    static let splitLimit = 4, splitMaxTokens = 256
+    static let maxSplit = 8, splitMaxTokens = 512
+    /// Blocks per multiprocessor the split-K aims for (`OCTET_SPLIT_WAVES`, default 1: a tuning knob for the device runs).
+    static let waves: Double = ProcessInfo.processInfo.environment["OCTET_SPLIT_WAVES"].flatMap(Double.init) ?? 1
     let kernel: String, bm: Int, bn: Int, bk: Int, threads: Int, stages: Int, split: Int
     var sharedBytes: Int { stages * (bm + bn) * (bk + 16) }
 
-    init(m: Int, n: Int, k: Int, int8: Bool) {
+    init(m: Int, n: Int, k: Int, int8: Bool, multiprocessors: Int = 132, waves: Double = GemmChoice.waves) {
         let kBytes = k * (int8 ? 1 : 2)
         var tile: (String, Int, Int, Int, Int, Int)
         if m >= 2048 {
             tile = ("128x128_k64", 128, 128, 64, 256, 4)
-        } else if m > Self.splitMaxTokens && n >= 2048 {
+        } else if m > 256 && n >= 2048 {
             tile = ("64x64_k128", 64, 64, 128, 128, 4)
         } else {
             tile = ("32x64_k256", 32, 64, 256, 128, 4)
         }
         if kBytes % tile.3 != 0 { tile = ("32x64_k128", 32, 64, 128, 128, 4) }  // K = 384 int8, say: shallower slabs
         var split = 1
-        if m <= Self.splitMaxTokens && kBytes >= 4096 && n <= 1024 && kBytes % (tile.3 * Self.splitLimit) == 0 { split = Self.splitLimit }
-        if kBytes % tile.3 != 0 { split = 1 }
+        if m <= Self.splitMaxTokens {
+            let tiles = (n + tile.2 - 1) / tile.2 * ((m + tile.1 - 1) / tile.1)
+            let target = Int((Double(multiprocessors) * waves).rounded())
+            split = max(1, min((target + tiles / 2) / tiles, Self.maxSplit, kBytes / tile.3))
+        }
         kernel = "gemm_\(int8 ? "i8" : "f16")_\(tile.0)"
         (bm, bn, bk, threads, stages) = (tile.1, tile.2, tile.3, tile.4, tile.5)
         self.split = split
@@ -429,20 +452,20 @@ struct GemmChoice {
         (self.kernel, self.bm, self.bn, self.bk, self.threads, self.stages, self.split) = (kernel, bm, bn, bk, threads, stages, split)
     }
 
-    /// The same tile with another split-K (the self-test forces the split path; the engine falls back to 1 when the
-    /// workspace is too small).
-    func withSplit(_ split: Int) -> GemmChoice {
-        GemmChoice(kernel: kernel, bm: bm, bn: bn, bk: bk, threads: threads, stages: stages, split: split)
+    /// The same tile with another split-K (the self-test forces split paths), clamped to what the kernel takes.
+    func withSplit(_ split: Int, k: Int, int8: Bool) -> GemmChoice {
+        GemmChoice(kernel: kernel, bm: bm, bn: bn, bk: bk, threads: threads, stages: stages,
+                   split: max(1, min(split, Self.maxSplit, k * (int8 ? 1 : 2) / bk)))
     }
 
-    /// The grid, block and arguments of `gemm.cu`'s kernels for C[m, n] = epilogue(A[m, k] · W[n, k]ᵀ), A contiguous
-    /// (lda = k) and C contiguous (ldo = n); addresses 0 are null (no dequantization, no output quantizer).
+    /// The grid, block, cluster and arguments of `gemm.cu`'s kernels for C[m, n] = epilogue(A[m, k] · W[n, k]ᵀ), A
+    /// contiguous (lda = k) and C contiguous (ldo = n); addresses 0 are null (no dequantization, no output quantizer).
     func launchShape(a: UInt64, weight: UInt64, m: Int, n: Int, k: Int, dqScale: UInt64, bias: UInt64, gelu: Bool, qScale: UInt64,
-                     outKind: Int32, output: UInt64, workspace: UInt64, counters: UInt64)
-        -> (grid: (Int, Int, Int), block: (Int, Int, Int), arguments: [LoadedModule.Argument]) {
-        (((n + bn - 1) / bn, (m + bm - 1) / bm, split), (threads, 1, 1), [
+                     outKind: Int32, output: UInt64)
+        -> (grid: (Int, Int, Int), block: (Int, Int, Int), cluster: (Int, Int, Int)?, arguments: [LoadedModule.Argument]) {
+        (((n + bn - 1) / bn, (m + bm - 1) / bm, split), (threads, 1, 1), split > 1 ? (1, 1, split) : nil, [
             .pointer(a), .int32(Int32(k)), .pointer(weight), .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k)),
             .pointer(dqScale), .pointer(bias), .int32(gelu ? 1 : 0), .pointer(qScale), .int32(outKind), .pointer(output),
-            .int32(Int32(n)), .pointer(workspace), .pointer(counters), .int32(Int32(split))])
+            .int32(Int32(n)), .int32(Int32(split))])
     }
 }

@@ -256,8 +256,9 @@ public final class LoadedModule: @unchecked Sendable {
     /// Launches kernel `function` (an `extern "C"` name) on the device's stream. `programmatic`: with programmatic
     /// stream serialization (Hopper's programmatic dependent launch), so the kernel may start while the previous one
     /// finishes; the kernel must call griddepcontrol.wait before touching what its predecessors write (common.cuh).
+    /// `cluster`: the thread-block cluster shape (Hopper), which must divide `grid`; nil launches without clusters.
     public func launch(_ function: String, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int = 0,
-                       programmatic: Bool = false, arguments: [Argument]) throws {
+                       programmatic: Bool = false, cluster: (Int, Int, Int)? = nil, arguments: [Argument]) throws {
         let driver = device.driver
         if functions[function] == nil {
             var f: CUDADriver.Handle = nil
@@ -283,27 +284,40 @@ public final class LoadedModule: @unchecked Sendable {
         defer { storage.forEach { $0.deallocate() } }
         var pointers: [UnsafeMutableRawPointer?] = storage
         try pointers.withUnsafeMutableBufferPointer { params in
-            guard programmatic else {
+            let clustered = cluster.map { $0.0 * $0.1 * $0.2 > 1 } ?? false
+            guard programmatic || clustered else {
                 try driver.check(driver.cuLaunchKernel(functions[function]!, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2),
                                                        UInt32(block.0), UInt32(block.1), UInt32(block.2), UInt32(sharedBytes),
                                                        device.stream, params.baseAddress, nil), "cuLaunchKernel", for: function)
                 return
             }
-            // CUlaunchAttribute {id: UInt32, pad to 8, value: 64-byte union}: PROGRAMMATIC_STREAM_SERIALIZATION (6) = 1.
+            // CUlaunchAttribute {id: UInt32, pad to 8, value: 64-byte union}: PROGRAMMATIC_STREAM_SERIALIZATION (6) = 1;
+            // CLUSTER_DIMENSION (4) = {x, y, z: UInt32}.
             // CUlaunchConfig {grid x/y/z, block x/y/z, sharedMemBytes: UInt32; stream at 32; attrs at 40; numAttrs at 48}.
-            let attribute = UnsafeMutableRawPointer.allocate(byteCount: 72, alignment: 8)
+            let attributes = UnsafeMutableRawPointer.allocate(byteCount: 2 * 72, alignment: 8)
             let config = UnsafeMutableRawPointer.allocate(byteCount: 56, alignment: 8)
-            defer { attribute.deallocate(); config.deallocate() }
-            attribute.initializeMemory(as: UInt8.self, repeating: 0, count: 72)
+            defer { attributes.deallocate(); config.deallocate() }
+            attributes.initializeMemory(as: UInt8.self, repeating: 0, count: 2 * 72)
             config.initializeMemory(as: UInt8.self, repeating: 0, count: 56)
-            attribute.storeBytes(of: UInt32(6), as: UInt32.self)
-            attribute.storeBytes(of: Int32(1), toByteOffset: 8, as: Int32.self)
+            var count = 0
+            if programmatic {
+                attributes.storeBytes(of: UInt32(6), toByteOffset: 72 * count, as: UInt32.self)
+                attributes.storeBytes(of: Int32(1), toByteOffset: 72 * count + 8, as: Int32.self)
+                count += 1
+            }
+            if let cluster, clustered {
+                attributes.storeBytes(of: UInt32(4), toByteOffset: 72 * count, as: UInt32.self)
+                for (i, v) in [cluster.0, cluster.1, cluster.2].enumerated() {
+                    attributes.storeBytes(of: UInt32(v), toByteOffset: 72 * count + 8 + 4 * i, as: UInt32.self)
+                }
+                count += 1
+            }
             for (i, v) in [grid.0, grid.1, grid.2, block.0, block.1, block.2, sharedBytes].enumerated() {
                 config.storeBytes(of: UInt32(v), toByteOffset: 4 * i, as: UInt32.self)
             }
             config.storeBytes(of: device.stream, toByteOffset: 32, as: CUDADriver.Handle.self)
-            config.storeBytes(of: attribute, toByteOffset: 40, as: UnsafeMutableRawPointer.self)
-            config.storeBytes(of: UInt32(1), toByteOffset: 48, as: UInt32.self)
+            config.storeBytes(of: attributes, toByteOffset: 40, as: UnsafeMutableRawPointer.self)
+            config.storeBytes(of: UInt32(count), toByteOffset: 48, as: UInt32.self)
             try driver.check(driver.cuLaunchKernelEx(config, functions[function]!, params.baseAddress, nil), "cuLaunchKernelEx", for: function)
         }
     }

@@ -205,6 +205,12 @@ enum KernelSources {
         // directly (FlashAttention-2's layout identity); for int8 a 32-key A fragment wants keys 4t…4t+3, so thread t packs
         // keys {2t, 2t+1, 8+2t, 9+2t} instead and Vᵀ's keys are stored in that same permuted order (a sum over keys does not
         // care about their order, only that P and V agree).
+        //
+        // Staging (latency, not bandwidth, is what a block of 128 threads staging a few tens of kilobytes waits on): the input
+        // kind is a template parameter, so each load sits in straight-line code; every load a thread needs is issued before
+        // the first store that uses it. With int8 input (the INT8 engine: the QKV GEMM already quantized Q, K and V with the
+        // attention's steps) K and the queries are plain row copies, done with cp.async straight into shared memory, and only
+        // V passes through registers to be transposed. Name: attention_mma_d<D>_<qk>_<pv>_<in>, in = f16in, f32in or i8in.
         #include "common.cuh"
 
         namespace {
@@ -214,6 +220,10 @@ enum KernelSources {
         template <class A, class B> struct Select<false, A, B> { typedef B T; };
 
         __device__ __forceinline__ unsigned smem_u32(const void *p) { return static_cast<unsigned>(__cvta_generic_to_shared(p)); }
+
+        __device__ __forceinline__ void copy16(void *dst, const void *src, bool valid) {
+            asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst)), "l"(src), "r"(valid ? 16 : 0));
+        }
 
         __device__ __forceinline__ void ldsm_x4(unsigned (&r)[4], const void *p) {
             asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
@@ -233,22 +243,18 @@ enum KernelSources {
                          : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
         }
 
-        // Q, K and V arrive as fp16 (inKind 0), float32 (1), or int8 already quantized by the QKV GEMM's epilogue with the
+        // Q, K and V arrive as fp16 (IN 0), float32 (1), or int8 already quantized by the QKV GEMM's epilogue with the
         // attention's own steps (2: the INT8 engine's path, a quarter of the bytes of float32). `load8` reads 8 consecutive
-        // elements (16 bytes of fp16, two 16-byte loads of float32, 8 bytes of int8).
-        __device__ __forceinline__ void load8(const void *qkv, int inKind, size_t i, float (&v)[8]) {
-            if (inKind == 1) {
+        // elements of fp16 or float32 (16 bytes of fp16, two 16-byte loads of float32).
+        template <int IN> __device__ __forceinline__ void load8(const void *qkv, size_t i, float (&v)[8]) {
+            if (IN == 1) {
                 float4 a = *reinterpret_cast<const float4 *>(static_cast<const float *>(qkv) + i), b = *reinterpret_cast<const float4 *>(static_cast<const float *>(qkv) + i + 4);
                 v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
-            } else if (inKind == 0) {
+            } else {
                 uint4 a = *reinterpret_cast<const uint4 *>(static_cast<const f16 *>(qkv) + i);
                 unsigned w[4] = {a.x, a.y, a.z, a.w};
         #pragma unroll
                 for (int k = 0; k < 4; k++) { float2 f = f16x2_to_float2(w[k]); v[2 * k] = f.x; v[2 * k + 1] = f.y; }
-            } else {
-                uint2 a = *reinterpret_cast<const uint2 *>(static_cast<const signed char *>(qkv) + i);
-        #pragma unroll
-                for (int k = 0; k < 8; k++) v[k] = (float)(signed char)(((k < 4 ? a.x : a.y) >> (8 * (k % 4))) & 0xff);
             }
         }
 
@@ -259,8 +265,8 @@ enum KernelSources {
             return 16 * h + 4 * t + e;
         }
 
-        template <int D, bool QK8, bool PV8>
-        __device__ __forceinline__ void attention(const void *__restrict__ qkv, int inKind, const int *__restrict__ mask, int S, int heads,
+        template <int D, bool QK8, bool PV8, int IN>
+        __device__ __forceinline__ void attention(const void *__restrict__ qkv, const int *__restrict__ mask, int S, int heads,
                                                   float qStep, float kStep, float pStep, int pUnsigned, float vStep, float outQScale,
                                                   void *__restrict__ out) {
             constexpr int QK_BYTES = D * (QK8 ? 1 : 2), K_ROW = QK_BYTES + 16;
@@ -273,52 +279,106 @@ enum KernelSources {
             unsigned char *Ks = smem, *Vt = Ks + Spad * K_ROW, *Qs = Vt + D * V_ROW;
             float *maskAdd = reinterpret_cast<float *>(Qs + WARPS * ROWS * K_ROW);
             const size_t base = (size_t)b * S * ld + head * D;
+            static_assert(IN != 2 || (QK8 && PV8), "int8 input is only planned when the attention quantizes Q, K and V");
             wait_for_producers();
             allow_dependents();
 
-            // Stage K [key][d], Vᵀ [d][key] (int8 permuted, or fp16), the queries, the additive mask; padded keys are zero.
-            // 8 elements per thread-step, the loads of 4 steps issued before their stores (latency, not bandwidth, is what
-            // a block of 128 threads staging a few tens of kilobytes waits on). int8 input is already quantized.
-            const bool quantized = inKind == 2;
-            const int groups = Spad * D / 8;
-            for (int e0 = threadIdx.x; e0 < groups; e0 += 4 * blockDim.x) {
-                float kv[4][2][8];
+            // The additive mask first (S ≤ 512: at most 4 keys per thread), so its loads overlap the staging below.
+            int keep[4];
         #pragma unroll
-                for (int u = 0; u < 4; u++) {
-                    int e = e0 + u * blockDim.x, j = e / (D / 8), d = (e % (D / 8)) * 8;
-                    if (e < groups && j < S) {
-                        load8(qkv, inKind, base + (size_t)j * ld + H + d, kv[u][0]);
-                        load8(qkv, inKind, base + (size_t)j * ld + 2 * H + d, kv[u][1]);
-                    } else {
+            for (int u = 0; u < 4; u++) {
+                const int j = threadIdx.x + u * WARPS * 32;
+                keep[u] = j < S ? mask[b * S + j] : 0;
+            }
+
+            if (IN == 2) {
+                // K [key][d] and the queries: row copies into shared memory (zero-filled past S); Vᵀ through registers, one
+                // key's 16 d values per step, four steps' loads issued before their stores.
+                const signed char *src = static_cast<const signed char *>(qkv);
+                constexpr int CHUNKS = D / 16;
+                for (int e = threadIdx.x; e < Spad * CHUNKS; e += blockDim.x) {
+                    const int j = e / CHUNKS, c = (e % CHUNKS) * 16;
+                    copy16(Ks + j * K_ROW + c, src + base + (size_t)min(j, S - 1) * ld + H + c, j < S);
+                }
+                for (int e = threadIdx.x; e < WARPS * ROWS * CHUNKS; e += blockDim.x) {
+                    const int r = e / CHUNKS, c = (e % CHUNKS) * 16, i = q0 + r;
+                    copy16(Qs + r * K_ROW + c, src + base + (size_t)min(i, S - 1) * ld + c, i < S);
+                }
+                asm volatile("cp.async.commit_group;\n" ::);
+                for (int e0 = threadIdx.x; e0 < Spad * CHUNKS; e0 += 4 * blockDim.x) {
+                    uint4 v[4];
         #pragma unroll
-                        for (int k = 0; k < 8; k++) kv[u][0][k] = kv[u][1][k] = 0.f;
+                    for (int u = 0; u < 4; u++) {
+                        const int e = e0 + u * blockDim.x, j = e / CHUNKS, c = (e % CHUNKS) * 16;
+                        v[u] = e < Spad * CHUNKS && j < S ? *reinterpret_cast<const uint4 *>(src + base + (size_t)j * ld + 2 * H + c)
+                                                          : make_uint4(0, 0, 0, 0);
+                    }
+        #pragma unroll
+                    for (int u = 0; u < 4; u++) {
+                        const int e = e0 + u * blockDim.x, j = e / CHUNKS, c = (e % CHUNKS) * 16;
+                        if (e >= Spad * CHUNKS) continue;
+                        const unsigned w[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
+                        const int key = (j & ~31) + permuted(j & 31);
+        #pragma unroll
+                        for (int k = 0; k < 16; k++) Vt[(c + k) * V_ROW + key] = (unsigned char)(w[k / 4] >> (8 * (k % 4)));
                     }
                 }
+                asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+            } else {
+                // fp16 or float32 input: 8 elements per thread-step, quantized (QK8, PV8) or converted to fp16 here.
+                const int groups = Spad * D / 8;
+                for (int e0 = threadIdx.x; e0 < groups; e0 += 4 * blockDim.x) {
+                    float kv[4][2][8];
         #pragma unroll
-                for (int u = 0; u < 4; u++) {
-                    int e = e0 + u * blockDim.x, j = e / (D / 8), d = (e % (D / 8)) * 8;
-                    if (e >= groups) continue;
+                    for (int u = 0; u < 4; u++) {
+                        int e = e0 + u * blockDim.x, j = e / (D / 8), d = (e % (D / 8)) * 8;
+                        if (e < groups && j < S) {
+                            load8<IN>(qkv, base + (size_t)j * ld + H + d, kv[u][0]);
+                            load8<IN>(qkv, base + (size_t)j * ld + 2 * H + d, kv[u][1]);
+                        } else {
+        #pragma unroll
+                            for (int k = 0; k < 8; k++) kv[u][0][k] = kv[u][1][k] = 0.f;
+                        }
+                    }
+        #pragma unroll
+                    for (int u = 0; u < 4; u++) {
+                        int e = e0 + u * blockDim.x, j = e / (D / 8), d = (e % (D / 8)) * 8;
+                        if (e >= groups) continue;
+        #pragma unroll
+                        for (int k = 0; k < 8; k++) {
+                            float kk = kv[u][0][k], vv = kv[u][1][k];
+                            if (QK8) Ks[j * K_ROW + d + k] = quantize_s8(kk, 1.f / kStep);
+                            else reinterpret_cast<f16 *>(Ks + j * K_ROW)[d + k] = float_to_f16(kk);
+                            if (PV8) Vt[(d + k) * V_ROW + (j & ~31) + permuted(j & 31)] = quantize_s8(vv, 1.f / vStep);
+                            else reinterpret_cast<f16 *>(Vt + (d + k) * V_ROW)[j] = float_to_f16(vv);
+                        }
+                    }
+                }
+                constexpr int Q_STEPS = WARPS * ROWS * D / 8 / (WARPS * 32);  // 4 (D = 64) or 2 (D = 32)
+                float q[Q_STEPS][8];
+        #pragma unroll
+                for (int u = 0; u < Q_STEPS; u++) {
+                    const int e = threadIdx.x + u * WARPS * 32, r = e / (D / 8), d = (e % (D / 8)) * 8, i = q0 + r;
+                    if (i < S) load8<IN>(qkv, base + (size_t)i * ld + d, q[u]);
+                    else
+        #pragma unroll
+                        for (int k = 0; k < 8; k++) q[u][k] = 0.f;
+                }
+        #pragma unroll
+                for (int u = 0; u < Q_STEPS; u++) {
+                    const int e = threadIdx.x + u * WARPS * 32, r = e / (D / 8), d = (e % (D / 8)) * 8;
         #pragma unroll
                     for (int k = 0; k < 8; k++) {
-                        float kk = kv[u][0][k], vv = kv[u][1][k];
-                        if (QK8) Ks[j * K_ROW + d + k] = quantized ? (signed char)kk : quantize_s8(kk, 1.f / kStep);
-                        else reinterpret_cast<f16 *>(Ks + j * K_ROW)[d + k] = float_to_f16(kk);
-                        if (PV8) Vt[(d + k) * V_ROW + (j & ~31) + permuted(j & 31)] = quantized ? (signed char)vv : quantize_s8(vv, 1.f / vStep);
-                        else reinterpret_cast<f16 *>(Vt + (d + k) * V_ROW)[j] = float_to_f16(vv);
+                        if (QK8) Qs[r * K_ROW + d + k] = quantize_s8(q[u][k], 1.f / qStep);
+                        else reinterpret_cast<f16 *>(Qs + r * K_ROW)[d + k] = float_to_f16(q[u][k]);
                     }
                 }
             }
-            for (int e = threadIdx.x; e < WARPS * ROWS * D / 8; e += blockDim.x) {
-                int r = e / (D / 8), d = (e % (D / 8)) * 8, i = q0 + r;
-                float q[8] = {};
-                if (i < S) load8(qkv, inKind, base + (size_t)i * ld + d, q);
         #pragma unroll
-                for (int k = 0; k < 8; k++) {
-                    if (QK8) Qs[r * K_ROW + d + k] = quantized ? (signed char)q[k] : quantize_s8(q[k], 1.f / qStep);
-                    else reinterpret_cast<f16 *>(Qs + r * K_ROW)[d + k] = float_to_f16(q[k]);
-                }
+            for (int u = 0; u < 4; u++) {
+                const int j = threadIdx.x + u * WARPS * 32;
+                if (j < Spad) maskAdd[j] = keep[u] ? 0.f : -INFINITY;
             }
-            for (int j = threadIdx.x; j < Spad; j += blockDim.x) maskAdd[j] = (j < S && mask[b * S + j]) ? 0.f : -INFINITY;
             __syncthreads();
 
             // The warp's 16 query rows as A fragments, one per 32 bytes of d.
@@ -398,7 +458,7 @@ enum KernelSources {
             // Pass 2: normalized (and quantized) probabilities times V.
             typedef typename Select<PV8, int, float>::T Acc;
             Acc o[D / 8][4] = {};
-            const float pMax = pUnsigned ? 255.f : 127.f;
+            const float pMax = pUnsigned ? 255.f : 127.f, quarterStep = 0.25f * pStep;
             for (int chunk = 0; chunk < chunks; chunk++) {
                 float s[8][4];
                 scores(chunk, s);
@@ -407,7 +467,10 @@ enum KernelSources {
         #pragma unroll
                     for (int e = 0; e < 4; e++) {
                         float p = __expf(s[jb][e] - rowMax[e / 2]) * inverse[e / 2];
-                        s[jb][e] = PV8 ? fminf(rintf(p / pStep), pMax) : p;
+                        // Exact division as the CPU's quantizer; probabilities below a quarter step are 0 without dividing
+                        // (their quotients round to 0 anyway), which keeps the tiny and subnormal ones off the division's
+                        // slow path: with peaked softmaxes that path cost more than the rest of the kernel.
+                        s[jb][e] = PV8 ? (p < quarterStep ? 0.f : fminf(rintf(__fdiv_rn(p, pStep)), pMax)) : p;
                     }
                 if (PV8) {
         #pragma unroll
@@ -468,22 +531,27 @@ enum KernelSources {
         }
         }  // namespace
 
-        // attention_mma_d<D>_<qk>_<pv>: qk and pv are i8 or f16.
-        #define ATTENTION_MMA(D, QK8, PV8, NAME)                                                                                   \
+        // attention_mma_d<D>_<qk>_<pv>_<in>: qk and pv are i8 or f16; in is the input kind (f16in, f32in, i8in).
+        #define ATTENTION_MMA(D, QK8, PV8, IN, NAME)                                                                               \
             extern "C" __global__ void __launch_bounds__(WARPS * 32)                                                               \
-                NAME(const void *qkv, int inKind, const int *mask, int S, int heads, float qStep, float kStep, float pStep,        \
-                     int pUnsigned, float vStep, float outQScale, void *out) {                                                    \
-                attention<D, QK8, PV8>(qkv, inKind, mask, S, heads, qStep, kStep, pStep, pUnsigned, vStep, outQScale, out);          \
+                NAME(const void *qkv, const int *mask, int S, int heads, float qStep, float kStep, float pStep, int pUnsigned,     \
+                     float vStep, float outQScale, void *out) {                                                                   \
+                attention<D, QK8, PV8, IN>(qkv, mask, S, heads, qStep, kStep, pStep, pUnsigned, vStep, outQScale, out);            \
             }
+        #define ATTENTION_MMA_FLOAT_INPUTS(D, QK8, PV8, NAME)                                                                      \
+            ATTENTION_MMA(D, QK8, PV8, 0, NAME##_f16in)                                                                            \
+            ATTENTION_MMA(D, QK8, PV8, 1, NAME##_f32in)
 
-        ATTENTION_MMA(32, true, true, attention_mma_d32_i8_i8)
-        ATTENTION_MMA(32, true, false, attention_mma_d32_i8_f16)
-        ATTENTION_MMA(32, false, true, attention_mma_d32_f16_i8)
-        ATTENTION_MMA(32, false, false, attention_mma_d32_f16_f16)
-        ATTENTION_MMA(64, true, true, attention_mma_d64_i8_i8)
-        ATTENTION_MMA(64, true, false, attention_mma_d64_i8_f16)
-        ATTENTION_MMA(64, false, true, attention_mma_d64_f16_i8)
-        ATTENTION_MMA(64, false, false, attention_mma_d64_f16_f16)
+        ATTENTION_MMA_FLOAT_INPUTS(32, true, true, attention_mma_d32_i8_i8)
+        ATTENTION_MMA_FLOAT_INPUTS(32, true, false, attention_mma_d32_i8_f16)
+        ATTENTION_MMA_FLOAT_INPUTS(32, false, true, attention_mma_d32_f16_i8)
+        ATTENTION_MMA_FLOAT_INPUTS(32, false, false, attention_mma_d32_f16_f16)
+        ATTENTION_MMA(32, true, true, 2, attention_mma_d32_i8_i8_i8in)
+        ATTENTION_MMA_FLOAT_INPUTS(64, true, true, attention_mma_d64_i8_i8)
+        ATTENTION_MMA_FLOAT_INPUTS(64, true, false, attention_mma_d64_i8_f16)
+        ATTENTION_MMA_FLOAT_INPUTS(64, false, true, attention_mma_d64_f16_i8)
+        ATTENTION_MMA_FLOAT_INPUTS(64, false, false, attention_mma_d64_f16_f16)
+        ATTENTION_MMA(64, true, true, 2, attention_mma_d64_i8_i8_i8in)
         """#,
         "common.cuh": #"""
         // common.cuh: what every Octet kernel shares, passed to NVRTC as a header so no CUDA toolkit headers are needed at run
@@ -553,10 +621,15 @@ enum KernelSources {
         //
         // Why a GEMM of Octet's own: at batch 1 (M = 128 tokens) a library GEMM launches a few tiles and leaves most of the
         // H200's 132 multiprocessors idle while the weights (the real cost: up to 4 MB per GEMM) stream in. Here the grid is
-        // tiles × splitK: each of `splitK` blocks of a tile reduces a contiguous K range, writes its partial sums to its own
-        // slice of `workspace` ([splitK][M][N], int32 or float), and the block that finishes last (a per-tile counter) adds
-        // the slices in order z = 0…splitK−1 and runs the epilogue. So the result is deterministic (the order never depends on
-        // timing), the counter is reset by that last block (a CUDA graph can replay the launch), and no second kernel runs.
+        // tiles × splitK, and the splitK blocks of a tile form one thread-block cluster (Hopper): block z reduces K tiles
+        // [z·kTiles/splitK, (z+1)·kTiles/splitK), parks its partial sums in its own shared memory, and after a cluster barrier
+        // each block adds one share of the tile's fragments from every block's shared memory (distributed shared memory, in
+        // the order z = 0…splitK−1, so the result never depends on timing) and runs the epilogue for that share. No global
+        // workspace, no atomics, no second kernel: an earlier version wrote partial slices to global memory and let the last
+        // block (a per-tile counter) add them, which cost three dependent round trips through L2 per GEMM.
+        //
+        // Why the epilogue's per-column scales and bias are loaded before the main loop: at batch 1 the whole kernel is a few
+        // memory round trips long, and loading them after the last mma added one more.
         //
         // Layout and instructions: each block stages BM×BK-byte slabs of A and BN×BK-byte slabs of B in shared memory with
         // cp.async (16-byte copies, zero-filled past M or N), STAGES deep so loads overlap the tensor-core work. Rows are padded
@@ -565,7 +638,8 @@ enum KernelSources {
         // slice of a row is one mma's K step in both precisions (32 int8 or 16 fp16 values), and the mma.sync fragments of
         // m16n8k32.s8 and m16n8k16.f16 read the same bytes (a0: row g, bytes 4t; a1: row g+8; a2/a3: +16 bytes; b0: row n=g,
         // bytes 4t; b1: +16), so one kernel body serves both, the element type only choosing the instruction.
-        // Requirements (checked by the host): K·sizeof(element) a multiple of BK·splitK, lda a multiple of 16 bytes, N even.
+        // Requirements (checked by the host): K·sizeof(element) a multiple of BK, 1 ≤ splitK ≤ min(8, K tiles) launched as a
+        // cluster of (1, 1, splitK), lda a multiple of 16 bytes, N even.
         #include "common.cuh"
 
         namespace {
@@ -601,7 +675,7 @@ enum KernelSources {
         // Output kinds.
         constexpr int OUT_F16 = 0, OUT_F32 = 1;  // else 2: int8
 
-        __device__ __forceinline__ void store_pair(void *out, int ldo, int kind, int m, int n, float v0, float v1, const float *qScale) {
+        __device__ __forceinline__ void store_pair(void *out, int ldo, int kind, int m, int n, float v0, float v1, const float (&qScale)[2]) {
             size_t i = (size_t)m * ldo + n;
             if (kind == OUT_F16) {
                 *reinterpret_cast<f16x2 *>(static_cast<f16 *>(out) + i) = float2_to_f16x2(v0, v1);
@@ -609,11 +683,38 @@ enum KernelSources {
                 *reinterpret_cast<float2 *>(static_cast<float *>(out) + i) = make_float2(v0, v1);
             } else {  // OUT_I8
                 char2 c;
-                c.x = quantize_s8(v0, qScale[n]);
-                c.y = quantize_s8(v1, qScale[n + 1]);
+                c.x = quantize_s8(v0, qScale[0]);
+                c.y = quantize_s8(v1, qScale[1]);
                 *reinterpret_cast<char2 *>(static_cast<signed char *>(out) + i) = c;
             }
         }
+
+        // Thread-block clusters: the barrier over all blocks of the cluster (release/acquire, so shared-memory writes before
+        // it are visible to every block after it), this block's rank, and a 32-bit load from another block's shared memory.
+        __device__ __forceinline__ void cluster_sync() {
+            asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+        }
+        __device__ __forceinline__ unsigned cluster_rank() {
+            unsigned r;
+            asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+            return r;
+        }
+        __device__ __forceinline__ unsigned cluster_address(const void *p, unsigned rank) {
+            unsigned r;
+            asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(r) : "r"(smem_address(p)), "r"(rank));
+            return r;
+        }
+        __device__ __forceinline__ int cluster_load(unsigned address, int) {
+            int v;
+            asm volatile("ld.shared::cluster.s32 %0, [%1];\n" : "=r"(v) : "r"(address) : "memory");
+            return v;
+        }
+        __device__ __forceinline__ float cluster_load(unsigned address, float) {
+            float v;
+            asm volatile("ld.shared::cluster.f32 %0, [%1];\n" : "=f"(v) : "r"(address) : "memory");
+            return v;
+        }
+        constexpr int MAX_SPLIT = 8;
 
         __device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void *p) {
             asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
@@ -623,13 +724,16 @@ enum KernelSources {
         template <int BM, int BN, int BK, int WM, int WN, int STAGES, bool INT8>
         __device__ __forceinline__ void gemm(const void *__restrict__ A, int lda, const void *__restrict__ B, int M, int N, int K,
                                              const float *__restrict__ dqScale, const float *__restrict__ bias, int act,
-                                             const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo,
-                                             void *__restrict__ workspace, int *__restrict__ counters, int splitK) {
+                                             const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo, int splitK) {
             typedef typename Acc<INT8>::T T;
             constexpr int ELEM = INT8 ? 1 : 2;
-            constexpr int WARPS_N = BN / WN, THREADS = (BM / WM) * (BN / WN) * 32;
+            constexpr int WARPS_N = BN / WN, THREADS = (BM / WM) * WARPS_N * 32;
             constexpr int MI = WM / 16, NI = WN / 8, ROW = BK + 16, CHUNKS = BK / 16;
             static_assert(NI % 2 == 0, "B fragments load two n8 blocks per ldmatrix");
+            static_assert(THREADS % (BN / 2) == 0 && BM * BN * 4 <= STAGES * (BM + BN) * ROW, "the reduction tile fits");
+            // Without split-K the epilogue runs from the mma fragments; with it, from the tile reduced over the cluster, where
+            // thread tid owns the column pair (tid mod BN/2) of every (THREADS / (BN/2))-th row of its block's band.
+            const bool direct = splitK == 1;
             extern __shared__ __align__(16) unsigned char smem[];
             unsigned char *As = smem, *Bs = smem + STAGES * BM * ROW;
 
@@ -637,9 +741,9 @@ enum KernelSources {
             const int wm = (warp / WARPS_N) * WM, wn = (warp % WARPS_N) * WN;
             const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN, z = blockIdx.z;
             const size_t ldaBytes = (size_t)lda * ELEM, ldbBytes = (size_t)K * ELEM;
-            const int kBytes = K * ELEM / splitK, kTiles = kBytes / BK;
-            const unsigned char *a = static_cast<const unsigned char *>(A) + (size_t)z * kBytes;
-            const unsigned char *b = static_cast<const unsigned char *>(B) + (size_t)z * kBytes;
+            const int allTiles = K * ELEM / BK, kt0 = z * allTiles / splitK, kTiles = (z + 1) * allTiles / splitK - kt0;
+            const unsigned char *a = static_cast<const unsigned char *>(A) + (size_t)kt0 * BK;
+            const unsigned char *b = static_cast<const unsigned char *>(B) + (size_t)kt0 * BK;
 
             // BM rows × BK/16 chunks of 16 bytes of A; BN rows of B.
             auto loadA = [&](int stage, int kt) {
@@ -668,6 +772,24 @@ enum KernelSources {
         #pragma unroll
             for (int s = 0; s < STAGES - 1; s++)
                 if (s < kTiles) loadB(s, s);
+            // The epilogue's per-column values (the fragments' columns; with split-K the thread's one column pair, kept in slot
+            // 0). Small tiles fetch them now, so their latency hides under the main loop (at batch 1 the whole kernel is a few
+            // round trips long); large tiles fetch them after it, where their 24 registers do not compete with the main loop's
+            // fragments (held during the loop they made a batch-128 pass 27–31% slower on the H200).
+            constexpr bool EARLY = BM <= 64;
+            float dq[NI][2], bi[NI][2], qs[NI][2];
+            auto fetchColumns = [&]() {
+        #pragma unroll
+                for (int j = 0; j < NI; j++)
+        #pragma unroll
+                    for (int e = 0; e < 2; e++) {
+                        const int n = min((direct ? n0 + wn + j * 8 + t * 2 : n0 + (tid % (BN / 2)) * 2) + e, N - 1);
+                        dq[j][e] = dqScale ? __ldg(dqScale + n) : 1.f;
+                        bi[j][e] = bias ? __ldg(bias + n) : 0.f;
+                        qs[j][e] = qScale ? __ldg(qScale + n) : 0.f;
+                    }
+            };
+            if (EARLY) fetchColumns();
             wait_for_producers();
             allow_dependents();
         #pragma unroll
@@ -702,103 +824,100 @@ enum KernelSources {
                 }
             }
             wait_groups<0>();
+            if (!EARLY) fetchColumns();
 
-            if (splitK > 1) {
-                // Partial sums to this split's slice; the last block of the tile adds all slices in order.
-                T *ws = static_cast<T *>(workspace);
+            if (direct) {
         #pragma unroll
                 for (int i = 0; i < MI; i++)
         #pragma unroll
-                    for (int j = 0; j < NI; j++)
+                    for (int j = 0; j < NI; j++) {
+                        int n = n0 + wn + j * 8 + t * 2;
+                        if (n >= N) continue;
         #pragma unroll
                         for (int h = 0; h < 2; h++) {
-                            int m = m0 + wm + i * 16 + g + h * 8, n = n0 + wn + j * 8 + t * 2;
-                            if (m < M && n < N) {
-                                T *p = ws + ((size_t)z * M + m) * N + n;
-                                p[0] = acc[i][j][2 * h];
-                                p[1] = acc[i][j][2 * h + 1];
-                            }
+                            int m = m0 + wm + i * 16 + g + h * 8;
+                            if (m >= M) continue;
+                            float v0 = (float)acc[i][j][2 * h] * dq[j][0] + bi[j][0], v1 = (float)acc[i][j][2 * h + 1] * dq[j][1] + bi[j][1];
+                            if (act) { v0 = gelu(v0); v1 = gelu(v1); }
+                            store_pair(out, ldo, outKind, m, n, v0, v1, qs[j]);
                         }
-                __threadfence();
-                __syncthreads();
-                __shared__ int last;
-                int tile = blockIdx.y * gridDim.x + blockIdx.x;
-                if (tid == 0) last = atomicAdd(&counters[tile], 1) == splitK - 1;
-                __syncthreads();
-                if (!last) return;
-                __threadfence();
-                if (tid == 0) counters[tile] = 0;
-        #pragma unroll
-                for (int i = 0; i < MI; i++)
-        #pragma unroll
-                    for (int j = 0; j < NI; j++)
-        #pragma unroll
-                        for (int h = 0; h < 2; h++) {
-                            int m = m0 + wm + i * 16 + g + h * 8, n = n0 + wn + j * 8 + t * 2;
-                            if (m < M && n < N) {
-                                T s0 = 0, s1 = 0;
-                                for (int zz = 0; zz < splitK; zz++) {
-                                    const T *p = ws + ((size_t)zz * M + m) * N + n;
-                                    s0 += __ldcg(p);
-                                    s1 += __ldcg(p + 1);
-                                }
-                                acc[i][j][2 * h] = s0;
-                                acc[i][j][2 * h + 1] = s1;
-                            }
-                        }
+                    }
+                return;
             }
 
+            // Split-K: the block parks its partial tile [BM][BN] in the (now idle) pipeline buffers; after a cluster barrier
+            // each block takes a band of rows and adds that band over all blocks of the cluster, in rank order, through
+            // distributed shared memory (a fixed order: float sums do not depend on timing), then runs the epilogue for it.
+            T *tile = reinterpret_cast<T *>(smem);
+            __syncthreads();  // every warp is done with the pipeline's buffers
         #pragma unroll
             for (int i = 0; i < MI; i++)
         #pragma unroll
-                for (int j = 0; j < NI; j++) {
-                    int n = n0 + wn + j * 8 + t * 2;
-                    if (n >= N) continue;
-                    float d0 = dqScale ? dqScale[n] : 1.f, d1 = dqScale ? dqScale[n + 1] : 1.f;
-                    float b0 = bias ? bias[n] : 0.f, b1 = bias ? bias[n + 1] : 0.f;
+                for (int j = 0; j < NI; j++)
         #pragma unroll
                     for (int h = 0; h < 2; h++) {
-                        int m = m0 + wm + i * 16 + g + h * 8;
-                        if (m >= M) continue;
-                        float v0 = (float)acc[i][j][2 * h] * d0 + b0, v1 = (float)acc[i][j][2 * h + 1] * d1 + b1;
-                        if (act) { v0 = gelu(v0); v1 = gelu(v1); }
-                        store_pair(out, ldo, outKind, m, n, v0, v1, qScale);
+                        T *p = tile + (wm + i * 16 + g + h * 8) * BN + wn + j * 8 + t * 2;
+                        p[0] = acc[i][j][2 * h];
+                        p[1] = acc[i][j][2 * h + 1];
                     }
-                }
+            constexpr int ROW_STEP = THREADS / (BN / 2);  // rows apart that one thread handles
+            const int column = (tid % (BN / 2)) * 2, n = n0 + column;
+            const int rank = (int)cluster_rank();
+            cluster_sync();  // every block's tile is complete and visible to the cluster
+            const int rowBegin = rank * BM / splitK, rowEnd = (rank + 1) * BM / splitK;
+            for (int r = rowBegin + tid / (BN / 2); r < rowEnd; r += ROW_STEP) {
+                T v[MAX_SPLIT][2];
+        #pragma unroll
+                for (int zz = 0; zz < MAX_SPLIT; zz++)  // every block's loads issued before the sums
+                    if (zz < splitK) {
+                        const unsigned address = cluster_address(tile + r * BN + column, zz);
+                        v[zz][0] = cluster_load(address, T());
+                        v[zz][1] = cluster_load(address + 4, T());
+                    }
+                T s0 = v[0][0], s1 = v[0][1];
+        #pragma unroll
+                for (int zz = 1; zz < MAX_SPLIT; zz++)
+                    if (zz < splitK) { s0 += v[zz][0]; s1 += v[zz][1]; }
+                const int m = m0 + r;
+                if (m >= M || n >= N) continue;
+                float v0 = (float)s0 * dq[0][0] + bi[0][0], v1 = (float)s1 * dq[0][1] + bi[0][1];
+                if (act) { v0 = gelu(v0); v1 = gelu(v1); }
+                store_pair(out, ldo, outKind, m, n, v0, v1, qs[0]);
+            }
+            cluster_sync();  // no block leaves while another still reads its shared memory
         }
 
         }  // namespace
 
         // The variants the engine chooses from (per shape, at engine build). Name: gemm_<precision>_<BM>x<BN>_k<BK bytes>.
         // Deep K slabs for small M (few tiles, so each block must keep many bytes in flight), square tiles for large M.
+        // (Tried and dropped: 2 or 4 groups of warps sharing a tile's K steps, to give each multiprocessor more warps at batch
+        // 1; the extra reduction made BERT-base s128 b1 1–8% slower on the H200.)
         #define GEMM_VARIANT(NAME, BM, BN, BK, WM, WN, STAGES, INT8)                                                               \
             extern "C" __global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32)                                              \
                 NAME(const void *A, int lda, const void *B, int M, int N, int K, const float *dqScale, const float *bias, int act,  \
-                     const float *qScale, int outKind, void *out, int ldo, void *workspace, int *counters, int splitK) {           \
-                gemm<BM, BN, BK, WM, WN, STAGES, INT8>(A, lda, B, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo, workspace, \
-                                                       counters, splitK);                                                          \
+                     const float *qScale, int outKind, void *out, int ldo, int splitK) {                                        \
+                gemm<BM, BN, BK, WM, WN, STAGES, INT8>(A, lda, B, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo, splitK);   \
             }
+        #define GEMM_VARIANTS(PRECISION, INT8)                                                                                     \
+            GEMM_VARIANT(gemm_##PRECISION##_32x64_k256, 32, 64, 256, 32, 16, 4, INT8)                                             \
+            GEMM_VARIANT(gemm_##PRECISION##_32x64_k128, 32, 64, 128, 32, 16, 4, INT8)                                             \
+            GEMM_VARIANT(gemm_##PRECISION##_64x64_k128, 64, 64, 128, 32, 32, 4, INT8)                                             \
+            GEMM_VARIANT(gemm_##PRECISION##_128x128_k64, 128, 128, 64, 64, 32, 4, INT8)                                           \
+            GEMM_VARIANT(gemm_##PRECISION##_128x128_k128, 128, 128, 128, 64, 32, 3, INT8)
 
-        GEMM_VARIANT(gemm_i8_32x64_k256, 32, 64, 256, 32, 16, 4, true)
-        GEMM_VARIANT(gemm_i8_32x64_k128, 32, 64, 128, 32, 16, 4, true)
-        GEMM_VARIANT(gemm_i8_64x64_k128, 64, 64, 128, 32, 32, 4, true)
-        GEMM_VARIANT(gemm_i8_128x128_k64, 128, 128, 64, 64, 32, 4, true)
-        GEMM_VARIANT(gemm_i8_128x128_k128, 128, 128, 128, 64, 32, 3, true)
-        GEMM_VARIANT(gemm_f16_32x64_k256, 32, 64, 256, 32, 16, 4, false)
-        GEMM_VARIANT(gemm_f16_32x64_k128, 32, 64, 128, 32, 16, 4, false)
-        GEMM_VARIANT(gemm_f16_64x64_k128, 64, 64, 128, 32, 32, 4, false)
-        GEMM_VARIANT(gemm_f16_128x128_k64, 128, 128, 64, 64, 32, 4, false)
-        GEMM_VARIANT(gemm_f16_128x128_k128, 128, 128, 128, 64, 32, 3, false)
+        GEMM_VARIANTS(i8, true)
+        GEMM_VARIANTS(f16, false)
         """#,
         "layernorm.cu": #"""
-        // layernorm: the two LayerNorms of BERT with their neighbours fused, one warp per token (H ≤ 1024, H % 64 == 0).
+        // layernorm: the two LayerNorms of BERT with their neighbours fused, one block per token (H ≤ 1024, H % 128 == 0).
         //
         // embed_layernorm:    x = word[id] + position[t mod S] + tokenType[type]             (fp16 tables, float sum)
-        // residual_layernorm: x = dq(q(local)) + dq(q(residual))                             (each Q/DQ only when its step
-        //                     > 0: the residual add's own quantizers in an all-INT8 recipe; dq(q(v)) = sat(rint(v / step))·step)
+        // residual_layernorm: x = dq(q(local)) + dq(q(residual))                             (the residual add's own Q/DQ in
+        //                     an all-INT8 recipe, QDQ variants only; dq(q(v)) = sat(rint(v / step))·step, identity at step 0)
         // then, both:         y = (x − mean) / sqrt(var + eps) · gamma + beta               (two-pass variance, float)
-        //                     out[t] = y, the residual stream: float32 when f32, else fp16 (local and residual likewise)
-        //                     copy[t] = the next linear layers' input, when copyKind is 1 (fp16) or 2 (int8:
+        //                     out[t] = y, the residual stream: float32 (F32) or fp16 (local and residual likewise)
+        //                     copy[t] = the next linear layers' input, when COPY is 1 (fp16) or 2 (int8:
         //                     sat(rint(y · qScale)), the quantizer after the LayerNorm fused here so the GEMM reads int8)
         //
         // Why fused: at batch 1 each of these is a few microseconds of launch and one read of a [tokens, H] tensor; fusing the
@@ -806,97 +925,148 @@ enum KernelSources {
         // keeps the residual stream in float32 (so its quantizers see the CPU reference's values, not fp16 roundings); the
         // FP16 engine keeps it in fp16, as TensorRT does. All arithmetic is float.
         //
-        // Layout: row-major [tokens, H]; lane l holds the pairs l, l + 32, … (2-element loads, coalesced), at most 16 pairs.
+        // Why one block per token and one quad per thread: with 128 rows (batch 1) this kernel is pure latency. A warp per row
+        // left each lane 24 elements of serial work (the add's exact divisions alone are a few hundred instructions) on 32 of
+        // the 132 multiprocessors, at about 7 cycles per instruction with nothing to hide behind: 8 µs per call. Here H/4
+        // threads share a row (one 16-byte quad each), the grid covers as many multiprocessors as there are tokens, and the
+        // two reductions go through shared memory.
+        //
+        // Why templates: every load a thread needs (its quad of local, residual, gamma and beta) is issued before the first
+        // is used. An earlier version chose the stream type and the add's Q/DQ with run-time flags per element, and its loads
+        // sat in separate basic blocks. The stream type, the add's Q/DQ and the copy kind are template parameters, one kernel
+        // per combination (name: residual_layernorm_<f32|f16>_<qdq|float>_<none|f16|i8>, embed_layernorm_<f32|f16>_<...>).
+        //
+        // Layout: row-major [tokens, H]; block = one token, H/4 threads (H % 128 == 0, so whole warps), thread i holds
+        // elements 4i…4i+3 (one 16-byte load of float32 or 8-byte load of fp16, coalesced).
         #include "common.cuh"
 
         namespace {
-        constexpr int MAX_PAIRS = 16;
+        constexpr int MAX_WARPS = 8;  // H ≤ 1024
 
         __device__ __forceinline__ float fake_quantize(float v, float step) {
             return step > 0 ? fminf(fmaxf(rintf(__fdiv_rn(v, step)), -128.f), 127.f) * step : v;
         }
 
-        __device__ __forceinline__ float2 load2(const void *p, int f32, size_t i) {
-            if (f32) return *reinterpret_cast<const float2 *>(static_cast<const float *>(p) + i);
-            return f16x2_to_float2(*reinterpret_cast<const f16x2 *>(static_cast<const f16 *>(p) + i));
+        template <bool F32> __device__ __forceinline__ float4 load4(const void *p, size_t i) {
+            if (F32) return *reinterpret_cast<const float4 *>(static_cast<const float *>(p) + i);
+            uint2 v = *reinterpret_cast<const uint2 *>(static_cast<const f16 *>(p) + i);
+            float2 a = f16x2_to_float2(v.x), b = f16x2_to_float2(v.y);
+            return make_float4(a.x, a.y, b.x, b.y);
         }
 
-        __device__ __forceinline__ void store2(void *p, int f32, size_t i, float a, float b) {
-            if (f32) *reinterpret_cast<float2 *>(static_cast<float *>(p) + i) = make_float2(a, b);
-            else *reinterpret_cast<f16x2 *>(static_cast<f16 *>(p) + i) = float2_to_f16x2(a, b);
+        template <bool F32> __device__ __forceinline__ void store4(void *p, size_t i, float4 v) {
+            if (F32) *reinterpret_cast<float4 *>(static_cast<float *>(p) + i) = v;
+            else *reinterpret_cast<uint2 *>(static_cast<f16 *>(p) + i) = make_uint2(float2_to_f16x2(v.x, v.y), float2_to_f16x2(v.z, v.w));
         }
 
-        // Normalizes the lane's pairs and writes the stream and (optionally) the copy.
-        __device__ __forceinline__ void normalize_store(float2 (&x)[MAX_PAIRS], int pairs, int H, float eps, const float *gamma,
-                                                        const float *beta, void *out, int f32, void *copy, int copyKind, float qScale,
-                                                        size_t row) {
-            const int lane = threadIdx.x % 32;
-            float sum = 0.f;
+        // The sum of v over the block (all threads get it); `slots` holds one partial per warp.
+        __device__ __forceinline__ float block_sum(float v, float *slots) {
+            const int warp = threadIdx.x / 32, warps = blockDim.x / 32;
+            v = warp_sum(v);
+            if (threadIdx.x % 32 == 0) slots[warp] = v;
+            __syncthreads();
+            float total = 0.f;
         #pragma unroll
-            for (int c = 0; c < MAX_PAIRS; c++) if (c < pairs) sum += x[c].x + x[c].y;
-            float mean = warp_sum(sum) / H, sq = 0.f;
-        #pragma unroll
-            for (int c = 0; c < MAX_PAIRS; c++) if (c < pairs) { float a = x[c].x - mean, b = x[c].y - mean; sq += a * a + b * b; }
-            float inverse = rsqrtf(warp_sum(sq) / H + eps);
-        #pragma unroll
-            for (int c = 0; c < MAX_PAIRS; c++) {
-                if (c >= pairs) break;
-                int d = 2 * (lane + 32 * c);
-                size_t i = row * H + d;
-                float y0 = (x[c].x - mean) * inverse * gamma[d] + beta[d], y1 = (x[c].y - mean) * inverse * gamma[d + 1] + beta[d + 1];
-                store2(out, f32, i, y0, y1);
-                if (copyKind == 1) {
-                    store2(copy, 0, i, y0, y1);
-                } else if (copyKind == 2) {
-                    char2 q;
-                    q.x = quantize_s8(y0, qScale);
-                    q.y = quantize_s8(y1, qScale);
-                    *reinterpret_cast<char2 *>(static_cast<signed char *>(copy) + i) = q;
-                }
+            for (int w = 0; w < MAX_WARPS; w++)
+                if (w < warps) total += slots[w];
+            return total;
+        }
+
+        // Normalizes the thread's quad x (element 4·threadIdx.x of the row) and writes the stream and (COPY > 0) the copy.
+        template <bool F32, int COPY>
+        __device__ __forceinline__ void normalize_store(float4 x, float4 g, float4 b, int H, float eps, void *out, void *copy,
+                                                        float qScale, size_t row) {
+            __shared__ float slots[2][MAX_WARPS];
+            const float mean = block_sum((x.x + x.y) + (x.z + x.w), slots[0]) / H;
+            const float a = x.x - mean, c = x.y - mean, e = x.z - mean, f = x.w - mean;
+            const float inverse = rsqrtf(block_sum((a * a + c * c) + (e * e + f * f), slots[1]) / H + eps);
+            const size_t i = row * H + 4 * threadIdx.x;
+            const float4 y = make_float4(a * inverse * g.x + b.x, c * inverse * g.y + b.y, e * inverse * g.z + b.z, f * inverse * g.w + b.w);
+            store4<F32>(out, i, y);
+            if (COPY == 1) {
+                store4<false>(copy, i, y);
+            } else if (COPY == 2) {
+                char4 q;
+                q.x = quantize_s8(y.x, qScale);
+                q.y = quantize_s8(y.y, qScale);
+                q.z = quantize_s8(y.z, qScale);
+                q.w = quantize_s8(y.w, qScale);
+                *reinterpret_cast<char4 *>(static_cast<signed char *>(copy) + i) = q;
             }
+        }
+
+        template <bool F32, int COPY>
+        __device__ __forceinline__ void embed_layernorm(const int *__restrict__ ids, const int *__restrict__ types, int S,
+                                                        const f16 *__restrict__ word, const f16 *__restrict__ position,
+                                                        const f16 *__restrict__ tokenType, const float *__restrict__ gamma,
+                                                        const float *__restrict__ beta, float eps, int H, void *__restrict__ out,
+                                                        void *__restrict__ copy, float qScale) {
+            const int row = blockIdx.x, d = 4 * threadIdx.x;
+            const float4 g = __ldg(reinterpret_cast<const float4 *>(gamma) + threadIdx.x);
+            const float4 b = __ldg(reinterpret_cast<const float4 *>(beta) + threadIdx.x);
+            const float4 p = load4<false>(position, (size_t)(row % S) * H + d);
+            wait_for_producers();
+            allow_dependents();
+            const float4 w = load4<false>(word, (size_t)ids[row] * H + d), t = load4<false>(tokenType, (size_t)types[row] * H + d);
+            const float4 x = make_float4(w.x + p.x + t.x, w.y + p.y + t.y, w.z + p.z + t.z, w.w + p.w + t.w);
+            normalize_store<F32, COPY>(x, g, b, H, eps, out, copy, qScale, row);
+        }
+
+        template <bool F32, bool QDQ, int COPY>
+        __device__ __forceinline__ void residual_layernorm(const void *__restrict__ local, const void *__restrict__ residual,
+                                                           float localStep, float residualStep, const float *__restrict__ gamma,
+                                                           const float *__restrict__ beta, float eps, int H, void *__restrict__ out,
+                                                           void *__restrict__ copy, float qScale) {
+            const int row = blockIdx.x;
+            const float4 g = __ldg(reinterpret_cast<const float4 *>(gamma) + threadIdx.x);  // weights: before the producer ends
+            const float4 b = __ldg(reinterpret_cast<const float4 *>(beta) + threadIdx.x);
+            wait_for_producers();
+            allow_dependents();
+            const size_t i = (size_t)row * H + 4 * threadIdx.x;
+            const float4 l = load4<F32>(local, i), r = load4<F32>(residual, i);
+            float4 x;
+            if (QDQ)
+                x = make_float4(fake_quantize(l.x, localStep) + fake_quantize(r.x, residualStep),
+                                fake_quantize(l.y, localStep) + fake_quantize(r.y, residualStep),
+                                fake_quantize(l.z, localStep) + fake_quantize(r.z, residualStep),
+                                fake_quantize(l.w, localStep) + fake_quantize(r.w, residualStep));
+            else
+                x = make_float4(l.x + r.x, l.y + r.y, l.z + r.z, l.w + r.w);
+            normalize_store<F32, COPY>(x, g, b, H, eps, out, copy, qScale, row);
         }
         }  // namespace
 
-        extern "C" __global__ void embed_layernorm(const int *ids, const int *types, int tokens, int S, const f16 *word,
-                                                   const f16 *position, const f16 *tokenType, const float *gamma,
-                                                   const float *beta, float eps, int H, void *out, int f32, void *copy, int copyKind,
-                                                   float qScale) {
-            wait_for_producers();
-            allow_dependents();
-            int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
-            if (row >= tokens) return;
-            const int pairs = H / 64;
-            const size_t w = (size_t)ids[row] * H, p = (size_t)(row % S) * H, y = (size_t)types[row] * H;
-            float2 x[MAX_PAIRS];
-        #pragma unroll
-            for (int c = 0; c < MAX_PAIRS; c++) {
-                if (c >= pairs) break;
-                int d = 2 * (lane + 32 * c);
-                float2 a = load2(word, 0, w + d), b = load2(position, 0, p + d), e = load2(tokenType, 0, y + d);
-                x[c] = make_float2(a.x + b.x + e.x, a.y + b.y + e.y);
+        #define EMBED_LAYERNORM(NAME, F32, COPY)                                                                                   \
+            extern "C" __global__ void NAME(const int *ids, const int *types, int S, const f16 *word, const f16 *position,         \
+                                            const f16 *tokenType, const float *gamma, const float *beta, float eps, int H, void *out, \
+                                            void *copy, float qScale) {                                                            \
+                embed_layernorm<F32, COPY>(ids, types, S, word, position, tokenType, gamma, beta, eps, H, out, copy, qScale);        \
             }
-            normalize_store(x, pairs, H, eps, gamma, beta, out, f32, copy, copyKind, qScale, row);
-        }
+        EMBED_LAYERNORM(embed_layernorm_f32_none, true, 0)
+        EMBED_LAYERNORM(embed_layernorm_f32_f16, true, 1)
+        EMBED_LAYERNORM(embed_layernorm_f32_i8, true, 2)
+        EMBED_LAYERNORM(embed_layernorm_f16_none, false, 0)
+        EMBED_LAYERNORM(embed_layernorm_f16_f16, false, 1)
+        EMBED_LAYERNORM(embed_layernorm_f16_i8, false, 2)
 
-        extern "C" __global__ void residual_layernorm(const void *local, const void *residual, int tokens, float localStep,
-                                                      float residualStep, const float *gamma, const float *beta, float eps, int H,
-                                                      void *out, int f32, void *copy, int copyKind, float qScale) {
-            wait_for_producers();
-            allow_dependents();
-            int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
-            if (row >= tokens) return;
-            const int pairs = H / 64;
-            float2 x[MAX_PAIRS];
-        #pragma unroll
-            for (int c = 0; c < MAX_PAIRS; c++) {
-                if (c >= pairs) break;
-                size_t i = (size_t)row * H + 2 * (lane + 32 * c);
-                float2 a = load2(local, f32, i), b = load2(residual, f32, i);
-                x[c] = make_float2(fake_quantize(a.x, localStep) + fake_quantize(b.x, residualStep),
-                                   fake_quantize(a.y, localStep) + fake_quantize(b.y, residualStep));
+        #define RESIDUAL_LAYERNORM(NAME, F32, QDQ, COPY)                                                                           \
+            extern "C" __global__ void NAME(const void *local, const void *residual, float localStep, float residualStep,          \
+                                            const float *gamma, const float *beta, float eps, int H, void *out, void *copy,         \
+                                            float qScale) {                                                                        \
+                residual_layernorm<F32, QDQ, COPY>(local, residual, localStep, residualStep, gamma, beta, eps, H, out, copy, qScale); \
             }
-            normalize_store(x, pairs, H, eps, gamma, beta, out, f32, copy, copyKind, qScale, row);
-        }
+        RESIDUAL_LAYERNORM(residual_layernorm_f32_float_none, true, false, 0)
+        RESIDUAL_LAYERNORM(residual_layernorm_f32_float_f16, true, false, 1)
+        RESIDUAL_LAYERNORM(residual_layernorm_f32_float_i8, true, false, 2)
+        RESIDUAL_LAYERNORM(residual_layernorm_f32_qdq_none, true, true, 0)
+        RESIDUAL_LAYERNORM(residual_layernorm_f32_qdq_f16, true, true, 1)
+        RESIDUAL_LAYERNORM(residual_layernorm_f32_qdq_i8, true, true, 2)
+        RESIDUAL_LAYERNORM(residual_layernorm_f16_float_none, false, false, 0)
+        RESIDUAL_LAYERNORM(residual_layernorm_f16_float_f16, false, false, 1)
+        RESIDUAL_LAYERNORM(residual_layernorm_f16_float_i8, false, false, 2)
+        RESIDUAL_LAYERNORM(residual_layernorm_f16_qdq_none, false, true, 0)
+        RESIDUAL_LAYERNORM(residual_layernorm_f16_qdq_f16, false, true, 1)
+        RESIDUAL_LAYERNORM(residual_layernorm_f16_qdq_i8, false, true, 2)
         """#,
         "qa_head.cu": #"""
         // qa_head: the extractive-QA head, start/end logits = hidden · Wᵀ + b with W [2, H] (float), one warp per token;
@@ -915,6 +1085,7 @@ enum KernelSources {
             int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
             if (row >= tokens) return;
             float s = 0.f, e = 0.f;
+        #pragma unroll 4
             for (int d = 2 * lane; d < H; d += 64) {
                 size_t i = (size_t)row * H + d;
                 float2 h = f32 ? *reinterpret_cast<const float2 *>(static_cast<const float *>(hidden) + i)

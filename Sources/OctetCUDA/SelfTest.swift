@@ -60,7 +60,10 @@ public struct CUDASelfTest {
     public func run() throws -> [Result] {
         var results = [try quantize()]
         for int8 in [true, false] {
-            for (m, n, k, split) in [(200, 384, 1536, 1), (128, 1024, 4096, 4), (3000, 1152, 384, 1)] {
+            // The engine's choices (split-K clusters at 128 and 200 rows), forced splits even and uneven, no split,
+            // a few hundred rows, large M.
+            for (m, n, k, split) in [(200, 384, 1536, nil), (128, 768, 768, nil), (128, 1024, 4096, 4), (128, 768, 3072, 5),
+                                     (64, 256, 2048, 8), (128, 1152, 384, 1), (384, 3072, 1024, nil), (3000, 1152, 384, nil)] {
                 results += try gemm(m: m, n: n, k: k, int8: int8, forceSplit: split)
             }
         }
@@ -89,10 +92,10 @@ public struct CUDASelfTest {
     /// One GEMM variant path (the engine's choice for the shape, or a forced split-K) against a CPU reference:
     /// int32 sums exact, then the float epilogue: fp16 output within 1e-3 relative (fp16 rounding), GELU + int8
     /// output within 1 (a float rounding difference can move a value across a .5 boundary).
-    func gemm(m: Int, n: Int, k: Int, int8: Bool, forceSplit: Int) throws -> [Result] {
+    func gemm(m: Int, n: Int, k: Int, int8: Bool, forceSplit: Int?) throws -> [Result] {
         var generator = SystemRandomNumberGenerator()
-        var choice = GemmChoice(m: m, n: n, k: k, int8: int8)
-        if forceSplit > 1, (k * (int8 ? 1 : 2)) % (choice.bk * forceSplit) == 0 { choice = choice.withSplit(forceSplit) }
+        var choice = GemmChoice(m: m, n: n, k: k, int8: int8, multiprocessors: device.multiprocessors)
+        if let forceSplit { choice = choice.withSplit(forceSplit, k: k, int8: int8) }
         let elementBytes = int8 ? 1 : 2
         let a8 = (0..<(m * k)).map { _ in Int8.random(in: -128...127, using: &generator) }
         let w8 = (0..<(n * k)).map { _ in Int8.random(in: -128...127, using: &generator) }
@@ -129,17 +132,15 @@ public struct CUDASelfTest {
         let qBuffer = try device.allocate(n * 4)
         try qBuffer.upload([Float](repeating: qScale, count: n))
         let out16 = try device.allocate(m * n * 2), out8 = try device.allocate(m * n)
-        let workspace = try device.allocate(max(choice.split * m * n * 4, 4)), counters = try device.allocate(4096 * 4)
-        try counters.fill(byte: 0)
         try out16.fill(byte: 0xFF)  // fp16 NaN: an element never written fails
         try out8.fill(byte: 0x55)
         let module = try module("gemm.cu")
         for (gelu, output, kind) in [(false, out16, Int32(0)), (true, out8, Int32(2))] {
-            let (grid, block, arguments) = choice.launchShape(a: a.address, weight: w.address, m: m, n: n, k: k,
-                                                              dqScale: int8 ? dqBuffer.address : 0, bias: biasBuffer.address, gelu: gelu,
-                                                              qScale: kind == 2 ? qBuffer.address : 0, outKind: kind, output: output.address,
-                                                              workspace: workspace.address, counters: counters.address)
-            try module.launch(choice.kernel, grid: grid, block: block, sharedBytes: choice.sharedBytes, arguments: arguments)
+            let shape = choice.launchShape(a: a.address, weight: w.address, m: m, n: n, k: k,
+                                           dqScale: int8 ? dqBuffer.address : 0, bias: biasBuffer.address, gelu: gelu,
+                                           qScale: kind == 2 ? qBuffer.address : 0, outKind: kind, output: output.address)
+            try module.launch(choice.kernel, grid: shape.grid, block: shape.block, sharedBytes: choice.sharedBytes, cluster: shape.cluster,
+                              arguments: shape.arguments)
         }
         let got16 = try out16.download(Float16.self, count: m * n), got8 = try out8.download(Int8.self, count: m * n)
         var squared = 0.0, norm = 0.0, worst8 = 0.0

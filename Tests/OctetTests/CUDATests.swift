@@ -40,25 +40,28 @@ enum GPU {
         #expect(result.stderr == message)
     }
 
-    /// The engine's GEMM plan for BERT's shapes: what the kernel workbench measured fastest on the H200.
-    @Test("GEMM variant and split-K per shape follow the workbench's measurements", arguments: [
+    /// The engine's GEMM plan for BERT's shapes on a 132-multiprocessor H200: the tile by M (the workbench's
+    /// measurements), then for up to 512 rows a split-K that brings the grid nearest one block per multiprocessor.
+    @Test("GEMM variant and split-K per shape: tile by M, split-K filling the multiprocessors at small M", arguments: [
         // (M, N, K, int8) → (kernel, split)
-        ((128, 3072, 1024, true), ("gemm_i8_32x64_k256", 1)),
-        ((128, 1024, 4096, true), ("gemm_i8_32x64_k256", 4)),
-        ((128, 768, 3072, true), ("gemm_i8_32x64_k256", 1)),
-        ((128, 768, 3072, false), ("gemm_f16_32x64_k256", 4)),
-        ((128, 1152, 384, true), ("gemm_i8_32x64_k128", 1)),  // K = 384 int8 is no multiple of 256 bytes
+        ((128, 3072, 1024, true), ("gemm_i8_32x64_k256", 1)),   // 192 tiles already
+        ((128, 1024, 4096, true), ("gemm_i8_32x64_k256", 2)),   // 64 tiles × 2
+        ((128, 768, 3072, true), ("gemm_i8_32x64_k256", 3)),    // 48 tiles × 3
+        ((128, 768, 768, true), ("gemm_i8_32x64_k256", 3)),     // 48 tiles, 3 K slabs
+        ((128, 768, 3072, false), ("gemm_f16_32x64_k256", 3)),
+        ((128, 1152, 384, true), ("gemm_i8_32x64_k128", 2)),    // K = 384 int8 is no multiple of 256 bytes
         ((384, 3072, 1024, true), ("gemm_i8_64x64_k128", 1)),
         ((384, 1024, 4096, true), ("gemm_i8_32x64_k256", 1)),
         ((16384, 4096, 1024, true), ("gemm_i8_128x128_k64", 1)),
         ((16384, 1024, 4096, false), ("gemm_f16_128x128_k64", 1)),
     ])
     func gemmChoice(_ shape: (Int, Int, Int, Bool), _ expected: (String, Int)) {
-        let choice = GemmChoice(m: shape.0, n: shape.1, k: shape.2, int8: shape.3)
+        let choice = GemmChoice(m: shape.0, n: shape.1, k: shape.2, int8: shape.3, multiprocessors: 132, waves: 1)
         #expect(choice.kernel == expected.0)
         #expect(choice.split == expected.1)
-        // Every choice satisfies the kernel's requirement: K bytes a multiple of BK × split.
-        #expect((shape.2 * (shape.3 ? 1 : 2)) % (choice.bk * choice.split) == 0)
+        // Every choice satisfies the kernel's requirements: K bytes a multiple of BK, 1 ≤ split ≤ min(8, K slabs).
+        let kBytes = shape.2 * (shape.3 ? 1 : 2)
+        #expect(kBytes % choice.bk == 0 && choice.split >= 1 && choice.split <= min(8, kBytes / choice.bk))
     }
 
     @Test("Random BERT weights have BERT's shapes, BERT's initializer scale, and depend only on the seed")

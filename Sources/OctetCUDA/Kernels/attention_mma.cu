@@ -18,6 +18,12 @@
 // directly (FlashAttention-2's layout identity); for int8 a 32-key A fragment wants keys 4t…4t+3, so thread t packs
 // keys {2t, 2t+1, 8+2t, 9+2t} instead and Vᵀ's keys are stored in that same permuted order (a sum over keys does not
 // care about their order, only that P and V agree).
+//
+// Staging (latency, not bandwidth, is what a block of 128 threads staging a few tens of kilobytes waits on): the input
+// kind is a template parameter, so each load sits in straight-line code; every load a thread needs is issued before
+// the first store that uses it. With int8 input (the INT8 engine: the QKV GEMM already quantized Q, K and V with the
+// attention's steps) K and the queries are plain row copies, done with cp.async straight into shared memory, and only
+// V passes through registers to be transposed. Name: attention_mma_d<D>_<qk>_<pv>_<in>, in = f16in, f32in or i8in.
 #include "common.cuh"
 
 namespace {
@@ -27,6 +33,10 @@ template <bool C, class A, class B> struct Select { typedef A T; };
 template <class A, class B> struct Select<false, A, B> { typedef B T; };
 
 __device__ __forceinline__ unsigned smem_u32(const void *p) { return static_cast<unsigned>(__cvta_generic_to_shared(p)); }
+
+__device__ __forceinline__ void copy16(void *dst, const void *src, bool valid) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst)), "l"(src), "r"(valid ? 16 : 0));
+}
 
 __device__ __forceinline__ void ldsm_x4(unsigned (&r)[4], const void *p) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
@@ -46,22 +56,18 @@ __device__ __forceinline__ void mma_f16(float (&c)[4], const unsigned (&a)[4], u
                  : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-// Q, K and V arrive as fp16 (inKind 0), float32 (1), or int8 already quantized by the QKV GEMM's epilogue with the
+// Q, K and V arrive as fp16 (IN 0), float32 (1), or int8 already quantized by the QKV GEMM's epilogue with the
 // attention's own steps (2: the INT8 engine's path, a quarter of the bytes of float32). `load8` reads 8 consecutive
-// elements (16 bytes of fp16, two 16-byte loads of float32, 8 bytes of int8).
-__device__ __forceinline__ void load8(const void *qkv, int inKind, size_t i, float (&v)[8]) {
-    if (inKind == 1) {
+// elements of fp16 or float32 (16 bytes of fp16, two 16-byte loads of float32).
+template <int IN> __device__ __forceinline__ void load8(const void *qkv, size_t i, float (&v)[8]) {
+    if (IN == 1) {
         float4 a = *reinterpret_cast<const float4 *>(static_cast<const float *>(qkv) + i), b = *reinterpret_cast<const float4 *>(static_cast<const float *>(qkv) + i + 4);
         v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
-    } else if (inKind == 0) {
+    } else {
         uint4 a = *reinterpret_cast<const uint4 *>(static_cast<const f16 *>(qkv) + i);
         unsigned w[4] = {a.x, a.y, a.z, a.w};
 #pragma unroll
         for (int k = 0; k < 4; k++) { float2 f = f16x2_to_float2(w[k]); v[2 * k] = f.x; v[2 * k + 1] = f.y; }
-    } else {
-        uint2 a = *reinterpret_cast<const uint2 *>(static_cast<const signed char *>(qkv) + i);
-#pragma unroll
-        for (int k = 0; k < 8; k++) v[k] = (float)(signed char)(((k < 4 ? a.x : a.y) >> (8 * (k % 4))) & 0xff);
     }
 }
 
@@ -72,8 +78,8 @@ __device__ __forceinline__ int permuted(int r) {
     return 16 * h + 4 * t + e;
 }
 
-template <int D, bool QK8, bool PV8>
-__device__ __forceinline__ void attention(const void *__restrict__ qkv, int inKind, const int *__restrict__ mask, int S, int heads,
+template <int D, bool QK8, bool PV8, int IN>
+__device__ __forceinline__ void attention(const void *__restrict__ qkv, const int *__restrict__ mask, int S, int heads,
                                           float qStep, float kStep, float pStep, int pUnsigned, float vStep, float outQScale,
                                           void *__restrict__ out) {
     constexpr int QK_BYTES = D * (QK8 ? 1 : 2), K_ROW = QK_BYTES + 16;
@@ -86,52 +92,106 @@ __device__ __forceinline__ void attention(const void *__restrict__ qkv, int inKi
     unsigned char *Ks = smem, *Vt = Ks + Spad * K_ROW, *Qs = Vt + D * V_ROW;
     float *maskAdd = reinterpret_cast<float *>(Qs + WARPS * ROWS * K_ROW);
     const size_t base = (size_t)b * S * ld + head * D;
+    static_assert(IN != 2 || (QK8 && PV8), "int8 input is only planned when the attention quantizes Q, K and V");
     wait_for_producers();
     allow_dependents();
 
-    // Stage K [key][d], Vᵀ [d][key] (int8 permuted, or fp16), the queries, the additive mask; padded keys are zero.
-    // 8 elements per thread-step, the loads of 4 steps issued before their stores (latency, not bandwidth, is what
-    // a block of 128 threads staging a few tens of kilobytes waits on). int8 input is already quantized.
-    const bool quantized = inKind == 2;
-    const int groups = Spad * D / 8;
-    for (int e0 = threadIdx.x; e0 < groups; e0 += 4 * blockDim.x) {
-        float kv[4][2][8];
+    // The additive mask first (S ≤ 512: at most 4 keys per thread), so its loads overlap the staging below.
+    int keep[4];
 #pragma unroll
-        for (int u = 0; u < 4; u++) {
-            int e = e0 + u * blockDim.x, j = e / (D / 8), d = (e % (D / 8)) * 8;
-            if (e < groups && j < S) {
-                load8(qkv, inKind, base + (size_t)j * ld + H + d, kv[u][0]);
-                load8(qkv, inKind, base + (size_t)j * ld + 2 * H + d, kv[u][1]);
-            } else {
+    for (int u = 0; u < 4; u++) {
+        const int j = threadIdx.x + u * WARPS * 32;
+        keep[u] = j < S ? mask[b * S + j] : 0;
+    }
+
+    if (IN == 2) {
+        // K [key][d] and the queries: row copies into shared memory (zero-filled past S); Vᵀ through registers, one
+        // key's 16 d values per step, four steps' loads issued before their stores.
+        const signed char *src = static_cast<const signed char *>(qkv);
+        constexpr int CHUNKS = D / 16;
+        for (int e = threadIdx.x; e < Spad * CHUNKS; e += blockDim.x) {
+            const int j = e / CHUNKS, c = (e % CHUNKS) * 16;
+            copy16(Ks + j * K_ROW + c, src + base + (size_t)min(j, S - 1) * ld + H + c, j < S);
+        }
+        for (int e = threadIdx.x; e < WARPS * ROWS * CHUNKS; e += blockDim.x) {
+            const int r = e / CHUNKS, c = (e % CHUNKS) * 16, i = q0 + r;
+            copy16(Qs + r * K_ROW + c, src + base + (size_t)min(i, S - 1) * ld + c, i < S);
+        }
+        asm volatile("cp.async.commit_group;\n" ::);
+        for (int e0 = threadIdx.x; e0 < Spad * CHUNKS; e0 += 4 * blockDim.x) {
+            uint4 v[4];
 #pragma unroll
-                for (int k = 0; k < 8; k++) kv[u][0][k] = kv[u][1][k] = 0.f;
+            for (int u = 0; u < 4; u++) {
+                const int e = e0 + u * blockDim.x, j = e / CHUNKS, c = (e % CHUNKS) * 16;
+                v[u] = e < Spad * CHUNKS && j < S ? *reinterpret_cast<const uint4 *>(src + base + (size_t)j * ld + 2 * H + c)
+                                                  : make_uint4(0, 0, 0, 0);
+            }
+#pragma unroll
+            for (int u = 0; u < 4; u++) {
+                const int e = e0 + u * blockDim.x, j = e / CHUNKS, c = (e % CHUNKS) * 16;
+                if (e >= Spad * CHUNKS) continue;
+                const unsigned w[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
+                const int key = (j & ~31) + permuted(j & 31);
+#pragma unroll
+                for (int k = 0; k < 16; k++) Vt[(c + k) * V_ROW + key] = (unsigned char)(w[k / 4] >> (8 * (k % 4)));
             }
         }
+        asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+    } else {
+        // fp16 or float32 input: 8 elements per thread-step, quantized (QK8, PV8) or converted to fp16 here.
+        const int groups = Spad * D / 8;
+        for (int e0 = threadIdx.x; e0 < groups; e0 += 4 * blockDim.x) {
+            float kv[4][2][8];
 #pragma unroll
-        for (int u = 0; u < 4; u++) {
-            int e = e0 + u * blockDim.x, j = e / (D / 8), d = (e % (D / 8)) * 8;
-            if (e >= groups) continue;
+            for (int u = 0; u < 4; u++) {
+                int e = e0 + u * blockDim.x, j = e / (D / 8), d = (e % (D / 8)) * 8;
+                if (e < groups && j < S) {
+                    load8<IN>(qkv, base + (size_t)j * ld + H + d, kv[u][0]);
+                    load8<IN>(qkv, base + (size_t)j * ld + 2 * H + d, kv[u][1]);
+                } else {
+#pragma unroll
+                    for (int k = 0; k < 8; k++) kv[u][0][k] = kv[u][1][k] = 0.f;
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < 4; u++) {
+                int e = e0 + u * blockDim.x, j = e / (D / 8), d = (e % (D / 8)) * 8;
+                if (e >= groups) continue;
+#pragma unroll
+                for (int k = 0; k < 8; k++) {
+                    float kk = kv[u][0][k], vv = kv[u][1][k];
+                    if (QK8) Ks[j * K_ROW + d + k] = quantize_s8(kk, 1.f / kStep);
+                    else reinterpret_cast<f16 *>(Ks + j * K_ROW)[d + k] = float_to_f16(kk);
+                    if (PV8) Vt[(d + k) * V_ROW + (j & ~31) + permuted(j & 31)] = quantize_s8(vv, 1.f / vStep);
+                    else reinterpret_cast<f16 *>(Vt + (d + k) * V_ROW)[j] = float_to_f16(vv);
+                }
+            }
+        }
+        constexpr int Q_STEPS = WARPS * ROWS * D / 8 / (WARPS * 32);  // 4 (D = 64) or 2 (D = 32)
+        float q[Q_STEPS][8];
+#pragma unroll
+        for (int u = 0; u < Q_STEPS; u++) {
+            const int e = threadIdx.x + u * WARPS * 32, r = e / (D / 8), d = (e % (D / 8)) * 8, i = q0 + r;
+            if (i < S) load8<IN>(qkv, base + (size_t)i * ld + d, q[u]);
+            else
+#pragma unroll
+                for (int k = 0; k < 8; k++) q[u][k] = 0.f;
+        }
+#pragma unroll
+        for (int u = 0; u < Q_STEPS; u++) {
+            const int e = threadIdx.x + u * WARPS * 32, r = e / (D / 8), d = (e % (D / 8)) * 8;
 #pragma unroll
             for (int k = 0; k < 8; k++) {
-                float kk = kv[u][0][k], vv = kv[u][1][k];
-                if (QK8) Ks[j * K_ROW + d + k] = quantized ? (signed char)kk : quantize_s8(kk, 1.f / kStep);
-                else reinterpret_cast<f16 *>(Ks + j * K_ROW)[d + k] = float_to_f16(kk);
-                if (PV8) Vt[(d + k) * V_ROW + (j & ~31) + permuted(j & 31)] = quantized ? (signed char)vv : quantize_s8(vv, 1.f / vStep);
-                else reinterpret_cast<f16 *>(Vt + (d + k) * V_ROW)[j] = float_to_f16(vv);
+                if (QK8) Qs[r * K_ROW + d + k] = quantize_s8(q[u][k], 1.f / qStep);
+                else reinterpret_cast<f16 *>(Qs + r * K_ROW)[d + k] = float_to_f16(q[u][k]);
             }
         }
     }
-    for (int e = threadIdx.x; e < WARPS * ROWS * D / 8; e += blockDim.x) {
-        int r = e / (D / 8), d = (e % (D / 8)) * 8, i = q0 + r;
-        float q[8] = {};
-        if (i < S) load8(qkv, inKind, base + (size_t)i * ld + d, q);
 #pragma unroll
-        for (int k = 0; k < 8; k++) {
-            if (QK8) Qs[r * K_ROW + d + k] = quantized ? (signed char)q[k] : quantize_s8(q[k], 1.f / qStep);
-            else reinterpret_cast<f16 *>(Qs + r * K_ROW)[d + k] = float_to_f16(q[k]);
-        }
+    for (int u = 0; u < 4; u++) {
+        const int j = threadIdx.x + u * WARPS * 32;
+        if (j < Spad) maskAdd[j] = keep[u] ? 0.f : -INFINITY;
     }
-    for (int j = threadIdx.x; j < Spad; j += blockDim.x) maskAdd[j] = (j < S && mask[b * S + j]) ? 0.f : -INFINITY;
     __syncthreads();
 
     // The warp's 16 query rows as A fragments, one per 32 bytes of d.
@@ -211,7 +271,7 @@ __device__ __forceinline__ void attention(const void *__restrict__ qkv, int inKi
     // Pass 2: normalized (and quantized) probabilities times V.
     typedef typename Select<PV8, int, float>::T Acc;
     Acc o[D / 8][4] = {};
-    const float pMax = pUnsigned ? 255.f : 127.f;
+    const float pMax = pUnsigned ? 255.f : 127.f, quarterStep = 0.25f * pStep;
     for (int chunk = 0; chunk < chunks; chunk++) {
         float s[8][4];
         scores(chunk, s);
@@ -220,7 +280,10 @@ __device__ __forceinline__ void attention(const void *__restrict__ qkv, int inKi
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 float p = __expf(s[jb][e] - rowMax[e / 2]) * inverse[e / 2];
-                s[jb][e] = PV8 ? fminf(rintf(p / pStep), pMax) : p;
+                // Exact division as the CPU's quantizer; probabilities below a quarter step are 0 without dividing
+                // (their quotients round to 0 anyway), which keeps the tiny and subnormal ones off the division's
+                // slow path: with peaked softmaxes that path cost more than the rest of the kernel.
+                s[jb][e] = PV8 ? (p < quarterStep ? 0.f : fminf(rintf(__fdiv_rn(p, pStep)), pMax)) : p;
             }
         if (PV8) {
 #pragma unroll
@@ -281,19 +344,24 @@ __device__ __forceinline__ void attention(const void *__restrict__ qkv, int inKi
 }
 }  // namespace
 
-// attention_mma_d<D>_<qk>_<pv>: qk and pv are i8 or f16.
-#define ATTENTION_MMA(D, QK8, PV8, NAME)                                                                                   \
+// attention_mma_d<D>_<qk>_<pv>_<in>: qk and pv are i8 or f16; in is the input kind (f16in, f32in, i8in).
+#define ATTENTION_MMA(D, QK8, PV8, IN, NAME)                                                                               \
     extern "C" __global__ void __launch_bounds__(WARPS * 32)                                                               \
-        NAME(const void *qkv, int inKind, const int *mask, int S, int heads, float qStep, float kStep, float pStep,        \
-             int pUnsigned, float vStep, float outQScale, void *out) {                                                    \
-        attention<D, QK8, PV8>(qkv, inKind, mask, S, heads, qStep, kStep, pStep, pUnsigned, vStep, outQScale, out);          \
+        NAME(const void *qkv, const int *mask, int S, int heads, float qStep, float kStep, float pStep, int pUnsigned,     \
+             float vStep, float outQScale, void *out) {                                                                   \
+        attention<D, QK8, PV8, IN>(qkv, mask, S, heads, qStep, kStep, pStep, pUnsigned, vStep, outQScale, out);            \
     }
+#define ATTENTION_MMA_FLOAT_INPUTS(D, QK8, PV8, NAME)                                                                      \
+    ATTENTION_MMA(D, QK8, PV8, 0, NAME##_f16in)                                                                            \
+    ATTENTION_MMA(D, QK8, PV8, 1, NAME##_f32in)
 
-ATTENTION_MMA(32, true, true, attention_mma_d32_i8_i8)
-ATTENTION_MMA(32, true, false, attention_mma_d32_i8_f16)
-ATTENTION_MMA(32, false, true, attention_mma_d32_f16_i8)
-ATTENTION_MMA(32, false, false, attention_mma_d32_f16_f16)
-ATTENTION_MMA(64, true, true, attention_mma_d64_i8_i8)
-ATTENTION_MMA(64, true, false, attention_mma_d64_i8_f16)
-ATTENTION_MMA(64, false, true, attention_mma_d64_f16_i8)
-ATTENTION_MMA(64, false, false, attention_mma_d64_f16_f16)
+ATTENTION_MMA_FLOAT_INPUTS(32, true, true, attention_mma_d32_i8_i8)
+ATTENTION_MMA_FLOAT_INPUTS(32, true, false, attention_mma_d32_i8_f16)
+ATTENTION_MMA_FLOAT_INPUTS(32, false, true, attention_mma_d32_f16_i8)
+ATTENTION_MMA_FLOAT_INPUTS(32, false, false, attention_mma_d32_f16_f16)
+ATTENTION_MMA(32, true, true, 2, attention_mma_d32_i8_i8_i8in)
+ATTENTION_MMA_FLOAT_INPUTS(64, true, true, attention_mma_d64_i8_i8)
+ATTENTION_MMA_FLOAT_INPUTS(64, true, false, attention_mma_d64_i8_f16)
+ATTENTION_MMA_FLOAT_INPUTS(64, false, true, attention_mma_d64_f16_i8)
+ATTENTION_MMA_FLOAT_INPUTS(64, false, false, attention_mma_d64_f16_f16)
+ATTENTION_MMA(64, true, true, 2, attention_mma_d64_i8_i8_i8in)

@@ -9,10 +9,15 @@
 //
 // Why a GEMM of Octet's own: at batch 1 (M = 128 tokens) a library GEMM launches a few tiles and leaves most of the
 // H200's 132 multiprocessors idle while the weights (the real cost: up to 4 MB per GEMM) stream in. Here the grid is
-// tiles × splitK: each of `splitK` blocks of a tile reduces a contiguous K range, writes its partial sums to its own
-// slice of `workspace` ([splitK][M][N], int32 or float), and the block that finishes last (a per-tile counter) adds
-// the slices in order z = 0…splitK−1 and runs the epilogue. So the result is deterministic (the order never depends on
-// timing), the counter is reset by that last block (a CUDA graph can replay the launch), and no second kernel runs.
+// tiles × splitK, and the splitK blocks of a tile form one thread-block cluster (Hopper): block z reduces K tiles
+// [z·kTiles/splitK, (z+1)·kTiles/splitK), parks its partial sums in its own shared memory, and after a cluster barrier
+// each block adds one share of the tile's fragments from every block's shared memory (distributed shared memory, in
+// the order z = 0…splitK−1, so the result never depends on timing) and runs the epilogue for that share. No global
+// workspace, no atomics, no second kernel: an earlier version wrote partial slices to global memory and let the last
+// block (a per-tile counter) add them, which cost three dependent round trips through L2 per GEMM.
+//
+// Why the epilogue's per-column scales and bias are loaded before the main loop: at batch 1 the whole kernel is a few
+// memory round trips long, and loading them after the last mma added one more.
 //
 // Layout and instructions: each block stages BM×BK-byte slabs of A and BN×BK-byte slabs of B in shared memory with
 // cp.async (16-byte copies, zero-filled past M or N), STAGES deep so loads overlap the tensor-core work. Rows are padded
@@ -21,7 +26,8 @@
 // slice of a row is one mma's K step in both precisions (32 int8 or 16 fp16 values), and the mma.sync fragments of
 // m16n8k32.s8 and m16n8k16.f16 read the same bytes (a0: row g, bytes 4t; a1: row g+8; a2/a3: +16 bytes; b0: row n=g,
 // bytes 4t; b1: +16), so one kernel body serves both, the element type only choosing the instruction.
-// Requirements (checked by the host): K·sizeof(element) a multiple of BK·splitK, lda a multiple of 16 bytes, N even.
+// Requirements (checked by the host): K·sizeof(element) a multiple of BK, 1 ≤ splitK ≤ min(8, K tiles) launched as a
+// cluster of (1, 1, splitK), lda a multiple of 16 bytes, N even.
 #include "common.cuh"
 
 namespace {
@@ -57,7 +63,7 @@ __device__ __forceinline__ float gelu(float x) { return 0.5f * x * (1.0f + erff(
 // Output kinds.
 constexpr int OUT_F16 = 0, OUT_F32 = 1;  // else 2: int8
 
-__device__ __forceinline__ void store_pair(void *out, int ldo, int kind, int m, int n, float v0, float v1, const float *qScale) {
+__device__ __forceinline__ void store_pair(void *out, int ldo, int kind, int m, int n, float v0, float v1, const float (&qScale)[2]) {
     size_t i = (size_t)m * ldo + n;
     if (kind == OUT_F16) {
         *reinterpret_cast<f16x2 *>(static_cast<f16 *>(out) + i) = float2_to_f16x2(v0, v1);
@@ -65,11 +71,38 @@ __device__ __forceinline__ void store_pair(void *out, int ldo, int kind, int m, 
         *reinterpret_cast<float2 *>(static_cast<float *>(out) + i) = make_float2(v0, v1);
     } else {  // OUT_I8
         char2 c;
-        c.x = quantize_s8(v0, qScale[n]);
-        c.y = quantize_s8(v1, qScale[n + 1]);
+        c.x = quantize_s8(v0, qScale[0]);
+        c.y = quantize_s8(v1, qScale[1]);
         *reinterpret_cast<char2 *>(static_cast<signed char *>(out) + i) = c;
     }
 }
+
+// Thread-block clusters: the barrier over all blocks of the cluster (release/acquire, so shared-memory writes before
+// it are visible to every block after it), this block's rank, and a 32-bit load from another block's shared memory.
+__device__ __forceinline__ void cluster_sync() {
+    asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+}
+__device__ __forceinline__ unsigned cluster_rank() {
+    unsigned r;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+    return r;
+}
+__device__ __forceinline__ unsigned cluster_address(const void *p, unsigned rank) {
+    unsigned r;
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(r) : "r"(smem_address(p)), "r"(rank));
+    return r;
+}
+__device__ __forceinline__ int cluster_load(unsigned address, int) {
+    int v;
+    asm volatile("ld.shared::cluster.s32 %0, [%1];\n" : "=r"(v) : "r"(address) : "memory");
+    return v;
+}
+__device__ __forceinline__ float cluster_load(unsigned address, float) {
+    float v;
+    asm volatile("ld.shared::cluster.f32 %0, [%1];\n" : "=f"(v) : "r"(address) : "memory");
+    return v;
+}
+constexpr int MAX_SPLIT = 8;
 
 __device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void *p) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
@@ -79,13 +112,16 @@ __device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void *p) {
 template <int BM, int BN, int BK, int WM, int WN, int STAGES, bool INT8>
 __device__ __forceinline__ void gemm(const void *__restrict__ A, int lda, const void *__restrict__ B, int M, int N, int K,
                                      const float *__restrict__ dqScale, const float *__restrict__ bias, int act,
-                                     const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo,
-                                     void *__restrict__ workspace, int *__restrict__ counters, int splitK) {
+                                     const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo, int splitK) {
     typedef typename Acc<INT8>::T T;
     constexpr int ELEM = INT8 ? 1 : 2;
-    constexpr int WARPS_N = BN / WN, THREADS = (BM / WM) * (BN / WN) * 32;
+    constexpr int WARPS_N = BN / WN, THREADS = (BM / WM) * WARPS_N * 32;
     constexpr int MI = WM / 16, NI = WN / 8, ROW = BK + 16, CHUNKS = BK / 16;
     static_assert(NI % 2 == 0, "B fragments load two n8 blocks per ldmatrix");
+    static_assert(THREADS % (BN / 2) == 0 && BM * BN * 4 <= STAGES * (BM + BN) * ROW, "the reduction tile fits");
+    // Without split-K the epilogue runs from the mma fragments; with it, from the tile reduced over the cluster, where
+    // thread tid owns the column pair (tid mod BN/2) of every (THREADS / (BN/2))-th row of its block's band.
+    const bool direct = splitK == 1;
     extern __shared__ __align__(16) unsigned char smem[];
     unsigned char *As = smem, *Bs = smem + STAGES * BM * ROW;
 
@@ -93,9 +129,9 @@ __device__ __forceinline__ void gemm(const void *__restrict__ A, int lda, const 
     const int wm = (warp / WARPS_N) * WM, wn = (warp % WARPS_N) * WN;
     const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN, z = blockIdx.z;
     const size_t ldaBytes = (size_t)lda * ELEM, ldbBytes = (size_t)K * ELEM;
-    const int kBytes = K * ELEM / splitK, kTiles = kBytes / BK;
-    const unsigned char *a = static_cast<const unsigned char *>(A) + (size_t)z * kBytes;
-    const unsigned char *b = static_cast<const unsigned char *>(B) + (size_t)z * kBytes;
+    const int allTiles = K * ELEM / BK, kt0 = z * allTiles / splitK, kTiles = (z + 1) * allTiles / splitK - kt0;
+    const unsigned char *a = static_cast<const unsigned char *>(A) + (size_t)kt0 * BK;
+    const unsigned char *b = static_cast<const unsigned char *>(B) + (size_t)kt0 * BK;
 
     // BM rows × BK/16 chunks of 16 bytes of A; BN rows of B.
     auto loadA = [&](int stage, int kt) {
@@ -124,6 +160,24 @@ __device__ __forceinline__ void gemm(const void *__restrict__ A, int lda, const 
 #pragma unroll
     for (int s = 0; s < STAGES - 1; s++)
         if (s < kTiles) loadB(s, s);
+    // The epilogue's per-column values (the fragments' columns; with split-K the thread's one column pair, kept in slot
+    // 0). Small tiles fetch them now, so their latency hides under the main loop (at batch 1 the whole kernel is a few
+    // round trips long); large tiles fetch them after it, where their 24 registers do not compete with the main loop's
+    // fragments (held during the loop they made a batch-128 pass 27–31% slower on the H200).
+    constexpr bool EARLY = BM <= 64;
+    float dq[NI][2], bi[NI][2], qs[NI][2];
+    auto fetchColumns = [&]() {
+#pragma unroll
+        for (int j = 0; j < NI; j++)
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const int n = min((direct ? n0 + wn + j * 8 + t * 2 : n0 + (tid % (BN / 2)) * 2) + e, N - 1);
+                dq[j][e] = dqScale ? __ldg(dqScale + n) : 1.f;
+                bi[j][e] = bias ? __ldg(bias + n) : 0.f;
+                qs[j][e] = qScale ? __ldg(qScale + n) : 0.f;
+            }
+    };
+    if (EARLY) fetchColumns();
     wait_for_producers();
     allow_dependents();
 #pragma unroll
@@ -158,90 +212,87 @@ __device__ __forceinline__ void gemm(const void *__restrict__ A, int lda, const 
         }
     }
     wait_groups<0>();
+    if (!EARLY) fetchColumns();
 
-    if (splitK > 1) {
-        // Partial sums to this split's slice; the last block of the tile adds all slices in order.
-        T *ws = static_cast<T *>(workspace);
+    if (direct) {
 #pragma unroll
         for (int i = 0; i < MI; i++)
 #pragma unroll
-            for (int j = 0; j < NI; j++)
+            for (int j = 0; j < NI; j++) {
+                int n = n0 + wn + j * 8 + t * 2;
+                if (n >= N) continue;
 #pragma unroll
                 for (int h = 0; h < 2; h++) {
-                    int m = m0 + wm + i * 16 + g + h * 8, n = n0 + wn + j * 8 + t * 2;
-                    if (m < M && n < N) {
-                        T *p = ws + ((size_t)z * M + m) * N + n;
-                        p[0] = acc[i][j][2 * h];
-                        p[1] = acc[i][j][2 * h + 1];
-                    }
+                    int m = m0 + wm + i * 16 + g + h * 8;
+                    if (m >= M) continue;
+                    float v0 = (float)acc[i][j][2 * h] * dq[j][0] + bi[j][0], v1 = (float)acc[i][j][2 * h + 1] * dq[j][1] + bi[j][1];
+                    if (act) { v0 = gelu(v0); v1 = gelu(v1); }
+                    store_pair(out, ldo, outKind, m, n, v0, v1, qs[j]);
                 }
-        __threadfence();
-        __syncthreads();
-        __shared__ int last;
-        int tile = blockIdx.y * gridDim.x + blockIdx.x;
-        if (tid == 0) last = atomicAdd(&counters[tile], 1) == splitK - 1;
-        __syncthreads();
-        if (!last) return;
-        __threadfence();
-        if (tid == 0) counters[tile] = 0;
-#pragma unroll
-        for (int i = 0; i < MI; i++)
-#pragma unroll
-            for (int j = 0; j < NI; j++)
-#pragma unroll
-                for (int h = 0; h < 2; h++) {
-                    int m = m0 + wm + i * 16 + g + h * 8, n = n0 + wn + j * 8 + t * 2;
-                    if (m < M && n < N) {
-                        T s0 = 0, s1 = 0;
-                        for (int zz = 0; zz < splitK; zz++) {
-                            const T *p = ws + ((size_t)zz * M + m) * N + n;
-                            s0 += __ldcg(p);
-                            s1 += __ldcg(p + 1);
-                        }
-                        acc[i][j][2 * h] = s0;
-                        acc[i][j][2 * h + 1] = s1;
-                    }
-                }
+            }
+        return;
     }
 
+    // Split-K: the block parks its partial tile [BM][BN] in the (now idle) pipeline buffers; after a cluster barrier
+    // each block takes a band of rows and adds that band over all blocks of the cluster, in rank order, through
+    // distributed shared memory (a fixed order: float sums do not depend on timing), then runs the epilogue for it.
+    T *tile = reinterpret_cast<T *>(smem);
+    __syncthreads();  // every warp is done with the pipeline's buffers
 #pragma unroll
     for (int i = 0; i < MI; i++)
 #pragma unroll
-        for (int j = 0; j < NI; j++) {
-            int n = n0 + wn + j * 8 + t * 2;
-            if (n >= N) continue;
-            float d0 = dqScale ? dqScale[n] : 1.f, d1 = dqScale ? dqScale[n + 1] : 1.f;
-            float b0 = bias ? bias[n] : 0.f, b1 = bias ? bias[n + 1] : 0.f;
+        for (int j = 0; j < NI; j++)
 #pragma unroll
             for (int h = 0; h < 2; h++) {
-                int m = m0 + wm + i * 16 + g + h * 8;
-                if (m >= M) continue;
-                float v0 = (float)acc[i][j][2 * h] * d0 + b0, v1 = (float)acc[i][j][2 * h + 1] * d1 + b1;
-                if (act) { v0 = gelu(v0); v1 = gelu(v1); }
-                store_pair(out, ldo, outKind, m, n, v0, v1, qScale);
+                T *p = tile + (wm + i * 16 + g + h * 8) * BN + wn + j * 8 + t * 2;
+                p[0] = acc[i][j][2 * h];
+                p[1] = acc[i][j][2 * h + 1];
             }
-        }
+    constexpr int ROW_STEP = THREADS / (BN / 2);  // rows apart that one thread handles
+    const int column = (tid % (BN / 2)) * 2, n = n0 + column;
+    const int rank = (int)cluster_rank();
+    cluster_sync();  // every block's tile is complete and visible to the cluster
+    const int rowBegin = rank * BM / splitK, rowEnd = (rank + 1) * BM / splitK;
+    for (int r = rowBegin + tid / (BN / 2); r < rowEnd; r += ROW_STEP) {
+        T v[MAX_SPLIT][2];
+#pragma unroll
+        for (int zz = 0; zz < MAX_SPLIT; zz++)  // every block's loads issued before the sums
+            if (zz < splitK) {
+                const unsigned address = cluster_address(tile + r * BN + column, zz);
+                v[zz][0] = cluster_load(address, T());
+                v[zz][1] = cluster_load(address + 4, T());
+            }
+        T s0 = v[0][0], s1 = v[0][1];
+#pragma unroll
+        for (int zz = 1; zz < MAX_SPLIT; zz++)
+            if (zz < splitK) { s0 += v[zz][0]; s1 += v[zz][1]; }
+        const int m = m0 + r;
+        if (m >= M || n >= N) continue;
+        float v0 = (float)s0 * dq[0][0] + bi[0][0], v1 = (float)s1 * dq[0][1] + bi[0][1];
+        if (act) { v0 = gelu(v0); v1 = gelu(v1); }
+        store_pair(out, ldo, outKind, m, n, v0, v1, qs[0]);
+    }
+    cluster_sync();  // no block leaves while another still reads its shared memory
 }
 
 }  // namespace
 
 // The variants the engine chooses from (per shape, at engine build). Name: gemm_<precision>_<BM>x<BN>_k<BK bytes>.
 // Deep K slabs for small M (few tiles, so each block must keep many bytes in flight), square tiles for large M.
+// (Tried and dropped: 2 or 4 groups of warps sharing a tile's K steps, to give each multiprocessor more warps at batch
+// 1; the extra reduction made BERT-base s128 b1 1–8% slower on the H200.)
 #define GEMM_VARIANT(NAME, BM, BN, BK, WM, WN, STAGES, INT8)                                                               \
     extern "C" __global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32)                                              \
         NAME(const void *A, int lda, const void *B, int M, int N, int K, const float *dqScale, const float *bias, int act,  \
-             const float *qScale, int outKind, void *out, int ldo, void *workspace, int *counters, int splitK) {           \
-        gemm<BM, BN, BK, WM, WN, STAGES, INT8>(A, lda, B, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo, workspace, \
-                                               counters, splitK);                                                          \
+             const float *qScale, int outKind, void *out, int ldo, int splitK) {                                        \
+        gemm<BM, BN, BK, WM, WN, STAGES, INT8>(A, lda, B, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo, splitK);   \
     }
+#define GEMM_VARIANTS(PRECISION, INT8)                                                                                     \
+    GEMM_VARIANT(gemm_##PRECISION##_32x64_k256, 32, 64, 256, 32, 16, 4, INT8)                                             \
+    GEMM_VARIANT(gemm_##PRECISION##_32x64_k128, 32, 64, 128, 32, 16, 4, INT8)                                             \
+    GEMM_VARIANT(gemm_##PRECISION##_64x64_k128, 64, 64, 128, 32, 32, 4, INT8)                                             \
+    GEMM_VARIANT(gemm_##PRECISION##_128x128_k64, 128, 128, 64, 64, 32, 4, INT8)                                           \
+    GEMM_VARIANT(gemm_##PRECISION##_128x128_k128, 128, 128, 128, 64, 32, 3, INT8)
 
-GEMM_VARIANT(gemm_i8_32x64_k256, 32, 64, 256, 32, 16, 4, true)
-GEMM_VARIANT(gemm_i8_32x64_k128, 32, 64, 128, 32, 16, 4, true)
-GEMM_VARIANT(gemm_i8_64x64_k128, 64, 64, 128, 32, 32, 4, true)
-GEMM_VARIANT(gemm_i8_128x128_k64, 128, 128, 64, 64, 32, 4, true)
-GEMM_VARIANT(gemm_i8_128x128_k128, 128, 128, 128, 64, 32, 3, true)
-GEMM_VARIANT(gemm_f16_32x64_k256, 32, 64, 256, 32, 16, 4, false)
-GEMM_VARIANT(gemm_f16_32x64_k128, 32, 64, 128, 32, 16, 4, false)
-GEMM_VARIANT(gemm_f16_64x64_k128, 64, 64, 128, 32, 32, 4, false)
-GEMM_VARIANT(gemm_f16_128x128_k64, 128, 128, 64, 64, 32, 4, false)
-GEMM_VARIANT(gemm_f16_128x128_k128, 128, 128, 128, 64, 32, 3, false)
+GEMM_VARIANTS(i8, true)
+GEMM_VARIANTS(f16, false)

@@ -1,11 +1,11 @@
-// layernorm: the two LayerNorms of BERT with their neighbours fused, one warp per token (H ≤ 1024, H % 64 == 0).
+// layernorm: the two LayerNorms of BERT with their neighbours fused, one block per token (H ≤ 1024, H % 128 == 0).
 //
 // embed_layernorm:    x = word[id] + position[t mod S] + tokenType[type]             (fp16 tables, float sum)
-// residual_layernorm: x = dq(q(local)) + dq(q(residual))                             (each Q/DQ only when its step
-//                     > 0: the residual add's own quantizers in an all-INT8 recipe; dq(q(v)) = sat(rint(v / step))·step)
+// residual_layernorm: x = dq(q(local)) + dq(q(residual))                             (the residual add's own Q/DQ in
+//                     an all-INT8 recipe, QDQ variants only; dq(q(v)) = sat(rint(v / step))·step, identity at step 0)
 // then, both:         y = (x − mean) / sqrt(var + eps) · gamma + beta               (two-pass variance, float)
-//                     out[t] = y, the residual stream: float32 when f32, else fp16 (local and residual likewise)
-//                     copy[t] = the next linear layers' input, when copyKind is 1 (fp16) or 2 (int8:
+//                     out[t] = y, the residual stream: float32 (F32) or fp16 (local and residual likewise)
+//                     copy[t] = the next linear layers' input, when COPY is 1 (fp16) or 2 (int8:
 //                     sat(rint(y · qScale)), the quantizer after the LayerNorm fused here so the GEMM reads int8)
 //
 // Why fused: at batch 1 each of these is a few microseconds of launch and one read of a [tokens, H] tensor; fusing the
@@ -13,94 +13,145 @@
 // keeps the residual stream in float32 (so its quantizers see the CPU reference's values, not fp16 roundings); the
 // FP16 engine keeps it in fp16, as TensorRT does. All arithmetic is float.
 //
-// Layout: row-major [tokens, H]; lane l holds the pairs l, l + 32, … (2-element loads, coalesced), at most 16 pairs.
+// Why one block per token and one quad per thread: with 128 rows (batch 1) this kernel is pure latency. A warp per row
+// left each lane 24 elements of serial work (the add's exact divisions alone are a few hundred instructions) on 32 of
+// the 132 multiprocessors, at about 7 cycles per instruction with nothing to hide behind: 8 µs per call. Here H/4
+// threads share a row (one 16-byte quad each), the grid covers as many multiprocessors as there are tokens, and the
+// two reductions go through shared memory.
+//
+// Why templates: every load a thread needs (its quad of local, residual, gamma and beta) is issued before the first
+// is used. An earlier version chose the stream type and the add's Q/DQ with run-time flags per element, and its loads
+// sat in separate basic blocks. The stream type, the add's Q/DQ and the copy kind are template parameters, one kernel
+// per combination (name: residual_layernorm_<f32|f16>_<qdq|float>_<none|f16|i8>, embed_layernorm_<f32|f16>_<...>).
+//
+// Layout: row-major [tokens, H]; block = one token, H/4 threads (H % 128 == 0, so whole warps), thread i holds
+// elements 4i…4i+3 (one 16-byte load of float32 or 8-byte load of fp16, coalesced).
 #include "common.cuh"
 
 namespace {
-constexpr int MAX_PAIRS = 16;
+constexpr int MAX_WARPS = 8;  // H ≤ 1024
 
 __device__ __forceinline__ float fake_quantize(float v, float step) {
     return step > 0 ? fminf(fmaxf(rintf(__fdiv_rn(v, step)), -128.f), 127.f) * step : v;
 }
 
-__device__ __forceinline__ float2 load2(const void *p, int f32, size_t i) {
-    if (f32) return *reinterpret_cast<const float2 *>(static_cast<const float *>(p) + i);
-    return f16x2_to_float2(*reinterpret_cast<const f16x2 *>(static_cast<const f16 *>(p) + i));
+template <bool F32> __device__ __forceinline__ float4 load4(const void *p, size_t i) {
+    if (F32) return *reinterpret_cast<const float4 *>(static_cast<const float *>(p) + i);
+    uint2 v = *reinterpret_cast<const uint2 *>(static_cast<const f16 *>(p) + i);
+    float2 a = f16x2_to_float2(v.x), b = f16x2_to_float2(v.y);
+    return make_float4(a.x, a.y, b.x, b.y);
 }
 
-__device__ __forceinline__ void store2(void *p, int f32, size_t i, float a, float b) {
-    if (f32) *reinterpret_cast<float2 *>(static_cast<float *>(p) + i) = make_float2(a, b);
-    else *reinterpret_cast<f16x2 *>(static_cast<f16 *>(p) + i) = float2_to_f16x2(a, b);
+template <bool F32> __device__ __forceinline__ void store4(void *p, size_t i, float4 v) {
+    if (F32) *reinterpret_cast<float4 *>(static_cast<float *>(p) + i) = v;
+    else *reinterpret_cast<uint2 *>(static_cast<f16 *>(p) + i) = make_uint2(float2_to_f16x2(v.x, v.y), float2_to_f16x2(v.z, v.w));
 }
 
-// Normalizes the lane's pairs and writes the stream and (optionally) the copy.
-__device__ __forceinline__ void normalize_store(float2 (&x)[MAX_PAIRS], int pairs, int H, float eps, const float *gamma,
-                                                const float *beta, void *out, int f32, void *copy, int copyKind, float qScale,
-                                                size_t row) {
-    const int lane = threadIdx.x % 32;
-    float sum = 0.f;
+// The sum of v over the block (all threads get it); `slots` holds one partial per warp.
+__device__ __forceinline__ float block_sum(float v, float *slots) {
+    const int warp = threadIdx.x / 32, warps = blockDim.x / 32;
+    v = warp_sum(v);
+    if (threadIdx.x % 32 == 0) slots[warp] = v;
+    __syncthreads();
+    float total = 0.f;
 #pragma unroll
-    for (int c = 0; c < MAX_PAIRS; c++) if (c < pairs) sum += x[c].x + x[c].y;
-    float mean = warp_sum(sum) / H, sq = 0.f;
-#pragma unroll
-    for (int c = 0; c < MAX_PAIRS; c++) if (c < pairs) { float a = x[c].x - mean, b = x[c].y - mean; sq += a * a + b * b; }
-    float inverse = rsqrtf(warp_sum(sq) / H + eps);
-#pragma unroll
-    for (int c = 0; c < MAX_PAIRS; c++) {
-        if (c >= pairs) break;
-        int d = 2 * (lane + 32 * c);
-        size_t i = row * H + d;
-        float y0 = (x[c].x - mean) * inverse * gamma[d] + beta[d], y1 = (x[c].y - mean) * inverse * gamma[d + 1] + beta[d + 1];
-        store2(out, f32, i, y0, y1);
-        if (copyKind == 1) {
-            store2(copy, 0, i, y0, y1);
-        } else if (copyKind == 2) {
-            char2 q;
-            q.x = quantize_s8(y0, qScale);
-            q.y = quantize_s8(y1, qScale);
-            *reinterpret_cast<char2 *>(static_cast<signed char *>(copy) + i) = q;
-        }
+    for (int w = 0; w < MAX_WARPS; w++)
+        if (w < warps) total += slots[w];
+    return total;
+}
+
+// Normalizes the thread's quad x (element 4·threadIdx.x of the row) and writes the stream and (COPY > 0) the copy.
+template <bool F32, int COPY>
+__device__ __forceinline__ void normalize_store(float4 x, float4 g, float4 b, int H, float eps, void *out, void *copy,
+                                                float qScale, size_t row) {
+    __shared__ float slots[2][MAX_WARPS];
+    const float mean = block_sum((x.x + x.y) + (x.z + x.w), slots[0]) / H;
+    const float a = x.x - mean, c = x.y - mean, e = x.z - mean, f = x.w - mean;
+    const float inverse = rsqrtf(block_sum((a * a + c * c) + (e * e + f * f), slots[1]) / H + eps);
+    const size_t i = row * H + 4 * threadIdx.x;
+    const float4 y = make_float4(a * inverse * g.x + b.x, c * inverse * g.y + b.y, e * inverse * g.z + b.z, f * inverse * g.w + b.w);
+    store4<F32>(out, i, y);
+    if (COPY == 1) {
+        store4<false>(copy, i, y);
+    } else if (COPY == 2) {
+        char4 q;
+        q.x = quantize_s8(y.x, qScale);
+        q.y = quantize_s8(y.y, qScale);
+        q.z = quantize_s8(y.z, qScale);
+        q.w = quantize_s8(y.w, qScale);
+        *reinterpret_cast<char4 *>(static_cast<signed char *>(copy) + i) = q;
     }
+}
+
+template <bool F32, int COPY>
+__device__ __forceinline__ void embed_layernorm(const int *__restrict__ ids, const int *__restrict__ types, int S,
+                                                const f16 *__restrict__ word, const f16 *__restrict__ position,
+                                                const f16 *__restrict__ tokenType, const float *__restrict__ gamma,
+                                                const float *__restrict__ beta, float eps, int H, void *__restrict__ out,
+                                                void *__restrict__ copy, float qScale) {
+    const int row = blockIdx.x, d = 4 * threadIdx.x;
+    const float4 g = __ldg(reinterpret_cast<const float4 *>(gamma) + threadIdx.x);
+    const float4 b = __ldg(reinterpret_cast<const float4 *>(beta) + threadIdx.x);
+    const float4 p = load4<false>(position, (size_t)(row % S) * H + d);
+    wait_for_producers();
+    allow_dependents();
+    const float4 w = load4<false>(word, (size_t)ids[row] * H + d), t = load4<false>(tokenType, (size_t)types[row] * H + d);
+    const float4 x = make_float4(w.x + p.x + t.x, w.y + p.y + t.y, w.z + p.z + t.z, w.w + p.w + t.w);
+    normalize_store<F32, COPY>(x, g, b, H, eps, out, copy, qScale, row);
+}
+
+template <bool F32, bool QDQ, int COPY>
+__device__ __forceinline__ void residual_layernorm(const void *__restrict__ local, const void *__restrict__ residual,
+                                                   float localStep, float residualStep, const float *__restrict__ gamma,
+                                                   const float *__restrict__ beta, float eps, int H, void *__restrict__ out,
+                                                   void *__restrict__ copy, float qScale) {
+    const int row = blockIdx.x;
+    const float4 g = __ldg(reinterpret_cast<const float4 *>(gamma) + threadIdx.x);  // weights: before the producer ends
+    const float4 b = __ldg(reinterpret_cast<const float4 *>(beta) + threadIdx.x);
+    wait_for_producers();
+    allow_dependents();
+    const size_t i = (size_t)row * H + 4 * threadIdx.x;
+    const float4 l = load4<F32>(local, i), r = load4<F32>(residual, i);
+    float4 x;
+    if (QDQ)
+        x = make_float4(fake_quantize(l.x, localStep) + fake_quantize(r.x, residualStep),
+                        fake_quantize(l.y, localStep) + fake_quantize(r.y, residualStep),
+                        fake_quantize(l.z, localStep) + fake_quantize(r.z, residualStep),
+                        fake_quantize(l.w, localStep) + fake_quantize(r.w, residualStep));
+    else
+        x = make_float4(l.x + r.x, l.y + r.y, l.z + r.z, l.w + r.w);
+    normalize_store<F32, COPY>(x, g, b, H, eps, out, copy, qScale, row);
 }
 }  // namespace
 
-extern "C" __global__ void embed_layernorm(const int *ids, const int *types, int tokens, int S, const f16 *word,
-                                           const f16 *position, const f16 *tokenType, const float *gamma,
-                                           const float *beta, float eps, int H, void *out, int f32, void *copy, int copyKind,
-                                           float qScale) {
-    wait_for_producers();
-    allow_dependents();
-    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
-    if (row >= tokens) return;
-    const int pairs = H / 64;
-    const size_t w = (size_t)ids[row] * H, p = (size_t)(row % S) * H, y = (size_t)types[row] * H;
-    float2 x[MAX_PAIRS];
-#pragma unroll
-    for (int c = 0; c < MAX_PAIRS; c++) {
-        if (c >= pairs) break;
-        int d = 2 * (lane + 32 * c);
-        float2 a = load2(word, 0, w + d), b = load2(position, 0, p + d), e = load2(tokenType, 0, y + d);
-        x[c] = make_float2(a.x + b.x + e.x, a.y + b.y + e.y);
+#define EMBED_LAYERNORM(NAME, F32, COPY)                                                                                   \
+    extern "C" __global__ void NAME(const int *ids, const int *types, int S, const f16 *word, const f16 *position,         \
+                                    const f16 *tokenType, const float *gamma, const float *beta, float eps, int H, void *out, \
+                                    void *copy, float qScale) {                                                            \
+        embed_layernorm<F32, COPY>(ids, types, S, word, position, tokenType, gamma, beta, eps, H, out, copy, qScale);        \
     }
-    normalize_store(x, pairs, H, eps, gamma, beta, out, f32, copy, copyKind, qScale, row);
-}
+EMBED_LAYERNORM(embed_layernorm_f32_none, true, 0)
+EMBED_LAYERNORM(embed_layernorm_f32_f16, true, 1)
+EMBED_LAYERNORM(embed_layernorm_f32_i8, true, 2)
+EMBED_LAYERNORM(embed_layernorm_f16_none, false, 0)
+EMBED_LAYERNORM(embed_layernorm_f16_f16, false, 1)
+EMBED_LAYERNORM(embed_layernorm_f16_i8, false, 2)
 
-extern "C" __global__ void residual_layernorm(const void *local, const void *residual, int tokens, float localStep,
-                                              float residualStep, const float *gamma, const float *beta, float eps, int H,
-                                              void *out, int f32, void *copy, int copyKind, float qScale) {
-    wait_for_producers();
-    allow_dependents();
-    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
-    if (row >= tokens) return;
-    const int pairs = H / 64;
-    float2 x[MAX_PAIRS];
-#pragma unroll
-    for (int c = 0; c < MAX_PAIRS; c++) {
-        if (c >= pairs) break;
-        size_t i = (size_t)row * H + 2 * (lane + 32 * c);
-        float2 a = load2(local, f32, i), b = load2(residual, f32, i);
-        x[c] = make_float2(fake_quantize(a.x, localStep) + fake_quantize(b.x, residualStep),
-                           fake_quantize(a.y, localStep) + fake_quantize(b.y, residualStep));
+#define RESIDUAL_LAYERNORM(NAME, F32, QDQ, COPY)                                                                           \
+    extern "C" __global__ void NAME(const void *local, const void *residual, float localStep, float residualStep,          \
+                                    const float *gamma, const float *beta, float eps, int H, void *out, void *copy,         \
+                                    float qScale) {                                                                        \
+        residual_layernorm<F32, QDQ, COPY>(local, residual, localStep, residualStep, gamma, beta, eps, H, out, copy, qScale); \
     }
-    normalize_store(x, pairs, H, eps, gamma, beta, out, f32, copy, copyKind, qScale, row);
-}
+RESIDUAL_LAYERNORM(residual_layernorm_f32_float_none, true, false, 0)
+RESIDUAL_LAYERNORM(residual_layernorm_f32_float_f16, true, false, 1)
+RESIDUAL_LAYERNORM(residual_layernorm_f32_float_i8, true, false, 2)
+RESIDUAL_LAYERNORM(residual_layernorm_f32_qdq_none, true, true, 0)
+RESIDUAL_LAYERNORM(residual_layernorm_f32_qdq_f16, true, true, 1)
+RESIDUAL_LAYERNORM(residual_layernorm_f32_qdq_i8, true, true, 2)
+RESIDUAL_LAYERNORM(residual_layernorm_f16_float_none, false, false, 0)
+RESIDUAL_LAYERNORM(residual_layernorm_f16_float_f16, false, false, 1)
+RESIDUAL_LAYERNORM(residual_layernorm_f16_float_i8, false, false, 2)
+RESIDUAL_LAYERNORM(residual_layernorm_f16_qdq_none, false, true, 0)
+RESIDUAL_LAYERNORM(residual_layernorm_f16_qdq_f16, false, true, 1)
+RESIDUAL_LAYERNORM(residual_layernorm_f16_qdq_i8, false, true, 2)

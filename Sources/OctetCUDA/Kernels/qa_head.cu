@@ -14,6 +14,7 @@ extern "C" __global__ void qa_head(const void *hidden, int f32, const float *wei
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= tokens) return;
     float s = 0.f, e = 0.f;
+#pragma unroll 4
     for (int d = 2 * lane; d < H; d += 64) {
         size_t i = (size_t)row * H + d;
         float2 h = f32 ? *reinterpret_cast<const float2 *>(static_cast<const float *>(hidden) + i)
