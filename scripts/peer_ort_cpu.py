@@ -6,9 +6,12 @@ inputs input_ids / attention_mask / token_type_ids int64 [batch, sequence],
 outputs start_logits / end_logits) for every (batch, sequence length) pair, on
 the CPU execution provider only. With --dynamic-int8 it also quantizes the model
 with onnxruntime.quantization.quantize_dynamic (per-channel, QInt8 weights) into
-a temporary directory and times that too.
+a temporary directory and times that too. With --qdq-model PATH it also times a
+static Q/DQ INT8 model (QuantizeLinear/DequantizeLinear pairs, as `octet
+quantize` exports the quantization recipe), which ONNX Runtime fuses into
+integer kernels where its graph optimizer can.
 
-Rows are labelled "ort-fp32" and "ort-dynamic-int8". Latencies are wall-clock
+Rows are labelled "ort-fp32", "ort-dynamic-int8" and "ort-static-qdq-int8". Latencies are wall-clock
 per run() call in milliseconds (min/mean/median/p90/p95/p99/max, percentiles by
 linear interpolation); throughput is batch * 1000 / mean_ms sequences per second.
 
@@ -147,6 +150,7 @@ def main(argv=None) -> int:
     ap.add_argument("--max-iterations", type=int, default=0, help="hard cap on timed iterations (0: none)")
     ap.add_argument("--dynamic-int8", action="store_true",
                     help="also benchmark a quantize_dynamic(per_channel=True, QInt8) copy of the model")
+    ap.add_argument("--qdq-model", metavar="PATH", help="also time this static Q/DQ INT8 ONNX model (same inputs)")
     ap.add_argument("--json", metavar="OUT", help="write results as JSON to OUT")
     args = ap.parse_args(argv)
 
@@ -178,6 +182,11 @@ def main(argv=None) -> int:
             print(f"(quantized to dynamic int8 in {time.perf_counter() - t0:.1f} s, "
                   f"{os.path.getsize(qpath) / 1e6:.1f} MB)")
             variants.append(("ort-dynamic-int8", qpath))
+        if args.qdq_model:
+            if not Path(args.qdq_model).is_file():
+                print(f"Q/DQ model not found: {args.qdq_model}", file=sys.stderr)
+                return 2
+            variants.append(("ort-static-qdq-int8", args.qdq_model))
 
         header = (f"{'engine':<17} {'batch':>5} {'seq':>5} {'iters':>6} {'min':>9} {'mean':>9} {'median':>9} "
                   f"{'p90':>9} {'p95':>9} {'p99':>9} {'max':>9} {'seq/s':>10}")

@@ -14,11 +14,16 @@
 //
 // Paths (chosen at run time, `octet_int8_path`):
 //   avx512vnni: 12 rows × 32 columns per register tile (24 zmm accumulators, 2 weight vectors, 1 broadcast A group);
-//               the A group of 4 bytes is broadcast with one 32-bit load.
+//               the A group of 4 bytes is broadcast with one 32-bit load. Each 12-row tile of A is first copied
+//               into a per-thread buffer as [group][12 rows][4 bytes], so the tile's loop addresses all 12 rows from
+//               one pointer with constant offsets: with 12 row pointers the compiler spilled most of them and
+//               reloaded each from the stack every group (24 loads per 24 vpdpbusd instead of 14), and the tail
+//               group's zero padding is done once in the copy rather than tested every group.
 //   avxvnni:    the VEX-encoded vpdpbusd on 256-bit registers (Alder Lake and later): 6 rows × 16 columns.
 //   avx2:       16-bit widening and vpmaddwd (exact; vpmaddubsw would saturate), 2 rows × 16 columns.
 //   portable:   the same packed layout in plain loops the compiler vectorizes.
 #include "octet_kernels.h"
+#include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -169,22 +174,91 @@ __attribute__((target("avx2,fma"))) static void gemm_u8s8_avx2(int m, int n, int
             _mm512_mask_storeu_epi32(c + (long)i * ldc + 16, m1, _mm512_sub_epi32(acc1[i], c1));                     \
         }                                                                                                            \
     }
-AVX512_TILE(12)
 AVX512_TILE(4)
 AVX512_TILE(1)
+
+// 12 rows × 32 columns from packed A ([group][12][4] bytes, zero-padded past k).
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512vnni"))) static void tile512_12_packed(
+    int groups, const uint8_t *ap, const int8_t *p0, const int8_t *p1, const int32_t *cs, int32_t *c, long ldc, int width) {
+    __m512i acc0[12], acc1[12];
+    for (int i = 0; i < 12; i++) { acc0[i] = _mm512_setzero_si512(); acc1[i] = _mm512_setzero_si512(); }
+    if (p1) {
+        for (int g = 0; g < groups; g++) {
+            __m512i b0 = _mm512_loadu_si512(p0 + (size_t)g * 64), b1 = _mm512_loadu_si512(p1 + (size_t)g * 64);
+            const uint8_t *ag = ap + (size_t)g * 48;
+            for (int i = 0; i < 12; i++) {
+                int32_t v;
+                memcpy(&v, ag + 4 * i, 4);
+                __m512i va = _mm512_set1_epi32(v);
+                acc0[i] = _mm512_dpbusd_epi32(acc0[i], va, b0);
+                acc1[i] = _mm512_dpbusd_epi32(acc1[i], va, b1);
+            }
+        }
+    } else {  // the last 16 or fewer columns
+        for (int g = 0; g < groups; g++) {
+            __m512i b0 = _mm512_loadu_si512(p0 + (size_t)g * 64);
+            const uint8_t *ag = ap + (size_t)g * 48;
+            for (int i = 0; i < 12; i++) {
+                int32_t v;
+                memcpy(&v, ag + 4 * i, 4);
+                acc0[i] = _mm512_dpbusd_epi32(acc0[i], _mm512_set1_epi32(v), b0);
+            }
+        }
+    }
+    __mmask16 m0 = width >= 16 ? 0xFFFF : (__mmask16)((1u << width) - 1);
+    __mmask16 m1 = width >= 32 ? 0xFFFF : (width <= 16 ? 0 : (__mmask16)((1u << (width - 16)) - 1));
+    __m512i c0 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m0, cs), 7);
+    __m512i c1 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m1, cs + 16), 7);
+    for (int i = 0; i < 12; i++) {
+        _mm512_mask_storeu_epi32(c + (long)i * ldc, m0, _mm512_sub_epi32(acc0[i], c0));
+        _mm512_mask_storeu_epi32(c + (long)i * ldc + 16, m1, _mm512_sub_epi32(acc1[i], c1));
+    }
+}
+
+// Copies rows a[0..12) as [group][12][4] bytes (zero past k) into a per-thread buffer that grows as needed; NULL when
+// it cannot grow (the caller then runs the unpacked tiles).
+static uint8_t *pack_a12(int k, const uint8_t *a, long lda, int tiles) {
+    static _Thread_local uint8_t *buffer;
+    static _Thread_local size_t capacity;
+    int groups = (k + 3) / 4, full = k / 4;
+    size_t bytes = (size_t)tiles * (size_t)groups * 48;
+    if (bytes > capacity) {
+        uint8_t *grown = realloc(buffer, bytes);
+        if (!grown) return NULL;
+        buffer = grown;
+        capacity = bytes;
+    }
+    for (int t = 0; t < tiles; t++) {
+        uint8_t *out = buffer + (size_t)t * groups * 48;
+        const uint8_t *rows = a + (long)t * 12 * lda;
+        for (int g = 0; g < full; g++)
+            for (int i = 0; i < 12; i++) memcpy(out + (size_t)g * 48 + 4 * i, rows + (long)i * lda + 4 * g, 4);
+        if (full < groups)
+            for (int i = 0; i < 12; i++) {
+                int32_t v = group4(rows + (long)i * lda, full, k);
+                memcpy(out + (size_t)full * 48 + 4 * i, &v, 4);
+            }
+    }
+    return buffer;
+}
 
 __attribute__((target("avx512f,avx512vl,avx512bw,avx512vnni"))) static void gemm_u8s8_avx512vnni(
     int m, int n, int k, const uint8_t *a, long lda, const int8_t *packed, const int32_t *colsum, int32_t *c, long ldc) {
     // Rows in blocks of 144 (12 tiles), so a block of A (144 × K bytes) stays in L2 while every panel pair sweeps it.
     size_t panel = (size_t)((k + 3) / 4) * 64;
+    int groups = (k + 3) / 4;
     for (int i0 = 0; i0 < m; i0 += 144) {
         int i1 = m - i0 < 144 ? m : i0 + 144;
+        int tiles = (i1 - i0) / 12;
+        const uint8_t *ap = tiles > 0 ? pack_a12(k, a + (long)i0 * lda, lda, tiles) : NULL;
         for (int j0 = 0; j0 < n; j0 += 32) {
             const int8_t *p0 = packed + (size_t)(j0 / PANEL) * panel;
             const int8_t *p1 = j0 + PANEL < n ? p0 + panel : NULL;
             int width = n - j0 < 32 ? n - j0 : 32;
             int i = i0;
-            for (; i + 12 <= i1; i += 12) tile512_12(k, a + (long)i * lda, lda, p0, p1, colsum + j0, c + (long)i * ldc + j0, ldc, width);
+            if (ap)
+                for (int t = 0; t < tiles; t++, i += 12)
+                    tile512_12_packed(groups, ap + (size_t)t * groups * 48, p0, p1, colsum + j0, c + (long)i * ldc + j0, ldc, width);
             for (; i + 4 <= i1; i += 4) tile512_4(k, a + (long)i * lda, lda, p0, p1, colsum + j0, c + (long)i * ldc + j0, ldc, width);
             for (; i < i1; i++) tile512_1(k, a + (long)i * lda, lda, p0, p1, colsum + j0, c + (long)i * ldc + j0, ldc, width);
         }
