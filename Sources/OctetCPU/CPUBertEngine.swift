@@ -135,6 +135,7 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
         if (workspace?.tokens ?? 0) < t { workspace = Workspace(tokens: t, hidden: h, intermediate: inter) }
         let w = workspace!
         let (x, qkv, context, sum, hidden, logits) = (w.x, w.qkv, w.context, w.sum, w.hidden, w.logits)
+        let addScratch = w.addScratch.p
         embed(batch, into: x.p)
         for layer in layers {
             layer.qkv.apply(rows: t, a: x.p, lda: h, c: qkv.p, ldc: 3 * h, gelu: false, residual: nil, ldr: 0, parallel: parallel)
@@ -150,10 +151,12 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
                 }
             }
             attention(batch, qkv: qkv.p, probabilityStep: layer.pStep, integerSteps: integerSteps, into: context.p)
-            residualLinear(layer.attentionOutput, rows: t, a: context.p, lda: h, into: sum.p, residual: x.p, add: layer.attentionAdd)
+            residualLinear(layer.attentionOutput, rows: t, a: context.p, lda: h, into: sum.p, residual: x.p, add: layer.attentionAdd,
+                           scratch: addScratch)
             layerNorm(rows: t, sum.p, layer.attentionNorm, into: x.p)
             layer.intermediate.apply(rows: t, a: x.p, lda: h, c: hidden.p, ldc: inter, gelu: true, residual: nil, ldr: 0, parallel: parallel)
-            residualLinear(layer.output, rows: t, a: hidden.p, lda: inter, into: sum.p, residual: x.p, add: layer.outputAdd)
+            residualLinear(layer.output, rows: t, a: hidden.p, lda: inter, into: sum.p, residual: x.p, add: layer.outputAdd,
+                           scratch: addScratch)
             layerNorm(rows: t, sum.p, layer.outputNorm, into: x.p)
         }
         qaOutputs.apply(rows: t, a: x.p, lda: h, c: logits.p, ldc: 2, parallel: parallel)
@@ -198,9 +201,11 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
         }
     }
 
-    /// `sum = linear(a) + residual`, with the residual add's own Q/DQ pairs on both inputs when the recipe quantizes it.
+    /// `sum = linear(a) + residual`, with the residual add's own Q/DQ pairs on both inputs when the recipe quantizes it
+    /// (`scratch`: room for `t` rows, the quantized residual).
     private func residualLinear(_ linear: any LinearLayer, rows t: Int, a: UnsafePointer<Float>, lda: Int, into sum: UnsafeMutablePointer<Float>,
-                                residual: UnsafeMutablePointer<Float>, add: (local: Float, residual: Float)?) {
+                                residual: UnsafeMutablePointer<Float>, add: (local: Float, residual: Float)?,
+                                scratch: UnsafeMutablePointer<Float>) {
         let h = config.hiddenSize
         guard let add else {
             linear.apply(rows: t, a: a, lda: lda, c: sum, ldc: h, gelu: false, residual: residual, ldr: h, parallel: parallel)
@@ -209,11 +214,9 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
         linear.apply(rows: t, a: a, lda: lda, c: sum, ldc: h, gelu: false, residual: nil, ldr: 0, parallel: parallel)
         parallel.forEachRange(t) { r in
             let n = r.count * h, offset = r.lowerBound * h
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: n)
-            defer { scratch.deallocate() }
             octet_fake_quantize_s8(sum + offset, n, add.local, sum + offset)
-            octet_fake_quantize_s8(residual + offset, n, add.residual, scratch)
-            for i in 0..<n { sum[offset + i] += scratch[i] }
+            octet_fake_quantize_s8(residual + offset, n, add.residual, scratch + offset)
+            for i in offset..<(offset + n) { sum[i] += scratch[i] }
         }
     }
 
@@ -238,13 +241,14 @@ protocol LinearLayer: AnyObject, Sendable {
 extension PackedLinear: LinearLayer {}
 extension QuantizedLinear: LinearLayer {}
 
-/// The activations of one forward pass.
+/// The activations of one forward pass (and the quantized residual of a recipe that quantizes the adds).
 private final class Workspace {
     let tokens: Int
-    let x, qkv, context, sum, hidden, logits: Buffer
+    let x, qkv, context, sum, hidden, logits, addScratch: Buffer
     init(tokens t: Int, hidden h: Int, intermediate i: Int) {
         tokens = t
         (x, qkv, context, sum, hidden, logits) = (Buffer(t * h), Buffer(t * 3 * h), Buffer(t * h), Buffer(t * h), Buffer(t * i), Buffer(t * 2))
+        addScratch = Buffer(t * h)
     }
 }
 

@@ -73,4 +73,21 @@ import Testing
         #expect(error <= 5e-2, "relative L2 error of the logits \(error)")
         #expect(agree >= 7, "best spans agree in \(agree) of 8 features")
     }
+
+    @Test("With every group in INT8 (the residual adds' Q/DQ too), the CPU INT8 engine computes that Q/DQ model (random BERT)")
+    func allInt8MatchesQDQReference() throws {
+        let config = BertConfig(vocabSize: 500, hiddenSize: 128, layerCount: 2, headCount: 4, intermediateSize: 512)
+        let weights = BertWeights.random(config: config, seed: 11)
+        let scales = QuantizationScales.synthetic(layers: config.layerCount)
+        let (b, s) = (2, 64)
+        let batch = TokenBatch(batchSize: b, sequenceLength: s, inputIDs: (0..<(b * s)).map { Int32(1 + ($0 * 37) % 499) },
+                               tokenTypeIDs: (0..<(b * s)).map { Int32($0 % s >= 16 ? 1 : 0) },
+                               attentionMask: (0..<(b * s)).map { Int32($0 >= s && $0 % s >= 50 ? 0 : 1) })
+        let got = try CPUBertEngine(weights: weights, recipe: scales, threads: 2).spanLogits(for: batch)
+        let reference = try ONNXQuestionAnsweringEngine(graph: BertONNXExporter(weights: weights).graph(scales: scales), threads: 2,
+                                                        quantizedArithmetic: .integer)
+        let (error, agree) = got.difference(from: try reference.spanLogits(for: batch), attentionMask: batch.attentionMask)
+        #expect(error <= 5e-2, "relative L2 error of the logits \(error)")
+        #expect(agree == 2, "best spans agree in \(agree) of 2 sequences")
+    }
 }
