@@ -152,12 +152,10 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
             }
             attention(batch, qkv: qkv.p, probabilityStep: layer.pStep, integerSteps: integerSteps, into: context.p)
             residualLinear(layer.attentionOutput, rows: t, a: context.p, lda: h, into: sum.p, residual: x.p, add: layer.attentionAdd,
-                           scratch: addScratch)
-            layerNorm(rows: t, sum.p, layer.attentionNorm, into: x.p)
+                           scratch: addScratch, norm: layer.attentionNorm)
             layer.intermediate.apply(rows: t, a: x.p, lda: h, c: hidden.p, ldc: inter, gelu: true, residual: nil, ldr: 0, parallel: parallel)
             residualLinear(layer.output, rows: t, a: hidden.p, lda: inter, into: sum.p, residual: x.p, add: layer.outputAdd,
-                           scratch: addScratch)
-            layerNorm(rows: t, sum.p, layer.outputNorm, into: x.p)
+                           scratch: addScratch, norm: layer.outputNorm)
         }
         qaOutputs.apply(rows: t, a: x.p, lda: h, c: logits.p, ldc: 2, parallel: parallel)
         var start = [Float](repeating: 0, count: t), end = [Float](repeating: 0, count: t)
@@ -201,16 +199,23 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
         }
     }
 
-    /// `sum = linear(a) + residual`, with the residual add's own Q/DQ pairs on both inputs when the recipe quantizes it
-    /// (`scratch`: room for `t` rows, the quantized residual).
+    /// `residual = LayerNorm(linear(a) + residual)` through `sum`, with the residual add's own Q/DQ pairs on both inputs
+    /// when the recipe quantizes it (`scratch`: room for `t` rows, the quantized residual). Without those pairs the add
+    /// and the LayerNorm run in the linear layer's epilogue, on each worker's rows while they are in cache.
     private func residualLinear(_ linear: any LinearLayer, rows t: Int, a: UnsafePointer<Float>, lda: Int, into sum: UnsafeMutablePointer<Float>,
                                 residual: UnsafeMutablePointer<Float>, add: (local: Float, residual: Float)?,
-                                scratch: UnsafeMutablePointer<Float>) {
+                                scratch: UnsafeMutablePointer<Float>, norm: (gamma: [Float], beta: [Float])) {
         let h = config.hiddenSize
         guard let add else {
-            linear.apply(rows: t, a: a, lda: lda, c: sum, ldc: h, gelu: false, residual: residual, ldr: h, parallel: parallel)
+            norm.gamma.withUnsafeBufferPointer { g in
+                norm.beta.withUnsafeBufferPointer { b in
+                    let rowNorm = RowNorm(gamma: g.baseAddress!, beta: b.baseAddress!, epsilon: config.layerNormEpsilon, output: residual, ldo: h)
+                    linear.apply(rows: t, a: a, lda: lda, c: sum, ldc: h, gelu: false, residual: residual, ldr: h, norm: rowNorm, parallel: parallel)
+                }
+            }
             return
         }
+        defer { layerNorm(rows: t, sum, norm, into: residual) }
         linear.apply(rows: t, a: a, lda: lda, c: sum, ldc: h, gelu: false, residual: nil, ldr: 0, parallel: parallel)
         parallel.forEachRange(t) { r in
             let n = r.count * h, offset = r.lowerBound * h
@@ -232,13 +237,43 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
     }
 }
 
-/// A linear layer the engine runs: float32 (`PackedLinear`) or INT8 (`QuantizedLinear`).
-protocol LinearLayer: AnyObject, Sendable {
-    func apply(rows: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int, gelu: Bool,
-               residual: UnsafePointer<Float>?, ldr: Int, parallel: Parallel)
+/// A LayerNorm applied to a linear layer's output rows: `output[m, :] = LayerNorm(c[m, :])·gamma + beta`.
+struct RowNorm {
+    let gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>
+    let epsilon: Float
+    let output: UnsafeMutablePointer<Float>
+    let ldo: Int
+
+    /// Normalizes rows `rows` of `c` (width `n`, stride `ldc`) into `output`.
+    func apply(_ rows: Range<Int>, n: Int, c: UnsafePointer<Float>, ldc: Int) {
+        octet_layernorm(Int32(rows.count), Int32(n), c + rows.lowerBound * ldc, ldc, gamma, beta, epsilon, output + rows.lowerBound * ldo, ldo)
+    }
 }
 
-extension PackedLinear: LinearLayer {}
+/// A linear layer the engine runs: float32 (`PackedLinear`) or INT8 (`QuantizedLinear`). With `norm`, the output rows
+/// then go through that LayerNorm (in the epilogue where the layer splits work by rows, else as a second pass).
+protocol LinearLayer: AnyObject, Sendable {
+    func apply(rows: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int, gelu: Bool,
+               residual: UnsafePointer<Float>?, ldr: Int, norm: RowNorm?, parallel: Parallel)
+}
+
+extension LinearLayer {
+    func apply(rows: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int, gelu: Bool,
+               residual: UnsafePointer<Float>?, ldr: Int, parallel: Parallel) {
+        apply(rows: rows, a: a, lda: lda, c: c, ldc: ldc, gelu: gelu, residual: residual, ldr: ldr, norm: nil, parallel: parallel)
+    }
+}
+
+extension PackedLinear: LinearLayer {
+    func apply(rows: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int, gelu: Bool,
+               residual: UnsafePointer<Float>?, ldr: Int, norm: RowNorm?, parallel: Parallel) {
+        apply(rows: rows, a: a, lda: lda, c: c, ldc: ldc, gelu: gelu, residual: residual, ldr: ldr, parallel: parallel)
+        guard let norm else { return }
+        // The float GEMM may split by column panels, so whole rows are only ready after it.
+        let n = weight.n
+        parallel.forEachRange(rows) { r in norm.apply(r, n: n, c: c, ldc: ldc) }
+    }
+}
 extension QuantizedLinear: LinearLayer {}
 
 /// The activations of one forward pass (and the quantized residual of a recipe that quantizes the adds).

@@ -36,9 +36,10 @@ final class QuantizedLinear: @unchecked Sendable {
         self.bias = bias
     }
 
-    /// `c[m, :] = gelu?(q(a[m, :])·Wᵀ·dq + b) (+ residual[m, :])` for `rows` rows, rows split over the workers.
+    /// `c[m, :] = gelu?(q(a[m, :])·Wᵀ·dq + b) (+ residual[m, :])` for `rows` rows, rows split over the workers; then
+    /// `norm` on each worker's rows, in the same pass (quantize, GEMM, dequantize, add, LayerNorm while in cache).
     func apply(rows: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int, gelu: Bool = false,
-               residual: UnsafePointer<Float>? = nil, ldr: Int = 0, parallel: Parallel) {
+               residual: UnsafePointer<Float>? = nil, ldr: Int = 0, norm: RowNorm? = nil, parallel: Parallel) {
         let (n, k, step) = (outputs, inputs, inputStep)
         packed.withUnsafeBufferPointer { packed in
             colsum.withUnsafeBufferPointer { colsum in
@@ -54,6 +55,7 @@ final class QuantizedLinear: @unchecked Sendable {
                             octet_gemm_u8s8(Int32(r.count), Int32(n), Int32(k), quantized, k, packed.baseAddress, colsum.baseAddress, sums, n)
                             octet_dequantize_rows(Int32(r.count), Int32(n), sums, n, dq.baseAddress, bias.baseAddress,
                                                   residual.map { $0 + r.lowerBound * ldr }, ldr, gelu ? 1 : 0, c + r.lowerBound * ldc, ldc)
+                            norm?.apply(r, n: n, c: c, ldc: ldc)
                         }
                     }
                 }
