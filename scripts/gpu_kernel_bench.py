@@ -58,21 +58,20 @@ GEMMS = {"i8": VARIANTS, "f16": VARIANTS}
 # own launcher.
 
 
-def gemm(prec, variant, a, w, dq, bias, act, q, kind, out, split):
+def gemm(prec, variant, a, w, dq, bias, act, q, kind, out):
     name, bm, bn, bk, threads, stages = next(v for v in GEMMS[prec] if v[0] == variant)
     M, K = a.shape
     N = w.shape[0]
     smem = stages * (bm + bn) * (bk + 16)
-    grid = ((N + bn - 1) // bn, (M + bm - 1) // bm, split)
+    grid = ((N + bn - 1) // bn, (M + bm - 1) // bm, 1)
     kernel("gemm.cu", f"gemm_{prec}_{variant}")(grid, (threads,), (ptr(a), cp.int32(K), ptr(w), cp.int32(M), cp.int32(N), cp.int32(K),
-        ptr(dq), ptr(bias), cp.int32(act), ptr(q), cp.int32(kind), ptr(out), cp.int32(N), cp.int32(split)),
+        ptr(dq), ptr(bias), cp.int32(act), ptr(q), cp.int32(kind), ptr(out), cp.int32(N), cp.int32(1)),
         shared_mem=smem)
 
 
-def fits(prec, variant, K, split):
+def fits(prec, variant, K):
     bk = next(v for v in GEMMS[prec] if v[0] == variant)[3]
-    kBytes = K * (1 if prec == "i8" else 2)
-    return kBytes % bk == 0 and split <= min(8, kBytes // bk)
+    return (K * (1 if prec == "i8" else 2)) % bk == 0
 
 
 def gelu(x):
@@ -83,36 +82,35 @@ def gelu(x):
 for prec in ["i8", "f16"]:
     for (M, N, K) in [(128, 1024, 1024), (200, 384, 1536), (384, 3072, 1024), (1000, 1024, 4096)]:
         for variant, *_ in GEMMS[prec]:
-            for split in [1]:
-                if not fits(prec, variant, K, split):
-                    continue
-                if prec == "i8":
-                    a = torch.randint(-128, 128, (M, K), dtype=torch.int8, device="cuda")
-                    w = torch.randint(-128, 128, (N, K), dtype=torch.int8, device="cuda")
-                    acc = a.double() @ w.double().t()
-                    dq = torch.rand(N, device="cuda") * 1e-4
+            if not fits(prec, variant, K):
+                continue
+            if prec == "i8":
+                a = torch.randint(-128, 128, (M, K), dtype=torch.int8, device="cuda")
+                w = torch.randint(-128, 128, (N, K), dtype=torch.int8, device="cuda")
+                acc = a.double() @ w.double().t()
+                dq = torch.rand(N, device="cuda") * 1e-4
+            else:
+                a = torch.randn(M, K, device="cuda").half()
+                w = (torch.randn(N, K, device="cuda") * 0.05).half()
+                acc = a.double() @ w.double().t()
+                dq = None
+            bias = torch.randn(N, device="cuda")
+            ref = acc * (dq.double() if dq is not None else 1) + bias.double()
+            for act, kind in [(0, 0), (1, 1), (1, 2)]:
+                r = gelu(ref) if act else ref
+                if kind == 2:
+                    qs = torch.full((N,), 127 / max(r.abs().max().item(), 1e-6), device="cuda")
+                    out = torch.full((M, N), 99, dtype=torch.int8, device="cuda")
+                    gemm(prec, variant, a, w, dq, bias, act, qs, kind, out)
+                    expect = torch.clamp(torch.round(r * qs.double()), -128, 127)
+                    err = (out.double() - expect).abs().max().item()
+                    report(f"gemm_{prec}_{variant} {M}x{N}x{K} gelu int8", err, 1)
                 else:
-                    a = torch.randn(M, K, device="cuda").half()
-                    w = (torch.randn(N, K, device="cuda") * 0.05).half()
-                    acc = a.double() @ w.double().t()
-                    dq = None
-                bias = torch.randn(N, device="cuda")
-                ref = acc * (dq.double() if dq is not None else 1) + bias.double()
-                for act, kind in [(0, 0), (1, 1), (1, 2)]:
-                    r = gelu(ref) if act else ref
-                    if kind == 2:
-                        qs = torch.full((N,), 127 / max(r.abs().max().item(), 1e-6), device="cuda")
-                        out = torch.full((M, N), 99, dtype=torch.int8, device="cuda")
-                        gemm(prec, variant, a, w, dq, bias, act, qs, kind, out, split)
-                        expect = torch.clamp(torch.round(r * qs.double()), -128, 127)
-                        err = (out.double() - expect).abs().max().item()
-                        report(f"gemm_{prec}_{variant} {M}x{N}x{K} split {split} gelu int8", err, 1)
-                    else:
-                        out = torch.full((M, N), float("nan"), dtype=torch.float16 if kind == 0 else torch.float32, device="cuda")
-                        gemm(prec, variant, a, w, dq, bias, act, None, kind, out, split)
-                        err = ((out.double() - r).norm() / r.norm()).item()
-                        report(f"gemm_{prec}_{variant} {M}x{N}x{K} split {split} {'gelu ' if act else ''}{'fp16' if kind == 0 else 'fp32'}",
-                               err, 1e-3 if kind == 0 else 1e-5)
+                    out = torch.full((M, N), float("nan"), dtype=torch.float16 if kind == 0 else torch.float32, device="cuda")
+                    gemm(prec, variant, a, w, dq, bias, act, None, kind, out)
+                    err = ((out.double() - r).norm() / r.norm()).item()
+                    report(f"gemm_{prec}_{variant} {M}x{N}x{K} {'gelu ' if act else ''}{'fp16' if kind == 0 else 'fp32'}",
+                           err, 1e-3 if kind == 0 else 1e-5)
 
 # --- attention ---------------------------------------------------------------------------------------------------
 def attention_ref(qkv, mask, S, heads, D, qStep, kStep, pStep, unsigned, vStep):
@@ -274,15 +272,13 @@ for (M, N, K) in [] if args.no_gemm_timing else [(128, 3072, 1024), (128, 1024, 
     t_h = timed(lambda i: torch.mm(a16, w16[i % sets].t()), True)
     best = {}
     for prec, a, ws in [("i8", a8, w8), ("f16", a16, w16)]:
-        for variant, bm, bn, *_ in GEMMS[prec]:
-            tiles = ((N + bn - 1) // bn) * ((M + bm - 1) // bm)
-            for split in [1]:  # split-K clusters: timed through `octet bench` (see above)
-                if not fits(prec, variant, K, split):
-                    continue
-                t = timed(lambda i: gemm(prec, variant, a, ws[i % sets], dq if prec == "i8" else None, bias, 0, None, 0, out16, split), False)
-                results["timings"].append({"M": M, "N": N, "K": K, "precision": prec, "variant": variant, "split": split, "us": t})
-                if prec not in best or t < best[prec][0]:
-                    best[prec] = (t, variant, split)
+        for variant, *_ in GEMMS[prec]:  # split 1: the split-K clusters are timed through `octet bench` (see above)
+            if not fits(prec, variant, K):
+                continue
+            t = timed(lambda i: gemm(prec, variant, a, ws[i % sets], dq if prec == "i8" else None, bias, 0, None, 0, out16), False)
+            results["timings"].append({"M": M, "N": N, "K": K, "precision": prec, "variant": variant, "split": 1, "us": t})
+            if prec not in best or t < best[prec][0]:
+                best[prec] = (t, variant, 1)
     results["timings"].append({"M": M, "N": N, "K": K, "cublaslt_i8_us": t_int, "cublaslt_f16_us": t_h})
     bi, bh = best["i8"], best["f16"]
     print(f"{M:>7}×{N:>5}×{K:>5} {t_int:>12.1f} {t_h:>12.1f}  {bi[0]:>8.1f} ({bi[1]}, {bi[2]}) {2 * M * N * K / bi[0] / 1e6:>7.0f} TOPS"

@@ -145,6 +145,19 @@ __attribute__((target("avx2,fma"))) static void gemm_u8s8_avx2(int m, int n, int
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Stores a tile's MR rows of 32 sums (acc0: columns 0–15, acc1: 16–31), the first `width` columns, less 128·colsum.
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512vnni"), always_inline)) static inline void store512(
+    int mr, const __m512i *acc0, const __m512i *acc1, const int32_t *cs, int32_t *c, long ldc, int width) {
+    __mmask16 m0 = width >= 16 ? 0xFFFF : (__mmask16)((1u << width) - 1);
+    __mmask16 m1 = width >= 32 ? 0xFFFF : (width <= 16 ? 0 : (__mmask16)((1u << (width - 16)) - 1));
+    __m512i c0 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m0, cs), 7);
+    __m512i c1 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m1, cs + 16), 7);
+    for (int i = 0; i < mr; i++) {
+        _mm512_mask_storeu_epi32(c + (long)i * ldc, m0, _mm512_sub_epi32(acc0[i], c0));
+        _mm512_mask_storeu_epi32(c + (long)i * ldc + 16, m1, _mm512_sub_epi32(acc1[i], c1));
+    }
+}
+
 // AVX-512 VNNI: MR rows × 32 columns (two panels).
 #define AVX512_TILE(MR)                                                                                              \
     __attribute__((target("avx512f,avx512vl,avx512bw,avx512vnni"))) static void tile512_##MR(                      \
@@ -165,14 +178,7 @@ __attribute__((target("avx2,fma"))) static void gemm_u8s8_avx2(int m, int n, int
                 acc1[i] = _mm512_dpbusd_epi32(acc1[i], va, b1);                                                      \
             }                                                                                                        \
         }                                                                                                            \
-        __mmask16 m0 = width >= 16 ? 0xFFFF : (__mmask16)((1u << width) - 1);                                        \
-        __mmask16 m1 = width >= 32 ? 0xFFFF : (width <= 16 ? 0 : (__mmask16)((1u << (width - 16)) - 1));            \
-        __m512i c0 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m0, cs), 7);                                         \
-        __m512i c1 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m1, cs + 16), 7);                                    \
-        for (int i = 0; i < MR; i++) {                                                                               \
-            _mm512_mask_storeu_epi32(c + (long)i * ldc, m0, _mm512_sub_epi32(acc0[i], c0));                          \
-            _mm512_mask_storeu_epi32(c + (long)i * ldc + 16, m1, _mm512_sub_epi32(acc1[i], c1));                     \
-        }                                                                                                            \
+        store512(MR, acc0, acc1, cs, c, ldc, width);                                                                  \
     }
 AVX512_TILE(4)
 AVX512_TILE(1)
@@ -205,14 +211,7 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512vnni"))) static void tile
             }
         }
     }
-    __mmask16 m0 = width >= 16 ? 0xFFFF : (__mmask16)((1u << width) - 1);
-    __mmask16 m1 = width >= 32 ? 0xFFFF : (width <= 16 ? 0 : (__mmask16)((1u << (width - 16)) - 1));
-    __m512i c0 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m0, cs), 7);
-    __m512i c1 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m1, cs + 16), 7);
-    for (int i = 0; i < 12; i++) {
-        _mm512_mask_storeu_epi32(c + (long)i * ldc, m0, _mm512_sub_epi32(acc0[i], c0));
-        _mm512_mask_storeu_epi32(c + (long)i * ldc + 16, m1, _mm512_sub_epi32(acc1[i], c1));
-    }
+    store512(12, acc0, acc1, cs, c, ldc, width);
 }
 
 // Copies rows a[0..12) as [group][12][4] bytes (zero past k) into a per-thread buffer that grows as needed; NULL when

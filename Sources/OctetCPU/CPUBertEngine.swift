@@ -188,13 +188,15 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
 
     private func layerNorm(rows: Int, _ input: UnsafeMutablePointer<Float>, _ norm: (gamma: [Float], beta: [Float]),
                            into output: UnsafeMutablePointer<Float>) {
-        let (h, eps) = (config.hiddenSize, config.layerNormEpsilon)
+        let h = config.hiddenSize
+        withRowNorm(norm, into: output) { $0.apply(rows: rows, n: h, c: input, ldc: h, parallel: parallel) }
+    }
+
+    /// `norm` as a `RowNorm` writing rows of width H into `output`, valid inside `body`.
+    private func withRowNorm(_ norm: (gamma: [Float], beta: [Float]), into output: UnsafeMutablePointer<Float>, _ body: (RowNorm) -> Void) {
         norm.gamma.withUnsafeBufferPointer { g in
-            norm.beta.withUnsafeBufferPointer { be in
-                parallel.forEachRange(rows) { r in
-                    octet_layernorm(Int32(r.count), Int32(h), input + r.lowerBound * h, h, g.baseAddress, be.baseAddress,
-                                    eps, output + r.lowerBound * h, h)
-                }
+            norm.beta.withUnsafeBufferPointer { b in
+                body(RowNorm(gamma: g.baseAddress!, beta: b.baseAddress!, epsilon: config.layerNormEpsilon, output: output, ldo: config.hiddenSize))
             }
         }
     }
@@ -207,11 +209,8 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
                                 scratch: UnsafeMutablePointer<Float>, norm: (gamma: [Float], beta: [Float])) {
         let h = config.hiddenSize
         guard let add else {
-            norm.gamma.withUnsafeBufferPointer { g in
-                norm.beta.withUnsafeBufferPointer { b in
-                    let rowNorm = RowNorm(gamma: g.baseAddress!, beta: b.baseAddress!, epsilon: config.layerNormEpsilon, output: residual, ldo: h)
-                    linear.apply(rows: t, a: a, lda: lda, c: sum, ldc: h, gelu: false, residual: residual, ldr: h, norm: rowNorm, parallel: parallel)
-                }
+            withRowNorm(norm, into: residual) { rowNorm in
+                linear.apply(rows: t, a: a, lda: lda, c: sum, ldc: h, gelu: false, residual: residual, ldr: h, norm: rowNorm, parallel: parallel)
             }
             return
         }
@@ -248,6 +247,11 @@ struct RowNorm {
     func apply(_ rows: Range<Int>, n: Int, c: UnsafePointer<Float>, ldc: Int) {
         octet_layernorm(Int32(rows.count), Int32(n), c + rows.lowerBound * ldc, ldc, gamma, beta, epsilon, output + rows.lowerBound * ldo, ldo)
     }
+
+    /// Normalizes the first `rows` rows of `c`, the rows split over `parallel`'s workers.
+    func apply(rows: Int, n: Int, c: UnsafePointer<Float>, ldc: Int, parallel: Parallel) {
+        parallel.forEachRange(rows) { apply($0, n: n, c: c, ldc: ldc) }
+    }
 }
 
 /// A linear layer the engine runs: float32 (`PackedLinear`) or INT8 (`QuantizedLinear`). With `norm`, the output rows
@@ -270,8 +274,7 @@ extension PackedLinear: LinearLayer {
         apply(rows: rows, a: a, lda: lda, c: c, ldc: ldc, gelu: gelu, residual: residual, ldr: ldr, parallel: parallel)
         guard let norm else { return }
         // The float GEMM may split by column panels, so whole rows are only ready after it.
-        let n = weight.n
-        parallel.forEachRange(rows) { r in norm.apply(r, n: n, c: c, ldc: ldc) }
+        norm.apply(rows: rows, n: weight.n, c: c, ldc: ldc, parallel: parallel)
     }
 }
 extension QuantizedLinear: LinearLayer {}

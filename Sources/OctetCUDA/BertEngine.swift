@@ -441,7 +441,7 @@ struct GemmChoice {
         if m <= Self.splitMaxTokens {
             let tiles = (n + tile.2 - 1) / tile.2 * ((m + tile.1 - 1) / tile.1)
             let target = Int((Double(multiprocessors) * waves).rounded())
-            split = max(1, min((target + tiles / 2) / tiles, Self.maxSplit, kBytes / tile.3))
+            split = Self.clamped(split: (target + tiles / 2) / tiles, kBytes: kBytes, bk: tile.3)
         }
         kernel = "gemm_\(int8 ? "i8" : "f16")_\(tile.0)"
         (bm, bn, bk, threads, stages) = (tile.1, tile.2, tile.3, tile.4, tile.5)
@@ -455,8 +455,11 @@ struct GemmChoice {
     /// The same tile with another split-K (the self-test forces split paths), clamped to what the kernel takes.
     func withSplit(_ split: Int, k: Int, int8: Bool) -> GemmChoice {
         GemmChoice(kernel: kernel, bm: bm, bn: bn, bk: bk, threads: threads, stages: stages,
-                   split: max(1, min(split, Self.maxSplit, k * (int8 ? 1 : 2) / bk)))
+                   split: Self.clamped(split: split, kBytes: k * (int8 ? 1 : 2), bk: bk))
     }
+
+    /// What gemm.cu takes: 1 ≤ split ≤ min(8, the K slabs of `bk` bytes).
+    private static func clamped(split: Int, kBytes: Int, bk: Int) -> Int { max(1, min(split, maxSplit, kBytes / bk)) }
 
     /// The grid, block, cluster and arguments of `gemm.cu`'s kernels for C[m, n] = epilogue(A[m, k] · W[n, k]ᵀ), A
     /// contiguous (lda = k) and C contiguous (ldo = n); addresses 0 are null (no dequantization, no output quantizer).

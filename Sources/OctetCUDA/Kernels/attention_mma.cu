@@ -32,17 +32,6 @@ constexpr int WARPS = 4, ROWS = 16, KEY_CHUNK = 64;
 template <bool C, class A, class B> struct Select { typedef A T; };
 template <class A, class B> struct Select<false, A, B> { typedef B T; };
 
-__device__ __forceinline__ unsigned smem_u32(const void *p) { return static_cast<unsigned>(__cvta_generic_to_shared(p)); }
-
-__device__ __forceinline__ void copy16(void *dst, const void *src, bool valid) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst)), "l"(src), "r"(valid ? 16 : 0));
-}
-
-__device__ __forceinline__ void ldsm_x4(unsigned (&r)[4], const void *p) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_u32(p)));
-}
-
 __device__ __forceinline__ void mma_s8(int (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
     asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                  : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
@@ -117,7 +106,7 @@ __device__ __forceinline__ void attention(const void *__restrict__ qkv, const in
             const int r = e / CHUNKS, c = (e % CHUNKS) * 16, i = q0 + r;
             copy16(Qs + r * K_ROW + c, src + base + (size_t)min(i, S - 1) * ld + c, i < S);
         }
-        asm volatile("cp.async.commit_group;\n" ::);
+        copy_commit();
         for (int e0 = threadIdx.x; e0 < Spad * CHUNKS; e0 += 4 * blockDim.x) {
             uint4 v[4];
 #pragma unroll
@@ -136,7 +125,7 @@ __device__ __forceinline__ void attention(const void *__restrict__ qkv, const in
                 for (int k = 0; k < 16; k++) Vt[(c + k) * V_ROW + key] = (unsigned char)(w[k / 4] >> (8 * (k % 4)));
             }
         }
-        asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+        copy_wait<0>();
     } else {
         // fp16 or float32 input: 8 elements per thread-step, quantized (QK8, PV8) or converted to fp16 here.
         const int groups = Spad * D / 8;
@@ -197,7 +186,7 @@ __device__ __forceinline__ void attention(const void *__restrict__ qkv, const in
     // The warp's 16 query rows as A fragments, one per 32 bytes of d.
     unsigned qa[QK_BYTES / 32][4];
 #pragma unroll
-    for (int c = 0; c < QK_BYTES / 32; c++) ldsm_x4(qa[c], Qs + (warp * ROWS + lane % 16) * K_ROW + c * 32 + (lane / 16) * 16);
+    for (int c = 0; c < QK_BYTES / 32; c++) ldmatrix_x4(qa[c], Qs + (warp * ROWS + lane % 16) * K_ROW + c * 32 + (lane / 16) * 16);
     const float scoreScale = (QK8 ? qStep * kStep : 1.f) * rsqrtf((float)D);
 
     // Scores of the warp's rows against one chunk of 64 keys: s[block][0..1] row g, [2..3] row g+8; keys 8·block + 2t, +1.
@@ -210,7 +199,7 @@ __device__ __forceinline__ void attention(const void *__restrict__ qkv, const in
 #pragma unroll
                 for (int c = 0; c < QK_BYTES / 32; c++) {
                     unsigned r[4];
-                    ldsm_x4(r, Ks + (key0 + lane % 8 + (lane / 16) * 8) * K_ROW + c * 32 + ((lane / 8) % 2) * 16);
+                    ldmatrix_x4(r, Ks + (key0 + lane % 8 + (lane / 16) * 8) * K_ROW + c * 32 + ((lane / 8) % 2) * 16);
                     mma_s8(acc[0], qa[c], r[0], r[1]);
                     mma_s8(acc[1], qa[c], r[2], r[3]);
                 }
@@ -223,7 +212,7 @@ __device__ __forceinline__ void attention(const void *__restrict__ qkv, const in
 #pragma unroll
                 for (int c = 0; c < QK_BYTES / 32; c++) {
                     unsigned r[4];
-                    ldsm_x4(r, Ks + (key0 + lane % 8 + (lane / 16) * 8) * K_ROW + c * 32 + ((lane / 8) % 2) * 16);
+                    ldmatrix_x4(r, Ks + (key0 + lane % 8 + (lane / 16) * 8) * K_ROW + c * 32 + ((lane / 8) % 2) * 16);
                     mma_f16(acc[0], qa[c], r[0], r[1]);
                     mma_f16(acc[1], qa[c], r[2], r[3]);
                 }
@@ -298,7 +287,7 @@ __device__ __forceinline__ void attention(const void *__restrict__ qkv, const in
 #pragma unroll
                 for (int jd = 0; jd < D / 8; jd += 2) {
                     unsigned r[4];
-                    ldsm_x4(r, Vt + (jd * 8 + lane % 8 + (lane / 16) * 8) * V_ROW + key0 + ((lane / 8) % 2) * 16);
+                    ldmatrix_x4(r, Vt + (jd * 8 + lane % 8 + (lane / 16) * 8) * V_ROW + key0 + ((lane / 8) % 2) * 16);
                     mma_u8s8(reinterpret_cast<int (&)[4]>(o[jd]), a, r[0], r[1]);
                     mma_u8s8(reinterpret_cast<int (&)[4]>(o[jd + 1]), a, r[2], r[3]);
                 }
@@ -313,7 +302,7 @@ __device__ __forceinline__ void attention(const void *__restrict__ qkv, const in
 #pragma unroll
                 for (int jd = 0; jd < D / 8; jd += 2) {
                     unsigned r[4];
-                    ldsm_x4(r, Vt + (jd * 8 + lane % 8 + (lane / 16) * 8) * V_ROW + keyByte + ((lane / 8) % 2) * 16);
+                    ldmatrix_x4(r, Vt + (jd * 8 + lane % 8 + (lane / 16) * 8) * V_ROW + keyByte + ((lane / 8) % 2) * 16);
                     mma_f16(reinterpret_cast<float (&)[4]>(o[jd]), a, r[0], r[1]);
                     mma_f16(reinterpret_cast<float (&)[4]>(o[jd + 1]), a, r[2], r[3]);
                 }

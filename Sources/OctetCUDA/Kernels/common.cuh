@@ -45,6 +45,20 @@ __device__ __forceinline__ signed char quantize_s8(float x, float qScale) {
     return (signed char)(int)fminf(fmaxf(rintf(x * qScale), -128.f), 127.f);
 }
 
+// Shared-memory staging, shared by the GEMM and the attention: the 32-bit shared address of a generic pointer;
+// cp.async 16-byte copies from global memory (zero-filled when `valid` is false, so rows past the end read as 0), their
+// commit groups and the wait for all but the newest N groups; ldmatrix of four 8×8 b16 tiles (a whole mma fragment).
+__device__ __forceinline__ unsigned smem_address(const void *p) { return static_cast<unsigned>(__cvta_generic_to_shared(p)); }
+__device__ __forceinline__ void copy16(void *dst, const void *src, bool valid) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_address(dst)), "l"(src), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void copy_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void copy_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
+__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void *p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_address(p)));
+}
+
 // Programmatic dependent launch (Hopper): a kernel launched with programmatic stream serialization may start while the
 // kernel before it still runs. Each kernel may read only immutable data (weights) before `wait_for_producers`, which
 // returns when the previous kernel has finished and its writes are visible, and lets its own successor start

@@ -32,17 +32,6 @@
 
 namespace {
 
-
-__device__ __forceinline__ unsigned smem_address(const void *p) {
-    return static_cast<unsigned>(__cvta_generic_to_shared(p));
-}
-
-__device__ __forceinline__ void copy16(void *dst, const void *src, bool valid) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_address(dst)), "l"(src), "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N> __device__ __forceinline__ void wait_groups() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
-
 template <bool INT8> struct Acc;
 template <> struct Acc<true> { typedef int T; };
 template <> struct Acc<false> { typedef float T; };
@@ -104,10 +93,6 @@ __device__ __forceinline__ float cluster_load(unsigned address, float) {
 }
 constexpr int MAX_SPLIT = 8;
 
-__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void *p) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_address(p)));
-}
 
 template <int BM, int BN, int BK, int WM, int WN, int STAGES, bool INT8>
 __device__ __forceinline__ void gemm(const void *__restrict__ A, int lda, const void *__restrict__ B, int M, int N, int K,
@@ -183,14 +168,14 @@ __device__ __forceinline__ void gemm(const void *__restrict__ A, int lda, const 
 #pragma unroll
     for (int s = 0; s < STAGES - 1; s++) {
         if (s < kTiles) loadA(s, s);
-        commit();
+        copy_commit();
     }
     for (int kt = 0; kt < kTiles; kt++) {
-        wait_groups<STAGES - 2>();
+        copy_wait<STAGES - 2>();
         __syncthreads();
         int next = kt + STAGES - 1;
         if (next < kTiles) { loadA(next % STAGES, next); loadB(next % STAGES, next); }
-        commit();
+        copy_commit();
         const unsigned char *as = As + (kt % STAGES) * BM * ROW, *bs = Bs + (kt % STAGES) * BN * ROW;
 #pragma unroll
         for (int kk = 0; kk < BK; kk += 32) {
@@ -211,7 +196,7 @@ __device__ __forceinline__ void gemm(const void *__restrict__ A, int lda, const 
                 for (int j = 0; j < NI; j++) mma(acc[i][j], af[i], bf[j]);
         }
     }
-    wait_groups<0>();
+    copy_wait<0>();
     if (!EARLY) fetchColumns();
 
     if (direct) {
