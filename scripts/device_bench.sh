@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
 # The GPU benchmark run behind docs/PERFORMANCE.md: Octet's self-test, then `octet bench` and the PyTorch peer at the
-# same shapes, in one call on the GPU machine (see docs/GPU.md for how the binary and model travel there).
+# same shapes, in one call on the GPU machine (see docs/GPU.md for how the binary and model travel there). Every step has
+# a time limit, so a hung kernel costs that step, not the call.
 #   bash scripts/device_bench.sh OCTET_BINARY MODEL_FOLDER FEATURES OUT_FOLDER
 set -uo pipefail
 octet=$1 model=$2 features=$3 out=$4
-"$octet" selftest --device cuda --model "$model" --features "$features" --json "$out/selftest.json" > "$out/selftest.txt" 2>&1
+timeout 300 "$octet" selftest --device cuda --model "$model" --features "$features" --json "$out/selftest.json" > "$out/selftest.txt" 2>&1
 tail -n 12 "$out/selftest.txt"
 for m in bert-base bert-large; do
   for p in int8 fp16; do
-    "$octet" bench "$m" --device cuda --precision "$p" --batch 1,128 --seq 128,384 --warmup 20 --iterations 100 --min-seconds 0.5 \
+    timeout 180 "$octet" bench "$m" --device cuda --precision "$p" --batch 1,128 --seq 128,384 --warmup 20 --iterations 100 --min-seconds 0.5 \
       --json "$out/octet-$m-$p.json" 2>&1 | grep -v "^|--" | tee -a "$out/octet.txt"
   done
   for p in int8 fp16; do  # the default launches with programmatic dependent launch up to 256 tokens: without it, for comparison
-    OCTET_PDL=0 "$octet" bench "$m" --device cuda --precision "$p" --batch 1 --seq 128 --warmup 20 --iterations 100 --min-seconds 0.5 \
+    OCTET_PDL=0 timeout 60 "$octet" bench "$m" --device cuda --precision "$p" --batch 1 --seq 128 --warmup 20 --iterations 100 --min-seconds 0.5 \
       --json "$out/octet-$m-$p-no-pdl.json" 2>&1 | grep -v "^|--" | tee -a "$out/octet.txt"
   done
 done
-PYTHONUNBUFFERED=1 python3 scripts/peer_torch_bench.py --batch 1,128 --seq 128,384 --precisions fp16 --modes eager,graph \
+PYTHONUNBUFFERED=1 timeout 400 python3 scripts/peer_torch_bench.py --batch 1,128 --seq 128,384 --precisions fp16 --modes eager,graph \
   --iterations 100 --json "$out/torch-graph.json" 2>&1 | tee "$out/torch.txt"
-PYTHONUNBUFFERED=1 python3 scripts/peer_torch_bench.py --batch 1 --seq 128 --precisions fp16 --modes compile \
+PYTHONUNBUFFERED=1 timeout 300 python3 scripts/peer_torch_bench.py --batch 1 --seq 128 --precisions fp16 --modes compile \
   --iterations 100 --json "$out/torch-compile.json" 2>&1 | tee -a "$out/torch.txt"

@@ -11,7 +11,7 @@ is the fast loop for editing a kernel without rebuilding the Swift binary.
 
     python3 scripts/gpu_kernel_bench.py [--json OUT.json]
 """
-import argparse, json, math, os, sys, tempfile
+import argparse, ctypes, glob, json, math, os, sys, tempfile
 import cupy as cp
 import torch
 
@@ -19,15 +19,53 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--json")
 parser.add_argument("--verbose", action="store_true")
 parser.add_argument("--no-gemm-timing", action="store_true")
+parser.add_argument("--no-attention-timing", action="store_true")
+parser.add_argument("--no-checks", action="store_true", help="timings only")
+parser.add_argument("--epilogues", action="store_true", help="also time each GEMM variant with GELU + int8 output and with float32 output")
+parser.add_argument("--gemm-shapes", help="GEMM shapes to time, as M,N,K;M,N,K;… (default: BERT's batch-1 and batch-128 shapes)")
 args = parser.parse_args()
 torch.manual_seed(1)
 folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Sources", "OctetCUDA", "Kernels")
 modules = {}
 
 
+def compile_cubin(file):
+    """NVRTC (through ctypes) for the device's own architecture, sm_90a on Hopper as Octet compiles (wgmma needs the
+    `a` target, which CuPy's compiler does not ask for); returns the path of the cubin."""
+    for lib in [os.environ.get("OCTET_CUDA_LIB", "/usr/local/cuda/lib64"), "/usr/local/cuda/lib64"]:
+        if os.path.exists(os.path.join(lib, "libnvrtc.so.13")):
+            # NVRTC opens its builtins library by name: load it first from the same folder.
+            for builtins in sorted(glob.glob(os.path.join(lib, "libnvrtc-builtins.so.13*")))[:1]:
+                ctypes.CDLL(builtins, mode=ctypes.RTLD_GLOBAL)
+            nvrtc = ctypes.CDLL(os.path.join(lib, "libnvrtc.so.13"))
+            break
+    else:
+        nvrtc = ctypes.CDLL("libnvrtc.so.13")
+    major, minor = torch.cuda.get_device_capability()
+    arch = f"sm_{major}{minor}" + ("a" if (major, minor) == (9, 0) else "")
+    source = open(os.path.join(folder, file)).read().encode()
+    header = open(os.path.join(folder, "common.cuh")).read().encode()
+    prog = ctypes.c_void_p()
+    assert nvrtc.nvrtcCreateProgram(ctypes.byref(prog), source, file.encode(), 1, (ctypes.c_char_p * 1)(header),
+                                    (ctypes.c_char_p * 1)(b"common.cuh")) == 0
+    options = [f"--gpu-architecture={arch}".encode(), b"--std=c++17", b"-default-device"]
+    result = nvrtc.nvrtcCompileProgram(prog, len(options), (ctypes.c_char_p * len(options))(*options))
+    size = ctypes.c_size_t()
+    nvrtc.nvrtcGetProgramLogSize(prog, ctypes.byref(size))
+    log = ctypes.create_string_buffer(size.value)
+    nvrtc.nvrtcGetProgramLog(prog, log)
+    assert result == 0, f"NVRTC failed for {file}:\n{log.value.decode()}"
+    nvrtc.nvrtcGetCUBINSize(prog, ctypes.byref(size))
+    cubin = ctypes.create_string_buffer(size.value)
+    nvrtc.nvrtcGetCUBIN(prog, cubin)
+    path = os.path.join(tempfile.mkdtemp(), file + ".cubin")
+    open(path, "wb").write(cubin.raw)
+    return path
+
+
 def kernel(file, name):
     if file not in modules:
-        modules[file] = cp.RawModule(code=open(os.path.join(folder, file)).read(), options=("--std=c++17", f"-I{folder}"))
+        modules[file] = cp.RawModule(path=compile_cubin(file))
     f = modules[file].get_function(name)
     f.max_dynamic_shared_size_bytes = 200 * 1024
     return f
@@ -79,38 +117,90 @@ def gelu(x):
 
 
 # --- GEMM checks: int8 exact in the integers, then the float epilogue ------------------------------------------------
-for prec in ["i8", "f16"]:
+def check_gemm(prec, label, M, N, K, run):
+    """Runs `run(a, w, dq, bias, act, qScale, kind, out)` on random operands and checks it against float64."""
+    if prec == "i8":
+        a = torch.randint(-128, 128, (M, K), dtype=torch.int8, device="cuda")
+        w = torch.randint(-128, 128, (N, K), dtype=torch.int8, device="cuda")
+        dq = torch.rand(N, device="cuda") * 1e-4
+    else:
+        a = torch.randn(M, K, device="cuda").half()
+        w = (torch.randn(N, K, device="cuda") * 0.05).half()
+        dq = None
+    acc = a.double() @ w.double().t()
+    bias = torch.randn(N, device="cuda")
+    ref = acc * (dq.double() if dq is not None else 1) + bias.double()
+    for act, kind in [(0, 0), (1, 1), (1, 2)]:
+        r = gelu(ref) if act else ref
+        if kind == 2:
+            qs = torch.full((N,), 127 / max(r.abs().max().item(), 1e-6), device="cuda")
+            out = torch.full((M, N), 99, dtype=torch.int8, device="cuda")
+            run(a, w, dq, bias, act, qs, kind, out)
+            expect = torch.clamp(torch.round(r * qs.double()), -128, 127)
+            report(f"{label} {M}x{N}x{K} gelu int8", (out.double() - expect).abs().max().item(), 1)
+        else:
+            out = torch.full((M, N), float("nan"), dtype=torch.float16 if kind == 0 else torch.float32, device="cuda")
+            run(a, w, dq, bias, act, None, kind, out)
+            err = ((out.double() - r).norm() / r.norm()).item()
+            report(f"{label} {M}x{N}x{K} {'gelu ' if act else ''}{'fp16' if kind == 0 else 'fp32'}", err, 1e-3 if kind == 0 else 1e-5)
+
+
+for prec in [] if args.no_checks else ["i8", "f16"]:
     for (M, N, K) in [(128, 1024, 1024), (200, 384, 1536), (384, 3072, 1024), (1000, 1024, 4096)]:
         for variant, *_ in GEMMS[prec]:
-            if not fits(prec, variant, K):
-                continue
-            if prec == "i8":
-                a = torch.randint(-128, 128, (M, K), dtype=torch.int8, device="cuda")
-                w = torch.randint(-128, 128, (N, K), dtype=torch.int8, device="cuda")
-                acc = a.double() @ w.double().t()
-                dq = torch.rand(N, device="cuda") * 1e-4
-            else:
-                a = torch.randn(M, K, device="cuda").half()
-                w = (torch.randn(N, K, device="cuda") * 0.05).half()
-                acc = a.double() @ w.double().t()
-                dq = None
-            bias = torch.randn(N, device="cuda")
-            ref = acc * (dq.double() if dq is not None else 1) + bias.double()
-            for act, kind in [(0, 0), (1, 1), (1, 2)]:
-                r = gelu(ref) if act else ref
-                if kind == 2:
-                    qs = torch.full((N,), 127 / max(r.abs().max().item(), 1e-6), device="cuda")
-                    out = torch.full((M, N), 99, dtype=torch.int8, device="cuda")
-                    gemm(prec, variant, a, w, dq, bias, act, qs, kind, out)
-                    expect = torch.clamp(torch.round(r * qs.double()), -128, 127)
-                    err = (out.double() - expect).abs().max().item()
-                    report(f"gemm_{prec}_{variant} {M}x{N}x{K} gelu int8", err, 1)
-                else:
-                    out = torch.full((M, N), float("nan"), dtype=torch.float16 if kind == 0 else torch.float32, device="cuda")
-                    gemm(prec, variant, a, w, dq, bias, act, None, kind, out)
-                    err = ((out.double() - r).norm() / r.norm()).item()
-                    report(f"gemm_{prec}_{variant} {M}x{N}x{K} {'gelu ' if act else ''}{'fp16' if kind == 0 else 'fp32'}",
-                           err, 1e-3 if kind == 0 else 1e-5)
+            if fits(prec, variant, K):
+                check_gemm(prec, f"gemm_{prec}_{variant}", M, N, K, lambda *x: gemm(prec, variant, *x))
+
+# --- wgmma GEMM (gemm_wgmma.cu): TMA tensor maps and the launch through the driver, which CuPy cannot do -------------
+libcuda = ctypes.CDLL("libcuda.so.1")
+SMS = torch.cuda.get_device_properties(0).multi_processor_count
+# (variant, BM, BN, stages), as gemm_wgmma.cu instantiates them; "pp_": the persistent ping-pong schedule.
+WGMMA = [("128x256", 128, 256, 4), ("128x128", 128, 128, 6), ("64x128", 64, 128, 8), ("pp_128x128", 128, 128, 6), ("pp_64x256", 64, 256, 5)]
+
+
+def tensor_map(t, box_rows):
+    """A 2-D byte-wise CUtensorMap over a row-major matrix: box 128 bytes × box_rows, 128-byte swizzle, zero fill."""
+    rows, cols = t.shape
+    row_bytes = cols * t.element_size()
+    m = (ctypes.c_uint64 * 16)()
+    dims = (ctypes.c_uint64 * 2)(row_bytes, rows)
+    strides = (ctypes.c_uint64 * 1)(t.stride(0) * t.element_size())
+    box = (ctypes.c_uint32 * 2)(128, box_rows)
+    one = (ctypes.c_uint32 * 2)(1, 1)
+    r = libcuda.cuTensorMapEncodeTiled(ctypes.byref(m), 0, 2, ctypes.c_void_p(t.data_ptr()), dims, strides, box, one, 0, 3, 2, 0)
+    assert r == 0, f"cuTensorMapEncodeTiled failed ({r})"
+    return m
+
+
+def gemm_wgmma(prec, variant, a, w, dq, bias, act, q, kind, out, maps=None):
+    name, bm, bn, stages = next(v for v in WGMMA if v[0] == variant)
+    M, K = a.shape
+    N = w.shape[0]
+    pingpong = variant.startswith("pp_")
+    tiles = ((N + bn - 1) // bn) * ((M + bm - 1) // bm)
+    grid = (min(tiles, SMS), 1) if pingpong else ((N + bn - 1) // bn, (M + bm - 1) // bm)
+    threads = 384 if pingpong else 128 + 2 * bm
+    mapA, mapB = maps or (tensor_map(a, bm), tensor_map(w, bn))
+    smem = stages * (bm + bn) * 128 + 1024 + 16 * (stages + 1)
+    f = kernel("gemm_wgmma.cu", f"gemm_wgmma_pp_{prec}_{variant[3:]}" if pingpong else f"gemm_wgmma_{prec}_{variant}")
+    f.max_dynamic_shared_size_bytes = smem
+    values = [mapA, mapB, ctypes.c_int32(M), ctypes.c_int32(N), ctypes.c_int32(K), ctypes.c_uint64(dq.data_ptr() if dq is not None else 0),
+              ctypes.c_uint64(bias.data_ptr()), ctypes.c_int32(act), ctypes.c_uint64(q.data_ptr() if q is not None else 0),
+              ctypes.c_int32(kind), ctypes.c_uint64(out.data_ptr()), ctypes.c_int32(N)]
+    params = (ctypes.c_void_p * len(values))(*[ctypes.cast(ctypes.byref(v), ctypes.c_void_p) for v in values])
+    stream = cp.cuda.get_current_stream().ptr
+    r = libcuda.cuLaunchKernel(ctypes.c_void_p(f.kernel.ptr), grid[0], grid[1], 1, threads, 1, 1, smem,
+                               ctypes.c_void_p(stream), params, None)
+    assert r == 0, f"cuLaunchKernel failed for gemm_wgmma_{prec}_{variant} ({r})"
+
+
+for prec in [] if args.no_checks else ["i8", "f16"]:
+    for (M, N, K) in [(128, 1024, 1024), (300, 200, 208), (1000, 3072, 1024), (4096, 1024, 4096)]:
+        for variant, *_ in WGMMA:
+            check_gemm(prec, f"gemm_wgmma_{prec}_{variant}", M, N, K,
+                       lambda *x: gemm_wgmma(prec, variant, *x))
+torch.cuda.synchronize()
+print(f"wgmma checks done: {sum(1 for c in results['checks'] if c['name'].startswith('gemm_wgmma') and c['passed'])} passed", flush=True)
 
 # --- attention ---------------------------------------------------------------------------------------------------
 def attention_ref(qkv, mask, S, heads, D, qStep, kStep, pStep, unsigned, vStep):
@@ -128,7 +218,7 @@ def attention_ref(qkv, mask, S, heads, D, qStep, kStep, pStep, unsigned, vStep):
     return (p @ v).permute(0, 2, 1, 3).reshape(B * S, H)
 
 
-for (B, S, heads, D) in [(1, 128, 12, 32), (2, 384, 16, 64), (3, 77, 4, 128)]:
+for (B, S, heads, D) in [] if args.no_checks else [(1, 128, 12, 32), (2, 384, 16, 64), (3, 77, 4, 128)]:
     qkv = (torch.randn(B * S, 3 * heads * D, device="cuda") * 2).half()
     mask = torch.ones(B, S, dtype=torch.int32, device="cuda")
     for b in range(B):
@@ -156,7 +246,7 @@ def attention_mma(qkv, f32, mask, S, heads, D, qs, ks, ps, un, vs, out):
         cp.int32(heads), cp.float32(qs), cp.float32(ks), cp.float32(ps), cp.int32(un), cp.float32(vs), cp.float32(0), ptr(out)), shared_mem=smem)
 
 
-for (B, S, heads, D) in [(1, 128, 12, 32), (2, 384, 16, 64), (3, 77, 4, 64), (2, 200, 6, 32)]:
+for (B, S, heads, D) in [] if args.no_checks else [(1, 128, 12, 32), (2, 384, 16, 64), (3, 77, 4, 64), (2, 200, 6, 32)]:
     qkv = torch.randn(B * S, 3 * heads * D, device="cuda") * 2
     mask = torch.ones(B, S, dtype=torch.int32, device="cuda")
     for b in range(1, B):
@@ -180,7 +270,7 @@ for (B, S, heads, D) in [(1, 128, 12, 32), (2, 384, 16, 64), (3, 77, 4, 64), (2,
             report(f"attention_mma d{D} B{B} S{S} {label} int8 input", err, 2e-2)
 
 # --- LayerNorms and the QA head ----------------------------------------------------------------------------------
-for H in [384, 1024]:
+for H in [] if args.no_checks else [384, 1024]:
     T, V, P = 300, 1000, 512
     word, pos, typ = [(torch.randn(n, H, device="cuda") * 0.5).half() for n in (V, P, 2)]
     gamma, beta = torch.rand(H, device="cuda") + 0.5, torch.randn(H, device="cuda") * 0.1
@@ -259,8 +349,10 @@ torch.cuda.synchronize()
 
 print("\nGEMM timings, median µs (weights rotated over 24 sets, as a 24-layer model streams them)", flush=True)
 print(f"{'shape M×N×K':>22} {'cuBLASLt i8':>12} {'cuBLASLt f16':>12}  best Octet i8 (variant, split)    best Octet f16", flush=True)
-for (M, N, K) in [] if args.no_gemm_timing else [(128, 3072, 1024), (128, 1024, 1024), (128, 4096, 1024), (128, 1024, 4096), (384, 3072, 1024), (384, 1024, 4096),
-                  (128, 2304, 768), (128, 768, 3072), (16384, 4096, 1024), (16384, 1024, 4096)]:
+shapes = [tuple(int(x) for x in shape.split(",")) for shape in args.gemm_shapes.split(";")] if args.gemm_shapes else None
+for (M, N, K) in [] if args.no_gemm_timing else shapes or [(128, 3072, 1024), (128, 1024, 1024), (128, 4096, 1024), (128, 1024, 4096), (384, 3072, 1024), (384, 1024, 4096),
+                  (128, 2304, 768), (128, 768, 3072), (16384, 4096, 1024), (16384, 1024, 4096), (16384, 3072, 1024),
+                  (16384, 2304, 768), (16384, 768, 3072), (49152, 4096, 1024)]:
     sets = 24 if M <= 512 else 2
     a8 = torch.randint(-128, 128, (M, K), dtype=torch.int8, device="cuda")
     w8 = [torch.randint(-128, 128, (N, K), dtype=torch.int8, device="cuda") for _ in range(sets)]
@@ -268,6 +360,8 @@ for (M, N, K) in [] if args.no_gemm_timing else [(128, 3072, 1024), (128, 1024, 
     w16 = [torch.randn(N, K, device="cuda").half() for _ in range(sets)]
     dq, bias = torch.rand(N, device="cuda") * 1e-4, torch.randn(N, device="cuda")
     out16 = torch.empty(M, N, dtype=torch.float16, device="cuda")
+    out8, out32 = torch.empty(M, N, dtype=torch.int8, device="cuda"), torch.empty(M, N, dtype=torch.float32, device="cuda")
+    qs = torch.full((N,), 10.0, device="cuda")
     t_int = timed(lambda i: torch._int_mm(a8, w8[i % sets].t()), True)
     t_h = timed(lambda i: torch.mm(a16, w16[i % sets].t()), True)
     best = {}
@@ -279,13 +373,27 @@ for (M, N, K) in [] if args.no_gemm_timing else [(128, 3072, 1024), (128, 1024, 
             results["timings"].append({"M": M, "N": N, "K": K, "precision": prec, "variant": variant, "split": 1, "us": t})
             if prec not in best or t < best[prec][0]:
                 best[prec] = (t, variant, 1)
+        for variant, bm, bn, _ in WGMMA:
+            maps = [(tensor_map(a, bm), tensor_map(w, bn)) for w in ws]
+            t = timed(lambda i: gemm_wgmma(prec, variant, a, ws[i % sets], dq if prec == "i8" else None, bias, 0, None, 0, out16,
+                                           maps[i % sets]), False)
+            results["timings"].append({"M": M, "N": N, "K": K, "precision": prec, "variant": "wgmma_" + variant, "split": 1, "us": t})
+            if t < best[prec][0]:
+                best[prec] = (t, "wgmma_" + variant, 1)
+            if args.epilogues:  # what the epilogue costs: GELU + int8 output (the FFN's first GEMM), float32 output
+                for act, kind, out, label in [(1, 2, out8, "gelu_i8"), (0, 1, out32, "f32")]:
+                    t = timed(lambda i: gemm_wgmma(prec, variant, a, ws[i % sets], dq if prec == "i8" else None, bias, act, qs, kind, out,
+                                                   maps[i % sets]), False)
+                    results["timings"].append({"M": M, "N": N, "K": K, "precision": prec, "variant": f"wgmma_{variant}_{label}", "split": 1, "us": t})
     results["timings"].append({"M": M, "N": N, "K": K, "cublaslt_i8_us": t_int, "cublaslt_f16_us": t_h})
     bi, bh = best["i8"], best["f16"]
     print(f"{M:>7}×{N:>5}×{K:>5} {t_int:>12.1f} {t_h:>12.1f}  {bi[0]:>8.1f} ({bi[1]}, {bi[2]}) {2 * M * N * K / bi[0] / 1e6:>7.0f} TOPS"
-          f"   {bh[0]:>8.1f} ({bh[1]}, {bh[2]})", flush=True)
+          f"   {bh[0]:>8.1f} ({bh[1]}, {bh[2]}) {2 * M * N * K / bh[0] / 1e6:>7.0f} TFLOPS", flush=True)
+    print("        " + "  ".join(f"{r['precision']} {r['variant']} {r['us']:.1f}" for r in results["timings"]
+                              if r.get("M") == M and r.get("N") == N and r.get("K") == K and "variant" in r), flush=True)
 
 print("\nattention timings, median µs per layer (graph of 24 launches)", flush=True)
-for (name, heads, D) in [("bert-base", 12, 64), ("bert-large", 16, 64), ("minilm", 12, 32)]:
+for (name, heads, D) in [] if args.no_attention_timing else [("bert-base", 12, 64), ("bert-large", 16, 64), ("minilm", 12, 32)]:
     for (B, S) in [(1, 128), (1, 384), (32, 384)]:
         qkv = torch.randn(B * S, 3 * heads * D, device="cuda")
         mask = torch.ones(B, S, dtype=torch.int32, device="cuda")

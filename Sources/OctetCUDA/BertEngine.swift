@@ -107,7 +107,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         try device.makeCurrent()
 
         var loaded: [String: LoadedModule] = [:]
-        for file in ["gemm.cu", "attention.cu", "attention_mma.cu", "layernorm.cu", "qa_head.cu"] {
+        for file in ["gemm.cu", "attention.cu", "attention_mma.cu", "layernorm.cu", "qa_head.cu"] + (device.supportsWgmma ? ["gemm_wgmma.cu"] : []) {
             loaded[file] = try CUDAKernels.load(file, device: device, compiler: compiler)
         }
         modules = loaded
@@ -405,29 +405,49 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// One linear layer; `outKind` overrides the output type (0 fp16, 1 float32, 2 int8; default: int8 when the
     /// layer's output is quantized, else fp16).
     private func gemm(_ l: Linear, input: UInt64, tokens m: Int, output: UInt64, outKind: Int32? = nil, outQScale: DeviceBuffer? = nil) throws {
-        let choice = GemmChoice(m: m, n: l.outputs, k: l.inputs, int8: l.int8, multiprocessors: device.multiprocessors)
-        let shape = choice.launchShape(a: input, weight: l.weight.address, m: m, n: l.outputs, k: l.inputs,
+        let choice = GemmChoice(m: m, n: l.outputs, k: l.inputs, int8: l.int8, multiprocessors: device.multiprocessors,
+                                wgmma: device.supportsWgmma)
+        let shape = try choice.launchShape(device: device, a: input, weight: l.weight.address, m: m, n: l.outputs, k: l.inputs,
                                        dqScale: l.dqScale?.address ?? 0, bias: l.bias.address, gelu: l.gelu,
                                        qScale: (outQScale ?? l.outQScale)?.address ?? 0,
                                        outKind: outKind ?? (l.outQScale == nil ? 0 : 2), output: output)
-        try launch("gemm.cu", choice.kernel, grid: shape.grid, block: shape.block, sharedBytes: choice.sharedBytes, cluster: shape.cluster,
+        try launch(choice.file, choice.kernel, grid: shape.grid, block: shape.block, sharedBytes: choice.sharedBytes, cluster: shape.cluster,
                    arguments: shape.arguments)
     }
 }
 
-/// Which `gemm.cu` variant and split-K a GEMM shape gets, from the kernel workbench's timings on the H200
-/// (`scripts/gpu_kernel_bench.py`): deep-K 32×64 tiles for batch-1 shapes, 64×64 for a few hundred rows, 128×128 for
-/// thousands; and for up to 512 rows, split-K (one thread-block cluster per tile) so the grid is about
-/// `waves` × the multiprocessors: at batch 1 a GEMM is a weight stream, and every multiprocessor must pull its share.
+/// Which GEMM kernel, tile and split-K a GEMM shape gets, from the kernel workbench's timings on the H200
+/// (`scripts/gpu_kernel_bench.py`, docs/GPU.md). `gemm.cu` (mma.sync): deep-K 32×64 tiles for batch-1 shapes, 64×64
+/// for a few hundred rows, 128×128 for thousands; and for up to 512 rows, split-K (one thread-block cluster per tile)
+/// so the grid is about `waves` × the multiprocessors: at batch 1 a GEMM is a weight stream, and every multiprocessor
+/// must pull its share. `gemm_wgmma.cu` (TMA + wgmma, Hopper) from `wgmmaRows` rows up, in the persistent ping-pong
+/// schedule with 128×128 tiles: for FP16, where it made batch 128 18–30% faster; not yet for INT8, where its epilogue
+/// (GELU and int8 stores, latency-bound on few warps) cost more than its products saved (`OCTET_WGMMA_INT8=1` turns
+/// it on, `OCTET_WGMMA_KERNEL` picks another of `wgmmaVariants`: knobs for the device runs' comparisons).
 struct GemmChoice {
     static let maxSplit = 8, splitMaxTokens = 512
     /// Blocks per multiprocessor the split-K aims for (`OCTET_SPLIT_WAVES`, default 1: a tuning knob for the device runs).
     static let waves: Double = ProcessInfo.processInfo.environment["OCTET_SPLIT_WAVES"].flatMap(Double.init) ?? 1
-    let kernel: String, bm: Int, bn: Int, bk: Int, threads: Int, stages: Int, split: Int
-    var sharedBytes: Int { stages * (bm + bn) * (bk + 16) }
+    /// Rows from which the wgmma kernel is chosen (`OCTET_WGMMA_ROWS`, a tuning knob for the device runs).
+    static let wgmmaRows: Int = ProcessInfo.processInfo.environment["OCTET_WGMMA_ROWS"].flatMap(Int.init) ?? 1024
+    /// Whether INT8 GEMMs take the wgmma kernel too (`OCTET_WGMMA_INT8=1`).
+    static let wgmmaInt8 = ProcessInfo.processInfo.environment["OCTET_WGMMA_INT8"] == "1"
+    /// The wgmma variant the engine takes (`OCTET_WGMMA_KERNEL` names another of `wgmmaVariants`).
+    static let wgmmaVariant: String = ProcessInfo.processInfo.environment["OCTET_WGMMA_KERNEL"]
+        .flatMap { name in wgmmaVariants.first { $0.name == name }?.name } ?? "pp_128x128"
+    /// The kernel file and function, the tile (rows × columns × K bytes per stage), threads, stages and split-K.
+    let file: String, kernel: String, bm: Int, bn: Int, bk: Int, threads: Int, stages: Int, split: Int
+    var wgmma: Bool { file == "gemm_wgmma.cu" }
+    /// Dynamic shared memory: the stage ring (wgmma: plus 1,024 bytes of alignment slack and the mbarriers).
+    var sharedBytes: Int { wgmma ? stages * (bm + bn) * bk + 1024 + 16 * (stages + 1) : stages * (bm + bn) * (bk + 16) }
 
-    init(m: Int, n: Int, k: Int, int8: Bool, multiprocessors: Int = 132, waves: Double = GemmChoice.waves) {
+    /// The engine's choice for C[m, n] = A[m, k] · W[n, k]ᵀ. `wgmma`: whether the device runs `gemm_wgmma.cu`.
+    init(m: Int, n: Int, k: Int, int8: Bool, multiprocessors: Int = 132, wgmma: Bool = false, waves: Double = GemmChoice.waves) {
         let kBytes = k * (int8 ? 1 : 2)
+        if wgmma && (!int8 || Self.wgmmaInt8) && m >= Self.wgmmaRows && kBytes % 16 == 0 {
+            self = .wgmma(int8: int8, variant: Self.wgmmaVariant)
+            return
+        }
         var tile: (String, Int, Int, Int, Int, Int)
         if m >= 2048 {
             tile = ("128x128_k64", 128, 128, 64, 256, 4)
@@ -443,32 +463,56 @@ struct GemmChoice {
             let target = Int((Double(multiprocessors) * waves).rounded())
             split = Self.clamped(split: (target + tiles / 2) / tiles, kBytes: kBytes, bk: tile.3)
         }
-        kernel = "gemm_\(int8 ? "i8" : "f16")_\(tile.0)"
-        (bm, bn, bk, threads, stages) = (tile.1, tile.2, tile.3, tile.4, tile.5)
-        self.split = split
+        self.init(file: "gemm.cu", kernel: "gemm_\(int8 ? "i8" : "f16")_\(tile.0)", bm: tile.1, bn: tile.2, bk: tile.3, threads: tile.4,
+                  stages: tile.5, split: split)
     }
 
-    private init(kernel: String, bm: Int, bn: Int, bk: Int, threads: Int, stages: Int, split: Int) {
-        (self.kernel, self.bm, self.bn, self.bk, self.threads, self.stages, self.split) = (kernel, bm, bn, bk, threads, stages, split)
+    private init(file: String, kernel: String, bm: Int, bn: Int, bk: Int, threads: Int, stages: Int, split: Int) {
+        (self.file, self.kernel, self.bm, self.bn, self.bk, self.threads, self.stages, self.split) = (file, kernel, bm, bn, bk, threads, stages, split)
+    }
+
+    /// The `gemm_wgmma.cu` variants: (name, BM, BN, stages as the file instantiates them). "pp_": the persistent
+    /// ping-pong schedule (384 threads, at most one block per multiprocessor); else one tile per block with a warpgroup
+    /// per 64 rows.
+    static let wgmmaVariants: [(name: String, bm: Int, bn: Int, stages: Int)] = [
+        ("128x256", 128, 256, 4), ("128x128", 128, 128, 6), ("64x128", 64, 128, 8), ("pp_128x128", 128, 128, 6), ("pp_64x256", 64, 256, 5)]
+
+    /// A `gemm_wgmma.cu` variant by name (`wgmmaVariants`).
+    static func wgmma(int8: Bool, variant: String) -> GemmChoice {
+        guard let v = wgmmaVariants.first(where: { $0.name == variant }) else { preconditionFailure("no wgmma variant \(variant)") }
+        let pingpong = variant.hasPrefix("pp_")
+        return GemmChoice(file: "gemm_wgmma.cu", kernel: "gemm_wgmma_\(pingpong ? "pp_" : "")\(int8 ? "i8" : "f16")_\(v.bm)x\(v.bn)",
+                          bm: v.bm, bn: v.bn, bk: 128, threads: pingpong ? 384 : 128 + 2 * v.bm, stages: v.stages, split: 1)
     }
 
     /// The same tile with another split-K (the self-test forces split paths), clamped to what the kernel takes.
     func withSplit(_ split: Int, k: Int, int8: Bool) -> GemmChoice {
-        GemmChoice(kernel: kernel, bm: bm, bn: bn, bk: bk, threads: threads, stages: stages,
-                   split: Self.clamped(split: split, kBytes: k * (int8 ? 1 : 2), bk: bk))
+        GemmChoice(file: file, kernel: kernel, bm: bm, bn: bn, bk: bk, threads: threads, stages: stages,
+                   split: wgmma ? 1 : Self.clamped(split: split, kBytes: k * (int8 ? 1 : 2), bk: bk))
     }
 
     /// What gemm.cu takes: 1 ≤ split ≤ min(8, the K slabs of `bk` bytes).
     private static func clamped(split: Int, kBytes: Int, bk: Int) -> Int { max(1, min(split, maxSplit, kBytes / bk)) }
 
-    /// The grid, block, cluster and arguments of `gemm.cu`'s kernels for C[m, n] = epilogue(A[m, k] · W[n, k]ᵀ), A
+    /// The grid, block, cluster and arguments of the chosen kernel for C[m, n] = epilogue(A[m, k] · W[n, k]ᵀ), A
     /// contiguous (lda = k) and C contiguous (ldo = n); addresses 0 are null (no dequantization, no output quantizer).
-    func launchShape(a: UInt64, weight: UInt64, m: Int, n: Int, k: Int, dqScale: UInt64, bias: UInt64, gelu: Bool, qScale: UInt64,
-                     outKind: Int32, output: UInt64)
+    /// The wgmma kernels take TMA descriptors of A and W, built here on `device`.
+    func launchShape(device: CUDADevice, a: UInt64, weight: UInt64, m: Int, n: Int, k: Int, dqScale: UInt64, bias: UInt64, gelu: Bool,
+                     qScale: UInt64, outKind: Int32, output: UInt64) throws
         -> (grid: (Int, Int, Int), block: (Int, Int, Int), cluster: (Int, Int, Int)?, arguments: [LoadedModule.Argument]) {
-        (((n + bn - 1) / bn, (m + bm - 1) / bm, split), (threads, 1, 1), split > 1 ? (1, 1, split) : nil, [
-            .pointer(a), .int32(Int32(k)), .pointer(weight), .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k)),
-            .pointer(dqScale), .pointer(bias), .int32(gelu ? 1 : 0), .pointer(qScale), .int32(outKind), .pointer(output),
-            .int32(Int32(n)), .int32(Int32(split))])
+        let epilogue: [LoadedModule.Argument] = [.pointer(dqScale), .pointer(bias), .int32(gelu ? 1 : 0), .pointer(qScale), .int32(outKind),
+                                                 .pointer(output), .int32(Int32(n))]
+        var grid = ((n + bn - 1) / bn, (m + bm - 1) / bm, split)
+        if wgmma {
+            if kernel.contains("_pp_") { grid = (min(grid.0 * grid.1, device.multiprocessors), 1, 1) }
+            let bytes = k * (kernel.contains("_i8_") ? 1 : 2)
+            let mapA = try device.tensorMap(address: a, rows: m, rowBytes: bytes, strideBytes: bytes, boxRows: bm)
+            let mapW = try device.tensorMap(address: weight, rows: n, rowBytes: bytes, strideBytes: bytes, boxRows: bn)
+            return (grid, (threads, 1, 1), nil,
+                    [.tensorMap(mapA), .tensorMap(mapW), .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k))] + epilogue)
+        }
+        return (grid, (threads, 1, 1), split > 1 ? (1, 1, split) : nil,
+                [.pointer(a), .int32(Int32(k)), .pointer(weight), .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k))] + epilogue
+                + [.int32(Int32(split))])
     }
 }

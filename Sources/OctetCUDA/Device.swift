@@ -106,6 +106,27 @@ public final class CUDADevice: @unchecked Sendable {
         return event
     }
 
+    /// Whether this device runs `gemm_wgmma.cu`: Hopper (sm_90a: wgmma exists on no other architecture) with a driver
+    /// that describes tensor-memory-accelerator copies (`tensorMap`, CUDA 12+).
+    public var supportsWgmma: Bool { architecture == "sm_90a" && driver.cuTensorMapEncodeTiled != nil }
+
+    /// The TMA descriptor of a row-major matrix at `address` read as bytes: `rows` rows of `rowBytes` bytes,
+    /// `strideBytes` apart, copied in boxes of 128 bytes × `boxRows` rows with the 128-byte swizzle that wgmma's
+    /// shared-memory descriptors read (gemm_wgmma.cu); reads past the matrix fill zeros. Throws when the driver refuses
+    /// the shape (the address must be 16-byte aligned and the stride a multiple of 16 bytes).
+    public func tensorMap(address: UInt64, rows: Int, rowBytes: Int, strideBytes: Int, boxRows: Int) throws -> TensorMap {
+        guard let encode = driver.cuTensorMapEncodeTiled else { throw OctetError.device("this CUDA driver has no cuTensorMapEncodeTiled (CUDA 12 or newer is needed)") }
+        var map = TensorMap()
+        let dims: [UInt64] = [UInt64(rowBytes), UInt64(rows)], strides: [UInt64] = [UInt64(strideBytes)]
+        let box: [UInt32] = [128, UInt32(boxRows)], elementStrides: [UInt32] = [1, 1]
+        let result = withUnsafeMutableBytes(of: &map.words) {
+            // UINT8 data, rank 2, no interleave, 128B swizzle (3), L2 promotion 128B (2), zero fill (0).
+            encode($0.baseAddress!, 0, 2, UnsafeMutableRawPointer(bitPattern: UInt(address)), dims, strides, box, elementStrides, 0, 3, 2, 0)
+        }
+        try driver.check(result, "cuTensorMapEncodeTiled", for: "\(rows) rows × \(rowBytes) bytes (stride \(strideBytes), box 128 × \(boxRows))")
+        return map
+    }
+
     /// Loads a compiled module (a cubin from `NVRTC`).
     public func load(_ module: CompiledModule) throws -> LoadedModule {
         var handle: CUDADriver.Handle = nil
@@ -229,6 +250,12 @@ public final class DeviceBuffer: @unchecked Sendable {
     }
 }
 
+/// A CUtensorMap: the 128-byte descriptor of a tensor-memory-accelerator copy, passed to kernels by value.
+public struct TensorMap: Sendable {
+    var words: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+        = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+}
+
 /// A module loaded on a device, whose kernels can be launched.
 public final class LoadedModule: @unchecked Sendable {
     public let device: CUDADevice
@@ -251,6 +278,8 @@ public final class LoadedModule: @unchecked Sendable {
         case pointer(UInt64)
         case int32(Int32)
         case float(Float)
+        /// A `const __grid_constant__ CUtensorMap` parameter.
+        case tensorMap(TensorMap)
     }
 
     /// Launches kernel `function` (an `extern "C"` name) on the device's stream. `programmatic`: with programmatic
@@ -272,12 +301,13 @@ public final class LoadedModule: @unchecked Sendable {
         }
         // Each argument's bytes live in their own allocation for the duration of the call.
         let storage: [UnsafeMutableRawPointer] = arguments.map { argument in
-            let p = UnsafeMutableRawPointer.allocate(byteCount: 8, alignment: 8)
+            let p = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 64)
             switch argument {
             case .buffer(let b): p.storeBytes(of: b.address, as: UInt64.self)
             case .pointer(let a): p.storeBytes(of: a, as: UInt64.self)
             case .int32(let v): p.storeBytes(of: v, as: Int32.self)
             case .float(let v): p.storeBytes(of: v, as: Float.self)
+            case .tensorMap(let map): p.storeBytes(of: map.words, as: type(of: map.words))
             }
             return p
         }

@@ -53,6 +53,10 @@ public final class CUDADriver: @unchecked Sendable {
     let cuGraphLaunch: @convention(c) (Handle, Handle) -> Result
     let cuGraphExecDestroy: @convention(c) (Handle) -> Result
     let cuGraphDestroy: @convention(c) (Handle) -> Result
+    /// cuTensorMapEncodeTiled (CUDA 12+): nil on a driver without it, where the TMA kernels are not chosen.
+    let cuTensorMapEncodeTiled: (@convention(c) (UnsafeMutableRawPointer, Int32, UInt32, UnsafeMutableRawPointer?, UnsafePointer<UInt64>,
+                                                 UnsafePointer<UInt64>, UnsafePointer<UInt32>, UnsafePointer<UInt32>, Int32, Int32, Int32,
+                                                 Int32) -> Result)?
 
     /// Loads the driver and initializes it; throws `OctetError.device` when there is no driver or no GPU.
     public init() throws {
@@ -97,6 +101,7 @@ public final class CUDADriver: @unchecked Sendable {
         cuGraphLaunch = try l.symbol("cuGraphLaunch")
         cuGraphExecDestroy = try l.symbol("cuGraphExecDestroy")
         cuGraphDestroy = try l.symbol("cuGraphDestroy")
+        cuTensorMapEncodeTiled = try? l.symbol("cuTensorMapEncodeTiled")
         try check(cuInit(0), "cuInit")
     }
 

@@ -66,6 +66,16 @@ public struct CUDASelfTest {
                                      (64, 256, 2048, 8), (128, 1152, 384, 1), (384, 3072, 1024, nil), (3000, 1152, 384, nil)] {
                 results += try gemm(m: m, n: n, k: k, int8: int8, forceSplit: split)
             }
+            // The wgmma kernels (Hopper): every variant with rows, columns and K past their tiles, and a BERT shape.
+            if device.supportsWgmma {
+                for variant in GemmChoice.wgmmaVariants {
+                    results += try gemm(m: 300, n: 200, k: 208, int8: int8, forced: .wgmma(int8: int8, variant: variant.name))
+                }
+                // More tiles than multiprocessors: the ping-pong blocks take several tiles each, both warpgroups busy.
+                for variant in ["128x256", "pp_128x128", "pp_64x256"] {
+                    results += try gemm(m: 1000, n: 4608, k: 1024, int8: int8, forced: .wgmma(int8: int8, variant: variant))
+                }
+            }
         }
         // Random BERTs (hidden 256, 4 heads of 64; and hidden 384, 12 heads of 32 like the reference model): FP16
         // against the CPU's float32 engine, INT8 against the CPU running the Q/DQ export of the same scales, once
@@ -92,9 +102,9 @@ public struct CUDASelfTest {
     /// One GEMM variant path (the engine's choice for the shape, or a forced split-K) against a CPU reference:
     /// int32 sums exact, then the float epilogue: fp16 output within 1e-3 relative (fp16 rounding), GELU + int8
     /// output within 1 (a float rounding difference can move a value across a .5 boundary).
-    func gemm(m: Int, n: Int, k: Int, int8: Bool, forceSplit: Int?) throws -> [Result] {
+    func gemm(m: Int, n: Int, k: Int, int8: Bool, forceSplit: Int? = nil, forced: GemmChoice? = nil) throws -> [Result] {
         var generator = SystemRandomNumberGenerator()
-        var choice = GemmChoice(m: m, n: n, k: k, int8: int8, multiprocessors: device.multiprocessors)
+        var choice = forced ?? GemmChoice(m: m, n: n, k: k, int8: int8, multiprocessors: device.multiprocessors, wgmma: device.supportsWgmma)
         if let forceSplit { choice = choice.withSplit(forceSplit, k: k, int8: int8) }
         let elementBytes = int8 ? 1 : 2
         let a8 = (0..<(m * k)).map { _ in Int8.random(in: -128...127, using: &generator) }
@@ -134,9 +144,9 @@ public struct CUDASelfTest {
         let out16 = try device.allocate(m * n * 2), out8 = try device.allocate(m * n)
         try out16.fill(byte: 0xFF)  // fp16 NaN: an element never written fails
         try out8.fill(byte: 0x55)
-        let module = try module("gemm.cu")
+        let module = try module(choice.file)
         for (gelu, output, kind) in [(false, out16, Int32(0)), (true, out8, Int32(2))] {
-            let shape = choice.launchShape(a: a.address, weight: w.address, m: m, n: n, k: k,
+            let shape = try choice.launchShape(device: device, a: a.address, weight: w.address, m: m, n: n, k: k,
                                            dqScale: int8 ? dqBuffer.address : 0, bias: biasBuffer.address, gelu: gelu,
                                            qScale: kind == 2 ? qBuffer.address : 0, outKind: kind, output: output.address)
             try module.launch(choice.kernel, grid: shape.grid, block: shape.block, sharedBytes: choice.sharedBytes, cluster: shape.cluster,

@@ -64,6 +64,40 @@ enum GPU {
         #expect(kBytes % choice.bk == 0 && choice.split >= 1 && choice.split <= min(8, kBytes / choice.bk))
     }
 
+    /// On Hopper, FP16 GEMMs of `GemmChoice.wgmmaRows` rows and more take the ping-pong wgmma kernel; INT8 keeps the
+    /// mma.sync tiles (their epilogue was faster on the H200), and small M keeps the split-K path.
+    @Test("GEMM choice on Hopper: ping-pong wgmma for FP16 with many rows, mma.sync for INT8 and for few rows", arguments: [
+        ((16384, 4096, 1024, false), "gemm_wgmma_pp_f16_128x128"),
+        ((16384, 1152, 384, false), "gemm_wgmma_pp_f16_128x128"),
+        ((16384, 4096, 1024, true), "gemm_i8_128x128_k64"),
+        ((384, 3072, 1024, false), "gemm_f16_64x64_k128"),
+        ((128, 768, 3072, true), "gemm_i8_32x64_k256"),
+    ])
+    func gemmChoiceWgmma(_ shape: (Int, Int, Int, Bool), _ expected: String) {
+        let choice = GemmChoice(m: shape.0, n: shape.1, k: shape.2, int8: shape.3, multiprocessors: 132, wgmma: true, waves: 1)
+        #expect(choice.kernel == expected)
+        #expect(choice.wgmma == expected.hasPrefix("gemm_wgmma") && choice.file == (choice.wgmma ? "gemm_wgmma.cu" : "gemm.cu"))
+        // The ring of stages and its barriers fit the H200's 227 KiB of shared memory per block.
+        #expect(choice.sharedBytes <= 227 * 1024)
+    }
+
+    /// Every wgmma variant's launch matches the kernel file: the name, the stage count the shared memory is sized by
+    /// (read from the instantiation line), threads, and shared memory within the H200's 227 KiB.
+    @Test("wgmma variants: names, stages, threads and shared memory as gemm_wgmma.cu instantiates them")
+    func wgmmaVariants() throws {
+        let lines = try #require(CUDAKernels.source(of: "gemm_wgmma.cu")).split(separator: "\n")
+        for v in GemmChoice.wgmmaVariants {
+            let choice = GemmChoice.wgmma(int8: true, variant: v.name)
+            let pingpong = v.name.hasPrefix("pp_")
+            let name = "gemm_wgmma_\(pingpong ? "pp_" : "")##PRECISION##_\(v.bm)x\(v.bn),"
+            let line = try #require(lines.first { $0.contains(name) }, "no instantiation of \(name)")
+            #expect(line.contains(", \(v.stages), INT8)"), "\(line)")
+            #expect(choice.kernel == name.replacingOccurrences(of: "##PRECISION##", with: "i8").dropLast())
+            #expect(choice.threads == (pingpong ? 384 : 128 + 2 * v.bm))
+            #expect(choice.sharedBytes <= 227 * 1024)
+        }
+    }
+
     @Test("Random BERT weights have BERT's shapes, BERT's initializer scale, and depend only on the seed")
     func randomWeights() {
         let config = BertConfig(vocabSize: 100, hiddenSize: 128, layerCount: 2, headCount: 2, intermediateSize: 512)

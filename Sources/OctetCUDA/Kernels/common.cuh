@@ -66,3 +66,24 @@ __device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void *p) {
 // on the multiprocessors waiting (measured: slower than no overlap at all). Both are no-ops in a plain launch.
 __device__ __forceinline__ void allow_dependents() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
 __device__ __forceinline__ void wait_for_producers() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
+
+// GEMM epilogues (gemm.cu, gemm_wgmma.cu): exact erf GELU, as BERT and the CPU reference use, and the store of two
+// adjacent output columns as fp16, float32 or int8 (round(v · qScale) saturated; qScale: float → int8 per column).
+__device__ __forceinline__ float gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+
+constexpr int OUT_F16 = 0, OUT_F32 = 1;  // else 2: int8
+
+__device__ __forceinline__ void store_pair(void *out, int ldo, int kind, int m, int n, float v0, float v1, const float (&qScale)[2]) {
+    size_t i = (size_t)m * ldo + n;
+    if (kind == OUT_F16) {
+        *reinterpret_cast<f16x2 *>(static_cast<f16 *>(out) + i) = float2_to_f16x2(v0, v1);
+    } else if (kind == OUT_F32) {
+        *reinterpret_cast<float2 *>(static_cast<float *>(out) + i) = make_float2(v0, v1);
+    } else {  // OUT_I8
+        char2 c;
+        c.x = quantize_s8(v0, qScale[0]);
+        c.y = quantize_s8(v1, qScale[1]);
+        *reinterpret_cast<char2 *>(static_cast<signed char *>(out) + i) = c;
+    }
+}
+

@@ -47,25 +47,6 @@ __device__ __forceinline__ void mma(float (&c)[4], const unsigned (&a)[4], const
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
-__device__ __forceinline__ float gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
-
-// Output kinds.
-constexpr int OUT_F16 = 0, OUT_F32 = 1;  // else 2: int8
-
-__device__ __forceinline__ void store_pair(void *out, int ldo, int kind, int m, int n, float v0, float v1, const float (&qScale)[2]) {
-    size_t i = (size_t)m * ldo + n;
-    if (kind == OUT_F16) {
-        *reinterpret_cast<f16x2 *>(static_cast<f16 *>(out) + i) = float2_to_f16x2(v0, v1);
-    } else if (kind == OUT_F32) {
-        *reinterpret_cast<float2 *>(static_cast<float *>(out) + i) = make_float2(v0, v1);
-    } else {  // OUT_I8
-        char2 c;
-        c.x = quantize_s8(v0, qScale[0]);
-        c.y = quantize_s8(v1, qScale[1]);
-        *reinterpret_cast<char2 *>(static_cast<signed char *>(out) + i) = c;
-    }
-}
-
 // Thread-block clusters: the barrier over all blocks of the cluster (release/acquire, so shared-memory writes before
 // it are visible to every block after it), this block's rank, and a 32-bit load from another block's shared memory.
 __device__ __forceinline__ void cluster_sync() {

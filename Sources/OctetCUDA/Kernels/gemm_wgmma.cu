@@ -1,0 +1,337 @@
+// gemm_wgmma: Hopper GEMM for many rows (large batches): TMA loads, wgmma tensor-core products, the same fused epilogue
+// as gemm.cu, INT8 (s8·s8 → s32) and FP16 (f16·f16 → f32).
+//
+//   acc[m, n] = Σ_k A[m, k] · B[n, k]                       A: activations [M, K] row-major (lda elements apart)
+//                                                            B: weights [N, K] row-major, as PyTorch stores Linear
+//   v = acc · dqScale[n] + bias[n]                           dqScale: int8 → float (activation step × weight step[n]);
+//                                                            null for FP16 (1)
+//   v = gelu(v) if act;  out[m, n] = v as fp16, fp32, or int8 round(v · qScale[n]) saturated (qScale: float → int8)
+//
+// Why a second GEMM: gemm.cu's mma.sync tiles reach about 250 TOPS at M = 16384 on the H200, where cuBLASLt's INT8
+// reaches 576 and the tensor cores' dense INT8 rate is about 1,979. Hopper's full rate needs its own instructions:
+// `wgmma` (one warpgroup, 128 threads, multiplies a 64×N×32-byte step in one asynchronous instruction, reading both
+// operands from shared memory) and the Tensor Memory Accelerator (`cp.async.bulk.tensor`: one thread copies a whole
+// 2-D box from global to shared memory, so the loads cost no per-thread address arithmetic or registers).
+//
+// Layout: a block computes a (64·CONSUMERS) × BN tile. Warpgroup 0 is the producer: one thread issues, per 128-byte K
+// slab, one TMA copy of A's slab (BM rows × 128 bytes) and one of B's (BN rows × 128 bytes) into a ring of STAGES
+// buffers, each completing on the stage's "full" mbarrier with its byte count. Warpgroups 1…CONSUMERS each own 64 rows
+// of the tile: they wait for a stage to be full, issue four wgmma steps over its 128 bytes (k32 for int8, k16 for
+// fp16: 32 bytes each), and release the stage on its "empty" mbarrier once the wgmma of the *previous* stage has
+// completed (wgmma.wait_group 1), so one group of products stays in flight while the next stage is waited for.
+// Both operands are K-major with the TMA's 128-byte swizzle (16-byte chunk c of row r lands at chunk c ^ (r mod 8)),
+// which is the layout wgmma's 128B-swizzle shared-memory descriptor reads: rows of 128 bytes, 8-row groups 1,024
+// bytes apart; a k step advances the descriptor's start address by 32 bytes. The accumulators of a warpgroup follow
+// mma.sync's m16n8 layout per warp (warp w: rows 16w…16w+15; register 4j+i: n8 block j, row g + 8·(i/2), column
+// 2t + (i mod 2), for lane = 4g + t), so the epilogue is gemm.cu's. Rows past M and columns past N read as zeros
+// (TMA fills them) and are not stored.
+// Requirements (checked by the host): lda·sizeof(element) and K·sizeof(element) multiples of 16 bytes, A and B
+// 16-byte aligned, N even; the tensor maps as `tensorMap2D` builds them (box 128 bytes × BM or BN rows, 128B swizzle).
+#include "common.cuh"
+
+namespace {
+
+// A CUtensorMap (cuda.h): 128 opaque bytes, passed by value as a __grid_constant__ parameter.
+struct __align__(64) TensorMap {
+    unsigned long long bits[16];
+};
+
+template <bool INT8> struct Accumulator { typedef int T; };
+template <> struct Accumulator<false> { typedef float T; };
+
+template <int N, typename T> struct Fragment {
+    T v[N / 2];  // a warpgroup's 64 × N accumulator tile: N / 2 registers per thread
+};
+
+// wgmma with every accumulator register as an operand: the instruction names all N / 2 of them (64 or 128), listed
+// once here as operand numbers and constraints.
+#define REGS_64                                                                                                        \
+    "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21,"              \
+    "%22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41,"              \
+    "%42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61,"              \
+    "%62, %63"
+#define REGS_128                                                                                                       \
+    REGS_64 ", " "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83," \
+    "%84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102,"                \
+    "%103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118,"                  \
+    "%119, %120, %121, %122, %123, %124, %125, %126, %127"
+#define OPERANDS_8(C, i) C(d[i]), C(d[i + 1]), C(d[i + 2]), C(d[i + 3]), C(d[i + 4]), C(d[i + 5]), C(d[i + 6]), C(d[i + 7])
+#define OPERANDS_64(C, i)                                                                                              \
+    OPERANDS_8(C, i), OPERANDS_8(C, i + 8), OPERANDS_8(C, i + 16), OPERANDS_8(C, i + 24), OPERANDS_8(C, i + 32),       \
+        OPERANDS_8(C, i + 40), OPERANDS_8(C, i + 48), OPERANDS_8(C, i + 56)
+#define INT_ACC(x) "+r"(x)
+#define FLOAT_ACC(x) "+f"(x)
+// scale-d = 1 (accumulate; the accumulators start at 0). FP16: scale-a = scale-b = 1, neither operand transposed.
+__device__ __forceinline__ void wgmma(Fragment<128, int> &acc, unsigned long long a, unsigned long long b) {
+    int *d = acc.v;
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\nwgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {" REGS_64
+                 "}, %64, %65, p;\n}\n" : OPERANDS_64(INT_ACC, 0) : "l"(a), "l"(b), "r"(1));
+}
+__device__ __forceinline__ void wgmma(Fragment<128, float> &acc, unsigned long long a, unsigned long long b) {
+    float *d = acc.v;
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\nwgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {" REGS_64
+                 "}, %64, %65, p, 1, 1, 0, 0;\n}\n" : OPERANDS_64(FLOAT_ACC, 0) : "l"(a), "l"(b), "r"(1));
+}
+__device__ __forceinline__ void wgmma(Fragment<256, int> &acc, unsigned long long a, unsigned long long b) {
+    int *d = acc.v;
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\nwgmma.mma_async.sync.aligned.m64n256k32.s32.s8.s8 {" REGS_128
+                 "}, %128, %129, p;\n}\n" : OPERANDS_64(INT_ACC, 0), OPERANDS_64(INT_ACC, 64) : "l"(a), "l"(b), "r"(1));
+}
+__device__ __forceinline__ void wgmma(Fragment<256, float> &acc, unsigned long long a, unsigned long long b) {
+    float *d = acc.v;
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\nwgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16 {" REGS_128
+                 "}, %128, %129, p, 1, 1, 0, 0;\n}\n" : OPERANDS_64(FLOAT_ACC, 0), OPERANDS_64(FLOAT_ACC, 64) : "l"(a), "l"(b), "r"(1));
+}
+
+// wgmma's shared-memory matrix descriptor, K-major with 128-byte swizzle: start address / 16 (bits 0–13), leading
+// byte offset (unused by swizzled K-major layouts; 1), stride byte offset 1,024 / 16 (8 rows of 128 bytes), swizzle
+// mode 1 = 128B (bits 62–63). The buffers are 1,024-byte aligned, as the swizzle pattern assumes.
+__device__ __forceinline__ unsigned long long descriptor(unsigned address) {
+    return (unsigned long long)((address & 0x3FFFF) >> 4) | (1ull << 16) | ((unsigned long long)(1024 >> 4) << 32) | (1ull << 62);
+}
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
+// Keeps the compiler from moving accumulator reads or writes across the asynchronous wgmma (CUTLASS's
+// warpgroup_fence_operand).
+template <int N> __device__ __forceinline__ void fence_operands(Fragment<N, int> &acc) {
+#pragma unroll
+    for (int i = 0; i < N / 2; i++) asm volatile("" : "+r"(acc.v[i])::"memory");
+}
+template <int N> __device__ __forceinline__ void fence_operands(Fragment<N, float> &acc) {
+#pragma unroll
+    for (int i = 0; i < N / 2; i++) asm volatile("" : "+f"(acc.v[i])::"memory");
+}
+
+// mbarriers (shared-memory arrive/wait barriers with a transaction byte count, which TMA copies complete).
+__device__ __forceinline__ void barrier_init(unsigned long long *bar, unsigned count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_address(bar)), "r"(count));
+}
+__device__ __forceinline__ void barrier_expect(unsigned long long *bar, unsigned bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_address(bar)), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void barrier_arrive(unsigned long long *bar) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_address(bar)) : "memory");
+}
+// Waits for the phase of parity `parity` to complete (a fresh barrier counts the phase before it, parity 1, as done).
+__device__ __forceinline__ void barrier_wait(unsigned long long *bar, unsigned parity) {
+    unsigned done = 0;
+    while (!done)
+        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done) : "r"(smem_address(bar)), "r"(parity) : "memory");
+}
+// One TMA copy of the box at (x bytes, y rows) of `map` into shared memory, completing on `bar`.
+__device__ __forceinline__ void tma_load(void *dst, const TensorMap &map, unsigned long long *bar, int x, int y) {
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];\n"
+                 ::"r"(smem_address(dst)), "l"(reinterpret_cast<unsigned long long>(&map)), "r"(smem_address(bar)), "r"(x), "r"(y)
+                 : "memory");
+}
+
+// The epilogue of one 64-row half of a tile from a warpgroup's accumulators (gemm.cu's, in the same fragment layout).
+template <int BN, typename T>
+__device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, int m0, int n0, int M, int N, const float *__restrict__ dqScale,
+                                         const float *__restrict__ bias, int act, const float *__restrict__ qScale, int outKind,
+                                         void *__restrict__ out, int ldo) {
+    const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++) {
+        const int n = n0 + j * 8 + t * 2;
+        if (n >= N) continue;
+        const float dq[2] = {dqScale ? __ldg(dqScale + n) : 1.f, dqScale ? __ldg(dqScale + n + 1) : 1.f};
+        const float bi[2] = {bias ? __ldg(bias + n) : 0.f, bias ? __ldg(bias + n + 1) : 0.f};
+        const float qs[2] = {qScale ? __ldg(qScale + n) : 0.f, qScale ? __ldg(qScale + n + 1) : 0.f};
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const int m = m0 + warp * 16 + g + h * 8;
+            if (m >= M) continue;
+            float v0 = (float)acc.v[4 * j + 2 * h] * dq[0] + bi[0], v1 = (float)acc.v[4 * j + 2 * h + 1] * dq[1] + bi[1];
+            if (act) { v0 = gelu(v0); v1 = gelu(v1); }
+            store_pair(out, ldo, outKind, m, n, v0, v1, qs);
+        }
+    }
+}
+
+// Barrier setup shared by both schedules: `full` completes when a stage's two TMA copies have landed (one arrival, the
+// producer's, plus the bytes), `empty` when its consumers (`consumers` threads) have finished reading it.
+template <int STAGES>
+__device__ __forceinline__ void init_barriers(unsigned long long *full, unsigned long long *empty, unsigned consumers) {
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < STAGES; s++) {
+            barrier_init(full + s, 1);
+            barrier_init(empty + s, consumers);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");  // visible to the TMA unit
+    }
+    __syncthreads();
+    wait_for_producers();
+    allow_dependents();
+}
+
+// Stage s of the ring starts 1,024-byte aligned (the swizzle pattern assumes it); the host asks for 1,024 bytes more.
+__device__ __forceinline__ unsigned char *aligned_ring(unsigned char *raw) { return raw + ((1024 - (smem_address(raw) & 1023)) & 1023); }
+
+// Cooperative schedule: one tile per block, its rows split over CONSUMERS warpgroups of 64.
+template <int CONSUMERS, int BN, int STAGES, bool INT8>
+__device__ __forceinline__ void gemm(const TensorMap &mapA, const TensorMap &mapB, int M, int N, int K,
+                                     const float *__restrict__ dqScale, const float *__restrict__ bias, int act,
+                                     const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo) {
+    typedef typename Accumulator<INT8>::T T;
+    constexpr int BM = 64 * CONSUMERS, BK = 128, A_BYTES = BM * BK, STAGE_BYTES = (BM + BN) * BK;
+    extern __shared__ unsigned char raw[];
+    unsigned char *smem = aligned_ring(raw);
+    unsigned long long *full = reinterpret_cast<unsigned long long *>(smem + STAGES * STAGE_BYTES), *empty = full + STAGES;
+    const int tid = threadIdx.x, group = tid / 128;
+    const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+    const int kTiles = (K * (INT8 ? 1 : 2) + BK - 1) / BK;
+    init_barriers<STAGES>(full, empty, CONSUMERS * 128);
+
+    if (group == 0) {  // producer
+        if (tid == 0) {
+            for (int kt = 0; kt < kTiles; kt++) {
+                const int s = kt % STAGES;
+                if (kt >= STAGES) barrier_wait(empty + s, (kt / STAGES - 1) & 1);
+                unsigned char *stage = smem + s * STAGE_BYTES;
+                barrier_expect(full + s, STAGE_BYTES);
+                tma_load(stage, mapA, full + s, kt * BK, m0);
+                tma_load(stage + A_BYTES, mapB, full + s, kt * BK, n0);
+            }
+        }
+        return;
+    }
+
+    const int c = group - 1;
+    Fragment<BN, T> acc;
+#pragma unroll
+    for (int i = 0; i < BN / 2; i++) acc.v[i] = 0;
+    for (int kt = 0; kt < kTiles; kt++) {
+        const int s = kt % STAGES;
+        barrier_wait(full + s, (kt / STAGES) & 1);
+        const unsigned a = smem_address(smem + s * STAGE_BYTES) + c * 64 * BK, b = smem_address(smem + s * STAGE_BYTES + A_BYTES);
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < BK; kk += 32) wgmma(acc, descriptor(a + kk), descriptor(b + kk));
+        wgmma_commit();
+        // The previous stage's products are done: release its buffers. (No operand fence here: the newest group still
+        // writes the accumulators, and touching them would make ptxas serialize every wgmma.)
+        wgmma_wait<1>();
+        if (kt > 0) barrier_arrive(empty + (kt - 1) % STAGES);
+    }
+    wgmma_wait<0>();
+    fence_operands(acc);
+    epilogue(acc, m0 + c * 64, n0, M, N, dqScale, bias, act, qScale, outKind, out, ldo);
+}
+
+// Ping-pong schedule (persistent): each consumer warpgroup owns whole (64·HALVES) × BN tiles, the two take
+// the block's tiles in turn, and the producer streams their K slabs through one ring in tile order. So while one
+// warpgroup runs its epilogue (at K = 1,024 a tile has only 8 int8 slabs, and the epilogue — scales, GELU, stores —
+// costs about as long as the products), the other's products keep the tensor cores busy, and the producer is already
+// loading the next tile. The grid is at most one block per multiprocessor; block b takes tiles b, b + grid, …,
+// alternating warpgroups.
+template <int HALVES, int BN, int STAGES, bool INT8>
+__device__ __forceinline__ void gemm_pingpong(const TensorMap &mapA, const TensorMap &mapB, int M, int N, int K,
+                                              const float *__restrict__ dqScale, const float *__restrict__ bias, int act,
+                                              const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo) {
+    typedef typename Accumulator<INT8>::T T;
+    constexpr int BM = 64 * HALVES, BK = 128, A_BYTES = BM * BK, STAGE_BYTES = (BM + BN) * BK;
+    extern __shared__ unsigned char raw[];
+    unsigned char *smem = aligned_ring(raw);
+    unsigned long long *full = reinterpret_cast<unsigned long long *>(smem + STAGES * STAGE_BYTES), *empty = full + STAGES;
+    // turn[c]: warpgroup c may start its next main loop (the other one has finished waiting for its slabs).
+    unsigned long long *turn = empty + STAGES;
+    const int tid = threadIdx.x, group = tid / 128;
+    const int tilesN = (N + BN - 1) / BN, tiles = tilesN * ((M + BM - 1) / BM);
+    const int kTiles = (K * (INT8 ? 1 : 2) + BK - 1) / BK;
+    if (tid == 0) {
+        barrier_init(turn, 128);
+        barrier_init(turn + 1, 128);
+    }
+    init_barriers<STAGES>(full, empty, 128);
+
+    // Registers move from the producer (one thread at work) to the consumers (HALVES × BN / 2 accumulators each):
+    // 40 + 2 × 232 per thread-triple fits the 64 K registers of a multiprocessor.
+    if (group == 0) {  // producer: every tile of the block in order, one ring position per K slab
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+        if (tid == 0) {
+            int position = 0;
+            for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+                const int m0 = tile / tilesN * BM, n0 = tile % tilesN * BN;
+                for (int kt = 0; kt < kTiles; kt++, position++) {
+                    const int s = position % STAGES;
+                    if (position >= STAGES) barrier_wait(empty + s, (position / STAGES - 1) & 1);
+                    unsigned char *stage = smem + s * STAGE_BYTES;
+                    barrier_expect(full + s, STAGE_BYTES);
+                    tma_load(stage, mapA, full + s, kt * BK, m0);
+                    tma_load(stage + A_BYTES, mapB, full + s, kt * BK, n0);
+                }
+            }
+        }
+        return;
+    }
+
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+    const int c = group - 1;
+    Fragment<BN, T> acc[HALVES];
+    // The block's j-th tile occupies ring positions j·kTiles … (j+1)·kTiles − 1; warpgroup c takes j = c, c + 2, …
+    // The main loops take turns (warpgroup 0 first): a warpgroup starts waiting for its slabs only once the other has
+    // waited for all of its own. Besides ordering the tensor-core work, this keeps every wait within one lap of the
+    // ring: a slab STAGES or more positions ahead would test a barrier phase of the same parity that has not begun,
+    // which mbarrier parity waits report as complete.
+    for (int i = 0, j = c, tile = blockIdx.x + c * gridDim.x; tile < tiles; i++, j += 2, tile += 2 * gridDim.x) {
+        const int m0 = tile / tilesN * BM, n0 = tile % tilesN * BN;
+        if (c == 1 || i > 0) barrier_wait(turn + c, (c == 1 ? i : i - 1) & 1);
+#pragma unroll
+        for (int h = 0; h < HALVES; h++)
+#pragma unroll
+            for (int i = 0; i < BN / 2; i++) acc[h].v[i] = 0;
+        int position = j * kTiles;
+        for (int kt = 0; kt < kTiles; kt++, position++) {
+            const int s = position % STAGES;
+            barrier_wait(full + s, (position / STAGES) & 1);
+            const unsigned a = smem_address(smem + s * STAGE_BYTES), b = smem_address(smem + s * STAGE_BYTES + A_BYTES);
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < BK; kk += 32)
+#pragma unroll
+                for (int h = 0; h < HALVES; h++) wgmma(acc[h], descriptor(a + h * 64 * BK + kk), descriptor(b + kk));
+            wgmma_commit();
+            wgmma_wait<1>();  // as in the cooperative loop: the previous slab's products are done
+            if (kt > 0) barrier_arrive(empty + (position - 1) % STAGES);
+        }
+        barrier_arrive(turn + 1 - c);
+        wgmma_wait<0>();
+        barrier_arrive(empty + (position - 1) % STAGES);  // the ring goes on to the next tile: release the last slab too
+#pragma unroll
+        for (int h = 0; h < HALVES; h++) {
+            fence_operands(acc[h]);
+            epilogue(acc[h], m0 + h * 64, n0, M, N, dqScale, bias, act, qScale, outKind, out, ldo);
+        }
+    }
+}
+
+}  // namespace
+
+// The variants the engine chooses from. Name: gemm_wgmma_<precision>_<BM>x<BN> (cooperative: one tile per block,
+// CONSUMERS warpgroups of 64 rows; grid = tiles) and gemm_wgmma_pp_<precision>_<BM>x<BN> (ping-pong: grid = at most one
+// block per multiprocessor). 128 + 128·CONSUMERS threads (ping-pong: 384); shared memory STAGES × (BM + BN) × 128
+// bytes + 1,024 (alignment) + 16 × (STAGES + 1) (barriers).
+#define WGMMA_VARIANT(NAME, CONSUMERS, BN, STAGES, INT8)                                                               \
+    extern "C" __global__ void __launch_bounds__(128 * (CONSUMERS + 1), 1)                                             \
+        NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
+             const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo) { \
+        gemm<CONSUMERS, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo);         \
+    }
+#define PINGPONG_VARIANT(NAME, HALVES, BN, STAGES, INT8)                                                               \
+    extern "C" __global__ void __launch_bounds__(384, 1)                                                               \
+        NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
+             const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo) { \
+        gemm_pingpong<HALVES, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo);   \
+    }
+#define WGMMA_VARIANTS(PRECISION, INT8)                                                                                \
+    WGMMA_VARIANT(gemm_wgmma_##PRECISION##_128x256, 2, 256, 4, INT8)                                                   \
+    WGMMA_VARIANT(gemm_wgmma_##PRECISION##_128x128, 2, 128, 6, INT8)                                                   \
+    WGMMA_VARIANT(gemm_wgmma_##PRECISION##_64x128, 1, 128, 8, INT8)                                                    \
+    PINGPONG_VARIANT(gemm_wgmma_pp_##PRECISION##_128x128, 2, 128, 6, INT8)                                             \
+    PINGPONG_VARIANT(gemm_wgmma_pp_##PRECISION##_64x256, 1, 256, 5, INT8)
+
+WGMMA_VARIANTS(i8, true)
+WGMMA_VARIANTS(f16, false)
