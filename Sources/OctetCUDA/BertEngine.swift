@@ -421,7 +421,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
 /// for a few hundred rows, 128×128 for thousands; and for up to 512 rows, split-K (one thread-block cluster per tile)
 /// so the grid is about `waves` × the multiprocessors: at batch 1 a GEMM is a weight stream, and every multiprocessor
 /// must pull its share. `gemm_wgmma.cu` (TMA + wgmma, Hopper) from `wgmmaRows` rows up, in the persistent ping-pong
-/// schedule with 128×128 tiles: for FP16, where it made batch 128 18–30% faster; not yet for INT8, where its epilogue
+/// schedule with 128×128 tiles: for FP16, where it made batch 128 29–45% faster; not yet for INT8, where its epilogue
 /// (GELU and int8 stores, latency-bound on few warps) cost more than its products saved (`OCTET_WGMMA_INT8=1` turns
 /// it on, `OCTET_WGMMA_KERNEL` picks another of `wgmmaVariants`: knobs for the device runs' comparisons).
 struct GemmChoice {
@@ -432,9 +432,11 @@ struct GemmChoice {
     static let wgmmaRows: Int = ProcessInfo.processInfo.environment["OCTET_WGMMA_ROWS"].flatMap(Int.init) ?? 1024
     /// Whether INT8 GEMMs take the wgmma kernel too (`OCTET_WGMMA_INT8=1`).
     static let wgmmaInt8 = ProcessInfo.processInfo.environment["OCTET_WGMMA_INT8"] == "1"
-    /// The wgmma variant the engine takes (`OCTET_WGMMA_KERNEL` names another of `wgmmaVariants`).
-    static let wgmmaVariant: String = ProcessInfo.processInfo.environment["OCTET_WGMMA_KERNEL"]
-        .flatMap { name in wgmmaVariants.first { $0.name == name }?.name } ?? "pp_128x128"
+    /// The wgmma variant the engine takes (`OCTET_WGMMA_KERNEL` names one of `wgmmaVariants`; default: the ping-pong
+    /// 128×128 from 1,024 rows, where it was fastest in the workbench, the cooperative 128×128 below, where the
+    /// ping-pong grid has too few tiles to alternate: at M = 384 it beat every mma.sync tile).
+    static let wgmmaVariant: String? = ProcessInfo.processInfo.environment["OCTET_WGMMA_KERNEL"]
+        .flatMap { name in wgmmaVariants.first { $0.name == name }?.name }
     /// The kernel file and function, the tile (rows × columns × K bytes per stage), threads, stages and split-K.
     let file: String, kernel: String, bm: Int, bn: Int, bk: Int, threads: Int, stages: Int, split: Int
     var wgmma: Bool { file == "gemm_wgmma.cu" }
@@ -445,7 +447,7 @@ struct GemmChoice {
     init(m: Int, n: Int, k: Int, int8: Bool, multiprocessors: Int = 132, wgmma: Bool = false, waves: Double = GemmChoice.waves) {
         let kBytes = k * (int8 ? 1 : 2)
         if wgmma && (!int8 || Self.wgmmaInt8) && m >= Self.wgmmaRows && kBytes % 16 == 0 {
-            self = .wgmma(int8: int8, variant: Self.wgmmaVariant)
+            self = .wgmma(int8: int8, variant: Self.wgmmaVariant ?? (m >= 1024 ? "pp_128x128" : "128x128"))
             return
         }
         var tile: (String, Int, Int, Int, Int, Int)

@@ -612,9 +612,31 @@ enum KernelSources {
         __device__ __forceinline__ void allow_dependents() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
         __device__ __forceinline__ void wait_for_producers() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 
-        // GEMM epilogues (gemm.cu, gemm_wgmma.cu): exact erf GELU, as BERT and the CPU reference use, and the store of two
-        // adjacent output columns as fp16, float32 or int8 (round(v · qScale) saturated; qScale: float → int8 per column).
-        __device__ __forceinline__ float gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+        // GEMM epilogues (gemm.cu, gemm_wgmma.cu): GELU, and the store of two adjacent output columns as fp16, float32 or
+        // int8 (round(v · qScale) saturated; qScale: float → int8 per column).
+        //
+        // GELU is the exact-erf form BERT uses, with erf from the rational approximation the CPU reference computes
+        // (COctetKernels/elementwise.c, Eigen's and XLA's: within 5e-7 absolute of erf, so GELU stays within float32 rounding of
+        // the libm form in practice). Why not CUDA's erff: it branches on |x|, and in a GEMM epilogue that converts 64–128
+        // accumulators per thread the branches kept every conversion in series (the H200 workbench: GELU + int8 output doubled
+        // a batch-128 FFN GEMM); this form is branch-free, so independent conversions interleave. __fdividef is exact to 2 ulp
+        // here: the denominator stays between −0.0143 and −2.4.
+        __device__ __forceinline__ float erf_rational(float x) {
+            x = fminf(fmaxf(x, -4.f), 4.f);
+            const float x2 = x * x;
+            float p = fmaf(x2, -2.72614225801306e-10f, 2.77068142495902e-08f);
+            p = fmaf(x2, p, -2.10102402082508e-06f);
+            p = fmaf(x2, p, -5.69250639462346e-05f);
+            p = fmaf(x2, p, -7.34990630326855e-04f);
+            p = fmaf(x2, p, -2.95459980854025e-03f);
+            p = fmaf(x2, p, -1.60960333262415e-02f);
+            float q = fmaf(x2, -1.45660718464996e-05f, -2.13374055278905e-04f);
+            q = fmaf(x2, q, -1.68282697438203e-03f);
+            q = fmaf(x2, q, -7.37332916720468e-03f);
+            q = fmaf(x2, q, -1.42647390514189e-02f);
+            return __fdividef(x * p, q);
+        }
+        __device__ __forceinline__ float gelu(float x) { return 0.5f * x * (1.0f + erf_rational(x * 0.70710678118654752f)); }
 
         constexpr int OUT_F16 = 0, OUT_F32 = 1;  // else 2: int8
 
@@ -1028,28 +1050,64 @@ enum KernelSources {
                          : "memory");
         }
 
-        // The epilogue of one 64-row half of a tile from a warpgroup's accumulators (gemm.cu's, in the same fragment layout).
+        // The epilogue of one 64-row half of a tile from a warpgroup's accumulators (gemm.cu's math, in the same fragment
+        // layout), with the output kind and GELU fixed at compile time. It works through the columns in chunks of CHUNK n8
+        // blocks: every conversion of a chunk (scale, bias, GELU: 4·CHUNK independent chains) is computed before any of its
+        // stores, and a tile that lies wholly inside the matrix skips the per-element bounds checks. (The first version
+        // converted and stored one pair at a time behind bounds checks and a runtime output switch: on 8 warps per
+        // multiprocessor those dependent chains left the GELU epilogue latency-bound.)
+        template <int KIND, bool ACT, int BN, typename T>
+        __device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, int m0, int n0, int M, int N, const float *__restrict__ dqScale,
+                                                 const float *__restrict__ bias, const float *__restrict__ qScale, void *__restrict__ out,
+                                                 int ldo) {
+            constexpr int CHUNK = 4;
+            const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+            const int row = m0 + warp * 16 + g;
+            const bool inside = m0 + 64 <= M && n0 + BN <= N;
+        #pragma unroll
+            for (int j0 = 0; j0 < BN / 8; j0 += CHUNK) {
+                float v[CHUNK][4];
+        #pragma unroll
+                for (int j = 0; j < CHUNK; j++) {
+                    const int n = min(n0 + (j0 + j) * 8 + t * 2, N - 2);  // loads stay inside; stores past N are skipped below
+                    const float2 dq = dqScale ? __ldg(reinterpret_cast<const float2 *>(dqScale + n)) : make_float2(1.f, 1.f);
+                    const float2 bi = bias ? __ldg(reinterpret_cast<const float2 *>(bias + n)) : make_float2(0.f, 0.f);
+        #pragma unroll
+                    for (int i = 0; i < 4; i++) {
+                        v[j][i] = (float)acc.v[4 * (j0 + j) + i] * (i % 2 ? dq.y : dq.x) + (i % 2 ? bi.y : bi.x);
+                        if (ACT) v[j][i] = gelu(v[j][i]);
+                    }
+                }
+        #pragma unroll
+                for (int j = 0; j < CHUNK; j++) {
+                    const int n = n0 + (j0 + j) * 8 + t * 2;
+                    float qs[2] = {0.f, 0.f};
+                    if (KIND != OUT_F16 && KIND != OUT_F32) {
+                        const float2 q = __ldg(reinterpret_cast<const float2 *>(qScale + min(n, N - 2)));
+                        qs[0] = q.x;
+                        qs[1] = q.y;
+                    }
+        #pragma unroll
+                    for (int h = 0; h < 2; h++)
+                        if (inside || (row + 8 * h < M && n < N)) store_pair(out, ldo, KIND, row + 8 * h, n, v[j][2 * h], v[j][2 * h + 1], qs);
+                }
+            }
+        }
+
+        // The runtime epilogue choice (output kind × GELU) mapped to the compiled variants.
         template <int BN, typename T>
         __device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, int m0, int n0, int M, int N, const float *__restrict__ dqScale,
                                                  const float *__restrict__ bias, int act, const float *__restrict__ qScale, int outKind,
                                                  void *__restrict__ out, int ldo) {
-            const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-        #pragma unroll
-            for (int j = 0; j < BN / 8; j++) {
-                const int n = n0 + j * 8 + t * 2;
-                if (n >= N) continue;
-                const float dq[2] = {dqScale ? __ldg(dqScale + n) : 1.f, dqScale ? __ldg(dqScale + n + 1) : 1.f};
-                const float bi[2] = {bias ? __ldg(bias + n) : 0.f, bias ? __ldg(bias + n + 1) : 0.f};
-                const float qs[2] = {qScale ? __ldg(qScale + n) : 0.f, qScale ? __ldg(qScale + n + 1) : 0.f};
-        #pragma unroll
-                for (int h = 0; h < 2; h++) {
-                    const int m = m0 + warp * 16 + g + h * 8;
-                    if (m >= M) continue;
-                    float v0 = (float)acc.v[4 * j + 2 * h] * dq[0] + bi[0], v1 = (float)acc.v[4 * j + 2 * h + 1] * dq[1] + bi[1];
-                    if (act) { v0 = gelu(v0); v1 = gelu(v1); }
-                    store_pair(out, ldo, outKind, m, n, v0, v1, qs);
-                }
+        #define EPILOGUE(KIND, ACT) epilogue<KIND, ACT>(acc, m0, n0, M, N, dqScale, bias, qScale, out, ldo)
+            if (outKind == OUT_F16) {
+                if (act) EPILOGUE(OUT_F16, true); else EPILOGUE(OUT_F16, false);
+            } else if (outKind == OUT_F32) {
+                if (act) EPILOGUE(OUT_F32, true); else EPILOGUE(OUT_F32, false);
+            } else {
+                if (act) EPILOGUE(2, true); else EPILOGUE(2, false);
             }
+        #undef EPILOGUE
         }
 
         // Barrier setup shared by both schedules: `full` completes when a stage's two TMA copies have landed (one arrival, the

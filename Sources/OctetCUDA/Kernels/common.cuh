@@ -67,9 +67,31 @@ __device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void *p) {
 __device__ __forceinline__ void allow_dependents() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
 __device__ __forceinline__ void wait_for_producers() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 
-// GEMM epilogues (gemm.cu, gemm_wgmma.cu): exact erf GELU, as BERT and the CPU reference use, and the store of two
-// adjacent output columns as fp16, float32 or int8 (round(v · qScale) saturated; qScale: float → int8 per column).
-__device__ __forceinline__ float gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+// GEMM epilogues (gemm.cu, gemm_wgmma.cu): GELU, and the store of two adjacent output columns as fp16, float32 or
+// int8 (round(v · qScale) saturated; qScale: float → int8 per column).
+//
+// GELU is the exact-erf form BERT uses, with erf from the rational approximation the CPU reference computes
+// (COctetKernels/elementwise.c, Eigen's and XLA's: within 5e-7 absolute of erf, so GELU stays within float32 rounding of
+// the libm form in practice). Why not CUDA's erff: it branches on |x|, and in a GEMM epilogue that converts 64–128
+// accumulators per thread the branches kept every conversion in series (the H200 workbench: GELU + int8 output doubled
+// a batch-128 FFN GEMM); this form is branch-free, so independent conversions interleave. __fdividef is exact to 2 ulp
+// here: the denominator stays between −0.0143 and −2.4.
+__device__ __forceinline__ float erf_rational(float x) {
+    x = fminf(fmaxf(x, -4.f), 4.f);
+    const float x2 = x * x;
+    float p = fmaf(x2, -2.72614225801306e-10f, 2.77068142495902e-08f);
+    p = fmaf(x2, p, -2.10102402082508e-06f);
+    p = fmaf(x2, p, -5.69250639462346e-05f);
+    p = fmaf(x2, p, -7.34990630326855e-04f);
+    p = fmaf(x2, p, -2.95459980854025e-03f);
+    p = fmaf(x2, p, -1.60960333262415e-02f);
+    float q = fmaf(x2, -1.45660718464996e-05f, -2.13374055278905e-04f);
+    q = fmaf(x2, q, -1.68282697438203e-03f);
+    q = fmaf(x2, q, -7.37332916720468e-03f);
+    q = fmaf(x2, q, -1.42647390514189e-02f);
+    return __fdividef(x * p, q);
+}
+__device__ __forceinline__ float gelu(float x) { return 0.5f * x * (1.0f + erf_rational(x * 0.70710678118654752f)); }
 
 constexpr int OUT_F16 = 0, OUT_F32 = 1;  // else 2: int8
 
