@@ -38,6 +38,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         let outputs: Int, inputs: Int
         let gelu: Bool
         let outQScale: DeviceBuffer?  // the output's quantizer (float → int8, per column); nil: fp16 output
+        /// An fp16 copy of the bias, for cuBLASLt when it takes no float32 bias (FP16 layers, with cuBLASLt on).
+        var halfBias: DeviceBuffer? = nil
     }
 
     struct Norm {
@@ -78,6 +80,12 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// The residual stream (and the GEMM outputs added to it) in float32: the INT8 engine's choice; fp16 otherwise.
     private let streamF32: Bool
     private var graphs: [String: CUDAGraph] = [:]
+    /// cuBLASLt for the FP16 layers without GELU (`OCTET_CUBLASLT=1`; nil otherwise or when the library does not
+    /// load), its workspace, and its plans per (layer, rows).
+    private let lt: CuBLASLt?
+    private let ltWorkspace: DeviceBuffer?
+    private var ltPlans: [String: LtHalfGemm] = [:]
+    static let ltWorkspaceBytes = 32 << 20
     private let lock = NSLock()
 
     /// Builds the engine. `scales` (required for `.int8`) give every quantization point's amax and the groups kept in
@@ -105,6 +113,11 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         self.maxTokens = maxTokens
         self.maxSequenceLength = min(maxSequenceLength ?? c.maxPositionEmbeddings, c.maxPositionEmbeddings, 512)
         try device.makeCurrent()
+        // cuBLASLt for the FP16 engine's GEMMs without GELU when asked (its GELU epilogue is the tanh approximation, not
+        // BERT's erf form). Measured against Octet's kernels in docs/PERFORMANCE.md; not yet the default.
+        let useLt = precision == .fp16 && ProcessInfo.processInfo.environment["OCTET_CUBLASLT"] == "1"
+        lt = useLt ? try CuBLASLt() : nil
+        ltWorkspace = useLt ? try device.allocate(Self.ltWorkspaceBytes) : nil
 
         var loaded: [String: LoadedModule] = [:]
         for file in ["gemm.cu", "attention.cu", "attention_mma.cu", "layernorm.cu", "qa_head.cu"] + (device.supportsWgmma ? ["gemm_wgmma.cu"] : []) {
@@ -145,7 +158,9 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 return Linear(int8: true, weight: weight, dqScale: dq, bias: bias, outputs: n, inputs: k, gelu: gelu, outQScale: outQScale)
             }
             let weight = try uploadHalf(parts.flatMap { halfBits($0.weight) })
-            return Linear(int8: false, weight: weight, dqScale: nil, bias: bias, outputs: n, inputs: k, gelu: gelu, outQScale: outQScale)
+            var layer = Linear(int8: false, weight: weight, dqScale: nil, bias: bias, outputs: n, inputs: k, gelu: gelu, outQScale: outQScale)
+            if useLt && !gelu { layer.halfBias = try uploadHalf(parts.flatMap { $0.bias.floats() }.map { Float16($0).bitPattern }) }
+            return layer
         }
         /// `qStep`: the step of the next linear layers' int8 input; nil when they run in float (they read an fp16 copy
         /// when the stream is float32, else the stream). `last`: the final LayerNorm, which only the QA head reads.
@@ -338,10 +353,17 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
 
     private func launch(_ file: String, _ function: String, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int = 0,
                         cluster: (Int, Int, Int)? = nil, arguments: [LoadedModule.Argument]) throws {
+        try recorded(function) {
+            try modules[file]!.launch(function, grid: grid, block: block, sharedBytes: sharedBytes, programmatic: programmaticNow, cluster: cluster,
+                                      arguments: arguments)
+        }
+    }
+
+    /// Queues `body`'s work, between two events named `name` while `profile` captures.
+    private func recorded(_ name: String, _ body: () throws -> Void) throws {
         let before = profiled == nil ? nil : try device.record()
-        try modules[file]!.launch(function, grid: grid, block: block, sharedBytes: sharedBytes, programmatic: programmaticNow, cluster: cluster,
-                                  arguments: arguments)
-        if let before { profiled!.append((function, before, try device.record())) }
+        try body()
+        if let before { profiled!.append((name, before, try device.record())) }
     }
 
     /// Each kernel's total device time and launch count for `batch`'s shape, largest first: where a shape's time goes.
@@ -405,6 +427,17 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// One linear layer; `outKind` overrides the output type (0 fp16, 1 float32, 2 int8; default: int8 when the
     /// layer's output is quantized, else fp16).
     private func gemm(_ l: Linear, input: UInt64, tokens m: Int, output: UInt64, outKind: Int32? = nil, outQScale: DeviceBuffer? = nil) throws {
+        if let lt, let ltWorkspace, !l.int8, !l.gelu, (outKind ?? 0) == 0, outQScale == nil, l.outQScale == nil {
+            let key = "\(l.weight.address)x\(m)"
+            let plan = try ltPlans[key] ?? LtHalfGemm(lt, m: m, n: l.outputs, k: l.inputs, lda: l.inputs, bias: l.bias.address,
+                                                        halfBias: l.halfBias?.address ?? 0, workspaceBytes: Self.ltWorkspaceBytes)
+            ltPlans[key] = plan
+            try recorded("cublasLt_f16") {
+                try plan.run(on: device, a: input, weight: l.weight.address, output: output, workspace: ltWorkspace.address,
+                             workspaceBytes: Self.ltWorkspaceBytes)
+            }
+            return
+        }
         let choice = GemmChoice(m: m, n: l.outputs, k: l.inputs, int8: l.int8, multiprocessors: device.multiprocessors,
                                 wgmma: device.supportsWgmma)
         let shape = try choice.launchShape(device: device, a: input, weight: l.weight.address, m: m, n: l.outputs, k: l.inputs,

@@ -77,6 +77,13 @@ public struct CUDASelfTest {
                 }
             }
         }
+        // cuBLASLt's FP16 GEMM with Octet's layout and bias epilogue (the FP16 engine's choice with OCTET_CUBLASLT=1),
+        // when the toolkit's library loads.
+        if let lt = try? CuBLASLt() {
+            for (m, n, k) in [(128, 768, 3072), (200, 384, 1536), (384, 3072, 1024), (3000, 1152, 384)] {
+                results += try gemm(m: m, n: n, k: k, int8: false, library: lt)
+            }
+        }
         // Random BERTs (hidden 256, 4 heads of 64; and hidden 384, 12 heads of 32 like the reference model): FP16
         // against the CPU's float32 engine, INT8 against the CPU running the Q/DQ export of the same scales, once
         // recipe-like (adds in float, uint8 probabilities, two groups in float) and once with every group in INT8.
@@ -102,7 +109,8 @@ public struct CUDASelfTest {
     /// One GEMM variant path (the engine's choice for the shape, or a forced split-K) against a CPU reference:
     /// int32 sums exact, then the float epilogue: fp16 output within 1e-3 relative (fp16 rounding), GELU + int8
     /// output within 1 (a float rounding difference can move a value across a .5 boundary).
-    func gemm(m: Int, n: Int, k: Int, int8: Bool, forceSplit: Int? = nil, forced: GemmChoice? = nil) throws -> [Result] {
+    /// `library`: run cuBLASLt's plan (`LtHalfGemm`, FP16, fp16 output only) instead of Octet's kernel.
+    func gemm(m: Int, n: Int, k: Int, int8: Bool, forceSplit: Int? = nil, forced: GemmChoice? = nil, library: CuBLASLt? = nil) throws -> [Result] {
         var generator = SystemRandomNumberGenerator()
         var choice = forced ?? GemmChoice(m: m, n: n, k: k, int8: int8, multiprocessors: device.multiprocessors, wgmma: device.supportsWgmma)
         if let forceSplit { choice = choice.withSplit(forceSplit, k: k, int8: int8) }
@@ -144,6 +152,19 @@ public struct CUDASelfTest {
         let out16 = try device.allocate(m * n * 2), out8 = try device.allocate(m * n)
         try out16.fill(byte: 0xFF)  // fp16 NaN: an element never written fails
         try out8.fill(byte: 0x55)
+        if let library {
+            let halfBias = try device.allocate(n * 2)
+            try halfBias.upload(bias.map { Float16($0).bitPattern })
+            let workspace = try device.allocate(32 << 20)
+            let plan = try LtHalfGemm(library, m: m, n: n, k: k, lda: k, bias: biasBuffer.address, halfBias: halfBias.address,
+                                      workspaceBytes: workspace.bytes)
+            try plan.run(on: device, a: a.address, weight: w.address, output: out16.address, workspace: workspace.address,
+                         workspaceBytes: workspace.bytes)
+            let got = try out16.download(Float16.self, count: m * n)
+            return [Result(name: "cublasLt f16 \(m)×\(n)×\(k) fp16 out (bias \(plan.biasIsHalf ? "fp16" : "fp32"))", elements: m * n,
+                           error: relativeError(got, reference), tolerance: 1e-3,
+                           detail: "relative L2 error against float64 sums (cuBLASLt \(library.version))")]
+        }
         let module = try module(choice.file)
         for (gelu, output, kind) in [(false, out16, Int32(0)), (true, out8, Int32(2))] {
             let shape = try choice.launchShape(device: device, a: a.address, weight: w.address, m: m, n: n, k: k,
@@ -153,18 +174,26 @@ public struct CUDASelfTest {
                               arguments: shape.arguments)
         }
         let got16 = try out16.download(Float16.self, count: m * n), got8 = try out8.download(Int8.self, count: m * n)
-        var squared = 0.0, norm = 0.0, worst8 = 0.0
+        var worst8 = 0.0
         for i in 0..<(m * n) {
-            let e = Double(got16[i]) - reference[i]
-            squared += e.isNaN ? .infinity : e * e
-            norm += reference[i] * reference[i]
             let q = min(max((gelu[i] * Double(qScale)).rounded(.toNearestOrEven), -128), 127)
             worst8 = max(worst8, abs(Double(got8[i]) - q))
         }
         let label = "\(choice.kernel) \(m)×\(n)×\(k) split \(choice.split)"
-        return [Result(name: label + " fp16 out", elements: m * n, error: (squared / norm).squareRoot(), tolerance: 1e-3,
+        return [Result(name: label + " fp16 out", elements: m * n, error: relativeError(got16, reference), tolerance: 1e-3,
                        detail: "relative L2 error against float64 sums"),
                 Result(name: label + " gelu int8 out", elements: m * n, error: worst8, tolerance: 1, detail: "largest int8 difference")]
+    }
+
+    /// Relative L2 error of fp16 results against float64 ones (an element never written, a NaN, makes it infinite).
+    private func relativeError(_ got: [Float16], _ reference: [Double]) -> Double {
+        var squared = 0.0, norm = 0.0
+        for (g, r) in zip(got, reference) {
+            let e = Double(g) - r
+            squared += e.isNaN ? .infinity : e * e
+            norm += r * r
+        }
+        return (squared / norm).squareRoot()
     }
 
     /// A whole model on the GPU against the CPU reference on `batch` (default: 2 × 128 random tokens, the second
