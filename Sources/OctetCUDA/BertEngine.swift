@@ -115,8 +115,11 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         try device.makeCurrent()
         // cuBLASLt for the FP16 engine's GEMMs without GELU when asked (its GELU epilogue is the tanh approximation, not
         // BERT's erf form). Measured against Octet's kernels in docs/PERFORMANCE.md; not yet the default.
-        let useLt = precision == .fp16 && ProcessInfo.processInfo.environment["OCTET_CUBLASLT"] == "1"
-        lt = useLt ? try CuBLASLt() : nil
+        // With OCTET_GEMM_TUNE=1 it is one of the candidates timed per shape, when the library loads.
+        let environment = ProcessInfo.processInfo.environment
+        let tuneCandidate = precision == .fp16 && environment["OCTET_GEMM_TUNE"] == "1"
+        lt = precision == .fp16 && environment["OCTET_CUBLASLT"] == "1" ? try CuBLASLt() : (tuneCandidate ? try? CuBLASLt() : nil)
+        let useLt = lt != nil
         ltWorkspace = useLt ? try device.allocate(Self.ltWorkspaceBytes) : nil
 
         var loaded: [String: LoadedModule] = [:]
@@ -281,7 +284,9 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         if let graph = graphs[key] {
             try graph.launch()
         } else {
-            // First use of the shape: run it directly (errors surface with their kernel's name), then capture it.
+            // First use of the shape: measure the GEMM plans when tuning, run it directly (errors surface with their
+            // kernel's name), then capture it.
+            if tuning { try tune(tokens: t) }
             try encode(batch: b, sequence: s)
             try device.synchronize()
             let graph = try device.captureGraph { try encode(batch: b, sequence: s) }
@@ -316,16 +321,13 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             .buffer(positionEmbeddings), .buffer(tokenTypeEmbeddings), .buffer(embeddingNorm.gamma), .buffer(embeddingNorm.beta),
             .float(eps), .int32(Int32(h)), .pointer(buf["h0"]!), .pointer(buf["copy"]!), .float(embeddingNorm.qScale)])
         for layer in layers {
-            // QKV as int8 quantized with the attention's steps when it quantizes all three (from the float
-            // accumulators, as the CPU's quantizers see them), float32 when it quantizes some, else fp16.
-            let qkvKind: Int32 = layer.qkvQScale != nil ? 2 : (layer.kStep > 0 || layer.vStep > 0 ? 1 : 0)
-            try gemm(layer.qkv, input: streamF32 ? buf["copy"]! : buf["h0"]!, tokens: t, output: buf["qkv"]!, outKind: qkvKind,
-                     outQScale: layer.qkvQScale)
-            try attention(layer, inKind: qkvKind, batch: b, sequence: s)
-            try gemm(layer.attentionOutput, input: buf["context"]!, tokens: t, output: buf["local"]!, outKind: streamF32 ? 1 : 0)
+            let calls = gemmCalls(layer)
+            try gemm(calls[0], tokens: t)
+            try attention(layer, inKind: calls[0].outKind, batch: b, sequence: s)
+            try gemm(calls[1], tokens: t)
             try residualNorm(layer.attentionNorm, local: buf["local"]!, residual: buf["h0"]!, output: buf["h1"]!, tokens: t)
-            try gemm(layer.intermediate, input: streamF32 ? buf["copy"]! : buf["h1"]!, tokens: t, output: buf["ffn"]!)
-            try gemm(layer.output, input: buf["ffn"]!, tokens: t, output: buf["local"]!, outKind: streamF32 ? 1 : 0)
+            try gemm(calls[2], tokens: t)
+            try gemm(calls[3], tokens: t)
             try residualNorm(layer.outputNorm, local: buf["local"]!, residual: buf["h1"]!, output: buf["h0"]!, tokens: t)
         }
         try launch("qa_head.cu", "qa_head", grid: (rows, 1, 1), block: (128, 1, 1), arguments: [
@@ -424,28 +426,128 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             .pointer(buffers["copy"]!), .float(n.qScale)])
     }
 
-    /// One linear layer; `outKind` overrides the output type (0 fp16, 1 float32, 2 int8; default: int8 when the
-    /// layer's output is quantized, else fp16).
-    private func gemm(_ l: Linear, input: UInt64, tokens m: Int, output: UInt64, outKind: Int32? = nil, outQScale: DeviceBuffer? = nil) throws {
-        if let lt, let ltWorkspace, !l.int8, !l.gelu, (outKind ?? 0) == 0, outQScale == nil, l.outQScale == nil {
-            let key = "\(l.weight.address)x\(m)"
-            let plan = try ltPlans[key] ?? LtHalfGemm(lt, m: m, n: l.outputs, k: l.inputs, lda: l.inputs, bias: l.bias.address,
-                                                        halfBias: l.halfBias?.address ?? 0, workspaceBytes: Self.ltWorkspaceBytes)
-            ltPlans[key] = plan
+    /// One GEMM of a layer as `encode` queues it: the weights, input and output buffers, and the output type (0 fp16,
+    /// 1 float32, 2 int8 with `outQScale`'s or the layer's own quantizer).
+    struct GemmCall {
+        let linear: Linear
+        let input: UInt64, output: UInt64
+        let outKind: Int32
+        let outQScale: DeviceBuffer?
+    }
+
+    /// A layer's four GEMMs in the order `encode` queues them: QKV, attention output, FFN in, FFN out.
+    private func gemmCalls(_ layer: Layer) -> [GemmCall] {
+        let buf = buffers
+        // QKV as int8 quantized with the attention's steps when it quantizes all three (from the float accumulators, as
+        // the CPU's quantizers see them), float32 when it quantizes some, else fp16.
+        let qkvKind: Int32 = layer.qkvQScale != nil ? 2 : (layer.kStep > 0 || layer.vStep > 0 ? 1 : 0)
+        return [
+            GemmCall(linear: layer.qkv, input: streamF32 ? buf["copy"]! : buf["h0"]!, output: buf["qkv"]!, outKind: qkvKind,
+                     outQScale: layer.qkvQScale),
+            GemmCall(linear: layer.attentionOutput, input: buf["context"]!, output: buf["local"]!, outKind: streamF32 ? 1 : 0, outQScale: nil),
+            GemmCall(linear: layer.intermediate, input: streamF32 ? buf["copy"]! : buf["h1"]!, output: buf["ffn"]!,
+                     outKind: layer.intermediate.outQScale == nil ? 0 : 2, outQScale: nil),
+            GemmCall(linear: layer.output, input: buf["ffn"]!, output: buf["local"]!, outKind: streamF32 ? 1 : 0, outQScale: nil)]
+    }
+
+    /// How one GEMM shape runs: one of Octet's kernels, or cuBLASLt.
+    enum GemmPlan {
+        case kernel(GemmChoice)
+        case library
+    }
+
+    /// The shape key of a GEMM at `m` rows: what the kernels' speed depends on.
+    private func key(_ call: GemmCall, rows m: Int) -> String {
+        "\(m)×\(call.linear.outputs)×\(call.linear.inputs) \(call.linear.int8 ? "int8" : "fp16")\(call.linear.gelu ? " gelu" : "") out \(["fp16", "f32", "int8"][Int(call.outKind)])"
+    }
+
+    /// Whether cuBLASLt can run the call with Octet's epilogue: FP16, no GELU (cuBLASLt's is the tanh form), fp16 output.
+    private func libraryRuns(_ call: GemmCall) -> Bool {
+        lt != nil && !call.linear.int8 && !call.linear.gelu && call.outKind == 0 && call.outQScale == nil && call.linear.outQScale == nil
+    }
+
+    /// The plan without tuning: cuBLASLt where it runs and `OCTET_CUBLASLT=1` asked for it, else `GemmChoice`'s rule.
+    private func defaultPlan(_ call: GemmCall, rows m: Int) -> GemmPlan {
+        if libraryRuns(call) && !tuning { return .library }
+        return .kernel(GemmChoice(m: m, n: call.linear.outputs, k: call.linear.inputs, int8: call.linear.int8,
+                                  multiprocessors: device.multiprocessors, wgmma: device.supportsWgmma))
+    }
+
+    /// Queues one GEMM: `plan` when given (tuning), else the tuned plan for its shape, else the default.
+    private func gemm(_ call: GemmCall, tokens m: Int, plan given: GemmPlan? = nil) throws {
+        let l = call.linear
+        switch given ?? tuned[key(call, rows: m)] ?? defaultPlan(call, rows: m) {
+        case .library:
+            guard let lt, let ltWorkspace else { preconditionFailure("a cuBLASLt plan without cuBLASLt") }
+            let planKey = "\(l.weight.address)x\(m)"
+            let plan = try ltPlans[planKey] ?? LtHalfGemm(lt, m: m, n: l.outputs, k: l.inputs, lda: l.inputs, bias: l.bias.address,
+                                                            halfBias: l.halfBias?.address ?? 0, workspaceBytes: Self.ltWorkspaceBytes)
+            ltPlans[planKey] = plan
             try recorded("cublasLt_f16") {
-                try plan.run(on: device, a: input, weight: l.weight.address, output: output, workspace: ltWorkspace.address,
+                try plan.run(on: device, a: call.input, weight: l.weight.address, output: call.output, workspace: ltWorkspace.address,
                              workspaceBytes: Self.ltWorkspaceBytes)
             }
-            return
+        case .kernel(let choice):
+            let shape = try choice.launchShape(device: device, a: call.input, weight: l.weight.address, m: m, n: l.outputs, k: l.inputs,
+                                               dqScale: l.dqScale?.address ?? 0, bias: l.bias.address, gelu: l.gelu,
+                                               qScale: (call.outQScale ?? l.outQScale)?.address ?? 0, outKind: call.outKind,
+                                               output: call.output)
+            try launch(choice.file, choice.kernel, grid: shape.grid, block: shape.block, sharedBytes: choice.sharedBytes,
+                       cluster: shape.cluster, arguments: shape.arguments)
         }
-        let choice = GemmChoice(m: m, n: l.outputs, k: l.inputs, int8: l.int8, multiprocessors: device.multiprocessors,
-                                wgmma: device.supportsWgmma)
-        let shape = try choice.launchShape(device: device, a: input, weight: l.weight.address, m: m, n: l.outputs, k: l.inputs,
-                                       dqScale: l.dqScale?.address ?? 0, bias: l.bias.address, gelu: l.gelu,
-                                       qScale: (outQScale ?? l.outQScale)?.address ?? 0,
-                                       outKind: outKind ?? (l.outQScale == nil ? 0 : 2), output: output)
-        try launch(choice.file, choice.kernel, grid: shape.grid, block: shape.block, sharedBytes: choice.sharedBytes, cluster: shape.cluster,
-                   arguments: shape.arguments)
+    }
+
+    /// Whether GEMM plans are measured per shape (`OCTET_GEMM_TUNE=1`): at the first use of a token count every
+    /// distinct GEMM of the model is timed with each candidate — the mma.sync choice, the wgmma schedules that fit, and
+    /// cuBLASLt where it runs the epilogue — and the fastest is kept for that shape, as TensorRT picks tactics.
+    private let tuning = ProcessInfo.processInfo.environment["OCTET_GEMM_TUNE"] == "1"
+    /// The measured plans, by `key`.
+    private var tuned: [String: GemmPlan] = [:]
+    /// What tuning measured: per shape, each candidate's mean µs and the one kept (for `octet bench`'s report).
+    public private(set) var tuningReport: [(shape: String, candidates: [(String, Double)], chosen: String)] = []
+
+    /// The candidates for a GEMM at `m` rows.
+    private func candidates(_ call: GemmCall, rows m: Int) -> [(String, GemmPlan)] {
+        let l = call.linear
+        let choice = GemmChoice(m: m, n: l.outputs, k: l.inputs, int8: l.int8, multiprocessors: device.multiprocessors, wgmma: false)
+        var list: [(String, GemmPlan)] = [("\(choice.kernel) split \(choice.split)", .kernel(choice))]
+        if device.supportsWgmma && l.inputs * (l.int8 ? 1 : 2) % 16 == 0 && m >= 256 {
+            for variant in ["128x128", "pp_128x128"] + (l.outputs % 256 == 0 ? ["128x256"] : []) {
+                let w = GemmChoice.wgmma(int8: l.int8, variant: variant)
+                list.append((w.kernel, .kernel(w)))
+            }
+        }
+        if libraryRuns(call) { list.append(("cublasLt", .library)) }
+        return list
+    }
+
+    /// Times every candidate of every distinct GEMM of the model at `m` rows (2 launches to warm up, then the mean of 5
+    /// between events) and keeps the fastest. The buffers hold whatever the last run left: the timings need shapes, not
+    /// values, and the pass that follows overwrites every output.
+    private func tune(tokens m: Int) throws {
+        programmaticNow = programmatic(tokens: m)
+        for layer in layers {
+            for call in gemmCalls(layer) where tuned[key(call, rows: m)] == nil {
+                var timings: [(String, Double)] = []
+                var best: (Double, GemmPlan)?
+                var failure: Error?
+                for (name, plan) in candidates(call, rows: m) {
+                    do {
+                        for _ in 0..<2 { try gemm(call, tokens: m, plan: plan) }
+                        let start = try device.record()
+                        for _ in 0..<5 { try gemm(call, tokens: m, plan: plan) }
+                        let microseconds = try device.record().milliseconds(since: start) * 200
+                        timings.append((name, microseconds))
+                        if best.map({ microseconds < $0.0 }) ?? true { best = (microseconds, plan) }
+                    } catch {
+                        failure = error  // a candidate that cannot take the shape (cuBLASLt with no algorithm) drops out
+                    }
+                }
+                guard let best else { throw failure ?? OctetError.device("no GEMM candidate ran \(key(call, rows: m))") }
+                tuned[key(call, rows: m)] = best.1
+                tuningReport.append((key(call, rows: m), timings, timings.min { $0.1 < $1.1 }!.0))
+            }
+        }
     }
 }
 

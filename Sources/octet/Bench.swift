@@ -116,9 +116,22 @@ struct Bench: ParsableCommand {
             print("engine: \(engine.label); model: \(modelName)")
             print(table(["batch", "seq", "runs", "min ms", "mean ms", "median ms", "p90 ms", "p95 ms", "p99 ms", "max ms", "seq/s"]
                         + (cuda == nil ? [] : ["GPU compute ms", "H2D ms", "D2H ms"]), rows))
+            let tuning = cuda?.tuningReport ?? []
+            if !tuning.isEmpty {
+                print("GEMM plans measured at the first run of each shape (OCTET_GEMM_TUNE=1), mean µs per launch:")
+                print(table(["shape", "kept", "candidates"], tuning.map { t in
+                    [t.shape, t.chosen, t.candidates.map { "\($0.0) \(String(format: "%.1f", $0.1))" }.joined(separator: ", ")]
+                }))
+            }
             if let json {
-                try FileIO.writeJSON(["engine": engine.label, "model": modelName, "device": device, "threads": threads ?? 0,
-                                      "warmup": warmup, "results": results] as [String: Any], to: json)
+                var report: [String: Any] = ["engine": engine.label, "model": modelName, "device": device, "threads": threads ?? 0,
+                                             "warmup": warmup, "results": results]
+                if !tuning.isEmpty {
+                    report["gemm_tuning"] = tuning.map { t in
+                        ["shape": t.shape, "chosen": t.chosen, "candidates_us": Dictionary(uniqueKeysWithValues: t.candidates)] as [String: Any]
+                    }
+                }
+                try FileIO.writeJSON(report, to: json)
             }
             if let svg {
                 try FileIO.writeAtomically(Data(Self.chart(title: "\(modelName), \(engine.label)", results: results).utf8), to: svg)

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The exploration run on the GPU machine: what the next defaults should be, measured in one call. The self-test first
+# (every kernel against the CPU reference; stop if it fails), the kernel workbench's GEMM timings with their epilogues
+# at batch-128 shapes, then `octet bench` under each engine configuration the code offers beside its default:
+#   OCTET_WGMMA_INT8=1   INT8 GEMMs of 1,024 rows or more on the ping-pong wgmma kernel
+#   OCTET_WGMMA_ROWS=384 the wgmma kernels from 384 rows (the cooperative 128×128 below 1,024)
+#   OCTET_CUBLASLT=1     the FP16 engine's GEMMs without GELU on cuBLASLt
+#   OCTET_GEMM_TUNE=1    every GEMM shape timed with each candidate at the first run, the fastest kept (the report lists them)
+# and the full-dev SQuAD F1 on the GPU in both precisions. Every step has a time limit.
+#   bash scripts/device_explore.sh OCTET_BINARY MODEL_FOLDER FEATURES DEV_JSON RECIPE OUT_FOLDER
+set -uo pipefail
+octet=$1 model=$2 features=$3 dev=$4 recipe=$5 out=$6
+timeout 300 "$octet" selftest --device cuda --model "$model" --features "$features" --json "$out/selftest.json" > "$out/selftest.txt" 2>&1
+status=$?
+grep -v " pass " "$out/selftest.txt" | head -20; echo "selftest: $(grep -c " pass " "$out/selftest.txt") passed, exit $status"
+[ $status -eq 0 ] || exit 1
+timeout 200 python3 scripts/gpu_kernel_bench.py --no-checks --no-attention-timing --epilogues --json "$out/workbench.json" \
+  --gemm-shapes "16384,4096,1024;16384,1024,4096;16384,3072,1024;16384,1024,1024;384,3072,1024;384,1024,4096;128,3072,1024" \
+  > "$out/workbench.txt" 2>&1
+sed -n '/GEMM timings/,/attention timings/p' "$out/workbench.txt" | grep -v "^        " | head -12
+bench() {  # NAME ENV... : both models, both precisions, batch 1 and 128, s128 and s384
+  local name=$1; shift
+  for m in bert-base bert-large; do for p in int8 fp16; do
+    env "$@" timeout 120 "$octet" bench "$m" --device cuda --precision "$p" --batch 1,128 --seq 128,384 --warmup 5 --iterations 20 \
+      --min-seconds 0.1 --json "$out/bench-$name-$m-$p.json" > "$out/bench-$name-$m-$p.txt" 2>&1
+    echo "== $name $m $p"; grep -E "^\|  +(1|128) \|" "$out/bench-$name-$m-$p.txt" | cut -d'|' -f2,3,13
+  done; done
+}
+bench default
+bench wgmma-int8 OCTET_WGMMA_INT8=1
+bench wgmma-384 OCTET_WGMMA_ROWS=384 OCTET_WGMMA_INT8=1
+bench cublaslt OCTET_CUBLASLT=1
+bench tuned OCTET_GEMM_TUNE=1 OCTET_WGMMA_INT8=1
+grep -h -A40 "GEMM plans measured" "$out"/bench-tuned-*.txt | head -80 > "$out/tuning.txt"
+for p in int8 fp16; do
+  S=""; [ $p = int8 ] && S="--scales $recipe"
+  timeout 240 "$octet" eval squad --device cuda --precision $p $S --model "$model" --tokenizer "$model" --data "$dev" --batch 32 \
+    --output "$out/eval-$p" > "$out/eval-$p.txt" 2>&1
+  echo "eval $p exit $?"; tail -n 3 "$out/eval-$p.txt"
+done
