@@ -275,6 +275,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         batch.inputIDs.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: t * 4) }
         batch.tokenTypeIDs.withUnsafeBytes { (p + t * 4).copyMemory(from: $0.baseAddress!, byteCount: t * 4) }
         batch.attentionMask.withUnsafeBytes { (p + t * 8).copyMemory(from: $0.baseAddress!, byteCount: t * 4) }
+        // A shape's first run measures its GEMM plans when tuning (before the timed events: `timedRun` reports the pass).
+        if tuning && graphs["\(b)x\(s)"] == nil { try tune(tokens: t) }
         let e0 = timed ? try device.record() : nil
         for (i, name) in ["ids", "types", "mask"].enumerated() {
             try pinned.copy(toDevice: buffers[name]!, count: t * 4, offset: i * t * 4)
@@ -284,9 +286,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         if let graph = graphs[key] {
             try graph.launch()
         } else {
-            // First use of the shape: measure the GEMM plans when tuning, run it directly (errors surface with their
-            // kernel's name), then capture it.
-            if tuning { try tune(tokens: t) }
+            // First use of the shape: run it directly (errors surface with their kernel's name), then capture it.
             try encode(batch: b, sequence: s)
             try device.synchronize()
             let graph = try device.captureGraph { try encode(batch: b, sequence: s) }
@@ -478,11 +478,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         let l = call.linear
         switch given ?? tuned[key(call, rows: m)] ?? defaultPlan(call, rows: m) {
         case .library:
-            guard let lt, let ltWorkspace else { preconditionFailure("a cuBLASLt plan without cuBLASLt") }
-            let planKey = "\(l.weight.address)x\(m)"
-            let plan = try ltPlans[planKey] ?? LtHalfGemm(lt, m: m, n: l.outputs, k: l.inputs, lda: l.inputs, bias: l.bias.address,
-                                                            halfBias: l.halfBias?.address ?? 0, workspaceBytes: Self.ltWorkspaceBytes)
-            ltPlans[planKey] = plan
+            guard let ltWorkspace else { preconditionFailure("a cuBLASLt plan without cuBLASLt") }
+            let plan = try ltPlan(l, rows: m)
             try recorded("cublasLt_f16") {
                 try plan.run(on: device, a: call.input, weight: l.weight.address, output: call.output, workspace: ltWorkspace.address,
                              workspaceBytes: Self.ltWorkspaceBytes)
@@ -495,6 +492,18 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             try launch(choice.file, choice.kernel, grid: shape.grid, block: shape.block, sharedBytes: choice.sharedBytes,
                        cluster: shape.cluster, arguments: shape.arguments)
         }
+    }
+
+    /// The cuBLASLt plan of a layer at `m` rows (each holds its layer's bias pointer), made on first use.
+    @discardableResult
+    private func ltPlan(_ l: Linear, rows m: Int) throws -> LtHalfGemm {
+        guard let lt else { preconditionFailure("a cuBLASLt plan without cuBLASLt") }
+        let key = "\(l.weight.address)x\(m)"
+        if let plan = ltPlans[key] { return plan }
+        let plan = try LtHalfGemm(lt, m: m, n: l.outputs, k: l.inputs, lda: l.inputs, bias: l.bias.address,
+                                  halfBias: l.halfBias?.address ?? 0, workspaceBytes: Self.ltWorkspaceBytes)
+        ltPlans[key] = plan
+        return plan
     }
 
     /// Whether GEMM plans are measured per shape (`OCTET_GEMM_TUNE=1`): at the first use of a token count every
@@ -521,32 +530,44 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         return list
     }
 
-    /// Times every candidate of every distinct GEMM of the model at `m` rows (2 launches to warm up, then the mean of 5
-    /// between events) and keeps the fastest. The buffers hold whatever the last run left: the timings need shapes, not
-    /// values, and the pass that follows overwrites every output.
+    /// Times every candidate of every distinct GEMM of the model at `m` rows and keeps the fastest. Each candidate runs
+    /// its shape once per layer that has it, each layer with its own weights and in layer order, as the real pass
+    /// streams them from memory (one layer's weights timed again and again would sit in L2); those launches are
+    /// captured into a CUDA graph and a replay is timed after a warm-up replay, so host launch costs stay out as they
+    /// do in the engine's graphs. The buffers hold whatever the last run left: the timings need shapes, not values,
+    /// and the pass that follows overwrites every output. Only a cuBLASLt plan that cuBLASLt refuses drops a candidate;
+    /// any other failure is thrown.
     private func tune(tokens m: Int) throws {
         programmaticNow = programmatic(tokens: m)
+        var groups: [(key: String, calls: [GemmCall])] = []
         for layer in layers {
             for call in gemmCalls(layer) where tuned[key(call, rows: m)] == nil {
-                var timings: [(String, Double)] = []
-                var best: (Double, GemmPlan)?
-                var failure: Error?
-                for (name, plan) in candidates(call, rows: m) {
+                let k = key(call, rows: m)
+                if let i = groups.firstIndex(where: { $0.key == k }) { groups[i].calls.append(call) } else { groups.append((k, [call])) }
+            }
+        }
+        for (shape, calls) in groups {
+            var timings: [(String, Double)] = []
+            var best: (Double, GemmPlan)?
+            for (name, plan) in candidates(calls[0], rows: m) {
+                if case .library = plan {
                     do {
-                        for _ in 0..<2 { try gemm(call, tokens: m, plan: plan) }
-                        let start = try device.record()
-                        for _ in 0..<5 { try gemm(call, tokens: m, plan: plan) }
-                        let microseconds = try device.record().milliseconds(since: start) * 200
-                        timings.append((name, microseconds))
-                        if best.map({ microseconds < $0.0 }) ?? true { best = (microseconds, plan) }
+                        try calls.forEach { try ltPlan($0.linear, rows: m) }
                     } catch {
-                        failure = error  // a candidate that cannot take the shape (cuBLASLt with no algorithm) drops out
+                        continue  // cuBLASLt has no algorithm for this shape and epilogue
                     }
                 }
-                guard let best else { throw failure ?? OctetError.device("no GEMM candidate ran \(key(call, rows: m))") }
-                tuned[key(call, rows: m)] = best.1
-                tuningReport.append((key(call, rows: m), timings, timings.min { $0.1 < $1.1 }!.0))
+                let graph = try device.captureGraph { for call in calls { try gemm(call, tokens: m, plan: plan) } }
+                try graph.launch()
+                let start = try device.record()
+                try graph.launch()
+                let microseconds = try device.record().milliseconds(since: start) * 1000 / Double(calls.count)
+                timings.append((name, microseconds))
+                if best.map({ microseconds < $0.0 }) ?? true { best = (microseconds, plan) }
             }
+            guard let best else { throw OctetError.device("no GEMM candidate ran \(shape)") }
+            tuned[shape] = best.1
+            tuningReport.append((shape, timings, timings.min { $0.1 < $1.1 }!.0))
         }
     }
 }

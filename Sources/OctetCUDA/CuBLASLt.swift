@@ -36,7 +36,7 @@ public final class CuBLASLt: @unchecked Sendable {
     /// Loads cuBLASLt from the toolkit folders (`DynamicLibrary.toolkitFolders`) and creates a handle; throws
     /// `OctetError.device` when the library or a symbol is missing.
     public init() throws {
-        let l = try DynamicLibrary("cuBLASLt", candidates: DynamicLibrary.toolkitCandidates("libcublasLt.so.13") + DynamicLibrary.toolkitCandidates("libcublasLt.so"))
+        let l = try DynamicLibrary("cuBLASLt", candidates: ["libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so"].flatMap(DynamicLibrary.toolkitCandidates))
         library = l
         cublasLtCreate = try l.symbol("cublasLtCreate")
         cublasLtDestroy = try l.symbol("cublasLtDestroy")
@@ -94,7 +94,7 @@ public final class LtHalfGemm: @unchecked Sendable {
     let label: String
 
     /// Plans the shape; `bias` is the float32 bias's device address and `halfBias` the address of an fp16 copy (used only
-    /// when no algorithm takes float32). Throws `OctetError.device` when cuBLASLt has no algorithm for it either way.
+    /// when no algorithm takes float32; 0: none). Throws `OctetError.device` when cuBLASLt has no algorithm for it either way.
     public init(_ lt: CuBLASLt, m: Int, n: Int, k: Int, lda: Int, bias: UInt64, halfBias: UInt64, workspaceBytes: Int) throws {
         self.lt = lt
         (self.m, self.n, self.k) = (m, n, k)
@@ -110,7 +110,7 @@ public final class LtHalfGemm: @unchecked Sendable {
                 layouts.append(layout)
             }
             var chosen: Bool?
-            for half in [false, true] {
+            for half in halfBias == 0 ? [false] : [false, true] {
                 if let d = operation { _ = lt.cublasLtMatmulDescDestroy(d); operation = nil }
                 try CuBLASLt.check(lt.cublasLtMatmulDescCreate(&operation, 68 /* CUBLAS_COMPUTE_32F */, 0 /* CUDA_R_32F */),
                                    "cublasLtMatmulDescCreate", for: label)

@@ -108,7 +108,8 @@ public struct CUDASelfTest {
 
     /// One GEMM variant path (the engine's choice for the shape, or a forced split-K) against a CPU reference:
     /// int32 sums exact, then the float epilogue: fp16 output within 1e-3 relative (fp16 rounding), GELU + int8
-    /// output within 1 (a float rounding difference can move a value across a .5 boundary).
+    /// output within 1 (a float rounding difference can move a value across a .5 boundary), GELU + float32 output
+    /// within 1e-4 relative (float32 sums of up to thousands of products, and GELU's erf within 5e-7 absolute).
     /// `library`: run cuBLASLt's plan (`LtHalfGemm`, FP16, fp16 output only) instead of Octet's kernel.
     func gemm(m: Int, n: Int, k: Int, int8: Bool, forceSplit: Int? = nil, forced: GemmChoice? = nil, library: CuBLASLt? = nil) throws -> [Result] {
         var generator = SystemRandomNumberGenerator()
@@ -149,7 +150,7 @@ public struct CUDASelfTest {
         let qScale = Float(127 / max(gelu.map(abs).max()!, 1e-6))
         let qBuffer = try device.allocate(n * 4)
         try qBuffer.upload([Float](repeating: qScale, count: n))
-        let out16 = try device.allocate(m * n * 2), out8 = try device.allocate(m * n)
+        let out16 = try device.allocate(m * n * 2), out8 = try device.allocate(m * n), out32 = try device.allocate(m * n * 4)
         try out16.fill(byte: 0xFF)  // fp16 NaN: an element never written fails
         try out8.fill(byte: 0x55)
         if let library {
@@ -166,7 +167,8 @@ public struct CUDASelfTest {
                            detail: "relative L2 error against float64 sums (cuBLASLt \(library.version))")]
         }
         let module = try module(choice.file)
-        for (gelu, output, kind) in [(false, out16, Int32(0)), (true, out8, Int32(2))] {
+        try out32.fill(byte: 0xFF)  // float32 NaN
+        for (gelu, output, kind) in [(false, out16, Int32(0)), (true, out8, Int32(2)), (true, out32, Int32(1))] {
             let shape = try choice.launchShape(device: device, a: a.address, weight: w.address, m: m, n: n, k: k,
                                            dqScale: int8 ? dqBuffer.address : 0, bias: biasBuffer.address, gelu: gelu,
                                            qScale: kind == 2 ? qBuffer.address : 0, outKind: kind, output: output.address)
@@ -174,6 +176,7 @@ public struct CUDASelfTest {
                               arguments: shape.arguments)
         }
         let got16 = try out16.download(Float16.self, count: m * n), got8 = try out8.download(Int8.self, count: m * n)
+        let got32 = try out32.download(Float.self, count: m * n)
         var worst8 = 0.0
         for i in 0..<(m * n) {
             let q = min(max((gelu[i] * Double(qScale)).rounded(.toNearestOrEven), -128), 127)
@@ -182,11 +185,14 @@ public struct CUDASelfTest {
         let label = "\(choice.kernel) \(m)×\(n)×\(k) split \(choice.split)"
         return [Result(name: label + " fp16 out", elements: m * n, error: relativeError(got16, reference), tolerance: 1e-3,
                        detail: "relative L2 error against float64 sums"),
-                Result(name: label + " gelu int8 out", elements: m * n, error: worst8, tolerance: 1, detail: "largest int8 difference")]
+                Result(name: label + " gelu int8 out", elements: m * n, error: worst8, tolerance: 1, detail: "largest int8 difference"),
+                Result(name: label + " gelu f32 out", elements: m * n, error: relativeError(got32, gelu), tolerance: 1e-4,
+                       detail: "relative L2 error against float64 GELU")]
     }
 
-    /// Relative L2 error of fp16 results against float64 ones (an element never written, a NaN, makes it infinite).
-    private func relativeError(_ got: [Float16], _ reference: [Double]) -> Double {
+    /// Relative L2 error of fp16 or float32 results against float64 ones (an element never written, a NaN, makes it
+    /// infinite).
+    private func relativeError<F: BinaryFloatingPoint>(_ got: [F], _ reference: [Double]) -> Double {
         var squared = 0.0, norm = 0.0
         for (g, r) in zip(got, reference) {
             let e = Double(g) - r
