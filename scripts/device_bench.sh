@@ -2,9 +2,12 @@
 # The GPU benchmark run behind docs/PERFORMANCE.md: Octet's self-test, then `octet bench` and the PyTorch peer at the
 # same shapes, in one call on the GPU machine (see docs/GPU.md for how the binary and model travel there). Every step has
 # a time limit, so a hung kernel costs that step, not the call.
+# Its files end up in OUT_FOLDER/results.tgz (the device tool brings back at most 8 files).
 #   bash scripts/device_bench.sh OCTET_BINARY MODEL_FOLDER FEATURES OUT_FOLDER
 set -uo pipefail
-octet=$1 model=$2 features=$3 out=$4
+octet=$1 model=$2 features=$3 destination=$4
+out=$(mktemp -d)
+trap 'tar czf "$destination/results.tgz" -C "$out" .' EXIT
 timeout 300 "$octet" selftest --device cuda --model "$model" --features "$features" --json "$out/selftest.json" > "$out/selftest.txt" 2>&1
 tail -n 12 "$out/selftest.txt"
 for m in bert-base bert-large; do

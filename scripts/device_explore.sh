@@ -7,9 +7,12 @@
 #   OCTET_CUBLASLT=1     the FP16 engine's GEMMs without GELU on cuBLASLt
 #   OCTET_GEMM_TUNE=1    every GEMM shape timed with each candidate at the first run, the fastest kept (the report lists them)
 # and the full-dev SQuAD F1 on the GPU in both precisions. Every step has a time limit.
+# Everything it writes ends up in OUT_FOLDER/explore.tgz (the device tool brings back at most 8 files).
 #   bash scripts/device_explore.sh OCTET_BINARY MODEL_FOLDER FEATURES DEV_JSON RECIPE OUT_FOLDER
 set -uo pipefail
-octet=$1 model=$2 features=$3 dev=$4 recipe=$5 out=$6
+octet=$1 model=$2 features=$3 dev=$4 recipe=$5 destination=$6
+out=$(mktemp -d)
+trap 'tar czf "$destination/explore.tgz" -C "$out" .' EXIT
 timeout 300 "$octet" selftest --device cuda --model "$model" --features "$features" --json "$out/selftest.json" > "$out/selftest.txt" 2>&1
 status=$?
 grep -v " pass " "$out/selftest.txt" | head -20; echo "selftest: $(grep -c " pass " "$out/selftest.txt") passed, exit $status"
