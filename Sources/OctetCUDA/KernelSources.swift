@@ -1126,8 +1126,62 @@ enum KernelSources {
             allow_dependents();
         }
 
-        // Stage s of the ring starts 1,024-byte aligned (the swizzle pattern assumes it); the host asks for 1,024 bytes more.
-        __device__ __forceinline__ unsigned char *aligned_ring(unsigned char *raw) { return raw + ((1024 - (smem_address(raw) & 1023)) & 1023); }
+        // The ring of stages both schedules stream K through: STAGES buffers, each a BM-row slab of A and a BN-row slab of B
+        // (128 bytes of K per row), then a `full` and an `empty` mbarrier per stage. Ring position p uses stage p mod STAGES in
+        // its (p / STAGES)-th lap. The buffers start 1,024-byte aligned (the swizzle pattern assumes it; the host asks for
+        // 1,024 bytes more than the ring needs).
+        template <int BM, int BN, int STAGES>
+        struct Ring {
+            enum : int { BK = 128, A_BYTES = BM * BK, STAGE_BYTES = (BM + BN) * BK };
+            unsigned char *smem;
+            unsigned long long *full, *empty;
+
+            __device__ __forceinline__ explicit Ring(unsigned char *raw)
+                : smem(raw + ((1024 - (smem_address(raw) & 1023)) & 1023)),
+                  full(reinterpret_cast<unsigned long long *>(smem + STAGES * STAGE_BYTES)), empty(full + STAGES) {}
+
+            // Producer: the K slab at byte x of rows m0 (A) and n0 (B) into `position`, once its consumers have released the
+            // position one lap earlier.
+            __device__ __forceinline__ void load(int position, const TensorMap &mapA, const TensorMap &mapB, int x, int m0, int n0) {
+                const int s = position % STAGES;
+                if (position >= STAGES) barrier_wait(empty + s, (position / STAGES - 1) & 1);
+                unsigned char *stage = smem + s * STAGE_BYTES;
+                barrier_expect(full + s, STAGE_BYTES);
+                tma_load(stage, mapA, full + s, x, m0);
+                tma_load(stage + A_BYTES, mapB, full + s, x, n0);
+            }
+
+            // Consumer (one warpgroup): the products of positions first … first + kTiles − 1 into HALVES accumulator tiles of
+            // 64 rows each, from `aOffset` bytes into each stage's A slab. Each position is released once the next one's
+            // products are issued and its own have completed (wgmma.wait_group 1), so one group stays in flight; the last
+            // position's group is still in flight and the position unreleased on return. (No operand fence inside the loop: the
+            // newest group still writes the accumulators, and touching them would make ptxas serialize every wgmma.)
+            template <int HALVES, typename T>
+            __device__ __forceinline__ void multiply(Fragment<BN, T> (&acc)[HALVES], int first, int kTiles, int aOffset) {
+                for (int kt = 0; kt < kTiles; kt++) {
+                    const int position = first + kt, s = position % STAGES;
+                    barrier_wait(full + s, (position / STAGES) & 1);
+                    const unsigned a = smem_address(smem + s * STAGE_BYTES) + aOffset, b = smem_address(smem + s * STAGE_BYTES + A_BYTES);
+                    wgmma_fence();
+        #pragma unroll
+                    for (int kk = 0; kk < BK; kk += 32)
+        #pragma unroll
+                        for (int h = 0; h < HALVES; h++) wgmma(acc[h], descriptor(a + h * 64 * BK + kk), descriptor(b + kk));
+                    wgmma_commit();
+                    wgmma_wait<1>();
+                    if (kt > 0) release(position - 1);
+                }
+            }
+
+            __device__ __forceinline__ void release(int position) { barrier_arrive(empty + position % STAGES); }
+        };
+
+        template <int HALVES, int BN, typename T> __device__ __forceinline__ void zero(Fragment<BN, T> (&acc)[HALVES]) {
+        #pragma unroll
+            for (int h = 0; h < HALVES; h++)
+        #pragma unroll
+                for (int i = 0; i < BN / 2; i++) acc[h].v[i] = 0;
+        }
 
         // Cooperative schedule: one tile per block, its rows split over CONSUMERS warpgroups of 64.
         template <int CONSUMERS, int BN, int STAGES, bool INT8>
@@ -1135,49 +1189,27 @@ enum KernelSources {
                                              const float *__restrict__ dqScale, const float *__restrict__ bias, int act,
                                              const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo) {
             typedef typename Accumulator<INT8>::T T;
-            constexpr int BM = 64 * CONSUMERS, BK = 128, A_BYTES = BM * BK, STAGE_BYTES = (BM + BN) * BK;
+            typedef Ring<64 * CONSUMERS, BN, STAGES> R;
             extern __shared__ unsigned char raw[];
-            unsigned char *smem = aligned_ring(raw);
-            unsigned long long *full = reinterpret_cast<unsigned long long *>(smem + STAGES * STAGE_BYTES), *empty = full + STAGES;
+            R ring(raw);
             const int tid = threadIdx.x, group = tid / 128;
-            const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
-            const int kTiles = (K * (INT8 ? 1 : 2) + BK - 1) / BK;
-            init_barriers<STAGES>(full, empty, CONSUMERS * 128);
+            const int m0 = blockIdx.y * 64 * CONSUMERS, n0 = blockIdx.x * BN;
+            const int kTiles = (K * (INT8 ? 1 : 2) + R::BK - 1) / R::BK;
+            init_barriers<STAGES>(ring.full, ring.empty, CONSUMERS * 128);
 
             if (group == 0) {  // producer
-                if (tid == 0) {
-                    for (int kt = 0; kt < kTiles; kt++) {
-                        const int s = kt % STAGES;
-                        if (kt >= STAGES) barrier_wait(empty + s, (kt / STAGES - 1) & 1);
-                        unsigned char *stage = smem + s * STAGE_BYTES;
-                        barrier_expect(full + s, STAGE_BYTES);
-                        tma_load(stage, mapA, full + s, kt * BK, m0);
-                        tma_load(stage + A_BYTES, mapB, full + s, kt * BK, n0);
-                    }
-                }
+                if (tid == 0)
+                    for (int kt = 0; kt < kTiles; kt++) ring.load(kt, mapA, mapB, kt * R::BK, m0, n0);
                 return;
             }
 
             const int c = group - 1;
-            Fragment<BN, T> acc;
-        #pragma unroll
-            for (int i = 0; i < BN / 2; i++) acc.v[i] = 0;
-            for (int kt = 0; kt < kTiles; kt++) {
-                const int s = kt % STAGES;
-                barrier_wait(full + s, (kt / STAGES) & 1);
-                const unsigned a = smem_address(smem + s * STAGE_BYTES) + c * 64 * BK, b = smem_address(smem + s * STAGE_BYTES + A_BYTES);
-                wgmma_fence();
-        #pragma unroll
-                for (int kk = 0; kk < BK; kk += 32) wgmma(acc, descriptor(a + kk), descriptor(b + kk));
-                wgmma_commit();
-                // The previous stage's products are done: release its buffers. (No operand fence here: the newest group still
-                // writes the accumulators, and touching them would make ptxas serialize every wgmma.)
-                wgmma_wait<1>();
-                if (kt > 0) barrier_arrive(empty + (kt - 1) % STAGES);
-            }
+            Fragment<BN, T> acc[1];
+            zero(acc);
+            ring.multiply(acc, 0, kTiles, c * 64 * R::BK);
             wgmma_wait<0>();
-            fence_operands(acc);
-            epilogue(acc, m0 + c * 64, n0, M, N, dqScale, bias, act, qScale, outKind, out, ldo);
+            fence_operands(acc[0]);
+            epilogue(acc[0], m0 + c * 64, n0, M, N, dqScale, bias, act, qScale, outKind, out, ldo);
         }
 
         // Ping-pong schedule (persistent): each consumer warpgroup owns whole (64·HALVES) × BN tiles, the two take
@@ -1191,20 +1223,20 @@ enum KernelSources {
                                                       const float *__restrict__ dqScale, const float *__restrict__ bias, int act,
                                                       const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo) {
             typedef typename Accumulator<INT8>::T T;
-            constexpr int BM = 64 * HALVES, BK = 128, A_BYTES = BM * BK, STAGE_BYTES = (BM + BN) * BK;
+            typedef Ring<64 * HALVES, BN, STAGES> R;
+            constexpr int BM = 64 * HALVES;
             extern __shared__ unsigned char raw[];
-            unsigned char *smem = aligned_ring(raw);
-            unsigned long long *full = reinterpret_cast<unsigned long long *>(smem + STAGES * STAGE_BYTES), *empty = full + STAGES;
+            R ring(raw);
             // turn[c]: warpgroup c may start its next main loop (the other one has finished waiting for its slabs).
-            unsigned long long *turn = empty + STAGES;
+            unsigned long long *turn = ring.empty + STAGES;
             const int tid = threadIdx.x, group = tid / 128;
             const int tilesN = (N + BN - 1) / BN, tiles = tilesN * ((M + BM - 1) / BM);
-            const int kTiles = (K * (INT8 ? 1 : 2) + BK - 1) / BK;
+            const int kTiles = (K * (INT8 ? 1 : 2) + R::BK - 1) / R::BK;
             if (tid == 0) {
                 barrier_init(turn, 128);
                 barrier_init(turn + 1, 128);
             }
-            init_barriers<STAGES>(full, empty, 128);
+            init_barriers<STAGES>(ring.full, ring.empty, 128);
 
             // Registers move from the producer (one thread at work) to the consumers (HALVES × BN / 2 accumulators each):
             // 40 + 2 × 232 per thread-triple fits the 64 K registers of a multiprocessor.
@@ -1214,14 +1246,7 @@ enum KernelSources {
                     int position = 0;
                     for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
                         const int m0 = tile / tilesN * BM, n0 = tile % tilesN * BN;
-                        for (int kt = 0; kt < kTiles; kt++, position++) {
-                            const int s = position % STAGES;
-                            if (position >= STAGES) barrier_wait(empty + s, (position / STAGES - 1) & 1);
-                            unsigned char *stage = smem + s * STAGE_BYTES;
-                            barrier_expect(full + s, STAGE_BYTES);
-                            tma_load(stage, mapA, full + s, kt * BK, m0);
-                            tma_load(stage + A_BYTES, mapB, full + s, kt * BK, n0);
-                        }
+                        for (int kt = 0; kt < kTiles; kt++) ring.load(position++, mapA, mapB, kt * R::BK, m0, n0);
                     }
                 }
                 return;
@@ -1238,27 +1263,11 @@ enum KernelSources {
             for (int i = 0, j = c, tile = blockIdx.x + c * gridDim.x; tile < tiles; i++, j += 2, tile += 2 * gridDim.x) {
                 const int m0 = tile / tilesN * BM, n0 = tile % tilesN * BN;
                 if (c == 1 || i > 0) barrier_wait(turn + c, (c == 1 ? i : i - 1) & 1);
-        #pragma unroll
-                for (int h = 0; h < HALVES; h++)
-        #pragma unroll
-                    for (int i = 0; i < BN / 2; i++) acc[h].v[i] = 0;
-                int position = j * kTiles;
-                for (int kt = 0; kt < kTiles; kt++, position++) {
-                    const int s = position % STAGES;
-                    barrier_wait(full + s, (position / STAGES) & 1);
-                    const unsigned a = smem_address(smem + s * STAGE_BYTES), b = smem_address(smem + s * STAGE_BYTES + A_BYTES);
-                    wgmma_fence();
-        #pragma unroll
-                    for (int kk = 0; kk < BK; kk += 32)
-        #pragma unroll
-                        for (int h = 0; h < HALVES; h++) wgmma(acc[h], descriptor(a + h * 64 * BK + kk), descriptor(b + kk));
-                    wgmma_commit();
-                    wgmma_wait<1>();  // as in the cooperative loop: the previous slab's products are done
-                    if (kt > 0) barrier_arrive(empty + (position - 1) % STAGES);
-                }
+                zero(acc);
+                ring.multiply(acc, j * kTiles, kTiles, 0);
                 barrier_arrive(turn + 1 - c);
                 wgmma_wait<0>();
-                barrier_arrive(empty + (position - 1) % STAGES);  // the ring goes on to the next tile: release the last slab too
+                ring.release(j * kTiles + kTiles - 1);  // the ring goes on to the next tile: release the last slab too
         #pragma unroll
                 for (int h = 0; h < HALVES; h++) {
                     fence_operands(acc[h]);
