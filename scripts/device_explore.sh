@@ -6,13 +6,14 @@
 #   OCTET_WGMMA_ROWS=384 the wgmma kernels from 384 rows (the cooperative 128×128 below 1,024)
 #   OCTET_CUBLASLT=1     the FP16 engine's GEMMs without GELU on cuBLASLt
 #   OCTET_GEMM_TUNE=1    every GEMM shape timed with each candidate at the first run, the fastest kept (the report lists them)
-# and the full-dev SQuAD F1 on the GPU in both precisions. Every step has a time limit.
+# a per-kernel profile of the default, and the full-dev SQuAD F1 on the GPU in both precisions. Every step has a time limit.
 # Everything it writes ends up in OUT_FOLDER/explore.tgz (the device tool brings back at most 8 files).
 #   bash scripts/device_explore.sh OCTET_BINARY MODEL_FOLDER FEATURES DEV_JSON RECIPE OUT_FOLDER
 set -uo pipefail
 octet=$1 model=$2 features=$3 dev=$4 recipe=$5 destination=$6
 out=$(mktemp -d)
 trap 'tar czf "$destination/explore.tgz" -C "$out" .' EXIT
+trap "exit 143" TERM
 timeout 300 "$octet" selftest --device cuda --model "$model" --features "$features" --json "$out/selftest.json" > "$out/selftest.txt" 2>&1
 status=$?
 grep -v " pass " "$out/selftest.txt" | head -20; echo "selftest: $(grep -c " pass " "$out/selftest.txt") passed, exit $status"
@@ -30,6 +31,10 @@ bench() {  # NAME ENV... : both models, both precisions, batch 1 and 128, s128 a
   done; done
 }
 bench default
+for m in bert-base bert-large; do for p in int8 fp16; do  # where the time goes, kernel by kernel, under the default
+  timeout 120 "$octet" bench "$m" --device cuda --precision "$p" --batch 1,128 --seq 128,384 --warmup 3 --iterations 5 --profile \
+    > "$out/profile-$m-$p.txt" 2>&1
+done; done
 bench wgmma-int8 OCTET_WGMMA_INT8=1
 bench wgmma-384 OCTET_WGMMA_ROWS=384 OCTET_WGMMA_INT8=1
 bench cublaslt OCTET_CUBLASLT=1

@@ -21,9 +21,13 @@ parser.add_argument("--verbose", action="store_true")
 parser.add_argument("--no-gemm-timing", action="store_true")
 parser.add_argument("--no-attention-timing", action="store_true")
 parser.add_argument("--no-checks", action="store_true", help="timings only")
+parser.add_argument("--only-attention", action="store_true", help="the attention checks and timings alone")
 parser.add_argument("--epilogues", action="store_true", help="also time each GEMM variant with GELU + int8 output and with float32 output")
 parser.add_argument("--gemm-shapes", help="GEMM shapes to time, as M,N,K;M,N,K;… (default: BERT's batch-1 and batch-128 shapes)")
 args = parser.parse_args()
+skip_other = args.no_checks or args.only_attention  # the GEMM, LayerNorm and QA-head checks
+if args.only_attention:
+    args.no_gemm_timing = True
 torch.manual_seed(1)
 folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Sources", "OctetCUDA", "Kernels")
 modules = {}
@@ -145,7 +149,7 @@ def check_gemm(prec, label, M, N, K, run):
             report(f"{label} {M}x{N}x{K} {'gelu ' if act else ''}{'fp16' if kind == 0 else 'fp32'}", err, 1e-3 if kind == 0 else 1e-5)
 
 
-for prec in [] if args.no_checks else ["i8", "f16"]:
+for prec in [] if skip_other else ["i8", "f16"]:
     for (M, N, K) in [(128, 1024, 1024), (200, 384, 1536), (384, 3072, 1024), (1000, 1024, 4096)]:
         for variant, *_ in GEMMS[prec]:
             if fits(prec, variant, K):
@@ -194,7 +198,7 @@ def gemm_wgmma(prec, variant, a, w, dq, bias, act, q, kind, out, maps=None):
     assert r == 0, f"cuLaunchKernel failed for gemm_wgmma_{prec}_{variant} ({r})"
 
 
-for prec in [] if args.no_checks else ["i8", "f16"]:
+for prec in [] if skip_other else ["i8", "f16"]:
     for (M, N, K) in [(128, 1024, 1024), (300, 200, 208), (1000, 3072, 1024), (4096, 1024, 4096)]:
         for variant, *_ in WGMMA:
             check_gemm(prec, f"gemm_wgmma_{prec}_{variant}", M, N, K,
@@ -240,7 +244,8 @@ def attention_mma(qkv, f32, mask, S, heads, D, qs, ks, ps, un, vs, out):
     qk8, pv8 = ks > 0, ps > 0
     padded = (S + 63) // 64 * 64
     kRow, vRow = D * (1 if qk8 else 2) + 16, padded * (1 if pv8 else 2) + 16
-    smem = padded * kRow + D * vRow + 64 * kRow + padded * 4
+    # fp16 products: the one-pass kernel's queries and K/V ring (5 × 64 rows); else all of K and Vᵀ and the queries
+    smem = 5 * 64 * (2 * D + 16) + padded * 4 if not qk8 and not pv8 else padded * kRow + D * vRow + 64 * kRow + padded * 4
     name = f"attention_mma_d{D}_{'i8' if qk8 else 'f16'}_{'i8' if pv8 else 'f16'}_{['f16in', 'f32in', 'i8in'][f32]}"
     kernel("attention_mma.cu", name)(((S + 63) // 64, heads, mask.shape[0]), (128,), (ptr(qkv), ptr(mask), cp.int32(S),
         cp.int32(heads), cp.float32(qs), cp.float32(ks), cp.float32(ps), cp.int32(un), cp.float32(vs), cp.float32(0), ptr(out)), shared_mem=smem)
@@ -270,7 +275,7 @@ for (B, S, heads, D) in [] if args.no_checks else [(1, 128, 12, 32), (2, 384, 16
             report(f"attention_mma d{D} B{B} S{S} {label} int8 input", err, 2e-2)
 
 # --- LayerNorms and the QA head ----------------------------------------------------------------------------------
-for H in [] if args.no_checks else [384, 1024]:
+for H in [] if skip_other else [384, 1024]:
     T, V, P = 300, 1000, 512
     word, pos, typ = [(torch.randn(n, H, device="cuda") * 0.5).half() for n in (V, P, 2)]
     gamma, beta = torch.rand(H, device="cuda") + 0.5, torch.randn(H, device="cuda") * 0.1
@@ -394,7 +399,7 @@ for (M, N, K) in [] if args.no_gemm_timing else shapes or [(128, 3072, 1024), (1
 
 print("\nattention timings, median µs per layer (graph of 24 launches)", flush=True)
 for (name, heads, D) in [] if args.no_attention_timing else [("bert-base", 12, 64), ("bert-large", 16, 64), ("minilm", 12, 32)]:
-    for (B, S) in [(1, 128), (1, 384), (32, 384)]:
+    for (B, S) in [(1, 128), (1, 384), (128, 128), (128, 384)] if name != "minilm" else [(1, 128), (1, 384), (32, 384)]:
         qkv = torch.randn(B * S, 3 * heads * D, device="cuda")
         mask = torch.ones(B, S, dtype=torch.int32, device="cuda")
         out = torch.empty(B * S, heads * D, dtype=torch.float16, device="cuda")
@@ -407,7 +412,7 @@ for (name, heads, D) in [] if args.no_attention_timing else [("bert-base", 12, 6
         # The other precision pairs from float32 input (the recipe's mixed layers), to see what each part costs.
         t_mixed = {f"{qk}/{pv} f32in": timed(lambda i: attention_mma(qkv, 1, mask, S, heads, D, *steps, out), False)
                    for qk, pv, steps in [("i8", "i8", (0.06, 0.05, 1 / 255, 1, 0.04)), ("i8", "f16", (0.06, 0.05, 0, 0, 0)),
-                                         ("f16", "i8", (0, 0, 1 / 255, 1, 0.04)), ("f16", "f16", (0, 0, 0, 0, 0))]}
+                                         ("f16", "i8", (0, 0, 1 / 255, 1, 0.04)), ("f16", "f16", (0, 0, 0, 0, 0))] if B == 1}
         results["timings"].append({"attention": name, "B": B, "S": S, "i8_us": t_i8, "f16_us": t_f16, "sdpa_f16_us": t_sdpa, **t_mixed})
         print(f"{name:>10} B{B:<3} S{S:<4} int8 {t_i8:7.1f}   fp16 {t_f16:7.1f}   torch SDPA fp16 {t_sdpa:7.1f}   "
               + "   ".join(f"{k} {v:6.1f}" for k, v in t_mixed.items()), flush=True)

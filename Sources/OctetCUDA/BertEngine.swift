@@ -80,7 +80,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// The residual stream (and the GEMM outputs added to it) in float32: the INT8 engine's choice; fp16 otherwise.
     private let streamF32: Bool
     private var graphs: [String: CUDAGraph] = [:]
-    /// cuBLASLt for the FP16 layers without GELU (`OCTET_CUBLASLT=1`; nil otherwise or when the library does not
+    /// cuBLASLt for the FP16 layers without GELU (nil for INT8, with `OCTET_CUBLASLT=0`, or when the library does not
     /// load), its workspace, and its plans per (layer, rows).
     private let lt: CuBLASLt?
     private let ltWorkspace: DeviceBuffer?
@@ -113,12 +113,16 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         self.maxTokens = maxTokens
         self.maxSequenceLength = min(maxSequenceLength ?? c.maxPositionEmbeddings, c.maxPositionEmbeddings, 512)
         try device.makeCurrent()
-        // cuBLASLt for the FP16 engine's GEMMs without GELU when asked (its GELU epilogue is the tanh approximation, not
-        // BERT's erf form). Measured against Octet's kernels in docs/PERFORMANCE.md; not yet the default.
-        // With OCTET_GEMM_TUNE=1 it is one of the candidates timed per shape, when the library loads.
+        // cuBLASLt for the FP16 engine's GEMMs without GELU (its GELU epilogue is the tanh approximation, not BERT's
+        // erf form): on the H200 it beat Octet's FP16 kernels at every such shape (docs/PERFORMANCE.md). Loaded when
+        // present (nil when the library is missing: Octet's kernels then run everything); `OCTET_CUBLASLT=0` leaves
+        // it out, `OCTET_CUBLASLT=1` makes a failure to load it an error.
         let environment = ProcessInfo.processInfo.environment
-        let tuneCandidate = precision == .fp16 && environment["OCTET_GEMM_TUNE"] == "1"
-        lt = precision == .fp16 && environment["OCTET_CUBLASLT"] == "1" ? try CuBLASLt() : (tuneCandidate ? try? CuBLASLt() : nil)
+        switch (precision, environment["OCTET_CUBLASLT"]) {
+        case (.fp16, "1"): lt = try CuBLASLt()
+        case (.fp16, "0"), (.int8, _): lt = nil
+        case (.fp16, _): lt = try? CuBLASLt()
+        }
         let useLt = lt != nil
         ltWorkspace = useLt ? try device.allocate(Self.ltWorkspaceBytes) : nil
 
@@ -388,8 +392,11 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         return totals.map { ($0.key, $0.value.0, $0.value.1) }.sorted { $0.milliseconds > $1.milliseconds }
     }
 
-    /// The fused attention: tensor cores (attention_mma.cu) for head sizes 32 and 64, the simple kernel
-    /// (attention.cu) for 128.
+    /// Whether FP16 attention takes the two-pass kernel (`OCTET_ATTENTION_TWO_PASS=1`, for comparison).
+    static let twoPassAttention = ProcessInfo.processInfo.environment["OCTET_ATTENTION_TWO_PASS"] == "1"
+
+    /// The fused attention: tensor cores (attention_mma.cu: one pass when both products are fp16, two when the
+    /// probabilities are quantized) for head sizes 32 and 64, the simple kernel (attention.cu) for 128.
     private func attention(_ layer: Layer, inKind: Int32, batch b: Int, sequence s: Int) throws {
         let d = config.hiddenSize / config.headCount, heads = config.headCount
         let buf = buffers
@@ -400,9 +407,14 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 .pointer(buf["context"]!)]
             let qk8 = layer.kStep > 0, pv8 = layer.pStep > 0
             let padded = (s + 63) / 64 * 64, kRow = d * (qk8 ? 1 : 2) + 16, vRow = padded * (pv8 ? 1 : 2) + 16
-            let shared = padded * kRow + d * vRow + 64 * kRow + padded * 4
+            // Both products in fp16: the one-pass kernel's queries and two-stage K and V ring of 64 rows each;
+            // otherwise all of K and Vᵀ, and the queries.
+            // (`OCTET_ATTENTION_TWO_PASS=1` takes the two-pass kernel for fp16 products too, for comparison.)
+            let onePass = !qk8 && !pv8 && !Self.twoPassAttention
+            let shared = onePass ? 5 * 64 * (2 * d + 16) + padded * 4 : padded * kRow + d * vRow + 64 * kRow + padded * 4
             let input = ["f16in", "f32in", "i8in"][Int(inKind)]
-            try launch("attention_mma.cu", "attention_mma_d\(d)_\(qk8 ? "i8" : "f16")_\(pv8 ? "i8" : "f16")_\(input)", grid: ((s + 63) / 64, heads, b),
+            let kernel = "attention_mma_d\(d)_\(qk8 ? "i8" : "f16")_\(pv8 ? "i8" : "f16")_\(!qk8 && !pv8 && !onePass ? "twopass_" : "")\(input)"
+            try launch("attention_mma.cu", kernel, grid: ((s + 63) / 64, heads, b),
                        block: (128, 1, 1), sharedBytes: shared, arguments: arguments)
         } else {
             guard inKind != 2 else { preconditionFailure("int8 QKV is only planned for head sizes the tensor-core attention takes") }
@@ -466,9 +478,9 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         lt != nil && !call.linear.int8 && !call.linear.gelu && call.outKind == 0 && call.outQScale == nil && call.linear.outQScale == nil
     }
 
-    /// The plan without tuning: cuBLASLt where it runs and `OCTET_CUBLASLT=1` asked for it, else `GemmChoice`'s rule.
+    /// The plan without tuning (`OCTET_GEMM_TUNE=0`): cuBLASLt where it runs the epilogue, else `GemmChoice`'s rule.
     private func defaultPlan(_ call: GemmCall, rows m: Int) -> GemmPlan {
-        if libraryRuns(call) && !tuning { return .library }
+        if libraryRuns(call) { return .library }
         return .kernel(GemmChoice(m: m, n: call.linear.outputs, k: call.linear.inputs, int8: call.linear.int8,
                                   multiprocessors: device.multiprocessors, wgmma: device.supportsWgmma))
     }
@@ -506,10 +518,12 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         return plan
     }
 
-    /// Whether GEMM plans are measured per shape (`OCTET_GEMM_TUNE=1`): at the first use of a token count every
-    /// distinct GEMM of the model is timed with each candidate — the mma.sync choice, the wgmma schedules that fit, and
-    /// cuBLASLt where it runs the epilogue — and the fastest is kept for that shape, as TensorRT picks tactics.
-    private let tuning = ProcessInfo.processInfo.environment["OCTET_GEMM_TUNE"] == "1"
+    /// Whether GEMM plans are measured per shape (the default; `OCTET_GEMM_TUNE=0` turns it off): at the first use of a
+    /// token count every distinct GEMM of the model is timed with each candidate — the mma.sync choice, the wgmma
+    /// schedules that fit, and cuBLASLt where it runs the epilogue — and the fastest is kept for that shape, as
+    /// TensorRT picks tactics at engine build. On the H200 it chose differently from the fixed rule at a third of the
+    /// shapes (the rule, `GemmChoice`, is the fallback and what `OCTET_GEMM_TUNE=0` runs).
+    private let tuning = ProcessInfo.processInfo.environment["OCTET_GEMM_TUNE"] != "0"
     /// The measured plans, by `key`.
     private var tuned: [String: GemmPlan] = [:]
     /// What tuning measured: per shape, each candidate's mean µs and the one kept (for `octet bench`'s report).
@@ -576,18 +590,20 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
 /// (`scripts/gpu_kernel_bench.py`, docs/GPU.md). `gemm.cu` (mma.sync): deep-K 32×64 tiles for batch-1 shapes, 64×64
 /// for a few hundred rows, 128×128 for thousands; and for up to 512 rows, split-K (one thread-block cluster per tile)
 /// so the grid is about `waves` × the multiprocessors: at batch 1 a GEMM is a weight stream, and every multiprocessor
-/// must pull its share. `gemm_wgmma.cu` (TMA + wgmma, Hopper) from `wgmmaRows` rows up, in the persistent ping-pong
-/// schedule with 128×128 tiles: for FP16, where it made batch 128 29–45% faster; not yet for INT8, where its epilogue
-/// (GELU and int8 stores, latency-bound on few warps) cost more than its products saved (`OCTET_WGMMA_INT8=1` turns
-/// it on, `OCTET_WGMMA_KERNEL` picks another of `wgmmaVariants`: knobs for the device runs' comparisons).
+/// must pull its share. `gemm_wgmma.cu` (TMA + wgmma, Hopper) from `wgmmaRows` rows up: the cooperative 128×128 tile
+/// below 1,024 rows, the persistent ping-pong schedule with 128×128 tiles from there (the fastest of Octet's kernels
+/// at every batch-128 shape on the H200, both precisions; `OCTET_WGMMA_INT8=0` keeps INT8 on mma.sync,
+/// `OCTET_WGMMA_KERNEL` picks another of `wgmmaVariants`: knobs for the device runs' comparisons). With tuning on
+/// (the engine's default) this rule is one candidate of several per shape.
 struct GemmChoice {
     static let maxSplit = 8, splitMaxTokens = 512
     /// Blocks per multiprocessor the split-K aims for (`OCTET_SPLIT_WAVES`, default 1: a tuning knob for the device runs).
     static let waves: Double = ProcessInfo.processInfo.environment["OCTET_SPLIT_WAVES"].flatMap(Double.init) ?? 1
-    /// Rows from which the wgmma kernel is chosen (`OCTET_WGMMA_ROWS`, a tuning knob for the device runs).
-    static let wgmmaRows: Int = ProcessInfo.processInfo.environment["OCTET_WGMMA_ROWS"].flatMap(Int.init) ?? 1024
-    /// Whether INT8 GEMMs take the wgmma kernel too (`OCTET_WGMMA_INT8=1`).
-    static let wgmmaInt8 = ProcessInfo.processInfo.environment["OCTET_WGMMA_INT8"] == "1"
+    /// Rows from which the wgmma kernel is chosen (`OCTET_WGMMA_ROWS`, a knob for the device runs). At 384 rows the
+    /// cooperative 128×128 tile beat the mma.sync tiles in 6 of the 8 BERT-base and BERT-large shapes on the H200.
+    static let wgmmaRows: Int = ProcessInfo.processInfo.environment["OCTET_WGMMA_ROWS"].flatMap(Int.init) ?? 384
+    /// Whether INT8 GEMMs take the wgmma kernel too (`OCTET_WGMMA_INT8=0` turns it off).
+    static let wgmmaInt8 = ProcessInfo.processInfo.environment["OCTET_WGMMA_INT8"] != "0"
     /// The wgmma variant the engine takes (`OCTET_WGMMA_KERNEL` names one of `wgmmaVariants`; default: the ping-pong
     /// 128×128 from 1,024 rows, where it was fastest in the workbench, the cooperative 128×128 below, where the
     /// ping-pong grid has too few tiles to alternate: at M = 384 it beat every mma.sync tile).

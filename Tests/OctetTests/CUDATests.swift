@@ -64,13 +64,16 @@ enum GPU {
         #expect(kBytes % choice.bk == 0 && choice.split >= 1 && choice.split <= min(8, kBytes / choice.bk))
     }
 
-    /// On Hopper, FP16 GEMMs of `GemmChoice.wgmmaRows` rows and more take the ping-pong wgmma kernel; INT8 keeps the
-    /// mma.sync tiles (their epilogue was faster on the H200), and small M keeps the split-K path.
-    @Test("GEMM choice on Hopper: ping-pong wgmma for FP16 with many rows, mma.sync for INT8 and for few rows", arguments: [
+    /// On Hopper, GEMMs of 1,024 rows and more take the ping-pong wgmma kernel in both precisions, from
+    /// `GemmChoice.wgmmaRows` (384) the cooperative 128×128 one, and fewer rows keep the split-K mma.sync path.
+    @Test("GEMM choice on Hopper: ping-pong wgmma for many rows, cooperative wgmma from 384, mma.sync below", arguments: [
         ((16384, 4096, 1024, false), "gemm_wgmma_pp_f16_128x128"),
         ((16384, 1152, 384, false), "gemm_wgmma_pp_f16_128x128"),
-        ((16384, 4096, 1024, true), "gemm_i8_128x128_k64"),
-        ((384, 3072, 1024, false), "gemm_f16_64x64_k128"),
+        ((16384, 4096, 1024, true), "gemm_wgmma_pp_i8_128x128"),
+        ((1024, 768, 3072, true), "gemm_wgmma_pp_i8_128x128"),
+        ((384, 3072, 1024, false), "gemm_wgmma_f16_128x128"),
+        ((384, 1024, 4096, true), "gemm_wgmma_i8_128x128"),
+        ((256, 3072, 1024, true), "gemm_i8_32x64_k256"),
         ((128, 768, 3072, true), "gemm_i8_32x64_k256"),
     ])
     func gemmChoiceWgmma(_ shape: (Int, Int, Int, Bool), _ expected: String) {

@@ -6,8 +6,9 @@
 //   ctx[i, d] = (Σ_j p8[i, j]·v8[j, d]) · pStep·vStep                    (PV8; else fp16 p·v with float sums)
 //   out = int8 sat(rint(ctx · outQScale)) when outQScale > 0, else fp16
 //
-// Why two passes over the keys: the quantized probabilities must be the final normalized ones (the CPU reference
-// quantizes softmax's output), which an online softmax only knows at the end. Pass 1 computes each row's max and sum
+// Why two passes over the keys when P is quantized: the quantized probabilities must be the final normalized ones (the
+// CPU reference quantizes softmax's output), which an online softmax only knows at the end. With both products in
+// fp16 nothing needs them final, and `attention_flash` (below) makes one pass with an online softmax instead. Pass 1 computes each row's max and sum
 // chunk by chunk; pass 2 recomputes the scores (a few tensor-core instructions), normalizes, quantizes and multiplies
 // by V. Scores never leave registers.
 //
@@ -107,17 +108,20 @@ __device__ __forceinline__ void attention(const void *__restrict__ qkv, const in
             copy16(Qs + r * K_ROW + c, src + base + (size_t)min(i, S - 1) * ld + c, i < S);
         }
         copy_commit();
+        // Key fastest: a warp's 32 lanes take 32 consecutive keys of one 16-feature column, so each byte store lands
+        // in one 32-byte span of a Vᵀ row (8 banks, no conflict). With features fastest, 4 lanes' stores fell in one
+        // bank (the column groups are 16 rows apart, and 16 rows of a 16-byte-aligned stride are 0 mod 128 bytes).
         for (int e0 = threadIdx.x; e0 < Spad * CHUNKS; e0 += 4 * blockDim.x) {
             uint4 v[4];
 #pragma unroll
             for (int u = 0; u < 4; u++) {
-                const int e = e0 + u * blockDim.x, j = e / CHUNKS, c = (e % CHUNKS) * 16;
+                const int e = e0 + u * blockDim.x, j = e % Spad, c = (e / Spad) * 16;
                 v[u] = e < Spad * CHUNKS && j < S ? *reinterpret_cast<const uint4 *>(src + base + (size_t)j * ld + 2 * H + c)
                                                   : make_uint4(0, 0, 0, 0);
             }
 #pragma unroll
             for (int u = 0; u < 4; u++) {
-                const int e = e0 + u * blockDim.x, j = e / CHUNKS, c = (e % CHUNKS) * 16;
+                const int e = e0 + u * blockDim.x, j = e % Spad, c = (e / Spad) * 16;
                 if (e >= Spad * CHUNKS) continue;
                 const unsigned w[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
                 const int key = (j & ~31) + permuted(j & 31);
@@ -127,32 +131,54 @@ __device__ __forceinline__ void attention(const void *__restrict__ qkv, const in
         }
         copy_wait<0>();
     } else {
-        // fp16 or float32 input: 8 elements per thread-step, quantized (QK8, PV8) or converted to fp16 here.
+        // fp16 or float32 input: 8 elements per thread-step, quantized (QK8, PV8) or converted to fp16 here. K with
+        // features fastest (a warp reads whole rows) and one 8- or 16-byte store per step; Vᵀ with keys fastest, so a
+        // warp's element stores fill one span of a Vᵀ row instead of piling 4–8 lanes into one bank (see above).
         const int groups = Spad * D / 8;
         for (int e0 = threadIdx.x; e0 < groups; e0 += 4 * blockDim.x) {
-            float kv[4][2][8];
+            float kv[4][8];
 #pragma unroll
             for (int u = 0; u < 4; u++) {
-                int e = e0 + u * blockDim.x, j = e / (D / 8), d = (e % (D / 8)) * 8;
-                if (e < groups && j < S) {
-                    load8<IN>(qkv, base + (size_t)j * ld + H + d, kv[u][0]);
-                    load8<IN>(qkv, base + (size_t)j * ld + 2 * H + d, kv[u][1]);
-                } else {
+                const int e = e0 + u * blockDim.x, j = e / (D / 8), d = (e % (D / 8)) * 8;
+                if (e < groups && j < S) load8<IN>(qkv, base + (size_t)j * ld + H + d, kv[u]);
+                else
 #pragma unroll
-                    for (int k = 0; k < 8; k++) kv[u][0][k] = kv[u][1][k] = 0.f;
-                }
+                    for (int k = 0; k < 8; k++) kv[u][k] = 0.f;
             }
 #pragma unroll
             for (int u = 0; u < 4; u++) {
-                int e = e0 + u * blockDim.x, j = e / (D / 8), d = (e % (D / 8)) * 8;
+                const int e = e0 + u * blockDim.x, j = e / (D / 8), d = (e % (D / 8)) * 8;
+                if (e >= groups) continue;
+                if (QK8) {
+                    unsigned w[2] = {0, 0};
+#pragma unroll
+                    for (int k = 0; k < 8; k++) w[k / 4] |= (unsigned)(unsigned char)quantize_s8(kv[u][k], 1.f / kStep) << (8 * (k % 4));
+                    *reinterpret_cast<uint2 *>(Ks + j * K_ROW + d) = make_uint2(w[0], w[1]);
+                } else {
+                    *reinterpret_cast<uint4 *>(Ks + j * K_ROW + 2 * d) =
+                        make_uint4(float2_to_f16x2(kv[u][0], kv[u][1]), float2_to_f16x2(kv[u][2], kv[u][3]),
+                                   float2_to_f16x2(kv[u][4], kv[u][5]), float2_to_f16x2(kv[u][6], kv[u][7]));
+                }
+            }
+        }
+        for (int e0 = threadIdx.x; e0 < groups; e0 += 4 * blockDim.x) {
+            float vv[4][8];
+#pragma unroll
+            for (int u = 0; u < 4; u++) {
+                const int e = e0 + u * blockDim.x, j = e % Spad, d = (e / Spad) * 8;
+                if (e < groups && j < S) load8<IN>(qkv, base + (size_t)j * ld + 2 * H + d, vv[u]);
+                else
+#pragma unroll
+                    for (int k = 0; k < 8; k++) vv[u][k] = 0.f;
+            }
+#pragma unroll
+            for (int u = 0; u < 4; u++) {
+                const int e = e0 + u * blockDim.x, j = e % Spad, d = (e / Spad) * 8;
                 if (e >= groups) continue;
 #pragma unroll
                 for (int k = 0; k < 8; k++) {
-                    float kk = kv[u][0][k], vv = kv[u][1][k];
-                    if (QK8) Ks[j * K_ROW + d + k] = quantize_s8(kk, 1.f / kStep);
-                    else reinterpret_cast<f16 *>(Ks + j * K_ROW)[d + k] = float_to_f16(kk);
-                    if (PV8) Vt[(d + k) * V_ROW + (j & ~31) + permuted(j & 31)] = quantize_s8(vv, 1.f / vStep);
-                    else reinterpret_cast<f16 *>(Vt + (d + k) * V_ROW)[j] = float_to_f16(vv);
+                    if (PV8) Vt[(d + k) * V_ROW + (j & ~31) + permuted(j & 31)] = quantize_s8(vv[u][k], 1.f / vStep);
+                    else reinterpret_cast<f16 *>(Vt + (d + k) * V_ROW)[j] = float_to_f16(vv[u][k]);
                 }
             }
         }
@@ -260,7 +286,15 @@ __device__ __forceinline__ void attention(const void *__restrict__ qkv, const in
     // Pass 2: normalized (and quantized) probabilities times V.
     typedef typename Select<PV8, int, float>::T Acc;
     Acc o[D / 8][4] = {};
-    const float pMax = pUnsigned ? 255.f : 127.f, quarterStep = 0.25f * pStep;
+    const float pMax = pUnsigned ? 255.f : 127.f, quarterStep = 0.25f * pStep, pQScale = 1.f / pStep;
+    // rint(p / pStep) as the CPU's quantizer computes it (an exactly rounded division), without dividing in the common
+    // case: x = p · (1/pStep) is within 3 ulp of p / pStep (one rounding in the reciprocal, one in the product), and
+    // ulp(x) ≤ 2⁻¹⁶ for x < 256, so unless x lies within 10⁻³ of a half-integer both round to the same integer. The
+    // rare rest takes the exact division. (Tolerance: exact, as before.)
+    auto quantizeP = [&](float p) {
+        const float x = p * pQScale;
+        return fabsf(x - floorf(x) - 0.5f) < 1e-3f ? rintf(__fdiv_rn(p, pStep)) : rintf(x);
+    };
     for (int chunk = 0; chunk < chunks; chunk++) {
         float s[8][4];
         scores(chunk, s);
@@ -269,10 +303,10 @@ __device__ __forceinline__ void attention(const void *__restrict__ qkv, const in
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 float p = __expf(s[jb][e] - rowMax[e / 2]) * inverse[e / 2];
-                // Exact division as the CPU's quantizer; probabilities below a quarter step are 0 without dividing
-                // (their quotients round to 0 anyway), which keeps the tiny and subnormal ones off the division's
-                // slow path: with peaked softmaxes that path cost more than the rest of the kernel.
-                s[jb][e] = PV8 ? (p < quarterStep ? 0.f : fminf(rintf(__fdiv_rn(p, pStep)), pMax)) : p;
+                // The CPU quantizer's exact result (quantizeP); probabilities below a quarter step are 0 without
+                // dividing (their quotients round to 0 anyway), which keeps the tiny and subnormal ones off the
+                // division's slow path: with peaked softmaxes that path cost more than the rest of the kernel.
+                s[jb][e] = PV8 ? (p < quarterStep ? 0.f : fminf(quantizeP(p), pMax)) : p;
             }
         if (PV8) {
 #pragma unroll
@@ -331,6 +365,188 @@ __device__ __forceinline__ void attention(const void *__restrict__ qkv, const in
         }
     }
 }
+
+__device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const void *p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_address(p)));
+}
+
+// FP16 products in both (the FP16 engine): one pass over the keys, FlashAttention-2's schedule. Nothing here is
+// quantized, so the probabilities need not be final before P·V: each row keeps a running max m and sum l, and when a
+// chunk raises m the partial sums and the output accumulators are scaled by exp(m_old − m_new):
+//   p = exp(s − m),   l ← l·c + Σ p,   o ← o·c + p·V,   out = o / l   at the end.
+// K and V stream through a two-stage ring of 64-key chunks ([key][d] fp16 rows, 16 bytes of padding) filled by
+// cp.async while the previous chunk is multiplied, so the shared memory is 5 × 64 rows whatever S is (46 KB at
+// D = 64: four blocks per multiprocessor, where staging all of K and Vᵀ took 116 KB at S = 384, one block, 4 warps
+// on a multiprocessor). V's B fragments come from its [key][d] rows by ldmatrix .trans, so V is never transposed.
+// Float32 input (IN 1) is converted while staging, synchronously. Tolerance as the two-pass kernel's fp16 path: p
+// and V rounded to fp16, sums in float32.
+template <int D, int IN>
+__device__ __forceinline__ void attention_flash(const void *__restrict__ qkv, const int *__restrict__ mask, int S, int heads,
+                                                float outQScale, void *__restrict__ out) {
+    constexpr int ROW = 2 * D + 16, TILE = WARPS * ROWS, PIECES = D / 8;  // bytes per staged row; 8 features per piece
+    static_assert(TILE == KEY_CHUNK, "the query tile and the key chunk share the staging code");
+    extern __shared__ __align__(16) unsigned char smem[];
+    unsigned char *Qs = smem, *Ks = Qs + TILE * ROW, *Vs = Ks + 2 * KEY_CHUNK * ROW;
+    float *maskAdd = reinterpret_cast<float *>(Vs + 2 * KEY_CHUNK * ROW);
+    const int Spad = (S + KEY_CHUNK - 1) / KEY_CHUNK * KEY_CHUNK, chunks = Spad / KEY_CHUNK;
+    const int H = heads * D, ld = 3 * H;
+    const int b = blockIdx.z, head = blockIdx.y, q0 = blockIdx.x * TILE;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const size_t base = (size_t)b * S * ld + head * D;
+    wait_for_producers();
+    allow_dependents();
+
+    // 64 rows from r0 of the column block at `col` (0: Q, H: K, 2H: V) into dst; rows past S read as zeros.
+    auto stage = [&](unsigned char *dst, int r0, int col) {
+        if (IN == 0) {
+#pragma unroll
+            for (int u = 0; u < TILE * PIECES / (WARPS * 32); u++) {
+                const int e = threadIdx.x + u * WARPS * 32, r = e / PIECES, d = (e % PIECES) * 8, j = r0 + r;
+                copy16(dst + r * ROW + 2 * d, static_cast<const f16 *>(qkv) + base + (size_t)min(j, S - 1) * ld + col + d, j < S);
+            }
+        } else {
+            constexpr int STEPS = TILE * PIECES / (WARPS * 32);
+            float v[STEPS][8];
+#pragma unroll
+            for (int u = 0; u < STEPS; u++) {
+                const int e = threadIdx.x + u * WARPS * 32, r = e / PIECES, d = (e % PIECES) * 8, j = r0 + r;
+                if (j < S) load8<IN>(qkv, base + (size_t)j * ld + col + d, v[u]);
+                else
+#pragma unroll
+                    for (int k = 0; k < 8; k++) v[u][k] = 0.f;
+            }
+#pragma unroll
+            for (int u = 0; u < STEPS; u++) {
+                const int e = threadIdx.x + u * WARPS * 32, r = e / PIECES, d = (e % PIECES) * 8;
+                *reinterpret_cast<uint4 *>(dst + r * ROW + 2 * d) =
+                    make_uint4(float2_to_f16x2(v[u][0], v[u][1]), float2_to_f16x2(v[u][2], v[u][3]),
+                               float2_to_f16x2(v[u][4], v[u][5]), float2_to_f16x2(v[u][6], v[u][7]));
+            }
+        }
+    };
+    stage(Qs, q0, 0);
+    stage(Ks, 0, H);
+    stage(Vs, 0, 2 * H);
+    if (IN == 0) copy_commit();
+    for (int j = threadIdx.x; j < Spad; j += WARPS * 32) maskAdd[j] = j < S && mask[b * S + j] ? 0.f : -INFINITY;
+
+    const float scoreScale = rsqrtf((float)D);
+    unsigned qa[D / 16][4];
+    float o[D / 8][4] = {}, rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
+    for (int c = 0; c < chunks; c++) {
+        const int st = c & 1;
+        if (IN == 0) copy_wait<0>();
+        // Chunk c is in stage st for every thread, and every warp is done with chunk c − 1, whose stage the prefetch
+        // below overwrites.
+        __syncthreads();
+        if (c == 0) {
+#pragma unroll
+            for (int kc = 0; kc < D / 16; kc++) ldmatrix_x4(qa[kc], Qs + (warp * ROWS + lane % 16) * ROW + kc * 32 + (lane / 16) * 16);
+        }
+        if (c + 1 < chunks) {
+            stage(Ks + (st ^ 1) * KEY_CHUNK * ROW, (c + 1) * KEY_CHUNK, H);
+            stage(Vs + (st ^ 1) * KEY_CHUNK * ROW, (c + 1) * KEY_CHUNK, 2 * H);
+            if (IN == 0) copy_commit();
+        }
+        const unsigned char *Kc = Ks + st * KEY_CHUNK * ROW, *Vc = Vs + st * KEY_CHUNK * ROW;
+
+        // Scores of the warp's 16 rows against the chunk's 64 keys: s[block][0..1] row g, [2..3] row g + 8; keys
+        // 8·block + 2t, + 1.
+        float s[8][4];
+#pragma unroll
+        for (int jb = 0; jb < 8; jb += 2) {
+            float acc[2][4] = {};
+#pragma unroll
+            for (int kc = 0; kc < D / 16; kc++) {
+                unsigned r[4];
+                ldmatrix_x4(r, Kc + (jb * 8 + lane % 8 + (lane / 16) * 8) * ROW + kc * 32 + ((lane / 8) % 2) * 16);
+                mma_f16(acc[0], qa[kc], r[0], r[1]);
+                mma_f16(acc[1], qa[kc], r[2], r[3]);
+            }
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                s[jb][e] = acc[0][e];
+                s[jb + 1][e] = acc[1][e];
+            }
+        }
+#pragma unroll
+        for (int jb = 0; jb < 8; jb++) {
+            const int key = c * KEY_CHUNK + jb * 8 + 2 * t;
+            const float m0 = maskAdd[key], m1 = maskAdd[key + 1];
+            s[jb][0] = s[jb][0] * scoreScale + m0;
+            s[jb][1] = s[jb][1] * scoreScale + m1;
+            s[jb][2] = s[jb][2] * scoreScale + m0;
+            s[jb][3] = s[jb][3] * scoreScale + m1;
+        }
+
+        // The online softmax: a row whose keys so far are all masked keeps m = −∞ and contributes nothing (its
+        // exponents use 0 in place of m, so no −∞ − (−∞)).
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            float m = -INFINITY;
+#pragma unroll
+            for (int jb = 0; jb < 8; jb++) m = fmaxf(m, fmaxf(s[jb][2 * r], s[jb][2 * r + 1]));
+            m = fmaxf(m, __shfl_xor_sync(0xffffffff, m, 1));
+            m = fmaxf(fmaxf(m, __shfl_xor_sync(0xffffffff, m, 2)), rowMax[r]);
+            const float shift = m == -INFINITY ? 0.f : m, correction = __expf(rowMax[r] - shift);
+            rowMax[r] = m;
+            float sum = 0.f;
+#pragma unroll
+            for (int jb = 0; jb < 8; jb++) {
+                s[jb][2 * r] = __expf(s[jb][2 * r] - shift);
+                s[jb][2 * r + 1] = __expf(s[jb][2 * r + 1] - shift);
+                sum += s[jb][2 * r] + s[jb][2 * r + 1];
+            }
+            rowSum[r] = rowSum[r] * correction + sum;  // this thread's keys only; the quad's sums meet at the end
+#pragma unroll
+            for (int jd = 0; jd < D / 8; jd++) {
+                o[jd][2 * r] *= correction;
+                o[jd][2 * r + 1] *= correction;
+            }
+        }
+
+        // P·V: the score accumulators are P's A fragments as they stand (16 keys: blocks 2·group, 2·group + 1); V's
+        // B fragments by ldmatrix .trans from [key][d] rows (matrices: keys 0–7 and 8–15 of d block jd, then jd + 1).
+#pragma unroll
+        for (int group = 0; group < 4; group++) {
+            const int b0 = 2 * group;
+            unsigned a[4] = {float2_to_f16x2(s[b0][0], s[b0][1]), float2_to_f16x2(s[b0][2], s[b0][3]),
+                             float2_to_f16x2(s[b0 + 1][0], s[b0 + 1][1]), float2_to_f16x2(s[b0 + 1][2], s[b0 + 1][3])};
+#pragma unroll
+            for (int jd = 0; jd < D / 8; jd += 2) {
+                unsigned r[4];
+                ldmatrix_x4_trans(r, Vc + (group * 16 + lane % 8 + ((lane / 8) % 2) * 8) * ROW + (jd * 8 + (lane / 16) * 8) * 2);
+                mma_f16(o[jd], a, r[0], r[1]);
+                mma_f16(o[jd + 1], a, r[2], r[3]);
+            }
+        }
+    }
+
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        float l = rowSum[r];
+        l += __shfl_xor_sync(0xffffffff, l, 1);
+        l += __shfl_xor_sync(0xffffffff, l, 2);
+        const float inverse = l > 0 ? 1.f / l : 0.f;
+        const int i = q0 + warp * ROWS + g + 8 * r;
+        if (i >= S) continue;
+        const size_t row = ((size_t)b * S + i) * H + head * D;
+#pragma unroll
+        for (int jd = 0; jd < D / 8; jd++) {
+            const int d = jd * 8 + 2 * t;
+            const float c0 = o[jd][2 * r] * inverse, c1 = o[jd][2 * r + 1] * inverse;
+            if (outQScale > 0) {
+                char2 q;
+                q.x = quantize_s8(c0, outQScale);
+                q.y = quantize_s8(c1, outQScale);
+                *reinterpret_cast<char2 *>(static_cast<signed char *>(out) + row + d) = q;
+            } else {
+                *reinterpret_cast<f16x2 *>(static_cast<f16 *>(out) + row + d) = float2_to_f16x2(c0, c1);
+            }
+        }
+    }
+}
 }  // namespace
 
 // attention_mma_d<D>_<qk>_<pv>_<in>: qk and pv are i8 or f16; in is the input kind (f16in, f32in, i8in).
@@ -343,14 +559,26 @@ __device__ __forceinline__ void attention(const void *__restrict__ qkv, const in
 #define ATTENTION_MMA_FLOAT_INPUTS(D, QK8, PV8, NAME)                                                                      \
     ATTENTION_MMA(D, QK8, PV8, 0, NAME##_f16in)                                                                            \
     ATTENTION_MMA(D, QK8, PV8, 1, NAME##_f32in)
+// Both products in fp16: the one-pass kernel (same arguments; the steps are unused). The two-pass kernel stays as
+// attention_mma_d<D>_f16_f16_twopass_<in> for comparison (OCTET_ATTENTION_TWO_PASS=1).
+#define ATTENTION_FLASH(D, IN, NAME)                                                                                       \
+    extern "C" __global__ void __launch_bounds__(WARPS * 32)                                                               \
+        NAME(const void *qkv, const int *mask, int S, int heads, float, float, float, int, float, float outQScale,         \
+             void *out) {                                                                                                  \
+        attention_flash<D, IN>(qkv, mask, S, heads, outQScale, out);                                                       \
+    }
 
 ATTENTION_MMA_FLOAT_INPUTS(32, true, true, attention_mma_d32_i8_i8)
 ATTENTION_MMA_FLOAT_INPUTS(32, true, false, attention_mma_d32_i8_f16)
 ATTENTION_MMA_FLOAT_INPUTS(32, false, true, attention_mma_d32_f16_i8)
-ATTENTION_MMA_FLOAT_INPUTS(32, false, false, attention_mma_d32_f16_f16)
+ATTENTION_FLASH(32, 0, attention_mma_d32_f16_f16_f16in)
+ATTENTION_FLASH(32, 1, attention_mma_d32_f16_f16_f32in)
+ATTENTION_MMA_FLOAT_INPUTS(32, false, false, attention_mma_d32_f16_f16_twopass)
 ATTENTION_MMA(32, true, true, 2, attention_mma_d32_i8_i8_i8in)
 ATTENTION_MMA_FLOAT_INPUTS(64, true, true, attention_mma_d64_i8_i8)
 ATTENTION_MMA_FLOAT_INPUTS(64, true, false, attention_mma_d64_i8_f16)
 ATTENTION_MMA_FLOAT_INPUTS(64, false, true, attention_mma_d64_f16_i8)
-ATTENTION_MMA_FLOAT_INPUTS(64, false, false, attention_mma_d64_f16_f16)
+ATTENTION_FLASH(64, 0, attention_mma_d64_f16_f16_f16in)
+ATTENTION_FLASH(64, 1, attention_mma_d64_f16_f16_f32in)
+ATTENTION_MMA_FLOAT_INPUTS(64, false, false, attention_mma_d64_f16_f16_twopass)
 ATTENTION_MMA(64, true, true, 2, attention_mma_d64_i8_i8_i8in)
