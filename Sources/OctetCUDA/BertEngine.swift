@@ -392,11 +392,13 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         return totals.map { ($0.key, $0.value.0, $0.value.1) }.sorted { $0.milliseconds > $1.milliseconds }
     }
 
-    /// Whether FP16 attention takes the two-pass kernel (`OCTET_ATTENTION_TWO_PASS=1`, for comparison).
+    /// Whether the attention stages all of K and Vᵀ also where a ring kernel exists (`OCTET_ATTENTION_TWO_PASS=1`, for
+    /// comparison).
     static let twoPassAttention = ProcessInfo.processInfo.environment["OCTET_ATTENTION_TWO_PASS"] == "1"
 
     /// The fused attention: tensor cores (attention_mma.cu: one pass when both products are fp16, two when the
-    /// probabilities are quantized) for head sizes 32 and 64, the simple kernel (attention.cu) for 128.
+    /// probabilities are quantized; K and V through a ring of chunks for fp16 products and for int8 products from int8
+    /// input) for head sizes 32 and 64, the simple kernel (attention.cu) for 128.
     private func attention(_ layer: Layer, inKind: Int32, batch b: Int, sequence s: Int) throws {
         let d = config.hiddenSize / config.headCount, heads = config.headCount
         let buf = buffers
@@ -407,13 +409,14 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 .pointer(buf["context"]!)]
             let qk8 = layer.kStep > 0, pv8 = layer.pStep > 0
             let padded = (s + 63) / 64 * 64, kRow = d * (qk8 ? 1 : 2) + 16, vRow = padded * (pv8 ? 1 : 2) + 16
-            // Both products in fp16: the one-pass kernel's queries and two-stage K and V ring of 64 rows each;
-            // otherwise all of K and Vᵀ, and the queries.
-            // (`OCTET_ATTENTION_TWO_PASS=1` takes the two-pass kernel for fp16 products too, for comparison.)
-            let onePass = !qk8 && !pv8 && !Self.twoPassAttention
-            let shared = onePass ? 5 * 64 * (2 * d + 16) + padded * 4 : padded * kRow + d * vRow + 64 * kRow + padded * 4
+            // Both products in fp16 (one pass), or in int8 from int8 input (two passes): the queries and a two-stage
+            // ring of 64-key K and V chunks; otherwise all of K and Vᵀ, and the queries. `OCTET_ATTENTION_TWO_PASS=1`
+            // takes the kernel that stages everything in those two cases too, for comparison.
+            let ringable = (!qk8 && !pv8) || (qk8 && pv8 && inKind == 2)
+            let ring = ringable && !Self.twoPassAttention
+            let shared = ring ? 5 * 64 * (d * (qk8 ? 1 : 2) + 16) + padded * 4 : padded * kRow + d * vRow + 64 * kRow + padded * 4
             let input = ["f16in", "f32in", "i8in"][Int(inKind)]
-            let kernel = "attention_mma_d\(d)_\(qk8 ? "i8" : "f16")_\(pv8 ? "i8" : "f16")_\(!qk8 && !pv8 && !onePass ? "twopass_" : "")\(input)"
+            let kernel = "attention_mma_d\(d)_\(qk8 ? "i8" : "f16")_\(pv8 ? "i8" : "f16")_\(ringable && !ring ? "twopass_" : "")\(input)"
             try launch("attention_mma.cu", kernel, grid: ((s + 63) / 64, heads, b),
                        block: (128, 1, 1), sharedBytes: shared, arguments: arguments)
         } else {

@@ -734,6 +734,174 @@ enum KernelSources {
                 }
             }
         }
+
+        // Both products in int8 from int8 Q, K and V (the INT8 engine: the QKV GEMM quantized them with the attention's steps):
+        // the same two passes and the same arithmetic as `attention` above, but K and V stream through a two-stage ring of
+        // 64-key chunks by cp.async (step i of 2·chunks is pass i / chunks over chunk i % chunks; pass 1 loads K, pass 2 K
+        // and V), so a block holds 5 × 64 rows of D + 16 bytes (27 KB at D = 64, against 62 KB with all of K and Vᵀ at
+        // S = 384), and V is never transposed: P·V's B fragments come from V's [key][d] rows by ldmatrix .trans, which moves
+        // 16-bit pairs. Thread (g, t) then holds, from the 8-key tiles k0 and k0 + 8, the bytes
+        //   rA = V[k0+2t][2p], V[k0+2t][2p+1], V[k0+2t+1][2p], V[k0+2t+1][2p+1]     (p = the tile's pair column g)
+        //   rB = the same for keys k0+8+2t, k0+9+2t,
+        // and two byte permutes give the 4-key B fragments of keys {2t, 2t+1, 8+2t, 9+2t} (the order P's A fragment packs, see
+        // the header) for feature 2p (bytes 0, 2 of rA and rB) and for feature 2p + 1 (bytes 1, 3). So each 16-feature column
+        // block gives two n-blocks, its even and its odd features, and thread t's four outputs of a row are the consecutive
+        // features 16q + 4t … 16q + 4t + 3: one 4-byte (int8) or 8-byte (fp16) store.
+        template <int D>
+        __device__ __forceinline__ void attention_ring_i8(const void *__restrict__ qkv, const int *__restrict__ mask, int S, int heads,
+                                                          float qStep, float kStep, float pStep, int pUnsigned, float vStep, float outQScale,
+                                                          void *__restrict__ out) {
+            constexpr int ROW = D + 16, TILE = WARPS * ROWS, PIECES = D / 16;  // bytes per staged row; 16 bytes per piece
+            static_assert(TILE == KEY_CHUNK, "the query tile and the key chunk share the staging code");
+            extern __shared__ __align__(16) unsigned char smem[];
+            unsigned char *Qs = smem, *Ks = Qs + TILE * ROW, *Vs = Ks + 2 * KEY_CHUNK * ROW;
+            float *maskAdd = reinterpret_cast<float *>(Vs + 2 * KEY_CHUNK * ROW);
+            const int Spad = (S + KEY_CHUNK - 1) / KEY_CHUNK * KEY_CHUNK, chunks = Spad / KEY_CHUNK;
+            const int H = heads * D, ld = 3 * H;
+            const int b = blockIdx.z, head = blockIdx.y, q0 = blockIdx.x * TILE;
+            const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+            const size_t base = (size_t)b * S * ld + head * D;
+            const signed char *src = static_cast<const signed char *>(qkv);
+            wait_for_producers();
+            allow_dependents();
+
+            // 64 rows from r0 of the column block at `col` (0: Q, H: K, 2H: V) into dst by cp.async; rows past S read as zeros.
+            auto stage = [&](unsigned char *dst, int r0, int col) {
+        #pragma unroll
+                for (int u = 0; u < TILE * PIECES / (WARPS * 32); u++) {
+                    const int e = threadIdx.x + u * WARPS * 32, r = e / PIECES, c = (e % PIECES) * 16, j = r0 + r;
+                    copy16(dst + r * ROW + c, src + base + (size_t)min(j, S - 1) * ld + col + c, j < S);
+                }
+            };
+            auto load_step = [&](int i) {
+                const int stage_ = i & 1, chunk = i % chunks;
+                stage(Ks + stage_ * KEY_CHUNK * ROW, chunk * KEY_CHUNK, H);
+                if (i >= chunks) stage(Vs + stage_ * KEY_CHUNK * ROW, chunk * KEY_CHUNK, 2 * H);
+                copy_commit();
+            };
+            stage(Qs, q0, 0);  // joins step 0's group
+            load_step(0);
+            for (int j = threadIdx.x; j < Spad; j += WARPS * 32) maskAdd[j] = j < S && mask[b * S + j] ? 0.f : -INFINITY;
+
+            const float scoreScale = qStep * kStep * rsqrtf((float)D);
+            unsigned qa[D / 32][4];
+            auto quad_max = [](float v) { v = fmaxf(v, __shfl_xor_sync(0xffffffff, v, 1)); return fmaxf(v, __shfl_xor_sync(0xffffffff, v, 2)); };
+            auto quad_sum = [](float v) { v += __shfl_xor_sync(0xffffffff, v, 1); return v + __shfl_xor_sync(0xffffffff, v, 2); };
+            const float pMax = pUnsigned ? 255.f : 127.f, quarterStep = 0.25f * pStep, pQScale = 1.f / pStep;
+            auto quantizeP = [&](float p) {  // exactly rint(p / pStep): see `attention`
+                const float x = p * pQScale;
+                return fabsf(x - floorf(x) - 0.5f) < 1e-3f ? rintf(__fdiv_rn(p, pStep)) : rintf(x);
+            };
+            float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f}, inverse[2] = {0.f, 0.f};
+            int o[D / 8][4] = {};
+            for (int i = 0; i < 2 * chunks; i++) {
+                copy_wait<0>();
+                // Step i's chunk is in its stage for every thread, and every warp is done with step i − 1, whose stage the
+                // prefetch below overwrites.
+                __syncthreads();
+                if (i == 0) {
+        #pragma unroll
+                    for (int c = 0; c < D / 32; c++) ldmatrix_x4(qa[c], Qs + (warp * ROWS + lane % 16) * ROW + c * 32 + (lane / 16) * 16);
+                }
+                if (i + 1 < 2 * chunks) load_step(i + 1);
+                const int chunk = i % chunks;
+                const unsigned char *Kc = Ks + (i & 1) * KEY_CHUNK * ROW, *Vc = Vs + (i & 1) * KEY_CHUNK * ROW;
+
+                float s[8][4];
+        #pragma unroll
+                for (int jb = 0; jb < 8; jb += 2) {
+                    int acc[2][4] = {};
+        #pragma unroll
+                    for (int c = 0; c < D / 32; c++) {
+                        unsigned r[4];
+                        ldmatrix_x4(r, Kc + (jb * 8 + lane % 8 + (lane / 16) * 8) * ROW + c * 32 + ((lane / 8) % 2) * 16);
+                        mma_s8(acc[0], qa[c], r[0], r[1]);
+                        mma_s8(acc[1], qa[c], r[2], r[3]);
+                    }
+        #pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        s[jb][e] = (float)acc[0][e];
+                        s[jb + 1][e] = (float)acc[1][e];
+                    }
+                }
+        #pragma unroll
+                for (int jb = 0; jb < 8; jb++) {
+                    const int key = chunk * KEY_CHUNK + jb * 8 + 2 * t;
+                    const float m0 = maskAdd[key], m1 = maskAdd[key + 1];
+                    s[jb][0] = s[jb][0] * scoreScale + m0;
+                    s[jb][1] = s[jb][1] * scoreScale + m1;
+                    s[jb][2] = s[jb][2] * scoreScale + m0;
+                    s[jb][3] = s[jb][3] * scoreScale + m1;
+                }
+
+                if (i < chunks) {  // pass 1: each row's max and sum of exponentials
+        #pragma unroll
+                    for (int r = 0; r < 2; r++) {
+                        float m = -INFINITY;
+        #pragma unroll
+                        for (int jb = 0; jb < 8; jb++) m = fmaxf(m, fmaxf(s[jb][2 * r], s[jb][2 * r + 1]));
+                        m = fmaxf(quad_max(m), rowMax[r]);
+                        if (m == -INFINITY) continue;  // every key so far masked
+                        float sum = 0.f;
+        #pragma unroll
+                        for (int jb = 0; jb < 8; jb++) sum += __expf(s[jb][2 * r] - m) + __expf(s[jb][2 * r + 1] - m);
+                        rowSum[r] = rowSum[r] * __expf(rowMax[r] - m) + quad_sum(sum);
+                        rowMax[r] = m;
+                    }
+                    continue;
+                }
+                if (i == chunks) {
+                    inverse[0] = rowSum[0] > 0 ? 1.f / rowSum[0] : 0.f;
+                    inverse[1] = rowSum[1] > 0 ? 1.f / rowSum[1] : 0.f;
+                }
+                // pass 2: normalized, quantized probabilities times V
+        #pragma unroll
+                for (int jb = 0; jb < 8; jb++)
+        #pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        const float p = __expf(s[jb][e] - rowMax[e / 2]) * inverse[e / 2];
+                        s[jb][e] = p < quarterStep ? 0.f : fminf(quantizeP(p), pMax);
+                    }
+        #pragma unroll
+                for (int group = 0; group < 2; group++) {  // 32 keys: blocks 4·group … 4·group + 3
+                    const int b0 = 4 * group;
+                    auto pack = [&](int blockA, int blockB, int row) {
+                        return (unsigned)s[blockA][2 * row] | (unsigned)s[blockA][2 * row + 1] << 8 |
+                               (unsigned)s[blockB][2 * row] << 16 | (unsigned)s[blockB][2 * row + 1] << 24;
+                    };
+                    unsigned a[4] = {pack(b0, b0 + 1, 0), pack(b0, b0 + 1, 1), pack(b0 + 2, b0 + 3, 0), pack(b0 + 2, b0 + 3, 1)};
+        #pragma unroll
+                    for (int q = 0; q < D / 16; q++) {
+                        unsigned r[4];  // keys 0–7, 8–15, 16–23, 24–31 of the group; features 16q … 16q + 15
+                        ldmatrix_x4_trans(r, Vc + (group * 32 + lane) * ROW + q * 16);
+                        mma_u8s8(o[2 * q], a, __byte_perm(r[0], r[1], 0x6420), __byte_perm(r[2], r[3], 0x6420));
+                        mma_u8s8(o[2 * q + 1], a, __byte_perm(r[0], r[1], 0x7531), __byte_perm(r[2], r[3], 0x7531));
+                    }
+                }
+            }
+
+            const float outScale = pStep * vStep;
+        #pragma unroll
+            for (int r = 0; r < 2; r++) {
+                const int i = q0 + warp * ROWS + g + 8 * r;
+                if (i >= S) continue;
+                const size_t row = ((size_t)b * S + i) * H + head * D;
+        #pragma unroll
+                for (int q = 0; q < D / 16; q++) {
+                    const int d = 16 * q + 4 * t;  // features d … d + 3: even block c0, odd c0, even c1, odd c1
+                    const float c[4] = {(float)o[2 * q][2 * r] * outScale, (float)o[2 * q + 1][2 * r] * outScale,
+                                        (float)o[2 * q][2 * r + 1] * outScale, (float)o[2 * q + 1][2 * r + 1] * outScale};
+                    if (outQScale > 0) {
+                        unsigned w = 0;
+        #pragma unroll
+                        for (int k = 0; k < 4; k++) w |= (unsigned)(unsigned char)quantize_s8(c[k], outQScale) << (8 * k);
+                        *reinterpret_cast<unsigned *>(static_cast<signed char *>(out) + row + d) = w;
+                    } else {
+                        *reinterpret_cast<uint2 *>(static_cast<f16 *>(out) + row + d) = make_uint2(float2_to_f16x2(c[0], c[1]), float2_to_f16x2(c[2], c[3]));
+                    }
+                }
+            }
+        }
         }  // namespace
 
         // attention_mma_d<D>_<qk>_<pv>_<in>: qk and pv are i8 or f16; in is the input kind (f16in, f32in, i8in).
@@ -746,6 +914,14 @@ enum KernelSources {
         #define ATTENTION_MMA_FLOAT_INPUTS(D, QK8, PV8, NAME)                                                                      \
             ATTENTION_MMA(D, QK8, PV8, 0, NAME##_f16in)                                                                            \
             ATTENTION_MMA(D, QK8, PV8, 1, NAME##_f32in)
+        // Int8 input, both products int8: the ring kernel. The kernel that stages all of K and Vᵀ stays as
+        // attention_mma_d<D>_i8_i8_twopass_i8in for comparison (OCTET_ATTENTION_TWO_PASS=1).
+        #define ATTENTION_RING(D, NAME)                                                                                            \
+            extern "C" __global__ void __launch_bounds__(WARPS * 32)                                                               \
+                NAME(const void *qkv, const int *mask, int S, int heads, float qStep, float kStep, float pStep, int pUnsigned,     \
+                     float vStep, float outQScale, void *out) {                                                                   \
+                attention_ring_i8<D>(qkv, mask, S, heads, qStep, kStep, pStep, pUnsigned, vStep, outQScale, out);                  \
+            }
         // Both products in fp16: the one-pass kernel (same arguments; the steps are unused). The two-pass kernel stays as
         // attention_mma_d<D>_f16_f16_twopass_<in> for comparison (OCTET_ATTENTION_TWO_PASS=1).
         #define ATTENTION_FLASH(D, IN, NAME)                                                                                       \
@@ -761,14 +937,16 @@ enum KernelSources {
         ATTENTION_FLASH(32, 0, attention_mma_d32_f16_f16_f16in)
         ATTENTION_FLASH(32, 1, attention_mma_d32_f16_f16_f32in)
         ATTENTION_MMA_FLOAT_INPUTS(32, false, false, attention_mma_d32_f16_f16_twopass)
-        ATTENTION_MMA(32, true, true, 2, attention_mma_d32_i8_i8_i8in)
+        ATTENTION_RING(32, attention_mma_d32_i8_i8_i8in)
+        ATTENTION_MMA(32, true, true, 2, attention_mma_d32_i8_i8_twopass_i8in)
         ATTENTION_MMA_FLOAT_INPUTS(64, true, true, attention_mma_d64_i8_i8)
         ATTENTION_MMA_FLOAT_INPUTS(64, true, false, attention_mma_d64_i8_f16)
         ATTENTION_MMA_FLOAT_INPUTS(64, false, true, attention_mma_d64_f16_i8)
         ATTENTION_FLASH(64, 0, attention_mma_d64_f16_f16_f16in)
         ATTENTION_FLASH(64, 1, attention_mma_d64_f16_f16_f32in)
         ATTENTION_MMA_FLOAT_INPUTS(64, false, false, attention_mma_d64_f16_f16_twopass)
-        ATTENTION_MMA(64, true, true, 2, attention_mma_d64_i8_i8_i8in)
+        ATTENTION_RING(64, attention_mma_d64_i8_i8_i8in)
+        ATTENTION_MMA(64, true, true, 2, attention_mma_d64_i8_i8_twopass_i8in)
         """#,
         "common.cuh": #"""
         // common.cuh: what every Octet kernel shares, passed to NVRTC as a header so no CUDA toolkit headers are needed at run
