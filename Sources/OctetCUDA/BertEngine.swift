@@ -392,13 +392,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         return totals.map { ($0.key, $0.value.0, $0.value.1) }.sorted { $0.milliseconds > $1.milliseconds }
     }
 
-    /// Whether the attention stages all of K and Vᵀ also where a ring kernel exists (`OCTET_ATTENTION_TWO_PASS=1`, for
-    /// comparison).
-    static let twoPassAttention = ProcessInfo.processInfo.environment["OCTET_ATTENTION_TWO_PASS"] == "1"
-
-    /// The fused attention: tensor cores (attention_mma.cu: one pass when both products are fp16, two when the
-    /// probabilities are quantized; K and V through a ring of chunks for fp16 products and for int8 products from int8
-    /// input) for head sizes 32 and 64, the simple kernel (attention.cu) for 128.
+    /// The fused attention: tensor cores (attention_mma.cu, `AttentionChoice` picks the kernel) for head sizes 32 and
+    /// 64, the simple kernel (attention.cu) for 128.
     private func attention(_ layer: Layer, inKind: Int32, batch b: Int, sequence s: Int) throws {
         let d = config.hiddenSize / config.headCount, heads = config.headCount
         let buf = buffers
@@ -407,18 +402,10 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 .pointer(buf["qkv"]!), .pointer(buf["mask"]!), .int32(Int32(s)), .int32(Int32(heads)), .float(layer.qStep),
                 .float(layer.kStep), .float(layer.pStep), .int32(layer.pUnsigned ? 1 : 0), .float(layer.vStep), .float(layer.contextQScale),
                 .pointer(buf["context"]!)]
-            let qk8 = layer.kStep > 0, pv8 = layer.pStep > 0
-            let padded = (s + 63) / 64 * 64, kRow = d * (qk8 ? 1 : 2) + 16, vRow = padded * (pv8 ? 1 : 2) + 16
-            // Both products in fp16 (one pass), or in int8 from int8 input (two passes): the queries and a two-stage
-            // ring of 64-key K and V chunks; otherwise all of K and Vᵀ, and the queries. `OCTET_ATTENTION_TWO_PASS=1`
-            // takes the kernel that stages everything in those two cases too, for comparison.
-            let ringable = (!qk8 && !pv8) || (qk8 && pv8 && inKind == 2)
-            let ring = ringable && !Self.twoPassAttention
-            let shared = ring ? 5 * 64 * (d * (qk8 ? 1 : 2) + 16) + padded * 4 : padded * kRow + d * vRow + 64 * kRow + padded * 4
-            let input = ["f16in", "f32in", "i8in"][Int(inKind)]
-            let kernel = "attention_mma_d\(d)_\(qk8 ? "i8" : "f16")_\(pv8 ? "i8" : "f16")_\(ringable && !ring ? "twopass_" : "")\(input)"
-            try launch("attention_mma.cu", kernel, grid: ((s + 63) / 64, heads, b),
-                       block: (128, 1, 1), sharedBytes: shared, arguments: arguments)
+            let choice = AttentionChoice(headSize: d, qk8: layer.kStep > 0, pv8: layer.pStep > 0, inKind: inKind, batch: b, sequence: s,
+                                         heads: heads, multiprocessors: device.multiprocessors)
+            try launch("attention_mma.cu", choice.kernel, grid: ((s + 63) / 64, heads, b), block: (128, 1, 1), sharedBytes: choice.sharedBytes,
+                       arguments: arguments)
         } else {
             guard inKind != 2 else { preconditionFailure("int8 QKV is only planned for head sizes the tensor-core attention takes") }
             let arguments: [LoadedModule.Argument] = [
@@ -586,6 +573,34 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             tuned[shape] = best.1
             tuningReport.append((shape, timings, timings.min { $0.1 < $1.1 }!.0))
         }
+    }
+}
+
+/// Which `attention_mma.cu` kernel a layer's attention runs, and its dynamic shared memory. Two schedules exist where
+/// they pay: a ring that streams K and V through two 64-key chunks (`attention_flash` for fp16 products, one pass;
+/// `attention_ring_i8` for int8 products from int8 input, two passes), and the kernel that stages all of K and Vᵀ
+/// (every precision pair and input). Measured on the H200 (docs/PERFORMANCE.md, kernel workbench, µs per layer): the
+/// fp16 ring beat the staged kernel everywhere (BERT-large s384 b128 430.7 against 3,131.1; s128 b1 4.0 against
+/// 10.7); the int8 ring beat it with heads of 64 on big grids (s384 b128 772.0 against 923.1) and lost at batch 1
+/// (s384 27.4 against 25.8) and with heads of 32 (MiniLM s384 b32 132.9 against 126.5), so it runs from 8 blocks per
+/// multiprocessor with heads of 64. `OCTET_ATTENTION_STAGED=1` takes the staged kernels everywhere, for comparison.
+struct AttentionChoice {
+    static let forceStaged = ProcessInfo.processInfo.environment["OCTET_ATTENTION_STAGED"] == "1"
+    /// The kernel's name and its dynamic shared memory in bytes.
+    let kernel: String, sharedBytes: Int
+
+    /// The choice for heads of `headSize` (32 or 64) features; `inKind` 0, 1, 2: fp16, float32 or int8 Q, K and V.
+    init(headSize d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch b: Int, sequence s: Int, heads: Int, multiprocessors: Int,
+         staged forced: Bool = AttentionChoice.forceStaged) {
+        let padded = (s + 63) / 64 * 64, kRow = d * (qk8 ? 1 : 2) + 16, vRow = padded * (pv8 ? 1 : 2) + 16
+        let blocks = padded / 64 * heads * b
+        let ringExists = (!qk8 && !pv8) || (qk8 && pv8 && inKind == 2)
+        let ringPays = !qk8 || (d == 64 && blocks >= 8 * multiprocessors)
+        let ring = ringExists && ringPays && !forced
+        // The ring: the queries and two stages of K and V chunks, 64 rows each; else all of K and Vᵀ and the queries.
+        sharedBytes = ring ? 5 * 64 * kRow + padded * 4 : padded * kRow + d * vRow + 64 * kRow + padded * 4
+        let input = ["f16in", "f32in", "i8in"][Int(inKind)]
+        kernel = "attention_mma_d\(d)_\(qk8 ? "i8" : "f16")_\(pv8 ? "i8" : "f16")_\(ringExists && !ring ? "staged_" : "")\(input)"
     }
 }
 

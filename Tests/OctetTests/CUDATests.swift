@@ -84,6 +84,41 @@ enum GPU {
         #expect(choice.sharedBytes <= 227 * 1024)
     }
 
+    /// The attention kernel per layer: the ring where it measured faster (fp16 products always; int8 products from int8
+    /// input with heads of 64 from 8 blocks per multiprocessor), the staged kernel elsewhere, and the shared memory
+    /// each needs.
+    /// A layer's attention shape and the kernel and shared memory it should get.
+    struct AttentionCase: Sendable, CustomTestStringConvertible {
+        let d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, kernel: String, sharedBytes: Int
+        var testDescription: String { kernel }
+    }
+    static let attentionCases: [AttentionCase] = [
+        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 1, sequence: 128, staged: false,
+              kernel: "attention_mma_d64_f16_f16_f16in", sharedBytes: 5 * 64 * 144 + 128 * 4),
+        .init(d: 64, qk8: false, pv8: false, inKind: 1, batch: 128, sequence: 384, staged: false,
+              kernel: "attention_mma_d64_f16_f16_f32in", sharedBytes: 5 * 64 * 144 + 384 * 4),
+        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 1, sequence: 384, staged: true,
+              kernel: "attention_mma_d64_f16_f16_staged_f16in", sharedBytes: 384 * 144 + 64 * 784 + 64 * 144 + 384 * 4),
+        .init(d: 64, qk8: true, pv8: true, inKind: 2, batch: 128, sequence: 384, staged: false,
+              kernel: "attention_mma_d64_i8_i8_i8in", sharedBytes: 5 * 64 * 80 + 384 * 4),
+        .init(d: 64, qk8: true, pv8: true, inKind: 2, batch: 2, sequence: 384, staged: false,  // 192 blocks: too few
+              kernel: "attention_mma_d64_i8_i8_staged_i8in", sharedBytes: 384 * 80 + 64 * 400 + 64 * 80 + 384 * 4),
+        .init(d: 32, qk8: true, pv8: true, inKind: 2, batch: 32, sequence: 384, staged: false,
+              kernel: "attention_mma_d32_i8_i8_staged_i8in", sharedBytes: 384 * 48 + 32 * 400 + 64 * 48 + 384 * 4),
+        .init(d: 64, qk8: true, pv8: true, inKind: 1, batch: 128, sequence: 384, staged: false,
+              kernel: "attention_mma_d64_i8_i8_f32in", sharedBytes: 384 * 80 + 64 * 400 + 64 * 80 + 384 * 4),
+        .init(d: 64, qk8: false, pv8: true, inKind: 0, batch: 128, sequence: 100, staged: false,
+              kernel: "attention_mma_d64_f16_i8_f16in", sharedBytes: 128 * 144 + 64 * 144 + 64 * 144 + 128 * 4),
+    ]
+
+    @Test("Attention choice: the K/V ring where it measured faster, the staged kernel elsewhere", arguments: attentionCases)
+    func attentionChoice(_ c: AttentionCase) {
+        let choice = AttentionChoice(headSize: c.d, qk8: c.qk8, pv8: c.pv8, inKind: c.inKind, batch: c.batch, sequence: c.sequence,
+                                     heads: 16, multiprocessors: 132, staged: c.staged)
+        #expect(choice.kernel == c.kernel)
+        #expect(choice.sharedBytes == c.sharedBytes)
+    }
+
     /// Every wgmma variant's launch matches the kernel file: the name, the stage count the shared memory is sized by
     /// (read from the instantiation line), threads, and shared memory within the H200's 227 KiB.
     @Test("wgmma variants: names, stages, threads and shared memory as gemm_wgmma.cu instantiates them")
@@ -174,6 +209,28 @@ enum GPU {
         for file in CUDAKernels.fileNames where file.hasSuffix(".cu") {
             let module = try compiler.compile(file, source: CUDAKernels.source(of: file)!, headers: headers, architecture: "sm_90a")
             #expect(!module.cached && module.cubin.count > 1000, "\(file): \(module.cubin.count) bytes")
+            guard file == "attention_mma.cu" else { continue }
+            // Every kernel name the engine's attention choice can produce is a function of the cubin (its symbol
+            // table holds the names), and its shared memory fits a block at the longest sequence.
+            var names: Set<String> = []
+            for d in [32, 64] {
+                for (qk8, pv8) in [(false, false), (true, true), (true, false), (false, true)] {
+                    for inKind: Int32 in 0...2 where inKind < 2 || (qk8 && pv8) {
+                        for (batch, staged) in [(1, false), (128, false), (128, true)] {
+                            let choice = AttentionChoice(headSize: d, qk8: qk8, pv8: pv8, inKind: inKind, batch: batch, sequence: 512,
+                                                         heads: 16, multiprocessors: 132, staged: staged)
+                            names.insert(choice.kernel)
+                            #expect(choice.sharedBytes <= 227 * 1024, "\(choice.kernel): \(choice.sharedBytes) bytes")
+                        }
+                    }
+                }
+            }
+            // 2 head sizes × (4 pairs × 2 float inputs + int8 input) + 6 staged twins, less the int8 ring with heads of
+            // 32, which the engine never picks (it measured slower than the staged kernel; the workbench still checks it).
+            #expect(names.count == 23)
+            for name in names.sorted() {
+                #expect(module.cubin.range(of: Data((name + "\0").utf8)) != nil, "no \(name) in attention_mma.cu")
+            }
         }
     }
 

@@ -728,7 +728,7 @@ __device__ __forceinline__ void attention_ring_i8(const void *__restrict__ qkv, 
     ATTENTION_MMA(D, QK8, PV8, 0, NAME##_f16in)                                                                            \
     ATTENTION_MMA(D, QK8, PV8, 1, NAME##_f32in)
 // Int8 input, both products int8: the ring kernel. The kernel that stages all of K and Vᵀ stays as
-// attention_mma_d<D>_i8_i8_twopass_i8in for comparison (OCTET_ATTENTION_TWO_PASS=1).
+// attention_mma_d<D>_i8_i8_staged_i8in for comparison (OCTET_ATTENTION_STAGED=1).
 #define ATTENTION_RING(D, NAME)                                                                                            \
     extern "C" __global__ void __launch_bounds__(WARPS * 32)                                                               \
         NAME(const void *qkv, const int *mask, int S, int heads, float qStep, float kStep, float pStep, int pUnsigned,     \
@@ -736,7 +736,7 @@ __device__ __forceinline__ void attention_ring_i8(const void *__restrict__ qkv, 
         attention_ring_i8<D>(qkv, mask, S, heads, qStep, kStep, pStep, pUnsigned, vStep, outQScale, out);                  \
     }
 // Both products in fp16: the one-pass kernel (same arguments; the steps are unused). The two-pass kernel stays as
-// attention_mma_d<D>_f16_f16_twopass_<in> for comparison (OCTET_ATTENTION_TWO_PASS=1).
+// attention_mma_d<D>_f16_f16_staged_<in> for comparison (OCTET_ATTENTION_STAGED=1).
 #define ATTENTION_FLASH(D, IN, NAME)                                                                                       \
     extern "C" __global__ void __launch_bounds__(WARPS * 32)                                                               \
         NAME(const void *qkv, const int *mask, int S, int heads, float, float, float, int, float, float outQScale,         \
@@ -749,14 +749,14 @@ ATTENTION_MMA_FLOAT_INPUTS(32, true, false, attention_mma_d32_i8_f16)
 ATTENTION_MMA_FLOAT_INPUTS(32, false, true, attention_mma_d32_f16_i8)
 ATTENTION_FLASH(32, 0, attention_mma_d32_f16_f16_f16in)
 ATTENTION_FLASH(32, 1, attention_mma_d32_f16_f16_f32in)
-ATTENTION_MMA_FLOAT_INPUTS(32, false, false, attention_mma_d32_f16_f16_twopass)
+ATTENTION_MMA_FLOAT_INPUTS(32, false, false, attention_mma_d32_f16_f16_staged)
 ATTENTION_RING(32, attention_mma_d32_i8_i8_i8in)
-ATTENTION_MMA(32, true, true, 2, attention_mma_d32_i8_i8_twopass_i8in)
+ATTENTION_MMA(32, true, true, 2, attention_mma_d32_i8_i8_staged_i8in)
 ATTENTION_MMA_FLOAT_INPUTS(64, true, true, attention_mma_d64_i8_i8)
 ATTENTION_MMA_FLOAT_INPUTS(64, true, false, attention_mma_d64_i8_f16)
 ATTENTION_MMA_FLOAT_INPUTS(64, false, true, attention_mma_d64_f16_i8)
 ATTENTION_FLASH(64, 0, attention_mma_d64_f16_f16_f16in)
 ATTENTION_FLASH(64, 1, attention_mma_d64_f16_f16_f32in)
-ATTENTION_MMA_FLOAT_INPUTS(64, false, false, attention_mma_d64_f16_f16_twopass)
+ATTENTION_MMA_FLOAT_INPUTS(64, false, false, attention_mma_d64_f16_f16_staged)
 ATTENTION_RING(64, attention_mma_d64_i8_i8_i8in)
-ATTENTION_MMA(64, true, true, 2, attention_mma_d64_i8_i8_twopass_i8in)
+ATTENTION_MMA(64, true, true, 2, attention_mma_d64_i8_i8_staged_i8in)
