@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The exploration run on the GPU machine: what the next defaults should be, measured in one call. The self-test first
 # (every kernel against the CPU reference; stop if it fails), the kernel workbench's GEMM timings with their epilogues
-# at batch-128 shapes, then `octet bench` under each engine configuration the code offers beside its default:
-#   OCTET_WGMMA_INT8=1   INT8 GEMMs of 1,024 rows or more on the ping-pong wgmma kernel
-#   OCTET_WGMMA_ROWS=384 the wgmma kernels from 384 rows (the cooperative 128×128 below 1,024)
-#   OCTET_CUBLASLT=1     the FP16 engine's GEMMs without GELU on cuBLASLt
-#   OCTET_GEMM_TUNE=1    every GEMM shape timed with each candidate at the first run, the fastest kept (the report lists them)
+# at batch-128 shapes, then `octet bench` under each engine configuration the code offers beside its default (which
+# tunes GEMM tactics per shape; session 13 ran this script with the earlier defaults, where these were the options):
+#   OCTET_WGMMA_INT8=0   INT8 GEMMs kept off the wgmma kernel (fixed rule)
+#   OCTET_WGMMA_ROWS=1024 the wgmma kernels from 1,024 rows only (fixed rule)
+#   OCTET_CUBLASLT=0     the FP16 engine's GEMMs without cuBLASLt
+#   OCTET_GEMM_TUNE=0    the fixed rule (`GemmChoice`) instead of per-shape tuning
+#   OCTET_ATTENTION_STAGED=1 the attention kernels that stage all of K and Vᵀ
 # a per-kernel profile of the default, and the full-dev SQuAD F1 on the GPU in both precisions. Every step has a time limit.
 # Everything it writes ends up in OUT_FOLDER/explore.tgz (the device tool brings back at most 8 files).
 #   bash scripts/device_explore.sh OCTET_BINARY MODEL_FOLDER FEATURES DEV_JSON RECIPE OUT_FOLDER
@@ -35,11 +37,12 @@ for m in bert-base bert-large; do for p in int8 fp16; do  # where the time goes,
   timeout 120 "$octet" bench "$m" --device cuda --precision "$p" --batch 1,128 --seq 128,384 --warmup 3 --iterations 5 --profile \
     > "$out/profile-$m-$p.txt" 2>&1
 done; done
-bench wgmma-int8 OCTET_WGMMA_INT8=1
-bench wgmma-384 OCTET_WGMMA_ROWS=384 OCTET_WGMMA_INT8=1
-bench cublaslt OCTET_CUBLASLT=1
-bench tuned OCTET_GEMM_TUNE=1 OCTET_WGMMA_INT8=1
-grep -h -A40 "GEMM plans measured" "$out"/bench-tuned-*.txt | head -80 > "$out/tuning.txt"
+bench rule OCTET_GEMM_TUNE=0
+bench rule-no-wgmma-int8 OCTET_GEMM_TUNE=0 OCTET_WGMMA_INT8=0
+bench rule-wgmma-1024 OCTET_GEMM_TUNE=0 OCTET_WGMMA_ROWS=1024
+bench no-cublaslt OCTET_CUBLASLT=0
+bench staged-attention OCTET_ATTENTION_STAGED=1
+grep -h -A40 "GEMM plans measured" "$out"/bench-default-*.txt | head -80 > "$out/tuning.txt"
 for p in int8 fp16; do
   S=""; [ $p = int8 ] && S="--scales $recipe"
   timeout 240 "$octet" eval squad --device cuda --precision $p $S --model "$model" --tokenizer "$model" --data "$dev" --batch 32 \

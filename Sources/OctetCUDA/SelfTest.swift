@@ -77,7 +77,7 @@ public struct CUDASelfTest {
                 }
             }
         }
-        // cuBLASLt's FP16 GEMM with Octet's layout and bias epilogue (the FP16 engine's choice with OCTET_CUBLASLT=1),
+        // cuBLASLt's FP16 GEMM with Octet's layout and bias epilogue (a candidate of the FP16 engine's GEMMs without GELU),
         // when the toolkit's library loads.
         if let lt = try? CuBLASLt() {
             for (m, n, k) in [(128, 768, 3072), (200, 384, 1536), (384, 3072, 1024), (3000, 1152, 384)] {

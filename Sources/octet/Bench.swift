@@ -118,7 +118,7 @@ struct Bench: ParsableCommand {
                         + (cuda == nil ? [] : ["GPU compute ms", "H2D ms", "D2H ms"]), rows))
             let tuning = cuda?.tuningReport ?? []
             if !tuning.isEmpty {
-                print("GEMM plans measured at the first run of each shape (OCTET_GEMM_TUNE=1), mean µs per launch:")
+                print("GEMM plans measured at the first run of each shape (tuning; OCTET_GEMM_TUNE=0 turns it off), mean µs per launch:")
                 print(table(["shape", "kept", "candidates"], tuning.map { t in
                     [t.shape, t.chosen, t.candidates.map { "\($0.0) \(String(format: "%.1f", $0.1))" }.joined(separator: ", ")]
                 }))
