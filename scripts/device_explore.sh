@@ -8,6 +8,8 @@
 #   OCTET_CUBLASLT=0     the FP16 engine's GEMMs without cuBLASLt
 #   OCTET_GEMM_TUNE=0    the fixed rule (`GemmChoice`) instead of per-shape tuning
 #   OCTET_ATTENTION_STAGED=1 the attention kernels that stage all of K and Vᵀ
+#   OCTET_ATTENTION_RESIDENT=1 the int8 ring's resident form up to 128 keys (then the attention workbench: every
+#                        attention kernel against PyTorch, the int8 forms against each other, timings against SDPA)
 # a per-kernel profile of the default, and the full-dev SQuAD F1 on the GPU in both precisions. Every step has a time limit.
 # Everything it writes ends up in OUT_FOLDER/explore.tgz (the device tool brings back at most 8 files).
 #   bash scripts/device_explore.sh OCTET_BINARY MODEL_FOLDER FEATURES DEV_JSON RECIPE OUT_FOLDER
@@ -42,6 +44,13 @@ bench rule-no-wgmma-int8 OCTET_GEMM_TUNE=0 OCTET_WGMMA_INT8=0
 bench rule-wgmma-1024 OCTET_GEMM_TUNE=0 OCTET_WGMMA_ROWS=1024
 bench no-cublaslt OCTET_CUBLASLT=0
 bench staged-attention OCTET_ATTENTION_STAGED=1
+bench resident-attention OCTET_ATTENTION_RESIDENT=1
+OCTET_ATTENTION_RESIDENT=1 timeout 150 "$octet" selftest --device cuda --model "$model" --features "$features" \
+  --json "$out/selftest-resident.json" > "$out/selftest-resident.txt" 2>&1  # its 2 × 128 random BERTs run the resident form
+echo "selftest with OCTET_ATTENTION_RESIDENT=1: exit $?"
+PYTHONUNBUFFERED=1 timeout 150 python3 scripts/gpu_kernel_bench.py --only-attention --json "$out/workbench-attention.json" \
+  > "$out/workbench-attention.txt" 2>&1
+grep -E "FAIL|checks passed|B1 |B128|B32" "$out/workbench-attention.txt" | head -30
 grep -h -A40 "GEMM plans measured" "$out"/bench-default-*.txt | head -80 > "$out/tuning.txt"
 for p in int8 fp16; do
   S=""; [ $p = int8 ] && S="--scales $recipe"

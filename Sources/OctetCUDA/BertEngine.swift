@@ -584,23 +584,28 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
 /// 10.7); the int8 ring beat it with heads of 64 on big grids (s384 b128 772.0 against 923.1) and lost at batch 1
 /// (s384 27.4 against 25.8) and with heads of 32 (MiniLM s384 b32 132.9 against 126.5), so it runs from 8 blocks per
 /// multiprocessor with heads of 64. `OCTET_ATTENTION_STAGED=1` takes the staged kernels everywhere, for comparison.
+/// `OCTET_ATTENTION_RESIDENT=1` (not yet run on a GPU) takes the int8 ring's resident form up to 128 keys: both
+/// chunks loaded at once and pass 1's scores kept in registers.
 struct AttentionChoice {
     static let forceStaged = ProcessInfo.processInfo.environment["OCTET_ATTENTION_STAGED"] == "1"
+    static let residentInt8 = ProcessInfo.processInfo.environment["OCTET_ATTENTION_RESIDENT"] == "1"
     /// The kernel's name and its dynamic shared memory in bytes.
     let kernel: String, sharedBytes: Int
 
     /// The choice for heads of `headSize` (32 or 64) features; `inKind` 0, 1, 2: fp16, float32 or int8 Q, K and V.
     init(headSize d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch b: Int, sequence s: Int, heads: Int, multiprocessors: Int,
-         staged forced: Bool = AttentionChoice.forceStaged) {
+         staged forced: Bool = AttentionChoice.forceStaged, resident: Bool = AttentionChoice.residentInt8) {
         let padded = (s + 63) / 64 * 64, kRow = d * (qk8 ? 1 : 2) + 16, vRow = padded * (pv8 ? 1 : 2) + 16
         let blocks = padded / 64 * heads * b
         let ringExists = (!qk8 && !pv8) || (qk8 && pv8 && inKind == 2)
+        let residentRuns = resident && qk8 && pv8 && inKind == 2 && padded <= 128 && !forced
         let ringPays = !qk8 || (d == 64 && blocks >= 8 * multiprocessors)
-        let ring = ringExists && ringPays && !forced
+        let ring = ringExists && (ringPays || residentRuns) && !forced
         // The ring: the queries and two stages of K and V chunks, 64 rows each; else all of K and Vᵀ and the queries.
         sharedBytes = ring ? 5 * 64 * kRow + padded * 4 : padded * kRow + d * vRow + 64 * kRow + padded * 4
         let input = ["f16in", "f32in", "i8in"][Int(inKind)]
-        kernel = "attention_mma_d\(d)_\(qk8 ? "i8" : "f16")_\(pv8 ? "i8" : "f16")_\(ringExists && !ring ? "staged_" : "")\(input)"
+        let form = residentRuns ? "resident_" : ringExists && !ring ? "staged_" : ""
+        kernel = "attention_mma_d\(d)_\(qk8 ? "i8" : "f16")_\(pv8 ? "i8" : "f16")_\(form)\(input)"
     }
 }
 

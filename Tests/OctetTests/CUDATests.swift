@@ -89,8 +89,13 @@ enum GPU {
     /// each needs.
     /// A layer's attention shape and the kernel and shared memory it should get.
     struct AttentionCase: Sendable, CustomTestStringConvertible {
-        let d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, kernel: String, sharedBytes: Int
+        let d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, resident: Bool, kernel: String, sharedBytes: Int
         var testDescription: String { kernel }
+        init(d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, resident: Bool = false, kernel: String,
+             sharedBytes: Int) {
+            (self.d, self.qk8, self.pv8, self.inKind, self.batch, self.sequence) = (d, qk8, pv8, inKind, batch, sequence)
+            (self.staged, self.resident, self.kernel, self.sharedBytes) = (staged, resident, kernel, sharedBytes)
+        }
     }
     static let attentionCases: [AttentionCase] = [
         .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 1, sequence: 128, staged: false,
@@ -109,12 +114,16 @@ enum GPU {
               kernel: "attention_mma_d64_i8_i8_f32in", sharedBytes: 384 * 80 + 64 * 400 + 64 * 80 + 384 * 4),
         .init(d: 64, qk8: false, pv8: true, inKind: 0, batch: 128, sequence: 100, staged: false,
               kernel: "attention_mma_d64_f16_i8_f16in", sharedBytes: 128 * 144 + 64 * 144 + 64 * 144 + 128 * 4),
+        .init(d: 32, qk8: true, pv8: true, inKind: 2, batch: 1, sequence: 100, staged: false, resident: true,
+              kernel: "attention_mma_d32_i8_i8_resident_i8in", sharedBytes: 5 * 64 * 48 + 128 * 4),
+        .init(d: 64, qk8: true, pv8: true, inKind: 2, batch: 1, sequence: 384, staged: false, resident: true,  // past 128 keys
+              kernel: "attention_mma_d64_i8_i8_staged_i8in", sharedBytes: 384 * 80 + 64 * 400 + 64 * 80 + 384 * 4),
     ]
 
     @Test("Attention choice: the K/V ring where it measured faster, the staged kernel elsewhere", arguments: attentionCases)
     func attentionChoice(_ c: AttentionCase) {
         let choice = AttentionChoice(headSize: c.d, qk8: c.qk8, pv8: c.pv8, inKind: c.inKind, batch: c.batch, sequence: c.sequence,
-                                     heads: 16, multiprocessors: 132, staged: c.staged)
+                                     heads: 16, multiprocessors: 132, staged: c.staged, resident: c.resident)
         #expect(choice.kernel == c.kernel)
         #expect(choice.sharedBytes == c.sharedBytes)
     }
@@ -216,18 +225,20 @@ enum GPU {
             for d in [32, 64] {
                 for (qk8, pv8) in [(false, false), (true, true), (true, false), (false, true)] {
                     for inKind: Int32 in 0...2 where inKind < 2 || (qk8 && pv8) {
-                        for (batch, staged) in [(1, false), (128, false), (128, true)] {
-                            let choice = AttentionChoice(headSize: d, qk8: qk8, pv8: pv8, inKind: inKind, batch: batch, sequence: 512,
-                                                         heads: 16, multiprocessors: 132, staged: staged)
+                        for (batch, sequence, staged, resident) in [(1, 512, false, false), (128, 512, false, false), (128, 512, true, false),
+                                                                     (1, 128, false, true)] {
+                            let choice = AttentionChoice(headSize: d, qk8: qk8, pv8: pv8, inKind: inKind, batch: batch, sequence: sequence,
+                                                         heads: 16, multiprocessors: 132, staged: staged, resident: resident)
                             names.insert(choice.kernel)
                             #expect(choice.sharedBytes <= 227 * 1024, "\(choice.kernel): \(choice.sharedBytes) bytes")
                         }
                     }
                 }
             }
-            // 2 head sizes × (4 pairs × 2 float inputs + int8 input) + 6 staged twins, less the int8 ring with heads of
-            // 32, which the engine never picks (it measured slower than the staged kernel; the workbench still checks it).
-            #expect(names.count == 23)
+            // 2 head sizes × (4 pairs × 2 float inputs + int8 input) + 6 staged twins + 2 resident forms, less the int8
+            // ring with heads of 32, which the engine never picks (it measured slower than the staged kernel; the
+            // workbench still checks it).
+            #expect(names.count == 25)
             for name in names.sorted() {
                 #expect(module.cubin.range(of: Data((name + "\0").utf8)) != nil, "no \(name) in attention_mma.cu")
             }

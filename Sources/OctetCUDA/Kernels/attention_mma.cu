@@ -560,7 +560,11 @@ __device__ __forceinline__ void attention_flash(const void *__restrict__ qkv, co
 // the header) for feature 2p (bytes 0, 2 of rA and rB) and for feature 2p + 1 (bytes 1, 3). So each 16-feature column
 // block gives two n-blocks, its even and its odd features, and thread t's four outputs of a row are the consecutive
 // features 16q + 4t … 16q + 4t + 3: one 4-byte (int8) or 8-byte (fp16) store.
-template <int D>
+//
+// RESIDENT (S ≤ 128, not yet run on a GPU, `OCTET_ATTENTION_RESIDENT=1`): both chunks' K and V fit the two stages at
+// once, so both are loaded up front and pass 1's scores stay in registers for pass 2 (no second QKᵀ, two barriers
+// instead of four); the arithmetic is the same, so the outputs are too.
+template <int D, bool RESIDENT>
 __device__ __forceinline__ void attention_ring_i8(const void *__restrict__ qkv, const int *__restrict__ mask, int S, int heads,
                                                   float qStep, float kStep, float pStep, int pUnsigned, float vStep, float outQScale,
                                                   void *__restrict__ out) {
@@ -586,14 +590,20 @@ __device__ __forceinline__ void attention_ring_i8(const void *__restrict__ qkv, 
             copy16(dst + r * ROW + c, src + base + (size_t)min(j, S - 1) * ld + col + c, j < S);
         }
     };
-    auto load_step = [&](int i) {
-        const int stage_ = i & 1, chunk = i % chunks;
+    auto load_chunk = [&](int stage_, int chunk, bool withV) {
         stage(Ks + stage_ * KEY_CHUNK * ROW, chunk * KEY_CHUNK, H);
-        if (i >= chunks) stage(Vs + stage_ * KEY_CHUNK * ROW, chunk * KEY_CHUNK, 2 * H);
+        if (withV) stage(Vs + stage_ * KEY_CHUNK * ROW, chunk * KEY_CHUNK, 2 * H);
         copy_commit();
     };
-    stage(Qs, q0, 0);  // joins step 0's group
-    load_step(0);
+    // Ring: step i of 2·chunks is pass i / chunks over chunk i % chunks, in stage i & 1. Resident: chunk c in stage c.
+    auto load_step = [&](int i) { load_chunk(i & 1, i % chunks, i >= chunks); };
+    stage(Qs, q0, 0);  // joins the first group
+    if (RESIDENT) {
+        load_chunk(0, 0, true);
+        if (chunks > 1) load_chunk(1, 1, true);
+    } else {
+        load_step(0);
+    }
     for (int j = threadIdx.x; j < Spad; j += WARPS * 32) maskAdd[j] = j < S && mask[b * S + j] ? 0.f : -INFINITY;
 
     const float scoreScale = qStep * kStep * rsqrtf((float)D);
@@ -607,20 +617,13 @@ __device__ __forceinline__ void attention_ring_i8(const void *__restrict__ qkv, 
     };
     float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f}, inverse[2] = {0.f, 0.f};
     int o[D / 8][4] = {};
-    for (int i = 0; i < 2 * chunks; i++) {
-        copy_wait<0>();
-        // Step i's chunk is in its stage for every thread, and every warp is done with step i − 1, whose stage the
-        // prefetch below overwrites.
-        __syncthreads();
-        if (i == 0) {
+    auto load_queries = [&] {
 #pragma unroll
-            for (int c = 0; c < D / 32; c++) ldmatrix_x4(qa[c], Qs + (warp * ROWS + lane % 16) * ROW + c * 32 + (lane / 16) * 16);
-        }
-        if (i + 1 < 2 * chunks) load_step(i + 1);
-        const int chunk = i % chunks;
-        const unsigned char *Kc = Ks + (i & 1) * KEY_CHUNK * ROW, *Vc = Vs + (i & 1) * KEY_CHUNK * ROW;
-
-        float s[8][4];
+        for (int c = 0; c < D / 32; c++) ldmatrix_x4(qa[c], Qs + (warp * ROWS + lane % 16) * ROW + c * 32 + (lane / 16) * 16);
+    };
+    // The scaled, masked scores of the warp's rows against one chunk: s[block][0..1] row g, [2..3] row g + 8; keys
+    // 8·block + 2t, + 1.
+    auto chunk_scores = [&](const unsigned char *Kc, int chunk, float (&s)[8][4]) {
 #pragma unroll
         for (int jb = 0; jb < 8; jb += 2) {
             int acc[2][4] = {};
@@ -646,28 +649,29 @@ __device__ __forceinline__ void attention_ring_i8(const void *__restrict__ qkv, 
             s[jb][2] = s[jb][2] * scoreScale + m0;
             s[jb][3] = s[jb][3] * scoreScale + m1;
         }
-
-        if (i < chunks) {  // pass 1: each row's max and sum of exponentials
+    };
+    // Pass 1 over one chunk: each row's max and sum of exponentials, online.
+    auto pass1 = [&](const float (&s)[8][4]) {
 #pragma unroll
-            for (int r = 0; r < 2; r++) {
-                float m = -INFINITY;
+        for (int r = 0; r < 2; r++) {
+            float m = -INFINITY;
 #pragma unroll
-                for (int jb = 0; jb < 8; jb++) m = fmaxf(m, fmaxf(s[jb][2 * r], s[jb][2 * r + 1]));
-                m = fmaxf(quad_max(m), rowMax[r]);
-                if (m == -INFINITY) continue;  // every key so far masked
-                float sum = 0.f;
+            for (int jb = 0; jb < 8; jb++) m = fmaxf(m, fmaxf(s[jb][2 * r], s[jb][2 * r + 1]));
+            m = fmaxf(quad_max(m), rowMax[r]);
+            if (m == -INFINITY) continue;  // every key so far masked
+            float sum = 0.f;
 #pragma unroll
-                for (int jb = 0; jb < 8; jb++) sum += __expf(s[jb][2 * r] - m) + __expf(s[jb][2 * r + 1] - m);
-                rowSum[r] = rowSum[r] * __expf(rowMax[r] - m) + quad_sum(sum);
-                rowMax[r] = m;
-            }
-            continue;
+            for (int jb = 0; jb < 8; jb++) sum += __expf(s[jb][2 * r] - m) + __expf(s[jb][2 * r + 1] - m);
+            rowSum[r] = rowSum[r] * __expf(rowMax[r] - m) + quad_sum(sum);
+            rowMax[r] = m;
         }
-        if (i == chunks) {
-            inverse[0] = rowSum[0] > 0 ? 1.f / rowSum[0] : 0.f;
-            inverse[1] = rowSum[1] > 0 ? 1.f / rowSum[1] : 0.f;
-        }
-        // pass 2: normalized, quantized probabilities times V
+    };
+    auto finish_pass1 = [&] {
+        inverse[0] = rowSum[0] > 0 ? 1.f / rowSum[0] : 0.f;
+        inverse[1] = rowSum[1] > 0 ? 1.f / rowSum[1] : 0.f;
+    };
+    // Pass 2 over one chunk: normalized, quantized probabilities times V.
+    auto pass2 = [&](float (&s)[8][4], const unsigned char *Vc) {
 #pragma unroll
         for (int jb = 0; jb < 8; jb++)
 #pragma unroll
@@ -690,6 +694,41 @@ __device__ __forceinline__ void attention_ring_i8(const void *__restrict__ qkv, 
                 mma_u8s8(o[2 * q], a, __byte_perm(r[0], r[1], 0x6420), __byte_perm(r[2], r[3], 0x6420));
                 mma_u8s8(o[2 * q + 1], a, __byte_perm(r[0], r[1], 0x7531), __byte_perm(r[2], r[3], 0x7531));
             }
+        }
+    };
+
+    if (RESIDENT) {
+        float resident[2][8][4];
+#pragma unroll
+        for (int c = 0; c < 2; c++) {
+            if (c >= chunks) break;
+            if (c == 0 && chunks > 1) copy_wait<1>();  // Q and chunk 0; chunk 1 may still be in flight
+            else copy_wait<0>();
+            __syncthreads();
+            if (c == 0) load_queries();
+            chunk_scores(Ks + c * KEY_CHUNK * ROW, c, resident[c]);
+            pass1(resident[c]);
+        }
+        finish_pass1();
+#pragma unroll
+        for (int c = 0; c < 2; c++)
+            if (c < chunks) pass2(resident[c], Vs + c * KEY_CHUNK * ROW);
+    } else {
+        for (int i = 0; i < 2 * chunks; i++) {
+            copy_wait<0>();
+            // Step i's chunk is in its stage for every thread, and every warp is done with step i − 1, whose stage the
+            // prefetch below overwrites.
+            __syncthreads();
+            if (i == 0) load_queries();
+            if (i + 1 < 2 * chunks) load_step(i + 1);
+            float s[8][4];
+            chunk_scores(Ks + (i & 1) * KEY_CHUNK * ROW, i % chunks, s);
+            if (i < chunks) {
+                pass1(s);
+                continue;
+            }
+            if (i == chunks) finish_pass1();
+            pass2(s, Vs + (i & 1) * KEY_CHUNK * ROW);
         }
     }
 
@@ -729,11 +768,11 @@ __device__ __forceinline__ void attention_ring_i8(const void *__restrict__ qkv, 
     ATTENTION_MMA(D, QK8, PV8, 1, NAME##_f32in)
 // Int8 input, both products int8: the ring kernel. The kernel that stages all of K and Vᵀ stays as
 // attention_mma_d<D>_i8_i8_staged_i8in for comparison (OCTET_ATTENTION_STAGED=1).
-#define ATTENTION_RING(D, NAME)                                                                                            \
+#define ATTENTION_RING(D, RESIDENT, NAME)                                                                                  \
     extern "C" __global__ void __launch_bounds__(WARPS * 32)                                                               \
         NAME(const void *qkv, const int *mask, int S, int heads, float qStep, float kStep, float pStep, int pUnsigned,     \
              float vStep, float outQScale, void *out) {                                                                   \
-        attention_ring_i8<D>(qkv, mask, S, heads, qStep, kStep, pStep, pUnsigned, vStep, outQScale, out);                  \
+        attention_ring_i8<D, RESIDENT>(qkv, mask, S, heads, qStep, kStep, pStep, pUnsigned, vStep, outQScale, out);        \
     }
 // Both products in fp16: the one-pass kernel (same arguments; the steps are unused). The two-pass kernel stays as
 // attention_mma_d<D>_f16_f16_staged_<in> for comparison (OCTET_ATTENTION_STAGED=1).
@@ -750,7 +789,8 @@ ATTENTION_MMA_FLOAT_INPUTS(32, false, true, attention_mma_d32_f16_i8)
 ATTENTION_FLASH(32, 0, attention_mma_d32_f16_f16_f16in)
 ATTENTION_FLASH(32, 1, attention_mma_d32_f16_f16_f32in)
 ATTENTION_MMA_FLOAT_INPUTS(32, false, false, attention_mma_d32_f16_f16_staged)
-ATTENTION_RING(32, attention_mma_d32_i8_i8_i8in)
+ATTENTION_RING(32, false, attention_mma_d32_i8_i8_i8in)
+ATTENTION_RING(32, true, attention_mma_d32_i8_i8_resident_i8in)
 ATTENTION_MMA(32, true, true, 2, attention_mma_d32_i8_i8_staged_i8in)
 ATTENTION_MMA_FLOAT_INPUTS(64, true, true, attention_mma_d64_i8_i8)
 ATTENTION_MMA_FLOAT_INPUTS(64, true, false, attention_mma_d64_i8_f16)
@@ -758,5 +798,6 @@ ATTENTION_MMA_FLOAT_INPUTS(64, false, true, attention_mma_d64_f16_i8)
 ATTENTION_FLASH(64, 0, attention_mma_d64_f16_f16_f16in)
 ATTENTION_FLASH(64, 1, attention_mma_d64_f16_f16_f32in)
 ATTENTION_MMA_FLOAT_INPUTS(64, false, false, attention_mma_d64_f16_f16_staged)
-ATTENTION_RING(64, attention_mma_d64_i8_i8_i8in)
+ATTENTION_RING(64, false, attention_mma_d64_i8_i8_i8in)
+ATTENTION_RING(64, true, attention_mma_d64_i8_i8_resident_i8in)
 ATTENTION_MMA(64, true, true, 2, attention_mma_d64_i8_i8_staged_i8in)
