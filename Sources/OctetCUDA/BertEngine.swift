@@ -519,17 +519,12 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// What tuning measured: per shape, each candidate's mean µs and the one kept (for `octet bench`'s report).
     public private(set) var tuningReport: [(shape: String, candidates: [(String, Double)], chosen: String)] = []
 
-    /// The candidates for a GEMM at `m` rows.
+    /// The candidates for a GEMM at `m` rows: `GemmChoice.tuningCandidates`, and cuBLASLt where it runs the epilogue.
     private func candidates(_ call: GemmCall, rows m: Int) -> [(String, GemmPlan)] {
         let l = call.linear
-        let choice = GemmChoice(m: m, n: l.outputs, k: l.inputs, int8: l.int8, multiprocessors: device.multiprocessors, wgmma: false)
-        var list: [(String, GemmPlan)] = [("\(choice.kernel) split \(choice.split)", .kernel(choice))]
-        if device.supportsWgmma && l.inputs * (l.int8 ? 1 : 2) % 16 == 0 && m >= 256 {
-            for variant in ["128x128", "pp_128x128"] + (l.outputs % 256 == 0 ? ["128x256"] : []) {
-                let w = GemmChoice.wgmma(int8: l.int8, variant: variant)
-                list.append((w.kernel, .kernel(w)))
-            }
-        }
+        var list: [(String, GemmPlan)] = GemmChoice.tuningCandidates(m: m, n: l.outputs, k: l.inputs, int8: l.int8,
+                                                                      multiprocessors: device.multiprocessors, wgmma: device.supportsWgmma)
+            .map { ($0.wgmma ? $0.kernel : "\($0.kernel) split \($0.split)", .kernel($0)) }
         if libraryRuns(call) { list.append(("cublasLt", .library)) }
         return list
     }
@@ -639,30 +634,59 @@ struct GemmChoice {
     var sharedBytes: Int { wgmma ? stages * (bm + bn) * bk + 1024 + 16 * (stages + 1) : stages * (bm + bn) * (bk + 16) }
 
     /// The engine's choice for C[m, n] = A[m, k] · W[n, k]ᵀ. `wgmma`: whether the device runs `gemm_wgmma.cu`.
-    init(m: Int, n: Int, k: Int, int8: Bool, multiprocessors: Int = 132, wgmma: Bool = false, waves: Double = GemmChoice.waves) {
+    /// `gemm.cu`'s tiles: (name, BM, BN, BK bytes, threads, stages), as the file instantiates them.
+    static let mmaTiles: [(name: String, bm: Int, bn: Int, bk: Int, threads: Int, stages: Int)] = [
+        ("128x128_k64", 128, 128, 64, 256, 4), ("64x64_k128", 64, 64, 128, 128, 4), ("32x64_k256", 32, 64, 256, 128, 4),
+        ("32x64_k128", 32, 64, 128, 128, 4)]
+
+    /// The engine's choice for C[m, n] = A[m, k] · W[n, k]ᵀ. `wgmma`: whether the device runs `gemm_wgmma.cu`. `tile`
+    /// forces one of `mmaTiles` (the tuner's candidates; a tile whose slab does not divide K falls back to 32×64×128).
+    init(m: Int, n: Int, k: Int, int8: Bool, multiprocessors: Int = 132, wgmma: Bool = false, waves: Double = GemmChoice.waves,
+         tile forcedTile: String? = nil) {
         let kBytes = k * (int8 ? 1 : 2)
-        if wgmma && (!int8 || Self.wgmmaInt8) && m >= Self.wgmmaRows && kBytes % 16 == 0 {
+        if forcedTile == nil && wgmma && (!int8 || Self.wgmmaInt8) && m >= Self.wgmmaRows && kBytes % 16 == 0 {
             self = .wgmma(int8: int8, variant: Self.wgmmaVariant ?? (m >= 1024 ? "pp_128x128" : "128x128"))
             return
         }
-        var tile: (String, Int, Int, Int, Int, Int)
-        if m >= 2048 {
-            tile = ("128x128_k64", 128, 128, 64, 256, 4)
-        } else if m > 256 && n >= 2048 {
-            tile = ("64x64_k128", 64, 64, 128, 128, 4)
-        } else {
-            tile = ("32x64_k256", 32, 64, 256, 128, 4)
-        }
-        if kBytes % tile.3 != 0 { tile = ("32x64_k128", 32, 64, 128, 128, 4) }  // K = 384 int8, say: shallower slabs
+        let name = forcedTile ?? (m >= 2048 ? "128x128_k64" : m > 256 && n >= 2048 ? "64x64_k128" : "32x64_k256")
+        guard var tile = Self.mmaTiles.first(where: { $0.name == name }) else { preconditionFailure("no gemm.cu tile \(name)") }
+        if kBytes % tile.bk != 0 { tile = Self.mmaTiles[3] }  // K = 384 int8, say: shallower slabs
         var split = 1
         if m <= Self.splitMaxTokens {
-            let tiles = (n + tile.2 - 1) / tile.2 * ((m + tile.1 - 1) / tile.1)
+            let tiles = (n + tile.bn - 1) / tile.bn * ((m + tile.bm - 1) / tile.bm)
             let target = Int((Double(multiprocessors) * waves).rounded())
-            split = Self.clamped(split: (target + tiles / 2) / tiles, kBytes: kBytes, bk: tile.3)
+            split = Self.clamped(split: (target + tiles / 2) / tiles, kBytes: kBytes, bk: tile.bk)
         }
-        self.init(file: "gemm.cu", kernel: "gemm_\(int8 ? "i8" : "f16")_\(tile.0)", bm: tile.1, bn: tile.2, bk: tile.3, threads: tile.4,
-                  stages: tile.5, split: split)
+        self.init(file: "gemm.cu", kernel: "gemm_\(int8 ? "i8" : "f16")_\(tile.name)", bm: tile.bm, bn: tile.bn, bk: tile.bk,
+                  threads: tile.threads, stages: tile.stages, split: split)
     }
+
+    /// Every Octet kernel the tuner times for a GEMM shape (and the self-test checks): the mma.sync rule's tile; up to
+    /// 512 rows its split-K aimed at half and twice the blocks per multiprocessor too, and the other small-M tiles
+    /// (32×64×128, 64×64×128); on Hopper, where K's bytes are a multiple of 16, the wgmma variants: cooperative 64×128
+    /// and 128×128 at any M, and from 256 rows the ping-pong 128×128 and, when N is a multiple of 256, 128×256 and
+    /// ping-pong 64×256. Distinct kernel and split pairs, the rule's choice first.
+    static func tuningCandidates(m: Int, n: Int, k: Int, int8: Bool, multiprocessors: Int, wgmma: Bool) -> [GemmChoice] {
+        var list = [GemmChoice(m: m, n: n, k: k, int8: int8, multiprocessors: multiprocessors, wgmma: false, waves: 1)]
+        if m <= splitMaxTokens {
+            for waves in [0.5, 2] {
+                list.append(GemmChoice(m: m, n: n, k: k, int8: int8, multiprocessors: multiprocessors, waves: waves, tile: list[0].tileName))
+            }
+            for tile in ["32x64_k128", "64x64_k128"] {
+                list.append(GemmChoice(m: m, n: n, k: k, int8: int8, multiprocessors: multiprocessors, waves: 1, tile: tile))
+            }
+        }
+        if wgmma && k * (int8 ? 1 : 2) % 16 == 0 {
+            var variants = ["64x128", "128x128"]
+            if m >= 256 { variants += ["pp_128x128"] + (n % 256 == 0 ? ["128x256", "pp_64x256"] : []) }
+            list += variants.map { GemmChoice.wgmma(int8: int8, variant: $0) }
+        }
+        var seen: Set<String> = []
+        return list.filter { seen.insert("\($0.kernel) \($0.split)").inserted }
+    }
+
+    /// The `gemm.cu` tile's name (`mmaTiles`).
+    var tileName: String { String(kernel.split(separator: "_").dropFirst(2).joined(separator: "_")) }
 
     private init(file: String, kernel: String, bm: Int, bn: Int, bk: Int, threads: Int, stages: Int, split: Int) {
         (self.file, self.kernel, self.bm, self.bn, self.bk, self.threads, self.stages, self.split) = (file, kernel, bm, bn, bk, threads, stages, split)

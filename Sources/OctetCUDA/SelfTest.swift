@@ -66,6 +66,14 @@ public struct CUDASelfTest {
                                      (64, 256, 2048, 8), (128, 1152, 384, 1), (384, 3072, 1024, nil), (3000, 1152, 384, nil)] {
                 results += try gemm(m: m, n: n, k: k, int8: int8, forceSplit: split)
             }
+            // Every kernel the tuner may pick (`GemmChoice.tuningCandidates`) at BERT's batch-1 shapes and at a
+            // few thousand rows, against one reference per shape: tuning compares speed, not results, so each
+            // candidate is checked here.
+            for (m, n, k) in [(128, 768, 3072), (128, 3072, 1024), (384, 3072, 1024), (3000, 1152, 384)] {
+                let candidates = GemmChoice.tuningCandidates(m: m, n: n, k: k, int8: int8, multiprocessors: device.multiprocessors,
+                                                             wgmma: device.supportsWgmma)
+                results += try gemm(m: m, n: n, k: k, int8: int8, choices: candidates)
+            }
             // The wgmma kernels (Hopper): every variant with rows, columns and K past their tiles, and a BERT shape.
             if device.supportsWgmma {
                 for variant in GemmChoice.wgmmaVariants {
@@ -111,10 +119,13 @@ public struct CUDASelfTest {
     /// output within 1 (a float rounding difference can move a value across a .5 boundary), GELU + float32 output
     /// within 1e-4 relative (float32 sums of up to thousands of products, and GELU's erf within 5e-7 absolute).
     /// `library`: run cuBLASLt's plan (`LtHalfGemm`, FP16, fp16 output only) instead of Octet's kernel.
-    func gemm(m: Int, n: Int, k: Int, int8: Bool, forceSplit: Int? = nil, forced: GemmChoice? = nil, library: CuBLASLt? = nil) throws -> [Result] {
+    /// `choices`: run each of these kernels against the same reference instead (the tuner's candidates).
+    func gemm(m: Int, n: Int, k: Int, int8: Bool, forceSplit: Int? = nil, forced: GemmChoice? = nil, library: CuBLASLt? = nil,
+              choices given: [GemmChoice]? = nil) throws -> [Result] {
         var generator = SystemRandomNumberGenerator()
         var choice = forced ?? GemmChoice(m: m, n: n, k: k, int8: int8, multiprocessors: device.multiprocessors, wgmma: device.supportsWgmma)
         if let forceSplit { choice = choice.withSplit(forceSplit, k: k, int8: int8) }
+        let choices = given ?? [choice]
         let elementBytes = int8 ? 1 : 2
         let a8 = (0..<(m * k)).map { _ in Int8.random(in: -128...127, using: &generator) }
         let w8 = (0..<(n * k)).map { _ in Int8.random(in: -128...127, using: &generator) }
@@ -152,7 +163,6 @@ public struct CUDASelfTest {
         try qBuffer.upload([Float](repeating: qScale, count: n))
         let out16 = try device.allocate(m * n * 2), out8 = try device.allocate(m * n), out32 = try device.allocate(m * n * 4)
         try out16.fill(byte: 0xFF)  // fp16 NaN: an element never written fails
-        try out8.fill(byte: 0x55)
         if let library {
             let halfBias = try device.allocate(n * 2)
             try halfBias.upload(bias.map { Float16($0).bitPattern })
@@ -166,28 +176,34 @@ public struct CUDASelfTest {
                            error: relativeError(got, reference), tolerance: 1e-3,
                            detail: "relative L2 error against float64 sums (cuBLASLt \(library.version))")]
         }
-        let module = try module(choice.file)
-        try out32.fill(byte: 0xFF)  // float32 NaN
-        for (gelu, output, kind) in [(false, out16, Int32(0)), (true, out8, Int32(2)), (true, out32, Int32(1))] {
-            let shape = try choice.launchShape(device: device, a: a.address, weight: w.address, m: m, n: n, k: k,
-                                           dqScale: int8 ? dqBuffer.address : 0, bias: biasBuffer.address, gelu: gelu,
-                                           qScale: kind == 2 ? qBuffer.address : 0, outKind: kind, output: output.address)
-            try module.launch(choice.kernel, grid: shape.grid, block: shape.block, sharedBytes: choice.sharedBytes, cluster: shape.cluster,
-                              arguments: shape.arguments)
+        var results: [Result] = []
+        for choice in choices {
+            let module = try module(choice.file)
+            try out16.fill(byte: 0xFF)  // fp16 NaN: an element never written fails
+            try out8.fill(byte: 0x55)
+            try out32.fill(byte: 0xFF)  // float32 NaN
+            for (gelu, output, kind) in [(false, out16, Int32(0)), (true, out8, Int32(2)), (true, out32, Int32(1))] {
+                let shape = try choice.launchShape(device: device, a: a.address, weight: w.address, m: m, n: n, k: k,
+                                                   dqScale: int8 ? dqBuffer.address : 0, bias: biasBuffer.address, gelu: gelu,
+                                                   qScale: kind == 2 ? qBuffer.address : 0, outKind: kind, output: output.address)
+                try module.launch(choice.kernel, grid: shape.grid, block: shape.block, sharedBytes: choice.sharedBytes, cluster: shape.cluster,
+                                  arguments: shape.arguments)
+            }
+            let got16 = try out16.download(Float16.self, count: m * n), got8 = try out8.download(Int8.self, count: m * n)
+            let got32 = try out32.download(Float.self, count: m * n)
+            var worst8 = 0.0
+            for i in 0..<(m * n) {
+                let q = min(max((gelu[i] * Double(qScale)).rounded(.toNearestOrEven), -128), 127)
+                worst8 = max(worst8, abs(Double(got8[i]) - q))
+            }
+            let label = "\(choice.kernel) \(m)×\(n)×\(k) split \(choice.split)"
+            results += [Result(name: label + " fp16 out", elements: m * n, error: relativeError(got16, reference), tolerance: 1e-3,
+                               detail: "relative L2 error against float64 sums"),
+                        Result(name: label + " gelu int8 out", elements: m * n, error: worst8, tolerance: 1, detail: "largest int8 difference"),
+                        Result(name: label + " gelu f32 out", elements: m * n, error: relativeError(got32, gelu), tolerance: 1e-4,
+                               detail: "relative L2 error against float64 GELU")]
         }
-        let got16 = try out16.download(Float16.self, count: m * n), got8 = try out8.download(Int8.self, count: m * n)
-        let got32 = try out32.download(Float.self, count: m * n)
-        var worst8 = 0.0
-        for i in 0..<(m * n) {
-            let q = min(max((gelu[i] * Double(qScale)).rounded(.toNearestOrEven), -128), 127)
-            worst8 = max(worst8, abs(Double(got8[i]) - q))
-        }
-        let label = "\(choice.kernel) \(m)×\(n)×\(k) split \(choice.split)"
-        return [Result(name: label + " fp16 out", elements: m * n, error: relativeError(got16, reference), tolerance: 1e-3,
-                       detail: "relative L2 error against float64 sums"),
-                Result(name: label + " gelu int8 out", elements: m * n, error: worst8, tolerance: 1, detail: "largest int8 difference"),
-                Result(name: label + " gelu f32 out", elements: m * n, error: relativeError(got32, gelu), tolerance: 1e-4,
-                       detail: "relative L2 error against float64 GELU")]
+        return results
     }
 
     /// Relative L2 error of fp16 or float32 results against float64 ones (an element never written, a NaN, makes it

@@ -128,6 +128,37 @@ enum GPU {
         #expect(choice.sharedBytes == c.sharedBytes)
     }
 
+    /// The tuner's candidates per GEMM shape: the fixed rule's choice first, no kernel and split twice, each within its
+    /// kernel's requirements (the self-test runs every one of them against a float64 reference on the GPU).
+    @Test("Tuning candidates: the rule's choice first, distinct, each within its kernel's requirements", arguments: [
+        (128, 768, 3072, true), (128, 3072, 1024, false), (384, 3072, 1024, true), (16384, 4096, 1024, false), (128, 1152, 384, true),
+    ])
+    func tuningCandidates(_ shape: (Int, Int, Int, Bool)) {
+        let (m, n, k, int8) = shape
+        let list = GemmChoice.tuningCandidates(m: m, n: n, k: k, int8: int8, multiprocessors: 132, wgmma: true)
+        let rule = GemmChoice(m: m, n: n, k: k, int8: int8, multiprocessors: 132, wgmma: false, waves: 1)
+        #expect(list.first?.kernel == rule.kernel && list.first?.split == rule.split)
+        #expect(Set(list.map { "\($0.kernel) \($0.split)" }).count == list.count)
+        let kBytes = k * (int8 ? 1 : 2)
+        for c in list {
+            #expect(c.sharedBytes <= 227 * 1024, "\(c.kernel)")
+            if c.wgmma {
+                #expect(c.split == 1 && kBytes % 16 == 0)
+            } else {
+                #expect(kBytes % c.bk == 0 && c.split >= 1 && c.split <= min(8, kBytes / c.bk), "\(c.kernel) split \(c.split)")
+                #expect(m <= GemmChoice.splitMaxTokens || c.split == 1)
+            }
+        }
+        let names = Set(list.map(\.kernel))
+        #expect(names.contains("gemm_wgmma_\(int8 ? "i8" : "f16")_64x128"))
+        #expect(names.contains("gemm_wgmma_pp_\(int8 ? "i8" : "f16")_128x128") == (m >= 256))
+        if m <= GemmChoice.splitMaxTokens { #expect(names.contains("gemm_\(int8 ? "i8" : "f16")_32x64_k128")) }
+        // At BERT-base's FFN out with 128 rows the split-K aims give three splits of the rule's tile.
+        if (m, n, k, int8) == (128, 768, 3072, true) {
+            #expect(list.filter { $0.kernel == "gemm_i8_32x64_k256" }.map(\.split) == [3, 1, 6])
+        }
+    }
+
     /// Every wgmma variant's launch matches the kernel file: the name, the stage count the shared memory is sized by
     /// (read from the instantiation line), threads, and shared memory within the H200's 227 KiB.
     @Test("wgmma variants: names, stages, threads and shared memory as gemm_wgmma.cu instantiates them")
