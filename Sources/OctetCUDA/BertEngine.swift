@@ -404,8 +404,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 .pointer(buf["context"]!)]
             let choice = AttentionChoice(headSize: d, qk8: layer.kStep > 0, pv8: layer.pStep > 0, inKind: inKind, batch: b, sequence: s,
                                          heads: heads, multiprocessors: device.multiprocessors)
-            try launch("attention_mma.cu", choice.kernel, grid: ((s + 63) / 64, heads, b), block: (128, 1, 1), sharedBytes: choice.sharedBytes,
-                       arguments: arguments)
+            try launch("attention_mma.cu", choice.kernel, grid: ((s + 63) / 64 * choice.keyBlocks, heads, b), block: (128, 1, 1),
+                       sharedBytes: choice.sharedBytes, arguments: arguments)
         } else {
             guard inKind != 2 else { preconditionFailure("int8 QKV is only planned for head sizes the tensor-core attention takes") }
             let arguments: [LoadedModule.Argument] = [
@@ -580,18 +580,31 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
 /// (s384 27.4 against 25.8) and with heads of 32 (MiniLM s384 b32 132.9 against 126.5), so it runs from 8 blocks per
 /// multiprocessor with heads of 64. `OCTET_ATTENTION_STAGED=1` takes the staged kernels everywhere, for comparison.
 /// `OCTET_ATTENTION_RESIDENT=1` (not yet run on a GPU) takes the int8 ring's resident form up to 128 keys: both
-/// chunks loaded at once and pass 1's scores kept in registers.
+/// chunks loaded at once and pass 1's scores kept in registers. `OCTET_ATTENTION_SPLIT=1` (not yet run on a GPU)
+/// splits the keys of int8 attention with heads of 64 over a cluster of blocks, one per 64 keys, where the grid would
+/// have fewer blocks than multiprocessors (batch 1).
 struct AttentionChoice {
     static let forceStaged = ProcessInfo.processInfo.environment["OCTET_ATTENTION_STAGED"] == "1"
     static let residentInt8 = ProcessInfo.processInfo.environment["OCTET_ATTENTION_RESIDENT"] == "1"
+    static let splitInt8 = ProcessInfo.processInfo.environment["OCTET_ATTENTION_SPLIT"] == "1"
     /// The kernel's name and its dynamic shared memory in bytes.
     let kernel: String, sharedBytes: Int
+    /// Blocks per 64 queries (the split kernel's cluster: the grid's x is this × the query blocks), else 1.
+    var keyBlocks = 1
 
     /// The choice for heads of `headSize` (32 or 64) features; `inKind` 0, 1, 2: fp16, float32 or int8 Q, K and V.
     init(headSize d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch b: Int, sequence s: Int, heads: Int, multiprocessors: Int,
-         staged forced: Bool = AttentionChoice.forceStaged, resident: Bool = AttentionChoice.residentInt8) {
+         staged forced: Bool = AttentionChoice.forceStaged, resident: Bool = AttentionChoice.residentInt8,
+         split: Bool = AttentionChoice.splitInt8) {
         let padded = (s + 63) / 64 * 64, kRow = d * (qk8 ? 1 : 2) + 16, vRow = padded * (pv8 ? 1 : 2) + 16
         let blocks = padded / 64 * heads * b
+        if split && !forced && qk8 && pv8 && inKind == 2 && d == 64 && padded > 64 && blocks < multiprocessors {
+            // Each block: its queries, one K and one V chunk, the 64 keys' mask, its row pairs and its int32 sums.
+            keyBlocks = padded / 64
+            kernel = "attention_mma_d64_i8_i8_split\(keyBlocks)_i8in"
+            sharedBytes = 3 * 64 * kRow + 64 * 4 + 64 * 8 + 64 * d * 4
+            return
+        }
         let ringExists = (!qk8 && !pv8) || (qk8 && pv8 && inKind == 2)
         let residentRuns = resident && qk8 && pv8 && inKind == 2 && padded <= 128 && !forced
         let ringPays = !qk8 || (d == 64 && blocks >= 8 * multiprocessors)

@@ -558,6 +558,45 @@ enum KernelSources {
                          : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_address(p)));
         }
 
+        // The scaled, masked scores of a warp's 16 query rows (A fragments `qa`, one per 32 bytes of a row) against a 64-key
+        // chunk staged as [key][d] rows of ROW bytes, int8 (m16n8k32, int32 sums) or fp16 (m16n8k16, float sums):
+        // s[block][0..1] row g, [2..3] row g + 8; keys 8·block + 2t, + 1; `maskAdd`: the chunk's additive mask (0 or −∞).
+        template <int D, int ROW, bool INT8>
+        __device__ __forceinline__ void chunk_scores(const unsigned (&qa)[D * (INT8 ? 1 : 2) / 32][4], const unsigned char *Kc,
+                                                     const float *maskAdd, float scoreScale, int lane, float (&s)[8][4]) {
+            typedef typename Select<INT8, int, float>::T Acc;
+            const int t = lane % 4;
+        #pragma unroll
+            for (int jb = 0; jb < 8; jb += 2) {
+                Acc acc[2][4] = {};
+        #pragma unroll
+                for (int c = 0; c < D * (INT8 ? 1 : 2) / 32; c++) {
+                    unsigned r[4];
+                    ldmatrix_x4(r, Kc + (jb * 8 + lane % 8 + (lane / 16) * 8) * ROW + c * 32 + ((lane / 8) % 2) * 16);
+                    if constexpr (INT8) {
+                        mma_s8(acc[0], qa[c], r[0], r[1]);
+                        mma_s8(acc[1], qa[c], r[2], r[3]);
+                    } else {
+                        mma_f16(acc[0], qa[c], r[0], r[1]);
+                        mma_f16(acc[1], qa[c], r[2], r[3]);
+                    }
+                }
+        #pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    s[jb][e] = (float)acc[0][e];
+                    s[jb + 1][e] = (float)acc[1][e];
+                }
+            }
+        #pragma unroll
+            for (int jb = 0; jb < 8; jb++) {
+                const float m0 = maskAdd[jb * 8 + 2 * t], m1 = maskAdd[jb * 8 + 2 * t + 1];
+                s[jb][0] = s[jb][0] * scoreScale + m0;
+                s[jb][1] = s[jb][1] * scoreScale + m1;
+                s[jb][2] = s[jb][2] * scoreScale + m0;
+                s[jb][3] = s[jb][3] * scoreScale + m1;
+            }
+        }
+
         // FP16 products in both (the FP16 engine): one pass over the keys, FlashAttention-2's schedule. Nothing here is
         // quantized, so the probabilities need not be final before P·V: each row keeps a running max m and sum l, and when a
         // chunk raises m the partial sums and the output accumulators are scaled by exp(m_old − m_new):
@@ -638,34 +677,8 @@ enum KernelSources {
                 }
                 const unsigned char *Kc = Ks + st * KEY_CHUNK * ROW, *Vc = Vs + st * KEY_CHUNK * ROW;
 
-                // Scores of the warp's 16 rows against the chunk's 64 keys: s[block][0..1] row g, [2..3] row g + 8; keys
-                // 8·block + 2t, + 1.
                 float s[8][4];
-        #pragma unroll
-                for (int jb = 0; jb < 8; jb += 2) {
-                    float acc[2][4] = {};
-        #pragma unroll
-                    for (int kc = 0; kc < D / 16; kc++) {
-                        unsigned r[4];
-                        ldmatrix_x4(r, Kc + (jb * 8 + lane % 8 + (lane / 16) * 8) * ROW + kc * 32 + ((lane / 8) % 2) * 16);
-                        mma_f16(acc[0], qa[kc], r[0], r[1]);
-                        mma_f16(acc[1], qa[kc], r[2], r[3]);
-                    }
-        #pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        s[jb][e] = acc[0][e];
-                        s[jb + 1][e] = acc[1][e];
-                    }
-                }
-        #pragma unroll
-                for (int jb = 0; jb < 8; jb++) {
-                    const int key = c * KEY_CHUNK + jb * 8 + 2 * t;
-                    const float m0 = maskAdd[key], m1 = maskAdd[key + 1];
-                    s[jb][0] = s[jb][0] * scoreScale + m0;
-                    s[jb][1] = s[jb][1] * scoreScale + m1;
-                    s[jb][2] = s[jb][2] * scoreScale + m0;
-                    s[jb][3] = s[jb][3] * scoreScale + m1;
-                }
+                chunk_scores<D, ROW, false>(qa, Kc, maskAdd + c * KEY_CHUNK, scoreScale, lane, s);
 
                 // The online softmax: a row whose keys so far are all masked keeps m = −∞ and contributes nothing (its
                 // exponents use 0 in place of m, so no −∞ − (−∞)).
@@ -735,6 +748,42 @@ enum KernelSources {
             }
         }
 
+        // 64 rows from r0 of one column block (col: 0 for Q, H for K, 2H for V) of int8 QKV into shared memory by cp.async,
+        // [row][d] with rows of D + 16 bytes; rows past S read as zeros. `base`: the element index of the head's first query.
+        template <int D>
+        __device__ __forceinline__ void stage_rows_i8(unsigned char *dst, const signed char *src, size_t base, int r0, int col, int S, int ld) {
+            constexpr int ROW = D + 16, PIECES = D / 16;
+        #pragma unroll
+            for (int u = 0; u < KEY_CHUNK * PIECES / (WARPS * 32); u++) {
+                const int e = threadIdx.x + u * WARPS * 32, r = e / PIECES, c = (e % PIECES) * 16, j = r0 + r;
+                copy16(dst + r * ROW + c, src + base + (size_t)min(j, S - 1) * ld + col + c, j < S);
+            }
+        }
+
+        // P·V of one 64-key chunk into int32 sums: `p` holds the warp's quantized probabilities as the score fragments
+        // (chunk_scores' layout), `Vc` the chunk's V as [key][d] rows of D + 16 bytes, read by ldmatrix .trans and byte
+        // permutes (see attention_ring_i8); o[2q] and o[2q + 1] are the even and odd features of columns 16q … 16q + 15.
+        template <int D>
+        __device__ __forceinline__ void pv_chunk_i8(const float (&p)[8][4], const unsigned char *Vc, int lane, int (&o)[D / 8][4]) {
+            constexpr int ROW = D + 16;
+        #pragma unroll
+            for (int group = 0; group < 2; group++) {  // 32 keys: blocks 4·group … 4·group + 3
+                const int b0 = 4 * group;
+                auto pack = [&](int blockA, int blockB, int row) {
+                    return (unsigned)p[blockA][2 * row] | (unsigned)p[blockA][2 * row + 1] << 8 |
+                           (unsigned)p[blockB][2 * row] << 16 | (unsigned)p[blockB][2 * row + 1] << 24;
+                };
+                unsigned a[4] = {pack(b0, b0 + 1, 0), pack(b0, b0 + 1, 1), pack(b0 + 2, b0 + 3, 0), pack(b0 + 2, b0 + 3, 1)};
+        #pragma unroll
+                for (int q = 0; q < D / 16; q++) {
+                    unsigned r[4];  // keys 0–7, 8–15, 16–23, 24–31 of the group; features 16q … 16q + 15
+                    ldmatrix_x4_trans(r, Vc + (group * 32 + lane) * ROW + q * 16);
+                    mma_u8s8(o[2 * q], a, __byte_perm(r[0], r[1], 0x6420), __byte_perm(r[2], r[3], 0x6420));
+                    mma_u8s8(o[2 * q + 1], a, __byte_perm(r[0], r[1], 0x7531), __byte_perm(r[2], r[3], 0x7531));
+                }
+            }
+        }
+
         // Both products in int8 from int8 Q, K and V (the INT8 engine: the QKV GEMM quantized them with the attention's steps):
         // the same two passes and the same arithmetic as `attention` above, but K and V stream through a two-stage ring of
         // 64-key chunks by cp.async (step i of 2·chunks is pass i / chunks over chunk i % chunks; pass 1 loads K, pass 2 K
@@ -769,14 +818,7 @@ enum KernelSources {
             wait_for_producers();
             allow_dependents();
 
-            // 64 rows from r0 of the column block at `col` (0: Q, H: K, 2H: V) into dst by cp.async; rows past S read as zeros.
-            auto stage = [&](unsigned char *dst, int r0, int col) {
-        #pragma unroll
-                for (int u = 0; u < TILE * PIECES / (WARPS * 32); u++) {
-                    const int e = threadIdx.x + u * WARPS * 32, r = e / PIECES, c = (e % PIECES) * 16, j = r0 + r;
-                    copy16(dst + r * ROW + c, src + base + (size_t)min(j, S - 1) * ld + col + c, j < S);
-                }
-            };
+            auto stage = [&](unsigned char *dst, int r0, int col) { stage_rows_i8<D>(dst, src, base, r0, col, S, ld); };
             auto load_chunk = [&](int stage_, int chunk, bool withV) {
                 stage(Ks + stage_ * KEY_CHUNK * ROW, chunk * KEY_CHUNK, H);
                 if (withV) stage(Vs + stage_ * KEY_CHUNK * ROW, chunk * KEY_CHUNK, 2 * H);
@@ -808,34 +850,8 @@ enum KernelSources {
         #pragma unroll
                 for (int c = 0; c < D / 32; c++) ldmatrix_x4(qa[c], Qs + (warp * ROWS + lane % 16) * ROW + c * 32 + (lane / 16) * 16);
             };
-            // The scaled, masked scores of the warp's rows against one chunk: s[block][0..1] row g, [2..3] row g + 8; keys
-            // 8·block + 2t, + 1.
-            auto chunk_scores = [&](const unsigned char *Kc, int chunk, float (&s)[8][4]) {
-        #pragma unroll
-                for (int jb = 0; jb < 8; jb += 2) {
-                    int acc[2][4] = {};
-        #pragma unroll
-                    for (int c = 0; c < D / 32; c++) {
-                        unsigned r[4];
-                        ldmatrix_x4(r, Kc + (jb * 8 + lane % 8 + (lane / 16) * 8) * ROW + c * 32 + ((lane / 8) % 2) * 16);
-                        mma_s8(acc[0], qa[c], r[0], r[1]);
-                        mma_s8(acc[1], qa[c], r[2], r[3]);
-                    }
-        #pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        s[jb][e] = (float)acc[0][e];
-                        s[jb + 1][e] = (float)acc[1][e];
-                    }
-                }
-        #pragma unroll
-                for (int jb = 0; jb < 8; jb++) {
-                    const int key = chunk * KEY_CHUNK + jb * 8 + 2 * t;
-                    const float m0 = maskAdd[key], m1 = maskAdd[key + 1];
-                    s[jb][0] = s[jb][0] * scoreScale + m0;
-                    s[jb][1] = s[jb][1] * scoreScale + m1;
-                    s[jb][2] = s[jb][2] * scoreScale + m0;
-                    s[jb][3] = s[jb][3] * scoreScale + m1;
-                }
+            auto scores_of = [&](const unsigned char *Kc, int chunk, float (&s)[8][4]) {
+                chunk_scores<D, ROW, true>(qa, Kc, maskAdd + chunk * KEY_CHUNK, scoreScale, lane, s);
             };
             // Pass 1 over one chunk: each row's max and sum of exponentials, online.
             auto pass1 = [&](const float (&s)[8][4]) {
@@ -866,22 +882,7 @@ enum KernelSources {
                         const float p = __expf(s[jb][e] - rowMax[e / 2]) * inverse[e / 2];
                         s[jb][e] = p < quarterStep ? 0.f : fminf(quantizeP(p), pMax);
                     }
-        #pragma unroll
-                for (int group = 0; group < 2; group++) {  // 32 keys: blocks 4·group … 4·group + 3
-                    const int b0 = 4 * group;
-                    auto pack = [&](int blockA, int blockB, int row) {
-                        return (unsigned)s[blockA][2 * row] | (unsigned)s[blockA][2 * row + 1] << 8 |
-                               (unsigned)s[blockB][2 * row] << 16 | (unsigned)s[blockB][2 * row + 1] << 24;
-                    };
-                    unsigned a[4] = {pack(b0, b0 + 1, 0), pack(b0, b0 + 1, 1), pack(b0 + 2, b0 + 3, 0), pack(b0 + 2, b0 + 3, 1)};
-        #pragma unroll
-                    for (int q = 0; q < D / 16; q++) {
-                        unsigned r[4];  // keys 0–7, 8–15, 16–23, 24–31 of the group; features 16q … 16q + 15
-                        ldmatrix_x4_trans(r, Vc + (group * 32 + lane) * ROW + q * 16);
-                        mma_u8s8(o[2 * q], a, __byte_perm(r[0], r[1], 0x6420), __byte_perm(r[2], r[3], 0x6420));
-                        mma_u8s8(o[2 * q + 1], a, __byte_perm(r[0], r[1], 0x7531), __byte_perm(r[2], r[3], 0x7531));
-                    }
-                }
+                pv_chunk_i8<D>(s, Vc, lane, o);
             };
 
             if (RESIDENT) {
@@ -893,7 +894,7 @@ enum KernelSources {
                     else copy_wait<0>();
                     __syncthreads();
                     if (c == 0) load_queries();
-                    chunk_scores(Ks + c * KEY_CHUNK * ROW, c, resident[c]);
+                    scores_of(Ks + c * KEY_CHUNK * ROW, c, resident[c]);
                     pass1(resident[c]);
                 }
                 finish_pass1();
@@ -909,7 +910,7 @@ enum KernelSources {
                     if (i == 0) load_queries();
                     if (i + 1 < 2 * chunks) load_step(i + 1);
                     float s[8][4];
-                    chunk_scores(Ks + (i & 1) * KEY_CHUNK * ROW, i % chunks, s);
+                    scores_of(Ks + (i & 1) * KEY_CHUNK * ROW, i % chunks, s);
                     if (i < chunks) {
                         pass1(s);
                         continue;
@@ -941,6 +942,138 @@ enum KernelSources {
                 }
             }
         }
+
+        // Int8 products from int8 input with the keys split over a thread-block cluster (not yet run on a GPU;
+        // `OCTET_ATTENTION_SPLIT=1`): at batch 1 one block per 64 queries and head leaves most multiprocessors idle (BERT-large
+        // s384: 96 blocks of 4 warps on 132 SMs) and each block's two passes over all keys are one long dependent chain. Here
+        // the R = ⌈S/64⌉ blocks of a cluster (R ≤ 8, the cluster size compiled in) share the same 64 queries and each takes one
+        // 64-key chunk:
+        //   pass 1: its chunk's scores (kept in registers), each row's max m_z and sum l_z = Σ exp(s − m_z) over its keys;
+        //   the pairs meet through distributed shared memory, and every block combines all R of them in rank order, so all
+        //   agree exactly: M = max_z m_z,  L = Σ_z l_z · exp(m_z − M);
+        //   pass 2: p = exp(s − M) / L quantized as in `attention`, times its V chunk (V read as in the ring kernel), into int32
+        //   partial outputs in shared memory; after a cluster barrier block z adds a band of 64/R rows over all R blocks in
+        //   rank order (integers: exact) and stores them.
+        // The combination of the sums differs from the chunk-by-chunk online update only in float rounding, so the results
+        // agree with the other kernels within the usual tolerance, not bit for bit.
+        template <int D, int R>
+        __device__ __forceinline__ void attention_split_i8(const void *__restrict__ qkv, const int *__restrict__ mask, int S, int heads,
+                                                           float qStep, float kStep, float pStep, int pUnsigned, float vStep, float outQScale,
+                                                           void *__restrict__ out) {
+            constexpr int ROW = D + 16, TILE = WARPS * ROWS, PIECES = D / 16;
+            static_assert(TILE == KEY_CHUNK, "the query tile and the key chunk share the staging code");
+            extern __shared__ __align__(16) unsigned char smem[];
+            unsigned char *Qs = smem, *Ks = Qs + TILE * ROW, *Vs = Ks + KEY_CHUNK * ROW;
+            float *maskAdd = reinterpret_cast<float *>(Vs + KEY_CHUNK * ROW);  // [KEY_CHUNK]
+            float *stats = maskAdd + KEY_CHUNK;                                 // [TILE][2]: this block's row max and sum
+            int *partial = reinterpret_cast<int *>(stats + 2 * TILE);          // [TILE][D]: this block's P·V sums
+            const int H = heads * D, ld = 3 * H;
+            const int b = blockIdx.z, head = blockIdx.y, q0 = (blockIdx.x / R) * TILE;
+            const int rank = (int)cluster_rank(), key0 = rank * KEY_CHUNK;
+            const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+            const size_t base = (size_t)b * S * ld + head * D;
+            const signed char *src = static_cast<const signed char *>(qkv);
+            wait_for_producers();
+            allow_dependents();
+
+            stage_rows_i8<D>(Qs, src, base, q0, 0, S, ld);
+            stage_rows_i8<D>(Ks, src, base, key0, H, S, ld);
+            stage_rows_i8<D>(Vs, src, base, key0, 2 * H, S, ld);
+            copy_commit();
+            for (int j = threadIdx.x; j < KEY_CHUNK; j += WARPS * 32) {
+                const int key = key0 + j;
+                maskAdd[j] = key < S && mask[b * S + key] ? 0.f : -INFINITY;
+            }
+            copy_wait<0>();
+            __syncthreads();
+
+            unsigned qa[D / 32][4];
+        #pragma unroll
+            for (int c = 0; c < D / 32; c++) ldmatrix_x4(qa[c], Qs + (warp * ROWS + lane % 16) * ROW + c * 32 + (lane / 16) * 16);
+            const float scoreScale = qStep * kStep * rsqrtf((float)D);
+            float s[8][4];
+            chunk_scores<D, ROW, true>(qa, Ks, maskAdd, scoreScale, lane, s);
+
+            // Pass 1 over this block's keys, then the cluster's pairs combined.
+            float rowMax[2], inverse[2];
+        #pragma unroll
+            for (int r = 0; r < 2; r++) {
+                float m = -INFINITY;
+        #pragma unroll
+                for (int jb = 0; jb < 8; jb++) m = fmaxf(m, fmaxf(s[jb][2 * r], s[jb][2 * r + 1]));
+                m = fmaxf(m, __shfl_xor_sync(0xffffffff, m, 1));
+                m = fmaxf(m, __shfl_xor_sync(0xffffffff, m, 2));
+                float sum = 0.f;
+                if (m != -INFINITY) {
+        #pragma unroll
+                    for (int jb = 0; jb < 8; jb++) sum += __expf(s[jb][2 * r] - m) + __expf(s[jb][2 * r + 1] - m);
+                }
+                sum += __shfl_xor_sync(0xffffffff, sum, 1);
+                sum += __shfl_xor_sync(0xffffffff, sum, 2);
+                if (t == 0) {
+                    stats[2 * (warp * ROWS + g + 8 * r)] = m;
+                    stats[2 * (warp * ROWS + g + 8 * r) + 1] = sum;
+                }
+            }
+            cluster_sync();  // every block's pairs are visible to the cluster
+        #pragma unroll
+            for (int r = 0; r < 2; r++) {
+                const float *pair = stats + 2 * (warp * ROWS + g + 8 * r);
+                float m[R], l[R], M = -INFINITY;
+        #pragma unroll
+                for (int z = 0; z < R; z++) {
+                    m[z] = cluster_load(cluster_address(pair, z), 0.f);
+                    l[z] = cluster_load(cluster_address(pair + 1, z), 0.f);
+                    M = fmaxf(M, m[z]);
+                }
+                float L = 0.f;
+        #pragma unroll
+                for (int z = 0; z < R; z++)
+                    if (m[z] != -INFINITY) L += l[z] * __expf(m[z] - M);
+                rowMax[r] = M;
+                inverse[r] = L > 0 ? 1.f / L : 0.f;
+            }
+
+            // Pass 2: this block's quantized probabilities times its V chunk.
+            const float pMax = pUnsigned ? 255.f : 127.f, quarterStep = 0.25f * pStep, pQScale = 1.f / pStep;
+        #pragma unroll
+            for (int jb = 0; jb < 8; jb++)
+        #pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const float p = __expf(s[jb][e] - rowMax[e / 2]) * inverse[e / 2];
+                    const float x = p * pQScale;  // exactly rint(p / pStep): see `attention`
+                    const float q = fabsf(x - floorf(x) - 0.5f) < 1e-3f ? rintf(__fdiv_rn(p, pStep)) : rintf(x);
+                    s[jb][e] = p < quarterStep ? 0.f : fminf(q, pMax);
+                }
+            int o[D / 8][4] = {};
+            pv_chunk_i8<D>(s, Vs, lane, o);
+            // This block's sums, features in order (see the ring kernel for the even/odd blocks).
+        #pragma unroll
+            for (int r = 0; r < 2; r++) {
+                const int row = warp * ROWS + g + 8 * r;
+        #pragma unroll
+                for (int q = 0; q < D / 16; q++)
+                    *reinterpret_cast<int4 *>(partial + row * D + 16 * q + 4 * t) =
+                        make_int4(o[2 * q][2 * r], o[2 * q + 1][2 * r], o[2 * q][2 * r + 1], o[2 * q + 1][2 * r + 1]);
+            }
+            cluster_sync();  // every block's sums are visible to the cluster
+
+            // Block z adds rows [z·64/R, (z+1)·64/R) over the cluster in rank order and stores them.
+            const int rowBegin = rank * TILE / R, rowEnd = (rank + 1) * TILE / R;
+            const float outScale = pStep * vStep;
+            for (int e = threadIdx.x; e < (rowEnd - rowBegin) * D; e += WARPS * 32) {
+                const int row = rowBegin + e / D, d = e % D, i = q0 + row;
+                int sum = 0;
+        #pragma unroll
+                for (int z = 0; z < R; z++) sum += cluster_load(cluster_address(partial + row * D + d, z), 0);
+                if (i >= S) continue;
+                const float c = (float)sum * outScale;
+                const size_t at = ((size_t)b * S + i) * H + head * D + d;
+                if (outQScale > 0) static_cast<signed char *>(out)[at] = quantize_s8(c, outQScale);
+                else static_cast<f16 *>(out)[at] = float_to_f16(c);
+            }
+            cluster_sync();  // no block leaves while another still reads its shared memory
+        }
         }  // namespace
 
         // attention_mma_d<D>_<qk>_<pv>_<in>: qk and pv are i8 or f16; in is the input kind (f16in, f32in, i8in).
@@ -960,6 +1093,14 @@ enum KernelSources {
                 NAME(const void *qkv, const int *mask, int S, int heads, float qStep, float kStep, float pStep, int pUnsigned,     \
                      float vStep, float outQScale, void *out) {                                                                   \
                 attention_ring_i8<D, RESIDENT>(qkv, mask, S, heads, qStep, kStep, pStep, pUnsigned, vStep, outQScale, out);        \
+            }
+        // Int8 input, both products int8, the keys split over a cluster of R blocks (compiled in, so any launcher can run it;
+        // the grid's x is R × the query blocks): attention_mma_d64_i8_i8_split<R>_i8in.
+        #define ATTENTION_SPLIT(D, R, NAME)                                                                                        \
+            extern "C" __global__ void __cluster_dims__(R, 1, 1) __launch_bounds__(WARPS * 32)                                     \
+                NAME(const void *qkv, const int *mask, int S, int heads, float qStep, float kStep, float pStep, int pUnsigned,     \
+                     float vStep, float outQScale, void *out) {                                                                   \
+                attention_split_i8<D, R>(qkv, mask, S, heads, qStep, kStep, pStep, pUnsigned, vStep, outQScale, out);             \
             }
         // Both products in fp16: the one-pass kernel (same arguments; the steps are unused). The two-pass kernel stays as
         // attention_mma_d<D>_f16_f16_staged_<in> for comparison (OCTET_ATTENTION_STAGED=1).
@@ -986,6 +1127,13 @@ enum KernelSources {
         ATTENTION_FLASH(64, 1, attention_mma_d64_f16_f16_f32in)
         ATTENTION_MMA_FLOAT_INPUTS(64, false, false, attention_mma_d64_f16_f16_staged)
         ATTENTION_RING(64, false, attention_mma_d64_i8_i8_i8in)
+        ATTENTION_SPLIT(64, 2, attention_mma_d64_i8_i8_split2_i8in)
+        ATTENTION_SPLIT(64, 3, attention_mma_d64_i8_i8_split3_i8in)
+        ATTENTION_SPLIT(64, 4, attention_mma_d64_i8_i8_split4_i8in)
+        ATTENTION_SPLIT(64, 5, attention_mma_d64_i8_i8_split5_i8in)
+        ATTENTION_SPLIT(64, 6, attention_mma_d64_i8_i8_split6_i8in)
+        ATTENTION_SPLIT(64, 7, attention_mma_d64_i8_i8_split7_i8in)
+        ATTENTION_SPLIT(64, 8, attention_mma_d64_i8_i8_split8_i8in)
         ATTENTION_RING(64, true, attention_mma_d64_i8_i8_resident_i8in)
         ATTENTION_MMA(64, true, true, 2, attention_mma_d64_i8_i8_staged_i8in)
         """#,
@@ -1049,6 +1197,33 @@ enum KernelSources {
         __device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void *p) {
             asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                          : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_address(p)));
+        }
+
+        // Thread-block clusters (the GEMM's split-K, the attention's split keys): the barrier over all blocks of the cluster
+        // (release/acquire, so shared-memory writes before it are visible to every block after it), this block's rank, and a
+        // 32-bit load from another block's shared memory.
+        __device__ __forceinline__ void cluster_sync() {
+            asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+        }
+        __device__ __forceinline__ unsigned cluster_rank() {
+            unsigned r;
+            asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+            return r;
+        }
+        __device__ __forceinline__ unsigned cluster_address(const void *p, unsigned rank) {
+            unsigned r;
+            asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(r) : "r"(smem_address(p)), "r"(rank));
+            return r;
+        }
+        __device__ __forceinline__ int cluster_load(unsigned address, int) {
+            int v;
+            asm volatile("ld.shared::cluster.s32 %0, [%1];\n" : "=r"(v) : "r"(address) : "memory");
+            return v;
+        }
+        __device__ __forceinline__ float cluster_load(unsigned address, float) {
+            float v;
+            asm volatile("ld.shared::cluster.f32 %0, [%1];\n" : "=f"(v) : "r"(address) : "memory");
+            return v;
         }
 
         // Programmatic dependent launch (Hopper): a kernel launched with programmatic stream serialization may start while the
@@ -1151,31 +1326,6 @@ enum KernelSources {
                          : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
         }
 
-        // Thread-block clusters: the barrier over all blocks of the cluster (release/acquire, so shared-memory writes before
-        // it are visible to every block after it), this block's rank, and a 32-bit load from another block's shared memory.
-        __device__ __forceinline__ void cluster_sync() {
-            asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
-        }
-        __device__ __forceinline__ unsigned cluster_rank() {
-            unsigned r;
-            asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
-            return r;
-        }
-        __device__ __forceinline__ unsigned cluster_address(const void *p, unsigned rank) {
-            unsigned r;
-            asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(r) : "r"(smem_address(p)), "r"(rank));
-            return r;
-        }
-        __device__ __forceinline__ int cluster_load(unsigned address, int) {
-            int v;
-            asm volatile("ld.shared::cluster.s32 %0, [%1];\n" : "=r"(v) : "r"(address) : "memory");
-            return v;
-        }
-        __device__ __forceinline__ float cluster_load(unsigned address, float) {
-            float v;
-            asm volatile("ld.shared::cluster.f32 %0, [%1];\n" : "=f"(v) : "r"(address) : "memory");
-            return v;
-        }
         constexpr int MAX_SPLIT = 8;
 
 

@@ -89,12 +89,13 @@ enum GPU {
     /// each needs.
     /// A layer's attention shape and the kernel and shared memory it should get.
     struct AttentionCase: Sendable, CustomTestStringConvertible {
-        let d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, resident: Bool, kernel: String, sharedBytes: Int
+        let d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, resident: Bool, split: Bool, keyBlocks: Int
+        let kernel: String, sharedBytes: Int
         var testDescription: String { kernel }
-        init(d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, resident: Bool = false, kernel: String,
-             sharedBytes: Int) {
+        init(d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, resident: Bool = false, split: Bool = false,
+             keyBlocks: Int = 1, kernel: String, sharedBytes: Int) {
             (self.d, self.qk8, self.pv8, self.inKind, self.batch, self.sequence) = (d, qk8, pv8, inKind, batch, sequence)
-            (self.staged, self.resident, self.kernel, self.sharedBytes) = (staged, resident, kernel, sharedBytes)
+            (self.staged, self.resident, self.split, self.keyBlocks, self.kernel, self.sharedBytes) = (staged, resident, split, keyBlocks, kernel, sharedBytes)
         }
     }
     static let attentionCases: [AttentionCase] = [
@@ -118,13 +119,18 @@ enum GPU {
               kernel: "attention_mma_d32_i8_i8_resident_i8in", sharedBytes: 5 * 64 * 48 + 128 * 4),
         .init(d: 64, qk8: true, pv8: true, inKind: 2, batch: 1, sequence: 384, staged: false, resident: true,  // past 128 keys
               kernel: "attention_mma_d64_i8_i8_staged_i8in", sharedBytes: 384 * 80 + 64 * 400 + 64 * 80 + 384 * 4),
+        .init(d: 64, qk8: true, pv8: true, inKind: 2, batch: 1, sequence: 384, staged: false, split: true, keyBlocks: 6,
+              kernel: "attention_mma_d64_i8_i8_split6_i8in", sharedBytes: 3 * 64 * 80 + 64 * 4 + 64 * 8 + 64 * 64 * 4),
+        .init(d: 64, qk8: true, pv8: true, inKind: 2, batch: 8, sequence: 384, staged: false, split: true,  // 6 × 16 × 8 blocks: enough
+              kernel: "attention_mma_d64_i8_i8_staged_i8in", sharedBytes: 384 * 80 + 64 * 400 + 64 * 80 + 384 * 4),
     ]
 
     @Test("Attention choice: the K/V ring where it measured faster, the staged kernel elsewhere", arguments: attentionCases)
     func attentionChoice(_ c: AttentionCase) {
         let choice = AttentionChoice(headSize: c.d, qk8: c.qk8, pv8: c.pv8, inKind: c.inKind, batch: c.batch, sequence: c.sequence,
-                                     heads: 16, multiprocessors: 132, staged: c.staged, resident: c.resident)
+                                     heads: 16, multiprocessors: 132, staged: c.staged, resident: c.resident, split: c.split)
         #expect(choice.kernel == c.kernel)
+        #expect(choice.keyBlocks == c.keyBlocks)
         #expect(choice.sharedBytes == c.sharedBytes)
     }
 
@@ -256,20 +262,21 @@ enum GPU {
             for d in [32, 64] {
                 for (qk8, pv8) in [(false, false), (true, true), (true, false), (false, true)] {
                     for inKind: Int32 in 0...2 where inKind < 2 || (qk8 && pv8) {
-                        for (batch, sequence, staged, resident) in [(1, 512, false, false), (128, 512, false, false), (128, 512, true, false),
-                                                                     (1, 128, false, true)] {
+                        for (batch, sequence, staged, resident, split) in [(1, 512, false, false, false), (128, 512, false, false, false),
+                                                                            (128, 512, true, false, false), (1, 128, false, true, false)]
+                            + (2...8).map({ (1, 64 * $0, false, false, true) }) {
                             let choice = AttentionChoice(headSize: d, qk8: qk8, pv8: pv8, inKind: inKind, batch: batch, sequence: sequence,
-                                                         heads: 16, multiprocessors: 132, staged: staged, resident: resident)
+                                                         heads: 16, multiprocessors: 132, staged: staged, resident: resident, split: split)
                             names.insert(choice.kernel)
                             #expect(choice.sharedBytes <= 227 * 1024, "\(choice.kernel): \(choice.sharedBytes) bytes")
                         }
                     }
                 }
             }
-            // 2 head sizes × (4 pairs × 2 float inputs + int8 input) + 6 staged twins + 2 resident forms, less the int8
-            // ring with heads of 32, which the engine never picks (it measured slower than the staged kernel; the
-            // workbench still checks it).
-            #expect(names.count == 25)
+            // 2 head sizes × (4 pairs × 2 float inputs + int8 input) + 6 staged twins + 2 resident forms + 7 split
+            // clusters (heads of 64), less the int8 ring with heads of 32, which the engine never picks (it measured
+            // slower than the staged kernel; the workbench still checks it).
+            #expect(names.count == 32)
             for name in names.sorted() {
                 #expect(module.cubin.range(of: Data((name + "\0").utf8)) != nil, "no \(name) in attention_mma.cu")
             }

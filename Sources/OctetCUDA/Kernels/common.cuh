@@ -59,6 +59,33 @@ __device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void *p) {
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_address(p)));
 }
 
+// Thread-block clusters (the GEMM's split-K, the attention's split keys): the barrier over all blocks of the cluster
+// (release/acquire, so shared-memory writes before it are visible to every block after it), this block's rank, and a
+// 32-bit load from another block's shared memory.
+__device__ __forceinline__ void cluster_sync() {
+    asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+}
+__device__ __forceinline__ unsigned cluster_rank() {
+    unsigned r;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+    return r;
+}
+__device__ __forceinline__ unsigned cluster_address(const void *p, unsigned rank) {
+    unsigned r;
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(r) : "r"(smem_address(p)), "r"(rank));
+    return r;
+}
+__device__ __forceinline__ int cluster_load(unsigned address, int) {
+    int v;
+    asm volatile("ld.shared::cluster.s32 %0, [%1];\n" : "=r"(v) : "r"(address) : "memory");
+    return v;
+}
+__device__ __forceinline__ float cluster_load(unsigned address, float) {
+    float v;
+    asm volatile("ld.shared::cluster.f32 %0, [%1];\n" : "=f"(v) : "r"(address) : "memory");
+    return v;
+}
+
 // Programmatic dependent launch (Hopper): a kernel launched with programmatic stream serialization may start while the
 // kernel before it still runs. Each kernel may read only immutable data (weights) before `wait_for_producers`, which
 // returns when the previous kernel has finished and its writes are visible, and lets its own successor start
