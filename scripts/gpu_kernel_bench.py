@@ -257,7 +257,7 @@ def attention_mma(qkv, f32, mask, S, heads, D, qs, ks, ps, un, vs, out, staged=F
     if split:  # one cluster of R blocks per 64 queries, each with one K and one V chunk, its row pairs and int32 sums
         blocks = padded // 64
         name = f"attention_mma_d{D}_i8_i8_split{blocks}_i8in"
-        smem = 3 * 64 * kRow + 64 * 4 + 64 * 8 + 64 * D * 4
+        smem = 3 * 64 * kRow + 64 * 4 + 64 * 8 + 64 * (D + 16) * 4
     kernel("attention_mma.cu", name)(((S + 63) // 64 * blocks, heads, mask.shape[0]), (128,), (ptr(qkv), ptr(mask), cp.int32(S),
         cp.int32(heads), cp.float32(qs), cp.float32(ks), cp.float32(ps), cp.int32(un), cp.float32(vs), cp.float32(0), ptr(out)), shared_mem=smem)
 

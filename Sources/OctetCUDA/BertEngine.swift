@@ -602,7 +602,7 @@ struct AttentionChoice {
             // Each block: its queries, one K and one V chunk, the 64 keys' mask, its row pairs and its int32 sums.
             keyBlocks = padded / 64
             kernel = "attention_mma_d64_i8_i8_split\(keyBlocks)_i8in"
-            sharedBytes = 3 * 64 * kRow + 64 * 4 + 64 * 8 + 64 * d * 4
+            sharedBytes = 3 * 64 * kRow + 64 * 4 + 64 * 8 + 64 * (d + 16) * 4
             return
         }
         let ringExists = (!qk8 && !pv8) || (qk8 && pv8 && inKind == 2)

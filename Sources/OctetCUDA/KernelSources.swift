@@ -966,7 +966,10 @@ enum KernelSources {
             unsigned char *Qs = smem, *Ks = Qs + TILE * ROW, *Vs = Ks + KEY_CHUNK * ROW;
             float *maskAdd = reinterpret_cast<float *>(Vs + KEY_CHUNK * ROW);  // [KEY_CHUNK]
             float *stats = maskAdd + KEY_CHUNK;                                 // [TILE][2]: this block's row max and sum
-            int *partial = reinterpret_cast<int *>(stats + 2 * TILE);          // [TILE][D]: this block's P·V sums
+            // [TILE][D + 16]: this block's P·V sums; the padding puts the two rows of a quarter-warp's 16-byte stores in
+            // different banks
+            constexpr int PROW = D + 16;
+            int *partial = reinterpret_cast<int *>(stats + 2 * TILE);
             const int H = heads * D, ld = 3 * H;
             const int b = blockIdx.z, head = blockIdx.y, q0 = (blockIdx.x / R) * TILE;
             const int rank = (int)cluster_rank(), key0 = rank * KEY_CHUNK;
@@ -1053,7 +1056,7 @@ enum KernelSources {
                 const int row = warp * ROWS + g + 8 * r;
         #pragma unroll
                 for (int q = 0; q < D / 16; q++)
-                    *reinterpret_cast<int4 *>(partial + row * D + 16 * q + 4 * t) =
+                    *reinterpret_cast<int4 *>(partial + row * PROW + 16 * q + 4 * t) =
                         make_int4(o[2 * q][2 * r], o[2 * q + 1][2 * r], o[2 * q][2 * r + 1], o[2 * q + 1][2 * r + 1]);
             }
             cluster_sync();  // every block's sums are visible to the cluster
@@ -1065,7 +1068,7 @@ enum KernelSources {
                 const int row = rowBegin + e / D, d = e % D, i = q0 + row;
                 int sum = 0;
         #pragma unroll
-                for (int z = 0; z < R; z++) sum += cluster_load(cluster_address(partial + row * D + d, z), 0);
+                for (int z = 0; z < R; z++) sum += cluster_load(cluster_address(partial + row * PROW + d, z), 0);
                 if (i >= S) continue;
                 const float c = (float)sum * outScale;
                 const size_t at = ((size_t)b * S + i) * H + head * D + d;

@@ -120,7 +120,7 @@ enum GPU {
         .init(d: 64, qk8: true, pv8: true, inKind: 2, batch: 1, sequence: 384, staged: false, resident: true,  // past 128 keys
               kernel: "attention_mma_d64_i8_i8_staged_i8in", sharedBytes: 384 * 80 + 64 * 400 + 64 * 80 + 384 * 4),
         .init(d: 64, qk8: true, pv8: true, inKind: 2, batch: 1, sequence: 384, staged: false, split: true, keyBlocks: 6,
-              kernel: "attention_mma_d64_i8_i8_split6_i8in", sharedBytes: 3 * 64 * 80 + 64 * 4 + 64 * 8 + 64 * 64 * 4),
+              kernel: "attention_mma_d64_i8_i8_split6_i8in", sharedBytes: 3 * 64 * 80 + 64 * 4 + 64 * 8 + 64 * 80 * 4),
         .init(d: 64, qk8: true, pv8: true, inKind: 2, batch: 8, sequence: 384, staged: false, split: true,  // 6 × 16 × 8 blocks: enough
               kernel: "attention_mma_d64_i8_i8_staged_i8in", sharedBytes: 384 * 80 + 64 * 400 + 64 * 80 + 384 * 4),
     ]
