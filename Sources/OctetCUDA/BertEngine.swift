@@ -584,8 +584,11 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
 /// splits the keys of int8 attention with heads of 64 over a cluster of blocks, one per 64 keys, where the grid would
 /// have fewer blocks than multiprocessors (batch 1).
 struct AttentionChoice {
+    /// Whether every layer takes the staged kernels (`OCTET_ATTENTION_STAGED=1`).
     static let forceStaged = ProcessInfo.processInfo.environment["OCTET_ATTENTION_STAGED"] == "1"
+    /// Whether int8 attention up to 128 keys takes the ring's resident form (`OCTET_ATTENTION_RESIDENT=1`).
     static let residentInt8 = ProcessInfo.processInfo.environment["OCTET_ATTENTION_RESIDENT"] == "1"
+    /// Whether int8 attention on small grids splits its keys over a cluster (`OCTET_ATTENTION_SPLIT=1`).
     static let splitInt8 = ProcessInfo.processInfo.environment["OCTET_ATTENTION_SPLIT"] == "1"
     /// The kernel's name and its dynamic shared memory in bytes.
     let kernel: String, sharedBytes: Int
