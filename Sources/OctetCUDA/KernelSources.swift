@@ -255,6 +255,70 @@ enum KernelSources {
             return 16 * h + 4 * t + e;
         }
 
+        // The max and the sum over a quad: the 4 lanes that hold one row of a score fragment.
+        __device__ __forceinline__ float quad_max(float v) {
+            v = fmaxf(v, __shfl_xor_sync(0xffffffff, v, 1));
+            return fmaxf(v, __shfl_xor_sync(0xffffffff, v, 2));
+        }
+        __device__ __forceinline__ float quad_sum(float v) {
+            v += __shfl_xor_sync(0xffffffff, v, 1);
+            return v + __shfl_xor_sync(0xffffffff, v, 2);
+        }
+
+        // The max of row r (0: g, 1: g + 8) of a chunk's score fragments, over the quad that holds the row.
+        __device__ __forceinline__ float row_max(const float (&s)[8][4], int r) {
+            float m = -INFINITY;
+        #pragma unroll
+            for (int jb = 0; jb < 8; jb++) m = fmaxf(m, fmaxf(s[jb][2 * r], s[jb][2 * r + 1]));
+            return quad_max(m);
+        }
+
+        // Pass 1 over one chunk of scores (s[block][0..1] row g, [2..3] row g + 8): each row's running max and sum of
+        // exponentials, updated online. A row whose keys so far are all masked keeps max −∞ and sum 0.
+        __device__ __forceinline__ void online_max_sum(const float (&s)[8][4], float (&rowMax)[2], float (&rowSum)[2]) {
+        #pragma unroll
+            for (int r = 0; r < 2; r++) {
+                const float m = fmaxf(row_max(s, r), rowMax[r]);
+                if (m == -INFINITY) continue;  // every key so far masked
+                float sum = 0.f;
+        #pragma unroll
+                for (int jb = 0; jb < 8; jb++) sum += __expf(s[jb][2 * r] - m) + __expf(s[jb][2 * r + 1] - m);
+                rowSum[r] = rowSum[r] * __expf(rowMax[r] - m) + quad_sum(sum);
+                rowMax[r] = m;
+            }
+        }
+
+        // The probabilities' quantizer, p8 = rint(p / step) in [0, 255] (unsigned) or [0, 127], as the CPU's quantizer computes
+        // it (an exactly rounded division) without dividing in the common case: x = p · (1/step) is within 3 ulp of p / step
+        // (one rounding in the reciprocal, one in the product), and ulp(x) ≤ 2⁻¹⁶ for x < 256, so unless x lies within 10⁻³ of
+        // a half-integer both round to the same integer; the rare rest takes the exact division. Probabilities below a
+        // quarter step are 0 without either (their quotients round to 0 anyway), which keeps the tiny and subnormal ones off
+        // the division's slow path: with peaked softmaxes that path cost more than the rest of the kernel. (Tolerance: exact.)
+        struct ProbabilityQuantizer {
+            float step, qScale, quarterStep, max;
+            __device__ __forceinline__ ProbabilityQuantizer(float step, int isUnsigned)
+                : step(step), qScale(1.f / step), quarterStep(0.25f * step), max(isUnsigned ? 255.f : 127.f) {}
+            __device__ __forceinline__ float operator()(float p) const {
+                if (p < quarterStep) return 0.f;
+                const float x = p * qScale;
+                return fminf(fabsf(x - floorf(x) - 0.5f) < 1e-3f ? rintf(__fdiv_rn(p, step)) : rintf(x), max);
+            }
+        };
+
+        // Pass 2's probabilities of one chunk in place: p = exp(s − rowMax) · inverse (rowMax and 1/sum of the whole row),
+        // quantized when QUANTIZE.
+        template <bool QUANTIZE>
+        __device__ __forceinline__ void normalize(float (&s)[8][4], const float (&rowMax)[2], const float (&inverse)[2],
+                                                  const ProbabilityQuantizer &quantize) {
+        #pragma unroll
+            for (int jb = 0; jb < 8; jb++)
+        #pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const float p = __expf(s[jb][e] - rowMax[e / 2]) * inverse[e / 2];
+                    s[jb][e] = QUANTIZE ? quantize(p) : p;
+                }
+        }
+
         template <int D, bool QK8, bool PV8, int IN>
         __device__ __forceinline__ void attention(const void *__restrict__ qkv, const int *__restrict__ mask, int S, int heads,
                                                   float qStep, float kStep, float pStep, int pUnsigned, float vStep, float outQScale,
@@ -445,56 +509,24 @@ enum KernelSources {
                     s[jb][3] = s[jb][3] * scoreScale + m1;
                 }
             };
-            auto quad_max = [](float v) { v = fmaxf(v, __shfl_xor_sync(0xffffffff, v, 1)); return fmaxf(v, __shfl_xor_sync(0xffffffff, v, 2)); };
-            auto quad_sum = [](float v) { v += __shfl_xor_sync(0xffffffff, v, 1); return v + __shfl_xor_sync(0xffffffff, v, 2); };
-
             // Pass 1: each row's max and sum of exponentials (online over the chunks).
             float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
             const int chunks = Spad / KEY_CHUNK;
             for (int chunk = 0; chunk < chunks; chunk++) {
                 float s[8][4];
                 scores(chunk, s);
-        #pragma unroll
-                for (int r = 0; r < 2; r++) {
-                    float m = -INFINITY;
-        #pragma unroll
-                    for (int jb = 0; jb < 8; jb++) m = fmaxf(m, fmaxf(s[jb][2 * r], s[jb][2 * r + 1]));
-                    m = fmaxf(quad_max(m), rowMax[r]);
-                    if (m == -INFINITY) continue;  // every key so far masked
-                    float sum = 0.f;
-        #pragma unroll
-                    for (int jb = 0; jb < 8; jb++) sum += __expf(s[jb][2 * r] - m) + __expf(s[jb][2 * r + 1] - m);
-                    rowSum[r] = rowSum[r] * __expf(rowMax[r] - m) + quad_sum(sum);
-                    rowMax[r] = m;
-                }
+                online_max_sum(s, rowMax, rowSum);
             }
             const float inverse[2] = {rowSum[0] > 0 ? 1.f / rowSum[0] : 0.f, rowSum[1] > 0 ? 1.f / rowSum[1] : 0.f};
 
             // Pass 2: normalized (and quantized) probabilities times V.
             typedef typename Select<PV8, int, float>::T Acc;
             Acc o[D / 8][4] = {};
-            const float pMax = pUnsigned ? 255.f : 127.f, quarterStep = 0.25f * pStep, pQScale = 1.f / pStep;
-            // rint(p / pStep) as the CPU's quantizer computes it (an exactly rounded division), without dividing in the common
-            // case: x = p · (1/pStep) is within 3 ulp of p / pStep (one rounding in the reciprocal, one in the product), and
-            // ulp(x) ≤ 2⁻¹⁶ for x < 256, so unless x lies within 10⁻³ of a half-integer both round to the same integer. The
-            // rare rest takes the exact division. (Tolerance: exact, as before.)
-            auto quantizeP = [&](float p) {
-                const float x = p * pQScale;
-                return fabsf(x - floorf(x) - 0.5f) < 1e-3f ? rintf(__fdiv_rn(p, pStep)) : rintf(x);
-            };
+            const ProbabilityQuantizer quantize(pStep, pUnsigned);
             for (int chunk = 0; chunk < chunks; chunk++) {
                 float s[8][4];
                 scores(chunk, s);
-        #pragma unroll
-                for (int jb = 0; jb < 8; jb++)
-        #pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        float p = __expf(s[jb][e] - rowMax[e / 2]) * inverse[e / 2];
-                        // The CPU quantizer's exact result (quantizeP); probabilities below a quarter step are 0 without
-                        // dividing (their quotients round to 0 anyway), which keeps the tiny and subnormal ones off the
-                        // division's slow path: with peaked softmaxes that path cost more than the rest of the kernel.
-                        s[jb][e] = PV8 ? (p < quarterStep ? 0.f : fminf(quantizeP(p), pMax)) : p;
-                    }
+                normalize<PV8>(s, rowMax, inverse, quantize);
                 if (PV8) {
         #pragma unroll
                     for (int group = 0; group < 2; group++) {  // 32 keys: blocks 4·group … 4·group + 3
@@ -684,11 +716,7 @@ enum KernelSources {
                 // exponents use 0 in place of m, so no −∞ − (−∞)).
         #pragma unroll
                 for (int r = 0; r < 2; r++) {
-                    float m = -INFINITY;
-        #pragma unroll
-                    for (int jb = 0; jb < 8; jb++) m = fmaxf(m, fmaxf(s[jb][2 * r], s[jb][2 * r + 1]));
-                    m = fmaxf(m, __shfl_xor_sync(0xffffffff, m, 1));
-                    m = fmaxf(fmaxf(m, __shfl_xor_sync(0xffffffff, m, 2)), rowMax[r]);
+                    const float m = fmaxf(row_max(s, r), rowMax[r]);
                     const float shift = m == -INFINITY ? 0.f : m, correction = __expf(rowMax[r] - shift);
                     rowMax[r] = m;
                     float sum = 0.f;
@@ -725,10 +753,7 @@ enum KernelSources {
 
         #pragma unroll
             for (int r = 0; r < 2; r++) {
-                float l = rowSum[r];
-                l += __shfl_xor_sync(0xffffffff, l, 1);
-                l += __shfl_xor_sync(0xffffffff, l, 2);
-                const float inverse = l > 0 ? 1.f / l : 0.f;
+                const float l = quad_sum(rowSum[r]), inverse = l > 0 ? 1.f / l : 0.f;
                 const int i = q0 + warp * ROWS + g + 8 * r;
                 if (i >= S) continue;
                 const size_t row = ((size_t)b * S + i) * H + head * D;
@@ -837,13 +862,7 @@ enum KernelSources {
 
             const float scoreScale = qStep * kStep * rsqrtf((float)D);
             unsigned qa[D / 32][4];
-            auto quad_max = [](float v) { v = fmaxf(v, __shfl_xor_sync(0xffffffff, v, 1)); return fmaxf(v, __shfl_xor_sync(0xffffffff, v, 2)); };
-            auto quad_sum = [](float v) { v += __shfl_xor_sync(0xffffffff, v, 1); return v + __shfl_xor_sync(0xffffffff, v, 2); };
-            const float pMax = pUnsigned ? 255.f : 127.f, quarterStep = 0.25f * pStep, pQScale = 1.f / pStep;
-            auto quantizeP = [&](float p) {  // exactly rint(p / pStep): see `attention`
-                const float x = p * pQScale;
-                return fabsf(x - floorf(x) - 0.5f) < 1e-3f ? rintf(__fdiv_rn(p, pStep)) : rintf(x);
-            };
+            const ProbabilityQuantizer quantize(pStep, pUnsigned);
             float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f}, inverse[2] = {0.f, 0.f};
             int o[D / 8][4] = {};
             auto load_queries = [&] {
@@ -853,35 +872,14 @@ enum KernelSources {
             auto scores_of = [&](const unsigned char *Kc, int chunk, float (&s)[8][4]) {
                 chunk_scores<D, ROW, true>(qa, Kc, maskAdd + chunk * KEY_CHUNK, scoreScale, lane, s);
             };
-            // Pass 1 over one chunk: each row's max and sum of exponentials, online.
-            auto pass1 = [&](const float (&s)[8][4]) {
-        #pragma unroll
-                for (int r = 0; r < 2; r++) {
-                    float m = -INFINITY;
-        #pragma unroll
-                    for (int jb = 0; jb < 8; jb++) m = fmaxf(m, fmaxf(s[jb][2 * r], s[jb][2 * r + 1]));
-                    m = fmaxf(quad_max(m), rowMax[r]);
-                    if (m == -INFINITY) continue;  // every key so far masked
-                    float sum = 0.f;
-        #pragma unroll
-                    for (int jb = 0; jb < 8; jb++) sum += __expf(s[jb][2 * r] - m) + __expf(s[jb][2 * r + 1] - m);
-                    rowSum[r] = rowSum[r] * __expf(rowMax[r] - m) + quad_sum(sum);
-                    rowMax[r] = m;
-                }
-            };
+            auto pass1 = [&](const float (&s)[8][4]) { online_max_sum(s, rowMax, rowSum); };
             auto finish_pass1 = [&] {
                 inverse[0] = rowSum[0] > 0 ? 1.f / rowSum[0] : 0.f;
                 inverse[1] = rowSum[1] > 0 ? 1.f / rowSum[1] : 0.f;
             };
             // Pass 2 over one chunk: normalized, quantized probabilities times V.
             auto pass2 = [&](float (&s)[8][4], const unsigned char *Vc) {
-        #pragma unroll
-                for (int jb = 0; jb < 8; jb++)
-        #pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        const float p = __expf(s[jb][e] - rowMax[e / 2]) * inverse[e / 2];
-                        s[jb][e] = p < quarterStep ? 0.f : fminf(quantizeP(p), pMax);
-                    }
+                normalize<true>(s, rowMax, inverse, quantize);
                 pv_chunk_i8<D>(s, Vc, lane, o);
             };
 
@@ -998,24 +996,13 @@ enum KernelSources {
             chunk_scores<D, ROW, true>(qa, Ks, maskAdd, scoreScale, lane, s);
 
             // Pass 1 over this block's keys, then the cluster's pairs combined.
-            float rowMax[2], inverse[2];
+            float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f}, inverse[2];
+            online_max_sum(s, rowMax, rowSum);
+            if (t == 0) {
         #pragma unroll
-            for (int r = 0; r < 2; r++) {
-                float m = -INFINITY;
-        #pragma unroll
-                for (int jb = 0; jb < 8; jb++) m = fmaxf(m, fmaxf(s[jb][2 * r], s[jb][2 * r + 1]));
-                m = fmaxf(m, __shfl_xor_sync(0xffffffff, m, 1));
-                m = fmaxf(m, __shfl_xor_sync(0xffffffff, m, 2));
-                float sum = 0.f;
-                if (m != -INFINITY) {
-        #pragma unroll
-                    for (int jb = 0; jb < 8; jb++) sum += __expf(s[jb][2 * r] - m) + __expf(s[jb][2 * r + 1] - m);
-                }
-                sum += __shfl_xor_sync(0xffffffff, sum, 1);
-                sum += __shfl_xor_sync(0xffffffff, sum, 2);
-                if (t == 0) {
-                    stats[2 * (warp * ROWS + g + 8 * r)] = m;
-                    stats[2 * (warp * ROWS + g + 8 * r) + 1] = sum;
+                for (int r = 0; r < 2; r++) {
+                    stats[2 * (warp * ROWS + g + 8 * r)] = rowMax[r];
+                    stats[2 * (warp * ROWS + g + 8 * r) + 1] = rowSum[r];
                 }
             }
             cluster_sync();  // every block's pairs are visible to the cluster
@@ -1038,16 +1025,7 @@ enum KernelSources {
             }
 
             // Pass 2: this block's quantized probabilities times its V chunk.
-            const float pMax = pUnsigned ? 255.f : 127.f, quarterStep = 0.25f * pStep, pQScale = 1.f / pStep;
-        #pragma unroll
-            for (int jb = 0; jb < 8; jb++)
-        #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    const float p = __expf(s[jb][e] - rowMax[e / 2]) * inverse[e / 2];
-                    const float x = p * pQScale;  // exactly rint(p / pStep): see `attention`
-                    const float q = fabsf(x - floorf(x) - 0.5f) < 1e-3f ? rintf(__fdiv_rn(p, pStep)) : rintf(x);
-                    s[jb][e] = p < quarterStep ? 0.f : fminf(q, pMax);
-                }
+            normalize<true>(s, rowMax, inverse, ProbabilityQuantizer(pStep, pUnsigned));
             int o[D / 8][4] = {};
             pv_chunk_i8<D>(s, Vs, lane, o);
             // This block's sums, features in order (see the ring kernel for the even/odd blocks).
