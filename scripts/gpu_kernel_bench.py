@@ -11,7 +11,7 @@ is the fast loop for editing a kernel without rebuilding the Swift binary.
 
     python3 scripts/gpu_kernel_bench.py [--json OUT.json]
 """
-import argparse, ctypes, glob, json, math, os, sys, tempfile
+import argparse, ctypes, glob, itertools, json, math, os, sys, tempfile
 import cupy as cp
 import torch
 
@@ -240,10 +240,11 @@ for (B, S, heads, D) in [] if args.no_checks else [(1, 128, 12, 32), (2, 384, 16
         report(f"attention d{D} B{B} S{S} {label}", err, 2e-2 if ps > 0 else 2e-3)
 
 # tensor-core attention (attention_mma.cu): every QK/PV precision pair, head sizes 32 and 64
-def attention_mma(qkv, f32, mask, S, heads, D, qs, ks, ps, un, vs, out, staged=False, resident=False, split=False):
+def attention_mma(qkv, f32, mask, S, heads, D, qs, ks, ps, un, vs, out, staged=False, resident=False, split=False, offsets=None):
     """One attention_mma.cu launch; `staged`: the kernel that stages all of K and Vᵀ where a ring kernel exists;
     `resident`: the int8 ring's form for S ≤ 128 (both chunks at once, pass 1's scores kept in registers); `split`: the
-    int8 kernel with the keys split over a cluster of ⌈S/64⌉ blocks (heads of 64, 65 ≤ S ≤ 512)."""
+    int8 kernel with the keys split over a cluster of ⌈S/64⌉ blocks (heads of 64, 65 ≤ S ≤ 512). `offsets`: a packed
+    batch (only the real tokens, back to back; sequence b is rows offsets[b] … offsets[b + 1] − 1, S the longest)."""
     qk8, pv8 = ks > 0, ps > 0
     padded = (S + 63) // 64 * 64
     kRow, vRow = D * (1 if qk8 else 2) + 16, padded * (1 if pv8 else 2) + 16
@@ -258,7 +259,8 @@ def attention_mma(qkv, f32, mask, S, heads, D, qs, ks, ps, un, vs, out, staged=F
         blocks = padded // 64
         name = f"attention_mma_d{D}_i8_i8_split{blocks}_i8in"
         smem = 3 * 64 * kRow + 64 * 4 + 64 * 8 + 64 * (D + 16) * 4
-    kernel("attention_mma.cu", name)(((S + 63) // 64 * blocks, heads, mask.shape[0]), (128,), (ptr(qkv), ptr(mask), cp.int32(S),
+    batch = mask.shape[0] if offsets is None else offsets.numel() - 1
+    kernel("attention_mma.cu", name)(((S + 63) // 64 * blocks, heads, batch), (128,), (ptr(qkv), ptr(mask), ptr(offsets), cp.int32(S),
         cp.int32(heads), cp.float32(qs), cp.float32(ks), cp.float32(ps), cp.int32(un), cp.float32(vs), cp.float32(0), ptr(out)), shared_mem=smem)
 
 
@@ -297,6 +299,37 @@ for (B, S, heads, D) in [] if args.no_checks else [(1, 128, 12, 32), (2, 384, 16
                 err = ((split_out.double() - ref).norm() / ref.norm()).item()
                 report(f"attention_mma d{D} B{B} S{S} {label} int8 input, keys split over a cluster", err, 2e-2)
 
+# Packed batches (the engine's variable-sequence-length path): only the real tokens, back to back, each sequence found
+# through `offsets`; every kernel form against the padded float64 reference at the real rows.
+for (lengths, S, heads, D) in [] if args.no_checks else [([160, 100, 37], 160, 4, 64), ([384, 200, 65, 1], 384, 16, 64),
+                                                          ([128, 100, 37], 128, 12, 32), ([200, 64], 200, 6, 32)]:
+    B = len(lengths)
+    qkv = torch.randn(B * S, 3 * heads * D, device="cuda") * 2
+    mask = torch.zeros(B, S, dtype=torch.int32, device="cuda")
+    for b, n in enumerate(lengths):
+        mask[b, :n] = 1
+    real = mask.flatten().nonzero().flatten()
+    offsets = torch.tensor([0] + list(itertools.accumulate(lengths)), dtype=torch.int32, device="cuda")
+    ones = torch.ones(1, real.numel(), dtype=torch.int32, device="cuda")
+    longest = (max(lengths) + 63) // 64 * 64
+    i8 = ("i8 u8", 0.06, 0.05, 1 / 255, 1, 0.04)
+    forms = ([("f16 f16", 0, 0, 0, 0, 0, 0, {}), (*i8, 1, {}), (*i8, 2, {}), (*i8, 2, {"staged": True})]
+             + ([(*i8, 2, {"resident": True})] if longest <= 128 else [])
+             + ([(*i8, 2, {"split": True})] if D == 64 and longest > 64 else []))
+    for label, qs, ks, ps, un, vs, f32, form in forms:
+        if f32 == 2:
+            steps = torch.tensor([qs, ks, vs], device="cuda").repeat_interleave(heads * D)
+            q8 = torch.clamp(torch.round(qkv / steps), -128, 127)
+            x, ref = q8.to(torch.int8), attention_ref(q8 * steps, mask, S, heads, D, qs, ks, ps, un, vs)
+        else:
+            x = qkv if f32 else qkv.half()
+            ref = attention_ref(x.float(), mask, S, heads, D, qs, ks, ps, un, vs)
+        out = torch.full((real.numel(), heads * D), float("nan"), dtype=torch.float16, device="cuda")
+        attention_mma(x[real].contiguous(), f32, ones, longest, heads, D, qs, ks, ps, un, vs, out, offsets=offsets, **form)
+        err = ((out.double() - ref[real]).norm() / ref[real].norm()).item()
+        name = "+".join(form) or "default"
+        report(f"attention_mma d{D} packed {lengths} in {S} {label} {['f16', 'f32', 'int8'][f32]} input ({name})", err, 2e-2 if ps > 0 else 3e-3)
+
 # --- LayerNorms and the QA head ----------------------------------------------------------------------------------
 for H in [] if skip_other else [384, 1024]:
     T, V, P = 300, 1000, 512
@@ -310,7 +343,7 @@ for H in [] if skip_other else [384, 1024]:
     out = torch.full((T, H), float("nan"), dtype=torch.float16, device="cuda")
     out8 = torch.zeros(T, H, dtype=torch.int8, device="cuda")
     qs = 127 / ref.abs().max().item()
-    kernel("layernorm.cu", "embed_layernorm_f16_i8")((T,), (H // 4,), (ptr(ids), ptr(types), cp.int32(S), ptr(word), ptr(pos), ptr(typ),
+    kernel("layernorm.cu", "embed_layernorm_f16_i8")((T,), (H // 4,), (ptr(ids), ptr(types), ptr(None), cp.int32(S), ptr(word), ptr(pos), ptr(typ),
         ptr(gamma), ptr(beta), cp.float32(1e-12), cp.int32(H), ptr(out), ptr(out8), cp.float32(qs)))
     report(f"embed_layernorm H{H}", ((out.double() - ref).norm() / ref.norm()).item(), 1e-3)
     report(f"embed_layernorm H{H} int8", (out8.double() - torch.clamp(torch.round(ref * qs), -128, 127)).abs().max().item(), 1)

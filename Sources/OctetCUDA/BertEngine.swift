@@ -80,6 +80,9 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// The residual stream (and the GEMM outputs added to it) in float32: the INT8 engine's choice; fp16 otherwise.
     private let streamF32: Bool
     private var graphs: [String: CUDAGraph] = [:]
+    /// Whether padded batches run packed to their real tokens (`PackedBatch`): on unless `OCTET_PACK=0` or the head
+    /// size needs the simple attention kernel (attention.cu reads padded batches only).
+    public let packing: Bool
     /// cuBLASLt for the FP16 layers without GELU (nil for INT8, with `OCTET_CUBLASLT=0`, or when the library does not
     /// load), its workspace, and its plans per (layer, rows).
     private let lt: CuBLASLt?
@@ -92,7 +95,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// float; throws `OctetError.unsupported` for a recipe this engine cannot run (SmoothQuant, Q/K/V inputs with
     /// different steps or precisions) and `OctetError.device` for CUDA failures.
     public init(weights: BertWeights, precision: Precision, scales: QuantizationScales? = nil, device: CUDADevice, compiler: NVRTC,
-                maxTokens: Int = 128 * 384, maxSequenceLength: Int? = nil) throws {
+                maxTokens: Int = 128 * 384, maxSequenceLength: Int? = nil,
+                packing: Bool = ProcessInfo.processInfo.environment["OCTET_PACK"] != "0") throws {
         let c = weights.config
         let (h, inter, heads) = (c.hiddenSize, c.intermediateSize, c.headCount)
         let d = h / heads
@@ -108,6 +112,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         }
         config = c
         self.device = device
+        self.packing = packing && d <= 64
         let streamF32 = precision == .int8
         self.streamF32 = streamF32
         self.maxTokens = maxTokens
@@ -230,11 +235,14 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
 
         // One allocation for every activation, 256-byte aligned slices.
         let t = maxTokens
-        let sizes: [(String, Int)] = [("ids", t * 4), ("types", t * 4), ("mask", t * 4), ("h0", t * h * 4), ("h1", t * h * 4),
+        let sizes: [(String, Int)] = [("ids", t * 4), ("types", t * 4), ("mask", t * 4), ("positions", t * 4), ("offsets", (t + 1) * 4),
+                                      ("h0", t * h * 4), ("h1", t * h * 4),
                                       ("copy", t * h * 2), ("qkv", t * 3 * h * 4), ("context", t * h * 2), ("local", t * h * 4),
                                       ("ffn", t * inter * 2), ("start", t * 4), ("end", t * 4)]
         let total = sizes.map(\.1).reduce(0) { $0 + ($1 + 255) / 256 * 256 }
         arena = try device.allocate(total)
+        // Zeros, so the rows of a packed batch past its tokens (computed, never read) start from finite values.
+        try arena.fill(byte: 0)
         var offsets: [String: UInt64] = [:]
         var cursor = 0
         for (name, bytes) in sizes {
@@ -242,7 +250,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             cursor += (bytes + 255) / 256 * 256
         }
         buffers = offsets
-        pinned = try PinnedBuffer(device: device, bytes: t * 12)
+        pinned = try PinnedBuffer(device: device, bytes: t * 20 + 4)  // ids, types, mask, positions, offsets
         try device.synchronize()
 
         let int8Share = scales.map { s in
@@ -275,45 +283,71 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             throw OctetError.invalidArgument("a batch of \(b) × \(s) tokens does not fit this CUDA engine (at most \(maxTokens) tokens, sequences up to \(maxSequenceLength))")
         }
         try device.makeCurrent()
-        let p = pinned.pointer
-        batch.inputIDs.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: t * 4) }
-        batch.tokenTypeIDs.withUnsafeBytes { (p + t * 4).copyMemory(from: $0.baseAddress!, byteCount: t * 4) }
-        batch.attentionMask.withUnsafeBytes { (p + t * 8).copyMemory(from: $0.baseAddress!, byteCount: t * 4) }
+        // Packed to the real tokens when the batch has right padding (`PackedBatch`), else padded with its mask.
+        let (shape, packed) = plan(batch)
+        let inputs: [(String, [Int32])] = packed.map { p in
+            [("ids", p.pack(batch.inputIDs, sequenceLength: s)), ("types", p.pack(batch.tokenTypeIDs, sequenceLength: s)), ("mask", p.mask),
+             ("positions", p.positions), ("offsets", p.offsets)]
+        } ?? [("ids", batch.inputIDs), ("types", batch.tokenTypeIDs), ("mask", batch.attentionMask)]
+        var offset = 0
+        for (_, values) in inputs {
+            values.withUnsafeBytes { (pinned.pointer + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            offset += values.count * 4
+        }
         // A shape's first run measures its GEMM plans when tuning (before the timed events: `timedRun` reports the pass).
-        if tuning && graphs["\(b)x\(s)"] == nil { try tune(tokens: t) }
+        if tuning && graphs[shape.key] == nil { try tune(tokens: shape.rows) }
         let e0 = timed ? try device.record() : nil
-        for (i, name) in ["ids", "types", "mask"].enumerated() {
-            try pinned.copy(toDevice: buffers[name]!, count: t * 4, offset: i * t * 4)
+        offset = 0
+        for (name, values) in inputs {
+            try pinned.copy(toDevice: buffers[name]!, count: values.count * 4, offset: offset)
+            offset += values.count * 4
         }
         let e1 = timed ? try device.record() : nil
-        let key = "\(b)x\(s)"
-        if let graph = graphs[key] {
+        if let graph = graphs[shape.key] {
             try graph.launch()
         } else {
             // First use of the shape: run it directly (errors surface with their kernel's name), then capture it.
-            try encode(batch: b, sequence: s)
+            try encode(shape)
             try device.synchronize()
-            let graph = try device.captureGraph { try encode(batch: b, sequence: s) }
-            graphs[key] = graph
+            let graph = try device.captureGraph { try encode(shape) }
+            graphs[shape.key] = graph
         }
         let e2 = timed ? try device.record() : nil
-        try pinned.copy(fromDevice: buffers["start"]!, count: t * 4, offset: 0)
-        try pinned.copy(fromDevice: buffers["end"]!, count: t * 4, offset: t * 4)
+        let rows = shape.rows
+        try pinned.copy(fromDevice: buffers["start"]!, count: rows * 4, offset: 0)
+        try pinned.copy(fromDevice: buffers["end"]!, count: rows * 4, offset: rows * 4)
         let e3 = timed ? try device.record() : nil
         try device.synchronize()
-        let start = [Float](UnsafeBufferPointer(start: p.assumingMemoryBound(to: Float.self), count: t))
-        let end = [Float](UnsafeBufferPointer(start: (p + t * 4).assumingMemoryBound(to: Float.self), count: t))
+        let p = pinned.pointer
+        let start = [Float](UnsafeBufferPointer(start: p.assumingMemoryBound(to: Float.self), count: rows))
+        let end = [Float](UnsafeBufferPointer(start: (p + rows * 4).assumingMemoryBound(to: Float.self), count: rows))
         var timing: Timing?
         if let e0, let e1, let e2, let e3 {
             timing = Timing(hostToDevice: try e1.milliseconds(since: e0), compute: try e2.milliseconds(since: e1),
                             deviceToHost: try e3.milliseconds(since: e2))
         }
-        return (SpanLogits(batchSize: b, sequenceLength: s, start: start, end: end), timing)
+        let logits = packed?.unpack(start: start, end: end, sequenceLength: s) ?? SpanLogits(batchSize: b, sequenceLength: s, start: start, end: end)
+        return (logits, timing)
     }
 
-    /// Queues the whole model for a (batch, sequence) shape on the device's stream.
-    private func encode(batch b: Int, sequence s: Int) throws {
-        let t = b * s
+    /// What a CUDA graph is captured for: `batch` sequences of up to `sequence` tokens in `rows` rows, padded
+    /// (rows = batch × sequence) or packed (`PackedBatch`: `sequence` is the longest rounded up to 64, `rows` the bucket).
+    struct Shape {
+        let batch: Int, sequence: Int, rows: Int, packed: Bool
+        var key: String { packed ? "packed \(batch)×\(sequence) in \(rows) rows" : "\(batch)×\(sequence)" }
+    }
+
+    /// How `batch` runs: packed when packing is on and the batch packs, else padded.
+    private func plan(_ batch: TokenBatch) -> (Shape, PackedBatch?) {
+        let packed = packing ? PackedBatch(batch) : nil
+        let shape = packed.map { Shape(batch: batch.batchSize, sequence: $0.longest, rows: $0.rows, packed: true) }
+            ?? Shape(batch: batch.batchSize, sequence: batch.sequenceLength, rows: batch.batchSize * batch.sequenceLength, packed: false)
+        return (shape, packed)
+    }
+
+    /// Queues the whole model for `shape` on the device's stream.
+    private func encode(_ shape: Shape) throws {
+        let (b, s, t) = (shape.batch, shape.sequence, shape.rows)
         programmaticNow = programmatic(tokens: t)
         let h = config.hiddenSize
         let eps = config.layerNormEpsilon
@@ -321,13 +355,13 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         let buf = buffers
         try launch("layernorm.cu", "embed_layernorm_\(streamF32 ? "f32" : "f16")_\(embeddingNorm.copyName)", grid: (t, 1, 1),
                    block: (h / 4, 1, 1), arguments: [
-            .pointer(buf["ids"]!), .pointer(buf["types"]!), .int32(Int32(s)), .buffer(wordEmbeddings),
+            .pointer(buf["ids"]!), .pointer(buf["types"]!), .pointer(shape.packed ? buf["positions"]! : 0), .int32(Int32(s)), .buffer(wordEmbeddings),
             .buffer(positionEmbeddings), .buffer(tokenTypeEmbeddings), .buffer(embeddingNorm.gamma), .buffer(embeddingNorm.beta),
             .float(eps), .int32(Int32(h)), .pointer(buf["h0"]!), .pointer(buf["copy"]!), .float(embeddingNorm.qScale)])
         for layer in layers {
             let calls = gemmCalls(layer)
             try gemm(calls[0], tokens: t)
-            try attention(layer, inKind: calls[0].outKind, batch: b, sequence: s)
+            try attention(layer, inKind: calls[0].outKind, batch: b, sequence: s, offsets: shape.packed ? buf["offsets"]! : 0)
             try gemm(calls[1], tokens: t)
             try residualNorm(layer.attentionNorm, local: buf["local"]!, residual: buf["h0"]!, output: buf["h1"]!, tokens: t)
             try gemm(calls[2], tokens: t)
@@ -381,7 +415,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         defer { lock.unlock() }
         profiled = []
         defer { profiled = nil }
-        let graph = try device.captureGraph { try encode(batch: batch.batchSize, sequence: batch.sequenceLength) }
+        let graph = try device.captureGraph { try encode(plan(batch).0) }
         try graph.launch()
         try device.synchronize()
         var totals: [String: (Double, Int)] = [:]
@@ -394,12 +428,13 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
 
     /// The fused attention: tensor cores (attention_mma.cu, `AttentionChoice` picks the kernel) for head sizes 32 and
     /// 64, the simple kernel (attention.cu) for 128.
-    private func attention(_ layer: Layer, inKind: Int32, batch b: Int, sequence s: Int) throws {
+    /// `offsets`: a packed batch's sequence offsets (0: padded, masked by `mask`).
+    private func attention(_ layer: Layer, inKind: Int32, batch b: Int, sequence s: Int, offsets: UInt64) throws {
         let d = config.hiddenSize / config.headCount, heads = config.headCount
         let buf = buffers
         if d <= 64 {
             let arguments: [LoadedModule.Argument] = [
-                .pointer(buf["qkv"]!), .pointer(buf["mask"]!), .int32(Int32(s)), .int32(Int32(heads)), .float(layer.qStep),
+                .pointer(buf["qkv"]!), .pointer(buf["mask"]!), .pointer(offsets), .int32(Int32(s)), .int32(Int32(heads)), .float(layer.qStep),
                 .float(layer.kStep), .float(layer.pStep), .int32(layer.pUnsigned ? 1 : 0), .float(layer.vStep), .float(layer.contextQScale),
                 .pointer(buf["context"]!)]
             let choice = AttentionChoice(headSize: d, qk8: layer.kStep > 0, pv8: layer.pStep > 0, inKind: inKind, batch: b, sequence: s,
@@ -408,6 +443,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                        sharedBytes: choice.sharedBytes, arguments: arguments)
         } else {
             guard inKind != 2 else { preconditionFailure("int8 QKV is only planned for head sizes the tensor-core attention takes") }
+            precondition(offsets == 0, "packed batches are only planned for head sizes the tensor-core attention takes")
             let arguments: [LoadedModule.Argument] = [
                 .pointer(buf["qkv"]!), .int32(inKind), .pointer(buf["mask"]!), .int32(Int32(s)), .int32(Int32(heads)), .float(layer.qStep),
                 .float(layer.kStep), .float(layer.pStep), .int32(layer.pUnsigned ? 1 : 0), .float(layer.vStep), .float(layer.contextQScale),
@@ -578,18 +614,19 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
 /// fp16 ring beat the staged kernel everywhere (BERT-large s384 b128 430.7 against 3,131.1; s128 b1 4.0 against
 /// 10.7); the int8 ring beat it with heads of 64 on big grids (s384 b128 772.0 against 923.1) and lost at batch 1
 /// (s384 27.4 against 25.8) and with heads of 32 (MiniLM s384 b32 132.9 against 126.5), so it runs from 8 blocks per
-/// multiprocessor with heads of 64. `OCTET_ATTENTION_STAGED=1` takes the staged kernels everywhere, for comparison.
-/// `OCTET_ATTENTION_RESIDENT=1` (not yet run on a GPU) takes the int8 ring's resident form up to 128 keys: both
-/// chunks loaded at once and pass 1's scores kept in registers. `OCTET_ATTENTION_SPLIT=1` (not yet run on a GPU)
-/// splits the keys of int8 attention with heads of 64 over a cluster of blocks, one per 64 keys, where the grid would
-/// have fewer blocks than multiprocessors (batch 1).
+/// multiprocessor with heads of 64. Two more int8 forms, measured in the workbench on 2026-11-30 (session 14), are
+/// on by default: where the grid has fewer blocks than multiprocessors (batch 1), the keys split over a cluster of
+/// blocks, one per 64 keys (BERT-large s384 b1 12.5 µs per layer against 26.7 for the ring and 25.7 staged; s128 b1
+/// 9.4 against 10.8); elsewhere up to 128 keys, the ring's resident form, both chunks loaded at once and pass 1's
+/// scores kept in registers (s128 b128 93.1 against 106.1). `OCTET_ATTENTION_SPLIT=0` and `OCTET_ATTENTION_RESIDENT=0`
+/// turn them off; `OCTET_ATTENTION_STAGED=1` takes the staged kernels everywhere, for comparison.
 struct AttentionChoice {
     /// Whether every layer takes the staged kernels (`OCTET_ATTENTION_STAGED=1`).
     static let forceStaged = ProcessInfo.processInfo.environment["OCTET_ATTENTION_STAGED"] == "1"
-    /// Whether int8 attention up to 128 keys takes the ring's resident form (`OCTET_ATTENTION_RESIDENT=1`).
-    static let residentInt8 = ProcessInfo.processInfo.environment["OCTET_ATTENTION_RESIDENT"] == "1"
-    /// Whether int8 attention on small grids splits its keys over a cluster (`OCTET_ATTENTION_SPLIT=1`).
-    static let splitInt8 = ProcessInfo.processInfo.environment["OCTET_ATTENTION_SPLIT"] == "1"
+    /// Whether int8 attention up to 128 keys takes the ring's resident form (unless `OCTET_ATTENTION_RESIDENT=0`).
+    static let residentInt8 = ProcessInfo.processInfo.environment["OCTET_ATTENTION_RESIDENT"] != "0"
+    /// Whether int8 attention on small grids splits its keys over a cluster (unless `OCTET_ATTENTION_SPLIT=0`).
+    static let splitInt8 = ProcessInfo.processInfo.environment["OCTET_ATTENTION_SPLIT"] != "0"
     /// The kernel's name and its dynamic shared memory in bytes.
     let kernel: String, sharedBytes: Int
     /// Blocks per 64 queries (the split kernel's cluster: the grid's x is this × the query blocks), else 1.

@@ -212,10 +212,29 @@ enum KernelSources {
         // the first store that uses it. With int8 input (the INT8 engine: the QKV GEMM already quantized Q, K and V with the
         // attention's steps) K and the queries are plain row copies, done with cp.async straight into shared memory, and only
         // V passes through registers to be transposed. Name: attention_mma_d<D>_<qk>_<pv>_<in>, in = f16in, f32in or i8in.
+        //
+        // Batches come padded (sequence b is rows b·S …, padding masked) or packed: only the real tokens, back to back, with
+        // `offsets` (B + 1 row indices) saying where each sequence starts, as TensorRT's variable-sequence-length BERT does, so
+        // the GEMMs around the attention spend nothing on padding (`sequence_span`).
         #include "common.cuh"
 
         namespace {
         constexpr int WARPS = 4, ROWS = 16, KEY_CHUNK = 64;
+
+        // The sequence a block works on: its first row in QKV [tokens, 3H] and in the output [tokens, H], and its length.
+        // Padded batches (`offsets` null): sequence b is rows b·Smax … b·Smax + Smax − 1, padding masked by `mask`. Packed
+        // batches (TensorRT's variable-sequence-length layout: only the real tokens, back to back): sequence b is rows
+        // offsets[b] … offsets[b + 1] − 1, every one real (`mask` holds ones there), and the grid is sized for the longest, so
+        // blocks past a shorter sequence's end have nothing to do. `offsets` is uploaded before the pass starts, so it may be
+        // read before `wait_for_producers`.
+        struct Span {
+            int first, length;
+        };
+        __device__ __forceinline__ Span sequence_span(const int *offsets, int Smax, int b) {
+            if (offsets == nullptr) return {b * Smax, Smax};
+            const int first = offsets[b];
+            return {first, offsets[b + 1] - first};
+        }
 
         template <bool C, class A, class B> struct Select { typedef A T; };
         template <class A, class B> struct Select<false, A, B> { typedef B T; };
@@ -320,19 +339,22 @@ enum KernelSources {
         }
 
         template <int D, bool QK8, bool PV8, int IN>
-        __device__ __forceinline__ void attention(const void *__restrict__ qkv, const int *__restrict__ mask, int S, int heads,
+        __device__ __forceinline__ void attention(const void *__restrict__ qkv, const int *__restrict__ mask, const int *__restrict__ offsets, int Smax, int heads,
                                                   float qStep, float kStep, float pStep, int pUnsigned, float vStep, float outQScale,
                                                   void *__restrict__ out) {
             constexpr int QK_BYTES = D * (QK8 ? 1 : 2), K_ROW = QK_BYTES + 16;
             constexpr int V_ELEM = PV8 ? 1 : 2;
             extern __shared__ __align__(16) unsigned char smem[];
-            const int Spad = (S + KEY_CHUNK - 1) / KEY_CHUNK * KEY_CHUNK, V_ROW = Spad * V_ELEM + 16;
             const int H = heads * D, ld = 3 * H;
             const int b = blockIdx.z, head = blockIdx.y, q0 = blockIdx.x * WARPS * ROWS;
+            const Span span = sequence_span(offsets, Smax, b);
+            const int S = span.length;
+            if (q0 >= S) return;  // past a shorter packed sequence's end (a split cluster shares q0: all its blocks leave)
+            const int Spad = (S + KEY_CHUNK - 1) / KEY_CHUNK * KEY_CHUNK, V_ROW = Spad * V_ELEM + 16;
             const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
             unsigned char *Ks = smem, *Vt = Ks + Spad * K_ROW, *Qs = Vt + D * V_ROW;
             float *maskAdd = reinterpret_cast<float *>(Qs + WARPS * ROWS * K_ROW);
-            const size_t base = (size_t)b * S * ld + head * D;
+            const size_t base = (size_t)span.first * ld + head * D;
             static_assert(IN != 2 || (QK8 && PV8), "int8 input is only planned when the attention quantizes Q, K and V");
             wait_for_producers();
             allow_dependents();
@@ -342,7 +364,7 @@ enum KernelSources {
         #pragma unroll
             for (int u = 0; u < 4; u++) {
                 const int j = threadIdx.x + u * WARPS * 32;
-                keep[u] = j < S ? mask[b * S + j] : 0;
+                keep[u] = j < S ? mask[span.first + j] : 0;
             }
 
             if (IN == 2) {
@@ -568,7 +590,7 @@ enum KernelSources {
             for (int r = 0; r < 2; r++) {
                 const int i = q0 + warp * ROWS + g + 8 * r;
                 if (i >= S) continue;
-                const size_t row = ((size_t)b * S + i) * H + head * D;
+                const size_t row = ((size_t)span.first + i) * H + head * D;
         #pragma unroll
                 for (int jd = 0; jd < D / 8; jd++) {
                     const int d = jd * 8 + 2 * t;
@@ -640,18 +662,21 @@ enum KernelSources {
         // Float32 input (IN 1) is converted while staging, synchronously. Tolerance as the two-pass kernel's fp16 path: p
         // and V rounded to fp16, sums in float32.
         template <int D, int IN>
-        __device__ __forceinline__ void attention_flash(const void *__restrict__ qkv, const int *__restrict__ mask, int S, int heads,
+        __device__ __forceinline__ void attention_flash(const void *__restrict__ qkv, const int *__restrict__ mask, const int *__restrict__ offsets, int Smax, int heads,
                                                         float outQScale, void *__restrict__ out) {
             constexpr int ROW = 2 * D + 16, TILE = WARPS * ROWS, PIECES = D / 8;  // bytes per staged row; 8 features per piece
             static_assert(TILE == KEY_CHUNK, "the query tile and the key chunk share the staging code");
             extern __shared__ __align__(16) unsigned char smem[];
             unsigned char *Qs = smem, *Ks = Qs + TILE * ROW, *Vs = Ks + 2 * KEY_CHUNK * ROW;
             float *maskAdd = reinterpret_cast<float *>(Vs + 2 * KEY_CHUNK * ROW);
-            const int Spad = (S + KEY_CHUNK - 1) / KEY_CHUNK * KEY_CHUNK, chunks = Spad / KEY_CHUNK;
             const int H = heads * D, ld = 3 * H;
             const int b = blockIdx.z, head = blockIdx.y, q0 = blockIdx.x * TILE;
+            const Span span = sequence_span(offsets, Smax, b);
+            const int S = span.length;
+            if (q0 >= S) return;  // past a shorter packed sequence's end (a split cluster shares q0: all its blocks leave)
+            const int Spad = (S + KEY_CHUNK - 1) / KEY_CHUNK * KEY_CHUNK, chunks = Spad / KEY_CHUNK;
             const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-            const size_t base = (size_t)b * S * ld + head * D;
+            const size_t base = (size_t)span.first * ld + head * D;
             wait_for_producers();
             allow_dependents();
 
@@ -687,7 +712,7 @@ enum KernelSources {
             stage(Ks, 0, H);
             stage(Vs, 0, 2 * H);
             if (IN == 0) copy_commit();
-            for (int j = threadIdx.x; j < Spad; j += WARPS * 32) maskAdd[j] = j < S && mask[b * S + j] ? 0.f : -INFINITY;
+            for (int j = threadIdx.x; j < Spad; j += WARPS * 32) maskAdd[j] = j < S && mask[span.first + j] ? 0.f : -INFINITY;
 
             const float scoreScale = rsqrtf((float)D);
             unsigned qa[D / 16][4];
@@ -756,7 +781,7 @@ enum KernelSources {
                 const float l = quad_sum(rowSum[r]), inverse = l > 0 ? 1.f / l : 0.f;
                 const int i = q0 + warp * ROWS + g + 8 * r;
                 if (i >= S) continue;
-                const size_t row = ((size_t)b * S + i) * H + head * D;
+                const size_t row = ((size_t)span.first + i) * H + head * D;
         #pragma unroll
                 for (int jd = 0; jd < D / 8; jd++) {
                     const int d = jd * 8 + 2 * t;
@@ -822,11 +847,12 @@ enum KernelSources {
         // block gives two n-blocks, its even and its odd features, and thread t's four outputs of a row are the consecutive
         // features 16q + 4t … 16q + 4t + 3: one 4-byte (int8) or 8-byte (fp16) store.
         //
-        // RESIDENT (S ≤ 128, not yet run on a GPU, `OCTET_ATTENTION_RESIDENT=1`): both chunks' K and V fit the two stages at
-        // once, so both are loaded up front and pass 1's scores stay in registers for pass 2 (no second QKᵀ, two barriers
-        // instead of four); the arithmetic is the same, so the outputs are too.
+        // RESIDENT (S ≤ 128; the default there, `OCTET_ATTENTION_RESIDENT=0` turns it off): both chunks' K and V fit the two
+        // stages at once, so both are loaded up front and pass 1's scores stay in registers for pass 2 (no second QKᵀ, two
+        // barriers instead of four); the arithmetic is the same, so the outputs are too. H200, BERT-large s128 b128: 93.2 µs
+        // per layer against 105.6 for the ring.
         template <int D, bool RESIDENT>
-        __device__ __forceinline__ void attention_ring_i8(const void *__restrict__ qkv, const int *__restrict__ mask, int S, int heads,
+        __device__ __forceinline__ void attention_ring_i8(const void *__restrict__ qkv, const int *__restrict__ mask, const int *__restrict__ offsets, int Smax, int heads,
                                                           float qStep, float kStep, float pStep, int pUnsigned, float vStep, float outQScale,
                                                           void *__restrict__ out) {
             constexpr int ROW = D + 16, TILE = WARPS * ROWS, PIECES = D / 16;  // bytes per staged row; 16 bytes per piece
@@ -834,11 +860,14 @@ enum KernelSources {
             extern __shared__ __align__(16) unsigned char smem[];
             unsigned char *Qs = smem, *Ks = Qs + TILE * ROW, *Vs = Ks + 2 * KEY_CHUNK * ROW;
             float *maskAdd = reinterpret_cast<float *>(Vs + 2 * KEY_CHUNK * ROW);
-            const int Spad = (S + KEY_CHUNK - 1) / KEY_CHUNK * KEY_CHUNK, chunks = Spad / KEY_CHUNK;
             const int H = heads * D, ld = 3 * H;
             const int b = blockIdx.z, head = blockIdx.y, q0 = blockIdx.x * TILE;
+            const Span span = sequence_span(offsets, Smax, b);
+            const int S = span.length;
+            if (q0 >= S) return;  // past a shorter packed sequence's end (a split cluster shares q0: all its blocks leave)
+            const int Spad = (S + KEY_CHUNK - 1) / KEY_CHUNK * KEY_CHUNK, chunks = Spad / KEY_CHUNK;
             const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-            const size_t base = (size_t)b * S * ld + head * D;
+            const size_t base = (size_t)span.first * ld + head * D;
             const signed char *src = static_cast<const signed char *>(qkv);
             wait_for_producers();
             allow_dependents();
@@ -858,7 +887,7 @@ enum KernelSources {
             } else {
                 load_step(0);
             }
-            for (int j = threadIdx.x; j < Spad; j += WARPS * 32) maskAdd[j] = j < S && mask[b * S + j] ? 0.f : -INFINITY;
+            for (int j = threadIdx.x; j < Spad; j += WARPS * 32) maskAdd[j] = j < S && mask[span.first + j] ? 0.f : -INFINITY;
 
             const float scoreScale = qStep * kStep * rsqrtf((float)D);
             unsigned qa[D / 32][4];
@@ -923,7 +952,7 @@ enum KernelSources {
             for (int r = 0; r < 2; r++) {
                 const int i = q0 + warp * ROWS + g + 8 * r;
                 if (i >= S) continue;
-                const size_t row = ((size_t)b * S + i) * H + head * D;
+                const size_t row = ((size_t)span.first + i) * H + head * D;
         #pragma unroll
                 for (int q = 0; q < D / 16; q++) {
                     const int d = 16 * q + 4 * t;  // features d … d + 3: even block c0, odd c0, even c1, odd c1
@@ -941,8 +970,9 @@ enum KernelSources {
             }
         }
 
-        // Int8 products from int8 input with the keys split over a thread-block cluster (not yet run on a GPU;
-        // `OCTET_ATTENTION_SPLIT=1`): at batch 1 one block per 64 queries and head leaves most multiprocessors idle (BERT-large
+        // Int8 products from int8 input with the keys split over a thread-block cluster (the default on grids with fewer
+        // blocks than multiprocessors, `OCTET_ATTENTION_SPLIT=0` turns it off; H200, BERT-large b1: s384 12.4 µs per layer
+        // against 25.6 staged, s128 9.5 against 10.9): at batch 1 one block per 64 queries and head leaves most multiprocessors idle (BERT-large
         // s384: 96 blocks of 4 warps on 132 SMs) and each block's two passes over all keys are one long dependent chain. Here
         // the R = ⌈S/64⌉ blocks of a cluster (R ≤ 8, the cluster size compiled in) share the same 64 queries and each takes one
         // 64-key chunk:
@@ -955,7 +985,7 @@ enum KernelSources {
         // The combination of the sums differs from the chunk-by-chunk online update only in float rounding, so the results
         // agree with the other kernels within the usual tolerance, not bit for bit.
         template <int D, int R>
-        __device__ __forceinline__ void attention_split_i8(const void *__restrict__ qkv, const int *__restrict__ mask, int S, int heads,
+        __device__ __forceinline__ void attention_split_i8(const void *__restrict__ qkv, const int *__restrict__ mask, const int *__restrict__ offsets, int Smax, int heads,
                                                            float qStep, float kStep, float pStep, int pUnsigned, float vStep, float outQScale,
                                                            void *__restrict__ out) {
             constexpr int ROW = D + 16, TILE = WARPS * ROWS, PIECES = D / 16;
@@ -970,9 +1000,12 @@ enum KernelSources {
             int *partial = reinterpret_cast<int *>(stats + 2 * TILE);
             const int H = heads * D, ld = 3 * H;
             const int b = blockIdx.z, head = blockIdx.y, q0 = (blockIdx.x / R) * TILE;
+            const Span span = sequence_span(offsets, Smax, b);
+            const int S = span.length;
+            if (q0 >= S) return;  // past a shorter packed sequence's end (a split cluster shares q0: all its blocks leave)
             const int rank = (int)cluster_rank(), key0 = rank * KEY_CHUNK;
             const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-            const size_t base = (size_t)b * S * ld + head * D;
+            const size_t base = (size_t)span.first * ld + head * D;
             const signed char *src = static_cast<const signed char *>(qkv);
             wait_for_producers();
             allow_dependents();
@@ -983,7 +1016,7 @@ enum KernelSources {
             copy_commit();
             for (int j = threadIdx.x; j < KEY_CHUNK; j += WARPS * 32) {
                 const int key = key0 + j;
-                maskAdd[j] = key < S && mask[b * S + key] ? 0.f : -INFINITY;
+                maskAdd[j] = key < S && mask[span.first + key] ? 0.f : -INFINITY;
             }
             copy_wait<0>();
             __syncthreads();
@@ -1049,7 +1082,7 @@ enum KernelSources {
                 for (int z = 0; z < R; z++) sum += cluster_load(cluster_address(partial + row * PROW + d, z), 0);
                 if (i >= S) continue;
                 const float c = (float)sum * outScale;
-                const size_t at = ((size_t)b * S + i) * H + head * D + d;
+                const size_t at = ((size_t)span.first + i) * H + head * D + d;
                 if (outQScale > 0) static_cast<signed char *>(out)[at] = quantize_s8(c, outQScale);
                 else static_cast<f16 *>(out)[at] = float_to_f16(c);
             }
@@ -1060,9 +1093,9 @@ enum KernelSources {
         // attention_mma_d<D>_<qk>_<pv>_<in>: qk and pv are i8 or f16; in is the input kind (f16in, f32in, i8in).
         #define ATTENTION_MMA(D, QK8, PV8, IN, NAME)                                                                               \
             extern "C" __global__ void __launch_bounds__(WARPS * 32)                                                               \
-                NAME(const void *qkv, const int *mask, int S, int heads, float qStep, float kStep, float pStep, int pUnsigned,     \
+                NAME(const void *qkv, const int *mask, const int *offsets, int S, int heads, float qStep, float kStep, float pStep, int pUnsigned,     \
                      float vStep, float outQScale, void *out) {                                                                   \
-                attention<D, QK8, PV8, IN>(qkv, mask, S, heads, qStep, kStep, pStep, pUnsigned, vStep, outQScale, out);            \
+                attention<D, QK8, PV8, IN>(qkv, mask, offsets, S, heads, qStep, kStep, pStep, pUnsigned, vStep, outQScale, out);            \
             }
         #define ATTENTION_MMA_FLOAT_INPUTS(D, QK8, PV8, NAME)                                                                      \
             ATTENTION_MMA(D, QK8, PV8, 0, NAME##_f16in)                                                                            \
@@ -1071,25 +1104,25 @@ enum KernelSources {
         // attention_mma_d<D>_i8_i8_staged_i8in for comparison (OCTET_ATTENTION_STAGED=1).
         #define ATTENTION_RING(D, RESIDENT, NAME)                                                                                  \
             extern "C" __global__ void __launch_bounds__(WARPS * 32)                                                               \
-                NAME(const void *qkv, const int *mask, int S, int heads, float qStep, float kStep, float pStep, int pUnsigned,     \
+                NAME(const void *qkv, const int *mask, const int *offsets, int S, int heads, float qStep, float kStep, float pStep, int pUnsigned,     \
                      float vStep, float outQScale, void *out) {                                                                   \
-                attention_ring_i8<D, RESIDENT>(qkv, mask, S, heads, qStep, kStep, pStep, pUnsigned, vStep, outQScale, out);        \
+                attention_ring_i8<D, RESIDENT>(qkv, mask, offsets, S, heads, qStep, kStep, pStep, pUnsigned, vStep, outQScale, out);        \
             }
         // Int8 input, both products int8, the keys split over a cluster of R blocks (compiled in, so any launcher can run it;
         // the grid's x is R × the query blocks): attention_mma_d64_i8_i8_split<R>_i8in.
         #define ATTENTION_SPLIT(D, R, NAME)                                                                                        \
             extern "C" __global__ void __cluster_dims__(R, 1, 1) __launch_bounds__(WARPS * 32)                                     \
-                NAME(const void *qkv, const int *mask, int S, int heads, float qStep, float kStep, float pStep, int pUnsigned,     \
+                NAME(const void *qkv, const int *mask, const int *offsets, int S, int heads, float qStep, float kStep, float pStep, int pUnsigned,     \
                      float vStep, float outQScale, void *out) {                                                                   \
-                attention_split_i8<D, R>(qkv, mask, S, heads, qStep, kStep, pStep, pUnsigned, vStep, outQScale, out);             \
+                attention_split_i8<D, R>(qkv, mask, offsets, S, heads, qStep, kStep, pStep, pUnsigned, vStep, outQScale, out);             \
             }
         // Both products in fp16: the one-pass kernel (same arguments; the steps are unused). The two-pass kernel stays as
         // attention_mma_d<D>_f16_f16_staged_<in> for comparison (OCTET_ATTENTION_STAGED=1).
         #define ATTENTION_FLASH(D, IN, NAME)                                                                                       \
             extern "C" __global__ void __launch_bounds__(WARPS * 32)                                                               \
-                NAME(const void *qkv, const int *mask, int S, int heads, float, float, float, int, float, float outQScale,         \
+                NAME(const void *qkv, const int *mask, const int *offsets, int S, int heads, float, float, float, int, float, float outQScale,         \
                      void *out) {                                                                                                  \
-                attention_flash<D, IN>(qkv, mask, S, heads, outQScale, out);                                                       \
+                attention_flash<D, IN>(qkv, mask, offsets, S, heads, outQScale, out);                                                       \
             }
 
         ATTENTION_MMA_FLOAT_INPUTS(32, true, true, attention_mma_d32_i8_i8)
@@ -1885,7 +1918,8 @@ enum KernelSources {
         "layernorm.cu": #"""
         // layernorm: the two LayerNorms of BERT with their neighbours fused, one block per token (H ≤ 1024, H % 128 == 0).
         //
-        // embed_layernorm:    x = word[id] + position[t mod S] + tokenType[type]             (fp16 tables, float sum)
+        // embed_layernorm:    x = word[id] + position[pos] + tokenType[type]                 (fp16 tables, float sum)
+        //                     pos = t mod S in a padded batch, positions[t] in a packed one (only real tokens, back to back)
         // residual_layernorm: x = dq(q(local)) + dq(q(residual))                             (the residual add's own Q/DQ in
         //                     an all-INT8 recipe, QDQ variants only; dq(q(v)) = sat(rint(v / step))·step, identity at step 0)
         // then, both:         y = (x − mean) / sqrt(var + eps) · gamma + beta               (two-pass variance, float)
@@ -1969,7 +2003,8 @@ enum KernelSources {
         }
 
         template <bool F32, int COPY>
-        __device__ __forceinline__ void embed_layernorm(const int *__restrict__ ids, const int *__restrict__ types, int S,
+        __device__ __forceinline__ void embed_layernorm(const int *__restrict__ ids, const int *__restrict__ types,
+                                                        const int *__restrict__ positions, int S,
                                                         const f16 *__restrict__ word, const f16 *__restrict__ position,
                                                         const f16 *__restrict__ tokenType, const float *__restrict__ gamma,
                                                         const float *__restrict__ beta, float eps, int H, void *__restrict__ out,
@@ -1977,7 +2012,8 @@ enum KernelSources {
             const int row = blockIdx.x, d = 4 * threadIdx.x;
             const float4 g = __ldg(reinterpret_cast<const float4 *>(gamma) + threadIdx.x);
             const float4 b = __ldg(reinterpret_cast<const float4 *>(beta) + threadIdx.x);
-            const float4 p = load4<false>(position, (size_t)(row % S) * H + d);
+            // The positions are uploaded before the pass starts: like the tables, they may be read before the wait.
+            const float4 p = load4<false>(position, (size_t)(positions ? positions[row] : row % S) * H + d);
             wait_for_producers();
             allow_dependents();
             const float4 w = load4<false>(word, (size_t)ids[row] * H + d), t = load4<false>(tokenType, (size_t)types[row] * H + d);
@@ -2010,10 +2046,11 @@ enum KernelSources {
         }  // namespace
 
         #define EMBED_LAYERNORM(NAME, F32, COPY)                                                                                   \
-            extern "C" __global__ void NAME(const int *ids, const int *types, int S, const f16 *word, const f16 *position,         \
-                                            const f16 *tokenType, const float *gamma, const float *beta, float eps, int H, void *out, \
-                                            void *copy, float qScale) {                                                            \
-                embed_layernorm<F32, COPY>(ids, types, S, word, position, tokenType, gamma, beta, eps, H, out, copy, qScale);        \
+            extern "C" __global__ void NAME(const int *ids, const int *types, const int *positions, int S, const f16 *word,         \
+                                            const f16 *position, const f16 *tokenType, const float *gamma, const float *beta,       \
+                                            float eps, int H, void *out, void *copy, float qScale) {                               \
+                embed_layernorm<F32, COPY>(ids, types, positions, S, word, position, tokenType, gamma, beta, eps, H, out, copy,     \
+                                           qScale);                                                                                \
             }
         EMBED_LAYERNORM(embed_layernorm_f32_none, true, 0)
         EMBED_LAYERNORM(embed_layernorm_f32_f16, true, 1)

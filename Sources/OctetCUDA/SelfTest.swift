@@ -92,23 +92,37 @@ public struct CUDASelfTest {
                 results += try gemm(m: m, n: n, k: k, int8: false, library: lt)
             }
         }
-        // Random BERTs (hidden 256, 4 heads of 64; and hidden 384, 12 heads of 32 like the reference model): FP16
-        // against the CPU's float32 engine, INT8 against the CPU running the Q/DQ export of the same scales, once
-        // recipe-like (adds in float, uint8 probabilities, two groups in float) and once with every group in INT8.
-        for (config, name) in [(BertConfig(vocabSize: 2000, hiddenSize: 256, layerCount: 3, headCount: 4, intermediateSize: 1024), "random bert 3×256"),
-                               (BertConfig(vocabSize: 2000, hiddenSize: 384, layerCount: 2, headCount: 12, intermediateSize: 1536), "random bert 2×384")] {
+        // Random BERTs (hidden 256, 4 heads of 64, on 3 sequences of 160, 100 and 37 tokens; hidden 384, 12 heads of 32
+        // like the reference model, on 128, 100 and 37): FP16 against the CPU's float32 engine, INT8 against the CPU
+        // running the Q/DQ export of the same scales, once recipe-like (adds in float, uint8 probabilities, two groups in
+        // float), once with every group in INT8 and once with the attention products in float. Packed to the real
+        // tokens (the engine's default for padded batches) and, for FP16 and all-INT8, padded with the mask too.
+        for (config, name, sequence) in [(BertConfig(vocabSize: 2000, hiddenSize: 256, layerCount: 3, headCount: 4, intermediateSize: 1024), "random bert 3×256", 160),
+                                         (BertConfig(vocabSize: 2000, hiddenSize: 384, layerCount: 2, headCount: 12, intermediateSize: 1536), "random bert 2×384", 128)] {
             let weights = BertWeights.random(config: config, seed: 7)
-            results.append(try model(weights, precision: .fp16, scales: nil, name: name))
+            let batch = Self.randomBatch(vocabulary: config.vocabSize, sequence: sequence, lengths: [sequence, 100, 37])
             var recipe = QuantizationScales.synthetic(layers: config.layerCount)
             recipe.unsignedProbabilities = true
             recipe.floatGroups = Set(QuantizationGroup.matching("*.add", layers: config.layerCount) + ["layer.0.output", "layer.1.attention.pv"])
-            results.append(try model(weights, precision: .int8, scales: recipe, name: name + " recipe-like"))
-            results.append(try model(weights, precision: .int8, scales: QuantizationScales.synthetic(layers: config.layerCount), name: name + " all int8"))
+            // INT8 linear layers with both attention products in float (the GPU then runs the one-pass FP16 attention).
+            var attention16 = QuantizationScales.synthetic(layers: config.layerCount)
+            attention16.floatGroups = Set(["*.attention.qk", "*.attention.pv"].flatMap { QuantizationGroup.matching($0, layers: config.layerCount) })
+            results.append(try model(weights, precision: .int8, scales: attention16, name: name + " attention in float", batch: batch))
+            for packing in [true, false] {
+                results.append(try model(weights, precision: .fp16, scales: nil, name: name, batch: batch, packing: packing))
+                if packing { results.append(try model(weights, precision: .int8, scales: recipe, name: name + " recipe-like", batch: batch)) }
+                results.append(try model(weights, precision: .int8, scales: QuantizationScales.synthetic(layers: config.layerCount), name: name + " all int8",
+                                         batch: batch, packing: packing))
+            }
         }
         if let model {
-            results.append(try self.model(model.weights, precision: .fp16, scales: nil, name: model.name, batch: features))
+            let batch = features ?? Self.randomBatch(vocabulary: model.weights.config.vocabSize, sequence: 128, lengths: [128, 100])
+            let name = model.name + (features.map { " (\($0.batchSize) SQuAD features)" } ?? "")
+            results.append(try self.model(model.weights, precision: .fp16, scales: nil, name: name, batch: batch))
             if let scales = model.scales {
-                results.append(try self.model(model.weights, precision: .int8, scales: scales, name: model.name + " recipe", batch: features))
+                for packing in [true, false] {
+                    results.append(try self.model(model.weights, precision: .int8, scales: scales, name: name + " recipe", batch: batch, packing: packing))
+                }
             }
         }
         return results
@@ -218,32 +232,36 @@ public struct CUDASelfTest {
         return (squared / norm).squareRoot()
     }
 
-    /// A whole model on the GPU against the CPU reference on `batch` (default: 2 × 128 random tokens, the second
-    /// padded from position 100): relative L2 error of the start and end logits over the real tokens, and the share
+    /// `lengths.count` sequences of random tokens padded to `sequence`, with `lengths` real tokens each (the first 20
+    /// of type 0, the rest type 1).
+    static func randomBatch(vocabulary: Int, sequence s: Int, lengths: [Int]) -> TokenBatch {
+        var generator = SystemRandomNumberGenerator()
+        let b = lengths.count
+        return TokenBatch(batchSize: b, sequenceLength: s, inputIDs: (0..<(b * s)).map { _ in Int32.random(in: 1..<Int32(vocabulary), using: &generator) },
+                          tokenTypeIDs: (0..<(b * s)).map { Int32($0 % s >= 20 ? 1 : 0) },
+                          attentionMask: (0..<(b * s)).map { Int32($0 % s < lengths[$0 / s] ? 1 : 0) })
+    }
+
+    /// A whole model on the GPU against the CPU reference on `batch`, packed to its real tokens or (`packing` false)
+    /// padded with its mask: relative L2 error of the start and end logits over the real tokens, and the share
     /// of rows whose best start and end positions agree. FP16 (fp16 weights and residual stream, float arithmetic) against float32 within
     /// 1e-2; INT8 against the CPU's integer execution of the same Q/DQ model within 5e-2 (a float difference that
     /// flips one int8 value upstream moves logits downstream).
     func model(_ weights: BertWeights, precision: CUDABertEngine.Precision, scales: QuantizationScales?, name: String,
-               batch given: TokenBatch? = nil) throws -> Result {
-        var generator = SystemRandomNumberGenerator()
-        let vocab = weights.config.vocabSize
-        let batch = given ?? {
-            let (b, s) = (2, 128)
-            return TokenBatch(batchSize: b, sequenceLength: s, inputIDs: (0..<(b * s)).map { _ in Int32.random(in: 1..<Int32(vocab), using: &generator) },
-                              tokenTypeIDs: (0..<(b * s)).map { Int32($0 % s >= 20 ? 1 : 0) },
-                              attentionMask: (0..<(b * s)).map { Int32($0 >= s && $0 % s >= 100 ? 0 : 1) })
-        }()
+               batch: TokenBatch, packing: Bool = true) throws -> Result {
         let (b, s) = (batch.batchSize, batch.sequenceLength)
         let cpu: QuestionAnsweringEngine = precision == .fp16
             ? CPUBertEngine(weights: weights)
             : try ONNXQuestionAnsweringEngine(graph: BertONNXExporter(weights: weights).graph(scales: scales))
         let expected = try cpu.spanLogits(for: batch)
-        let gpu = try CUDABertEngine(weights: weights, precision: precision, scales: scales, device: device, compiler: compiler, maxTokens: b * s)
+        let gpu = try CUDABertEngine(weights: weights, precision: precision, scales: scales, device: device, compiler: compiler, maxTokens: b * s,
+                                     packing: packing)
+        let packed = gpu.packing && PackedBatch(batch) != nil
         let got = try gpu.spanLogits(for: batch)  // the first run of a shape runs eagerly, then captures its graph
         let replay = try gpu.spanLogits(for: batch)  // the replayed graph must give the same answer
         let (error, agree) = got.difference(from: expected, attentionMask: batch.attentionMask)
         let stable = replay.start == got.start && replay.end == got.end
-        return Result(name: "\(name) \(precision.rawValue)" + (given == nil ? "" : " (\(b) SQuAD features)"), elements: b * s, error: stable ? error : .infinity,
+        return Result(name: "\(name) \(precision.rawValue) \(packed ? "packed" : "padded")", elements: b * s, error: stable ? error : .infinity,
                       tolerance: precision == .fp16 ? 1e-2 : 5e-2,
                       detail: "logits vs CPU \(precision == .fp16 ? "float32" : "Q/DQ int8"); best span agrees in \(agree)/\(b) rows" + (stable ? "" : "; graph replay differs"))
     }

@@ -1,6 +1,7 @@
 // layernorm: the two LayerNorms of BERT with their neighbours fused, one block per token (H ≤ 1024, H % 128 == 0).
 //
-// embed_layernorm:    x = word[id] + position[t mod S] + tokenType[type]             (fp16 tables, float sum)
+// embed_layernorm:    x = word[id] + position[pos] + tokenType[type]                 (fp16 tables, float sum)
+//                     pos = t mod S in a padded batch, positions[t] in a packed one (only real tokens, back to back)
 // residual_layernorm: x = dq(q(local)) + dq(q(residual))                             (the residual add's own Q/DQ in
 //                     an all-INT8 recipe, QDQ variants only; dq(q(v)) = sat(rint(v / step))·step, identity at step 0)
 // then, both:         y = (x − mean) / sqrt(var + eps) · gamma + beta               (two-pass variance, float)
@@ -84,7 +85,8 @@ __device__ __forceinline__ void normalize_store(float4 x, float4 g, float4 b, in
 }
 
 template <bool F32, int COPY>
-__device__ __forceinline__ void embed_layernorm(const int *__restrict__ ids, const int *__restrict__ types, int S,
+__device__ __forceinline__ void embed_layernorm(const int *__restrict__ ids, const int *__restrict__ types,
+                                                const int *__restrict__ positions, int S,
                                                 const f16 *__restrict__ word, const f16 *__restrict__ position,
                                                 const f16 *__restrict__ tokenType, const float *__restrict__ gamma,
                                                 const float *__restrict__ beta, float eps, int H, void *__restrict__ out,
@@ -92,7 +94,8 @@ __device__ __forceinline__ void embed_layernorm(const int *__restrict__ ids, con
     const int row = blockIdx.x, d = 4 * threadIdx.x;
     const float4 g = __ldg(reinterpret_cast<const float4 *>(gamma) + threadIdx.x);
     const float4 b = __ldg(reinterpret_cast<const float4 *>(beta) + threadIdx.x);
-    const float4 p = load4<false>(position, (size_t)(row % S) * H + d);
+    // The positions are uploaded before the pass starts: like the tables, they may be read before the wait.
+    const float4 p = load4<false>(position, (size_t)(positions ? positions[row] : row % S) * H + d);
     wait_for_producers();
     allow_dependents();
     const float4 w = load4<false>(word, (size_t)ids[row] * H + d), t = load4<false>(tokenType, (size_t)types[row] * H + d);
@@ -125,10 +128,11 @@ __device__ __forceinline__ void residual_layernorm(const void *__restrict__ loca
 }  // namespace
 
 #define EMBED_LAYERNORM(NAME, F32, COPY)                                                                                   \
-    extern "C" __global__ void NAME(const int *ids, const int *types, int S, const f16 *word, const f16 *position,         \
-                                    const f16 *tokenType, const float *gamma, const float *beta, float eps, int H, void *out, \
-                                    void *copy, float qScale) {                                                            \
-        embed_layernorm<F32, COPY>(ids, types, S, word, position, tokenType, gamma, beta, eps, H, out, copy, qScale);        \
+    extern "C" __global__ void NAME(const int *ids, const int *types, const int *positions, int S, const f16 *word,         \
+                                    const f16 *position, const f16 *tokenType, const float *gamma, const float *beta,       \
+                                    float eps, int H, void *out, void *copy, float qScale) {                               \
+        embed_layernorm<F32, COPY>(ids, types, positions, S, word, position, tokenType, gamma, beta, eps, H, out, copy,     \
+                                   qScale);                                                                                \
     }
 EMBED_LAYERNORM(embed_layernorm_f32_none, true, 0)
 EMBED_LAYERNORM(embed_layernorm_f32_f16, true, 1)
