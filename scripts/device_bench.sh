@@ -2,16 +2,18 @@
 # The GPU benchmark run behind docs/PERFORMANCE.md: Octet's self-test, then `octet bench` and the PyTorch peer at the
 # same shapes, in one call on the GPU machine (see docs/GPU.md for how the binary and model travel there). Every step has
 # a time limit, so a hung kernel costs that step, not the call.
-# Its files end up in OUT_FOLDER/results.tgz (the device tool brings back at most 8 files).
-#   bash scripts/device_bench.sh OCTET_BINARY MODEL_FOLDER FEATURES OUT_FOLDER
+# Its files end up in OUT_FOLDER/results.tgz (the device tool brings back at most 8 files). With a fifth argument
+# `no-selftest` the self-test is skipped: for a call right after one that ran it on the same binary (device time is
+# short; the self-test takes about two and a half minutes).
+#   bash scripts/device_bench.sh OCTET_BINARY MODEL_FOLDER FEATURES OUT_FOLDER [no-selftest]
 set -uo pipefail
-octet=$1 model=$2 features=$3 destination=$4
+octet=$1 model=$2 features=$3 destination=$4 selftest=${5:-selftest}
 out=$(mktemp -d)
 trap 'tar czf "$destination/results.tgz" -C "$out" .' EXIT
-timeout 300 "$octet" selftest --device cuda --model "$model" --features "$features" --json "$out/selftest.json" > "$out/selftest.txt" 2>&1
+[ "$selftest" = no-selftest ] || timeout 300 "$octet" selftest --device cuda --model "$model" --features "$features" --json "$out/selftest.json" > "$out/selftest.txt" 2>&1
 status=$?
-grep -v " pass " "$out/selftest.txt" | head -20; echo "selftest: $(grep -c " pass " "$out/selftest.txt") passed, exit $status"
-if [ $status -ne 0 ]; then  # measure only what passed: retry with the two-pass FP16 attention, the newest kernel's fallback
+[ "$selftest" = no-selftest ] || { grep -v " pass " "$out/selftest.txt" | head -20; echo "selftest: $(grep -c " pass " "$out/selftest.txt") passed, exit $status"; }
+if [ "$selftest" != no-selftest ] && [ $status -ne 0 ]; then  # measure only what passed: retry with the two-pass FP16 attention, the newest kernel's fallback
   OCTET_ATTENTION_STAGED=1 timeout 200 "$octet" selftest --device cuda --model "$model" --features "$features" \
     --json "$out/selftest-staged.json" > "$out/selftest-staged.txt" 2>&1 || exit 1
   echo "selftest passes with OCTET_ATTENTION_STAGED=1: measuring with it"; export OCTET_ATTENTION_STAGED=1

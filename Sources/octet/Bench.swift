@@ -11,9 +11,11 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmark a model's latency and throughput.",
         discussion: """
-            Inputs are full-length sequences of random token ids with a full attention mask (SQuAD features are \
-            padded to their maximum length, so content does not change the work). Each shape gets --warmup \
-            untimed runs, then at least --iterations timed runs and at least --min-seconds of them.
+            Inputs are sequences of random token ids: full length with a full attention mask by default, or with \
+            --lengths uniform, each sequence's real length drawn uniformly from 1 to --seq (the same draw for every \
+            run of a shape) and padding after it, as SQuAD features are padded; the CUDA engine then packs the real \
+            tokens (OCTET_PACK=0 runs the padding too). Each shape gets --warmup untimed runs, then at least \
+            --iterations timed runs and at least --min-seconds of them.
             """)
 
     @Argument(help: "A Hugging Face model folder, or bert-base / bert-large (random weights of those shapes, for speed work).")
@@ -28,11 +30,18 @@ struct Bench: ParsableCommand {
     @Option(help: "Quantization scales for --precision int8 (default: the reference recipe for the reference model, synthetic amax values for bert-base/bert-large).")
     var scales: String?
 
+    @Option(help: ArgumentHelp("With --precision int8: keep matching quantization groups in FP16 (repeatable), as `octet quantize --float` does: '*.attention.qk', 'layer.0.*'.",
+                               valueName: "pattern"))
+    var float: [String] = []
+
     @Option(help: "Comma-separated batch sizes.")
     var batch: String = "1"
 
     @Option(help: "Comma-separated sequence lengths.")
     var seq: String = "128,384"
+
+    @Option(help: "full (every token real) or uniform (real lengths uniform in 1…seq, padded after).")
+    var lengths: String = "full"
 
     @Option(help: "CPU threads (default: every core).")
     var threads: Int?
@@ -58,6 +67,9 @@ struct Bench: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let batches = try Self.list(batch, "--batch"), seqs = try Self.list(seq, "--seq")
+            guard ["full", "uniform"].contains(lengths) else {
+                throw OctetError.invalidArgument("--lengths must be full or uniform, not '\(lengths)'")
+            }
             let (engine, modelName) = try makeEngine(tokens: batches.max()! * seqs.max()!)
             var rows: [[String]] = []
             var results: [[String: Any]] = []
@@ -66,9 +78,10 @@ struct Bench: ParsableCommand {
                 for b in batches {
                     var generator = SystemRandomNumberGenerator()
                     let ids = (0..<(b * s)).map { _ in Int32.random(in: 1000..<30000, using: &generator) }
+                    let real = lengths == "full" ? [Int](repeating: s, count: b) : Self.uniformLengths(batch: b, sequence: s)
                     let input = TokenBatch(batchSize: b, sequenceLength: s, inputIDs: ids,
                                            tokenTypeIDs: [Int32](repeating: 0, count: b * s),
-                                           attentionMask: [Int32](repeating: 1, count: b * s))
+                                           attentionMask: (0..<(b * s)).map { $0 % s < real[$0 / s] ? 1 : 0 })
                     for _ in 0..<warmup { _ = try engine.spanLogits(for: input) }
                     var times: [Double] = [], compute: [Double] = [], h2d: [Double] = [], d2h: [Double] = []
                     let clock = ContinuousClock()
@@ -103,7 +116,7 @@ struct Bench: ParsableCommand {
                                 + (gpu.map { [$0.0.median, $0.1.median, $0.2.median].map { String(format: "%.3f", $0) } } ?? []))
                     var result: [String: Any] = ["batch": b, "seq": s, "iterations": times.count, "min_ms": stats.min, "mean_ms": stats.mean,
                                                  "median_ms": stats.median, "p90_ms": stats.p90, "p95_ms": stats.p95, "p99_ms": stats.p99,
-                                                 "max_ms": stats.max, "throughput_seq_per_s": throughput]
+                                                 "max_ms": stats.max, "throughput_seq_per_s": throughput, "real_tokens": real.reduce(0, +)]
                     if let gpu {
                         result["gpu_compute_median_ms"] = gpu.0.median
                         result["gpu_compute_min_ms"] = gpu.0.min
@@ -113,7 +126,8 @@ struct Bench: ParsableCommand {
                     results.append(result)
                 }
             }
-            print("engine: \(engine.label); model: \(modelName)")
+            print("engine: \(engine.label); model: \(modelName)" + (lengths == "full" ? "" : "; real lengths uniform in 1…seq, padded after"
+                  + ((engine as? CUDABertEngine)?.packing == true ? " (packed to the real tokens)" : "")))
             print(table(["batch", "seq", "runs", "min ms", "mean ms", "median ms", "p90 ms", "p95 ms", "p99 ms", "max ms", "seq/s"]
                         + (cuda == nil ? [] : ["GPU compute ms", "H2D ms", "D2H ms"]), rows))
             let tuning = cuda?.tuningReport ?? []
@@ -167,10 +181,18 @@ struct Bench: ParsableCommand {
     /// The INT8 scales: --scales, else synthetic amax values for a random model, else the reference recipe for the
     /// reference model.
     func recipe(random: Bool, layers: Int) throws -> QuantizationScales {
-        if let scales { return try QuantizationScales(contentsOf: scales) }
-        if random { return .synthetic(layers: layers) }
-        if model == Defaults.model { return try QuantizationScales(contentsOf: Defaults.recipe) }
-        throw OctetError.invalidArgument("--precision int8 needs --scales for \(model) (octet quantize --save-scales)")
+        var recipe: QuantizationScales
+        if let scales {
+            recipe = try QuantizationScales(contentsOf: scales)
+        } else if random {
+            recipe = .synthetic(layers: layers)
+        } else if model == Defaults.model {
+            recipe = try QuantizationScales(contentsOf: Defaults.recipe)
+        } else {
+            throw OctetError.invalidArgument("--precision int8 needs --scales for \(model) (octet quantize --save-scales)")
+        }
+        recipe.floatGroups.formUnion(try floatGroups(float, layers: layers))
+        return recipe
     }
 
     /// A bar chart of median latency per shape (SVG), with the GPU compute time inside each bar when measured.
@@ -193,6 +215,20 @@ struct Bench: ParsableCommand {
         }
         svg += "<text x=\"10\" y=\"\(height - 10)\" fill=\"#555\">dark: end-to-end latency on the host clock; light: GPU compute from CUDA events</text>\n</svg>\n"
         return svg
+    }
+
+    /// `batch` real lengths uniform in 1…`sequence`, the same for every call with these arguments (a fixed-seed
+    /// SplitMix64), so runs with and without packing see the same batch.
+    static func uniformLengths(batch: Int, sequence: Int) -> [Int] {
+        var state = UInt64(batch) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(sequence)
+        return (0..<batch).map { _ in
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            return 1 + Int(z % UInt64(sequence))
+        }
     }
 
     static func list(_ text: String, _ name: String) throws -> [Int] {

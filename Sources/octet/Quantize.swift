@@ -154,13 +154,7 @@ struct Quantize: ParsableCommand {
                 result = try adjusted(calibrated)
             }
             let c = folder.config
-            for pattern in float {
-                let groups = QuantizationGroup.matching(pattern, layers: c.layerCount)
-                guard !groups.isEmpty else {
-                    throw OctetError.invalidArgument("--float \(pattern) matches no quantization group; groups look like layer.3.intermediate or layer.0.attention.qk")
-                }
-                result.floatGroups.formUnion(groups)
-            }
+            result.floatGroups.formUnion(try floatGroups(float, layers: c.layerCount))
             if let maxF1Drop {
                 // Every calibrator's amax from the same histograms, each adjusted as the main one was.
                 let candidates = try collector.flatMap { collector in !chooseCalibrators ? nil :

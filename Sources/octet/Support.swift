@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import OctetCore
 import OctetCPU
+import OctetQuant
 import OctetSQuAD
 
 /// Paths of the shared reference data, relative to the repository root (`../shared` beside the checkout).
@@ -11,6 +12,17 @@ enum Defaults {
     static let squadTrain = "../shared/data/squad/train-v1.1.json"
     /// The reference model's quantization recipe (the README's `octet quantize` command's `--save-scales`).
     static let recipe = "recipes/minilm-l6-squad.json"
+}
+
+/// The quantization groups `--float` patterns name (`octet quantize`, `octet bench`); throws for a pattern that names none.
+func floatGroups(_ patterns: [String], layers: Int) throws -> Set<String> {
+    try patterns.reduce(into: Set<String>()) { groups, pattern in
+        let matched = QuantizationGroup.matching(pattern, layers: layers)
+        guard !matched.isEmpty else {
+            throw OctetError.invalidArgument("--float \(pattern) matches no quantization group; groups look like layer.3.intermediate or layer.0.attention.qk")
+        }
+        groups.formUnion(matched)
+    }
 }
 
 /// Runs `body`, turning Octet's typed errors into a one-line message on standard error and exit code 1.
