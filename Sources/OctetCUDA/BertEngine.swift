@@ -83,6 +83,11 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// Whether padded batches run packed to their real tokens (`PackedBatch`): on unless `OCTET_PACK=0` or the head
     /// size needs the simple attention kernel (attention.cu reads padded batches only).
     public let packing: Bool
+    /// Whether the attention-output and FFN-output GEMMs run with the residual add and LayerNorm fused into their
+    /// epilogue (`gemm_wgmma_i8_64x128_ln_*`, Hopper, INT8 layers with hidden size ≤ 1,024). Correct on the H200 (the
+    /// self-test) but slower there than the two kernels it replaces (35 µs per launch against 9 + 5 at BERT-large s128
+    /// b1, docs/PERFORMANCE.md), so off unless `OCTET_FUSED_LAYERNORM=1`.
+    public let fusedLayerNorm: Bool
     /// cuBLASLt for the FP16 layers without GELU (nil for INT8, with `OCTET_CUBLASLT=0`, or when the library does not
     /// load), its workspace, and its plans per (layer, rows).
     private let lt: CuBLASLt?
@@ -96,7 +101,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// different steps or precisions) and `OctetError.device` for CUDA failures.
     public init(weights: BertWeights, precision: Precision, scales: QuantizationScales? = nil, device: CUDADevice, compiler: NVRTC,
                 maxTokens: Int = 128 * 384, maxSequenceLength: Int? = nil,
-                packing: Bool = ProcessInfo.processInfo.environment["OCTET_PACK"] != "0") throws {
+                packing: Bool = ProcessInfo.processInfo.environment["OCTET_PACK"] != "0",
+                fusedLayerNorm: Bool = ProcessInfo.processInfo.environment["OCTET_FUSED_LAYERNORM"] == "1") throws {
         let c = weights.config
         let (h, inter, heads) = (c.hiddenSize, c.intermediateSize, c.headCount)
         let d = h / heads
@@ -113,6 +119,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         config = c
         self.device = device
         self.packing = packing && d <= 64
+        self.fusedLayerNorm = fusedLayerNorm && precision == .int8 && device.supportsWgmma && h <= 1024
         let streamF32 = precision == .int8
         self.streamF32 = streamF32
         self.maxTokens = maxTokens
@@ -362,11 +369,9 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             let calls = gemmCalls(layer)
             try gemm(calls[0], tokens: t)
             try attention(layer, inKind: calls[0].outKind, batch: b, sequence: s, offsets: shape.packed ? buf["offsets"]! : 0)
-            try gemm(calls[1], tokens: t)
-            try residualNorm(layer.attentionNorm, local: buf["local"]!, residual: buf["h0"]!, output: buf["h1"]!, tokens: t)
+            try gemmNorm(calls[1], layer.attentionNorm, residual: buf["h0"]!, output: buf["h1"]!, tokens: t)
             try gemm(calls[2], tokens: t)
-            try gemm(calls[3], tokens: t)
-            try residualNorm(layer.outputNorm, local: buf["local"]!, residual: buf["h1"]!, output: buf["h0"]!, tokens: t)
+            try gemmNorm(calls[3], layer.outputNorm, residual: buf["h1"]!, output: buf["h0"]!, tokens: t)
         }
         try launch("qa_head.cu", "qa_head", grid: (rows, 1, 1), block: (128, 1, 1), arguments: [
             .pointer(buf["h0"]!), .int32(streamF32 ? 1 : 0), .buffer(qaWeight), .buffer(qaBias), .int32(Int32(t)), .int32(Int32(h)), .pointer(buf["start"]!), .pointer(buf["end"]!)])
@@ -453,6 +458,26 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             try launch("attention.cu", "attention_d\(d)", grid: ((s + 15) / 16, heads, b), block: (128, 1, 1), sharedBytes: shared,
                        arguments: arguments)
         }
+    }
+
+    /// A GEMM whose output is added to the residual stream, then the residual LayerNorm: fused into one kernel
+    /// (`gemm_wgmma_i8_64x128_ln_*`, a cluster of N / 128 blocks per 64 rows) when `fusedLayerNorm` is on and the layer
+    /// is INT8, else the GEMM into `local` and `residual_layernorm`.
+    private func gemmNorm(_ call: GemmCall, _ norm: Norm, residual: UInt64, output: UInt64, tokens m: Int) throws {
+        let l = call.linear, (n, k) = (l.outputs, l.inputs)
+        guard fusedLayerNorm && l.int8 && call.outKind == 1 && n % 128 == 0 && n / 128 <= 8 && k % 16 == 0, let dq = l.dqScale else {
+            try gemm(call, tokens: m)
+            try residualNorm(norm, local: call.output, residual: residual, output: output, tokens: m)
+            return
+        }
+        let add = norm.localStep > 0 || norm.residualStep > 0 ? "qdq" : "float"
+        let mapA = try device.tensorMap(address: call.input, rows: m, rowBytes: k, strideBytes: k, boxRows: 64)
+        let mapW = try device.tensorMap(address: l.weight.address, rows: n, rowBytes: k, strideBytes: k, boxRows: 128)
+        try launch("gemm_wgmma.cu", "gemm_wgmma_i8_64x128_ln_\(add)_\(norm.copyName)", grid: (n / 128, (m + 63) / 64, 1), block: (256, 1, 1),
+                   sharedBytes: GemmChoice.wgmma(int8: true, variant: "64x128").sharedBytes, cluster: (n / 128, 1, 1), arguments: [
+            .tensorMap(mapA), .tensorMap(mapW), .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k)), .buffer(dq), .buffer(l.bias),
+            .pointer(residual), .float(norm.localStep), .float(norm.residualStep), .buffer(norm.gamma), .buffer(norm.beta),
+            .float(config.layerNormEpsilon), .pointer(output), .pointer(buffers["copy"]!), .float(norm.qScale)])
     }
 
     private func residualNorm(_ n: Norm, local: UInt64, residual: UInt64, output: UInt64, tokens t: Int) throws {

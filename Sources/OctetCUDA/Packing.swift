@@ -8,7 +8,10 @@ import OctetCore
 /// computes `rows` rows: `tokens` rounded up to a bucket, so one CUDA graph and one set of GEMM tactics serve every
 /// batch whose real tokens fall in the bucket; the rows past `tokens` belong to no sequence (the attention never
 /// writes them and nothing reads their results). A batch packs only when every row of its mask is ones then zeros
-/// (right padding, as tokenizers pad) and it has some padding; otherwise it runs padded with its mask.
+/// (right padding, as tokenizers pad) and it has some padding and some real tokens; otherwise it runs padded with its
+/// mask. The logits of padding positions are not computed: they come back as −∞. A post-processor that ranks all
+/// positions, padding included (Hugging Face's, `SQuADPostProcessor`), can then rank a context position where the
+/// padded run ranked a padding one; on the full SQuAD dev set the answers were the same (docs/PERFORMANCE.md).
 struct PackedBatch: Equatable {
     /// Real tokens per sequence.
     let lengths: [Int]
@@ -34,7 +37,8 @@ struct PackedBatch: Equatable {
             lengths.append(length)
         }
         let tokens = lengths.reduce(0, +)
-        guard tokens < b * s else { return nil }
+        // All padding: nothing to pack (and an attention grid of zero blocks cannot launch); it runs padded.
+        guard tokens > 0 && tokens < b * s else { return nil }
         self.lengths = lengths
         var offsets: [Int32] = [0]
         for length in lengths { offsets.append(offsets.last! + Int32(length)) }

@@ -56,8 +56,17 @@ public struct CUDASelfTest {
         try CUDAKernels.load(file, device: device, compiler: compiler)
     }
 
-    /// Runs every check.
-    public func run() throws -> [Result] {
+    /// Runs every check; `modelsOnly`: only the whole-model checks (a quick pass after a change that only the engine
+    /// sees; the full run is what a result in docs/PERFORMANCE.md needs).
+    public func run(modelsOnly: Bool = false) throws -> [Result] {
+        var results: [Result] = []
+        if !modelsOnly { results += try kernels() }
+        results += try models()
+        return results
+    }
+
+    /// The kernel checks: quantization, every GEMM variant and tuning candidate, cuBLASLt.
+    func kernels() throws -> [Result] {
         var results = [try quantize()]
         for int8 in [true, false] {
             // The engine's choices (split-K clusters at 128 and 200 rows), forced splits even and uneven, no split,
@@ -92,6 +101,12 @@ public struct CUDASelfTest {
                 results += try gemm(m: m, n: n, k: k, int8: false, library: lt)
             }
         }
+        return results
+    }
+
+    /// The whole-model checks: random BERTs and the real model against the CPU reference.
+    func models() throws -> [Result] {
+        var results: [Result] = []
         // Random BERTs (hidden 256, 4 heads of 64, on 3 sequences of 160, 100 and 37 tokens; hidden 384, 12 heads of 32
         // like the reference model, on 128, 100 and 37): FP16 against the CPU's float32 engine, INT8 against the CPU
         // running the Q/DQ export of the same scales, once recipe-like (adds in float, uint8 probabilities, two groups in
@@ -115,6 +130,18 @@ public struct CUDASelfTest {
                                          batch: batch, packing: packing))
             }
         }
+        // The GEMM + residual LayerNorm kernels (Hopper): all-INT8 random BERTs with clusters of 2, 3 and 8 blocks
+        // (hidden 256, 384 and 1,024), QDQ adds; and the reference model below, float adds.
+        if device.supportsWgmma {
+            for (config, name) in [(BertConfig(vocabSize: 2000, hiddenSize: 256, layerCount: 3, headCount: 4, intermediateSize: 1024), "random bert 3×256"),
+                                   (BertConfig(vocabSize: 2000, hiddenSize: 384, layerCount: 2, headCount: 12, intermediateSize: 1536), "random bert 2×384"),
+                                   (BertConfig(vocabSize: 2000, hiddenSize: 1024, layerCount: 1, headCount: 16, intermediateSize: 4096), "random bert 1×1024")] {
+                let weights = BertWeights.random(config: config, seed: 7)
+                let batch = Self.randomBatch(vocabulary: config.vocabSize, sequence: 160, lengths: [160, 100, 37])
+                results.append(try model(weights, precision: .int8, scales: QuantizationScales.synthetic(layers: config.layerCount), name: name + " all int8",
+                                         batch: batch, fusedLayerNorm: true))
+            }
+        }
         if let model {
             let batch = features ?? Self.randomBatch(vocabulary: model.weights.config.vocabSize, sequence: 128, lengths: [128, 100])
             let name = model.name + (features.map { " (\($0.batchSize) SQuAD features)" } ?? "")
@@ -122,6 +149,9 @@ public struct CUDASelfTest {
             if let scales = model.scales {
                 for packing in [true, false] {
                     results.append(try self.model(model.weights, precision: .int8, scales: scales, name: name + " recipe", batch: batch, packing: packing))
+                }
+                if device.supportsWgmma {
+                    results.append(try self.model(model.weights, precision: .int8, scales: scales, name: name + " recipe", batch: batch, fusedLayerNorm: true))
                 }
             }
         }
@@ -242,26 +272,45 @@ public struct CUDASelfTest {
                           attentionMask: (0..<(b * s)).map { Int32($0 % s < lengths[$0 / s] ? 1 : 0) })
     }
 
+    /// The batch's sequences in reverse order (`batch` rows are independent, so a model's logits reverse with them).
+    static func reversed(_ batch: TokenBatch) -> TokenBatch {
+        let (b, s) = (batch.batchSize, batch.sequenceLength)
+        func flip(_ v: [Int32]) -> [Int32] { (0..<b).reversed().flatMap { v[($0 * s)..<(($0 + 1) * s)] } }
+        return TokenBatch(batchSize: b, sequenceLength: s, inputIDs: flip(batch.inputIDs), tokenTypeIDs: flip(batch.tokenTypeIDs),
+                          attentionMask: flip(batch.attentionMask))
+    }
+
     /// A whole model on the GPU against the CPU reference on `batch`, packed to its real tokens or (`packing` false)
     /// padded with its mask: relative L2 error of the start and end logits over the real tokens, and the share
     /// of rows whose best start and end positions agree. FP16 (fp16 weights and residual stream, float arithmetic) against float32 within
     /// 1e-2; INT8 against the CPU's integer execution of the same Q/DQ model within 5e-2 (a float difference that
-    /// flips one int8 value upstream moves logits downstream).
+    /// flips one int8 value upstream moves logits downstream). Packed, the batch is also run with its sequences in
+    /// reverse order, which replays the same CUDA graph with other offsets; the larger of the two errors counts.
+    /// `fusedLayerNorm`: with the GEMM + residual LayerNorm kernels (`CUDABertEngine.fusedLayerNorm`).
     func model(_ weights: BertWeights, precision: CUDABertEngine.Precision, scales: QuantizationScales?, name: String,
-               batch: TokenBatch, packing: Bool = true) throws -> Result {
+               batch: TokenBatch, packing: Bool = true, fusedLayerNorm: Bool = false) throws -> Result {
         let (b, s) = (batch.batchSize, batch.sequenceLength)
         let cpu: QuestionAnsweringEngine = precision == .fp16
             ? CPUBertEngine(weights: weights)
             : try ONNXQuestionAnsweringEngine(graph: BertONNXExporter(weights: weights).graph(scales: scales))
         let expected = try cpu.spanLogits(for: batch)
         let gpu = try CUDABertEngine(weights: weights, precision: precision, scales: scales, device: device, compiler: compiler, maxTokens: b * s,
-                                     packing: packing)
+                                     packing: packing, fusedLayerNorm: fusedLayerNorm)
         let packed = gpu.packing && PackedBatch(batch) != nil
         let got = try gpu.spanLogits(for: batch)  // the first run of a shape runs eagerly, then captures its graph
         let replay = try gpu.spanLogits(for: batch)  // the replayed graph must give the same answer
-        let (error, agree) = got.difference(from: expected, attentionMask: batch.attentionMask)
+        var (error, agree) = got.difference(from: expected, attentionMask: batch.attentionMask)
+        if packed {
+            let flipped = Self.reversed(batch)
+            let reversedExpected = SpanLogits(batchSize: b, sequenceLength: s,
+                                              start: (0..<b).reversed().flatMap { expected.start[($0 * s)..<(($0 + 1) * s)] },
+                                              end: (0..<b).reversed().flatMap { expected.end[($0 * s)..<(($0 + 1) * s)] })
+            let (reversedError, _) = try gpu.spanLogits(for: flipped).difference(from: reversedExpected, attentionMask: flipped.attentionMask)
+            error = max(error, reversedError)
+        }
         let stable = replay.start == got.start && replay.end == got.end
-        return Result(name: "\(name) \(precision.rawValue) \(packed ? "packed" : "padded")", elements: b * s, error: stable ? error : .infinity,
+        return Result(name: "\(name) \(precision.rawValue) \(packed ? "packed" : "padded")" + (gpu.fusedLayerNorm ? " fused LayerNorm" : ""),
+                      elements: b * s, error: stable ? error : .infinity,
                       tolerance: precision == .fp16 ? 1e-2 : 5e-2,
                       detail: "logits vs CPU \(precision == .fp16 ? "float32" : "Q/DQ int8"); best span agrees in \(agree)/\(b) rows" + (stable ? "" : "; graph replay differs"))
     }

@@ -26,6 +26,9 @@ struct SelfTest: ParsableCommand {
     @Option(help: "Write the results as JSON here.")
     var json: String?
 
+    @Flag(help: "Only the whole-model checks (random BERTs and --model against the CPU), not every kernel variant.")
+    var modelsOnly = false
+
     func run() throws {
         let failed = try reportingErrors { () throws -> Bool in
             guard device == "cuda" else { throw OctetError.invalidArgument("--device must be cuda, not \(device)") }
@@ -42,7 +45,7 @@ struct SelfTest: ParsableCommand {
                 print("note: \(model) does not exist; checking random models only")
             }
             let batch = real != nil && FileManager.default.fileExists(atPath: features) ? try TokenBatch(safetensors: features, count: 16) : nil
-            let results = try CUDASelfTest(device: gpu, compiler: compiler, model: real, features: batch).run()
+            let results = try CUDASelfTest(device: gpu, compiler: compiler, model: real, features: batch).run(modelsOnly: modelsOnly)
             print(table(["check", "elements", "error", "tolerance", "result", "detail"], results.map { r in
                 [r.name, "\(r.elements)", String(format: "%.3g", r.error), String(format: "%.3g", r.tolerance), r.passed ? "pass" : "FAIL", r.detail]
             }))

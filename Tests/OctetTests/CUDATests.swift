@@ -258,6 +258,14 @@ enum GPU {
         for file in CUDAKernels.fileNames where file.hasSuffix(".cu") {
             let module = try compiler.compile(file, source: CUDAKernels.source(of: file)!, headers: headers, architecture: "sm_90a")
             #expect(!module.cached && module.cubin.count > 1000, "\(file): \(module.cubin.count) bytes")
+            if file == "gemm_wgmma.cu" {  // the GEMM + residual LayerNorm kernels `gemmNorm` names
+                for add in ["float", "qdq"] {
+                    for copy in ["none", "f16", "i8"] {
+                        let name = "gemm_wgmma_i8_64x128_ln_\(add)_\(copy)"
+                        #expect(module.cubin.range(of: Data((name + "\0").utf8)) != nil, "no \(name) in gemm_wgmma.cu")
+                    }
+                }
+            }
             guard file == "attention_mma.cu" else { continue }
             // Every kernel name the engine's attention choice can produce is a function of the cubin (its symbol
             // table holds the names), and its shared memory fits a block at the longest sequence.

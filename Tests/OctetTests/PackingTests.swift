@@ -34,9 +34,10 @@ import OctetCore
         #expect(packed.longest == c.longest)
     }
 
-    @Test("Batches without padding, or with a real token after padding, run padded")
+    @Test("Batches without padding, all padding, or with a real token after padding, run padded")
     func leavesOtherBatchesPadded() {
         #expect(PackedBatch(Self.batch([8, 8], 8)) == nil)
+        #expect(PackedBatch(Self.batch([0, 0], 8)) == nil)  // all padding
         // Left padding (0 0 1 1 …) and a hole (1 0 1 …): the mask must be ones then zeros in every row.
         #expect(PackedBatch(Self.batch([4, 4], 4, mask: [0, 0, 1, 1, 1, 1, 1, 1])) == nil)
         #expect(PackedBatch(Self.batch([4, 4], 4, mask: [1, 0, 1, 0, 1, 1, 1, 1])) == nil)

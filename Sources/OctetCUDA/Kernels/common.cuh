@@ -94,6 +94,12 @@ __device__ __forceinline__ float cluster_load(unsigned address, float) {
 __device__ __forceinline__ void allow_dependents() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
 __device__ __forceinline__ void wait_for_producers() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 
+// A Q/DQ pair (the residual add's inputs in an all-INT8 recipe): dq(q(v)) = sat(rint(v / step))·step, the exact
+// division as the CPU reference computes it; identity at step 0.
+__device__ __forceinline__ float fake_quantize(float v, float step) {
+    return step > 0 ? fminf(fmaxf(rintf(__fdiv_rn(v, step)), -128.f), 127.f) * step : v;
+}
+
 // GEMM epilogues (gemm.cu, gemm_wgmma.cu): GELU, and the store of two adjacent output columns as fp16, float32 or
 // int8 (round(v · qScale) saturated; qScale: float → int8 per column).
 //

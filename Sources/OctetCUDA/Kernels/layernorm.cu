@@ -32,10 +32,6 @@
 namespace {
 constexpr int MAX_WARPS = 8;  // H ≤ 1024
 
-__device__ __forceinline__ float fake_quantize(float v, float step) {
-    return step > 0 ? fminf(fmaxf(rintf(__fdiv_rn(v, step)), -128.f), 127.f) * step : v;
-}
-
 template <bool F32> __device__ __forceinline__ float4 load4(const void *p, size_t i) {
     if (F32) return *reinterpret_cast<const float4 *>(static_cast<const float *>(p) + i);
     uint2 v = *reinterpret_cast<const uint2 *>(static_cast<const f16 *>(p) + i);
