@@ -471,10 +471,10 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             return
         }
         let add = norm.localStep > 0 || norm.residualStep > 0 ? "qdq" : "float"
-        let mapA = try device.tensorMap(address: call.input, rows: m, rowBytes: k, strideBytes: k, boxRows: 64)
-        let mapW = try device.tensorMap(address: l.weight.address, rows: n, rowBytes: k, strideBytes: k, boxRows: 128)
-        try launch("gemm_wgmma.cu", "gemm_wgmma_i8_64x128_ln_\(add)_\(norm.copyName)", grid: (n / 128, (m + 63) / 64, 1), block: (256, 1, 1),
-                   sharedBytes: GemmChoice.wgmma(int8: true, variant: "64x128").sharedBytes, cluster: (n / 128, 1, 1), arguments: [
+        let tile = GemmChoice.wgmma(int8: true, variant: "64x128")  // the fused kernel's tile, ring and threads
+        let (mapA, mapW) = try tile.tensorMaps(device: device, a: call.input, weight: l.weight.address, m: m, n: n, k: k)
+        try launch("gemm_wgmma.cu", "gemm_wgmma_i8_64x128_ln_\(add)_\(norm.copyName)", grid: (n / tile.bn, (m + tile.bm - 1) / tile.bm, 1),
+                   block: (tile.threads, 1, 1), sharedBytes: tile.sharedBytes, cluster: (n / tile.bn, 1, 1), arguments: [
             .tensorMap(mapA), .tensorMap(mapW), .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k)), .buffer(dq), .buffer(l.bias),
             .pointer(residual), .float(norm.localStep), .float(norm.residualStep), .buffer(norm.gamma), .buffer(norm.beta),
             .float(config.layerNormEpsilon), .pointer(output), .pointer(buffers["copy"]!), .float(norm.qScale)])
@@ -796,6 +796,13 @@ struct GemmChoice {
     /// The grid, block, cluster and arguments of the chosen kernel for C[m, n] = epilogue(A[m, k] · W[n, k]ᵀ), A
     /// contiguous (lda = k) and C contiguous (ldo = n); addresses 0 are null (no dequantization, no output quantizer).
     /// The wgmma kernels take TMA descriptors of A and W, built here on `device`.
+    /// A wgmma kernel's TMA maps of A [m, k] and the weights [n, k], boxes of the tile's rows and 128 bytes of K.
+    func tensorMaps(device: CUDADevice, a: UInt64, weight: UInt64, m: Int, n: Int, k: Int) throws -> (TensorMap, TensorMap) {
+        let bytes = k * (kernel.contains("_i8_") ? 1 : 2)
+        return (try device.tensorMap(address: a, rows: m, rowBytes: bytes, strideBytes: bytes, boxRows: bm),
+                try device.tensorMap(address: weight, rows: n, rowBytes: bytes, strideBytes: bytes, boxRows: bn))
+    }
+
     func launchShape(device: CUDADevice, a: UInt64, weight: UInt64, m: Int, n: Int, k: Int, dqScale: UInt64, bias: UInt64, gelu: Bool,
                      qScale: UInt64, outKind: Int32, output: UInt64) throws
         -> (grid: (Int, Int, Int), block: (Int, Int, Int), cluster: (Int, Int, Int)?, arguments: [LoadedModule.Argument]) {
@@ -804,9 +811,7 @@ struct GemmChoice {
         var grid = ((n + bn - 1) / bn, (m + bm - 1) / bm, split)
         if wgmma {
             if kernel.contains("_pp_") { grid = (min(grid.0 * grid.1, device.multiprocessors), 1, 1) }
-            let bytes = k * (kernel.contains("_i8_") ? 1 : 2)
-            let mapA = try device.tensorMap(address: a, rows: m, rowBytes: bytes, strideBytes: bytes, boxRows: bm)
-            let mapW = try device.tensorMap(address: weight, rows: n, rowBytes: bytes, strideBytes: bytes, boxRows: bn)
+            let (mapA, mapW) = try tensorMaps(device: device, a: a, weight: weight, m: m, n: n, k: k)
             return (grid, (threads, 1, 1), nil,
                     [.tensorMap(mapA), .tensorMap(mapW), .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k))] + epilogue)
         }

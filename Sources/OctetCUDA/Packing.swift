@@ -56,23 +56,25 @@ struct PackedBatch: Equatable {
         return (tokens + granule - 1) / granule * granule
     }
 
+    /// Calls `body` for every real token: its packed row, its sequence and its position in the sequence.
+    private func forEachToken(_ body: (_ row: Int, _ sequence: Int, _ position: Int) -> Void) {
+        for (b, length) in lengths.enumerated() {
+            let first = Int(offsets[b])
+            for j in 0..<length { body(first + j, b, j) }
+        }
+    }
+
     /// A per-token input (ids, token types) of `batch` in packed order, zeros in the rows past `tokens`.
     func pack(_ values: [Int32], sequenceLength s: Int) -> [Int32] {
         var packed = [Int32](repeating: 0, count: rows)
-        for (b, length) in lengths.enumerated() {
-            let first = Int(offsets[b])
-            for j in 0..<length { packed[first + j] = values[b * s + j] }
-        }
+        forEachToken { row, b, j in packed[row] = values[b * s + j] }
         return packed
     }
 
     /// Each row's position in its sequence (0 past `tokens`).
     var positions: [Int32] {
         var positions = [Int32](repeating: 0, count: rows)
-        for (b, length) in lengths.enumerated() {
-            let first = Int(offsets[b])
-            for j in 0..<length { positions[first + j] = Int32(j) }
-        }
+        forEachToken { row, _, j in positions[row] = Int32(j) }
         return positions
     }
 
@@ -83,12 +85,9 @@ struct PackedBatch: Equatable {
     /// answer can start or end there).
     func unpack(start: [Float], end: [Float], sequenceLength s: Int) -> SpanLogits {
         var paddedStart = [Float](repeating: -.infinity, count: lengths.count * s), paddedEnd = paddedStart
-        for (b, length) in lengths.enumerated() {
-            let first = Int(offsets[b])
-            for j in 0..<length {
-                paddedStart[b * s + j] = start[first + j]
-                paddedEnd[b * s + j] = end[first + j]
-            }
+        forEachToken { row, b, j in
+            paddedStart[b * s + j] = start[row]
+            paddedEnd[b * s + j] = end[row]
         }
         return SpanLogits(batchSize: lengths.count, sequenceLength: s, start: paddedStart, end: paddedEnd)
     }

@@ -272,12 +272,10 @@ public struct CUDASelfTest {
                           attentionMask: (0..<(b * s)).map { Int32($0 % s < lengths[$0 / s] ? 1 : 0) })
     }
 
-    /// The batch's sequences in reverse order (`batch` rows are independent, so a model's logits reverse with them).
-    static func reversed(_ batch: TokenBatch) -> TokenBatch {
-        let (b, s) = (batch.batchSize, batch.sequenceLength)
-        func flip(_ v: [Int32]) -> [Int32] { (0..<b).reversed().flatMap { v[($0 * s)..<(($0 + 1) * s)] } }
-        return TokenBatch(batchSize: b, sequenceLength: s, inputIDs: flip(batch.inputIDs), tokenTypeIDs: flip(batch.tokenTypeIDs),
-                          attentionMask: flip(batch.attentionMask))
+    /// The rows of a row-major [b, s] array in reverse order (a batch's sequences are independent, so a model's logits
+    /// reverse with its inputs).
+    static func reversedRows<T>(_ v: [T], batch b: Int, sequence s: Int) -> [T] {
+        (0..<b).reversed().flatMap { v[($0 * s)..<(($0 + 1) * s)] }
     }
 
     /// A whole model on the GPU against the CPU reference on `batch`, packed to its real tokens or (`packing` false)
@@ -301,10 +299,10 @@ public struct CUDASelfTest {
         let replay = try gpu.spanLogits(for: batch)  // the replayed graph must give the same answer
         var (error, agree) = got.difference(from: expected, attentionMask: batch.attentionMask)
         if packed {
-            let flipped = Self.reversed(batch)
-            let reversedExpected = SpanLogits(batchSize: b, sequenceLength: s,
-                                              start: (0..<b).reversed().flatMap { expected.start[($0 * s)..<(($0 + 1) * s)] },
-                                              end: (0..<b).reversed().flatMap { expected.end[($0 * s)..<(($0 + 1) * s)] })
+            func flip<T>(_ v: [T]) -> [T] { Self.reversedRows(v, batch: b, sequence: s) }
+            let flipped = TokenBatch(batchSize: b, sequenceLength: s, inputIDs: flip(batch.inputIDs), tokenTypeIDs: flip(batch.tokenTypeIDs),
+                                     attentionMask: flip(batch.attentionMask))
+            let reversedExpected = SpanLogits(batchSize: b, sequenceLength: s, start: flip(expected.start), end: flip(expected.end))
             let (reversedError, _) = try gpu.spanLogits(for: flipped).difference(from: reversedExpected, attentionMask: flipped.attentionMask)
             error = max(error, reversedError)
         }

@@ -20,14 +20,8 @@ extension BertWeights {
     /// and biases N(0, 0.02²) as BERT initializes them, LayerNorm γ = 1 + N(0, 0.1²) and β = N(0, 0.1²) (not 1 and 0,
     /// so a test notices if they are mixed up); float16 storage like the reference checkpoint. Deterministic in `seed`.
     public static func random(config: BertConfig, seed: UInt64 = 1) -> BertWeights {
-        var state = seed &* 0x9E3779B97F4A7C15 | 1
-        func uniform() -> Float {  // SplitMix64 → (0, 1)
-            state &+= 0x9E3779B97F4A7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-            z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-            return (Float((z ^ (z >> 31)) >> 40) + 0.5) / Float(1 << 24)
-        }
+        var generator = SplitMix64(state: seed &* 0x9E3779B97F4A7C15 | 1)
+        func uniform() -> Float { (Float(generator.next() >> 40) + 0.5) / Float(1 << 24) }  // (0, 1)
         var tensors: [String: TensorView] = [:]
         func add(_ name: String, _ shape: [Int], mean: Float = 0, std: Float) {
             let count = shape.reduce(1, *)

@@ -220,15 +220,8 @@ struct Bench: ParsableCommand {
     /// `batch` real lengths uniform in 1…`sequence`, the same for every call with these arguments (a fixed-seed
     /// SplitMix64), so runs with and without packing see the same batch.
     static func uniformLengths(batch: Int, sequence: Int) -> [Int] {
-        var state = UInt64(batch) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(sequence)
-        return (0..<batch).map { _ in
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
-            return 1 + Int(z % UInt64(sequence))
-        }
+        var generator = SplitMix64(state: UInt64(batch) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(sequence))
+        return (0..<batch).map { _ in 1 + Int(generator.next() % UInt64(sequence)) }
     }
 
     static func list(_ text: String, _ name: String) throws -> [Int] {
