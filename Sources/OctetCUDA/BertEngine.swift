@@ -585,7 +585,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         let l = call.linear
         var list: [(String, GemmPlan)] = GemmChoice.tuningCandidates(m: m, n: l.outputs, k: l.inputs, int8: l.int8,
                                                                       multiprocessors: device.multiprocessors, wgmma: device.supportsWgmma)
-            .map { ($0.wgmma ? $0.kernel : "\($0.kernel) split \($0.split)", .kernel($0)) }
+            .map { ($0.label, .kernel($0)) }
         if libraryRuns(call) { list.append(("cublasLt", .library)) }
         return list
     }
@@ -686,7 +686,8 @@ struct AttentionChoice {
 /// (`scripts/gpu_kernel_bench.py`, docs/GPU.md). `gemm.cu` (mma.sync): deep-K 32×64 tiles for batch-1 shapes, 64×64
 /// for a few hundred rows, 128×128 for thousands; and for up to 512 rows, split-K (one thread-block cluster per tile)
 /// so the grid is about `waves` × the multiprocessors: at batch 1 a GEMM is a weight stream, and every multiprocessor
-/// must pull its share. `gemm_wgmma.cu` (TMA + wgmma, Hopper) from `wgmmaRows` rows up: the cooperative 128×128 tile
+/// must pull its share. On Hopper below `wgmmaRows` rows: `gemm_wgmma.cu`'s split-K 64×64 tile (a cluster of blocks
+/// per tile over K, as many as fill the multiprocessors once). `gemm_wgmma.cu` from `wgmmaRows` rows up: the cooperative 128×128 tile
 /// below 1,024 rows, the persistent ping-pong schedule with 128×128 tiles from there (the fastest of Octet's kernels
 /// at every batch-128 shape on the H200, both precisions; `OCTET_WGMMA_INT8=0` keeps INT8 on mma.sync,
 /// `OCTET_WGMMA_KERNEL` picks another of `wgmmaVariants`: knobs for the device runs' comparisons). With tuning on
@@ -726,6 +727,15 @@ struct GemmChoice {
             self = .wgmma(int8: int8, variant: Self.wgmmaVariant ?? (m >= 1024 ? "pp_128x128" : "128x128"))
             return
         }
+        if forcedTile == nil && wgmma && (!int8 || Self.wgmmaInt8) && kBytes % 16 == 0 {
+            // 64×64 wgmma tiles, split over K as many ways as fill the multiprocessors once (the cooperative kernel
+            // where that is one): the tuner's pick or close to it at BERT-large's batch-1 GEMMs on the H200 (docs/GPU.md,
+            // seventh session).
+            let tiles = (n + 63) / 64 * ((m + 63) / 64)
+            let split = GemmChoice.wgmma(int8: int8, variant: "sk_64x64").withSplit(multiprocessors / tiles, k: k, int8: int8)
+            self = split.split > 1 ? split : .wgmma(int8: int8, variant: "64x64")
+            return
+        }
         let name = forcedTile ?? (m >= 2048 ? "128x128_k64" : m > 256 && n >= 2048 ? "64x64_k128" : "32x64_k256")
         guard var tile = Self.mmaTiles.first(where: { $0.name == name }) else { preconditionFailure("no gemm.cu tile \(name)") }
         if kBytes % tile.bk != 0 { tile = Self.mmaTiles[3] }  // K = 384 int8, say: shallower slabs
@@ -742,8 +752,9 @@ struct GemmChoice {
     /// Every Octet kernel the tuner times for a GEMM shape (and the self-test checks): the mma.sync rule's tile; up to
     /// 512 rows its split-K aimed at half and twice the blocks per multiprocessor too, and the other small-M tiles
     /// (32×64×128, 64×64×128); on Hopper, where K's bytes are a multiple of 16, the wgmma variants: cooperative 64×128
-    /// and 128×128 at any M, and from 256 rows the ping-pong 128×128 and, when N is a multiple of 256, 128×256 and
-    /// ping-pong 64×256. Distinct kernel and split pairs, the rule's choice first.
+    /// and 128×128 at any M, from 256 rows the ping-pong 128×128 and, when N is a multiple of 256, 128×256 and
+    /// ping-pong 64×256, and up to 512 rows the split-K tiles, each split to fill the multiprocessors once (rounded
+    /// down and to nearest) and twice. Distinct kernel and split pairs, the mma.sync rule's choice first.
     static func tuningCandidates(m: Int, n: Int, k: Int, int8: Bool, multiprocessors: Int, wgmma: Bool) -> [GemmChoice] {
         var list = [GemmChoice(m: m, n: n, k: k, int8: int8, multiprocessors: multiprocessors, wgmma: false, waves: 1)]
         if m <= splitMaxTokens {
@@ -755,13 +766,27 @@ struct GemmChoice {
             }
         }
         if wgmma && k * (int8 ? 1 : 2) % 16 == 0 {
-            var variants = ["64x128", "128x128"]
+            var variants = ["64x128", "128x128"] + (m <= splitMaxTokens ? ["64x64"] : [])
             if m >= 256 { variants += ["pp_128x128"] + (n % 256 == 0 ? ["128x256", "pp_64x256"] : []) }
             list += variants.map { GemmChoice.wgmma(int8: int8, variant: $0) }
+            if m <= splitMaxTokens {
+                for variant in wgmmaVariants where variant.name.hasPrefix("sk_") {
+                    let tiles = (n + variant.bn - 1) / variant.bn * ((m + variant.bm - 1) / variant.bm)
+                    // One wave (the most blocks that fit on the multiprocessors once), about one, and about two; a
+                    // split of 1 is the cooperative kernel's job.
+                    for split in [multiprocessors / tiles, (multiprocessors + tiles / 2) / tiles, (2 * multiprocessors + tiles / 2) / tiles] {
+                        let choice = GemmChoice.wgmma(int8: int8, variant: variant.name).withSplit(split, k: k, int8: int8)
+                        if choice.split > 1 { list.append(choice) }
+                    }
+                }
+            }
         }
         var seen: Set<String> = []
         return list.filter { seen.insert("\($0.kernel) \($0.split)").inserted }
     }
+
+    /// How the tuner's report names the choice: the kernel, and its split-K where it has one.
+    var label: String { wgmma && split == 1 ? kernel : "\(kernel) split \(split)" }
 
     /// The `gemm.cu` tile's name (`mmaTiles`).
     var tileName: String { String(kernel.split(separator: "_").dropFirst(2).joined(separator: "_")) }
@@ -771,26 +796,33 @@ struct GemmChoice {
     }
 
     /// The `gemm_wgmma.cu` variants: (name, BM, BN, stages as the file instantiates them). "pp_": the persistent
-    /// ping-pong schedule (384 threads, at most one block per multiprocessor); else one tile per block with a warpgroup
-    /// per 64 rows.
+    /// ping-pong schedule (384 threads, at most one block per multiprocessor); "sk_": split-K, the `split` blocks of a
+    /// tile one cluster (for few rows); else one tile per block with a warpgroup per 64 rows.
     static let wgmmaVariants: [(name: String, bm: Int, bn: Int, stages: Int)] = [
-        ("128x256", 128, 256, 4), ("128x128", 128, 128, 6), ("64x128", 64, 128, 8), ("pp_128x128", 128, 128, 6), ("pp_64x256", 64, 256, 5)]
+        ("128x256", 128, 256, 4), ("128x128", 128, 128, 6), ("64x128", 64, 128, 8), ("pp_128x128", 128, 128, 6), ("pp_64x256", 64, 256, 5),
+        ("64x64", 64, 64, 8), ("sk_64x128", 64, 128, 4), ("sk_128x64", 128, 64, 4), ("sk_64x64", 64, 64, 4)]
 
     /// A `gemm_wgmma.cu` variant by name (`wgmmaVariants`).
     static func wgmma(int8: Bool, variant: String) -> GemmChoice {
         guard let v = wgmmaVariants.first(where: { $0.name == variant }) else { preconditionFailure("no wgmma variant \(variant)") }
-        let pingpong = variant.hasPrefix("pp_")
-        return GemmChoice(file: "gemm_wgmma.cu", kernel: "gemm_wgmma_\(pingpong ? "pp_" : "")\(int8 ? "i8" : "f16")_\(v.bm)x\(v.bn)",
-                          bm: v.bm, bn: v.bn, bk: 128, threads: pingpong ? 384 : 128 + 2 * v.bm, stages: v.stages, split: 1)
+        let schedule = variant.hasPrefix("pp_") || variant.hasPrefix("sk_") ? String(variant.prefix(3)) : ""
+        return GemmChoice(file: "gemm_wgmma.cu", kernel: "gemm_wgmma_\(schedule)\(int8 ? "i8" : "f16")_\(v.bm)x\(v.bn)",
+                          bm: v.bm, bn: v.bn, bk: 128, threads: schedule == "pp_" ? 384 : 128 + 2 * v.bm, stages: v.stages, split: 1)
     }
 
-    /// The same tile with another split-K (the self-test forces split paths), clamped to what the kernel takes.
+    /// Whether this is a split-K wgmma kernel (`gemm_wgmma_sk_*`).
+    var splitWgmma: Bool { kernel.hasPrefix("gemm_wgmma_sk_") }
+
+    /// The same tile with another split-K (the self-test forces split paths), clamped to what the kernel takes (the
+    /// wgmma kernels other than split-K take none).
     func withSplit(_ split: Int, k: Int, int8: Bool) -> GemmChoice {
-        GemmChoice(file: file, kernel: kernel, bm: bm, bn: bn, bk: bk, threads: threads, stages: stages,
-                   split: wgmma ? 1 : Self.clamped(split: split, kBytes: k * (int8 ? 1 : 2), bk: bk))
+        let kBytes = k * (int8 ? 1 : 2)
+        return GemmChoice(file: file, kernel: kernel, bm: bm, bn: bn, bk: bk, threads: threads, stages: stages,
+                          split: splitWgmma ? Self.clamped(split: split, kBytes: (kBytes + bk - 1) / bk * bk, bk: bk)
+                              : wgmma ? 1 : Self.clamped(split: split, kBytes: kBytes, bk: bk))
     }
 
-    /// What gemm.cu takes: 1 ≤ split ≤ min(8, the K slabs of `bk` bytes).
+    /// What gemm.cu and the split-K wgmma kernel take: 1 ≤ split ≤ min(8, the K slabs of `bk` bytes).
     private static func clamped(split: Int, kBytes: Int, bk: Int) -> Int { max(1, min(split, maxSplit, kBytes / bk)) }
 
     /// The grid, block, cluster and arguments of the chosen kernel for C[m, n] = epilogue(A[m, k] · W[n, k]ᵀ), A
@@ -812,7 +844,7 @@ struct GemmChoice {
         if wgmma {
             if kernel.contains("_pp_") { grid = (min(grid.0 * grid.1, device.multiprocessors), 1, 1) }
             let (mapA, mapW) = try tensorMaps(device: device, a: a, weight: weight, m: m, n: n, k: k)
-            return (grid, (threads, 1, 1), nil,
+            return (grid, (threads, 1, 1), splitWgmma ? (1, 1, split) : nil,
                     [.tensorMap(mapA), .tensorMap(mapW), .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k))] + epilogue)
         }
         return (grid, (threads, 1, 1), split > 1 ? (1, 1, split) : nil,

@@ -83,10 +83,15 @@ public struct CUDASelfTest {
                                                              wgmma: device.supportsWgmma)
                 results += try gemm(m: m, n: n, k: k, int8: int8, choices: candidates)
             }
-            // The wgmma kernels (Hopper): every variant with rows, columns and K past their tiles, and a BERT shape.
+            // The wgmma kernels (Hopper): every variant with rows, columns and K past their tiles (split-K ones split as
+            // far as K allows: 2 blocks of one slab each for int8, 3 blocks over 4 slabs for fp16), and a BERT shape.
             if device.supportsWgmma {
                 for variant in GemmChoice.wgmmaVariants {
-                    results += try gemm(m: 300, n: 200, k: 208, int8: int8, forced: .wgmma(int8: int8, variant: variant.name))
+                    results += try gemm(m: 300, n: 200, k: 208, int8: int8, forceSplit: 3, forced: .wgmma(int8: int8, variant: variant.name))
+                }
+                // Split-K wgmma with clusters of 8 (BERT-large's FFN out at batch 1) and 5 (uneven slabs).
+                for (variant, split) in [("sk_64x128", 8), ("sk_128x64", 5)] {
+                    results += try gemm(m: 128, n: 1024, k: 4096, int8: int8, forceSplit: split, forced: .wgmma(int8: int8, variant: variant))
                 }
                 // More tiles than multiprocessors: the ping-pong blocks take several tiles each, both warpgroups busy.
                 for variant in ["128x256", "pp_128x128", "pp_64x256"] {

@@ -68,20 +68,26 @@ enum GPU {
     }
 
     /// On Hopper, GEMMs of 1,024 rows and more take the ping-pong wgmma kernel in both precisions, from
-    /// `GemmChoice.wgmmaRows` (384) the cooperative 128×128 one, and fewer rows keep the split-K mma.sync path.
-    @Test("GEMM choice on Hopper: ping-pong wgmma for many rows, cooperative wgmma from 384, mma.sync below", arguments: [
+    /// `GemmChoice.wgmmaRows` (384) the cooperative 128×128 one, and fewer rows the split-K wgmma 64×64 tile.
+    @Test("GEMM choice on Hopper: ping-pong wgmma for many rows, cooperative wgmma from 384, split-K wgmma below", arguments: [
         ((16384, 4096, 1024, false), "gemm_wgmma_pp_f16_128x128"),
         ((16384, 1152, 384, false), "gemm_wgmma_pp_f16_128x128"),
         ((16384, 4096, 1024, true), "gemm_wgmma_pp_i8_128x128"),
         ((1024, 768, 3072, true), "gemm_wgmma_pp_i8_128x128"),
         ((384, 3072, 1024, false), "gemm_wgmma_f16_128x128"),
         ((384, 1024, 4096, true), "gemm_wgmma_i8_128x128"),
-        ((256, 3072, 1024, true), "gemm_i8_32x64_k256"),
-        ((128, 768, 3072, true), "gemm_i8_32x64_k256"),
+        ((256, 3072, 1024, true), "gemm_wgmma_i8_64x64"),
+        ((128, 768, 3072, true), "gemm_wgmma_sk_i8_64x64"),
+        ((128, 4096, 1024, false), "gemm_wgmma_f16_64x64"),
+        ((128, 1024, 4096, true), "gemm_wgmma_sk_i8_64x64"),
     ])
     func gemmChoiceWgmma(_ shape: (Int, Int, Int, Bool), _ expected: String) {
         let choice = GemmChoice(m: shape.0, n: shape.1, k: shape.2, int8: shape.3, multiprocessors: 132, wgmma: true, waves: 1)
         #expect(choice.kernel == expected)
+        // Split-K: as many blocks per tile as fill 132 multiprocessors once (BERT-base's FFN out: 24 tiles of 64×64,
+        // so 5 each; BERT-large's: 32 tiles, 4 each; 192 tiles: none, the cooperative kernel).
+        let splits = ["128×768": 5, "128×1024": 4]
+        if choice.splitWgmma { #expect(choice.split == splits["\(shape.0)×\(shape.1)"]) }
         #expect(choice.wgmma == expected.hasPrefix("gemm_wgmma") && choice.file == (choice.wgmma ? "gemm_wgmma.cu" : "gemm.cu"))
         // The ring of stages and its barriers fit the H200's 227 KiB of shared memory per block.
         #expect(choice.sharedBytes <= 227 * 1024)
@@ -141,6 +147,7 @@ enum GPU {
     /// kernel's requirements (the self-test runs every one of them against a float64 reference on the GPU).
     @Test("Tuning candidates: the rule's choice first, distinct, each within its kernel's requirements", arguments: [
         (128, 768, 3072, true), (128, 3072, 1024, false), (384, 3072, 1024, true), (16384, 4096, 1024, false), (128, 1152, 384, true),
+        (128, 1024, 1024, true),
     ])
     func tuningCandidates(_ shape: (Int, Int, Int, Bool)) {
         let (m, n, k, int8) = shape
@@ -151,7 +158,10 @@ enum GPU {
         let kBytes = k * (int8 ? 1 : 2)
         for c in list {
             #expect(c.sharedBytes <= 227 * 1024, "\(c.kernel)")
-            if c.wgmma {
+            if c.splitWgmma {
+                #expect(kBytes % 16 == 0 && m <= GemmChoice.splitMaxTokens && c.split >= 2 && c.split <= min(8, (kBytes + 127) / 128),
+                        "\(c.kernel) split \(c.split)")
+            } else if c.wgmma {
                 #expect(c.split == 1 && kBytes % 16 == 0)
             } else {
                 #expect(kBytes % c.bk == 0 && c.split >= 1 && c.split <= min(8, kBytes / c.bk), "\(c.kernel) split \(c.split)")
@@ -162,6 +172,13 @@ enum GPU {
         #expect(names.contains("gemm_wgmma_\(int8 ? "i8" : "f16")_64x128"))
         #expect(names.contains("gemm_wgmma_pp_\(int8 ? "i8" : "f16")_128x128") == (m >= 256))
         if m <= GemmChoice.splitMaxTokens { #expect(names.contains("gemm_\(int8 ? "i8" : "f16")_32x64_k128")) }
+        #expect(names.contains("gemm_wgmma_sk_\(int8 ? "i8" : "f16")_64x128") == (m <= GemmChoice.splitMaxTokens))
+        // BERT-large's attention output at batch 1 (N = 1,024, K = 1,024: 8 slabs): the split-K wgmma tiles aim at one
+        // and two blocks per multiprocessor, within a cluster of 8.
+        if (m, n, k, int8) == (128, 1024, 1024, true) {
+            #expect(list.filter { $0.kernel == "gemm_wgmma_sk_i8_64x128" }.map(\.split) == [8])
+            #expect(list.filter { $0.kernel == "gemm_wgmma_sk_i8_64x64" }.map(\.split) == [4, 8])
+        }
         // At BERT-base's FFN out with 128 rows the split-K aims give three splits of the rule's tile.
         if (m, n, k, int8) == (128, 768, 3072, true) {
             #expect(list.filter { $0.kernel == "gemm_i8_32x64_k256" }.map(\.split) == [3, 1, 6])
@@ -175,8 +192,8 @@ enum GPU {
         let lines = try #require(CUDAKernels.source(of: "gemm_wgmma.cu")).split(separator: "\n")
         for v in GemmChoice.wgmmaVariants {
             let choice = GemmChoice.wgmma(int8: true, variant: v.name)
-            let pingpong = v.name.hasPrefix("pp_")
-            let name = "gemm_wgmma_\(pingpong ? "pp_" : "")##PRECISION##_\(v.bm)x\(v.bn),"
+            let pingpong = v.name.hasPrefix("pp_"), schedule = v.name.hasPrefix("pp_") || v.name.hasPrefix("sk_") ? v.name.prefix(3) : ""
+            let name = "gemm_wgmma_\(schedule)##PRECISION##_\(v.bm)x\(v.bn),"
             let line = try #require(lines.first { $0.contains(name) }, "no instantiation of \(name)")
             #expect(line.contains(", \(v.stages), INT8)"), "\(line)")
             #expect(choice.kernel == name.replacingOccurrences(of: "##PRECISION##", with: "i8").dropLast())

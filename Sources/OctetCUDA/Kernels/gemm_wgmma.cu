@@ -45,9 +45,11 @@ template <int N, typename T> struct Fragment {
 
 // wgmma with every accumulator register as an operand: the instruction names all N / 2 of them (64 or 128), listed
 // once here as operand numbers and constraints.
-#define REGS_64                                                                                                        \
+#define REGS_32                                                                                                        \
     "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21,"              \
-    "%22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41,"              \
+    "%22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+#define REGS_64                                                                                                        \
+    REGS_32 ", %32, %33, %34, %35, %36, %37, %38, %39, %40, %41,"                                                       \
     "%42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61,"              \
     "%62, %63"
 #define REGS_128                                                                                                       \
@@ -56,12 +58,21 @@ template <int N, typename T> struct Fragment {
     "%103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118,"                  \
     "%119, %120, %121, %122, %123, %124, %125, %126, %127"
 #define OPERANDS_8(C, i) C(d[i]), C(d[i + 1]), C(d[i + 2]), C(d[i + 3]), C(d[i + 4]), C(d[i + 5]), C(d[i + 6]), C(d[i + 7])
-#define OPERANDS_64(C, i)                                                                                              \
-    OPERANDS_8(C, i), OPERANDS_8(C, i + 8), OPERANDS_8(C, i + 16), OPERANDS_8(C, i + 24), OPERANDS_8(C, i + 32),       \
-        OPERANDS_8(C, i + 40), OPERANDS_8(C, i + 48), OPERANDS_8(C, i + 56)
+#define OPERANDS_32(C, i) OPERANDS_8(C, i), OPERANDS_8(C, i + 8), OPERANDS_8(C, i + 16), OPERANDS_8(C, i + 24)
+#define OPERANDS_64(C, i) OPERANDS_32(C, i), OPERANDS_32(C, i + 32)
 #define INT_ACC(x) "+r"(x)
 #define FLOAT_ACC(x) "+f"(x)
 // scale-d = 1 (accumulate; the accumulators start at 0). FP16: scale-a = scale-b = 1, neither operand transposed.
+__device__ __forceinline__ void wgmma(Fragment<64, int> &acc, unsigned long long a, unsigned long long b) {
+    int *d = acc.v;
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\nwgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 {" REGS_32
+                 "}, %32, %33, p;\n}\n" : OPERANDS_32(INT_ACC, 0) : "l"(a), "l"(b), "r"(1));
+}
+__device__ __forceinline__ void wgmma(Fragment<64, float> &acc, unsigned long long a, unsigned long long b) {
+    float *d = acc.v;
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\nwgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {" REGS_32
+                 "}, %32, %33, p, 1, 1, 0, 0;\n}\n" : OPERANDS_32(FLOAT_ACC, 0) : "l"(a), "l"(b), "r"(1));
+}
 __device__ __forceinline__ void wgmma(Fragment<128, int> &acc, unsigned long long a, unsigned long long b) {
     int *d = acc.v;
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\nwgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {" REGS_64
@@ -251,7 +262,48 @@ struct Ring {
     }
 
     __device__ __forceinline__ void release(int position) { barrier_arrive(empty + position % STAGES); }
+
+    // The two halves of `load` for a position of the first lap (no release to wait for): the weights' slab, which may be
+    // fetched before the previous kernel has finished (weights never change), and the activations' slab after it.
+    __device__ __forceinline__ void loadWeights(int position, const TensorMap &mapB, int x, int n0) {
+        barrier_expect(full + position, STAGE_BYTES);
+        tma_load(smem + position * STAGE_BYTES + A_BYTES, mapB, full + position, x, n0);
+    }
+    __device__ __forceinline__ void loadActivations(int position, const TensorMap &mapA, int x, int m0) {
+        tma_load(smem + position * STAGE_BYTES, mapA, full + position, x, m0);
+    }
 };
+
+// The start of the one-tile schedules (cooperative and split-K): the ring's barriers (`consumers` threads release a
+// stage), then the weights' slabs of the first lap, K slabs kt0 … kt0 + early − 1 with early = min(kTiles, STAGES),
+// requested before `griddepcontrol.wait`: weights never change, so under programmatic dependent launch their fetch
+// overlaps the previous kernel's tail, and the activations' slabs follow once that kernel is done. Returns `early`;
+// the producer thread then calls `finish_loads`.
+template <int BM, int BN, int STAGES>
+__device__ __forceinline__ int start_ring(Ring<BM, BN, STAGES> &ring, const TensorMap &mapB, int n0, int kt0, int kTiles,
+                                          unsigned consumers) {
+    const int early = min(kTiles, STAGES);
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < STAGES; s++) {
+            barrier_init(ring.full + s, 1);
+            barrier_init(ring.empty + s, consumers);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");  // visible to the TMA unit
+        for (int kt = 0; kt < early; kt++) ring.loadWeights(kt, mapB, (kt0 + kt) * Ring<BM, BN, STAGES>::BK, n0);
+    }
+    __syncthreads();
+    wait_for_producers();
+    allow_dependents();
+    return early;
+}
+// The producer thread's part after `start_ring`: the activations of the first lap, then whole slabs.
+template <int BM, int BN, int STAGES>
+__device__ __forceinline__ void finish_loads(Ring<BM, BN, STAGES> &ring, const TensorMap &mapA, const TensorMap &mapB, int m0,
+                                             int n0, int kt0, int kTiles, int early) {
+    constexpr int BK = Ring<BM, BN, STAGES>::BK;
+    for (int kt = 0; kt < early; kt++) ring.loadActivations(kt, mapA, (kt0 + kt) * BK, m0);
+    for (int kt = early; kt < kTiles; kt++) ring.load(kt, mapA, mapB, (kt0 + kt) * BK, m0, n0);
+}
 
 template <int HALVES, int BN, typename T> __device__ __forceinline__ void zero(Fragment<BN, T> (&acc)[HALVES]) {
 #pragma unroll
@@ -272,11 +324,10 @@ __device__ __forceinline__ void gemm(const TensorMap &mapA, const TensorMap &map
     const int tid = threadIdx.x, group = tid / 128;
     const int m0 = blockIdx.y * 64 * CONSUMERS, n0 = blockIdx.x * BN;
     const int kTiles = (K * (INT8 ? 1 : 2) + R::BK - 1) / R::BK;
-    init_barriers<STAGES>(ring.full, ring.empty, CONSUMERS * 128);
+    const int early = start_ring(ring, mapB, n0, 0, kTiles, CONSUMERS * 128);
 
     if (group == 0) {  // producer
-        if (tid == 0)
-            for (int kt = 0; kt < kTiles; kt++) ring.load(kt, mapA, mapB, kt * R::BK, m0, n0);
+        if (tid == 0) finish_loads(ring, mapA, mapB, m0, n0, 0, kTiles, early);
         return;
     }
 
@@ -353,6 +404,104 @@ __device__ __forceinline__ void gemm_pingpong(const TensorMap &mapA, const Tenso
     }
 }
 
+
+// Split-K schedule for few rows (batch 1: M = 128 or 384), where a GEMM is a stream of weights. A 64×128 tile per block
+// gave BERT-large s128 b1's FFN-out GEMM (N = 1,024, K = 4,096) 16 blocks on 132 multiprocessors, each pulling 512 KB
+// of weights through one TMA ring: 9.4 µs where the weights stream in about 1 µs. Here the grid's z splits K: the
+// `split` blocks of a tile (a thread-block cluster (1, 1, split), split ≤ 8) each take K slabs
+// [z·slabs/split, (z+1)·slabs/split), so tiles × split blocks pull the weights together. Each block parks its partial
+// tile (int32 or float, rows padded by 8 words so a warp's stores spread over the banks) in its ring's buffers, idle
+// by then; after a cluster barrier block z adds rows [z·BM/split, (z+1)·BM/split) of all the cluster's partials in
+// rank order through distributed shared memory (a fixed order: float sums never depend on timing) and runs the
+// epilogue on them with all its threads, so the epilogue's work (GELU, quantization) is split too. The weights' first
+// slabs are requested before `griddepcontrol.wait` (weights never change), so under programmatic dependent launch their
+// fetch overlaps the previous kernel's tail. Every thread stays to the last cluster barrier. Four stages, though a
+// block of BERT-large's FFN out at batch 1 has 8 slabs to fetch: with eight (129 KB of shared memory) the same splits
+// measured 30–50% slower on the H200, clusters waiting for multiprocessors with that much shared memory free (the
+// cooperative kernel, eight stages, is the candidate for shapes that need no split).
+template <int CONSUMERS, int BN, int STAGES, bool INT8>
+__device__ __forceinline__ void gemm_splitk(const TensorMap &mapA, const TensorMap &mapB, int M, int N, int K,
+                                            const float *__restrict__ dqScale, const float *__restrict__ bias, int act,
+                                            const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo) {
+    typedef typename Accumulator<INT8>::T T;
+    constexpr int BM = 64 * CONSUMERS, THREADS = 128 * (CONSUMERS + 1), LD = BN + 8, MAX_SPLIT = 8;
+    typedef Ring<BM, BN, STAGES> R;
+    static_assert(BM * LD * 4 <= STAGES * R::STAGE_BYTES, "the partial tile is parked in the ring's buffers");
+    extern __shared__ unsigned char raw[];
+    R ring(raw);
+    const int tid = threadIdx.x, group = tid / 128;
+    const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN, split = gridDim.z, z = blockIdx.z;
+    const int slabs = (K * (INT8 ? 1 : 2) + R::BK - 1) / R::BK, kt0 = z * slabs / split, kTiles = (z + 1) * slabs / split - kt0;
+    const int early = start_ring(ring, mapB, n0, kt0, kTiles, CONSUMERS * 128);
+
+    Fragment<BN, T> acc[1];
+    if (group == 0) {  // producer
+        if (tid == 0) finish_loads(ring, mapA, mapB, m0, n0, kt0, kTiles, early);
+    } else {
+        zero(acc);
+        ring.multiply(acc, 0, kTiles, (group - 1) * 64 * R::BK);
+        wgmma_wait<0>();
+        fence_operands(acc[0]);
+    }
+    // Every consumer has waited for every slab and its products are complete: the ring's buffers are free.
+    __syncthreads();
+    T *tile = reinterpret_cast<T *>(ring.smem);
+    if (group > 0) {
+        const int warp = (tid % 128) / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++)
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                T *p = tile + ((group - 1) * 64 + warp * 16 + g + 8 * h) * LD + 8 * j + 2 * t;
+                p[0] = acc[0].v[4 * j + 2 * h];
+                p[1] = acc[0].v[4 * j + 2 * h + 1];
+            }
+    }
+    // The reduction: a thread adds four adjacent columns of a row over the cluster's blocks with one 16-byte load per
+    // block (rows are 16-byte aligned: LD·4 is a multiple of 16), and stores them as two pairs.
+    constexpr int QUADS = BN / 4, ROW_STEP = THREADS / QUADS;
+    const int column = (tid % QUADS) * 4;
+    float dq[4], bi[4], qs[2][2] = {{0.f, 0.f}, {0.f, 0.f}};
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const int nc = min(n0 + column + 2 * h, N - 2);  // loads stay inside; stores check n
+        const float2 d = dqScale ? __ldg(reinterpret_cast<const float2 *>(dqScale + nc)) : make_float2(1.f, 1.f);
+        const float2 b = bias ? __ldg(reinterpret_cast<const float2 *>(bias + nc)) : make_float2(0.f, 0.f);
+        dq[2 * h] = d.x; dq[2 * h + 1] = d.y; bi[2 * h] = b.x; bi[2 * h + 1] = b.y;
+        if (outKind != OUT_F16 && outKind != OUT_F32) {
+            const float2 q = __ldg(reinterpret_cast<const float2 *>(qScale + nc));
+            qs[h][0] = q.x;
+            qs[h][1] = q.y;
+        }
+    }
+    const int rank = (int)cluster_rank();
+    cluster_sync();  // every block's partial tile is complete and visible to the cluster
+    const int rowEnd = (rank + 1) * BM / split;
+    for (int r = rank * BM / split + tid / QUADS; r < rowEnd; r += ROW_STEP) {
+        T v[MAX_SPLIT][4];
+#pragma unroll
+        for (int zz = 0; zz < MAX_SPLIT; zz++)  // every block's loads issued before the sums
+            if (zz < split) cluster_load4(cluster_address(tile + r * LD + column, zz), v[zz]);
+        T sum[4] = {v[0][0], v[0][1], v[0][2], v[0][3]};
+#pragma unroll
+        for (int zz = 1; zz < MAX_SPLIT; zz++)
+            if (zz < split)
+#pragma unroll
+                for (int e = 0; e < 4; e++) sum[e] += v[zz][e];
+        const int m = m0 + r;
+        if (m >= M) continue;
+        float y[4];
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            y[e] = (float)sum[e] * dq[e] + bi[e];
+            if (act) y[e] = gelu(y[e]);
+        }
+#pragma unroll
+        for (int h = 0; h < 2; h++)
+            if (n0 + column + 2 * h < N) store_pair(out, ldo, outKind, m, n0 + column + 2 * h, y[2 * h], y[2 * h + 1], qs[h]);
+    }
+    cluster_sync();  // no block leaves while another still reads its shared memory
+}
 
 // The GEMM before a residual LayerNorm with the add and the LayerNorm fused into its epilogue (the engine takes it with
 // `OCTET_FUSED_LAYERNORM=1`; on the H200 it passed the whole-model self-test but took 35 µs per launch at BERT-large
@@ -482,8 +631,9 @@ __device__ __forceinline__ void gemm_layernorm(const TensorMap &mapA, const Tens
 }  // namespace
 
 // The variants the engine chooses from. Name: gemm_wgmma_<precision>_<BM>x<BN> (cooperative: one tile per block,
-// CONSUMERS warpgroups of 64 rows; grid = tiles) and gemm_wgmma_pp_<precision>_<BM>x<BN> (ping-pong: grid = at most one
-// block per multiprocessor). 128 + 128·CONSUMERS threads (ping-pong: 384); shared memory STAGES × (BM + BN) × 128
+// CONSUMERS warpgroups of 64 rows; grid = tiles), gemm_wgmma_pp_<precision>_<BM>x<BN> (ping-pong: grid = at most one
+// block per multiprocessor) and gemm_wgmma_sk_<precision>_<BM>x<BN> (split-K: grid = tiles × split, cluster (1, 1,
+// split), split ≤ min(8, K's 128-byte slabs)). 128 + 128·CONSUMERS threads (ping-pong: 384); shared memory STAGES × (BM + BN) × 128
 // bytes + 1,024 (alignment) + 16 × (STAGES + 1) (barriers).
 #define WGMMA_VARIANT(NAME, CONSUMERS, BN, STAGES, INT8)                                                               \
     extern "C" __global__ void __launch_bounds__(128 * (CONSUMERS + 1), 1)                                             \
@@ -497,12 +647,22 @@ __device__ __forceinline__ void gemm_layernorm(const TensorMap &mapA, const Tens
              const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo) { \
         gemm_pingpong<HALVES, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo);   \
     }
+#define SPLITK_VARIANT(NAME, CONSUMERS, BN, STAGES, INT8)                                                             \
+    extern "C" __global__ void __launch_bounds__(128 * (CONSUMERS + 1), 1)                                             \
+        NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
+             const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo) { \
+        gemm_splitk<CONSUMERS, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo);  \
+    }
 #define WGMMA_VARIANTS(PRECISION, INT8)                                                                                \
     WGMMA_VARIANT(gemm_wgmma_##PRECISION##_128x256, 2, 256, 4, INT8)                                                   \
     WGMMA_VARIANT(gemm_wgmma_##PRECISION##_128x128, 2, 128, 6, INT8)                                                   \
     WGMMA_VARIANT(gemm_wgmma_##PRECISION##_64x128, 1, 128, 8, INT8)                                                    \
     PINGPONG_VARIANT(gemm_wgmma_pp_##PRECISION##_128x128, 2, 128, 6, INT8)                                             \
-    PINGPONG_VARIANT(gemm_wgmma_pp_##PRECISION##_64x256, 1, 256, 5, INT8)
+    PINGPONG_VARIANT(gemm_wgmma_pp_##PRECISION##_64x256, 1, 256, 5, INT8)                                              \
+    WGMMA_VARIANT(gemm_wgmma_##PRECISION##_64x64, 1, 64, 8, INT8)                                                      \
+    SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_64x128, 1, 128, 4, INT8)                                                \
+    SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_128x64, 2, 64, 4, INT8)                                                 \
+    SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_64x64, 1, 64, 4, INT8)
 
 WGMMA_VARIANTS(i8, true)
 WGMMA_VARIANTS(f16, false)
