@@ -130,11 +130,17 @@ struct Bench: ParsableCommand {
                   + ((engine as? CUDABertEngine)?.packing == true ? " (packed to the real tokens)" : "")))
             print(table(["batch", "seq", "runs", "min ms", "mean ms", "median ms", "p90 ms", "p95 ms", "p99 ms", "max ms", "seq/s"]
                         + (cuda == nil ? [] : ["GPU compute ms", "H2D ms", "D2H ms"]), rows))
-            let tuning = cuda?.tuningReport ?? []
+            let tuning = cuda?.tuningReport ?? [], passTuning = cuda?.passTuningReport ?? []
             if !tuning.isEmpty {
                 print("GEMM plans measured at the first run of each shape (tuning; OCTET_GEMM_TUNE=0 turns it off), mean µs per launch:")
                 print(table(["shape", "kept", "candidates"], tuning.map { t in
                     [t.shape, t.chosen, t.candidates.map { "\($0.0) \(String(format: "%.1f", $0.1))" }.joined(separator: ", ")]
+                }))
+            }
+            if !passTuning.isEmpty {
+                print("The fastest plans timed again inside the whole pass (OCTET_GEMM_TUNE=pass), ms per pass:")
+                print(table(["shape", "kept", "candidates"], passTuning.map { t in
+                    [t.shape, t.chosen, t.candidates.map { "\($0.0) \(String(format: "%.3f", $0.1))" }.joined(separator: ", ")]
                 }))
             }
             if let json {
@@ -143,6 +149,11 @@ struct Bench: ParsableCommand {
                 if !tuning.isEmpty {
                     report["gemm_tuning"] = tuning.map { t in
                         ["shape": t.shape, "chosen": t.chosen, "candidates_us": Dictionary(uniqueKeysWithValues: t.candidates)] as [String: Any]
+                    }
+                }
+                if !passTuning.isEmpty {
+                    report["gemm_tuning_in_pass"] = passTuning.map { t in
+                        ["shape": t.shape, "chosen": t.chosen, "candidates_ms": Dictionary(uniqueKeysWithValues: t.candidates)] as [String: Any]
                     }
                 }
                 try FileIO.writeJSON(report, to: json)
