@@ -713,6 +713,9 @@ struct AttentionChoice {
     static let residentInt8 = ProcessInfo.processInfo.environment["OCTET_ATTENTION_RESIDENT"] != "0"
     /// Whether int8 attention on small grids splits its keys over a cluster (unless `OCTET_ATTENTION_SPLIT=0`).
     static let splitInt8 = ProcessInfo.processInfo.environment["OCTET_ATTENTION_SPLIT"] != "0"
+    /// Whether fp16 attention on small grids splits its keys over a cluster (`OCTET_ATTENTION_SPLIT_F16=1`; opt-in: written
+    /// after the seventh session's device time was spent, not yet run on a GPU).
+    static let splitFloat16 = ProcessInfo.processInfo.environment["OCTET_ATTENTION_SPLIT_F16"] == "1"
     /// The kernel's name and its dynamic shared memory in bytes.
     let kernel: String, sharedBytes: Int
     /// Blocks per 64 queries (the split kernel's cluster: the grid's x is this × the query blocks), else 1.
@@ -721,9 +724,17 @@ struct AttentionChoice {
     /// The choice for heads of `headSize` (32 or 64) features; `inKind` 0, 1, 2: fp16, float32 or int8 Q, K and V.
     init(headSize d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch b: Int, sequence s: Int, heads: Int, multiprocessors: Int,
          staged forced: Bool = AttentionChoice.forceStaged, resident: Bool = AttentionChoice.residentInt8,
-         split: Bool = AttentionChoice.splitInt8) {
+         split: Bool = AttentionChoice.splitInt8, splitFloat: Bool = AttentionChoice.splitFloat16) {
         let padded = (s + 63) / 64 * 64, kRow = d * (qk8 ? 1 : 2) + 16, vRow = padded * (pv8 ? 1 : 2) + 16
         let blocks = padded / 64 * heads * b
+        if splitFloat && !forced && !qk8 && !pv8 && inKind < 2 && d == 64 && padded > 64 && padded <= 512 && blocks < multiprocessors {
+            // Each block: its queries, one K and one V chunk (fp16), the 64 keys' mask, its row pairs and its float
+            // P·V partials (rows of d + 4 floats).
+            keyBlocks = padded / 64
+            kernel = "attention_mma_d64_f16_f16_split\(keyBlocks)_\(["f16in", "f32in"][Int(inKind)])"
+            sharedBytes = 3 * 64 * kRow + 64 * 4 + 64 * 8 + 64 * (d + 4) * 4
+            return
+        }
         if split && !forced && qk8 && pv8 && inKind == 2 && d == 64 && padded > 64 && blocks < multiprocessors {
             // Each block: its queries, one K and one V chunk, the 64 keys' mask, its row pairs and its int32 sums.
             keyBlocks = padded / 64

@@ -98,13 +98,14 @@ enum GPU {
     /// each needs.
     /// A layer's attention shape and the kernel and shared memory it should get.
     struct AttentionCase: Sendable, CustomTestStringConvertible {
-        let d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, resident: Bool, split: Bool, keyBlocks: Int
-        let kernel: String, sharedBytes: Int
+        let d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, resident: Bool, split: Bool, splitFloat: Bool
+        let keyBlocks: Int, kernel: String, sharedBytes: Int
         var testDescription: String { kernel }
         init(d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, resident: Bool = false, split: Bool = false,
-             keyBlocks: Int = 1, kernel: String, sharedBytes: Int) {
+             splitFloat: Bool = false, keyBlocks: Int = 1, kernel: String, sharedBytes: Int) {
             (self.d, self.qk8, self.pv8, self.inKind, self.batch, self.sequence) = (d, qk8, pv8, inKind, batch, sequence)
-            (self.staged, self.resident, self.split, self.keyBlocks, self.kernel, self.sharedBytes) = (staged, resident, split, keyBlocks, kernel, sharedBytes)
+            (self.staged, self.resident, self.split, self.splitFloat) = (staged, resident, split, splitFloat)
+            (self.keyBlocks, self.kernel, self.sharedBytes) = (keyBlocks, kernel, sharedBytes)
         }
     }
     static let attentionCases: [AttentionCase] = [
@@ -132,12 +133,22 @@ enum GPU {
               kernel: "attention_mma_d64_i8_i8_split6_i8in", sharedBytes: 3 * 64 * 80 + 64 * 4 + 64 * 8 + 64 * 80 * 4),
         .init(d: 64, qk8: true, pv8: true, inKind: 2, batch: 8, sequence: 384, staged: false, split: true,  // 6 × 16 × 8 blocks: enough
               kernel: "attention_mma_d64_i8_i8_staged_i8in", sharedBytes: 384 * 80 + 64 * 400 + 64 * 80 + 384 * 4),
+        // FP16 products with the keys split (opt-in): 96 blocks at BERT-large s384 b1, one cluster of 6 per 64 queries.
+        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 1, sequence: 384, staged: false, splitFloat: true, keyBlocks: 6,
+              kernel: "attention_mma_d64_f16_f16_split6_f16in", sharedBytes: 3 * 64 * 144 + 64 * 4 + 64 * 8 + 64 * 68 * 4),
+        .init(d: 64, qk8: false, pv8: false, inKind: 1, batch: 1, sequence: 100, staged: false, splitFloat: true, keyBlocks: 2,
+              kernel: "attention_mma_d64_f16_f16_split2_f32in", sharedBytes: 3 * 64 * 144 + 64 * 4 + 64 * 8 + 64 * 68 * 4),
+        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 128, sequence: 384, staged: false, splitFloat: true,  // big grid: the ring
+              kernel: "attention_mma_d64_f16_f16_f16in", sharedBytes: 5 * 64 * 144 + 384 * 4),
+        .init(d: 32, qk8: false, pv8: false, inKind: 0, batch: 1, sequence: 384, staged: false, splitFloat: true,  // heads of 32: the ring
+              kernel: "attention_mma_d32_f16_f16_f16in", sharedBytes: 5 * 64 * 80 + 384 * 4),
     ]
 
     @Test("Attention choice: the K/V ring where it measured faster, the staged kernel elsewhere", arguments: attentionCases)
     func attentionChoice(_ c: AttentionCase) {
         let choice = AttentionChoice(headSize: c.d, qk8: c.qk8, pv8: c.pv8, inKind: c.inKind, batch: c.batch, sequence: c.sequence,
-                                     heads: 16, multiprocessors: 132, staged: c.staged, resident: c.resident, split: c.split)
+                                     heads: 16, multiprocessors: 132, staged: c.staged, resident: c.resident, split: c.split,
+                                     splitFloat: c.splitFloat)
         #expect(choice.kernel == c.kernel)
         #expect(choice.keyBlocks == c.keyBlocks)
         #expect(choice.sharedBytes == c.sharedBytes)
@@ -294,7 +305,8 @@ enum GPU {
                                                                             (128, 512, true, false, false), (1, 128, false, true, false)]
                             + (2...8).map({ (1, 64 * $0, false, false, true) }) {
                             let choice = AttentionChoice(headSize: d, qk8: qk8, pv8: pv8, inKind: inKind, batch: batch, sequence: sequence,
-                                                         heads: 16, multiprocessors: 132, staged: staged, resident: resident, split: split)
+                                                         heads: 16, multiprocessors: 132, staged: staged, resident: resident, split: split,
+                                                         splitFloat: split)
                             names.insert(choice.kernel)
                             #expect(choice.sharedBytes <= 227 * 1024, "\(choice.kernel): \(choice.sharedBytes) bytes")
                         }
@@ -302,9 +314,10 @@ enum GPU {
                 }
             }
             // 2 head sizes × (4 pairs × 2 float inputs + int8 input) + 6 staged twins + 2 resident forms + 7 split
-            // clusters (heads of 64), less the int8 ring with heads of 32, which the engine never picks (it measured
-            // slower than the staged kernel; the workbench still checks it).
-            #expect(names.count == 32)
+            // clusters (heads of 64) + 7 × 2 fp16 split clusters (heads of 64, fp16 and float32 input), less the int8
+            // ring with heads of 32, which the engine never picks (it measured slower than the staged kernel; the
+            // workbench still checks it).
+            #expect(names.count == 46)
             for name in names.sorted() {
                 #expect(module.cubin.range(of: Data((name + "\0").utf8)) != nil, "no \(name) in attention_mma.cu")
             }

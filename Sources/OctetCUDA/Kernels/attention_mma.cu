@@ -474,10 +474,88 @@ __device__ __forceinline__ void chunk_scores(const unsigned (&qa)[D * (INT8 ? 1 
 // on a multiprocessor). V's B fragments come from its [key][d] rows by ldmatrix .trans, so V is never transposed.
 // Float32 input (IN 1) is converted while staging, synchronously. Tolerance as the two-pass kernel's fp16 path: p
 // and V rounded to fp16, sums in float32.
+// 64 rows from r0 of one column block (col: 0 for Q, H for K, 2H for V) of fp16 (IN 0) or float32 (IN 1) QKV into
+// shared memory as fp16 [row][d] rows of ROW bytes; rows past S read as zeros. fp16 goes by cp.async (the caller
+// commits and waits), float32 through registers, converted, every load issued before the first store.
+template <int D, int IN, int ROW>
+__device__ __forceinline__ void stage_rows_f16(unsigned char *dst, const void *__restrict__ qkv, size_t base, int r0, int col, int S, int ld) {
+    constexpr int TILE = WARPS * ROWS, PIECES = D / 8;
+    if (IN == 0) {
+#pragma unroll
+        for (int u = 0; u < TILE * PIECES / (WARPS * 32); u++) {
+            const int e = threadIdx.x + u * WARPS * 32, r = e / PIECES, d = (e % PIECES) * 8, j = r0 + r;
+            copy16(dst + r * ROW + 2 * d, static_cast<const f16 *>(qkv) + base + (size_t)min(j, S - 1) * ld + col + d, j < S);
+        }
+    } else {
+        constexpr int STEPS = TILE * PIECES / (WARPS * 32);
+        float v[STEPS][8];
+#pragma unroll
+        for (int u = 0; u < STEPS; u++) {
+            const int e = threadIdx.x + u * WARPS * 32, r = e / PIECES, d = (e % PIECES) * 8, j = r0 + r;
+            if (j < S) load8<IN>(qkv, base + (size_t)j * ld + col + d, v[u]);
+            else
+#pragma unroll
+                for (int k = 0; k < 8; k++) v[u][k] = 0.f;
+        }
+#pragma unroll
+        for (int u = 0; u < STEPS; u++) {
+            const int e = threadIdx.x + u * WARPS * 32, r = e / PIECES, d = (e % PIECES) * 8;
+            *reinterpret_cast<uint4 *>(dst + r * ROW + 2 * d) =
+                make_uint4(float2_to_f16x2(v[u][0], v[u][1]), float2_to_f16x2(v[u][2], v[u][3]),
+                           float2_to_f16x2(v[u][4], v[u][5]), float2_to_f16x2(v[u][6], v[u][7]));
+        }
+    }
+}
+
+// P·V of one 64-key chunk in fp16 into float sums (the flash kernels): `s` holds the warp's probabilities as the score
+// fragments (chunk_scores' layout), which are P's A fragments as they stand (16 keys: blocks 2·group, 2·group + 1);
+// V's B fragments come by ldmatrix .trans from [key][d] rows (matrices: keys 0–7 and 8–15 of d block jd, then jd + 1).
+template <int D, int ROW>
+__device__ __forceinline__ void pv_chunk_f16(const float (&s)[8][4], const unsigned char *Vc, int lane, float (&o)[D / 8][4]) {
+#pragma unroll
+    for (int group = 0; group < 4; group++) {
+        const int b0 = 2 * group;
+        unsigned a[4] = {float2_to_f16x2(s[b0][0], s[b0][1]), float2_to_f16x2(s[b0][2], s[b0][3]),
+                         float2_to_f16x2(s[b0 + 1][0], s[b0 + 1][1]), float2_to_f16x2(s[b0 + 1][2], s[b0 + 1][3])};
+#pragma unroll
+        for (int jd = 0; jd < D / 8; jd += 2) {
+            unsigned r[4];
+            ldmatrix_x4_trans(r, Vc + (group * 16 + lane % 8 + ((lane / 8) % 2) * 8) * ROW + (jd * 8 + (lane / 16) * 8) * 2);
+            mma_f16(o[jd], a, r[0], r[1]);
+            mma_f16(o[jd + 1], a, r[2], r[3]);
+        }
+    }
+}
+
+// Row r (0: g, 1: g + 8) of a chunk's scores replaced by exp(s − shift); returns this thread's sum of them (its keys
+// only: the quad's sums meet later).
+__device__ __forceinline__ float exponentiate_row(float (&s)[8][4], int r, float shift) {
+    float sum = 0.f;
+#pragma unroll
+    for (int jb = 0; jb < 8; jb++) {
+        s[jb][2 * r] = __expf(s[jb][2 * r] - shift);
+        s[jb][2 * r + 1] = __expf(s[jb][2 * r + 1] - shift);
+        sum += s[jb][2 * r] + s[jb][2 * r + 1];
+    }
+    return sum;
+}
+
+// One row pair of a head's output (features d, d + 1 of token row `row`): int8 when outQScale > 0, else fp16.
+__device__ __forceinline__ void store_context_pair(void *out, size_t row, int d, float c0, float c1, float outQScale) {
+    if (outQScale > 0) {
+        char2 q;
+        q.x = quantize_s8(c0, outQScale);
+        q.y = quantize_s8(c1, outQScale);
+        *reinterpret_cast<char2 *>(static_cast<signed char *>(out) + row + d) = q;
+    } else {
+        *reinterpret_cast<f16x2 *>(static_cast<f16 *>(out) + row + d) = float2_to_f16x2(c0, c1);
+    }
+}
+
 template <int D, int IN>
 __device__ __forceinline__ void attention_flash(const void *__restrict__ qkv, const int *__restrict__ mask, const int *__restrict__ offsets, int Smax, int heads,
                                                 float outQScale, void *__restrict__ out) {
-    constexpr int ROW = 2 * D + 16, TILE = WARPS * ROWS, PIECES = D / 8;  // bytes per staged row; 8 features per piece
+    constexpr int ROW = 2 * D + 16, TILE = WARPS * ROWS;  // bytes per staged row
     static_assert(TILE == KEY_CHUNK, "the query tile and the key chunk share the staging code");
     extern __shared__ __align__(16) unsigned char smem[];
     unsigned char *Qs = smem, *Ks = Qs + TILE * ROW, *Vs = Ks + 2 * KEY_CHUNK * ROW;
@@ -493,34 +571,7 @@ __device__ __forceinline__ void attention_flash(const void *__restrict__ qkv, co
     wait_for_producers();
     allow_dependents();
 
-    // 64 rows from r0 of the column block at `col` (0: Q, H: K, 2H: V) into dst; rows past S read as zeros.
-    auto stage = [&](unsigned char *dst, int r0, int col) {
-        if (IN == 0) {
-#pragma unroll
-            for (int u = 0; u < TILE * PIECES / (WARPS * 32); u++) {
-                const int e = threadIdx.x + u * WARPS * 32, r = e / PIECES, d = (e % PIECES) * 8, j = r0 + r;
-                copy16(dst + r * ROW + 2 * d, static_cast<const f16 *>(qkv) + base + (size_t)min(j, S - 1) * ld + col + d, j < S);
-            }
-        } else {
-            constexpr int STEPS = TILE * PIECES / (WARPS * 32);
-            float v[STEPS][8];
-#pragma unroll
-            for (int u = 0; u < STEPS; u++) {
-                const int e = threadIdx.x + u * WARPS * 32, r = e / PIECES, d = (e % PIECES) * 8, j = r0 + r;
-                if (j < S) load8<IN>(qkv, base + (size_t)j * ld + col + d, v[u]);
-                else
-#pragma unroll
-                    for (int k = 0; k < 8; k++) v[u][k] = 0.f;
-            }
-#pragma unroll
-            for (int u = 0; u < STEPS; u++) {
-                const int e = threadIdx.x + u * WARPS * 32, r = e / PIECES, d = (e % PIECES) * 8;
-                *reinterpret_cast<uint4 *>(dst + r * ROW + 2 * d) =
-                    make_uint4(float2_to_f16x2(v[u][0], v[u][1]), float2_to_f16x2(v[u][2], v[u][3]),
-                               float2_to_f16x2(v[u][4], v[u][5]), float2_to_f16x2(v[u][6], v[u][7]));
-            }
-        }
-    };
+    auto stage = [&](unsigned char *dst, int r0, int col) { stage_rows_f16<D, IN, ROW>(dst, qkv, base, r0, col, S, ld); };
     stage(Qs, q0, 0);
     stage(Ks, 0, H);
     stage(Vs, 0, 2 * H);
@@ -557,13 +608,7 @@ __device__ __forceinline__ void attention_flash(const void *__restrict__ qkv, co
             const float m = fmaxf(row_max(s, r), rowMax[r]);
             const float shift = m == -INFINITY ? 0.f : m, correction = __expf(rowMax[r] - shift);
             rowMax[r] = m;
-            float sum = 0.f;
-#pragma unroll
-            for (int jb = 0; jb < 8; jb++) {
-                s[jb][2 * r] = __expf(s[jb][2 * r] - shift);
-                s[jb][2 * r + 1] = __expf(s[jb][2 * r + 1] - shift);
-                sum += s[jb][2 * r] + s[jb][2 * r + 1];
-            }
+            const float sum = exponentiate_row(s, r, shift);
             rowSum[r] = rowSum[r] * correction + sum;  // this thread's keys only; the quad's sums meet at the end
 #pragma unroll
             for (int jd = 0; jd < D / 8; jd++) {
@@ -572,21 +617,7 @@ __device__ __forceinline__ void attention_flash(const void *__restrict__ qkv, co
             }
         }
 
-        // P·V: the score accumulators are P's A fragments as they stand (16 keys: blocks 2·group, 2·group + 1); V's
-        // B fragments by ldmatrix .trans from [key][d] rows (matrices: keys 0–7 and 8–15 of d block jd, then jd + 1).
-#pragma unroll
-        for (int group = 0; group < 4; group++) {
-            const int b0 = 2 * group;
-            unsigned a[4] = {float2_to_f16x2(s[b0][0], s[b0][1]), float2_to_f16x2(s[b0][2], s[b0][3]),
-                             float2_to_f16x2(s[b0 + 1][0], s[b0 + 1][1]), float2_to_f16x2(s[b0 + 1][2], s[b0 + 1][3])};
-#pragma unroll
-            for (int jd = 0; jd < D / 8; jd += 2) {
-                unsigned r[4];
-                ldmatrix_x4_trans(r, Vc + (group * 16 + lane % 8 + ((lane / 8) % 2) * 8) * ROW + (jd * 8 + (lane / 16) * 8) * 2);
-                mma_f16(o[jd], a, r[0], r[1]);
-                mma_f16(o[jd + 1], a, r[2], r[3]);
-            }
-        }
+        pv_chunk_f16<D, ROW>(s, Vc, lane, o);
     }
 
 #pragma unroll
@@ -596,18 +627,8 @@ __device__ __forceinline__ void attention_flash(const void *__restrict__ qkv, co
         if (i >= S) continue;
         const size_t row = ((size_t)span.first + i) * H + head * D;
 #pragma unroll
-        for (int jd = 0; jd < D / 8; jd++) {
-            const int d = jd * 8 + 2 * t;
-            const float c0 = o[jd][2 * r] * inverse, c1 = o[jd][2 * r + 1] * inverse;
-            if (outQScale > 0) {
-                char2 q;
-                q.x = quantize_s8(c0, outQScale);
-                q.y = quantize_s8(c1, outQScale);
-                *reinterpret_cast<char2 *>(static_cast<signed char *>(out) + row + d) = q;
-            } else {
-                *reinterpret_cast<f16x2 *>(static_cast<f16 *>(out) + row + d) = float2_to_f16x2(c0, c1);
-            }
-        }
+        for (int jd = 0; jd < D / 8; jd++)
+            store_context_pair(out, row, jd * 8 + 2 * t, o[jd][2 * r] * inverse, o[jd][2 * r + 1] * inverse, outQScale);
     }
 }
 
@@ -901,6 +922,101 @@ __device__ __forceinline__ void attention_split_i8(const void *__restrict__ qkv,
     }
     cluster_sync();  // no block leaves while another still reads its shared memory
 }
+
+// FP16 products with the keys split over a thread-block cluster, for grids with fewer blocks than multiprocessors
+// (batch 1; opt-in, `OCTET_ATTENTION_SPLIT_F16=1`, until measured). The flash kernel gives each block of 64 queries
+// all the keys in turn (BERT-large s384 b1: 96 blocks on 132 multiprocessors, six chunks one after another); here the
+// R = ⌈S/64⌉ blocks of a cluster (R ≤ 8, compiled in; the grid's x is R × the query blocks) share the same 64 queries
+// and each takes one 64-key chunk, as `attention_split_i8` does:
+//   block z: s = its chunk's scores, m_z = max s (per row), p = exp(s − m_z) (fp16 for P·V), l_z = Σ p, o_z = p·V_z;
+//   after a cluster barrier block z takes rows [z·64/R, (z+1)·64/R) and combines all R partials in rank order:
+//   M = max_z m_z, w_z = exp(m_z − M) (0 for a chunk with every key masked), out = Σ_z w_z·o_z / Σ_z w_z·l_z.
+// That is the flash kernel's online update done once instead of chunk by chunk, so the results agree with it within
+// float rounding (tolerance: as the flash kernel's, p and V rounded to fp16, sums in float32).
+template <int D, int R, int IN>
+__device__ __forceinline__ void attention_split_f16(const void *__restrict__ qkv, const int *__restrict__ mask, const int *__restrict__ offsets, int Smax,
+                                                    int heads, float outQScale, void *__restrict__ out) {
+    constexpr int ROW = 2 * D + 16, TILE = WARPS * ROWS, PROW = D + 4;  // PROW: floats per partial row (bank spread)
+    static_assert(TILE == KEY_CHUNK, "the query tile and the key chunk share the staging code");
+    extern __shared__ __align__(16) unsigned char smem[];
+    unsigned char *Qs = smem, *Ks = Qs + TILE * ROW, *Vs = Ks + KEY_CHUNK * ROW;
+    float *maskAdd = reinterpret_cast<float *>(Vs + KEY_CHUNK * ROW);  // [KEY_CHUNK]
+    float *stats = maskAdd + KEY_CHUNK;                                 // [TILE][2]: this block's row max and sum
+    float *partial = stats + 2 * TILE;                                  // [TILE][PROW]: this block's unnormalized P·V
+    const int H = heads * D, ld = 3 * H;
+    const int b = blockIdx.z, head = blockIdx.y, q0 = (blockIdx.x / R) * TILE;
+    const Span span = sequence_span(offsets, Smax, b);
+    const int S = span.length;
+    if (q0 >= S) return;  // past a shorter packed sequence's end (the cluster shares q0: all its blocks leave)
+    const int rank = (int)cluster_rank(), key0 = rank * KEY_CHUNK;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const size_t base = (size_t)span.first * ld + head * D;
+    wait_for_producers();
+    allow_dependents();
+
+    stage_rows_f16<D, IN, ROW>(Qs, qkv, base, q0, 0, S, ld);
+    stage_rows_f16<D, IN, ROW>(Ks, qkv, base, key0, H, S, ld);
+    stage_rows_f16<D, IN, ROW>(Vs, qkv, base, key0, 2 * H, S, ld);
+    if (IN == 0) copy_commit();
+    for (int j = threadIdx.x; j < KEY_CHUNK; j += WARPS * 32) {
+        const int key = key0 + j;
+        maskAdd[j] = key < S && mask[span.first + key] ? 0.f : -INFINITY;
+    }
+    if (IN == 0) copy_wait<0>();
+    __syncthreads();
+
+    unsigned qa[D / 16][4];
+#pragma unroll
+    for (int kc = 0; kc < D / 16; kc++) ldmatrix_x4(qa[kc], Qs + (warp * ROWS + lane % 16) * ROW + kc * 32 + (lane / 16) * 16);
+    float s[8][4];
+    chunk_scores<D, ROW, false>(qa, Ks, maskAdd, rsqrtf((float)D), lane, s);
+    float rowMax[2], rowSum[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        rowMax[r] = row_max(s, r);
+        rowSum[r] = quad_sum(exponentiate_row(s, r, rowMax[r] == -INFINITY ? 0.f : rowMax[r]));
+    }
+    float o[D / 8][4] = {};
+    pv_chunk_f16<D, ROW>(s, Vs, lane, o);
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const int row = warp * ROWS + g + 8 * r;
+        if (t == 0) {
+            stats[2 * row] = rowMax[r];
+            stats[2 * row + 1] = rowSum[r];
+        }
+#pragma unroll
+        for (int jd = 0; jd < D / 8; jd++)
+            *reinterpret_cast<float2 *>(partial + row * PROW + jd * 8 + 2 * t) = make_float2(o[jd][2 * r], o[jd][2 * r + 1]);
+    }
+    cluster_sync();  // every block's partials are visible to the cluster
+
+    const int rowBegin = rank * TILE / R, rowEnd = (rank + 1) * TILE / R;
+    for (int e = threadIdx.x; e < (rowEnd - rowBegin) * (D / 2); e += WARPS * 32) {
+        const int row = rowBegin + e / (D / 2), d = (e % (D / 2)) * 2, i = q0 + row;
+        float m[R], l[R], v[R][2], M = -INFINITY;
+#pragma unroll
+        for (int z = 0; z < R; z++) {  // every block's loads issued before the sums
+            m[z] = cluster_load(cluster_address(stats + 2 * row, z), 0.f);
+            l[z] = cluster_load(cluster_address(stats + 2 * row + 1, z), 0.f);
+            cluster_load2(cluster_address(partial + row * PROW + d, z), v[z]);
+        }
+#pragma unroll
+        for (int z = 0; z < R; z++) M = fmaxf(M, m[z]);
+        float L = 0.f, c0 = 0.f, c1 = 0.f;
+#pragma unroll
+        for (int z = 0; z < R; z++) {
+            const float w = m[z] == -INFINITY ? 0.f : __expf(m[z] - M);
+            L += w * l[z];
+            c0 += w * v[z][0];
+            c1 += w * v[z][1];
+        }
+        if (i >= S) continue;
+        const float inverse = L > 0 ? 1.f / L : 0.f;
+        store_context_pair(out, ((size_t)span.first + i) * H + head * D, d, c0 * inverse, c1 * inverse, outQScale);
+    }
+    cluster_sync();  // no block leaves while another still reads its shared memory
+}
 }  // namespace
 
 // attention_mma_d<D>_<qk>_<pv>_<in>: qk and pv are i8 or f16; in is the input kind (f16in, f32in, i8in).
@@ -962,4 +1078,21 @@ ATTENTION_SPLIT(64, 6, attention_mma_d64_i8_i8_split6_i8in)
 ATTENTION_SPLIT(64, 7, attention_mma_d64_i8_i8_split7_i8in)
 ATTENTION_SPLIT(64, 8, attention_mma_d64_i8_i8_split8_i8in)
 ATTENTION_RING(64, true, attention_mma_d64_i8_i8_resident_i8in)
+// FP16 products, the keys split over a cluster of R blocks: attention_mma_d64_f16_f16_split<R>_<f16in|f32in>.
+#define ATTENTION_SPLIT_F16(D, R, IN, NAME)                                                                                \
+    extern "C" __global__ void __cluster_dims__(R, 1, 1) __launch_bounds__(WARPS * 32)                                     \
+        NAME(const void *qkv, const int *mask, const int *offsets, int S, int heads, float, float, float, int, float, float outQScale,         \
+             void *out) {                                                                                                  \
+        attention_split_f16<D, R, IN>(qkv, mask, offsets, S, heads, outQScale, out);                                                \
+    }
+#define ATTENTION_SPLIT_F16_INPUTS(D, R)                                                                                   \
+    ATTENTION_SPLIT_F16(D, R, 0, attention_mma_d##D##_f16_f16_split##R##_f16in)                                           \
+    ATTENTION_SPLIT_F16(D, R, 1, attention_mma_d##D##_f16_f16_split##R##_f32in)
+ATTENTION_SPLIT_F16_INPUTS(64, 2)
+ATTENTION_SPLIT_F16_INPUTS(64, 3)
+ATTENTION_SPLIT_F16_INPUTS(64, 4)
+ATTENTION_SPLIT_F16_INPUTS(64, 5)
+ATTENTION_SPLIT_F16_INPUTS(64, 6)
+ATTENTION_SPLIT_F16_INPUTS(64, 7)
+ATTENTION_SPLIT_F16_INPUTS(64, 8)
 ATTENTION_MMA(64, true, true, 2, attention_mma_d64_i8_i8_staged_i8in)

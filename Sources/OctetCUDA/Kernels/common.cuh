@@ -80,6 +80,10 @@ __device__ __forceinline__ int cluster_load(unsigned address, int) {
     asm volatile("ld.shared::cluster.s32 %0, [%1];\n" : "=r"(v) : "r"(address) : "memory");
     return v;
 }
+// Two adjacent floats (8-byte aligned) from another block's shared memory in one load.
+__device__ __forceinline__ void cluster_load2(unsigned address, float (&v)[2]) {
+    asm volatile("ld.shared::cluster.v2.f32 {%0, %1}, [%2];\n" : "=f"(v[0]), "=f"(v[1]) : "r"(address) : "memory");
+}
 // Four adjacent 32-bit values (16-byte aligned) from another block's shared memory in one load.
 __device__ __forceinline__ void cluster_load4(unsigned address, int (&v)[4]) {
     asm volatile("ld.shared::cluster.v4.s32 {%0, %1, %2, %3}, [%4];\n" : "=r"(v[0]), "=r"(v[1]), "=r"(v[2]), "=r"(v[3]) : "r"(address) : "memory");
