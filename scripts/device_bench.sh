@@ -18,13 +18,19 @@ if [ "$selftest" != no-selftest ] && [ $status -ne 0 ]; then  # measure only wha
     --json "$out/selftest-staged.json" > "$out/selftest-staged.txt" 2>&1 || exit 1
   echo "selftest passes with OCTET_ATTENTION_STAGED=1: measuring with it"; export OCTET_ATTENTION_STAGED=1
 fi
+# Octet: INT8 with the attention in FP16 (the fastest INT8 recipe), FP16, and all-INT8 (synthetic amax values).
+bench() {  # model, label, precision and flags
+  local m=$1 label=$2; shift 2
+  echo "### $m $label" >> "$out/octet.txt"
+  timeout 180 "$octet" bench "$m" --device cuda --batch 1,128 --seq 128,384 --warmup 20 --iterations 100 --min-seconds 0.5 \
+    --json "$out/octet-$m-$label.json" "$@" 2>&1 | grep -v "^|--" | tee -a "$out/octet.txt" | grep -E "^\|  +(1|128) \|" | cut -d'|' -f2,3,5,13
+}
 for m in bert-base bert-large; do
-  for p in int8 fp16; do
-    timeout 180 "$octet" bench "$m" --device cuda --precision "$p" --batch 1,128 --seq 128,384 --warmup 20 --iterations 100 --min-seconds 0.5 \
-      --json "$out/octet-$m-$p.json" 2>&1 | grep -v "^|--" | tee -a "$out/octet.txt"
-  done
+  bench "$m" int8-attention-fp16 --precision int8 --float '*.attention.qk' --float '*.attention.pv'
+  bench "$m" fp16 --precision fp16
 done
 PYTHONUNBUFFERED=1 timeout 400 python3 scripts/peer_torch_bench.py --batch 1,128 --seq 128,384 --precisions fp16 --modes eager,graph \
   --iterations 100 --json "$out/torch-graph.json" 2>&1 | tee "$out/torch.txt"
 PYTHONUNBUFFERED=1 timeout 300 python3 scripts/peer_torch_bench.py --batch 1 --seq 128 --precisions fp16 --modes compile \
   --iterations 100 --json "$out/torch-compile.json" 2>&1 | tee -a "$out/torch.txt"
+for m in bert-base bert-large; do bench "$m" int8 --precision int8; done
