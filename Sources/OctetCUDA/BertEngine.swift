@@ -610,6 +610,17 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// What `refine` measured: per GEMM shape, each candidate's whole-pass ms and the one kept.
     public private(set) var passTuningReport: [(shape: String, candidates: [(String, Double)], chosen: String)] = []
 
+    /// What `refine` times for one GEMM shape: the `passCandidates` fastest of `measured` (name, plan, µs as `tune`
+    /// timed them alone), then `rule`'s plan when it was measured and is not among them (the rule's plans measured
+    /// faster in the pass than alone).
+    static func shortlist(_ measured: [(name: String, plan: GemmPlan, microseconds: Double)], rule: GemmPlan) -> [(name: String, plan: GemmPlan)] {
+        var list = measured.sorted { $0.microseconds < $1.microseconds }.prefix(passCandidates).map { (name: $0.name, plan: $0.plan) }
+        if !list.contains(where: { $0.name == rule.label }) && measured.contains(where: { $0.name == rule.label }) {
+            list.append((rule.label, rule))
+        }
+        return list
+    }
+
     /// Times the few fastest candidates of each GEMM shape at `shape.rows` rows inside the whole pass of `shape`
     /// (`tuningInPass`): each candidate's pass is captured into a graph, replayed once to warm up and then
     /// `passRepeats` times between two events. The inputs must already be queued on the stream.
@@ -683,11 +694,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             }
             guard let best else { throw OctetError.device("no GEMM candidate ran \(shape)") }
             tuned[shape] = best.1
-            // For `refine`: the fastest few, and the fixed rule's plan (it measured faster in the pass than alone).
-            var shortlist = measured.sorted { $0.microseconds < $1.microseconds }.prefix(Self.passCandidates).map { ($0.name, $0.plan) }
-            let rule = defaultPlan(calls[0], rows: m), ruleName = rule.label
-            if !shortlist.contains(where: { $0.0 == ruleName }) && measured.contains(where: { $0.name == ruleName }) { shortlist.append((ruleName, rule)) }
-            ranked[shape] = shortlist
+            ranked[shape] = Self.shortlist(measured, rule: defaultPlan(calls[0], rows: m))
             tuningReport.append((shape, timings, timings.min { $0.1 < $1.1 }!.0))
         }
     }

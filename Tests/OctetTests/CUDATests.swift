@@ -196,6 +196,24 @@ enum GPU {
         }
     }
 
+    /// In-pass tuning's shortlist: the three fastest as timed alone, fastest first, then the fixed rule's plan when it
+    /// was timed and is not among them; a rule plan that was never a candidate is not added.
+    @Test("In-pass tuning shortlist: the three fastest, then the rule's plan")
+    func passShortlist() {
+        let kernels = ["64x64", "sk_64x64", "64x128", "128x128"].map { GemmChoice.wgmma(int8: true, variant: $0) }
+        let split = kernels[1].withSplit(4, k: 4096, int8: true)
+        let measured: [(name: String, plan: CUDABertEngine.GemmPlan, microseconds: Double)] = [
+            (kernels[0].label, .kernel(kernels[0]), 7.3), (split.label, .kernel(split), 6.0), (kernels[2].label, .kernel(kernels[2]), 9.2),
+            (kernels[3].label, .kernel(kernels[3]), 14.4), (CUDABertEngine.GemmPlan.library.label, .library, 6.5)]
+        let names = { (list: [(name: String, plan: CUDABertEngine.GemmPlan)]) in list.map(\.name) }
+        #expect(names(CUDABertEngine.shortlist(measured, rule: .kernel(kernels[3])))
+                == ["gemm_wgmma_sk_i8_64x64 split 4", "cublasLt", "gemm_wgmma_i8_64x64", "gemm_wgmma_i8_128x128"])
+        #expect(names(CUDABertEngine.shortlist(measured, rule: .kernel(kernels[0])))
+                == ["gemm_wgmma_sk_i8_64x64 split 4", "cublasLt", "gemm_wgmma_i8_64x64"])
+        let unmeasured = GemmChoice.wgmma(int8: true, variant: "pp_128x128")
+        #expect(names(CUDABertEngine.shortlist(measured, rule: .kernel(unmeasured))).count == 3)
+    }
+
     /// Every wgmma variant's launch matches the kernel file: the name, the stage count the shared memory is sized by
     /// (read from the instantiation line), threads, and shared memory within the H200's 227 KiB.
     @Test("wgmma variants: names, stages, threads and shared memory as gemm_wgmma.cu instantiates them")
