@@ -594,7 +594,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// What tuning measured: per shape, each candidate's mean µs and the one kept (for `octet bench`'s report).
     public private(set) var tuningReport: [(shape: String, candidates: [(String, Double)], chosen: String)] = []
     /// Each tuned shape's shortlist for `refine`: its fastest candidates as `tune` measured them alone, and the rule's.
-    private var ranked: [String: [(name: String, plan: GemmPlan)]] = [:]
+    private var shortlists: [String: [(name: String, plan: GemmPlan)]] = [:]
 
     /// Whether few-row shapes (batch 1) refine the tuned plans inside the whole pass (`OCTET_GEMM_TUNE=pass`; opt-in
     /// until measured). `tune` times each GEMM alone, 24 launches of one shape in a graph; in the whole pass at
@@ -625,23 +625,21 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// (`tuningInPass`): each candidate's pass is captured into a graph, replayed once to warm up and then
     /// `passRepeats` times between two events. The inputs must already be queued on the stream.
     private func refine(_ shape: Shape) throws {
-        for key in ranked.keys.sorted() where key.hasPrefix("\(shape.rows)×") {
-            let candidates = ranked[key]!
+        for key in shortlists.keys.sorted() where key.hasPrefix("\(shape.rows)×") {
+            let candidates = shortlists[key]!
             guard candidates.count > 1 else { continue }
-            var timings: [(String, Double)] = []
-            var best: (milliseconds: Double, plan: GemmPlan)?
+            var measured: [(name: String, plan: GemmPlan, milliseconds: Double)] = []
             for candidate in candidates {
                 tuned[key] = candidate.plan
                 let graph = try device.captureGraph { try encode(shape) }
                 try graph.launch()
                 let start = try device.record()
                 for _ in 0..<Self.passRepeats { try graph.launch() }
-                let milliseconds = try device.record().milliseconds(since: start) / Double(Self.passRepeats)
-                timings.append((candidate.name, milliseconds))
-                if best.map({ milliseconds < $0.milliseconds }) ?? true { best = (milliseconds, candidate.plan) }
+                measured.append((candidate.name, candidate.plan, try device.record().milliseconds(since: start) / Double(Self.passRepeats)))
             }
-            tuned[key] = best!.plan
-            passTuningReport.append(("\(key) in the pass of \(shape.key)", timings, timings.min { $0.1 < $1.1 }!.0))
+            let best = measured.min { $0.milliseconds < $1.milliseconds }!
+            tuned[key] = best.plan
+            passTuningReport.append(("\(key) in the pass of \(shape.key)", measured.map { ($0.name, $0.milliseconds) }, best.name))
         }
     }
 
@@ -672,9 +670,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             }
         }
         for (shape, calls) in groups {
-            var timings: [(String, Double)] = []
             var measured: [(name: String, plan: GemmPlan, microseconds: Double)] = []
-            var best: (Double, GemmPlan)?
             for (name, plan) in candidates(calls[0], rows: m) {
                 if case .library = plan {
                     do {
@@ -687,15 +683,14 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 try graph.launch()
                 let start = try device.record()
                 try graph.launch()
-                let microseconds = try device.record().milliseconds(since: start) * 1000 / Double(calls.count)
-                timings.append((name, microseconds))
-                measured.append((name, plan, microseconds))
-                if best.map({ microseconds < $0.0 }) ?? true { best = (microseconds, plan) }
+                measured.append((name, plan, try device.record().milliseconds(since: start) * 1000 / Double(calls.count)))
             }
-            guard let best else { throw OctetError.device("no GEMM candidate ran \(shape)") }
-            tuned[shape] = best.1
-            ranked[shape] = Self.shortlist(measured, rule: defaultPlan(calls[0], rows: m))
-            tuningReport.append((shape, timings, timings.min { $0.1 < $1.1 }!.0))
+            guard let best = measured.min(by: { $0.microseconds < $1.microseconds }) else {
+                throw OctetError.device("no GEMM candidate ran \(shape)")
+            }
+            tuned[shape] = best.plan
+            shortlists[shape] = Self.shortlist(measured, rule: defaultPlan(calls[0], rows: m))
+            tuningReport.append((shape, measured.map { ($0.name, $0.microseconds) }, best.name))
         }
     }
 }
@@ -811,8 +806,8 @@ struct GemmChoice {
             // where that is one). On the H200 this plan ran BERT-large s128 b1 in 0.739 ms against the tuned plan's
             // 0.756, though the tuner, timing each GEMM alone, had found a 1.6 µs faster FFN-in kernel (docs/GPU.md,
             // seventh session).
-            let tiles = (n + 63) / 64 * ((m + 63) / 64)
-            let split = GemmChoice.wgmma(int8: int8, variant: "sk_64x64").withSplit(multiprocessors / tiles, k: k, int8: int8)
+            let tile = GemmChoice.wgmma(int8: int8, variant: "sk_64x64")
+            let split = tile.withSplit(multiprocessors / tile.tiles(m: m, n: n), k: k, int8: int8)
             self = split.split > 1 ? split : .wgmma(int8: int8, variant: "64x64")
             return
         }
@@ -851,11 +846,11 @@ struct GemmChoice {
             list += variants.map { GemmChoice.wgmma(int8: int8, variant: $0) }
             if m <= splitMaxTokens {
                 for variant in wgmmaVariants where variant.name.hasPrefix("sk_") {
-                    let tiles = (n + variant.bn - 1) / variant.bn * ((m + variant.bm - 1) / variant.bm)
+                    let tile = GemmChoice.wgmma(int8: int8, variant: variant.name), tiles = tile.tiles(m: m, n: n)
                     // One wave (the most blocks that fit on the multiprocessors once), about one, and about two; a
                     // split of 1 is the cooperative kernel's job.
                     for split in [multiprocessors / tiles, (multiprocessors + tiles / 2) / tiles, (2 * multiprocessors + tiles / 2) / tiles] {
-                        let choice = GemmChoice.wgmma(int8: int8, variant: variant.name).withSplit(split, k: k, int8: int8)
+                        let choice = tile.withSplit(split, k: k, int8: int8)
                         if choice.split > 1 { list.append(choice) }
                     }
                 }
@@ -864,6 +859,9 @@ struct GemmChoice {
         var seen: Set<String> = []
         return list.filter { seen.insert("\($0.kernel) \($0.split)").inserted }
     }
+
+    /// The output tiles of an m × n GEMM in this choice's tile (before any split-K).
+    func tiles(m: Int, n: Int) -> Int { (n + bn - 1) / bn * ((m + bm - 1) / bm) }
 
     /// How the tuner's report names the choice: the kernel, and its split-K where it has one.
     var label: String { wgmma && split == 1 ? kernel : "\(kernel) split \(split)" }

@@ -1882,20 +1882,26 @@ enum KernelSources {
         #undef EPILOGUE
         }
 
-        // Barrier setup shared by both schedules: `full` completes when a stage's two TMA copies have landed (one arrival, the
-        // producer's, plus the bytes), `empty` when its consumers (`consumers` threads) have finished reading it.
-        template <int STAGES>
-        __device__ __forceinline__ void init_barriers(unsigned long long *full, unsigned long long *empty, unsigned consumers) {
+        // Barrier setup shared by every schedule: `full` completes when a stage's two TMA copies have landed (one arrival, the
+        // producer's, plus the bytes), `empty` when its consumers (`consumers` threads) have finished reading it. Thread 0 then
+        // runs `beforeWait`, which may only touch what never changes (weights), before `griddepcontrol.wait`.
+        template <int STAGES, typename F>
+        __device__ __forceinline__ void init_barriers(unsigned long long *full, unsigned long long *empty, unsigned consumers, F &&beforeWait) {
             if (threadIdx.x == 0) {
                 for (int s = 0; s < STAGES; s++) {
                     barrier_init(full + s, 1);
                     barrier_init(empty + s, consumers);
                 }
                 asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");  // visible to the TMA unit
+                beforeWait();
             }
             __syncthreads();
             wait_for_producers();
             allow_dependents();
+        }
+        template <int STAGES>
+        __device__ __forceinline__ void init_barriers(unsigned long long *full, unsigned long long *empty, unsigned consumers) {
+            init_barriers<STAGES>(full, empty, consumers, [] {});
         }
 
         // The ring of stages both schedules stream K through: STAGES buffers, each a BM-row slab of A and a BN-row slab of B
@@ -1967,17 +1973,9 @@ enum KernelSources {
         __device__ __forceinline__ int start_ring(Ring<BM, BN, STAGES> &ring, const TensorMap &mapB, int n0, int kt0, int kTiles,
                                                   unsigned consumers) {
             const int early = min(kTiles, STAGES);
-            if (threadIdx.x == 0) {
-                for (int s = 0; s < STAGES; s++) {
-                    barrier_init(ring.full + s, 1);
-                    barrier_init(ring.empty + s, consumers);
-                }
-                asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");  // visible to the TMA unit
+            init_barriers<STAGES>(ring.full, ring.empty, consumers, [&] {
                 for (int kt = 0; kt < early; kt++) ring.loadWeights(kt, mapB, (kt0 + kt) * Ring<BM, BN, STAGES>::BK, n0);
-            }
-            __syncthreads();
-            wait_for_producers();
-            allow_dependents();
+            });
             return early;
         }
         // The producer thread's part after `start_ring`: the activations of the first lap, then whole slabs.
@@ -2189,8 +2187,9 @@ enum KernelSources {
 
         // The GEMM before a residual LayerNorm with the add and the LayerNorm fused into its epilogue (the engine takes it with
         // `OCTET_FUSED_LAYERNORM=1`; on the H200 it passed the whole-model self-test but took 35 µs per launch at BERT-large
-        // s128 b1, against 9 + 5 for the 64×128 GEMM and the LayerNorm it replaces: not yet understood, so off by default,
-        // docs/GPU.md): the attention-output and FFN-output GEMMs, whose N is the hidden
+        // s128 b1, against 9 + 5 for the 64×128 GEMM and the LayerNorm it replaces, so off by default: Nsight Compute puts the
+        // time in this epilogue, 64 consumer warps doing what the separate LayerNorm spreads over 1,024, docs/GPU.md): the
+        // attention-output and FFN-output GEMMs, whose N is the hidden
         // size. At batch 1 each residual LayerNorm was a launch of its own on 128 rows (about 17% of BERT-large's pass in the
         // H200 profile), reading back the float32 GEMM output it had just written. Here
         //   local = acc · dqScale[n] + bias[n]                                        (the GEMM, as `epilogue`)
