@@ -70,6 +70,10 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     }
 
     private let modules: [String: LoadedModule]
+    /// The largest split-K cluster the tuner's wgmma candidates may use on this device (`GemmChoice.clusterLimit`).
+    public let clusterLimit: Int
+    /// How many split-K clusters of a tile and split the device runs at once (`GemmChoice.activeClusters`; Hopper).
+    private let activeClusters: ((GemmChoice, Int) -> Int?)?
     private let wordEmbeddings: DeviceBuffer, positionEmbeddings: DeviceBuffer, tokenTypeEmbeddings: DeviceBuffer
     private let embeddingNorm: Norm
     private let layers: [Layer]
@@ -143,6 +147,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             loaded[file] = try CUDAKernels.load(file, device: device, compiler: compiler)
         }
         modules = loaded
+        clusterLimit = try loaded["gemm_wgmma.cu"].map(GemmChoice.clusterLimit) ?? GemmChoice.maxSplit
+        activeClusters = loaded["gemm_wgmma.cu"].map(GemmChoice.activeClusters)
 
         // Uploads.
         func upload(_ values: [Float]) throws -> DeviceBuffer {
@@ -309,7 +315,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             try pinned.copy(toDevice: buffers[name]!, count: values.count * 4, offset: offset)
             offset += values.count * 4
         }
-        // With `OCTET_GEMM_TUNE=pass`, a few-row shape's first run also times its GEMM plans inside the whole pass, on
+        // With in-pass tuning (the default), a few-row shape's first run also times its GEMM plans inside the whole pass, on
         // the inputs just queued (the pass's embedding reads them).
         if tuningInPass && graphs[shape.key] == nil && shape.rows <= GemmChoice.splitMaxTokens && !refinedRows.contains(shape.rows) {
             try refine(shape)
@@ -387,15 +393,21 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// predecessor finishes, and the GEMMs and LayerNorms fetch their weights meanwhile. Chosen per shape from the H200's
     /// measurements (2026-11-29, docs/PERFORMANCE.md): up to 256 tokens, where a pass is a chain of latency-bound
     /// kernels, it took BERT-base s128 b1 from 0.556 to 0.486 ms; at 384 tokens it was 7–10% slower (the early blocks
-    /// occupy multiprocessors the running kernel could use). `OCTET_PDL=0` or `1` forces it off or on.
+    /// occupy multiprocessors the running kernel could use). In-pass tuning measures both modes per token count (at 384
+    /// tokens on the H200 in the eighth session, forcing it on made BERT-base 5% faster and BERT-large 3% slower) and
+    /// keeps the faster; `OCTET_PDL=0` or `1` forces it off or on.
     private func programmatic(tokens: Int) -> Bool {
         guard device.computeCapability.major >= 9 else { return false }
-        switch ProcessInfo.processInfo.environment["OCTET_PDL"] {
-        case "0": return false
-        case "1": return true
-        default: return tokens <= 256
+        switch Self.forcedLaunchMode {
+        case false?: return false
+        case true?: return true
+        case nil: return measuredLaunchMode[tokens] ?? (tokens <= 256)
         }
     }
+    /// `OCTET_PDL`'s forced launch mode, if any.
+    private static let forcedLaunchMode: Bool? = ["0": false, "1": true][ProcessInfo.processInfo.environment["OCTET_PDL"] ?? ""]
+    /// The launch mode in-pass tuning measured faster, per token count.
+    private var measuredLaunchMode: [Int: Bool] = [:]
     /// The launch mode of the shape being encoded.
     private var programmaticNow = false
 
@@ -596,15 +608,16 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// Each tuned shape's shortlist for `refine`: its fastest candidates as `tune` measured them alone, and the rule's.
     private var shortlists: [String: [(name: String, plan: GemmPlan)]] = [:]
 
-    /// Whether few-row shapes (batch 1) refine the tuned plans inside the whole pass (`OCTET_GEMM_TUNE=pass`; opt-in
-    /// until measured). `tune` times each GEMM alone, 24 launches of one shape in a graph; in the whole pass at
-    /// BERT-large s128 b1 on the H200 the fixed rule's plans were 2% faster than the tuned ones (0.739 against 0.756 ms,
-    /// docs/GPU.md, seventh session): a kernel's neighbours matter (a cluster launch waits for room the kernel before
-    /// it still holds). So: for each GEMM shape in turn, its `passCandidates` fastest candidates, each timed in a
-    /// captured graph of the whole pass (the other shapes at their current plans), and the fixed rule's plan; the
-    /// fastest kept.
-    private let tuningInPass = ProcessInfo.processInfo.environment["OCTET_GEMM_TUNE"] == "pass"
-    static let passCandidates = 3, passRepeats = 5
+    /// Whether few-row shapes (batch 1) refine the tuned plans inside the whole pass (on with tuning;
+    /// `OCTET_GEMM_TUNE=alone` times each GEMM alone only). `tune` times each GEMM alone, 24 launches of one shape in a
+    /// graph; in the whole pass at BERT-large s128 b1 on the H200 the fixed rule's plans were 2% faster than the tuned
+    /// ones (0.739 against 0.756 ms, docs/GPU.md, seventh session): a kernel's neighbours matter (a cluster launch waits
+    /// for room the kernel before it still holds). So: for each GEMM shape in turn, its `passCandidates` fastest
+    /// candidates, each timed in a captured graph of the whole pass (the other shapes at their current plans), and the
+    /// fixed rule's plan; the fastest kept. Measured on the H200 (eighth session): 1–3% faster passes at BERT-base and
+    /// BERT-large s128 and s384 b1 than the plans timed alone.
+    private let tuningInPass = !["0", "alone"].contains(ProcessInfo.processInfo.environment["OCTET_GEMM_TUNE"] ?? "")
+    static let passCandidates = 3, passRepeats = 10
     /// Token counts whose plans `refine` has timed in the pass.
     private var refinedRows: Set<Int> = []
     /// What `refine` measured: per GEMM shape, each candidate's whole-pass ms and the one kept.
@@ -624,6 +637,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// Times the few fastest candidates of each GEMM shape at `shape.rows` rows inside the whole pass of `shape`
     /// (`tuningInPass`): each candidate's pass is captured into a graph, replayed once to warm up and then
     /// `passRepeats` times between two events. The inputs must already be queued on the stream.
+    /// Then, on Hopper unless `OCTET_PDL` forces a mode, the pass with and without programmatic dependent launch.
     private func refine(_ shape: Shape) throws {
         for key in shortlists.keys.sorted() where key.hasPrefix("\(shape.rows)×") {
             let candidates = shortlists[key]!
@@ -631,23 +645,39 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             var measured: [(name: String, plan: GemmPlan, milliseconds: Double)] = []
             for candidate in candidates {
                 tuned[key] = candidate.plan
-                let graph = try device.captureGraph { try encode(shape) }
-                try graph.launch()
-                let start = try device.record()
-                for _ in 0..<Self.passRepeats { try graph.launch() }
-                measured.append((candidate.name, candidate.plan, try device.record().milliseconds(since: start) / Double(Self.passRepeats)))
+                measured.append((candidate.name, candidate.plan, try passMilliseconds(shape)))
             }
             let best = measured.min { $0.milliseconds < $1.milliseconds }!
             tuned[key] = best.plan
             passTuningReport.append(("\(key) in the pass of \(shape.key)", measured.map { ($0.name, $0.milliseconds) }, best.name))
         }
+        guard device.computeCapability.major >= 9 && Self.forcedLaunchMode == nil else { return }
+        var modes: [(name: String, programmatic: Bool, milliseconds: Double)] = []
+        for (name, mode) in [("programmatic dependent launch", true), ("plain launches", false)] {
+            measuredLaunchMode[shape.rows] = mode
+            modes.append((name, mode, try passMilliseconds(shape)))
+        }
+        let best = modes.min { $0.milliseconds < $1.milliseconds }!
+        measuredLaunchMode[shape.rows] = best.programmatic
+        passTuningReport.append(("launch mode in the pass of \(shape.key)", modes.map { ($0.name, $0.milliseconds) }, best.name))
+    }
+
+    /// One pass of `shape` as the engine would run it now, captured into a graph, replayed once to warm up and then
+    /// `passRepeats` times between two events: the mean ms.
+    private func passMilliseconds(_ shape: Shape) throws -> Double {
+        let graph = try device.captureGraph { try encode(shape) }
+        try graph.launch()
+        let start = try device.record()
+        for _ in 0..<Self.passRepeats { try graph.launch() }
+        return try device.record().milliseconds(since: start) / Double(Self.passRepeats)
     }
 
     /// The candidates for a GEMM at `m` rows: `GemmChoice.tuningCandidates`, and cuBLASLt where it runs the epilogue.
     private func candidates(_ call: GemmCall, rows m: Int) -> [(String, GemmPlan)] {
         let l = call.linear
         var list: [(String, GemmPlan)] = GemmChoice.tuningCandidates(m: m, n: l.outputs, k: l.inputs, int8: l.int8,
-                                                                      multiprocessors: device.multiprocessors, wgmma: device.supportsWgmma)
+                                                                      multiprocessors: device.multiprocessors, wgmma: device.supportsWgmma,
+                                                                      clusterLimit: clusterLimit, activeClusters: activeClusters)
             .map { ($0.label, .kernel($0)) }
         if libraryRuns(call) { list.append((GemmPlan.library.label, .library)) }
         return list
@@ -768,6 +798,9 @@ struct AttentionChoice {
 /// (the engine's default) this rule is one candidate of several per shape.
 struct GemmChoice {
     static let maxSplit = 8, splitMaxTokens = 512
+    /// The largest split-K cluster the wgmma kernels take: 16, Hopper's non-portable cluster size, where the device
+    /// can place such a cluster (`clusterLimit(_:)`); 8 (portable) otherwise.
+    static let maxWgmmaSplit = 16
     /// Blocks per multiprocessor the split-K aims for (`OCTET_SPLIT_WAVES`, default 1: a tuning knob for the device runs).
     static let waves: Double = ProcessInfo.processInfo.environment["OCTET_SPLIT_WAVES"].flatMap(Double.init) ?? 1
     /// Rows from which the wgmma kernel is chosen (`OCTET_WGMMA_ROWS`, a knob for the device runs). At 384 rows the
@@ -830,7 +863,13 @@ struct GemmChoice {
     /// and 128×128 at any M, from 256 rows the ping-pong 128×128 and, when N is a multiple of 256, 128×256 and
     /// ping-pong 64×256, and up to 512 rows the split-K tiles, each split to fill the multiprocessors once (rounded
     /// down and to nearest) and twice. Distinct kernel and split pairs, the mma.sync rule's choice first.
-    static func tuningCandidates(m: Int, n: Int, k: Int, int8: Bool, multiprocessors: Int, wgmma: Bool) -> [GemmChoice] {
+    /// `activeClusters(tile, split)`: how many clusters of `split` blocks of a split-K tile the device runs at once
+    /// (`LoadedModule.maxActiveClusters`); where given, each split-K tile also gets the largest split whose clusters all
+    /// fit at once. (A cluster's blocks share a GPC: with one block of 130+ KB of shared memory per multiprocessor,
+    /// clusters of 5 left multiprocessors idle and needed a second wave, so the tile count over the multiprocessors
+    /// guessed wrong on the H200.)
+    static func tuningCandidates(m: Int, n: Int, k: Int, int8: Bool, multiprocessors: Int, wgmma: Bool,
+                                 clusterLimit: Int = maxSplit, activeClusters: ((GemmChoice, Int) -> Int?)? = nil) -> [GemmChoice] {
         var list = [GemmChoice(m: m, n: n, k: k, int8: int8, multiprocessors: multiprocessors, wgmma: false, waves: 1)]
         if m <= splitMaxTokens {
             for waves in [0.5, 2] {
@@ -847,11 +886,16 @@ struct GemmChoice {
             if m <= splitMaxTokens {
                 for variant in wgmmaVariants where variant.name.hasPrefix("sk_") {
                     let tile = GemmChoice.wgmma(int8: int8, variant: variant.name), tiles = tile.tiles(m: m, n: n)
-                    // One wave (the most blocks that fit on the multiprocessors once), about one, and about two; a
-                    // split of 1 is the cooperative kernel's job.
-                    for split in [multiprocessors / tiles, (multiprocessors + tiles / 2) / tiles, (2 * multiprocessors + tiles / 2) / tiles] {
-                        let choice = tile.withSplit(split, k: k, int8: int8)
-                        if choice.split > 1 { list.append(choice) }
+                    // No split (the tile's epilogue on all of the block's threads), one wave (the most blocks that fit
+                    // on the multiprocessors once), about one, and about two.
+                    for split in [1, multiprocessors / tiles, (multiprocessors + tiles / 2) / tiles, (2 * multiprocessors + tiles / 2) / tiles] {
+                        list.append(tile.withSplit(split, k: k, int8: int8, clusterLimit: clusterLimit))
+                    }
+                    if let activeClusters {
+                        let most = tile.withSplit(maxWgmmaSplit, k: k, int8: int8, clusterLimit: clusterLimit).split
+                        if let split = (2...max(2, most)).reversed().first(where: { (activeClusters(tile, $0) ?? 0) >= tiles }), split <= most {
+                            list.append(tile.withSplit(split, k: k, int8: int8, clusterLimit: clusterLimit))
+                        }
                     }
                 }
             }
@@ -878,7 +922,8 @@ struct GemmChoice {
     /// tile one cluster (for few rows); else one tile per block with a warpgroup per 64 rows.
     static let wgmmaVariants: [(name: String, bm: Int, bn: Int, stages: Int)] = [
         ("128x256", 128, 256, 4), ("128x128", 128, 128, 6), ("64x128", 64, 128, 8), ("pp_128x128", 128, 128, 6), ("pp_64x256", 64, 256, 5),
-        ("64x64", 64, 64, 8), ("sk_64x128", 64, 128, 4), ("sk_128x64", 128, 64, 4), ("sk_64x64", 64, 64, 4)]
+        ("64x64", 64, 64, 8), ("sk_64x128", 64, 128, 4), ("sk_128x64", 128, 64, 4), ("sk_64x64", 64, 64, 4),
+        ("sk_128x128", 128, 128, 4), ("sk_128x256", 128, 256, 4), ("sk_64x256", 64, 256, 4)]
 
     /// A `gemm_wgmma.cu` variant by name (`wgmmaVariants`).
     static func wgmma(int8: Bool, variant: String) -> GemmChoice {
@@ -892,16 +937,41 @@ struct GemmChoice {
     var splitWgmma: Bool { kernel.hasPrefix("gemm_wgmma_sk_") }
 
     /// The same tile with another split-K (the self-test forces split paths), clamped to what the kernel takes (the
-    /// wgmma kernels other than split-K take none).
-    func withSplit(_ split: Int, k: Int, int8: Bool) -> GemmChoice {
+    /// wgmma kernels other than split-K take none; split-K ones up to `clusterLimit` blocks, at most `maxWgmmaSplit`).
+    func withSplit(_ split: Int, k: Int, int8: Bool, clusterLimit: Int = maxSplit) -> GemmChoice {
         let kBytes = k * (int8 ? 1 : 2)
         return GemmChoice(file: file, kernel: kernel, bm: bm, bn: bn, bk: bk, threads: threads, stages: stages,
-                          split: splitWgmma ? Self.clamped(split: split, kBytes: (kBytes + bk - 1) / bk * bk, bk: bk)
+                          split: splitWgmma ? Self.clamped(split: split, kBytes: (kBytes + bk - 1) / bk * bk, bk: bk,
+                                                           limit: min(clusterLimit, Self.maxWgmmaSplit))
                               : wgmma ? 1 : Self.clamped(split: split, kBytes: kBytes, bk: bk))
     }
 
-    /// What gemm.cu and the split-K wgmma kernel take: 1 ≤ split ≤ min(8, the K slabs of `bk` bytes).
-    private static func clamped(split: Int, kBytes: Int, bk: Int) -> Int { max(1, min(split, maxSplit, kBytes / bk)) }
+    /// What gemm.cu and the split-K wgmma kernel take: 1 ≤ split ≤ min(`limit`, the K slabs of `bk` bytes).
+    private static func clamped(split: Int, kBytes: Int, bk: Int, limit: Int = maxSplit) -> Int { max(1, min(split, limit, kBytes / bk)) }
+
+    /// The split-K cluster limit on this device: `maxWgmmaSplit` when a cluster of that many blocks of the largest
+    /// split-K kernel (`sk_i8_128x256`, one block per multiprocessor) can be placed (`cuOccupancyMaxActiveClusters`;
+    /// a cluster lives in one GPC), else the portable 8. `module`: `gemm_wgmma.cu` loaded on the device.
+    /// `tuningCandidates`' `activeClusters` for the split-K kernels of `module` (`gemm_wgmma.cu`), each answer asked once.
+    static func activeClusters(_ module: LoadedModule) -> (GemmChoice, Int) -> Int? {
+        final class Answers { var byKey: [String: Int?] = [:] }
+        let answers = Answers()
+        return { tile, split in
+            let key = "\(tile.kernel) \(split)"
+            if let known = answers.byKey[key] { return known }
+            let answer = (try? module.maxActiveClusters(tile.kernel, block: (tile.threads, 1, 1), sharedBytes: tile.sharedBytes,
+                                                        cluster: (1, 1, split))) ?? nil
+            answers.byKey[key] = answer
+            return answer
+        }
+    }
+
+    static func clusterLimit(_ module: LoadedModule) throws -> Int {
+        let big = wgmma(int8: true, variant: "sk_128x256")
+        let placed = try module.maxActiveClusters(big.kernel, block: (big.threads, 1, 1), sharedBytes: big.sharedBytes,
+                                                  cluster: (1, 1, maxWgmmaSplit))
+        return (placed ?? 0) > 0 ? maxWgmmaSplit : maxSplit
+    }
 
     /// The grid, block, cluster and arguments of the chosen kernel for C[m, n] = epilogue(A[m, k] · W[n, k]ᵀ), A
     /// contiguous (lda = k) and C contiguous (ldo = n); addresses 0 are null (no dequantization, no output quantizer).

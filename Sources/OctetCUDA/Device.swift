@@ -264,6 +264,8 @@ public final class LoadedModule: @unchecked Sendable {
     private var functions: [String: CUDADriver.Handle] = [:]
     /// The dynamic shared memory each function is allowed so far (above 48 KiB it must be raised first).
     private var sharedLimits: [String: Int] = [:]
+    /// The functions allowed clusters of more than 8 blocks so far.
+    private var nonPortable: Set<String> = []
 
     init(device: CUDADevice, name: String, handle: CUDADriver.Handle) {
         self.device = device
@@ -289,16 +291,7 @@ public final class LoadedModule: @unchecked Sendable {
     public func launch(_ function: String, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int = 0,
                        programmatic: Bool = false, cluster: (Int, Int, Int)? = nil, arguments: [Argument]) throws {
         let driver = device.driver
-        if functions[function] == nil {
-            var f: CUDADriver.Handle = nil
-            try driver.check(driver.cuModuleGetFunction(&f, handle, function), "cuModuleGetFunction", for: function)
-            functions[function] = f
-        }
-        if sharedBytes > (sharedLimits[function] ?? 48 * 1024) {
-            try driver.check(driver.cuFuncSetAttribute(functions[function]!, 8 /* MAX_DYNAMIC_SHARED_SIZE_BYTES */, Int32(sharedBytes)),
-                             "cuFuncSetAttribute", for: "\(function) (\(sharedBytes) bytes of shared memory)")
-            sharedLimits[function] = sharedBytes
-        }
+        let f = try prepared(function, sharedBytes: sharedBytes, cluster: cluster)
         // Each argument's bytes live in their own allocation for the duration of the call.
         let storage: [UnsafeMutableRawPointer] = arguments.map { argument in
             let p = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 64)
@@ -316,39 +309,84 @@ public final class LoadedModule: @unchecked Sendable {
         try pointers.withUnsafeMutableBufferPointer { params in
             let clustered = cluster.map { $0.0 * $0.1 * $0.2 > 1 } ?? false
             guard programmatic || clustered else {
-                try driver.check(driver.cuLaunchKernel(functions[function]!, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2),
+                try driver.check(driver.cuLaunchKernel(f, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2),
                                                        UInt32(block.0), UInt32(block.1), UInt32(block.2), UInt32(sharedBytes),
                                                        device.stream, params.baseAddress, nil), "cuLaunchKernel", for: function)
                 return
             }
-            // CUlaunchAttribute {id: UInt32, pad to 8, value: 64-byte union}: PROGRAMMATIC_STREAM_SERIALIZATION (6) = 1;
-            // CLUSTER_DIMENSION (4) = {x, y, z: UInt32}.
-            // CUlaunchConfig {grid x/y/z, block x/y/z, sharedMemBytes: UInt32; stream at 32; attrs at 40; numAttrs at 48}.
-            let attributes = UnsafeMutableRawPointer.allocate(byteCount: 2 * 72, alignment: 8)
-            let config = UnsafeMutableRawPointer.allocate(byteCount: 56, alignment: 8)
-            defer { attributes.deallocate(); config.deallocate() }
-            attributes.initializeMemory(as: UInt8.self, repeating: 0, count: 2 * 72)
-            config.initializeMemory(as: UInt8.self, repeating: 0, count: 56)
-            var count = 0
-            if programmatic {
-                attributes.storeBytes(of: UInt32(6), toByteOffset: 72 * count, as: UInt32.self)
-                attributes.storeBytes(of: Int32(1), toByteOffset: 72 * count + 8, as: Int32.self)
-                count += 1
+            try withLaunchConfig(grid: grid, block: block, sharedBytes: sharedBytes, stream: device.stream, programmatic: programmatic,
+                                 cluster: clustered ? cluster : nil) { config in
+                try driver.check(driver.cuLaunchKernelEx(config, f, params.baseAddress, nil), "cuLaunchKernelEx", for: function)
             }
-            if let cluster, clustered {
-                attributes.storeBytes(of: UInt32(4), toByteOffset: 72 * count, as: UInt32.self)
-                for (i, v) in [cluster.0, cluster.1, cluster.2].enumerated() {
-                    attributes.storeBytes(of: UInt32(v), toByteOffset: 72 * count + 8 + 4 * i, as: UInt32.self)
-                }
-                count += 1
-            }
-            for (i, v) in [grid.0, grid.1, grid.2, block.0, block.1, block.2, sharedBytes].enumerated() {
-                config.storeBytes(of: UInt32(v), toByteOffset: 4 * i, as: UInt32.self)
-            }
-            config.storeBytes(of: device.stream, toByteOffset: 32, as: CUDADriver.Handle.self)
-            config.storeBytes(of: attributes, toByteOffset: 40, as: UnsafeMutableRawPointer.self)
-            config.storeBytes(of: UInt32(count), toByteOffset: 48, as: UInt32.self)
-            try driver.check(driver.cuLaunchKernelEx(config, functions[function]!, params.baseAddress, nil), "cuLaunchKernelEx", for: function)
         }
+    }
+
+    /// How many clusters of shape `cluster` of kernel `function` (with `block` threads and `sharedBytes` of dynamic
+    /// shared memory per block) the device can run at once (`cuOccupancyMaxActiveClusters`): 0 when such a cluster
+    /// cannot be placed at all, nil when the driver does not say. A cluster's blocks share one GPC, so with one big
+    /// block per multiprocessor a cluster of 8 or 16 can leave a GPC's remaining multiprocessors idle.
+    public func maxActiveClusters(_ function: String, block: (Int, Int, Int), sharedBytes: Int, cluster: (Int, Int, Int)) throws -> Int? {
+        guard let query = device.driver.cuOccupancyMaxActiveClusters else { return nil }
+        let f = try prepared(function, sharedBytes: sharedBytes, cluster: cluster)
+        var count: Int32 = 0
+        let result = withLaunchConfig(grid: cluster, block: block, sharedBytes: sharedBytes, stream: nil, programmatic: false,
+                                      cluster: cluster) { config in query(&count, f, config) }
+        // A cluster shape the device cannot take at all is an answer (none), not a failure.
+        return result == 0 ? Int(count) : 0
+    }
+
+    /// The function handle of `function`, allowed `sharedBytes` of dynamic shared memory and, for clusters of more than
+    /// 8 blocks (Hopper's non-portable sizes, up to 16), `CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED`.
+    private func prepared(_ function: String, sharedBytes: Int, cluster: (Int, Int, Int)?) throws -> CUDADriver.Handle {
+        let driver = device.driver
+        if functions[function] == nil {
+            var f: CUDADriver.Handle = nil
+            try driver.check(driver.cuModuleGetFunction(&f, handle, function), "cuModuleGetFunction", for: function)
+            functions[function] = f
+        }
+        let f = functions[function]!
+        if sharedBytes > (sharedLimits[function] ?? 48 * 1024) {
+            try driver.check(driver.cuFuncSetAttribute(f, 8 /* MAX_DYNAMIC_SHARED_SIZE_BYTES */, Int32(sharedBytes)),
+                             "cuFuncSetAttribute", for: "\(function) (\(sharedBytes) bytes of shared memory)")
+            sharedLimits[function] = sharedBytes
+        }
+        if let cluster, cluster.0 * cluster.1 * cluster.2 > 8, !nonPortable.contains(function) {
+            try driver.check(driver.cuFuncSetAttribute(f, 14 /* NON_PORTABLE_CLUSTER_SIZE_ALLOWED */, 1),
+                             "cuFuncSetAttribute", for: "\(function) (clusters of more than 8 blocks)")
+            nonPortable.insert(function)
+        }
+        return f
+    }
+
+    /// Calls `body` with a CUlaunchConfig: {grid x/y/z, block x/y/z, sharedMemBytes: UInt32; stream at 32; attrs at 40;
+    /// numAttrs at 48}, its attributes CUlaunchAttribute {id: UInt32, pad to 8, value: 64-byte union}:
+    /// PROGRAMMATIC_STREAM_SERIALIZATION (6) = 1 and CLUSTER_DIMENSION (4) = {x, y, z: UInt32}.
+    private func withLaunchConfig<R>(grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int, stream: CUDADriver.Handle,
+                                     programmatic: Bool, cluster: (Int, Int, Int)?, _ body: (UnsafeRawPointer) throws -> R) rethrows -> R {
+        let attributes = UnsafeMutableRawPointer.allocate(byteCount: 2 * 72, alignment: 8)
+        let config = UnsafeMutableRawPointer.allocate(byteCount: 56, alignment: 8)
+        defer { attributes.deallocate(); config.deallocate() }
+        attributes.initializeMemory(as: UInt8.self, repeating: 0, count: 2 * 72)
+        config.initializeMemory(as: UInt8.self, repeating: 0, count: 56)
+        var count = 0
+        if programmatic {
+            attributes.storeBytes(of: UInt32(6), toByteOffset: 72 * count, as: UInt32.self)
+            attributes.storeBytes(of: Int32(1), toByteOffset: 72 * count + 8, as: Int32.self)
+            count += 1
+        }
+        if let cluster {
+            attributes.storeBytes(of: UInt32(4), toByteOffset: 72 * count, as: UInt32.self)
+            for (i, v) in [cluster.0, cluster.1, cluster.2].enumerated() {
+                attributes.storeBytes(of: UInt32(v), toByteOffset: 72 * count + 8 + 4 * i, as: UInt32.self)
+            }
+            count += 1
+        }
+        for (i, v) in [grid.0, grid.1, grid.2, block.0, block.1, block.2, sharedBytes].enumerated() {
+            config.storeBytes(of: UInt32(v), toByteOffset: 4 * i, as: UInt32.self)
+        }
+        config.storeBytes(of: stream, toByteOffset: 32, as: CUDADriver.Handle.self)
+        config.storeBytes(of: attributes, toByteOffset: 40, as: UnsafeMutableRawPointer.self)
+        config.storeBytes(of: UInt32(count), toByteOffset: 48, as: UInt32.self)
+        return try body(UnsafeRawPointer(config))
     }
 }

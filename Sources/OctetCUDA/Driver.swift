@@ -53,6 +53,8 @@ public final class CUDADriver: @unchecked Sendable {
     let cuGraphLaunch: @convention(c) (Handle, Handle) -> Result
     let cuGraphExecDestroy: @convention(c) (Handle) -> Result
     let cuGraphDestroy: @convention(c) (Handle) -> Result
+    /// cuOccupancyMaxActiveClusters (CUDA 12+): nil on a driver without it.
+    let cuOccupancyMaxActiveClusters: (@convention(c) (UnsafeMutablePointer<Int32>, Handle, UnsafeRawPointer) -> Result)?
     /// cuTensorMapEncodeTiled (CUDA 12+): nil on a driver without it, where the TMA kernels are not chosen.
     let cuTensorMapEncodeTiled: (@convention(c) (UnsafeMutableRawPointer, Int32, UInt32, UnsafeMutableRawPointer?, UnsafePointer<UInt64>,
                                                  UnsafePointer<UInt64>, UnsafePointer<UInt32>, UnsafePointer<UInt32>, Int32, Int32, Int32,
@@ -102,6 +104,7 @@ public final class CUDADriver: @unchecked Sendable {
         cuGraphExecDestroy = try l.symbol("cuGraphExecDestroy")
         cuGraphDestroy = try l.symbol("cuGraphDestroy")
         cuTensorMapEncodeTiled = try? l.symbol("cuTensorMapEncodeTiled")
+        cuOccupancyMaxActiveClusters = try? l.symbol("cuOccupancyMaxActiveClusters")
         try check(cuInit(0), "cuInit")
     }
 

@@ -68,6 +68,8 @@ public struct CUDASelfTest {
     /// The kernel checks: quantization, every GEMM variant and tuning candidate, cuBLASLt.
     func kernels() throws -> [Result] {
         var results = [try quantize()]
+        let clusterLimit = device.supportsWgmma ? try GemmChoice.clusterLimit(module("gemm_wgmma.cu")) : GemmChoice.maxSplit
+        let activeClusters = device.supportsWgmma ? GemmChoice.activeClusters(try module("gemm_wgmma.cu")) : nil
         for int8 in [true, false] {
             // The engine's choices (split-K clusters at 128 and 200 rows), forced splits even and uneven, no split,
             // a few hundred rows, large M.
@@ -80,7 +82,8 @@ public struct CUDASelfTest {
             // candidate is checked here.
             for (m, n, k) in [(128, 768, 3072), (128, 3072, 1024), (384, 3072, 1024), (3000, 1152, 384)] {
                 let candidates = GemmChoice.tuningCandidates(m: m, n: n, k: k, int8: int8, multiprocessors: device.multiprocessors,
-                                                             wgmma: device.supportsWgmma)
+                                                             wgmma: device.supportsWgmma, clusterLimit: clusterLimit,
+                                                             activeClusters: activeClusters)
                 results += try gemm(m: m, n: n, k: k, int8: int8, choices: candidates)
             }
             // The wgmma kernels (Hopper): every variant with rows, columns and K past their tiles (split-K ones split as
@@ -92,6 +95,14 @@ public struct CUDASelfTest {
                 // Split-K wgmma with clusters of 8 (BERT-large's FFN out at batch 1) and 5 (uneven slabs).
                 for (variant, split) in [("sk_64x128", 8), ("sk_128x64", 5)] {
                     results += try gemm(m: 128, n: 1024, k: 4096, int8: int8, forceSplit: split, forced: .wgmma(int8: int8, variant: variant))
+                }
+                // Non-portable clusters (9–16 blocks) where the device places them: 16 and 11 (uneven slabs, two rounds
+                // of the reduction's loads).
+                if clusterLimit > GemmChoice.maxSplit {
+                    for (variant, split) in [("sk_128x128", 16), ("sk_64x256", 11)] {
+                        let choice = GemmChoice.wgmma(int8: int8, variant: variant).withSplit(split, k: 4096, int8: int8, clusterLimit: clusterLimit)
+                        results += try gemm(m: 128, n: 1024, k: 4096, int8: int8, choices: [choice])
+                    }
                 }
                 // More tiles than multiprocessors: the ping-pong blocks take several tiles each, both warpgroups busy.
                 for variant in ["128x256", "pp_128x128", "pp_64x256"] {

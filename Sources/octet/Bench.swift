@@ -138,7 +138,7 @@ struct Bench: ParsableCommand {
                 }))
             }
             if !passTuning.isEmpty {
-                print("The fastest plans timed again inside the whole pass (OCTET_GEMM_TUNE=pass), ms per pass:")
+                print("The fastest plans timed again inside the whole pass (OCTET_GEMM_TUNE=alone leaves this out), ms per pass:")
                 print(table(["shape", "kept", "candidates"], passTuning.map { t in
                     [t.shape, t.chosen, t.candidates.map { "\($0.0) \(String(format: "%.3f", $0.1))" }.joined(separator: ", ")]
                 }))

@@ -158,11 +158,11 @@ enum GPU {
     /// kernel's requirements (the self-test runs every one of them against a float64 reference on the GPU).
     @Test("Tuning candidates: the rule's choice first, distinct, each within its kernel's requirements", arguments: [
         (128, 768, 3072, true), (128, 3072, 1024, false), (384, 3072, 1024, true), (16384, 4096, 1024, false), (128, 1152, 384, true),
-        (128, 1024, 1024, true),
-    ])
-    func tuningCandidates(_ shape: (Int, Int, Int, Bool)) {
+        (128, 1024, 1024, true), (128, 1024, 4096, true),
+    ], [8, 16])
+    func tuningCandidates(_ shape: (Int, Int, Int, Bool), clusterLimit: Int) {
         let (m, n, k, int8) = shape
-        let list = GemmChoice.tuningCandidates(m: m, n: n, k: k, int8: int8, multiprocessors: 132, wgmma: true)
+        let list = GemmChoice.tuningCandidates(m: m, n: n, k: k, int8: int8, multiprocessors: 132, wgmma: true, clusterLimit: clusterLimit)
         let rule = GemmChoice(m: m, n: n, k: k, int8: int8, multiprocessors: 132, wgmma: false, waves: 1)
         #expect(list.first?.kernel == rule.kernel && list.first?.split == rule.split)
         #expect(Set(list.map { "\($0.kernel) \($0.split)" }).count == list.count)
@@ -170,8 +170,8 @@ enum GPU {
         for c in list {
             #expect(c.sharedBytes <= 227 * 1024, "\(c.kernel)")
             if c.splitWgmma {
-                #expect(kBytes % 16 == 0 && m <= GemmChoice.splitMaxTokens && c.split >= 2 && c.split <= min(8, (kBytes + 127) / 128),
-                        "\(c.kernel) split \(c.split)")
+                #expect(kBytes % 16 == 0 && m <= GemmChoice.splitMaxTokens && c.split >= 1
+                        && c.split <= min(clusterLimit, (kBytes + 127) / 128), "\(c.kernel) split \(c.split)")
             } else if c.wgmma {
                 #expect(c.split == 1 && kBytes % 16 == 0)
             } else {
@@ -184,16 +184,38 @@ enum GPU {
         #expect(names.contains("gemm_wgmma_pp_\(int8 ? "i8" : "f16")_128x128") == (m >= 256))
         if m <= GemmChoice.splitMaxTokens { #expect(names.contains("gemm_\(int8 ? "i8" : "f16")_32x64_k128")) }
         #expect(names.contains("gemm_wgmma_sk_\(int8 ? "i8" : "f16")_64x128") == (m <= GemmChoice.splitMaxTokens))
-        // BERT-large's attention output at batch 1 (N = 1,024, K = 1,024: 8 slabs): the split-K wgmma tiles aim at one
-        // and two blocks per multiprocessor, within a cluster of 8.
+        // BERT-large's attention output at batch 1 (N = 1,024, K = 1,024: 8 slabs): the split-K wgmma tiles unsplit, and
+        // aimed at one and two blocks per multiprocessor, within K's 8 slabs whatever the cluster limit.
         if (m, n, k, int8) == (128, 1024, 1024, true) {
-            #expect(list.filter { $0.kernel == "gemm_wgmma_sk_i8_64x128" }.map(\.split) == [8])
-            #expect(list.filter { $0.kernel == "gemm_wgmma_sk_i8_64x64" }.map(\.split) == [4, 8])
+            #expect(list.filter { $0.kernel == "gemm_wgmma_sk_i8_64x128" }.map(\.split) == [1, 8])
+            #expect(list.filter { $0.kernel == "gemm_wgmma_sk_i8_64x64" }.map(\.split) == [1, 4, 8])
+        }
+        // Its FFN out (K = 4,096: 32 slabs): the 128×128 tile's 8 tiles split 16 ways where clusters of 16 fit, else 8.
+        if (m, n, k, int8) == (128, 1024, 4096, true) {
+            #expect(list.filter { $0.kernel == "gemm_wgmma_sk_i8_128x128" }.map(\.split) == [1, clusterLimit])
         }
         // At BERT-base's FFN out with 128 rows the split-K aims give three splits of the rule's tile.
         if (m, n, k, int8) == (128, 768, 3072, true) {
             #expect(list.filter { $0.kernel == "gemm_i8_32x64_k256" }.map(\.split) == [3, 1, 6])
         }
+    }
+
+    /// Where the device says how many clusters fit at once, each split-K tile also gets the largest split whose
+    /// clusters all run in one wave (BERT-large's FFN out at 384 rows: 24 tiles of 128×128).
+    @Test("Tuning candidates: the largest split-K whose clusters fit at once, as the device reports")
+    func tuningCandidatesByOccupancy() {
+        // A device that fits 26 clusters of up to 4 big blocks and 20 of more, and 100 of any small tile.
+        let fits: (GemmChoice, Int) -> Int? = { tile, split in tile.bm * tile.bn >= 128 * 128 ? (split <= 4 ? 26 : 20) : 100 }
+        let list = GemmChoice.tuningCandidates(m: 384, n: 1024, k: 4096, int8: true, multiprocessors: 132, wgmma: true, clusterLimit: 16,
+                                               activeClusters: fits)
+        #expect(list.filter { $0.kernel == "gemm_wgmma_sk_i8_128x128" }.map(\.split) == [1, 5, 6, 11, 4])
+        // The 64×64 tile's 96 tiles fit 100 clusters of any split up to 16.
+        #expect(list.filter { $0.kernel == "gemm_wgmma_sk_i8_64x64" }.map(\.split) == [1, 3, 16])
+        let without = GemmChoice.tuningCandidates(m: 384, n: 1024, k: 4096, int8: true, multiprocessors: 132, wgmma: true, clusterLimit: 16)
+        // Without the device's answer the list is the same less those additions.
+        let key = { (c: GemmChoice) in "\(c.kernel) \(c.split)" }
+        #expect(without.map(key) == list.map(key).filter { name in without.contains { key($0) == name } })
+        #expect(Set(list.map(key)).subtracting(without.map(key)).isSuperset(of: ["gemm_wgmma_sk_i8_128x128 4", "gemm_wgmma_sk_i8_64x64 16"]))
     }
 
     /// In-pass tuning's shortlist: the three fastest as timed alone, fastest first, then the fixed rule's plan when it

@@ -131,6 +131,12 @@ __device__ __forceinline__ void barrier_wait(unsigned long long *bar, unsigned p
         asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
                      : "=r"(done) : "r"(smem_address(bar)), "r"(parity) : "memory");
 }
+// Fetches a tensor map (a kernel parameter) into the TMA unit's descriptor cache, so the first copies need not wait for
+// it (CUTLASS's prefetch_tma_descriptor): at batch 1 each GEMM is a few microseconds, most of it the latency of its
+// first slabs.
+__device__ __forceinline__ void prefetch_map(const TensorMap &map) {
+    asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<unsigned long long>(&map)) : "memory");
+}
 // One TMA copy of the box at (x bytes, y rows) of `map` into shared memory, completing on `bar`.
 __device__ __forceinline__ void tma_load(void *dst, const TensorMap &map, unsigned long long *bar, int x, int y) {
     asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];\n"
@@ -319,6 +325,10 @@ __device__ __forceinline__ void gemm(const TensorMap &mapA, const TensorMap &map
     typedef Ring<64 * CONSUMERS, BN, STAGES> R;
     extern __shared__ unsigned char raw[];
     R ring(raw);
+    if (threadIdx.x == 0) {
+        prefetch_map(mapA);
+        prefetch_map(mapB);
+    }
     const int tid = threadIdx.x, group = tid / 128;
     const int m0 = blockIdx.y * 64 * CONSUMERS, n0 = blockIdx.x * BN;
     const int kTiles = (K * (INT8 ? 1 : 2) + R::BK - 1) / R::BK;
@@ -353,6 +363,10 @@ __device__ __forceinline__ void gemm_pingpong(const TensorMap &mapA, const Tenso
     constexpr int BM = 64 * HALVES;
     extern __shared__ unsigned char raw[];
     R ring(raw);
+    if (threadIdx.x == 0) {
+        prefetch_map(mapA);
+        prefetch_map(mapB);
+    }
     // turn[c]: warpgroup c may start its next main loop (the other one has finished waiting for its slabs).
     unsigned long long *turn = ring.empty + STAGES;
     const int tid = threadIdx.x, group = tid / 128;
@@ -406,14 +420,20 @@ __device__ __forceinline__ void gemm_pingpong(const TensorMap &mapA, const Tenso
 // Split-K schedule for few rows (batch 1: M = 128 or 384), where a GEMM is a stream of weights. A 64×128 tile per block
 // gave BERT-large s128 b1's FFN-out GEMM (N = 1,024, K = 4,096) 16 blocks on 132 multiprocessors, each pulling 512 KB
 // of weights through one TMA ring: 9.4 µs where the weights stream in about 1 µs. Here the grid's z splits K: the
-// `split` blocks of a tile (a thread-block cluster (1, 1, split), split ≤ 8) each take K slabs
+// `split` blocks of a tile (a thread-block cluster (1, 1, split), split ≤ 16) each take K slabs
 // [z·slabs/split, (z+1)·slabs/split), so tiles × split blocks pull the weights together. Each block parks its partial
 // tile (int32 or float, rows padded by 8 words so a warp's stores spread over the banks) in its ring's buffers, idle
 // by then; after a cluster barrier block z adds rows [z·BM/split, (z+1)·BM/split) of all the cluster's partials in
 // rank order through distributed shared memory (a fixed order: float sums never depend on timing) and runs the
 // epilogue on them with all its threads, so the epilogue's work (GELU, quantization) is split too. The weights' first
 // slabs are requested before `griddepcontrol.wait` (weights never change), so under programmatic dependent launch their
-// fetch overlaps the previous kernel's tail. Every thread stays to the last cluster barrier. Four stages, though a
+// fetch overlaps the previous kernel's tail. Every thread stays to the last cluster barrier. Splits of 9–16 are
+// Hopper's non-portable cluster sizes (the host allows them per function and only where the occupancy query says such a
+// cluster fits). A split of 1 is a plain launch (a cluster of one block): the tile's epilogue then runs on every thread
+// of the block, the producer warpgroup's too, instead of on the consumers alone. Bigger tiles (128×128, 128×256,
+// 64×256) exist for a few hundred rows: a block streams (BM + BN) · K / split bytes for 2 · BM · BN · K / split
+// operations, so at M = 384 the 64×64 tiles read every weight six times and every activation N / 64 times through L2,
+// where a 128×256 tile reads them three times and N / 256 times. Four stages, though a
 // block of BERT-large's FFN out at batch 1 has 8 slabs to fetch: with eight (129 KB of shared memory) the same splits
 // measured 30–50% slower on the H200, clusters waiting for multiprocessors with that much shared memory free (the
 // cooperative kernel, eight stages, is the candidate for shapes that need no split).
@@ -422,11 +442,15 @@ __device__ __forceinline__ void gemm_splitk(const TensorMap &mapA, const TensorM
                                             const float *__restrict__ dqScale, const float *__restrict__ bias, int act,
                                             const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo) {
     typedef typename Accumulator<INT8>::T T;
-    constexpr int BM = 64 * CONSUMERS, THREADS = 128 * (CONSUMERS + 1), LD = BN + 8, MAX_SPLIT = 8;
+    constexpr int BM = 64 * CONSUMERS, THREADS = 128 * (CONSUMERS + 1), LD = BN + 8, MAX_SPLIT = 16;
     typedef Ring<BM, BN, STAGES> R;
     static_assert(BM * LD * 4 <= STAGES * R::STAGE_BYTES, "the partial tile is parked in the ring's buffers");
     extern __shared__ unsigned char raw[];
     R ring(raw);
+    if (threadIdx.x == 0) {
+        prefetch_map(mapA);
+        prefetch_map(mapB);
+    }
     const int tid = threadIdx.x, group = tid / 128;
     const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN, split = gridDim.z, z = blockIdx.z;
     const int slabs = (K * (INT8 ? 1 : 2) + R::BK - 1) / R::BK, kt0 = z * slabs / split, kTiles = (z + 1) * slabs / split - kt0;
@@ -476,16 +500,28 @@ __device__ __forceinline__ void gemm_splitk(const TensorMap &mapA, const TensorM
     cluster_sync();  // every block's partial tile is complete and visible to the cluster
     const int rowEnd = (rank + 1) * BM / split;
     for (int r = rank * BM / split + tid / QUADS; r < rowEnd; r += ROW_STEP) {
-        T v[MAX_SPLIT][4];
+        // Up to 8 blocks' loads are issued before their sums (16 at once would cost 32 more registers per thread, and
+        // with them the second block per multiprocessor of the 384-thread tiles).
+        T v[8][4];
 #pragma unroll
-        for (int zz = 0; zz < MAX_SPLIT; zz++)  // every block's loads issued before the sums
+        for (int zz = 0; zz < 8; zz++)
             if (zz < split) cluster_load4(cluster_address(tile + r * LD + column, zz), v[zz]);
         T sum[4] = {v[0][0], v[0][1], v[0][2], v[0][3]};
 #pragma unroll
-        for (int zz = 1; zz < MAX_SPLIT; zz++)
+        for (int zz = 1; zz < 8; zz++)
             if (zz < split)
 #pragma unroll
                 for (int e = 0; e < 4; e++) sum[e] += v[zz][e];
+        if (split > 8) {
+#pragma unroll
+            for (int zz = 8; zz < MAX_SPLIT; zz++)
+                if (zz < split) cluster_load4(cluster_address(tile + r * LD + column, zz), v[zz - 8]);
+#pragma unroll
+            for (int zz = 8; zz < MAX_SPLIT; zz++)
+                if (zz < split)
+#pragma unroll
+                    for (int e = 0; e < 4; e++) sum[e] += v[zz - 8][e];
+        }
         const int m = m0 + r;
         if (m >= M) continue;
         float y[4];
@@ -541,6 +577,10 @@ __device__ __forceinline__ void gemm_layernorm(const TensorMap &mapA, const Tens
     extern __shared__ unsigned char raw[];
     __shared__ float partial[2][64];  // this block's per-row sums over its 128 columns: of x, then of (x − mean)²
     R ring(raw);
+    if (threadIdx.x == 0) {
+        prefetch_map(mapA);
+        prefetch_map(mapB);
+    }
     const int tid = threadIdx.x, group = tid / 128;
     const int m0 = blockIdx.y * 64, n0 = blockIdx.x * BN, blocks = N / BN;
     const int kTiles = (K + R::BK - 1) / R::BK;
@@ -632,7 +672,7 @@ __device__ __forceinline__ void gemm_layernorm(const TensorMap &mapA, const Tens
 // The variants the engine chooses from. Name: gemm_wgmma_<precision>_<BM>x<BN> (cooperative: one tile per block,
 // CONSUMERS warpgroups of 64 rows; grid = tiles), gemm_wgmma_pp_<precision>_<BM>x<BN> (ping-pong: grid = at most one
 // block per multiprocessor) and gemm_wgmma_sk_<precision>_<BM>x<BN> (split-K: grid = tiles × split, cluster (1, 1,
-// split), split ≤ min(8, K's 128-byte slabs)). 128 + 128·CONSUMERS threads (ping-pong: 384); shared memory STAGES × (BM + BN) × 128
+// split), split ≤ min(16, K's 128-byte slabs)). 128 + 128·CONSUMERS threads (ping-pong: 384); shared memory STAGES × (BM + BN) × 128
 // bytes + 1,024 (alignment) + 16 × (STAGES + 1) (barriers).
 #define WGMMA_VARIANT(NAME, CONSUMERS, BN, STAGES, INT8)                                                               \
     extern "C" __global__ void __launch_bounds__(128 * (CONSUMERS + 1), 1)                                             \
@@ -661,7 +701,10 @@ __device__ __forceinline__ void gemm_layernorm(const TensorMap &mapA, const Tens
     WGMMA_VARIANT(gemm_wgmma_##PRECISION##_64x64, 1, 64, 8, INT8)                                                      \
     SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_64x128, 1, 128, 4, INT8)                                                \
     SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_128x64, 2, 64, 4, INT8)                                                 \
-    SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_64x64, 1, 64, 4, INT8)
+    SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_64x64, 1, 64, 4, INT8)                                                 \
+    SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_128x128, 2, 128, 4, INT8)                                               \
+    SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_128x256, 2, 256, 4, INT8)                                               \
+    SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_64x256, 1, 256, 4, INT8)
 
 WGMMA_VARIANTS(i8, true)
 WGMMA_VARIANTS(f16, false)
