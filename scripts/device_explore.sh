@@ -1,18 +1,16 @@
 #!/usr/bin/env bash
-# The checking run on the GPU machine before a measured one (about 5 minutes): is the new code right, and what does
+# The checking run on the GPU machine before a measured one (about 7 minutes; the first call on a fresh machine also
+# compiles every kernel with NVRTC, 1–2 minutes): is the new code right, and what does
 # it change? In order of what matters most, each step with a time limit:
 #   1. the self-test (every kernel against the CPU reference, including every GEMM the tuner may pick, and the random
 #      and reference models packed to their real tokens and padded; stop if it fails);
-#   2. the opt-in kernels of the seventh session, not yet run on a GPU: the self-test's whole models with the FP16
-#      attention's keys split over a cluster (OCTET_ATTENTION_SPLIT_F16=1: the random 3×256 BERT has heads of 64 on
-#      a small grid, so its FP16 and attention-in-float checks run the split kernel);
-#   3. the attention workbench (every attention kernel against PyTorch float64, padded and packed, the FP16 split
-#      included; timings against SDPA);
-#   4. `octet bench` at batch 1 (s128, s384), INT8 with the attention in FP16 and FP16: the default against
-#      OCTET_GEMM_TUNE=pass (the tuner's shortlist timed again inside the whole pass) and against
-#      OCTET_ATTENTION_SPLIT_F16=1, with the per-kernel profile;
-#   5. the full-dev SQuAD F1 on the GPU, INT8 recipe and FP16 (to confirm the defaults' accuracy on this binary);
-#   6. Nsight Compute on BERT-large's s384 b1 GEMMs with three tiles.
+#   2. the attention workbench (every attention kernel against PyTorch float64, padded and packed; timings against
+#      SDPA);
+#   3. `octet bench` at batch 1 (s128, s384), INT8 with the attention in FP16 and FP16: the default (GEMMs and launch
+#      mode tuned inside the whole pass) against OCTET_GEMM_TUNE=alone and against OCTET_FUSED_LAYERNORM=1, with the
+#      per-kernel profile;
+#   4. the full-dev SQuAD F1 on the GPU, INT8 recipe and FP16 (to confirm the defaults' accuracy on this binary);
+#   5. Nsight Compute on BERT-large's s384 b1 GEMMs with three tiles.
 # Everything it writes ends up in OUT_FOLDER/explore.tgz (the device tool brings back at most 8 files).
 #   bash scripts/device_explore.sh OCTET_BINARY MODEL_FOLDER FEATURES DEV_JSON RECIPE OUT_FOLDER
 set -uo pipefail
@@ -24,16 +22,13 @@ timeout 300 "$octet" selftest --device cuda --model "$model" --features "$featur
 status=$?
 grep -v " pass " "$out/selftest.txt" | head -20; echo "selftest: $(grep -c " pass " "$out/selftest.txt") passed, exit $status"
 [ $status -eq 0 ] || exit 1
-OCTET_ATTENTION_SPLIT_F16=1 timeout 120 "$octet" selftest --device cuda --model /nonexistent --models-only --json "$out/selftest-split-f16.json" \
-  > "$out/selftest-split-f16.txt" 2>&1
-echo "selftest with OCTET_ATTENTION_SPLIT_F16=1: exit $?"; grep -E "3×256" "$out/selftest-split-f16.txt" | cut -c1-120
 PYTHONUNBUFFERED=1 timeout 150 python3 scripts/gpu_kernel_bench.py --only-attention --json "$out/workbench-attention.json" \
   > "$out/workbench-attention.txt" 2>&1
 grep -E "FAIL|checks passed|B1 " "$out/workbench-attention.txt" | head -30
 F=(--float '*.attention.qk' --float '*.attention.pv')
 for m in bert-base bert-large; do
-  for variant in default tune-pass split-f16; do
-    E=(); [ $variant = tune-pass ] && E=(OCTET_GEMM_TUNE=pass); [ $variant = split-f16 ] && E=(OCTET_ATTENTION_SPLIT_F16=1)
+  for variant in default alone fused-layernorm; do
+    E=(); [ $variant = alone ] && E=(OCTET_GEMM_TUNE=alone); [ $variant = fused-layernorm ] && E=(OCTET_FUSED_LAYERNORM=1)
     for p in int8-attention-fp16 fp16; do
       [ $p = fp16 ] && [ $variant != default ] && continue  # the variants are measured on the main configuration only
       P=(--precision fp16); [ $p = int8-attention-fp16 ] && P=(--precision int8 "${F[@]}")
@@ -56,7 +51,7 @@ for t in json.load(open(sys.argv[1])).get("gemm_tuning", []):
     best = sorted(t["candidates_us"].items(), key=lambda x: x[1])[:3]
     print(t["shape"], "|", ", ".join(f"{k} {v:.2f}" for k, v in best))
 PY
-# 6. Nsight Compute on BERT-large's four GEMMs at s384 b1 with three tiles (64×64, 128×128, the 128×256 split-K tile
+# 5. Nsight Compute on BERT-large's four GEMMs at s384 b1 with three tiles (64×64, 128×128, the 128×256 split-K tile
 #    unsplit): speed of light and memory, to tell L2 traffic from latency.
 NCU=/usr/local/cuda/bin/ncu
 for v in 64x64 128x128 sk_128x256; do

@@ -244,7 +244,7 @@ def attention_mma(qkv, f32, mask, S, heads, D, qs, ks, ps, un, vs, out, staged=F
     """One attention_mma.cu launch; `staged`: the kernel that stages all of K and Vᵀ where a ring kernel exists;
     `resident`: the int8 ring's form for S ≤ 128 (both chunks at once, pass 1's scores kept in registers); `split`: the
     kernel with the keys split over a cluster of ⌈S/64⌉ blocks (heads of 64, 65 ≤ S ≤ 512; int8 products from int8
-    input, or fp16 products from fp16 or float32 input). `offsets`: a packed
+    input). `offsets`: a packed
     batch (only the real tokens, back to back; sequence b is rows offsets[b] … offsets[b + 1] − 1, S the longest)."""
     qk8, pv8 = ks > 0, ps > 0
     padded = (S + 63) // 64 * 64
@@ -260,10 +260,6 @@ def attention_mma(qkv, f32, mask, S, heads, D, qs, ks, ps, un, vs, out, staged=F
         blocks = padded // 64
         name = f"attention_mma_d{D}_i8_i8_split{blocks}_i8in"
         smem = 3 * 64 * kRow + 64 * 4 + 64 * 8 + 64 * (D + 16) * 4
-    elif split:  # fp16: the same, with float P·V partials in rows of D + 4
-        blocks = padded // 64
-        name = f"attention_mma_d{D}_f16_f16_split{blocks}_{['f16in', 'f32in'][f32]}"
-        smem = 3 * 64 * kRow + 64 * 4 + 64 * 8 + 64 * (D + 4) * 4
     batch = mask.shape[0] if offsets is None else offsets.numel() - 1
     kernel("attention_mma.cu", name)(((S + 63) // 64 * blocks, heads, batch), (128,), (ptr(qkv), ptr(mask), ptr(offsets), cp.int32(S),
         cp.int32(heads), cp.float32(qs), cp.float32(ks), cp.float32(ps), cp.int32(un), cp.float32(vs), cp.float32(0), ptr(out)), shared_mem=smem)
@@ -283,11 +279,6 @@ for (B, S, heads, D) in [] if args.no_checks else [(1, 128, 12, 32), (2, 384, 16
             attention_mma(x, f32, mask, S, heads, D, qs, ks, ps, un, vs, out)
             err = ((out.double() - ref).norm() / ref.norm()).item()
             report(f"attention_mma d{D} B{B} S{S} {label} {'f32' if f32 else 'f16'} input", err, 2e-2 if ps > 0 else 3e-3)
-            if label == "f16 f16" and D == 64 and S > 64:  # fp16 with the keys split over a cluster (opt-in in the engine)
-                split_out = torch.full((B * S, heads * D), float("nan"), dtype=torch.float16, device="cuda")
-                attention_mma(x, f32, mask, S, heads, D, qs, ks, ps, un, vs, split_out, split=True)
-                err = ((split_out.double() - ref).norm() / ref.norm()).item()
-                report(f"attention_mma d{D} B{B} S{S} {label} {'f32' if f32 else 'f16'} input, keys split over a cluster", err, 3e-3)
         if qs > 0 and ps > 0:  # int8 input, quantized per column as the QKV GEMM's epilogue does
             steps = torch.tensor([qs, ks, vs], device="cuda").repeat_interleave(heads * D)
             q8 = torch.clamp(torch.round(qkv / steps), -128, 127)
@@ -325,7 +316,7 @@ for (lengths, S, heads, D) in [] if args.no_checks else [([160, 100, 37], 160, 4
     i8 = ("i8 u8", 0.06, 0.05, 1 / 255, 1, 0.04)
     forms = ([("f16 f16", 0, 0, 0, 0, 0, 0, {}), (*i8, 1, {}), (*i8, 2, {}), (*i8, 2, {"staged": True})]
              + ([(*i8, 2, {"resident": True})] if longest <= 128 else [])
-             + ([(*i8, 2, {"split": True}), ("f16 f16", 0, 0, 0, 0, 0, 0, {"split": True})] if D == 64 and longest > 64 else []))
+             + ([(*i8, 2, {"split": True})] if D == 64 and longest > 64 else []))
     for label, qs, ks, ps, un, vs, f32, form in forms:
         if f32 == 2:
             steps = torch.tensor([qs, ks, vs], device="cuda").repeat_interleave(heads * D)
@@ -476,7 +467,6 @@ for (name, heads, D) in [] if args.no_attention_timing else [("bert-base", 12, 6
         half = qkv.half()
         if D == 64 and B == 1:
             t_i8_resident["i8_split_us"] = timed(lambda i: attention_mma(q8, 2, mask, S, heads, D, 0.06, 0.05, 1 / 255, 1, 0.04, out, split=True), False)
-            t_i8_resident["f16_split_us"] = timed(lambda i: attention_mma(half, 0, mask, S, heads, D, 0, 0, 0, 0, 0, out, split=True), False)
         t_f16 = timed(lambda i: attention_mma(half, 0, mask, S, heads, D, 0, 0, 0, 0, 0, out), False)
         q, k, v = half.view(B, S, 3, heads, D).permute(2, 0, 3, 1, 4)
         t_sdpa = timed(lambda i: torch.nn.functional.scaled_dot_product_attention(q, k, v), True)

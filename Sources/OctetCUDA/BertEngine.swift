@@ -87,10 +87,12 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// Whether padded batches run packed to their real tokens (`PackedBatch`): on unless `OCTET_PACK=0` or the head
     /// size needs the simple attention kernel (attention.cu reads padded batches only).
     public let packing: Bool
-    /// Whether the attention-output and FFN-output GEMMs run with the residual add and LayerNorm fused into their
-    /// epilogue (`gemm_wgmma_i8_64x128_ln_*`, Hopper, INT8 layers with hidden size ≤ 1,024). Correct on the H200 (the
-    /// self-test) but slower there than the two kernels it replaces (35 µs per launch against 9 + 5 at BERT-large s128
-    /// b1, docs/PERFORMANCE.md), so off unless `OCTET_FUSED_LAYERNORM=1`.
+    /// Whether the attention-output and FFN-output GEMMs run with the residual add and LayerNorm fused in
+    /// (`gemm_wgmma_i8_64x64_ln_*`, Hopper, INT8 layers with hidden size ≤ 1,024). The first version (64×128 tiles, the
+    /// normalization in the consumer warps' fragments) was correct on the H200 and slower than the two kernels it
+    /// replaced (35 µs per launch against 9 + 5 at BERT-large s128 b1, docs/PERFORMANCE.md); the second (eighth
+    /// session: 64×64 tiles, every thread normalizing whole rows) too (21.5 µs against 9.0 + 5.2), so off unless
+    /// `OCTET_FUSED_LAYERNORM=1`.
     public let fusedLayerNorm: Bool
     /// cuBLASLt for the FP16 layers without GELU (nil for INT8, with `OCTET_CUBLASLT=0`, or when the library does not
     /// load), its workspace, and its plans per (layer, rows).
@@ -147,7 +149,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             loaded[file] = try CUDAKernels.load(file, device: device, compiler: compiler)
         }
         modules = loaded
-        clusterLimit = try loaded["gemm_wgmma.cu"].map(GemmChoice.clusterLimit) ?? GemmChoice.maxSplit
+        // A device that refuses the query or the non-portable attribute keeps to portable clusters.
+        clusterLimit = loaded["gemm_wgmma.cu"].flatMap { try? GemmChoice.clusterLimit($0) } ?? GemmChoice.maxSplit
         activeClusters = loaded["gemm_wgmma.cu"].map(GemmChoice.activeClusters)
 
         // Uploads.
@@ -317,9 +320,13 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         }
         // With in-pass tuning (the default), a few-row shape's first run also times its GEMM plans inside the whole pass, on
         // the inputs just queued (the pass's embedding reads them).
-        if tuningInPass && graphs[shape.key] == nil && shape.rows <= GemmChoice.splitMaxTokens && !refinedRows.contains(shape.rows) {
-            try refine(shape)
-            refinedRows.insert(shape.rows)
+        if tuningInPass && graphs[shape.key] == nil && shape.rows <= GemmChoice.splitMaxTokens {
+            if !refinedRows.contains(shape.rows) {
+                try refine(shape)
+                refinedRows.insert(shape.rows)
+            } else if measuredLaunchMode[shape.key] == nil {
+                try chooseLaunchMode(shape)
+            }
         }
         let e1 = timed ? try device.record() : nil
         if let graph = graphs[shape.key] {
@@ -367,7 +374,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// Queues the whole model for `shape` on the device's stream.
     private func encode(_ shape: Shape) throws {
         let (b, s, t) = (shape.batch, shape.sequence, shape.rows)
-        programmaticNow = programmatic(tokens: t)
+        programmaticNow = programmatic(tokens: t, shape: shape.key)
         let h = config.hiddenSize
         let eps = config.layerNormEpsilon
         let rows = (t + 3) / 4
@@ -393,21 +400,21 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// predecessor finishes, and the GEMMs and LayerNorms fetch their weights meanwhile. Chosen per shape from the H200's
     /// measurements (2026-11-29, docs/PERFORMANCE.md): up to 256 tokens, where a pass is a chain of latency-bound
     /// kernels, it took BERT-base s128 b1 from 0.556 to 0.486 ms; at 384 tokens it was 7–10% slower (the early blocks
-    /// occupy multiprocessors the running kernel could use). In-pass tuning measures both modes per token count (at 384
-    /// tokens on the H200 in the eighth session, forcing it on made BERT-base 5% faster and BERT-large 3% slower) and
-    /// keeps the faster; `OCTET_PDL=0` or `1` forces it off or on.
-    private func programmatic(tokens: Int) -> Bool {
+    /// occupy multiprocessors the running kernel could use). In-pass tuning measures both modes per batch × sequence
+    /// shape up to 512 tokens (at 384 tokens on the H200 in the eighth session, forcing it on made BERT-base 5% faster
+    /// and BERT-large 3% slower) and keeps the faster; `OCTET_PDL=0` or `1` forces it off or on.
+    private func programmatic(tokens: Int, shape: String? = nil) -> Bool {
         guard device.computeCapability.major >= 9 else { return false }
         switch Self.forcedLaunchMode {
         case false?: return false
         case true?: return true
-        case nil: return measuredLaunchMode[tokens] ?? (tokens <= 256)
+        case nil: return shape.flatMap { measuredLaunchMode[$0] } ?? (tokens <= 256)
         }
     }
     /// `OCTET_PDL`'s forced launch mode, if any.
     private static let forcedLaunchMode: Bool? = ["0": false, "1": true][ProcessInfo.processInfo.environment["OCTET_PDL"] ?? ""]
-    /// The launch mode in-pass tuning measured faster, per token count.
-    private var measuredLaunchMode: [Int: Bool] = [:]
+    /// The launch mode in-pass tuning measured faster, per shape (`Shape.key`).
+    private var measuredLaunchMode: [String: Bool] = [:]
     /// The launch mode of the shape being encoded.
     private var programmaticNow = false
 
@@ -479,20 +486,21 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     }
 
     /// A GEMM whose output is added to the residual stream, then the residual LayerNorm: fused into one kernel
-    /// (`gemm_wgmma_i8_64x128_ln_*`, a cluster of N / 128 blocks per 64 rows) when `fusedLayerNorm` is on and the layer
-    /// is INT8, else the GEMM into `local` and `residual_layernorm`.
+    /// (`gemm_wgmma_i8_64x64_ln_*`, a cluster of N / 64 blocks per 64 rows) when `fusedLayerNorm` is on, the layer is
+    /// INT8 and the device places such a cluster (`clusterLimit`), else the GEMM into `local` and `residual_layernorm`.
     private func gemmNorm(_ call: GemmCall, _ norm: Norm, residual: UInt64, output: UInt64, tokens m: Int) throws {
         let l = call.linear, (n, k) = (l.outputs, l.inputs)
-        guard fusedLayerNorm && l.int8 && call.outKind == 1 && n % 128 == 0 && n / 128 <= 8 && k % 16 == 0, let dq = l.dqScale else {
+        guard fusedLayerNorm && l.int8 && call.outKind == 1 && n % 64 == 0 && n / 64 <= clusterLimit && k % 16 == 0, let dq = l.dqScale else {
             try gemm(call, tokens: m)
             try residualNorm(norm, local: call.output, residual: residual, output: output, tokens: m)
             return
         }
         let add = norm.localStep > 0 || norm.residualStep > 0 ? "qdq" : "float"
-        let tile = GemmChoice.wgmma(int8: true, variant: "64x128")  // the fused kernel's tile, ring and threads
+        let tile = GemmChoice.wgmma(int8: true, variant: "64x64")  // the fused kernel's tile and threads (its ring: 6 stages)
         let (mapA, mapW) = try tile.tensorMaps(device: device, a: call.input, weight: l.weight.address, m: m, n: n, k: k)
-        try launch("gemm_wgmma.cu", "gemm_wgmma_i8_64x128_ln_\(add)_\(norm.copyName)", grid: (n / tile.bn, (m + tile.bm - 1) / tile.bm, 1),
-                   block: (tile.threads, 1, 1), sharedBytes: tile.sharedBytes, cluster: (n / tile.bn, 1, 1), arguments: [
+        let stages = 6, sharedBytes = stages * (tile.bm + tile.bn) * tile.bk + 1024 + 16 * (stages + 1)
+        try launch("gemm_wgmma.cu", "gemm_wgmma_i8_64x64_ln_\(add)_\(norm.copyName)", grid: (n / tile.bn, (m + tile.bm - 1) / tile.bm, 1),
+                   block: (tile.threads, 1, 1), sharedBytes: sharedBytes, cluster: (n / tile.bn, 1, 1), arguments: [
             .tensorMap(mapA), .tensorMap(mapW), .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k)), .buffer(dq), .buffer(l.bias),
             .pointer(residual), .float(norm.localStep), .float(norm.residualStep), .buffer(norm.gamma), .buffer(norm.beta),
             .float(config.layerNormEpsilon), .pointer(output), .pointer(buffers["copy"]!), .float(norm.qScale)])
@@ -635,31 +643,68 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     }
 
     /// Times the few fastest candidates of each GEMM shape at `shape.rows` rows inside the whole pass of `shape`
-    /// (`tuningInPass`): each candidate's pass is captured into a graph, replayed once to warm up and then
-    /// `passRepeats` times between two events. The inputs must already be queued on the stream.
-    /// Then, on Hopper unless `OCTET_PDL` forces a mode, the pass with and without programmatic dependent launch.
+    /// (`tuningInPass`), one GEMM shape at a time, the others at their current plans; then, on Hopper unless `OCTET_PDL`
+    /// forces a mode, does it all again in the other launch mode (each mode's plans chosen under it: a plan that wins
+    /// with programmatic dependent launch may lose without) and keeps the faster mode with its plans. Each candidate's
+    /// pass is timed twice, interleaved with the others', and its faster time counts (differences between candidates
+    /// are often under 1%). The inputs must already be queued on the stream.
     private func refine(_ shape: Shape) throws {
-        for key in shortlists.keys.sorted() where key.hasPrefix("\(shape.rows)×") {
-            let candidates = shortlists[key]!
-            guard candidates.count > 1 else { continue }
-            var measured: [(name: String, plan: GemmPlan, milliseconds: Double)] = []
-            for candidate in candidates {
-                tuned[key] = candidate.plan
-                measured.append((candidate.name, candidate.plan, try passMilliseconds(shape)))
+        let keys = shortlists.keys.sorted().filter { $0.hasPrefix("\(shape.rows)×") && shortlists[$0]!.count > 1 }
+        let alone = keys.map { tuned[$0]! }
+        var best: (milliseconds: Double, mode: Bool?, plans: [GemmPlan])?
+        var report: [(shape: String, candidates: [(String, Double)], chosen: String)] = []
+        var totals: [(String, Double)] = []  // each launch mode's pass with its plans
+        for mode in launchModesToTry {
+            if let mode { measuredLaunchMode[shape.key] = mode }
+            let label = mode.map { $0 ? " with programmatic dependent launch" : " with plain launches" } ?? ""
+            for (key, plan) in zip(keys, alone) { tuned[key] = plan }
+            for key in keys {
+                let candidates = shortlists[key]!
+                let times = try fastestPasses(shape, count: candidates.count) { tuned[key] = candidates[$0].plan }
+                let chosen = times.indices.min { times[$0] < times[$1] }!
+                tuned[key] = candidates[chosen].plan
+                report.append(("\(key) in the pass of \(shape.key)\(label)", zip(candidates, times).map { ($0.name, $1) }, candidates[chosen].name))
             }
-            let best = measured.min { $0.milliseconds < $1.milliseconds }!
-            tuned[key] = best.plan
-            passTuningReport.append(("\(key) in the pass of \(shape.key)", measured.map { ($0.name, $0.milliseconds) }, best.name))
+            let total = try fastestPasses(shape, count: 1) { _ in }[0]
+            if best == nil || total < best!.milliseconds { best = (total, mode, keys.map { tuned[$0]! }) }
+            if let mode { totals.append((mode ? "programmatic dependent launch" : "plain launches", total)) }
         }
-        guard device.computeCapability.major >= 9 && Self.forcedLaunchMode == nil else { return }
-        var modes: [(name: String, programmatic: Bool, milliseconds: Double)] = []
-        for (name, mode) in [("programmatic dependent launch", true), ("plain launches", false)] {
-            measuredLaunchMode[shape.rows] = mode
-            modes.append((name, mode, try passMilliseconds(shape)))
+        for (key, plan) in zip(keys, best!.plans) { tuned[key] = plan }
+        if let mode = best!.mode {
+            measuredLaunchMode[shape.key] = mode
+            report.append(("launch mode in the pass of \(shape.key), each with its plans", totals, mode ? "programmatic dependent launch" : "plain launches"))
         }
-        let best = modes.min { $0.milliseconds < $1.milliseconds }!
-        measuredLaunchMode[shape.rows] = best.programmatic
-        passTuningReport.append(("launch mode in the pass of \(shape.key)", modes.map { ($0.name, $0.milliseconds) }, best.name))
+        passTuningReport += report
+    }
+
+    /// For a shape whose GEMM plans `refine` chose at the same row count: only the launch mode, timed in the pass.
+    private func chooseLaunchMode(_ shape: Shape) throws {
+        let modes = launchModesToTry.compactMap { $0 }
+        guard modes.count > 1 else { return }
+        let times = try fastestPasses(shape, count: modes.count) { measuredLaunchMode[shape.key] = modes[$0] }
+        let chosen = times.indices.min { times[$0] < times[$1] }!
+        measuredLaunchMode[shape.key] = modes[chosen]
+        passTuningReport.append(("launch mode in the pass of \(shape.key)", zip(modes, times).map {
+            ($0 ? "programmatic dependent launch" : "plain launches", $1) }, modes[chosen] ? "programmatic dependent launch" : "plain launches"))
+    }
+
+    /// The launch modes `refine` compares: with and without programmatic dependent launch on Hopper unless `OCTET_PDL`
+    /// forces one; else only the rule's (nil).
+    private var launchModesToTry: [Bool?] {
+        device.computeCapability.major >= 9 && Self.forcedLaunchMode == nil ? [true, false] : [nil]
+    }
+
+    /// The pass of `shape` timed for `count` variants (`select(i)` sets variant i up), each twice, interleaved: each
+    /// variant's faster mean ms.
+    private func fastestPasses(_ shape: Shape, count: Int, select: (Int) -> Void) throws -> [Double] {
+        var times = [Double](repeating: .infinity, count: count)
+        for _ in 0..<2 {
+            for i in 0..<count {
+                select(i)
+                times[i] = min(times[i], try passMilliseconds(shape))
+            }
+        }
+        return times
     }
 
     /// One pass of `shape` as the engine would run it now, captured into a graph, replayed once to warm up and then
@@ -745,9 +790,6 @@ struct AttentionChoice {
     static let residentInt8 = ProcessInfo.processInfo.environment["OCTET_ATTENTION_RESIDENT"] != "0"
     /// Whether int8 attention on small grids splits its keys over a cluster (unless `OCTET_ATTENTION_SPLIT=0`).
     static let splitInt8 = ProcessInfo.processInfo.environment["OCTET_ATTENTION_SPLIT"] != "0"
-    /// Whether fp16 attention on small grids splits its keys over a cluster (`OCTET_ATTENTION_SPLIT_F16=1`; opt-in: written
-    /// after the seventh session's device time was spent, not yet run on a GPU).
-    static let splitFloat16 = ProcessInfo.processInfo.environment["OCTET_ATTENTION_SPLIT_F16"] == "1"
     /// The kernel's name and its dynamic shared memory in bytes.
     let kernel: String, sharedBytes: Int
     /// Blocks per 64 queries (the split kernel's cluster: the grid's x is this × the query blocks), else 1.
@@ -756,17 +798,9 @@ struct AttentionChoice {
     /// The choice for heads of `headSize` (32 or 64) features; `inKind` 0, 1, 2: fp16, float32 or int8 Q, K and V.
     init(headSize d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch b: Int, sequence s: Int, heads: Int, multiprocessors: Int,
          staged forced: Bool = AttentionChoice.forceStaged, resident: Bool = AttentionChoice.residentInt8,
-         split: Bool = AttentionChoice.splitInt8, splitFloat: Bool = AttentionChoice.splitFloat16) {
+         split: Bool = AttentionChoice.splitInt8) {
         let padded = (s + 63) / 64 * 64, kRow = d * (qk8 ? 1 : 2) + 16, vRow = padded * (pv8 ? 1 : 2) + 16
         let blocks = padded / 64 * heads * b
-        if splitFloat && !forced && !qk8 && !pv8 && inKind < 2 && d == 64 && padded > 64 && padded <= 512 && blocks < multiprocessors {
-            // Each block: its queries, one K and one V chunk (fp16), the 64 keys' mask, its row pairs and its float
-            // P·V partials (rows of d + 4 floats).
-            keyBlocks = padded / 64
-            kernel = "attention_mma_d64_f16_f16_split\(keyBlocks)_\(["f16in", "f32in"][Int(inKind)])"
-            sharedBytes = 3 * 64 * kRow + 64 * 4 + 64 * 8 + 64 * (d + 4) * 4
-            return
-        }
         if split && !forced && qk8 && pv8 && inKind == 2 && d == 64 && padded > 64 && blocks < multiprocessors {
             // Each block: its queries, one K and one V chunk, the 64 keys' mask, its row pairs and its int32 sums.
             keyBlocks = padded / 64
@@ -949,10 +983,8 @@ struct GemmChoice {
     /// What gemm.cu and the split-K wgmma kernel take: 1 ≤ split ≤ min(`limit`, the K slabs of `bk` bytes).
     private static func clamped(split: Int, kBytes: Int, bk: Int, limit: Int = maxSplit) -> Int { max(1, min(split, limit, kBytes / bk)) }
 
-    /// The split-K cluster limit on this device: `maxWgmmaSplit` when a cluster of that many blocks of the largest
-    /// split-K kernel (`sk_i8_128x256`, one block per multiprocessor) can be placed (`cuOccupancyMaxActiveClusters`;
-    /// a cluster lives in one GPC), else the portable 8. `module`: `gemm_wgmma.cu` loaded on the device.
-    /// `tuningCandidates`' `activeClusters` for the split-K kernels of `module` (`gemm_wgmma.cu`), each answer asked once.
+    /// `tuningCandidates`' `activeClusters` for the split-K kernels of `module` (`gemm_wgmma.cu`), each answer asked once
+    /// (a failed query answers nil: the candidate is left out).
     static func activeClusters(_ module: LoadedModule) -> (GemmChoice, Int) -> Int? {
         final class Answers { var byKey: [String: Int?] = [:] }
         let answers = Answers()
@@ -966,6 +998,9 @@ struct GemmChoice {
         }
     }
 
+    /// The split-K cluster limit on this device: `maxWgmmaSplit` when a cluster of that many blocks of the largest
+    /// split-K kernel (`sk_i8_128x256`, one block per multiprocessor) can be placed (`cuOccupancyMaxActiveClusters`;
+    /// a cluster lives in one GPC), else the portable 8. `module`: `gemm_wgmma.cu` loaded on the device.
     static func clusterLimit(_ module: LoadedModule) throws -> Int {
         let big = wgmma(int8: true, variant: "sk_128x256")
         let placed = try module.maxActiveClusters(big.kernel, block: (big.threads, 1, 1), sharedBytes: big.sharedBytes,

@@ -331,8 +331,11 @@ public final class LoadedModule: @unchecked Sendable {
         var count: Int32 = 0
         let result = withLaunchConfig(grid: cluster, block: block, sharedBytes: sharedBytes, stream: nil, programmatic: false,
                                       cluster: cluster) { config in query(&count, f, config) }
-        // A cluster shape the device cannot take at all is an answer (none), not a failure.
-        return result == 0 ? Int(count) : 0
+        // A cluster size the device cannot take at all (CUDA_ERROR_INVALID_CLUSTER_SIZE) is an answer, none; any other
+        // failure is one.
+        if result == 912 { return 0 }
+        try device.driver.check(result, "cuOccupancyMaxActiveClusters", for: "\(function) (clusters of \(cluster.0 * cluster.1 * cluster.2))")
+        return Int(count)
     }
 
     /// The function handle of `function`, allowed `sharedBytes` of dynamic shared memory and, for clusters of more than

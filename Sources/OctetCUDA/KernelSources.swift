@@ -1110,100 +1110,6 @@ enum KernelSources {
             cluster_sync();  // no block leaves while another still reads its shared memory
         }
 
-        // FP16 products with the keys split over a thread-block cluster, for grids with fewer blocks than multiprocessors
-        // (batch 1; opt-in, `OCTET_ATTENTION_SPLIT_F16=1`, until measured). The flash kernel gives each block of 64 queries
-        // all the keys in turn (BERT-large s384 b1: 96 blocks on 132 multiprocessors, six chunks one after another); here the
-        // R = ⌈S/64⌉ blocks of a cluster (R ≤ 8, compiled in; the grid's x is R × the query blocks) share the same 64 queries
-        // and each takes one 64-key chunk, as `attention_split_i8` does:
-        //   block z: s = its chunk's scores, m_z = max s (per row), p = exp(s − m_z) (fp16 for P·V), l_z = Σ p, o_z = p·V_z;
-        //   after a cluster barrier block z takes rows [z·64/R, (z+1)·64/R) and combines all R partials in rank order:
-        //   M = max_z m_z, w_z = exp(m_z − M) (0 for a chunk with every key masked), out = Σ_z w_z·o_z / Σ_z w_z·l_z.
-        // That is the flash kernel's online update done once instead of chunk by chunk, so the results agree with it within
-        // float rounding (tolerance: as the flash kernel's, p and V rounded to fp16, sums in float32).
-        template <int D, int R, int IN>
-        __device__ __forceinline__ void attention_split_f16(const void *__restrict__ qkv, const int *__restrict__ mask, const int *__restrict__ offsets, int Smax,
-                                                            int heads, float outQScale, void *__restrict__ out) {
-            constexpr int ROW = 2 * D + 16, TILE = WARPS * ROWS, PROW = D + 4;  // PROW: floats per partial row (bank spread)
-            static_assert(TILE == KEY_CHUNK, "the query tile and the key chunk share the staging code");
-            extern __shared__ __align__(16) unsigned char smem[];
-            unsigned char *Qs = smem, *Ks = Qs + TILE * ROW, *Vs = Ks + KEY_CHUNK * ROW;
-            float *maskAdd = reinterpret_cast<float *>(Vs + KEY_CHUNK * ROW);  // [KEY_CHUNK]
-            float *stats = maskAdd + KEY_CHUNK;                                 // [TILE][2]: this block's row max and sum
-            float *partial = stats + 2 * TILE;                                  // [TILE][PROW]: this block's unnormalized P·V
-            const int H = heads * D, ld = 3 * H;
-            const int b = blockIdx.z, head = blockIdx.y, q0 = (blockIdx.x / R) * TILE;
-            const Span span = sequence_span(offsets, Smax, b);
-            const int S = span.length;
-            if (q0 >= S) return;  // past a shorter packed sequence's end (the cluster shares q0: all its blocks leave)
-            const int rank = (int)cluster_rank(), key0 = rank * KEY_CHUNK;
-            const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-            const size_t base = (size_t)span.first * ld + head * D;
-            wait_for_producers();
-            allow_dependents();
-
-            stage_rows_f16<D, IN, ROW>(Qs, qkv, base, q0, 0, S, ld);
-            stage_rows_f16<D, IN, ROW>(Ks, qkv, base, key0, H, S, ld);
-            stage_rows_f16<D, IN, ROW>(Vs, qkv, base, key0, 2 * H, S, ld);
-            if (IN == 0) copy_commit();
-            for (int j = threadIdx.x; j < KEY_CHUNK; j += WARPS * 32) {
-                const int key = key0 + j;
-                maskAdd[j] = key < S && mask[span.first + key] ? 0.f : -INFINITY;
-            }
-            if (IN == 0) copy_wait<0>();
-            __syncthreads();
-
-            unsigned qa[D / 16][4];
-        #pragma unroll
-            for (int kc = 0; kc < D / 16; kc++) ldmatrix_x4(qa[kc], Qs + (warp * ROWS + lane % 16) * ROW + kc * 32 + (lane / 16) * 16);
-            float s[8][4];
-            chunk_scores<D, ROW, false>(qa, Ks, maskAdd, rsqrtf((float)D), lane, s);
-            float rowMax[2], rowSum[2];
-        #pragma unroll
-            for (int r = 0; r < 2; r++) {
-                rowMax[r] = row_max(s, r);
-                rowSum[r] = quad_sum(exponentiate_row(s, r, rowMax[r] == -INFINITY ? 0.f : rowMax[r]));
-            }
-            float o[D / 8][4] = {};
-            pv_chunk_f16<D, ROW>(s, Vs, lane, o);
-        #pragma unroll
-            for (int r = 0; r < 2; r++) {
-                const int row = warp * ROWS + g + 8 * r;
-                if (t == 0) {
-                    stats[2 * row] = rowMax[r];
-                    stats[2 * row + 1] = rowSum[r];
-                }
-        #pragma unroll
-                for (int jd = 0; jd < D / 8; jd++)
-                    *reinterpret_cast<float2 *>(partial + row * PROW + jd * 8 + 2 * t) = make_float2(o[jd][2 * r], o[jd][2 * r + 1]);
-            }
-            cluster_sync();  // every block's partials are visible to the cluster
-
-            const int rowBegin = rank * TILE / R, rowEnd = (rank + 1) * TILE / R;
-            for (int e = threadIdx.x; e < (rowEnd - rowBegin) * (D / 2); e += WARPS * 32) {
-                const int row = rowBegin + e / (D / 2), d = (e % (D / 2)) * 2, i = q0 + row;
-                float m[R], l[R], v[R][2], M = -INFINITY;
-        #pragma unroll
-                for (int z = 0; z < R; z++) {  // every block's loads issued before the sums
-                    m[z] = cluster_load(cluster_address(stats + 2 * row, z), 0.f);
-                    l[z] = cluster_load(cluster_address(stats + 2 * row + 1, z), 0.f);
-                    cluster_load2(cluster_address(partial + row * PROW + d, z), v[z]);
-                }
-        #pragma unroll
-                for (int z = 0; z < R; z++) M = fmaxf(M, m[z]);
-                float L = 0.f, c0 = 0.f, c1 = 0.f;
-        #pragma unroll
-                for (int z = 0; z < R; z++) {
-                    const float w = m[z] == -INFINITY ? 0.f : __expf(m[z] - M);
-                    L += w * l[z];
-                    c0 += w * v[z][0];
-                    c1 += w * v[z][1];
-                }
-                if (i >= S) continue;
-                const float inverse = L > 0 ? 1.f / L : 0.f;
-                store_context_pair(out, ((size_t)span.first + i) * H + head * D, d, c0 * inverse, c1 * inverse, outQScale);
-            }
-            cluster_sync();  // no block leaves while another still reads its shared memory
-        }
         }  // namespace
 
         // attention_mma_d<D>_<qk>_<pv>_<in>: qk and pv are i8 or f16; in is the input kind (f16in, f32in, i8in).
@@ -1265,23 +1171,6 @@ enum KernelSources {
         ATTENTION_SPLIT(64, 7, attention_mma_d64_i8_i8_split7_i8in)
         ATTENTION_SPLIT(64, 8, attention_mma_d64_i8_i8_split8_i8in)
         ATTENTION_RING(64, true, attention_mma_d64_i8_i8_resident_i8in)
-        // FP16 products, the keys split over a cluster of R blocks: attention_mma_d64_f16_f16_split<R>_<f16in|f32in>.
-        #define ATTENTION_SPLIT_F16(D, R, IN, NAME)                                                                                \
-            extern "C" __global__ void __cluster_dims__(R, 1, 1) __launch_bounds__(WARPS * 32)                                     \
-                NAME(const void *qkv, const int *mask, const int *offsets, int S, int heads, float, float, float, int, float, float outQScale,         \
-                     void *out) {                                                                                                  \
-                attention_split_f16<D, R, IN>(qkv, mask, offsets, S, heads, outQScale, out);                                                \
-            }
-        #define ATTENTION_SPLIT_F16_INPUTS(D, R)                                                                                   \
-            ATTENTION_SPLIT_F16(D, R, 0, attention_mma_d##D##_f16_f16_split##R##_f16in)                                           \
-            ATTENTION_SPLIT_F16(D, R, 1, attention_mma_d##D##_f16_f16_split##R##_f32in)
-        ATTENTION_SPLIT_F16_INPUTS(64, 2)
-        ATTENTION_SPLIT_F16_INPUTS(64, 3)
-        ATTENTION_SPLIT_F16_INPUTS(64, 4)
-        ATTENTION_SPLIT_F16_INPUTS(64, 5)
-        ATTENTION_SPLIT_F16_INPUTS(64, 6)
-        ATTENTION_SPLIT_F16_INPUTS(64, 7)
-        ATTENTION_SPLIT_F16_INPUTS(64, 8)
         ATTENTION_MMA(64, true, true, 2, attention_mma_d64_i8_i8_staged_i8in)
         """#,
         "common.cuh": #"""
@@ -1437,6 +1326,21 @@ enum KernelSources {
                 c.x = quantize_s8(v0, qScale[0]);
                 c.y = quantize_s8(v1, qScale[1]);
                 *reinterpret_cast<char2 *>(static_cast<signed char *>(out) + i) = c;
+            }
+        }
+
+        // A LayerNorm's copy of four adjacent outputs for the next linear layers (element i of `copy`): fp16 (COPY 1) or int8
+        // sat(rint(y · qScale)) (COPY 2); nothing for COPY 0.
+        template <int COPY> __device__ __forceinline__ void store_copy4(void *copy, size_t i, float4 y, float qScale) {
+            if (COPY == 1) {
+                *reinterpret_cast<uint2 *>(static_cast<f16 *>(copy) + i) = make_uint2(float2_to_f16x2(y.x, y.y), float2_to_f16x2(y.z, y.w));
+            } else if (COPY == 2) {
+                char4 q;
+                q.x = quantize_s8(y.x, qScale);
+                q.y = quantize_s8(y.y, qScale);
+                q.z = quantize_s8(y.z, qScale);
+                q.w = quantize_s8(y.w, qScale);
+                *reinterpret_cast<char4 *>(static_cast<signed char *>(copy) + i) = q;
             }
         }
         """#,
@@ -2221,45 +2125,35 @@ enum KernelSources {
             cluster_sync();  // no block leaves while another still reads its shared memory
         }
 
-        // The GEMM before a residual LayerNorm with the add and the LayerNorm fused into its epilogue (the engine takes it with
-        // `OCTET_FUSED_LAYERNORM=1`; on the H200 it passed the whole-model self-test but took 35 µs per launch at BERT-large
-        // s128 b1, against 9 + 5 for the 64×128 GEMM and the LayerNorm it replaces, so off by default: Nsight Compute puts the
-        // time in this epilogue, 64 consumer warps doing what the separate LayerNorm spreads over 1,024, docs/GPU.md): the
-        // attention-output and FFN-output GEMMs, whose N is the hidden
-        // size. At batch 1 each residual LayerNorm was a launch of its own on 128 rows (about 17% of BERT-large's pass in the
-        // H200 profile), reading back the float32 GEMM output it had just written. Here
+        // The GEMM before a residual LayerNorm with the add and the LayerNorm fused into it (the engine takes it with
+        // `OCTET_FUSED_LAYERNORM=1`: correct on the H200 but 21.5 µs per launch at BERT-large b1 against 9.0 + 5.2 for the two
+        // kernels it replaces, docs/GPU.md, eighth session): the attention-output and FFN-output GEMMs, whose N is the hidden
+        // size. At batch 1 each residual LayerNorm is a launch of its own (17–19% of BERT-large's pass on the H200), reading
+        // back the float32 GEMM output just written. Here
         //   local = acc · dqScale[n] + bias[n]                                        (the GEMM, as `epilogue`)
         //   x     = dq(q(local, localStep)) + dq(q(residual[m, n], residualStep))    (QDQ; else local + residual)
         //   y     = (x − mean) / sqrt(var + eps) · gamma[n] + beta[n]                (two-pass variance, float, as layernorm.cu)
         //   out[m, n] = y (float32, the residual stream); copy[m, n] = y as fp16 (COPY 1) or sat(rint(y · qScale)) (COPY 2)
-        // A row's N columns belong to the R = N / 128 blocks of a thread-block cluster (the launch's cluster shape (R, 1, 1),
-        // R ≤ 8, so N ≤ 1,024): each block is one cooperative 64 × 128 tile (one producer and one consumer warpgroup). A quad of
-        // lanes holds a row's 32 columns per n8 pass, so a row's partial sum is a quad reduction; the R partials meet through
-        // distributed shared memory and every block adds them in rank order, so all blocks agree on each row's mean and
-        // variance exactly. The producer warpgroup stays to the end: every thread of the cluster joins its barriers.
-        // A row's partial over this thread's quad (the block's 128 columns of the row), stored in `slot` by lane t = 0.
-        __device__ __forceinline__ void store_row_partial(float v, float *slot, int t) {
-            v += __shfl_xor_sync(0xffffffff, v, 1);
-            v += __shfl_xor_sync(0xffffffff, v, 2);
-            if (t == 0) *slot = v;
-        }
-        // The sum of a row's partials over the cluster's blocks in rank order, so every block gets the same float.
-        __device__ __forceinline__ float cluster_row_sum(const float *slot, int blocks) {
-            float total = 0.f;
-            for (int z = 0; z < blocks; z++) total += cluster_load(cluster_address(slot, z), 0.f);
-            return total;
-        }
-
+        // A band of 64 rows belongs to the R = N / 64 blocks of a thread-block cluster (launch cluster (R, 1, 1), R ≤ 16: more
+        // than 8 is Hopper's non-portable size; N ≤ 1,024), each one cooperative 64 × 64 tile. After the products a block's
+        // consumer warpgroup writes its tile's x (the add done) into the idle ring, and after a cluster barrier block z
+        // normalizes rows [z·64/R, (z+1)·64/R) of the band with all 256 threads, as layernorm.cu does one row per block: a
+        // thread takes 4 adjacent columns of the row, read from the owning block's shared memory with one 16-byte load,
+        // and the row's two sums are block reductions. (The first version, 64×128 tiles, normalized in the consumer
+        // warpgroup's fragment layout with the row sums crossing the cluster: its epilogue ran 2,700 instructions per thread
+        // on 64 warps and took 35 µs at BERT-large s128 b1, against 9 + 5 for the two kernels it replaced, docs/GPU.md.)
+        // Every thread of the cluster joins its barriers.
         template <bool QDQ, int COPY>
         __device__ __forceinline__ void gemm_layernorm(const TensorMap &mapA, const TensorMap &mapB, int M, int N, int K,
                                                        const float *__restrict__ dqScale, const float *__restrict__ bias,
                                                        const float *__restrict__ residual, float localStep, float residualStep,
                                                        const float *__restrict__ gamma, const float *__restrict__ beta, float eps,
                                                        float *__restrict__ out, void *__restrict__ copy, float qScale) {
-            constexpr int BN = 128, STAGES = 8;
+            constexpr int BN = 64, STAGES = 6, LD = BN + 4, THREADS = 256, WARPS = THREADS / 32;
             typedef Ring<64, BN, STAGES> R;
+            static_assert(64 * LD * 4 <= STAGES * R::STAGE_BYTES, "the tile's x is parked in the ring's buffers");
             extern __shared__ unsigned char raw[];
-            __shared__ float partial[2][64];  // this block's per-row sums over its 128 columns: of x, then of (x − mean)²
+            __shared__ float slots[2][WARPS];
             R ring(raw);
             if (threadIdx.x == 0) {
                 prefetch_map(mapA);
@@ -2268,88 +2162,69 @@ enum KernelSources {
             const int tid = threadIdx.x, group = tid / 128;
             const int m0 = blockIdx.y * 64, n0 = blockIdx.x * BN, blocks = N / BN;
             const int kTiles = (K + R::BK - 1) / R::BK;
-            init_barriers<STAGES>(ring.full, ring.empty, 128);
-            if (group == 0 && tid == 0)
-                for (int kt = 0; kt < kTiles; kt++) ring.load(kt, mapA, mapB, kt * R::BK, m0, n0);
-
-            const int warp = (tid % 128) / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
-            const int r0 = warp * 16 + g;  // this thread's rows in the tile: r0 and r0 + 8
-            float x[BN / 8][4];            // x[j][i]: n8 block j, row r0 + 8·(i / 2), column n0 + 8j + 2t + (i mod 2)
-            float sum[2] = {0.f, 0.f};
-            if (group == 1) {
-                Fragment<BN, int> acc[1];
+            const int early = start_ring(ring, mapB, n0, 0, kTiles, 128);
+            Fragment<BN, int> acc[1];
+            if (group == 0) {  // producer
+                if (tid == 0) finish_loads(ring, mapA, mapB, m0, n0, 0, kTiles, early);
+            } else {
                 zero(acc);
                 ring.multiply(acc, 0, kTiles, 0);
                 wgmma_wait<0>();
                 fence_operands(acc[0]);
+            }
+            __syncthreads();  // every slab consumed: the ring's buffers are free
+            float *x = reinterpret_cast<float *>(ring.smem);  // [64][LD]: this block's 64 columns of the band, the add done
+            if (group == 1) {
+                const int warp = (tid % 128) / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
         #pragma unroll
                 for (int j = 0; j < BN / 8; j++) {
-                    const int n = n0 + 8 * j + 2 * t;
+                    const int c = 8 * j + 2 * t, n = n0 + c;
                     const float2 dq = __ldg(reinterpret_cast<const float2 *>(dqScale + n)), bi = __ldg(reinterpret_cast<const float2 *>(bias + n));
         #pragma unroll
                     for (int h = 0; h < 2; h++) {
-                        const int m = m0 + r0 + 8 * h;
+                        const int r = warp * 16 + g + 8 * h, m = m0 + r;
                         const float2 res = m < M ? *reinterpret_cast<const float2 *>(residual + (size_t)m * N + n) : make_float2(0.f, 0.f);
-        #pragma unroll
-                        for (int e = 0; e < 2; e++) {
-                            const float local = (float)acc[0].v[4 * j + 2 * h + e] * (e ? dq.y : dq.x) + (e ? bi.y : bi.x);
-                            const float r = e ? res.y : res.x;
-                            x[j][2 * h + e] = QDQ ? fake_quantize(local, localStep) + fake_quantize(r, residualStep) : local + r;
-                            sum[h] += x[j][2 * h + e];
-                        }
-                    }
-                }
-        #pragma unroll
-                for (int h = 0; h < 2; h++) store_row_partial(sum[h], &partial[0][r0 + 8 * h], t);
-            }
-            cluster_sync();  // every block's row sums are visible to the cluster
-            float mean[2] = {0.f, 0.f};
-            if (group == 1) {
-        #pragma unroll
-                for (int h = 0; h < 2; h++) {
-                    mean[h] = cluster_row_sum(&partial[0][r0 + 8 * h], blocks) / N;
-                    sum[h] = 0.f;
-                }
-        #pragma unroll
-                for (int j = 0; j < BN / 8; j++)
-        #pragma unroll
-                    for (int i = 0; i < 4; i++) {
-                        x[j][i] -= mean[i / 2];
-                        sum[i / 2] += x[j][i] * x[j][i];
-                    }
-        #pragma unroll
-                for (int h = 0; h < 2; h++) store_row_partial(sum[h], &partial[1][r0 + 8 * h], t);
-            }
-            cluster_sync();  // every block's centered sums are visible
-            if (group == 1) {
-                float inverse[2];
-        #pragma unroll
-                for (int h = 0; h < 2; h++) {
-                    inverse[h] = rsqrtf(cluster_row_sum(&partial[1][r0 + 8 * h], blocks) / N + eps);
-                }
-        #pragma unroll
-                for (int j = 0; j < BN / 8; j++) {
-                    const int n = n0 + 8 * j + 2 * t;
-                    const float2 ga = __ldg(reinterpret_cast<const float2 *>(gamma + n)), be = __ldg(reinterpret_cast<const float2 *>(beta + n));
-        #pragma unroll
-                    for (int h = 0; h < 2; h++) {
-                        const int m = m0 + r0 + 8 * h;
-                        if (m >= M) continue;
-                        const float y0 = x[j][2 * h] * inverse[h] * ga.x + be.x, y1 = x[j][2 * h + 1] * inverse[h] * ga.y + be.y;
-                        const size_t i = (size_t)m * N + n;
-                        *reinterpret_cast<float2 *>(out + i) = make_float2(y0, y1);
-                        if (COPY == 1) {
-                            *reinterpret_cast<f16x2 *>(static_cast<f16 *>(copy) + i) = float2_to_f16x2(y0, y1);
-                        } else if (COPY == 2) {
-                            char2 q;
-                            q.x = quantize_s8(y0, qScale);
-                            q.y = quantize_s8(y1, qScale);
-                            *reinterpret_cast<char2 *>(static_cast<signed char *>(copy) + i) = q;
-                        }
+                        const float l0 = (float)acc[0].v[4 * j + 2 * h] * dq.x + bi.x, l1 = (float)acc[0].v[4 * j + 2 * h + 1] * dq.y + bi.y;
+                        x[r * LD + c] = QDQ ? fake_quantize(l0, localStep) + fake_quantize(res.x, residualStep) : l0 + res.x;
+                        x[r * LD + c + 1] = QDQ ? fake_quantize(l1, localStep) + fake_quantize(res.y, residualStep) : l1 + res.y;
                     }
                 }
             }
-            cluster_sync();  // no block leaves while another still reads its row sums
+            const int rank = (int)cluster_rank();
+            cluster_sync();  // every block's x is complete and visible to the cluster
+            // The row sums over all 256 threads (the ones past N / 4 columns add 0); every thread gets the total.
+            auto block_sum = [&](float v, float *slot) {
+                v = warp_sum(v);
+                if (tid % 32 == 0) slot[tid / 32] = v;
+                __syncthreads();
+                float total = 0.f;
+        #pragma unroll
+                for (int w = 0; w < WARPS; w++) total += slot[w];
+                __syncthreads();  // the slots are reused by the next row
+                return total;
+            };
+            const bool active = 4 * tid < N;
+            const int column = 4 * tid, owner = column / BN;
+            float4 g4 = make_float4(0.f, 0.f, 0.f, 0.f), b4 = g4;
+            if (active) {
+                g4 = __ldg(reinterpret_cast<const float4 *>(gamma + column));
+                b4 = __ldg(reinterpret_cast<const float4 *>(beta + column));
+            }
+            for (int r = rank * 64 / blocks; r < (rank + 1) * 64 / blocks; r++) {  // the same rows for every thread of the block
+                if (m0 + r >= M) break;
+                float v[4] = {0.f, 0.f, 0.f, 0.f};
+                if (active) cluster_load4(cluster_address(x + r * LD + column % BN, owner), v);
+                const float mean = block_sum((v[0] + v[1]) + (v[2] + v[3]), slots[0]) / N;
+                const float a = v[0] - mean, c = v[1] - mean, e = v[2] - mean, f = v[3] - mean;
+                const float inverse = rsqrtf(block_sum(active ? (a * a + c * c) + (e * e + f * f) : 0.f, slots[1]) / N + eps);
+                if (!active) continue;
+                const float4 y = make_float4(a * inverse * g4.x + b4.x, c * inverse * g4.y + b4.y, e * inverse * g4.z + b4.z,
+                                             f * inverse * g4.w + b4.w);
+                const size_t i = (size_t)(m0 + r) * N + column;
+                *reinterpret_cast<float4 *>(out + i) = y;
+                store_copy4<COPY>(copy, i, y, qScale);
+            }
+            cluster_sync();  // no block leaves while another still reads its x
         }
         }  // namespace
 
@@ -2394,8 +2269,8 @@ enum KernelSources {
         WGMMA_VARIANTS(f16, false)
 
         // The fused GEMM + residual LayerNorm (INT8 GEMMs, the INT8 engine's float32 stream):
-        // gemm_wgmma_i8_64x128_ln_<qdq|float>_<none|f16|i8>, 256 threads, grid (N / 128, ⌈M / 64⌉), cluster (N / 128, 1, 1),
-        // the 64×128 variant's shared memory.
+        // gemm_wgmma_i8_64x64_ln_<qdq|float>_<none|f16|i8>, 256 threads, grid (N / 64, ⌈M / 64⌉), cluster (N / 64, 1, 1),
+        // shared memory 6 × (64 + 64) × 128 bytes + 1,024 (alignment) + 16 × 7 (barriers).
         #define LAYERNORM_VARIANT(NAME, QDQ, COPY)                                                                             \
             extern "C" __global__ void __launch_bounds__(256, 1)                                                               \
                 NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
@@ -2404,12 +2279,12 @@ enum KernelSources {
                 gemm_layernorm<QDQ, COPY>(mapA, mapB, M, N, K, dqScale, bias, residual, localStep, residualStep, gamma, beta,  \
                                           eps, out, copy, qScale);                                                             \
             }
-        LAYERNORM_VARIANT(gemm_wgmma_i8_64x128_ln_float_none, false, 0)
-        LAYERNORM_VARIANT(gemm_wgmma_i8_64x128_ln_float_f16, false, 1)
-        LAYERNORM_VARIANT(gemm_wgmma_i8_64x128_ln_float_i8, false, 2)
-        LAYERNORM_VARIANT(gemm_wgmma_i8_64x128_ln_qdq_none, true, 0)
-        LAYERNORM_VARIANT(gemm_wgmma_i8_64x128_ln_qdq_f16, true, 1)
-        LAYERNORM_VARIANT(gemm_wgmma_i8_64x128_ln_qdq_i8, true, 2)
+        LAYERNORM_VARIANT(gemm_wgmma_i8_64x64_ln_float_none, false, 0)
+        LAYERNORM_VARIANT(gemm_wgmma_i8_64x64_ln_float_f16, false, 1)
+        LAYERNORM_VARIANT(gemm_wgmma_i8_64x64_ln_float_i8, false, 2)
+        LAYERNORM_VARIANT(gemm_wgmma_i8_64x64_ln_qdq_none, true, 0)
+        LAYERNORM_VARIANT(gemm_wgmma_i8_64x64_ln_qdq_f16, true, 1)
+        LAYERNORM_VARIANT(gemm_wgmma_i8_64x64_ln_qdq_i8, true, 2)
         """#,
         "layernorm.cu": #"""
         // layernorm: the two LayerNorms of BERT with their neighbours fused, one block per token (H ≤ 1024, H % 128 == 0).
@@ -2482,16 +2357,7 @@ enum KernelSources {
             const size_t i = row * H + 4 * threadIdx.x;
             const float4 y = make_float4(a * inverse * g.x + b.x, c * inverse * g.y + b.y, e * inverse * g.z + b.z, f * inverse * g.w + b.w);
             store4<F32>(out, i, y);
-            if (COPY == 1) {
-                store4<false>(copy, i, y);
-            } else if (COPY == 2) {
-                char4 q;
-                q.x = quantize_s8(y.x, qScale);
-                q.y = quantize_s8(y.y, qScale);
-                q.z = quantize_s8(y.z, qScale);
-                q.w = quantize_s8(y.w, qScale);
-                *reinterpret_cast<char4 *>(static_cast<signed char *>(copy) + i) = q;
-            }
+            store_copy4<COPY>(copy, i, y, qScale);
         }
 
         template <bool F32, int COPY>

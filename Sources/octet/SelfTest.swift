@@ -29,7 +29,25 @@ struct SelfTest: ParsableCommand {
     @Flag(help: "Only the whole-model checks (random BERTs and --model against the CPU), not every kernel variant.")
     var modelsOnly = false
 
+    @Option(help: "Compile every kernel for this architecture (e.g. sm_90a) into the NVRTC cache and check nothing: needs NVRTC, not a GPU (to ship a warm cache).")
+    var compileOnly: String?
+
     func run() throws {
+        if let architecture = compileOnly {
+            try reportingErrors {
+                guard architecture.wholeMatch(of: /sm_[0-9]+a?/) != nil else {
+                    throw OctetError.invalidArgument("--compile-only takes a GPU architecture such as sm_90a, not '\(architecture)'")
+                }
+                let compiler = try NVRTC()
+                let headers = CUDAKernels.fileNames.filter { $0.hasSuffix(".cuh") }
+                    .reduce(into: [String: String]()) { $0[$1] = CUDAKernels.source(of: $1) }
+                for file in CUDAKernels.fileNames where file.hasSuffix(".cu") {
+                    let module = try compiler.compile(file, source: CUDAKernels.source(of: file)!, headers: headers, architecture: architecture)
+                    print("\(file): \(module.cubin.count) bytes\(module.cached ? " (cached)" : "") in \(compiler.cacheFolder)")
+                }
+            }
+            return
+        }
         let failed = try reportingErrors { () throws -> Bool in
             guard device == "cuda" else { throw OctetError.invalidArgument("--device must be cuda, not \(device)") }
             let gpu = try CUDADevice()

@@ -32,6 +32,7 @@ enum GPU {
 
     @Test("An unknown device, precision, length mode or float pattern is named in the error, with what is available",
           arguments: [(["bench", "bert-base", "--device", "tpu"], "error: --device tpu is not available (available: cpu, cuda).\n"),
+                      (["selftest", "--compile-only", "hopper"], "error: --compile-only takes a GPU architecture such as sm_90a, not 'hopper'.\n"),
                       (["bench", "bert-base", "--lengths", "half"], "error: --lengths must be full or uniform, not 'half'.\n"),
                       (["bench", "--precision", "int8", "--float", "layer.9.*", "--seq", "8"],
                        "error: --float layer.9.* matches no quantization group; groups look like layer.3.intermediate or layer.0.attention.qk.\n"),
@@ -98,13 +99,13 @@ enum GPU {
     /// each needs.
     /// A layer's attention shape and the kernel and shared memory it should get.
     struct AttentionCase: Sendable, CustomTestStringConvertible {
-        let d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, resident: Bool, split: Bool, splitFloat: Bool
+        let d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, resident: Bool, split: Bool
         let keyBlocks: Int, kernel: String, sharedBytes: Int
         var testDescription: String { kernel }
         init(d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, resident: Bool = false, split: Bool = false,
-             splitFloat: Bool = false, keyBlocks: Int = 1, kernel: String, sharedBytes: Int) {
+             keyBlocks: Int = 1, kernel: String, sharedBytes: Int) {
             (self.d, self.qk8, self.pv8, self.inKind, self.batch, self.sequence) = (d, qk8, pv8, inKind, batch, sequence)
-            (self.staged, self.resident, self.split, self.splitFloat) = (staged, resident, split, splitFloat)
+            (self.staged, self.resident, self.split) = (staged, resident, split)
             (self.keyBlocks, self.kernel, self.sharedBytes) = (keyBlocks, kernel, sharedBytes)
         }
     }
@@ -133,22 +134,12 @@ enum GPU {
               kernel: "attention_mma_d64_i8_i8_split6_i8in", sharedBytes: 3 * 64 * 80 + 64 * 4 + 64 * 8 + 64 * 80 * 4),
         .init(d: 64, qk8: true, pv8: true, inKind: 2, batch: 8, sequence: 384, staged: false, split: true,  // 6 × 16 × 8 blocks: enough
               kernel: "attention_mma_d64_i8_i8_staged_i8in", sharedBytes: 384 * 80 + 64 * 400 + 64 * 80 + 384 * 4),
-        // FP16 products with the keys split (opt-in): 96 blocks at BERT-large s384 b1, one cluster of 6 per 64 queries.
-        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 1, sequence: 384, staged: false, splitFloat: true, keyBlocks: 6,
-              kernel: "attention_mma_d64_f16_f16_split6_f16in", sharedBytes: 3 * 64 * 144 + 64 * 4 + 64 * 8 + 64 * 68 * 4),
-        .init(d: 64, qk8: false, pv8: false, inKind: 1, batch: 1, sequence: 100, staged: false, splitFloat: true, keyBlocks: 2,
-              kernel: "attention_mma_d64_f16_f16_split2_f32in", sharedBytes: 3 * 64 * 144 + 64 * 4 + 64 * 8 + 64 * 68 * 4),
-        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 128, sequence: 384, staged: false, splitFloat: true,  // big grid: the ring
-              kernel: "attention_mma_d64_f16_f16_f16in", sharedBytes: 5 * 64 * 144 + 384 * 4),
-        .init(d: 32, qk8: false, pv8: false, inKind: 0, batch: 1, sequence: 384, staged: false, splitFloat: true,  // heads of 32: the ring
-              kernel: "attention_mma_d32_f16_f16_f16in", sharedBytes: 5 * 64 * 80 + 384 * 4),
     ]
 
     @Test("Attention choice: the K/V ring where it measured faster, the staged kernel elsewhere", arguments: attentionCases)
     func attentionChoice(_ c: AttentionCase) {
         let choice = AttentionChoice(headSize: c.d, qk8: c.qk8, pv8: c.pv8, inKind: c.inKind, batch: c.batch, sequence: c.sequence,
-                                     heads: 16, multiprocessors: 132, staged: c.staged, resident: c.resident, split: c.split,
-                                     splitFloat: c.splitFloat)
+                                     heads: 16, multiprocessors: 132, staged: c.staged, resident: c.resident, split: c.split)
         #expect(choice.kernel == c.kernel)
         #expect(choice.keyBlocks == c.keyBlocks)
         #expect(choice.sharedBytes == c.sharedBytes)
@@ -216,6 +207,10 @@ enum GPU {
         let key = { (c: GemmChoice) in "\(c.kernel) \(c.split)" }
         #expect(without.map(key) == list.map(key).filter { name in without.contains { key($0) == name } })
         #expect(Set(list.map(key)).subtracting(without.map(key)).isSuperset(of: ["gemm_wgmma_sk_i8_128x128 4", "gemm_wgmma_sk_i8_64x64 16"]))
+        // With one K slab (K = 128 int8) no split is possible: nothing is added.
+        let shallow = GemmChoice.tuningCandidates(m: 128, n: 1024, k: 128, int8: true, multiprocessors: 132, wgmma: true, clusterLimit: 16,
+                                                  activeClusters: fits)
+        #expect(shallow.filter(\.splitWgmma).allSatisfy { $0.split == 1 })
     }
 
     /// In-pass tuning's shortlist: the three fastest as timed alone, fastest first, then the fixed rule's plan when it
@@ -329,7 +324,7 @@ enum GPU {
             if file == "gemm_wgmma.cu" {  // the GEMM + residual LayerNorm kernels `gemmNorm` names
                 for add in ["float", "qdq"] {
                     for copy in ["none", "f16", "i8"] {
-                        let name = "gemm_wgmma_i8_64x128_ln_\(add)_\(copy)"
+                        let name = "gemm_wgmma_i8_64x64_ln_\(add)_\(copy)"
                         #expect(module.cubin.range(of: Data((name + "\0").utf8)) != nil, "no \(name) in gemm_wgmma.cu")
                     }
                 }
@@ -345,8 +340,7 @@ enum GPU {
                                                                             (128, 512, true, false, false), (1, 128, false, true, false)]
                             + (2...8).map({ (1, 64 * $0, false, false, true) }) {
                             let choice = AttentionChoice(headSize: d, qk8: qk8, pv8: pv8, inKind: inKind, batch: batch, sequence: sequence,
-                                                         heads: 16, multiprocessors: 132, staged: staged, resident: resident, split: split,
-                                                         splitFloat: split)
+                                                         heads: 16, multiprocessors: 132, staged: staged, resident: resident, split: split)
                             names.insert(choice.kernel)
                             #expect(choice.sharedBytes <= 227 * 1024, "\(choice.kernel): \(choice.sharedBytes) bytes")
                         }
@@ -354,10 +348,9 @@ enum GPU {
                 }
             }
             // 2 head sizes × (4 pairs × 2 float inputs + int8 input) + 6 staged twins + 2 resident forms + 7 split
-            // clusters (heads of 64) + 7 × 2 fp16 split clusters (heads of 64, fp16 and float32 input), less the int8
-            // ring with heads of 32, which the engine never picks (it measured slower than the staged kernel; the
-            // workbench still checks it).
-            #expect(names.count == 46)
+            // clusters (heads of 64), less the int8 ring with heads of 32, which the engine never picks (it measured
+            // slower than the staged kernel; the workbench still checks it).
+            #expect(names.count == 32)
             for name in names.sorted() {
                 #expect(module.cubin.range(of: Data((name + "\0").utf8)) != nil, "no \(name) in attention_mma.cu")
             }

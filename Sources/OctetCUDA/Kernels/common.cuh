@@ -153,3 +153,17 @@ __device__ __forceinline__ void store_pair(void *out, int ldo, int kind, int m, 
     }
 }
 
+// A LayerNorm's copy of four adjacent outputs for the next linear layers (element i of `copy`): fp16 (COPY 1) or int8
+// sat(rint(y · qScale)) (COPY 2); nothing for COPY 0.
+template <int COPY> __device__ __forceinline__ void store_copy4(void *copy, size_t i, float4 y, float qScale) {
+    if (COPY == 1) {
+        *reinterpret_cast<uint2 *>(static_cast<f16 *>(copy) + i) = make_uint2(float2_to_f16x2(y.x, y.y), float2_to_f16x2(y.z, y.w));
+    } else if (COPY == 2) {
+        char4 q;
+        q.x = quantize_s8(y.x, qScale);
+        q.y = quantize_s8(y.y, qScale);
+        q.z = quantize_s8(y.z, qScale);
+        q.w = quantize_s8(y.w, qScale);
+        *reinterpret_cast<char4 *>(static_cast<signed char *>(copy) + i) = q;
+    }
+}

@@ -68,16 +68,7 @@ __device__ __forceinline__ void normalize_store(float4 x, float4 g, float4 b, in
     const size_t i = row * H + 4 * threadIdx.x;
     const float4 y = make_float4(a * inverse * g.x + b.x, c * inverse * g.y + b.y, e * inverse * g.z + b.z, f * inverse * g.w + b.w);
     store4<F32>(out, i, y);
-    if (COPY == 1) {
-        store4<false>(copy, i, y);
-    } else if (COPY == 2) {
-        char4 q;
-        q.x = quantize_s8(y.x, qScale);
-        q.y = quantize_s8(y.y, qScale);
-        q.z = quantize_s8(y.z, qScale);
-        q.w = quantize_s8(y.w, qScale);
-        *reinterpret_cast<char4 *>(static_cast<signed char *>(copy) + i) = q;
-    }
+    store_copy4<COPY>(copy, i, y, qScale);
 }
 
 template <bool F32, int COPY>
