@@ -7,6 +7,9 @@
 # short; the self-test takes about two and a half minutes).
 #   bash scripts/device_bench.sh OCTET_BINARY MODEL_FOLDER FEATURES OUT_FOLDER [no-selftest]
 set -uo pipefail
+# A carried NVRTC cache (compiled here without a GPU: OCTET_CACHE=$PWD/.device/cache octet selftest --compile-only
+# sm_90a) spares a fresh machine a minute or two of compiling; kernels it lacks compile as usual.
+[ -d .device/cache/nvrtc ] && export OCTET_CACHE=$PWD/.device/cache
 octet=$1 model=$2 features=$3 destination=$4 selftest=${5:-selftest}
 out=$(mktemp -d)
 trap 'tar czf "$destination/results.tgz" -C "$out" .' EXIT

@@ -14,6 +14,9 @@
 # Everything it writes ends up in OUT_FOLDER/explore.tgz (the device tool brings back at most 8 files).
 #   bash scripts/device_explore.sh OCTET_BINARY MODEL_FOLDER FEATURES DEV_JSON RECIPE OUT_FOLDER
 set -uo pipefail
+# A carried NVRTC cache (compiled here without a GPU: OCTET_CACHE=$PWD/.device/cache octet selftest --compile-only
+# sm_90a) spares a fresh machine a minute or two of compiling; kernels it lacks compile as usual.
+[ -d .device/cache/nvrtc ] && export OCTET_CACHE=$PWD/.device/cache
 octet=$1 model=$2 features=$3 dev=$4 recipe=$5 destination=$6
 out=$(mktemp -d)
 trap 'tar czf "$destination/explore.tgz" -C "$out" .' EXIT

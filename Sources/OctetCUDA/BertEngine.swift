@@ -91,7 +91,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// (`gemm_wgmma_i8_64x64_ln_*`, Hopper, INT8 layers with hidden size ≤ 1,024). The first version (64×128 tiles, the
     /// normalization in the consumer warps' fragments) was correct on the H200 and slower than the two kernels it
     /// replaced (35 µs per launch against 9 + 5 at BERT-large s128 b1, docs/PERFORMANCE.md); the second (eighth
-    /// session: 64×64 tiles, every thread normalizing whole rows) too (21.5 µs against 9.0 + 5.2), so off unless
+    /// session: 64×64 tiles, every thread normalizing whole rows) too (21.5 µs against 9.0 + 5.2); the third (rows
+    /// normalized four at a time, one block per multiprocessor) is not yet measured. Off unless
     /// `OCTET_FUSED_LAYERNORM=1`.
     public let fusedLayerNorm: Bool
     /// cuBLASLt for the FP16 layers without GELU (nil for INT8, with `OCTET_CUBLASLT=0`, or when the library does not
@@ -496,9 +497,9 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             return
         }
         let add = norm.localStep > 0 || norm.residualStep > 0 ? "qdq" : "float"
-        let tile = GemmChoice.wgmma(int8: true, variant: "64x64")  // the fused kernel's tile and threads (its ring: 6 stages)
+        let tile = GemmChoice.wgmma(int8: true, variant: "64x64")  // the fused kernel's tile, threads and 8-stage ring
         let (mapA, mapW) = try tile.tensorMaps(device: device, a: call.input, weight: l.weight.address, m: m, n: n, k: k)
-        let stages = 6, sharedBytes = stages * (tile.bm + tile.bn) * tile.bk + 1024 + 16 * (stages + 1)
+        let stages = 8, sharedBytes = stages * (tile.bm + tile.bn) * tile.bk + 1024 + 16 * (stages + 1)
         try launch("gemm_wgmma.cu", "gemm_wgmma_i8_64x64_ln_\(add)_\(norm.copyName)", grid: (n / tile.bn, (m + tile.bm - 1) / tile.bm, 1),
                    block: (tile.threads, 1, 1), sharedBytes: sharedBytes, cluster: (n / tile.bn, 1, 1), arguments: [
             .tensorMap(mapA), .tensorMap(mapW), .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k)), .buffer(dq), .buffer(l.bias),

@@ -538,8 +538,8 @@ __device__ __forceinline__ void gemm_splitk(const TensorMap &mapA, const TensorM
 }
 
 // The GEMM before a residual LayerNorm with the add and the LayerNorm fused into it (the engine takes it with
-// `OCTET_FUSED_LAYERNORM=1`: correct on the H200 but 21.5 µs per launch at BERT-large b1 against 9.0 + 5.2 for the two
-// kernels it replaces, docs/GPU.md, eighth session): the attention-output and FFN-output GEMMs, whose N is the hidden
+// `OCTET_FUSED_LAYERNORM=1`; two earlier versions were correct on the H200 and slower than the two kernels they
+// replace, below): the attention-output and FFN-output GEMMs, whose N is the hidden
 // size. At batch 1 each residual LayerNorm is a launch of its own (17–19% of BERT-large's pass on the H200), reading
 // back the float32 GEMM output just written. Here
 //   local = acc · dqScale[n] + bias[n]                                        (the GEMM, as `epilogue`)
@@ -549,11 +549,13 @@ __device__ __forceinline__ void gemm_splitk(const TensorMap &mapA, const TensorM
 // A band of 64 rows belongs to the R = N / 64 blocks of a thread-block cluster (launch cluster (R, 1, 1), R ≤ 16: more
 // than 8 is Hopper's non-portable size; N ≤ 1,024), each one cooperative 64 × 64 tile. After the products a block's
 // consumer warpgroup writes its tile's x (the add done) into the idle ring, and after a cluster barrier block z
-// normalizes rows [z·64/R, (z+1)·64/R) of the band with all 256 threads, as layernorm.cu does one row per block: a
-// thread takes 4 adjacent columns of the row, read from the owning block's shared memory with one 16-byte load,
-// and the row's two sums are block reductions. (The first version, 64×128 tiles, normalized in the consumer
-// warpgroup's fragment layout with the row sums crossing the cluster: its epilogue ran 2,700 instructions per thread
-// on 64 warps and took 35 µs at BERT-large s128 b1, against 9 + 5 for the two kernels it replaced, docs/GPU.md.)
+// normalizes rows [z·64/R, (z+1)·64/R) of the band, four rows at a time, 64 threads per row, reading each row from the
+// owning blocks' shared memory. Eight stages (128 KB) keep one block per multiprocessor, so a cluster's 16 blocks
+// stream their weights through 16 multiprocessors rather than sharing 8. History (docs/GPU.md): the first version
+// (64×128 tiles, the normalization in the consumer warps' fragments, row sums crossing the cluster) ran 2,700
+// instructions per thread of its epilogue on 64 warps, 35 µs at BERT-large s128 b1 against 9 + 5 for the two kernels it
+// replaced; the second (this layout with six stages, rows normalized one at a time with block-wide sums) 21.5 µs
+// against 9.0 + 5.2. This third is not yet measured.
 // Every thread of the cluster joins its barriers.
 template <bool QDQ, int COPY>
 __device__ __forceinline__ void gemm_layernorm(const TensorMap &mapA, const TensorMap &mapB, int M, int N, int K,
@@ -561,11 +563,10 @@ __device__ __forceinline__ void gemm_layernorm(const TensorMap &mapA, const Tens
                                                const float *__restrict__ residual, float localStep, float residualStep,
                                                const float *__restrict__ gamma, const float *__restrict__ beta, float eps,
                                                float *__restrict__ out, void *__restrict__ copy, float qScale) {
-    constexpr int BN = 64, STAGES = 6, LD = BN + 4, THREADS = 256, WARPS = THREADS / 32;
+    constexpr int BN = 64, STAGES = 8, LD = BN + 4, THREADS = 256;
     typedef Ring<64, BN, STAGES> R;
     static_assert(64 * LD * 4 <= STAGES * R::STAGE_BYTES, "the tile's x is parked in the ring's buffers");
     extern __shared__ unsigned char raw[];
-    __shared__ float slots[2][WARPS];
     R ring(raw);
     if (threadIdx.x == 0) {
         prefetch_map(mapA);
@@ -604,37 +605,61 @@ __device__ __forceinline__ void gemm_layernorm(const TensorMap &mapA, const Tens
     }
     const int rank = (int)cluster_rank();
     cluster_sync();  // every block's x is complete and visible to the cluster
-    // The row sums over all 256 threads (the ones past N / 4 columns add 0); every thread gets the total.
-    auto block_sum = [&](float v, float *slot) {
-        v = warp_sum(v);
-        if (tid % 32 == 0) slot[tid / 32] = v;
-        __syncthreads();
-        float total = 0.f;
+    // The normalization, ROWS rows at a time with 64 threads (two warps) each: thread u of a row takes the column pairs
+    // 2·(u + 64·j), j < N / 128, each read from the owning block's shared memory with one 8-byte load; a row's sums are
+    // two warp sums met in shared memory. (The second version went row by row with block-wide sums: each row a chain of
+    // a remote load and two block reductions.)
+    constexpr int ROWS = THREADS / 64, MAX_PAIRS = 1024 / 128;
+    __shared__ float sums[2][ROWS][2];  // per row group: its two warps' sums of x, then of (x − mean)²
+    const int sub = tid / 64, u = tid % 64, pairs = N / 128;
+    float ga[MAX_PAIRS][2], be[MAX_PAIRS][2];
 #pragma unroll
-        for (int w = 0; w < WARPS; w++) total += slot[w];
-        __syncthreads();  // the slots are reused by the next row
-        return total;
-    };
-    const bool active = 4 * tid < N;
-    const int column = 4 * tid, owner = column / BN;
-    float4 g4 = make_float4(0.f, 0.f, 0.f, 0.f), b4 = g4;
-    if (active) {
-        g4 = __ldg(reinterpret_cast<const float4 *>(gamma + column));
-        b4 = __ldg(reinterpret_cast<const float4 *>(beta + column));
+    for (int j = 0; j < MAX_PAIRS; j++) {
+        const int column = 2 * (u + 64 * j);
+        const float2 g2 = j < pairs ? __ldg(reinterpret_cast<const float2 *>(gamma + column)) : make_float2(0.f, 0.f);
+        const float2 b2 = j < pairs ? __ldg(reinterpret_cast<const float2 *>(beta + column)) : make_float2(0.f, 0.f);
+        ga[j][0] = g2.x; ga[j][1] = g2.y; be[j][0] = b2.x; be[j][1] = b2.y;
     }
-    for (int r = rank * 64 / blocks; r < (rank + 1) * 64 / blocks; r++) {  // the same rows for every thread of the block
-        if (m0 + r >= M) break;
-        float v[4] = {0.f, 0.f, 0.f, 0.f};
-        if (active) cluster_load4(cluster_address(x + r * LD + column % BN, owner), v);
-        const float mean = block_sum((v[0] + v[1]) + (v[2] + v[3]), slots[0]) / N;
-        const float a = v[0] - mean, c = v[1] - mean, e = v[2] - mean, f = v[3] - mean;
-        const float inverse = rsqrtf(block_sum(active ? (a * a + c * c) + (e * e + f * f) : 0.f, slots[1]) / N + eps);
-        if (!active) continue;
-        const float4 y = make_float4(a * inverse * g4.x + b4.x, c * inverse * g4.y + b4.y, e * inverse * g4.z + b4.z,
-                                     f * inverse * g4.w + b4.w);
-        const size_t i = (size_t)(m0 + r) * N + column;
-        *reinterpret_cast<float4 *>(out + i) = y;
-        store_copy4<COPY>(copy, i, y, qScale);
+    const int first = rank * 64 / blocks, last = (rank + 1) * 64 / blocks;
+    for (int r0 = first; r0 < last; r0 += ROWS) {  // the same iterations for every thread: the barriers inside are safe
+        const int r = r0 + sub;
+        const bool live = r < last && m0 + r < M;
+        float v[MAX_PAIRS][2], sum = 0.f;
+#pragma unroll
+        for (int j = 0; j < MAX_PAIRS; j++) {
+            v[j][0] = v[j][1] = 0.f;
+            const int column = 2 * (u + 64 * j);
+            if (live && j < pairs) cluster_load2(cluster_address(x + r * LD + column % BN, column / BN), v[j]);
+        }
+#pragma unroll
+        for (int j = 0; j < MAX_PAIRS; j++) sum += v[j][0] + v[j][1];
+        sum = warp_sum(sum);
+        if (tid % 32 == 0) sums[0][sub][u / 32] = sum;
+        __syncthreads();
+        const float mean = (sums[0][sub][0] + sums[0][sub][1]) / N;
+        float squares = 0.f;
+#pragma unroll
+        for (int j = 0; j < MAX_PAIRS; j++)
+            if (j < pairs) {
+                v[j][0] -= mean;
+                v[j][1] -= mean;
+                squares += v[j][0] * v[j][0] + v[j][1] * v[j][1];
+            }
+        squares = warp_sum(squares);
+        if (tid % 32 == 0) sums[1][sub][u / 32] = squares;
+        __syncthreads();  // (the next iteration writes sums[0] only after this barrier, sums[1] after its first)
+        const float inverse = rsqrtf((sums[1][sub][0] + sums[1][sub][1]) / N + eps);
+        if (!live) continue;
+        const float qs[2] = {qScale, qScale};
+#pragma unroll
+        for (int j = 0; j < MAX_PAIRS; j++)
+            if (j < pairs) {
+                const int column = 2 * (u + 64 * j);
+                const float y0 = v[j][0] * inverse * ga[j][0] + be[j][0], y1 = v[j][1] * inverse * ga[j][1] + be[j][1];
+                store_pair(out, N, OUT_F32, m0 + r, column, y0, y1, qs);
+                if (COPY == 1) store_pair(copy, N, OUT_F16, m0 + r, column, y0, y1, qs);
+                if (COPY == 2) store_pair(copy, N, 2, m0 + r, column, y0, y1, qs);
+            }
     }
     cluster_sync();  // no block leaves while another still reads its x
 }
@@ -682,7 +707,7 @@ WGMMA_VARIANTS(f16, false)
 
 // The fused GEMM + residual LayerNorm (INT8 GEMMs, the INT8 engine's float32 stream):
 // gemm_wgmma_i8_64x64_ln_<qdq|float>_<none|f16|i8>, 256 threads, grid (N / 64, ⌈M / 64⌉), cluster (N / 64, 1, 1),
-// shared memory 6 × (64 + 64) × 128 bytes + 1,024 (alignment) + 16 × 7 (barriers).
+// shared memory 8 × (64 + 64) × 128 bytes + 1,024 (alignment) + 16 × 9 (barriers).
 #define LAYERNORM_VARIANT(NAME, QDQ, COPY)                                                                             \
     extern "C" __global__ void __launch_bounds__(256, 1)                                                               \
         NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
