@@ -488,10 +488,11 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
 
     /// A GEMM whose output is added to the residual stream, then the residual LayerNorm: fused into one kernel
     /// (`gemm_wgmma_i8_64x64_ln_*`, a cluster of N / 64 blocks per 64 rows) when `fusedLayerNorm` is on, the layer is
-    /// INT8 and the device places such a cluster (`clusterLimit`), else the GEMM into `local` and `residual_layernorm`.
+    /// INT8, N a multiple of 128 (the kernel's threads take column pairs 128 apart) and the device places such a cluster
+    /// (`clusterLimit`), else the GEMM into `local` and `residual_layernorm`.
     private func gemmNorm(_ call: GemmCall, _ norm: Norm, residual: UInt64, output: UInt64, tokens m: Int) throws {
         let l = call.linear, (n, k) = (l.outputs, l.inputs)
-        guard fusedLayerNorm && l.int8 && call.outKind == 1 && n % 64 == 0 && n / 64 <= clusterLimit && k % 16 == 0, let dq = l.dqScale else {
+        guard fusedLayerNorm && l.int8 && call.outKind == 1 && n % 128 == 0 && n / 64 <= clusterLimit && k % 16 == 0, let dq = l.dqScale else {
             try gemm(call, tokens: m)
             try residualNorm(norm, local: call.output, residual: residual, output: output, tokens: m)
             return
