@@ -7,7 +7,8 @@
 #   2. the attention workbench (every attention kernel against PyTorch float64, padded and packed; timings against
 #      SDPA);
 #   3. `octet bench` at batch 1 (s128, s384), INT8 with the attention in FP16 and FP16: the default (GEMMs and launch
-#      mode tuned inside the whole pass) against OCTET_GEMM_TUNE=alone and against OCTET_FUSED_LAYERNORM=1, with the
+#      mode tuned inside the whole pass) against OCTET_GEMM_TUNE=alone, OCTET_FUSED_LAYERNORM=1 (both residual
+#      LayerNorms fused into their GEMMs) and OCTET_FUSED_LAYERNORM=attention (the attention output's only), with the
 #      per-kernel profile;
 #   4. the full-dev SQuAD F1 on the GPU, INT8 recipe and FP16 (to confirm the defaults' accuracy on this binary);
 #   5. Nsight Compute on BERT-large's s384 b1 GEMMs with three tiles.
@@ -30,8 +31,9 @@ PYTHONUNBUFFERED=1 timeout 150 python3 scripts/gpu_kernel_bench.py --only-attent
 grep -E "FAIL|checks passed|B1 " "$out/workbench-attention.txt" | head -30
 F=(--float '*.attention.qk' --float '*.attention.pv')
 for m in bert-base bert-large; do
-  for variant in default alone fused-layernorm; do
+  for variant in default alone fused-layernorm fused-attention-output; do
     E=(); [ $variant = alone ] && E=(OCTET_GEMM_TUNE=alone); [ $variant = fused-layernorm ] && E=(OCTET_FUSED_LAYERNORM=1)
+    [ $variant = fused-attention-output ] && E=(OCTET_FUSED_LAYERNORM=attention)
     for p in int8-attention-fp16 fp16; do
       [ $p = fp16 ] && [ $variant != default ] && continue  # the variants are measured on the main configuration only
       P=(--precision fp16); [ $p = int8-attention-fp16 ] && P=(--precision int8 "${F[@]}")

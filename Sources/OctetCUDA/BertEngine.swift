@@ -93,8 +93,12 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// replaced (35 µs per launch against 9 + 5 at BERT-large s128 b1, docs/PERFORMANCE.md); the second (eighth
     /// session: 64×64 tiles, every thread normalizing whole rows) too (21.5 µs against 9.0 + 5.2); the third (rows
     /// normalized four at a time, one block per multiprocessor) is not yet measured. Off unless
-    /// `OCTET_FUSED_LAYERNORM=1`.
+    /// `OCTET_FUSED_LAYERNORM=1` (both GEMMs) or `attention` (the attention output only: its K is the hidden size, so a
+    /// 64×64 block streams a quarter of what the FFN output's does).
     public let fusedLayerNorm: Bool
+    /// Whether the FFN output's LayerNorm is fused too when `fusedLayerNorm` is on (`OCTET_FUSED_LAYERNORM=attention`
+    /// leaves it separate).
+    private let fusedFeedForwardNorm = ProcessInfo.processInfo.environment["OCTET_FUSED_LAYERNORM"] != "attention"
     /// cuBLASLt for the FP16 layers without GELU (nil for INT8, with `OCTET_CUBLASLT=0`, or when the library does not
     /// load), its workspace, and its plans per (layer, rows).
     private let lt: CuBLASLt?
@@ -109,7 +113,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     public init(weights: BertWeights, precision: Precision, scales: QuantizationScales? = nil, device: CUDADevice, compiler: NVRTC,
                 maxTokens: Int = 128 * 384, maxSequenceLength: Int? = nil,
                 packing: Bool = ProcessInfo.processInfo.environment["OCTET_PACK"] != "0",
-                fusedLayerNorm: Bool = ProcessInfo.processInfo.environment["OCTET_FUSED_LAYERNORM"] == "1") throws {
+                fusedLayerNorm: Bool = ["1", "attention"].contains(ProcessInfo.processInfo.environment["OCTET_FUSED_LAYERNORM"] ?? "")) throws {
         let c = weights.config
         let (h, inter, heads) = (c.hiddenSize, c.intermediateSize, c.headCount)
         let d = h / heads
@@ -391,7 +395,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             try attention(layer, inKind: calls[0].outKind, batch: b, sequence: s, offsets: shape.packed ? buf["offsets"]! : 0)
             try gemmNorm(calls[1], layer.attentionNorm, residual: buf["h0"]!, output: buf["h1"]!, tokens: t)
             try gemm(calls[2], tokens: t)
-            try gemmNorm(calls[3], layer.outputNorm, residual: buf["h1"]!, output: buf["h0"]!, tokens: t)
+            try gemmNorm(calls[3], layer.outputNorm, residual: buf["h1"]!, output: buf["h0"]!, tokens: t, fusable: fusedFeedForwardNorm)
         }
         try launch("qa_head.cu", "qa_head", grid: (rows, 1, 1), block: (128, 1, 1), arguments: [
             .pointer(buf["h0"]!), .int32(streamF32 ? 1 : 0), .buffer(qaWeight), .buffer(qaBias), .int32(Int32(t)), .int32(Int32(h)), .pointer(buf["start"]!), .pointer(buf["end"]!)])
@@ -490,9 +494,9 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// (`gemm_wgmma_i8_64x64_ln_*`, a cluster of N / 64 blocks per 64 rows) when `fusedLayerNorm` is on, the layer is
     /// INT8, N a multiple of 128 (the kernel's threads take column pairs 128 apart) and the device places such a cluster
     /// (`clusterLimit`), else the GEMM into `local` and `residual_layernorm`.
-    private func gemmNorm(_ call: GemmCall, _ norm: Norm, residual: UInt64, output: UInt64, tokens m: Int) throws {
+    private func gemmNorm(_ call: GemmCall, _ norm: Norm, residual: UInt64, output: UInt64, tokens m: Int, fusable: Bool = true) throws {
         let l = call.linear, (n, k) = (l.outputs, l.inputs)
-        guard fusedLayerNorm && l.int8 && call.outKind == 1 && n % 128 == 0 && n / 64 <= clusterLimit && k % 16 == 0, let dq = l.dqScale else {
+        guard fusedLayerNorm && fusable && l.int8 && call.outKind == 1 && n % 128 == 0 && n / 64 <= clusterLimit && k % 16 == 0, let dq = l.dqScale else {
             try gemm(call, tokens: m)
             try residualNorm(norm, local: call.output, residual: residual, output: output, tokens: m)
             return
