@@ -154,9 +154,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             loaded[file] = try CUDAKernels.load(file, device: device, compiler: compiler)
         }
         modules = loaded
-        // A device that refuses the query or the non-portable attribute keeps to portable clusters.
-        clusterLimit = loaded["gemm_wgmma.cu"].flatMap { try? GemmChoice.clusterLimit($0) } ?? GemmChoice.maxSplit
         activeClusters = loaded["gemm_wgmma.cu"].map(GemmChoice.activeClusters)
+        clusterLimit = activeClusters.map(GemmChoice.clusterLimit) ?? GemmChoice.maxSplit
 
         // Uploads.
         func upload(_ values: [Float]) throws -> DeviceBuffer {
@@ -504,9 +503,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         let add = norm.localStep > 0 || norm.residualStep > 0 ? "qdq" : "float"
         let tile = GemmChoice.wgmma(int8: true, variant: "64x64")  // the fused kernel's tile, threads and 8-stage ring
         let (mapA, mapW) = try tile.tensorMaps(device: device, a: call.input, weight: l.weight.address, m: m, n: n, k: k)
-        let stages = 8, sharedBytes = stages * (tile.bm + tile.bn) * tile.bk + 1024 + 16 * (stages + 1)
         try launch("gemm_wgmma.cu", "gemm_wgmma_i8_64x64_ln_\(add)_\(norm.copyName)", grid: (n / tile.bn, (m + tile.bm - 1) / tile.bm, 1),
-                   block: (tile.threads, 1, 1), sharedBytes: sharedBytes, cluster: (n / tile.bn, 1, 1), arguments: [
+                   block: (tile.threads, 1, 1), sharedBytes: tile.sharedBytes, cluster: (n / tile.bn, 1, 1), arguments: [
             .tensorMap(mapA), .tensorMap(mapW), .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k)), .buffer(dq), .buffer(l.bias),
             .pointer(residual), .float(norm.localStep), .float(norm.residualStep), .buffer(norm.gamma), .buffer(norm.beta),
             .float(config.layerNormEpsilon), .pointer(output), .pointer(buffers["copy"]!), .float(norm.qScale)])
@@ -628,7 +626,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// ones (0.739 against 0.756 ms, docs/GPU.md, seventh session): a kernel's neighbours matter (a cluster launch waits
     /// for room the kernel before it still holds). So: for each GEMM shape in turn, its `passCandidates` fastest
     /// candidates, each timed in a captured graph of the whole pass (the other shapes at their current plans), and the
-    /// fixed rule's plan; the fastest kept. Measured on the H200 (eighth session): 1–3% faster passes at BERT-base and
+    /// fixed rule's plan; the fastest kept. Measured on the H200 (eighth session): 0–3% faster passes at BERT-base and
     /// BERT-large s128 and s384 b1 than the plans timed alone.
     private let tuningInPass = !["0", "alone"].contains(ProcessInfo.processInfo.environment["OCTET_GEMM_TUNE"] ?? "")
     static let passCandidates = 3, passRepeats = 10
@@ -662,7 +660,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         var totals: [(String, Double)] = []  // each launch mode's pass with its plans
         for mode in launchModesToTry {
             if let mode { measuredLaunchMode[shape.key] = mode }
-            let label = mode.map { $0 ? " with programmatic dependent launch" : " with plain launches" } ?? ""
+            let label = mode.map { " with \(Self.launchModeName($0))" } ?? ""
             for (key, plan) in zip(keys, alone) { tuned[key] = plan }
             for key in keys {
                 let candidates = shortlists[key]!
@@ -673,12 +671,12 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             }
             let total = try fastestPasses(shape, count: 1) { _ in }[0]
             if best == nil || total < best!.milliseconds { best = (total, mode, keys.map { tuned[$0]! }) }
-            if let mode { totals.append((mode ? "programmatic dependent launch" : "plain launches", total)) }
+            if let mode { totals.append((Self.launchModeName(mode), total)) }
         }
         for (key, plan) in zip(keys, best!.plans) { tuned[key] = plan }
         if let mode = best!.mode {
             measuredLaunchMode[shape.key] = mode
-            report.append(("launch mode in the pass of \(shape.key), each with its plans", totals, mode ? "programmatic dependent launch" : "plain launches"))
+            report.append(("launch mode in the pass of \(shape.key), each with its plans", totals, Self.launchModeName(mode)))
         }
         passTuningReport += report
     }
@@ -690,9 +688,12 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         let times = try fastestPasses(shape, count: modes.count) { measuredLaunchMode[shape.key] = modes[$0] }
         let chosen = times.indices.min { times[$0] < times[$1] }!
         measuredLaunchMode[shape.key] = modes[chosen]
-        passTuningReport.append(("launch mode in the pass of \(shape.key)", zip(modes, times).map {
-            ($0 ? "programmatic dependent launch" : "plain launches", $1) }, modes[chosen] ? "programmatic dependent launch" : "plain launches"))
+        passTuningReport.append(("launch mode in the pass of \(shape.key)", zip(modes, times).map { (Self.launchModeName($0), $1) },
+                                 Self.launchModeName(modes[chosen])))
     }
+
+    /// How the tuning reports name a launch mode.
+    private static func launchModeName(_ programmatic: Bool) -> String { programmatic ? "programmatic dependent launch" : "plain launches" }
 
     /// The launch modes `refine` compares: with and without programmatic dependent launch on Hopper unless `OCTET_PDL`
     /// forces one; else only the rule's (nil).
@@ -1004,14 +1005,11 @@ struct GemmChoice {
         }
     }
 
-    /// The split-K cluster limit on this device: `maxWgmmaSplit` when a cluster of that many blocks of the largest
-    /// split-K kernel (`sk_i8_128x256`, one block per multiprocessor) can be placed (`cuOccupancyMaxActiveClusters`;
-    /// a cluster lives in one GPC), else the portable 8. `module`: `gemm_wgmma.cu` loaded on the device.
-    static func clusterLimit(_ module: LoadedModule) throws -> Int {
-        let big = wgmma(int8: true, variant: "sk_128x256")
-        let placed = try module.maxActiveClusters(big.kernel, block: (big.threads, 1, 1), sharedBytes: big.sharedBytes,
-                                                  cluster: (1, 1, maxWgmmaSplit))
-        return (placed ?? 0) > 0 ? maxWgmmaSplit : maxSplit
+    /// The split-K cluster limit on a device, from its `activeClusters`: `maxWgmmaSplit` when a cluster of that many
+    /// blocks of the largest split-K kernel (`sk_i8_128x256`, one block per multiprocessor) can be placed (a cluster
+    /// lives in one GPC), else the portable 8 (also where the query or the non-portable attribute is refused).
+    static func clusterLimit(_ activeClusters: (GemmChoice, Int) -> Int?) -> Int {
+        (activeClusters(wgmma(int8: true, variant: "sk_128x256"), maxWgmmaSplit) ?? 0) > 0 ? maxWgmmaSplit : maxSplit
     }
 
     /// The grid, block, cluster and arguments of the chosen kernel for C[m, n] = epilogue(A[m, k] · W[n, k]ᵀ), A

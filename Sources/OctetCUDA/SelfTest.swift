@@ -11,11 +11,16 @@ public enum CUDAKernels {
     /// The source text of a kernel file (without its final newline).
     public static func source(of file: String) -> String? { KernelSources.files[file] }
 
-    /// Compiles (or reads from the cache) one kernel file for `device`, with the shared headers, and loads it.
-    public static func load(_ file: String, device: CUDADevice, compiler: NVRTC) throws -> LoadedModule {
+    /// Compiles (or reads from the cache) one kernel file for `architecture` (e.g. "sm_90a"), with the shared headers.
+    public static func compile(_ file: String, compiler: NVRTC, architecture: String) throws -> CompiledModule {
         guard let source = KernelSources.files[file] else { preconditionFailure("no kernel file \(file)") }
         let headers = KernelSources.files.filter { $0.key.hasSuffix(".cuh") }
-        return try device.load(try compiler.compile(file, source: source, headers: headers, architecture: device.architecture))
+        return try compiler.compile(file, source: source, headers: headers, architecture: architecture)
+    }
+
+    /// Compiles (or reads from the cache) one kernel file for `device`, with the shared headers, and loads it.
+    public static func load(_ file: String, device: CUDADevice, compiler: NVRTC) throws -> LoadedModule {
+        try device.load(try compile(file, compiler: compiler, architecture: device.architecture))
     }
 }
 
@@ -68,8 +73,8 @@ public struct CUDASelfTest {
     /// The kernel checks: quantization, every GEMM variant and tuning candidate, cuBLASLt.
     func kernels() throws -> [Result] {
         var results = [try quantize()]
-        let clusterLimit = device.supportsWgmma ? (try? GemmChoice.clusterLimit(module("gemm_wgmma.cu"))) ?? GemmChoice.maxSplit : GemmChoice.maxSplit
         let activeClusters = device.supportsWgmma ? GemmChoice.activeClusters(try module("gemm_wgmma.cu")) : nil
+        let clusterLimit = activeClusters.map(GemmChoice.clusterLimit) ?? GemmChoice.maxSplit
         for int8 in [true, false] {
             // The engine's choices (split-K clusters at 128 and 200 rows), forced splits even and uneven, no split,
             // a few hundred rows, large M.

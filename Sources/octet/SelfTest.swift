@@ -39,10 +39,8 @@ struct SelfTest: ParsableCommand {
                     throw OctetError.invalidArgument("--compile-only takes a GPU architecture such as sm_90a, not '\(architecture)'")
                 }
                 let compiler = try NVRTC()
-                let headers = CUDAKernels.fileNames.filter { $0.hasSuffix(".cuh") }
-                    .reduce(into: [String: String]()) { $0[$1] = CUDAKernels.source(of: $1) }
                 for file in CUDAKernels.fileNames where file.hasSuffix(".cu") {
-                    let module = try compiler.compile(file, source: CUDAKernels.source(of: file)!, headers: headers, architecture: architecture)
+                    let module = try CUDAKernels.compile(file, compiler: compiler, architecture: architecture)
                     print("\(file): \(module.cubin.count) bytes\(module.cached ? " (cached)" : "") in \(compiler.cacheFolder)")
                 }
             }

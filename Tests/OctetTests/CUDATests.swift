@@ -317,9 +317,8 @@ enum GPU {
         let compiler = try NVRTC()
         unsetenv("OCTET_CACHE")
         #expect(compiler.version.hasPrefix("13."))
-        let headers = CUDAKernels.fileNames.filter { $0.hasSuffix(".cuh") }.reduce(into: [String: String]()) { $0[$1] = CUDAKernels.source(of: $1) }
         for file in CUDAKernels.fileNames where file.hasSuffix(".cu") {
-            let module = try compiler.compile(file, source: CUDAKernels.source(of: file)!, headers: headers, architecture: "sm_90a")
+            let module = try CUDAKernels.compile(file, compiler: compiler, architecture: "sm_90a")
             #expect(!module.cached && module.cubin.count > 1000, "\(file): \(module.cubin.count) bytes")
             if file == "gemm_wgmma.cu" {  // the GEMM + residual LayerNorm kernels `gemmNorm` names
                 for add in ["float", "qdq"] {
