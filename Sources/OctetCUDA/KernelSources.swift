@@ -1732,42 +1732,109 @@ enum KernelSources {
                          : "memory");
         }
 
+        // A tile's per-column epilogue values (dqScale, bias, qScale for columns n0 … n0 + BN − 1), staged in shared memory by
+        // the warpgroup that owns the tile before its products, so their loads overlap the main loop. (Nsight Compute on the
+        // batch-128 ping-pong kernels, session 17: loaded with __ldg inside the epilogue, one chunk of columns at a time, the
+        // epilogue's FFMAs waited on them — the largest stall of the fp16-output QKV GEMM, whose epilogue took twice its main
+        // loop's warp time, so the tensor cores idled half the time.) Columns past N repeat column N − 1 (never stored).
+        template <int BN> struct Columns {
+            float dq[BN], bias[BN], q[BN];
+        };
+        template <int BN>
+        __device__ __forceinline__ void stage_columns(Columns<BN> &c, int n0, int N, const float *__restrict__ dqScale,
+                                                      const float *__restrict__ bias, const float *__restrict__ qScale, bool quantized) {
+            for (int i = threadIdx.x % 128; i < BN; i += 128) {
+                const int n = min(n0 + i, N - 1);
+                c.dq[i] = dqScale ? __ldg(dqScale + n) : 1.f;
+                c.bias[i] = bias ? __ldg(bias + n) : 0.f;
+                c.q[i] = quantized ? __ldg(qScale + n) : 0.f;
+            }
+        }
+        // A barrier of the 128 threads of one warpgroup (named barrier `id`; 0 is __syncthreads').
+        __device__ __forceinline__ void warpgroup_sync(int id) { asm volatile("bar.sync %0, 128;\n" ::"r"(id) : "memory"); }
+
+        // 4 × 4 transpose of 32-bit words across the four lanes of a quad (lanes 4g … 4g + 3, t = lane mod 4): on return w[k]
+        // holds what lane k's w[t] held. Round r: each lane sends its word (t − r) mod 4 to lane (t − r) mod 4 and receives
+        // lane (t + r) mod 4's word t, so the index each lane sends depends only on itself (three shuffles, the rest selects).
+        __device__ __forceinline__ void quad_transpose(unsigned (&w)[4]) {
+            const int lane = threadIdx.x % 32, t = lane % 4;
+            unsigned out[4] = {w[0], w[1], w[2], w[3]};
+        #pragma unroll
+            for (int r = 1; r < 4; r++) {
+                const int send = (t - r) & 3, from = (t + r) & 3;
+                const unsigned v = send == 0 ? w[0] : send == 1 ? w[1] : send == 2 ? w[2] : w[3];
+                const unsigned got = __shfl_sync(0xffffffff, v, (lane & ~3) | from);
+        #pragma unroll
+                for (int k = 0; k < 4; k++) out[k] = from == k ? got : out[k];
+            }
+        #pragma unroll
+            for (int k = 0; k < 4; k++) w[k] = out[k];
+        }
+
         // The epilogue of one 64-row half of a tile from a warpgroup's accumulators (gemm.cu's math, in the same fragment
-        // layout), with the output kind and GELU fixed at compile time. It works through the columns in chunks of CHUNK n8
-        // blocks: every conversion of a chunk (scale, bias, GELU: 4·CHUNK independent chains) is computed before any of its
-        // stores, and a tile that lies wholly inside the matrix skips the per-element bounds checks. (The first version
-        // converted and stored one pair at a time behind bounds checks and a runtime output switch: on 8 warps per
-        // multiprocessor those dependent chains left the GELU epilogue latency-bound.)
+        // layout), with the output kind and GELU fixed at compile time and the per-column values from `cols` (shared memory).
+        // It works through the columns in chunks of CHUNK n8 blocks: every conversion of a chunk (scale, bias, GELU: 4·CHUNK
+        // independent chains) is computed before any of its stores. Stores: in the fragment layout a lane holds two adjacent
+        // columns of each n8 block, so a warp's fp16 store writes 16 bytes of each of 8 rows and an int8 store 8 bytes — a
+        // quarter of each 32-byte sector for int8 (Nsight Compute, session 17: "8.0 of the 32 bytes transmitted per sector").
+        // A tile wholly inside the matrix (and 16-byte aligned rows) therefore first transposes each chunk's words across the
+        // quad (`quad_transpose`), so lane t holds all eight columns of block j0 + t: one 16-byte fp16 store or one 8-byte
+        // int8 store per row, a warp covering 64 or 32 contiguous bytes of each row. Float32 output (8 bytes per lane, whole
+        // sectors already) and edge tiles store pairs, the latter behind bounds checks. (The first version converted and
+        // stored one pair at a time behind bounds checks and a runtime output switch: on 8 warps per multiprocessor those
+        // dependent chains left the GELU epilogue latency-bound.)
         template <int KIND, bool ACT, int BN, typename T>
-        __device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, int m0, int n0, int M, int N, const float *__restrict__ dqScale,
-                                                 const float *__restrict__ bias, const float *__restrict__ qScale, void *__restrict__ out,
-                                                 int ldo) {
-            constexpr int CHUNK = 4;
+        __device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, const Columns<BN> &cols, int m0, int n0, int M, int N,
+                                                 void *__restrict__ out, int ldo) {
+            constexpr int CHUNK = 4, BYTES = KIND == OUT_F16 ? 2 : KIND == OUT_F32 ? 4 : 1;
+            static_assert(BN % (8 * CHUNK) == 0, "whole chunks of n8 blocks");
             const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
             const int row = m0 + warp * 16 + g;
             const bool inside = m0 + 64 <= M && n0 + BN <= N;
+            const bool wide = KIND != OUT_F32 && inside && (ldo * BYTES) % 16 == 0 && (reinterpret_cast<size_t>(out) & 15) == 0;
         #pragma unroll
             for (int j0 = 0; j0 < BN / 8; j0 += CHUNK) {
                 float v[CHUNK][4];
         #pragma unroll
                 for (int j = 0; j < CHUNK; j++) {
-                    const int n = min(n0 + (j0 + j) * 8 + t * 2, N - 2);  // loads stay inside; stores past N are skipped below
-                    const float2 dq = dqScale ? __ldg(reinterpret_cast<const float2 *>(dqScale + n)) : make_float2(1.f, 1.f);
-                    const float2 bi = bias ? __ldg(reinterpret_cast<const float2 *>(bias + n)) : make_float2(0.f, 0.f);
+                    const int c = (j0 + j) * 8 + t * 2;
+                    const float2 dq = *reinterpret_cast<const float2 *>(cols.dq + c), bi = *reinterpret_cast<const float2 *>(cols.bias + c);
         #pragma unroll
                     for (int i = 0; i < 4; i++) {
                         v[j][i] = (float)acc.v[4 * (j0 + j) + i] * (i % 2 ? dq.y : dq.x) + (i % 2 ? bi.y : bi.x);
                         if (ACT) v[j][i] = gelu(v[j][i]);
                     }
                 }
+                if (wide) {
+        #pragma unroll
+                    for (int h = 0; h < 2; h++) {
+                        unsigned w[CHUNK];
+        #pragma unroll
+                        for (int j = 0; j < CHUNK; j++) {
+                            if (KIND == OUT_F16) {
+                                w[j] = float2_to_f16x2(v[j][2 * h], v[j][2 * h + 1]);
+                            } else {
+                                const float2 q = *reinterpret_cast<const float2 *>(cols.q + (j0 + j) * 8 + t * 2);
+                                w[j] = (unsigned)(unsigned char)quantize_s8(v[j][2 * h], q.x) |
+                                       (unsigned)(unsigned char)quantize_s8(v[j][2 * h + 1], q.y) << 8;
+                            }
+                        }
+                        quad_transpose(w);  // w[k]: columns 2k, 2k + 1 of block j0 + t
+                        const size_t i = (size_t)(row + 8 * h) * ldo + n0 + (j0 + t) * 8;
+                        if (KIND == OUT_F16)
+                            *reinterpret_cast<uint4 *>(static_cast<f16 *>(out) + i) = make_uint4(w[0], w[1], w[2], w[3]);
+                        else
+                            *reinterpret_cast<uint2 *>(static_cast<signed char *>(out) + i) = make_uint2(w[0] | w[1] << 16, w[2] | w[3] << 16);
+                    }
+                    continue;
+                }
         #pragma unroll
                 for (int j = 0; j < CHUNK; j++) {
-                    const int n = n0 + (j0 + j) * 8 + t * 2;
+                    const int c = (j0 + j) * 8 + t * 2, n = n0 + c;
                     float qs[2] = {0.f, 0.f};
                     if (KIND != OUT_F16 && KIND != OUT_F32) {
-                        const float2 q = __ldg(reinterpret_cast<const float2 *>(qScale + min(n, N - 2)));
-                        qs[0] = q.x;
-                        qs[1] = q.y;
+                        qs[0] = cols.q[c];
+                        qs[1] = cols.q[c + 1];
                     }
         #pragma unroll
                     for (int h = 0; h < 2; h++)
@@ -1778,10 +1845,9 @@ enum KernelSources {
 
         // The runtime epilogue choice (output kind × GELU) mapped to the compiled variants.
         template <int BN, typename T>
-        __device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, int m0, int n0, int M, int N, const float *__restrict__ dqScale,
-                                                 const float *__restrict__ bias, int act, const float *__restrict__ qScale, int outKind,
-                                                 void *__restrict__ out, int ldo) {
-        #define EPILOGUE(KIND, ACT) epilogue<KIND, ACT>(acc, m0, n0, M, N, dqScale, bias, qScale, out, ldo)
+        __device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, const Columns<BN> &cols, int m0, int n0, int M, int N, int act,
+                                                 int outKind, void *__restrict__ out, int ldo) {
+        #define EPILOGUE(KIND, ACT) epilogue<KIND, ACT>(acc, cols, m0, n0, M, N, out, ldo)
             if (outKind == OUT_F16) {
                 if (act) EPILOGUE(OUT_F16, true); else EPILOGUE(OUT_F16, false);
             } else if (outKind == OUT_F32) {
@@ -1928,12 +1994,15 @@ enum KernelSources {
             }
 
             const int c = group - 1;
+            __shared__ Columns<BN> columns[CONSUMERS];  // each consumer warpgroup's copy (loads overlap the first slabs' wait)
+            stage_columns(columns[c], n0, N, dqScale, bias, qScale, outKind != OUT_F16 && outKind != OUT_F32);
             Fragment<BN, T> acc[1];
             zero(acc);
             ring.multiply(acc, 0, kTiles, c * 64 * R::BK);
             wgmma_wait<0>();
             fence_operands(acc[0]);
-            epilogue(acc[0], m0 + c * 64, n0, M, N, dqScale, bias, act, qScale, outKind, out, ldo);
+            warpgroup_sync(1 + c);
+            epilogue(acc[0], columns[c], m0 + c * 64, n0, M, N, act, outKind, out, ldo);
         }
 
         // Ping-pong schedule (persistent): each consumer warpgroup owns whole (64·HALVES) × BN tiles, the two take
@@ -1988,18 +2057,23 @@ enum KernelSources {
             // waited for all of its own. Besides ordering the tensor-core work, this keeps every wait within one lap of the
             // ring: a slab STAGES or more positions ahead would test a barrier phase of the same parity that has not begun,
             // which mbarrier parity waits report as complete.
+            __shared__ Columns<BN> columns[2];  // each warpgroup's tile's per-column values, staged while it waits its turn
+            const bool quantized = outKind != OUT_F16 && outKind != OUT_F32;
             for (int i = 0, j = c, tile = blockIdx.x + c * gridDim.x; tile < tiles; i++, j += 2, tile += 2 * gridDim.x) {
                 const int m0 = tile / tilesN * BM, n0 = tile % tilesN * BN;
+                warpgroup_sync(1 + c);  // the previous tile's epilogue has read its values
+                stage_columns(columns[c], n0, N, dqScale, bias, qScale, quantized);
                 if (c == 1 || i > 0) barrier_wait(turn + c, (c == 1 ? i : i - 1) & 1);
                 zero(acc);
                 ring.multiply(acc, j * kTiles, kTiles, 0);
                 barrier_arrive(turn + 1 - c);
                 wgmma_wait<0>();
                 ring.release(j * kTiles + kTiles - 1);  // the ring goes on to the next tile: release the last slab too
+                warpgroup_sync(1 + c);                  // every thread's share of the column values is in place
         #pragma unroll
                 for (int h = 0; h < HALVES; h++) {
                     fence_operands(acc[h]);
-                    epilogue(acc[h], m0 + h * 64, n0, M, N, dqScale, bias, act, qScale, outKind, out, ldo);
+                    epilogue(acc[h], columns[c], m0 + h * 64, n0, M, N, act, outKind, out, ldo);
                 }
             }
         }
@@ -2143,7 +2217,7 @@ enum KernelSources {
         // (64×128 tiles, the normalization in the consumer warps' fragments, row sums crossing the cluster) ran 2,700
         // instructions per thread of its epilogue on 64 warps, 35 µs at BERT-large s128 b1 against 9 + 5 for the two kernels it
         // replaced; the second (this layout with six stages, rows normalized one at a time with block-wide sums) 21.5 µs
-        // against 9.0 + 5.2. This third is not yet measured.
+        // against 9.0 + 5.2; this third 17–20 µs (session 17), so the engine keeps it opt-in.
         // Every thread of the cluster joins its barriers.
         template <bool QDQ, int COPY>
         __device__ __forceinline__ void gemm_layernorm(const TensorMap &mapA, const TensorMap &mapB, int M, int N, int K,
