@@ -308,43 +308,60 @@ __attribute__((target("avx2,avxvnni"))) static void gemm_u8s8_avxvnni(int m, int
     }
 }
 
+// The integer paths this CPU runs, as a bit mask (bit p: path p). Not a ladder: AVX-512 VNNI does not imply AVX-VNNI
+// (AMD Zen 4 and Intel Ice Lake have the EVEX form only; Zen 5 and Sapphire Rapids have both), so each is asked of
+// CPUID on its own and a lower path is taken only where its bit is set.
 static int detect_int8(void) {
+    int mask = 1 << OCTET_I8_PORTABLE;
     int isa = octet_detect_isa();
-    if (isa == OCTET_ISA_PORTABLE) return OCTET_I8_PORTABLE;
+    if (isa == OCTET_ISA_PORTABLE) return mask;
+    mask |= 1 << OCTET_I8_AVX2;
     unsigned int a, b, c, d;
-    int vnni512 = 0, avxvnni = 0;
-    if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) vnni512 = (c >> 11) & 1;
-    if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) avxvnni = (a >> 4) & 1;
-    if (isa == OCTET_ISA_AVX512 && vnni512) return OCTET_I8_AVX512VNNI;
-    if (avxvnni) return OCTET_I8_AVXVNNI;
-    return OCTET_I8_AVX2;
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && ((a >> 4) & 1)) mask |= 1 << OCTET_I8_AVXVNNI;
+    if (isa == OCTET_ISA_AVX512 && __get_cpuid_count(7, 0, &a, &b, &c, &d) && ((c >> 11) & 1)) mask |= 1 << OCTET_I8_AVX512VNNI;
+    return mask;
 }
 #else
-static int detect_int8(void) { return OCTET_I8_PORTABLE; }
+static int detect_int8(void) { return 1 << OCTET_I8_PORTABLE; }
 #endif
 
-static int best_int8 = -1, active_int8 = -1;
+static int supported_int8 = 0, best_int8 = -1, active_int8 = -1;
+
+// The best path this CPU runs that is no higher than `path`.
+static int highest_supported(int path) {
+    for (int p = path; p > OCTET_I8_PORTABLE; p--)
+        if ((supported_int8 >> p) & 1) return p;
+    return OCTET_I8_PORTABLE;
+}
 
 int octet_int8_path(void) {
-    if (best_int8 < 0) best_int8 = detect_int8();
+    if (best_int8 < 0) {
+        supported_int8 = detect_int8();
+        best_int8 = highest_supported(OCTET_I8_AVX512VNNI);
+    }
     if (active_int8 < 0) {
         // OCTET_ISA (the float path forced lower) caps the integer path too: avx2 → at most avx-vnni, portable → portable.
         int isa = octet_active_isa();
         int cap = isa == OCTET_ISA_AVX512 ? OCTET_I8_AVX512VNNI : (isa == OCTET_ISA_AVX2 ? OCTET_I8_AVXVNNI : OCTET_I8_PORTABLE);
-        active_int8 = best_int8 < cap ? best_int8 : cap;
+        active_int8 = highest_supported(cap);
     }
     return active_int8;
 }
 
 int octet_set_int8_path(int path) {
     octet_int8_path();
-    active_int8 = path < OCTET_I8_PORTABLE ? OCTET_I8_PORTABLE : (path > best_int8 ? best_int8 : path);
+    active_int8 = highest_supported(path > OCTET_I8_AVX512VNNI ? OCTET_I8_AVX512VNNI : path);
     return active_int8;
 }
 
 int octet_best_int8_path(void) {
     octet_int8_path();
     return best_int8;
+}
+
+int octet_int8_path_supported(int path) {
+    octet_int8_path();
+    return path >= OCTET_I8_PORTABLE && path <= OCTET_I8_AVX512VNNI && ((supported_int8 >> path) & 1);
 }
 
 const char *octet_int8_path_name(int path) {

@@ -19,7 +19,7 @@ import Testing
         KernelPath.lock.lock()
         defer { KernelPath.lock.unlock() }
         let best = octet_best_int8_path()
-        guard path <= Int(best) else { return }  // this CPU lacks the path
+        guard octet_int8_path_supported(Int32(path)) != 0 else { return }  // this CPU lacks the path
         defer { octet_set_int8_path(best) }
         #expect(octet_set_int8_path(Int32(path)) == Int32(path))
         var generator = SystemRandomNumberGenerator()
@@ -41,6 +41,20 @@ import Testing
             let differing = zip(got, expected).filter { $0 != $1 }.count
             #expect(differing == 0, "\(String(cString: octet_int8_path_name(Int32(path)))) \(m)×\(n)×\(k): \(differing) of \(m * n) differ")
         }
+    }
+
+    @Test("Forcing an integer path never selects one this CPU lacks (AVX-512 VNNI does not imply AVX-VNNI)",
+          arguments: [OCTET_I8_PORTABLE, OCTET_I8_AVX2, OCTET_I8_AVXVNNI, OCTET_I8_AVX512VNNI])
+    func forcedPathIsSupported(path: Int) {
+        KernelPath.lock.lock()
+        defer { KernelPath.lock.unlock() }
+        let best = octet_best_int8_path()
+        defer { octet_set_int8_path(best) }
+        let chosen = octet_set_int8_path(Int32(path))
+        #expect(octet_int8_path_supported(chosen) == 1)
+        #expect(Int(chosen) <= path)
+        #expect(octet_int8_path_supported(best) == 1)
+        if octet_int8_path_supported(Int32(path)) == 1 { #expect(Int(chosen) == path) }
     }
 
     @Test("The integer path names the instruction set it uses")

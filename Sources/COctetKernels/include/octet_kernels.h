@@ -90,10 +90,13 @@ enum {
     OCTET_I8_AVXVNNI = 2,     // VEX vpdpbusd, 256-bit
     OCTET_I8_AVX512VNNI = 3,  // EVEX vpdpbusd, 512-bit
 };
-/// The integer path in use; `octet_set_int8_path` forces a lower one (clamped to what the CPU has).
+/// The integer path in use; `octet_set_int8_path` forces a lower one: the best this CPU runs at or below the one asked
+/// for (the paths are not a ladder: AVX-512 VNNI without AVX-VNNI is common).
 int octet_int8_path(void);
 int octet_best_int8_path(void);
 int octet_set_int8_path(int path);
+/// Whether this CPU runs integer path `path` (1) or not (0).
+int octet_int8_path_supported(int path);
 /// "avx512-vnni", "avx-vnni", "avx2" or "portable".
 const char *octet_int8_path_name(int path);
 
