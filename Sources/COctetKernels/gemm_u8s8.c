@@ -325,43 +325,49 @@ static int detect_int8(void) {
 static int detect_int8(void) { return 1 << OCTET_I8_PORTABLE; }
 #endif
 
-static int supported_int8 = 0, best_int8 = -1, active_int8 = -1;
+// The mask of paths this CPU runs, detected once. Published with release/acquire, since the first GEMMs can come
+// from several worker threads at once: 0 means not yet detected (bit 0, the portable path, is always set after).
+static int supported_int8 = 0, active_int8 = -1;
+
+static int int8_mask(void) {
+    int mask = __atomic_load_n(&supported_int8, __ATOMIC_ACQUIRE);
+    if (!mask) {
+        mask = detect_int8();
+        __atomic_store_n(&supported_int8, mask, __ATOMIC_RELEASE);
+    }
+    return mask;
+}
 
 // The best path this CPU runs that is no higher than `path`.
 static int highest_supported(int path) {
-    for (int p = path; p > OCTET_I8_PORTABLE; p--)
-        if ((supported_int8 >> p) & 1) return p;
+    int mask = int8_mask();
+    for (int p = path > OCTET_I8_AVX512VNNI ? OCTET_I8_AVX512VNNI : path; p > OCTET_I8_PORTABLE; p--)
+        if ((mask >> p) & 1) return p;
     return OCTET_I8_PORTABLE;
 }
 
 int octet_int8_path(void) {
-    if (best_int8 < 0) {
-        supported_int8 = detect_int8();
-        best_int8 = highest_supported(OCTET_I8_AVX512VNNI);
-    }
-    if (active_int8 < 0) {
+    int active = __atomic_load_n(&active_int8, __ATOMIC_ACQUIRE);
+    if (active < 0) {
         // OCTET_ISA (the float path forced lower) caps the integer path too: avx2 → at most avx-vnni, portable → portable.
         int isa = octet_active_isa();
         int cap = isa == OCTET_ISA_AVX512 ? OCTET_I8_AVX512VNNI : (isa == OCTET_ISA_AVX2 ? OCTET_I8_AVXVNNI : OCTET_I8_PORTABLE);
-        active_int8 = highest_supported(cap);
+        active = highest_supported(cap);
+        __atomic_store_n(&active_int8, active, __ATOMIC_RELEASE);
     }
-    return active_int8;
+    return active;
 }
 
 int octet_set_int8_path(int path) {
-    octet_int8_path();
-    active_int8 = highest_supported(path > OCTET_I8_AVX512VNNI ? OCTET_I8_AVX512VNNI : path);
-    return active_int8;
+    int active = highest_supported(path);
+    __atomic_store_n(&active_int8, active, __ATOMIC_RELEASE);
+    return active;
 }
 
-int octet_best_int8_path(void) {
-    octet_int8_path();
-    return best_int8;
-}
+int octet_best_int8_path(void) { return highest_supported(OCTET_I8_AVX512VNNI); }
 
 int octet_int8_path_supported(int path) {
-    octet_int8_path();
-    return path >= OCTET_I8_PORTABLE && path <= OCTET_I8_AVX512VNNI && ((supported_int8 >> path) & 1);
+    return path >= OCTET_I8_PORTABLE && path <= OCTET_I8_AVX512VNNI && ((int8_mask() >> path) & 1);
 }
 
 const char *octet_int8_path_name(int path) {

@@ -145,10 +145,13 @@ __device__ __forceinline__ void tma_load(void *dst, const TensorMap &map, unsign
 }
 
 // A tile's per-column epilogue values (dqScale, bias, qScale for columns n0 … n0 + BN − 1), staged in shared memory by
-// the warpgroup that owns the tile before its products, so their loads overlap the main loop. (Nsight Compute on the
+// the warpgroup that owns the tile before its products, so their latency overlaps its wait for its first slab (or its
+// turn), not the epilogue; only a block's first tile waits for them. (Nsight Compute on the
 // batch-128 ping-pong kernels, session 17: loaded with __ldg inside the epilogue, one chunk of columns at a time, the
 // epilogue's FFMAs waited on them — the largest stall of the fp16-output QKV GEMM, whose epilogue took twice its main
 // loop's warp time, so the tensor cores idled half the time.) Columns past N repeat column N − 1 (never stored).
+// Read as float2, so it needs 8-byte alignment: it is each kernel's only static shared variable (offset 0). Declaring
+// it __align__(16) changes the generated code (wider shared loads), so that waits for a GPU check (docs/GPU.md, Next).
 template <int BN> struct Columns {
     float dq[BN], bias[BN], q[BN];
 };
@@ -189,7 +192,7 @@ __device__ __forceinline__ void quad_transpose(unsigned (&w)[4]) {
 // independent chains) is computed before any of its stores. Stores: in the fragment layout a lane holds two adjacent
 // columns of each n8 block, so a warp's fp16 store writes 16 bytes of each of 8 rows and an int8 store 8 bytes — a
 // quarter of each 32-byte sector for int8 (Nsight Compute, session 17: "8.0 of the 32 bytes transmitted per sector").
-// A tile wholly inside the matrix (and 16-byte aligned rows) therefore first transposes each chunk's words across the
+// A tile wholly inside the matrix (rows and `out` 16-byte aligned) therefore first transposes each chunk's words across the
 // quad (`quad_transpose`), so lane t holds all eight columns of block j0 + t: one 16-byte fp16 store or one 8-byte
 // int8 store per row, a warp covering 64 or 32 contiguous bytes of each row. Float32 output (8 bytes per lane, whole
 // sectors already) and edge tiles store pairs, the latter behind bounds checks. (The first version converted and
@@ -743,7 +746,8 @@ __device__ __forceinline__ void gemm_layernorm(const TensorMap &mapA, const Tens
 // CONSUMERS warpgroups of 64 rows; grid = tiles), gemm_wgmma_pp_<precision>_<BM>x<BN> (ping-pong: grid = at most one
 // block per multiprocessor) and gemm_wgmma_sk_<precision>_<BM>x<BN> (split-K: grid = tiles × split, cluster (1, 1,
 // split), split ≤ min(16, K's 128-byte slabs)). 128 + 128·CONSUMERS threads (ping-pong: 384); shared memory STAGES × (BM + BN) × 128
-// bytes + 1,024 (alignment) + 16 × (STAGES + 1) (barriers).
+// bytes + 1,024 (alignment) + 16 × (STAGES + 1) (barriers) of dynamic shared memory, plus, for the cooperative and
+// ping-pong kernels, 12 × BN bytes of static shared memory per consumer warpgroup (`Columns`: 2 in ping-pong).
 #define WGMMA_VARIANT(NAME, CONSUMERS, BN, STAGES, INT8)                                                               \
     extern "C" __global__ void __launch_bounds__(128 * (CONSUMERS + 1), 1)                                             \
         NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
