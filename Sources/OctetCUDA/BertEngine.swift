@@ -93,7 +93,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// replaced (35 µs per launch against 9 + 5 at BERT-large s128 b1, docs/PERFORMANCE.md); the second (eighth
     /// session: 64×64 tiles, every thread normalizing whole rows) too (21.5 µs against 9.0 + 5.2); the third (rows
     /// normalized four at a time, one block per multiprocessor; ninth session) too (17–20 µs per launch: BERT-large
-    /// s128 b1 1.171 ms fused, 0.951 with the attention output's alone, against 0.743). Off unless
+    /// s128 b1 1.171 ms fused, 0.951 with the attention output's alone, against 0.790 unfused, all with a weight
+    /// prefetch since removed). Off unless
     /// `OCTET_FUSED_LAYERNORM=1` (both GEMMs) or `attention` (the attention output only: its K is the hidden size, so a
     /// 64×64 block streams a quarter of what the FFN output's does).
     public let fusedLayerNorm: Bool
