@@ -157,7 +157,8 @@ template <int BN> struct Columns {
 };
 template <int BN>
 __device__ __forceinline__ void stage_columns(Columns<BN> &c, int n0, int N, const float *__restrict__ dqScale,
-                                              const float *__restrict__ bias, const float *__restrict__ qScale, bool quantized) {
+                                              const float *__restrict__ bias, const float *__restrict__ qScale, int outKind) {
+    const bool quantized = outKind != OUT_F16 && outKind != OUT_F32;  // only an int8 output reads qScale
     for (int i = threadIdx.x % 128; i < BN; i += 128) {
         const int n = min(n0 + i, N - 1);
         c.dq[i] = dqScale ? __ldg(dqScale + n) : 1.f;
@@ -410,7 +411,7 @@ __device__ __forceinline__ void gemm(const TensorMap &mapA, const TensorMap &map
 
     const int c = group - 1;
     __shared__ Columns<BN> columns[CONSUMERS];  // each consumer warpgroup's copy (loads overlap the first slabs' wait)
-    stage_columns(columns[c], n0, N, dqScale, bias, qScale, outKind != OUT_F16 && outKind != OUT_F32);
+    stage_columns(columns[c], n0, N, dqScale, bias, qScale, outKind);
     Fragment<BN, T> acc[1];
     zero(acc);
     ring.multiply(acc, 0, kTiles, c * 64 * R::BK);
@@ -473,11 +474,10 @@ __device__ __forceinline__ void gemm_pingpong(const TensorMap &mapA, const Tenso
     // ring: a slab STAGES or more positions ahead would test a barrier phase of the same parity that has not begun,
     // which mbarrier parity waits report as complete.
     __shared__ Columns<BN> columns[2];  // each warpgroup's tile's per-column values, staged while it waits its turn
-    const bool quantized = outKind != OUT_F16 && outKind != OUT_F32;
     for (int i = 0, j = c, tile = blockIdx.x + c * gridDim.x; tile < tiles; i++, j += 2, tile += 2 * gridDim.x) {
         const int m0 = tile / tilesN * BM, n0 = tile % tilesN * BN;
         warpgroup_sync(1 + c);  // the previous tile's epilogue has read its values
-        stage_columns(columns[c], n0, N, dqScale, bias, qScale, quantized);
+        stage_columns(columns[c], n0, N, dqScale, bias, qScale, outKind);
         if (c == 1 || i > 0) barrier_wait(turn + c, (c == 1 ? i : i - 1) & 1);
         zero(acc);
         ring.multiply(acc, j * kTiles, kTiles, 0);
