@@ -1216,10 +1216,15 @@ enum KernelSources {
             return v;
         }
 
-        // Symmetric int8: sat(rint(x · qScale)), qScale = 1 / step (float → int8).
-        __device__ __forceinline__ signed char quantize_s8(float x, float qScale) {
-            return (signed char)(int)fminf(fmaxf(rintf(x * qScale), -128.f), 127.f);
+        // Symmetric int8: sat(rint(x · qScale)), qScale = 1 / step (float → int8). One conversion instruction rounds to
+        // nearest even and saturates (the same result as rintf, two clamps and a truncating conversion for every finite x: the
+        // four instructions cost a tenth of a GELU epilogue's per-output work; NaN gives 0 where the clamps gave −128).
+        __device__ __forceinline__ int quantize_s8_bits(float x, float qScale) {  // the byte in bits 0–7 (for byte permutes)
+            int q;
+            asm("cvt.rni.sat.s8.f32 %0, %1;" : "=r"(q) : "f"(x * qScale));
+            return q;
         }
+        __device__ __forceinline__ signed char quantize_s8(float x, float qScale) { return (signed char)quantize_s8_bits(x, qScale); }
 
         // Shared-memory staging, shared by the GEMM and the attention: the 32-bit shared address of a generic pointer;
         // cp.async 16-byte copies from global memory (zero-filled when `valid` is false, so rows past the end read as 0), their
@@ -1290,28 +1295,40 @@ enum KernelSources {
         // GEMM epilogues (gemm.cu, gemm_wgmma.cu): GELU, and the store of two adjacent output columns as fp16, float32 or
         // int8 (round(v · qScale) saturated; qScale: float → int8 per column).
         //
-        // GELU is the exact-erf form BERT uses, with erf from the rational approximation the CPU reference computes
-        // (COctetKernels/elementwise.c, Eigen's and XLA's: within 5e-7 absolute of erf, so GELU stays within float32 rounding of
-        // the libm form in practice). Why not CUDA's erff: it branches on |x|, and in a GEMM epilogue that converts 64–128
-        // accumulators per thread the branches kept every conversion in series (the H200 workbench: GELU + int8 output doubled
-        // a batch-128 FFN GEMM); this form is branch-free, so independent conversions interleave. __fdividef is exact to 2 ulp
-        // here: the denominator stays between −0.0143 and −2.4.
-        __device__ __forceinline__ float erf_rational(float x) {
-            x = fminf(fmaxf(x, -4.f), 4.f);
-            const float x2 = x * x;
-            float p = fmaf(x2, -2.72614225801306e-10f, 2.77068142495902e-08f);
-            p = fmaf(x2, p, -2.10102402082508e-06f);
-            p = fmaf(x2, p, -5.69250639462346e-05f);
-            p = fmaf(x2, p, -7.34990630326855e-04f);
-            p = fmaf(x2, p, -2.95459980854025e-03f);
-            p = fmaf(x2, p, -1.60960333262415e-02f);
-            float q = fmaf(x2, -1.45660718464996e-05f, -2.13374055278905e-04f);
-            q = fmaf(x2, q, -1.68282697438203e-03f);
-            q = fmaf(x2, q, -7.37332916720468e-03f);
-            q = fmaf(x2, q, -1.42647390514189e-02f);
-            return __fdividef(x * p, q);
+        // GELU is the exact-erf form BERT uses, gelu(z) = z·Φ(z) = z/2·(1 + erf(z/√2)), with erf from the rational
+        // approximation the CPU reference computes (COctetKernels/elementwise.c, Eigen's and XLA's: erf(x) = x·p(x²)/q(x²) for
+        // |x| ≤ 4, within 5e-7 absolute of erf). Here x = z/√2 is folded into the coefficients (P_k = p_k·2⁻ᵏ/√2,
+        // Q_k = q_k·2⁻ᵏ, computed in double and rounded once to float; the clamp becomes 4√2), and 1 + erf becomes one
+        // fraction, so
+        //     gelu(z)·2h = z·h · (Q(z²) + z·P(z²)) / Q(z²)      (z clamped to ±4√2 inside P, Q and the z·P term only)
+        // for any per-column h: h = 1/2 gives GELU, h = qScale/2 GELU already scaled for int8 quantization. Against the CPU's
+        // form it differs by float rounding (at most 1.9e-6 absolute over |z| ≤ 12, simulated in float32 with numpy: the
+        // same size as either form's distance from exact GELU). Why not CUDA's erff: it branches on |x|, and in a GEMM
+        // epilogue that converts 64–128 accumulators per thread the branches kept every conversion in series; this form is
+        // branch-free, so independent conversions interleave. Cost per output (SASS counted with cuobjdump): 2 FMNMX,
+        // 1 FMUL, 10 FFMA, 1 FFMA for the numerator, 1 MUFU.RCP, 3 FMUL. The reciprocal is `rcp.approx.ftz` (relative error
+        // under 2⁻²³; Q stays between −2.4 and −0.0143, so the flush to zero never applies): `__fdividef` without -ftz adds a
+        // denormal test and two predicated multiplies per output.
+        __device__ __forceinline__ float rcp_approx(float x) {
+            float r;
+            asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
+            return r;
         }
-        __device__ __forceinline__ float gelu(float x) { return 0.5f * x * (1.0f + erf_rational(x * 0.70710678118654752f)); }
+        __device__ __forceinline__ float gelu_scaled(float z, float h) {
+            const float zc = fminf(fmaxf(z, -5.65685424949238f), 5.65685424949238f), s = zc * zc;
+            float p = fmaf(s, -3.011990180e-12f, 6.122398699e-10f);
+            p = fmaf(s, p, -9.285302127e-08f);
+            p = fmaf(s, p, -5.031512501e-06f);
+            p = fmaf(s, p, -1.299292198e-04f);
+            p = fmaf(s, p, -1.044608769e-03f);
+            p = fmaf(s, p, -1.138161402e-02f);
+            float q = fmaf(s, -9.103794696e-07f, -2.667175613e-05f);
+            q = fmaf(s, q, -4.207067541e-04f);
+            q = fmaf(s, q, -3.686664626e-03f);
+            q = fmaf(s, q, -1.426473912e-02f);
+            return (z * h) * fmaf(zc, p, q) * rcp_approx(q);
+        }
+        __device__ __forceinline__ float gelu(float z) { return gelu_scaled(z, 0.5f); }
 
         constexpr int OUT_F16 = 0, OUT_F32 = 1;  // else 2: int8
 
@@ -1326,6 +1343,24 @@ enum KernelSources {
                 c.x = quantize_s8(v0, qScale[0]);
                 c.y = quantize_s8(v1, qScale[1]);
                 *reinterpret_cast<char2 *>(static_cast<signed char *>(out) + i) = c;
+            }
+        }
+
+        // Four adjacent output columns n … n + 3 (n a multiple of 4, ldo too, `out` 16-byte aligned) as one store: 8 bytes of
+        // fp16, 16 of float32 or 4 of int8 (qScale per column), where two `store_pair`s would split a lane's bytes in two.
+        __device__ __forceinline__ void store_quad(void *out, int ldo, int kind, int m, int n, const float (&v)[4], const float (&qScale)[4]) {
+            size_t i = (size_t)m * ldo + n;
+            if (kind == OUT_F16) {
+                *reinterpret_cast<uint2 *>(static_cast<f16 *>(out) + i) = make_uint2(float2_to_f16x2(v[0], v[1]), float2_to_f16x2(v[2], v[3]));
+            } else if (kind == OUT_F32) {
+                *reinterpret_cast<float4 *>(static_cast<float *>(out) + i) = make_float4(v[0], v[1], v[2], v[3]);
+            } else {
+                char4 c;
+                c.x = quantize_s8(v[0], qScale[0]);
+                c.y = quantize_s8(v[1], qScale[1]);
+                c.z = quantize_s8(v[2], qScale[2]);
+                c.w = quantize_s8(v[3], qScale[3]);
+                *reinterpret_cast<char4 *>(static_cast<signed char *>(out) + i) = c;
             }
         }
 
@@ -1732,114 +1767,120 @@ enum KernelSources {
                          : "memory");
         }
 
-        // A tile's per-column epilogue values (dqScale, bias, qScale for columns n0 … n0 + BN − 1), staged in shared memory by
-        // the warpgroup that owns the tile before its products, so their latency overlaps its wait for its first slab (or its
-        // turn), not the epilogue; only a block's first tile waits for them. (Nsight Compute on the
+        // A tile's per-column epilogue values (dqScale, bias and the output's scale for columns n0 … n0 + BN − 1), staged in
+        // shared memory by the warpgroup that owns the tile before its products, so their latency overlaps its wait for its
+        // first slab (or its turn), not the epilogue; only a block's first tile waits for them. (Nsight Compute on the
         // batch-128 ping-pong kernels, session 17: loaded with __ldg inside the epilogue, one chunk of columns at a time, the
         // epilogue's FFMAs waited on them — the largest stall of the fp16-output QKV GEMM, whose epilogue took twice its main
-        // loop's warp time, so the tensor cores idled half the time.) Columns past N repeat column N − 1 (never stored).
-        // Read as float2, so it needs 8-byte alignment: it is each kernel's only static shared variable (offset 0). Declaring
-        // it __align__(16) changes the generated code (wider shared loads), so that waits for a GPU check (docs/GPU.md, Next).
-        template <int BN> struct Columns {
-            float dq[BN], bias[BN], q[BN];
+        // loop's warp time, so the tensor cores idled half the time.) Laid out by column pair, as a lane reads them: one
+        // 16-byte load gives a pair's dqScale and bias. `scale` is what the epilogue multiplies by: with GELU h = qScale / 2
+        // (int8 out: `gelu_scaled` then quantizes with 1) or 1/2; without, qScale (int8 out) or unused. Columns past N repeat
+        // the last pair (never stored; N is even).
+        template <int BN> struct __align__(16) Columns {
+            float4 dqBias[BN / 2];  // pair i: dqScale[2i], dqScale[2i + 1], bias[2i], bias[2i + 1]
+            float2 scale[BN / 2];
+        };
+        // Each consumer warpgroup's Columns and, per warp, 1 KB through which the epilogue's stores pass (`epilogue`): the
+        // kernels' only static shared memory, 12·BN + 4,096 bytes per consumer warpgroup.
+        template <int BN, int GROUPS> struct __align__(16) EpilogueShared {
+            Columns<BN> columns[GROUPS];
+            uint4 staging[GROUPS][4][64];
         };
         template <int BN>
         __device__ __forceinline__ void stage_columns(Columns<BN> &c, int n0, int N, const float *__restrict__ dqScale,
-                                                      const float *__restrict__ bias, const float *__restrict__ qScale, int outKind) {
+                                                      const float *__restrict__ bias, const float *__restrict__ qScale, int outKind, int act) {
             const bool quantized = outKind != OUT_F16 && outKind != OUT_F32;  // only an int8 output reads qScale
-            for (int i = threadIdx.x % 128; i < BN; i += 128) {
-                const int n = min(n0 + i, N - 1);
-                c.dq[i] = dqScale ? __ldg(dqScale + n) : 1.f;
-                c.bias[i] = bias ? __ldg(bias + n) : 0.f;
-                c.q[i] = quantized ? __ldg(qScale + n) : 0.f;
+            for (int i = threadIdx.x % 128; i < BN / 2; i += 128) {
+                const int n = min(n0 + 2 * i, N - 2);
+                const float2 d = dqScale ? __ldg(reinterpret_cast<const float2 *>(dqScale + n)) : make_float2(1.f, 1.f);
+                const float2 b = bias ? __ldg(reinterpret_cast<const float2 *>(bias + n)) : make_float2(0.f, 0.f);
+                float2 q = quantized ? __ldg(reinterpret_cast<const float2 *>(qScale + n)) : make_float2(1.f, 1.f);
+                if (act) q = make_float2(0.5f * q.x, 0.5f * q.y);
+                c.dqBias[i] = make_float4(d.x, d.y, b.x, b.y);
+                c.scale[i] = q;
             }
         }
         // A barrier of the 128 threads of one warpgroup (named barrier `id`; 0 is __syncthreads').
         __device__ __forceinline__ void warpgroup_sync(int id) { asm volatile("bar.sync %0, 128;\n" ::"r"(id) : "memory"); }
 
-        // 4 × 4 transpose of 32-bit words across the four lanes of a quad (lanes 4g … 4g + 3, t = lane mod 4): on return w[k]
-        // holds what lane k's w[t] held. Round r: each lane sends its word (t − r) mod 4 to lane (t − r) mod 4 and receives
-        // lane (t + r) mod 4's word t, so the index each lane sends depends only on itself (three shuffles, the rest selects).
-        __device__ __forceinline__ void quad_transpose(unsigned (&w)[4]) {
-            const int lane = threadIdx.x % 32, t = lane % 4;
-            unsigned out[4] = {w[0], w[1], w[2], w[3]};
-        #pragma unroll
-            for (int r = 1; r < 4; r++) {
-                const int send = (t - r) & 3, from = (t + r) & 3;
-                const unsigned v = send == 0 ? w[0] : send == 1 ? w[1] : send == 2 ? w[2] : w[3];
-                const unsigned got = __shfl_sync(0xffffffff, v, (lane & ~3) | from);
-        #pragma unroll
-                for (int k = 0; k < 4; k++) out[k] = from == k ? got : out[k];
-            }
-        #pragma unroll
-            for (int k = 0; k < 4; k++) w[k] = out[k];
-        }
-
         // The epilogue of one 64-row half of a tile from a warpgroup's accumulators (gemm.cu's math, in the same fragment
         // layout), with the output kind and GELU fixed at compile time and the per-column values from `cols` (shared memory).
-        // It works through the columns in chunks of CHUNK n8 blocks: every conversion of a chunk (scale, bias, GELU: 4·CHUNK
-        // independent chains) is computed before any of its stores. Stores: in the fragment layout a lane holds two adjacent
-        // columns of each n8 block, so a warp's fp16 store writes 16 bytes of each of 8 rows and an int8 store 8 bytes — a
-        // quarter of each 32-byte sector for int8 (Nsight Compute, session 17: "8.0 of the 32 bytes transmitted per sector").
-        // A tile wholly inside the matrix (rows and `out` 16-byte aligned) therefore first transposes each chunk's words across the
-        // quad (`quad_transpose`), so lane t holds all eight columns of block j0 + t: one 16-byte fp16 store or one 8-byte
-        // int8 store per row, a warp covering 64 or 32 contiguous bytes of each row. Float32 output (8 bytes per lane, whole
-        // sectors already) and edge tiles store pairs, the latter behind bounds checks. (The first version converted and
-        // stored one pair at a time behind bounds checks and a runtime output switch: on 8 warps per multiprocessor those
-        // dependent chains left the GELU epilogue latency-bound.)
+        // It works through the columns in chunks of CHUNK n8 blocks (32 columns): every conversion of a chunk (scale, bias,
+        // GELU: 4·CHUNK independent chains per lane) is computed before any of its stores.
+        //
+        // Stores. In the fragment layout a lane holds two adjacent columns of each n8 block, so a warp storing straight from
+        // registers writes 4 bytes (fp16) or 2 (int8) of a row per lane: an int8 store fills a quarter of each 32-byte sector
+        // (Nsight Compute, session 17). So a tile wholly inside the matrix (rows and `out` 16-byte aligned) passes each chunk
+        // through its warp's 1 KB of shared memory (`staging`): the lanes write their pairs in the fragment layout (16 rows ×
+        // 64 bytes fp16, 16 × 32 int8), then each lane reads 16 contiguous bytes of a row back and stores them, a warp
+        // covering whole rows of the chunk (64 or 32 bytes: whole sectors). The 16-byte units of a row are XOR-swizzled by
+        // row (fp16: unit j ^ (r/2 mod 4); int8: unit ^ (r/4 mod 2)), which makes both the writes (a lane's word at row
+        // g (+8), unit j) and the 16-byte reads free of bank conflicts. The session-17 form transposed each chunk across the
+        // quad with shuffles and selects instead: about 6 instructions per output against 1 here (SASS counts, cuobjdump).
+        // Float32 output (8 bytes per lane: whole sectors already) and edge tiles store pairs, the latter behind bounds checks.
         template <int KIND, bool ACT, int BN, typename T>
-        __device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, const Columns<BN> &cols, int m0, int n0, int M, int N,
-                                                 void *__restrict__ out, int ldo) {
+        __device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, const Columns<BN> &cols, uint4 *__restrict__ staging,
+                                                 int m0, int n0, int M, int N, void *__restrict__ out, int ldo) {
             constexpr int CHUNK = 4, BYTES = KIND == OUT_F16 ? 2 : KIND == OUT_F32 ? 4 : 1;
+            constexpr bool INT8_OUT = KIND != OUT_F16 && KIND != OUT_F32;
             static_assert(BN % (8 * CHUNK) == 0, "whole chunks of n8 blocks");
             const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
             const int row = m0 + warp * 16 + g;
             const bool inside = m0 + 64 <= M && n0 + BN <= N;
             const bool wide = KIND != OUT_F32 && inside && (ldo * BYTES) % 16 == 0 && (reinterpret_cast<size_t>(out) & 15) == 0;
+            unsigned char *buf = reinterpret_cast<unsigned char *>(staging + warp * 64);
         #pragma unroll
             for (int j0 = 0; j0 < BN / 8; j0 += CHUNK) {
                 float v[CHUNK][4];
+                float2 scale[CHUNK];
         #pragma unroll
                 for (int j = 0; j < CHUNK; j++) {
-                    const int c = (j0 + j) * 8 + t * 2;
-                    const float2 dq = *reinterpret_cast<const float2 *>(cols.dq + c), bi = *reinterpret_cast<const float2 *>(cols.bias + c);
+                    const float4 db = cols.dqBias[(j0 + j) * 4 + t];
+                    scale[j] = ACT || INT8_OUT ? cols.scale[(j0 + j) * 4 + t] : make_float2(0.f, 0.f);
         #pragma unroll
                     for (int i = 0; i < 4; i++) {
-                        v[j][i] = (float)acc.v[4 * (j0 + j) + i] * (i % 2 ? dq.y : dq.x) + (i % 2 ? bi.y : bi.x);
-                        if (ACT) v[j][i] = gelu(v[j][i]);
+                        v[j][i] = (float)acc.v[4 * (j0 + j) + i] * (i % 2 ? db.y : db.x) + (i % 2 ? db.w : db.z);
+                        if (ACT) v[j][i] = gelu_scaled(v[j][i], i % 2 ? scale[j].y : scale[j].x);
                     }
+                    if (ACT) scale[j] = make_float2(1.f, 1.f);  // int8 out: already scaled
                 }
                 if (wide) {
+                    __syncwarp();  // the previous chunk's reads of `buf` are done
         #pragma unroll
-                    for (int h = 0; h < 2; h++) {
-                        unsigned w[CHUNK];
+                    for (int j = 0; j < CHUNK; j++)
         #pragma unroll
-                        for (int j = 0; j < CHUNK; j++) {
+                        for (int h = 0; h < 2; h++) {
+                            const int r = g + 8 * h;
                             if (KIND == OUT_F16) {
-                                w[j] = float2_to_f16x2(v[j][2 * h], v[j][2 * h + 1]);
+                                *reinterpret_cast<unsigned *>(buf + r * 64 + (j ^ (r >> 1 & 3)) * 16 + t * 4) =
+                                    float2_to_f16x2(v[j][2 * h], v[j][2 * h + 1]);
                             } else {
-                                const float2 q = *reinterpret_cast<const float2 *>(cols.q + (j0 + j) * 8 + t * 2);
-                                w[j] = (unsigned)(unsigned char)quantize_s8(v[j][2 * h], q.x) |
-                                       (unsigned)(unsigned char)quantize_s8(v[j][2 * h + 1], q.y) << 8;
+                                const unsigned pair = __byte_perm(quantize_s8_bits(v[j][2 * h], scale[j].x),
+                                                                  quantize_s8_bits(v[j][2 * h + 1], scale[j].y), 0x0040);
+                                *reinterpret_cast<unsigned short *>(buf + r * 32 + (((2 * j + t / 2) ^ (r >> 2 & 1) * 4) * 4) + (t & 1) * 2) =
+                                    (unsigned short)pair;
                             }
                         }
-                        quad_transpose(w);  // w[k]: columns 2k, 2k + 1 of block j0 + t
-                        const size_t i = (size_t)(row + 8 * h) * ldo + n0 + (j0 + t) * 8;
-                        if (KIND == OUT_F16)
-                            *reinterpret_cast<uint4 *>(static_cast<f16 *>(out) + i) = make_uint4(w[0], w[1], w[2], w[3]);
-                        else
-                            *reinterpret_cast<uint2 *>(static_cast<signed char *>(out) + i) = make_uint2(w[0] | w[1] << 16, w[2] | w[3] << 16);
+                    __syncwarp();  // the chunk is in `buf`
+                    const size_t at = (size_t)(m0 + warp * 16) * ldo + n0 + j0 * 8;
+                    if (KIND == OUT_F16) {
+        #pragma unroll
+                        for (int k = 0; k < 2; k++) {
+                            const int p = lane + 32 * k, r = p / 4, u = p % 4;
+                            *reinterpret_cast<uint4 *>(static_cast<f16 *>(out) + at + (size_t)r * ldo + u * 8) =
+                                *reinterpret_cast<const uint4 *>(buf + r * 64 + (u ^ (r >> 1 & 3)) * 16);
+                        }
+                    } else {
+                        const int r = lane / 2, u = lane % 2;
+                        *reinterpret_cast<uint4 *>(static_cast<signed char *>(out) + at + (size_t)r * ldo + u * 16) =
+                            *reinterpret_cast<const uint4 *>(buf + r * 32 + (u ^ (r >> 2 & 1)) * 16);
                     }
                     continue;
                 }
         #pragma unroll
                 for (int j = 0; j < CHUNK; j++) {
-                    const int c = (j0 + j) * 8 + t * 2, n = n0 + c;
-                    float qs[2] = {0.f, 0.f};
-                    if (KIND != OUT_F16 && KIND != OUT_F32) {
-                        qs[0] = cols.q[c];
-                        qs[1] = cols.q[c + 1];
-                    }
+                    const int n = n0 + (j0 + j) * 8 + t * 2;
+                    const float qs[2] = {scale[j].x, scale[j].y};
         #pragma unroll
                     for (int h = 0; h < 2; h++)
                         if (inside || (row + 8 * h < M && n < N)) store_pair(out, ldo, KIND, row + 8 * h, n, v[j][2 * h], v[j][2 * h + 1], qs);
@@ -1849,9 +1890,9 @@ enum KernelSources {
 
         // The runtime epilogue choice (output kind × GELU) mapped to the compiled variants.
         template <int BN, typename T>
-        __device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, const Columns<BN> &cols, int m0, int n0, int M, int N, int act,
-                                                 int outKind, void *__restrict__ out, int ldo) {
-        #define EPILOGUE(KIND, ACT) epilogue<KIND, ACT>(acc, cols, m0, n0, M, N, out, ldo)
+        __device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, const Columns<BN> &cols, uint4 *__restrict__ staging, int m0,
+                                                 int n0, int M, int N, int act, int outKind, void *__restrict__ out, int ldo) {
+        #define EPILOGUE(KIND, ACT) epilogue<KIND, ACT>(acc, cols, staging, m0, n0, M, N, out, ldo)
             if (outKind == OUT_F16) {
                 if (act) EPILOGUE(OUT_F16, true); else EPILOGUE(OUT_F16, false);
             } else if (outKind == OUT_F32) {
@@ -1998,15 +2039,15 @@ enum KernelSources {
             }
 
             const int c = group - 1;
-            __shared__ Columns<BN> columns[CONSUMERS];  // each consumer warpgroup's copy (loads overlap the first slabs' wait)
-            stage_columns(columns[c], n0, N, dqScale, bias, qScale, outKind);
+            __shared__ EpilogueShared<BN, CONSUMERS> shared;  // each consumer warpgroup's columns (loads overlap the first slabs' wait)
+            stage_columns(shared.columns[c], n0, N, dqScale, bias, qScale, outKind, act);
             Fragment<BN, T> acc[1];
             zero(acc);
             ring.multiply(acc, 0, kTiles, c * 64 * R::BK);
             wgmma_wait<0>();
             fence_operands(acc[0]);
             warpgroup_sync(1 + c);
-            epilogue(acc[0], columns[c], m0 + c * 64, n0, M, N, act, outKind, out, ldo);
+            epilogue(acc[0], shared.columns[c], shared.staging[c][0], m0 + c * 64, n0, M, N, act, outKind, out, ldo);
         }
 
         // Ping-pong schedule (persistent): each consumer warpgroup owns whole (64·HALVES) × BN tiles, the two take
@@ -2061,11 +2102,11 @@ enum KernelSources {
             // waited for all of its own. Besides ordering the tensor-core work, this keeps every wait within one lap of the
             // ring: a slab STAGES or more positions ahead would test a barrier phase of the same parity that has not begun,
             // which mbarrier parity waits report as complete.
-            __shared__ Columns<BN> columns[2];  // each warpgroup's tile's per-column values, staged while it waits its turn
+            __shared__ EpilogueShared<BN, 2> shared;  // each warpgroup's tile's per-column values, staged while it waits its turn
             for (int i = 0, j = c, tile = blockIdx.x + c * gridDim.x; tile < tiles; i++, j += 2, tile += 2 * gridDim.x) {
                 const int m0 = tile / tilesN * BM, n0 = tile % tilesN * BN;
                 warpgroup_sync(1 + c);  // the previous tile's epilogue has read its values
-                stage_columns(columns[c], n0, N, dqScale, bias, qScale, outKind);
+                stage_columns(shared.columns[c], n0, N, dqScale, bias, qScale, outKind, act);
                 if (c == 1 || i > 0) barrier_wait(turn + c, (c == 1 ? i : i - 1) & 1);
                 zero(acc);
                 ring.multiply(acc, j * kTiles, kTiles, 0);
@@ -2076,7 +2117,7 @@ enum KernelSources {
         #pragma unroll
                 for (int h = 0; h < HALVES; h++) {
                     fence_operands(acc[h]);
-                    epilogue(acc[h], columns[c], m0 + h * 64, n0, M, N, act, outKind, out, ldo);
+                    epilogue(acc[h], shared.columns[c], shared.staging[c][0], m0 + h * 64, n0, M, N, act, outKind, out, ldo);
                 }
             }
         }
@@ -2145,7 +2186,7 @@ enum KernelSources {
                     }
             }
             // The reduction: a thread adds four adjacent columns of a row over the cluster's blocks with one 16-byte load per
-            // block (rows are 16-byte aligned: LD·4 is a multiple of 16), and stores them as two pairs.
+            // block (rows are 16-byte aligned: LD·4 is a multiple of 16), and stores them with one store (two pairs at the edge).
             constexpr int QUADS = BN / 4, ROW_STEP = THREADS / QUADS;
             const int column = (tid % QUADS) * 4;
             float dq[4], bi[4], qs[2][2] = {{0.f, 0.f}, {0.f, 0.f}};
@@ -2161,6 +2202,8 @@ enum KernelSources {
                     qs[h][1] = q.y;
                 }
             }
+            // A lane's four columns as one store where rows keep 16-byte alignment (`store_quad`), else as two pairs.
+            const bool quads = ldo % 4 == 0 && (reinterpret_cast<size_t>(out) & 15) == 0;
             const int rank = (int)cluster_rank();
             cluster_sync();  // every block's partial tile is complete and visible to the cluster
             const int rowEnd = (rank + 1) * BM / split;
@@ -2194,6 +2237,11 @@ enum KernelSources {
                 for (int e = 0; e < 4; e++) {
                     y[e] = (float)sum[e] * dq[e] + bi[e];
                     if (act) y[e] = gelu(y[e]);
+                }
+                if (quads && n0 + column + 4 <= N) {
+                    const float q4[4] = {qs[0][0], qs[0][1], qs[1][0], qs[1][1]};
+                    store_quad(out, ldo, outKind, m, n0 + column, y, q4);
+                    continue;
                 }
         #pragma unroll
                 for (int h = 0; h < 2; h++)
@@ -2335,7 +2383,8 @@ enum KernelSources {
         // block per multiprocessor) and gemm_wgmma_sk_<precision>_<BM>x<BN> (split-K: grid = tiles × split, cluster (1, 1,
         // split), split ≤ min(16, K's 128-byte slabs)). 128 + 128·CONSUMERS threads (ping-pong: 384); shared memory STAGES × (BM + BN) × 128
         // bytes + 1,024 (alignment) + 16 × (STAGES + 1) (barriers) of dynamic shared memory, plus, for the cooperative and
-        // ping-pong kernels, 12 × BN bytes of static shared memory per consumer warpgroup (`Columns`: 2 in ping-pong).
+        // ping-pong kernels, 12 × BN + 4,096 bytes of static shared memory per consumer warpgroup (`EpilogueShared`: 2 in
+        // ping-pong).
         #define WGMMA_VARIANT(NAME, CONSUMERS, BN, STAGES, INT8)                                                               \
             extern "C" __global__ void __launch_bounds__(128 * (CONSUMERS + 1), 1)                                             \
                 NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \

@@ -40,10 +40,15 @@ __device__ __forceinline__ float warp_max(float v) {
     return v;
 }
 
-// Symmetric int8: sat(rint(x · qScale)), qScale = 1 / step (float → int8).
-__device__ __forceinline__ signed char quantize_s8(float x, float qScale) {
-    return (signed char)(int)fminf(fmaxf(rintf(x * qScale), -128.f), 127.f);
+// Symmetric int8: sat(rint(x · qScale)), qScale = 1 / step (float → int8). One conversion instruction rounds to
+// nearest even and saturates (the same result as rintf, two clamps and a truncating conversion for every finite x: the
+// four instructions cost a tenth of a GELU epilogue's per-output work; NaN gives 0 where the clamps gave −128).
+__device__ __forceinline__ int quantize_s8_bits(float x, float qScale) {  // the byte in bits 0–7 (for byte permutes)
+    int q;
+    asm("cvt.rni.sat.s8.f32 %0, %1;" : "=r"(q) : "f"(x * qScale));
+    return q;
 }
+__device__ __forceinline__ signed char quantize_s8(float x, float qScale) { return (signed char)quantize_s8_bits(x, qScale); }
 
 // Shared-memory staging, shared by the GEMM and the attention: the 32-bit shared address of a generic pointer;
 // cp.async 16-byte copies from global memory (zero-filled when `valid` is false, so rows past the end read as 0), their
@@ -114,28 +119,40 @@ __device__ __forceinline__ float fake_quantize(float v, float step) {
 // GEMM epilogues (gemm.cu, gemm_wgmma.cu): GELU, and the store of two adjacent output columns as fp16, float32 or
 // int8 (round(v · qScale) saturated; qScale: float → int8 per column).
 //
-// GELU is the exact-erf form BERT uses, with erf from the rational approximation the CPU reference computes
-// (COctetKernels/elementwise.c, Eigen's and XLA's: within 5e-7 absolute of erf, so GELU stays within float32 rounding of
-// the libm form in practice). Why not CUDA's erff: it branches on |x|, and in a GEMM epilogue that converts 64–128
-// accumulators per thread the branches kept every conversion in series (the H200 workbench: GELU + int8 output doubled
-// a batch-128 FFN GEMM); this form is branch-free, so independent conversions interleave. __fdividef is exact to 2 ulp
-// here: the denominator stays between −0.0143 and −2.4.
-__device__ __forceinline__ float erf_rational(float x) {
-    x = fminf(fmaxf(x, -4.f), 4.f);
-    const float x2 = x * x;
-    float p = fmaf(x2, -2.72614225801306e-10f, 2.77068142495902e-08f);
-    p = fmaf(x2, p, -2.10102402082508e-06f);
-    p = fmaf(x2, p, -5.69250639462346e-05f);
-    p = fmaf(x2, p, -7.34990630326855e-04f);
-    p = fmaf(x2, p, -2.95459980854025e-03f);
-    p = fmaf(x2, p, -1.60960333262415e-02f);
-    float q = fmaf(x2, -1.45660718464996e-05f, -2.13374055278905e-04f);
-    q = fmaf(x2, q, -1.68282697438203e-03f);
-    q = fmaf(x2, q, -7.37332916720468e-03f);
-    q = fmaf(x2, q, -1.42647390514189e-02f);
-    return __fdividef(x * p, q);
+// GELU is the exact-erf form BERT uses, gelu(z) = z·Φ(z) = z/2·(1 + erf(z/√2)), with erf from the rational
+// approximation the CPU reference computes (COctetKernels/elementwise.c, Eigen's and XLA's: erf(x) = x·p(x²)/q(x²) for
+// |x| ≤ 4, within 5e-7 absolute of erf). Here x = z/√2 is folded into the coefficients (P_k = p_k·2⁻ᵏ/√2,
+// Q_k = q_k·2⁻ᵏ, computed in double and rounded once to float; the clamp becomes 4√2), and 1 + erf becomes one
+// fraction, so
+//     gelu(z)·2h = z·h · (Q(z²) + z·P(z²)) / Q(z²)      (z clamped to ±4√2 inside P, Q and the z·P term only)
+// for any per-column h: h = 1/2 gives GELU, h = qScale/2 GELU already scaled for int8 quantization. Against the CPU's
+// form it differs by float rounding (at most 1.9e-6 absolute over |z| ≤ 12, simulated in float32 with numpy: the
+// same size as either form's distance from exact GELU). Why not CUDA's erff: it branches on |x|, and in a GEMM
+// epilogue that converts 64–128 accumulators per thread the branches kept every conversion in series; this form is
+// branch-free, so independent conversions interleave. Cost per output (SASS counted with cuobjdump): 2 FMNMX,
+// 1 FMUL, 10 FFMA, 1 FFMA for the numerator, 1 MUFU.RCP, 3 FMUL. The reciprocal is `rcp.approx.ftz` (relative error
+// under 2⁻²³; Q stays between −2.4 and −0.0143, so the flush to zero never applies): `__fdividef` without -ftz adds a
+// denormal test and two predicated multiplies per output.
+__device__ __forceinline__ float rcp_approx(float x) {
+    float r;
+    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
+    return r;
 }
-__device__ __forceinline__ float gelu(float x) { return 0.5f * x * (1.0f + erf_rational(x * 0.70710678118654752f)); }
+__device__ __forceinline__ float gelu_scaled(float z, float h) {
+    const float zc = fminf(fmaxf(z, -5.65685424949238f), 5.65685424949238f), s = zc * zc;
+    float p = fmaf(s, -3.011990180e-12f, 6.122398699e-10f);
+    p = fmaf(s, p, -9.285302127e-08f);
+    p = fmaf(s, p, -5.031512501e-06f);
+    p = fmaf(s, p, -1.299292198e-04f);
+    p = fmaf(s, p, -1.044608769e-03f);
+    p = fmaf(s, p, -1.138161402e-02f);
+    float q = fmaf(s, -9.103794696e-07f, -2.667175613e-05f);
+    q = fmaf(s, q, -4.207067541e-04f);
+    q = fmaf(s, q, -3.686664626e-03f);
+    q = fmaf(s, q, -1.426473912e-02f);
+    return (z * h) * fmaf(zc, p, q) * rcp_approx(q);
+}
+__device__ __forceinline__ float gelu(float z) { return gelu_scaled(z, 0.5f); }
 
 constexpr int OUT_F16 = 0, OUT_F32 = 1;  // else 2: int8
 
@@ -150,6 +167,24 @@ __device__ __forceinline__ void store_pair(void *out, int ldo, int kind, int m, 
         c.x = quantize_s8(v0, qScale[0]);
         c.y = quantize_s8(v1, qScale[1]);
         *reinterpret_cast<char2 *>(static_cast<signed char *>(out) + i) = c;
+    }
+}
+
+// Four adjacent output columns n … n + 3 (n a multiple of 4, ldo too, `out` 16-byte aligned) as one store: 8 bytes of
+// fp16, 16 of float32 or 4 of int8 (qScale per column), where two `store_pair`s would split a lane's bytes in two.
+__device__ __forceinline__ void store_quad(void *out, int ldo, int kind, int m, int n, const float (&v)[4], const float (&qScale)[4]) {
+    size_t i = (size_t)m * ldo + n;
+    if (kind == OUT_F16) {
+        *reinterpret_cast<uint2 *>(static_cast<f16 *>(out) + i) = make_uint2(float2_to_f16x2(v[0], v[1]), float2_to_f16x2(v[2], v[3]));
+    } else if (kind == OUT_F32) {
+        *reinterpret_cast<float4 *>(static_cast<float *>(out) + i) = make_float4(v[0], v[1], v[2], v[3]);
+    } else {
+        char4 c;
+        c.x = quantize_s8(v[0], qScale[0]);
+        c.y = quantize_s8(v[1], qScale[1]);
+        c.z = quantize_s8(v[2], qScale[2]);
+        c.w = quantize_s8(v[3], qScale[3]);
+        *reinterpret_cast<char4 *>(static_cast<signed char *>(out) + i) = c;
     }
 }
 
