@@ -475,7 +475,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 .pointer(buf["context"]!)]
             let choice = AttentionChoice(headSize: d, qk8: layer.kStep > 0, pv8: layer.pStep > 0, inKind: inKind, batch: b, sequence: s,
                                          heads: heads, multiprocessors: device.multiprocessors)
-            try launch("attention_mma.cu", choice.kernel, grid: ((s + 63) / 64 * choice.keyBlocks, heads, b), block: (128, 1, 1),
+            try launch("attention_mma.cu", choice.kernel, grid: ((s + 63) / 64 * choice.keyBlocks, heads, b), block: (choice.threads, 1, 1),
                        sharedBytes: choice.sharedBytes, arguments: arguments)
         } else {
             guard inKind != 2 else { preconditionFailure("int8 QKV is only planned for head sizes the tensor-core attention takes") }
@@ -791,7 +791,10 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
 /// blocks, one per 64 keys (BERT-large s384 b1 12.5 µs per layer against 26.7 for the ring and 25.7 staged; s128 b1
 /// 9.4 against 10.8); elsewhere up to 128 keys, the ring's resident form, both chunks loaded at once and pass 1's
 /// scores kept in registers (s128 b128 93.1 against 106.1). `OCTET_ATTENTION_SPLIT=0` and `OCTET_ATTENTION_RESIDENT=0`
-/// turn them off; `OCTET_ATTENTION_STAGED=1` takes the staged kernels everywhere, for comparison.
+/// turn them off; `OCTET_ATTENTION_STAGED=1` takes the staged kernels everywhere, for comparison. The fp16 one-pass
+/// kernel on grids with fewer blocks than multiprocessors (batch 1) splits each block's keys over 2 or 3 groups of 4
+/// warps (session 18; `OCTET_ATTENTION_GROUPS` sets or turns off the count): a block's time is one warp's chain over
+/// its key chunks, which the grid's size does not shorten.
 struct AttentionChoice {
     /// Whether every layer takes the staged kernels (`OCTET_ATTENTION_STAGED=1`).
     static let forceStaged = ProcessInfo.processInfo.environment["OCTET_ATTENTION_STAGED"] == "1"
@@ -799,17 +802,30 @@ struct AttentionChoice {
     static let residentInt8 = ProcessInfo.processInfo.environment["OCTET_ATTENTION_RESIDENT"] != "0"
     /// Whether int8 attention on small grids splits its keys over a cluster (unless `OCTET_ATTENTION_SPLIT=0`).
     static let splitInt8 = ProcessInfo.processInfo.environment["OCTET_ATTENTION_SPLIT"] != "0"
+    /// Key groups of the fp16 one-pass kernel (`OCTET_ATTENTION_GROUPS`: 1 turns them off, 2 or 3 forces that many on
+    /// small grids; default: as many as the key chunks, at most 3, on grids with fewer blocks than multiprocessors).
+    static let keyGroups: Int? = ProcessInfo.processInfo.environment["OCTET_ATTENTION_GROUPS"].flatMap(Int.init).map { min(max($0, 1), 3) }
     /// The kernel's name and its dynamic shared memory in bytes.
     let kernel: String, sharedBytes: Int
     /// Blocks per 64 queries (the split kernel's cluster: the grid's x is this × the query blocks), else 1.
     var keyBlocks = 1
+    /// Threads per block: 128, or 128 per key group of the fp16 one-pass kernel.
+    var threads = 128
 
     /// The choice for heads of `headSize` (32 or 64) features; `inKind` 0, 1, 2: fp16, float32 or int8 Q, K and V.
     init(headSize d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch b: Int, sequence s: Int, heads: Int, multiprocessors: Int,
          staged forced: Bool = AttentionChoice.forceStaged, resident: Bool = AttentionChoice.residentInt8,
-         split: Bool = AttentionChoice.splitInt8) {
+         split: Bool = AttentionChoice.splitInt8, keyGroups: Int? = AttentionChoice.keyGroups) {
         let padded = (s + 63) / 64 * 64, kRow = d * (qk8 ? 1 : 2) + 16, vRow = padded * (pv8 ? 1 : 2) + 16
         let blocks = padded / 64 * heads * b
+        let groups = min(keyGroups ?? 3, padded / 64)
+        if !forced && !qk8 && !pv8 && inKind == 0 && blocks < multiprocessors && groups > 1 {
+            // The one-pass fp16 kernel with key groups: the queries, each group's ring of two K and two V chunks, the mask.
+            threads = 128 * groups
+            kernel = "attention_mma_d\(d)_f16_f16_groups\(groups)_f16in"
+            sharedBytes = (1 + 4 * groups) * 64 * kRow + padded * 4
+            return
+        }
         if split && !forced && qk8 && pv8 && inKind == 2 && d == 64 && padded > 64 && blocks < multiprocessors {
             // Each block: its queries, one K and one V chunk, the 64 keys' mask, its row pairs and its int32 sums.
             keyBlocks = padded / 64
@@ -860,7 +876,7 @@ struct GemmChoice {
     let file: String, kernel: String, bm: Int, bn: Int, bk: Int, threads: Int, stages: Int, split: Int
     var wgmma: Bool { file == "gemm_wgmma.cu" }
     /// Dynamic shared memory: the stage ring (wgmma: plus 1,024 bytes of alignment slack and the mbarriers).
-    var sharedBytes: Int { wgmma ? stages * (bm + bn) * bk + 1024 + 16 * (stages + 1) : stages * (bm + bn) * (bk + 16) }
+    var sharedBytes: Int { wgmma ? stages * (bm + bn) * bk + 1024 + 16 * (stages + 2) : stages * (bm + bn) * (bk + 16) }
 
     /// The engine's choice for C[m, n] = A[m, k] · W[n, k]ᵀ. `wgmma`: whether the device runs `gemm_wgmma.cu`.
     /// `gemm.cu`'s tiles: (name, BM, BN, BK bytes, threads, stages), as the file instantiates them.
@@ -924,7 +940,7 @@ struct GemmChoice {
         }
         if wgmma && k * (int8 ? 1 : 2) % 16 == 0 {
             var variants = ["64x128", "128x128"] + (m <= splitMaxTokens ? ["64x64"] : [])
-            if m >= 256 { variants += ["pp_128x128"] + (n % 256 == 0 ? ["128x256", "pp_64x256"] : []) }
+            if m >= 256 { variants += ["pp_128x128", "p3_64x128"] + (n % 256 == 0 ? ["128x256", "pp_64x256"] : []) }
             list += variants.map { GemmChoice.wgmma(int8: int8, variant: $0) }
             if m <= splitMaxTokens {
                 for variant in wgmmaVariants where variant.name.hasPrefix("sk_") {
@@ -961,19 +977,22 @@ struct GemmChoice {
     }
 
     /// The `gemm_wgmma.cu` variants: (name, BM, BN, stages as the file instantiates them). "pp_": the persistent
-    /// ping-pong schedule (384 threads, at most one block per multiprocessor); "sk_": split-K, the `split` blocks of a
+    /// ping-pong schedule (384 threads, at most one block per multiprocessor); "p3_": the same with three consumer
+    /// warpgroups (512 threads); "sk_": split-K, the `split` blocks of a
     /// tile one cluster (for few rows); else one tile per block with a warpgroup per 64 rows.
     static let wgmmaVariants: [(name: String, bm: Int, bn: Int, stages: Int)] = [
         ("128x256", 128, 256, 4), ("128x128", 128, 128, 6), ("64x128", 64, 128, 8), ("pp_128x128", 128, 128, 6), ("pp_64x256", 64, 256, 5),
+        ("p3_64x128", 64, 128, 8),
         ("64x64", 64, 64, 8), ("sk_64x128", 64, 128, 4), ("sk_128x64", 128, 64, 4), ("sk_64x64", 64, 64, 4),
         ("sk_128x128", 128, 128, 4), ("sk_128x256", 128, 256, 4), ("sk_64x256", 64, 256, 4)]
 
     /// A `gemm_wgmma.cu` variant by name (`wgmmaVariants`).
     static func wgmma(int8: Bool, variant: String) -> GemmChoice {
         guard let v = wgmmaVariants.first(where: { $0.name == variant }) else { preconditionFailure("no wgmma variant \(variant)") }
-        let schedule = variant.hasPrefix("pp_") || variant.hasPrefix("sk_") ? String(variant.prefix(3)) : ""
+        let schedule = ["pp_", "p3_", "sk_"].first { variant.hasPrefix($0) } ?? ""
+        let threads = ["pp_": 384, "p3_": 512][schedule] ?? 128 + 2 * v.bm
         return GemmChoice(file: "gemm_wgmma.cu", kernel: "gemm_wgmma_\(schedule)\(int8 ? "i8" : "f16")_\(v.bm)x\(v.bn)",
-                          bm: v.bm, bn: v.bn, bk: 128, threads: schedule == "pp_" ? 384 : 128 + 2 * v.bm, stages: v.stages, split: 1)
+                          bm: v.bm, bn: v.bn, bk: 128, threads: threads, stages: v.stages, split: 1)
     }
 
     /// Whether this is a split-K wgmma kernel (`gemm_wgmma_sk_*`).
@@ -1031,7 +1050,7 @@ struct GemmChoice {
                                                  .pointer(output), .int32(Int32(n))]
         var grid = ((n + bn - 1) / bn, (m + bm - 1) / bm, split)
         if wgmma {
-            if kernel.contains("_pp_") { grid = (min(grid.0 * grid.1, device.multiprocessors), 1, 1) }
+            if kernel.contains("_pp_") || kernel.contains("_p3_") { grid = (min(grid.0 * grid.1, device.multiprocessors), 1, 1) }
             let (mapA, mapW) = try tensorMaps(device: device, a: a, weight: weight, m: m, n: n, k: k)
             return (grid, (threads, 1, 1), splitWgmma ? (1, 1, split) : nil,
                     [.tensorMap(mapA), .tensorMap(mapW), .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k))] + epilogue)

@@ -661,16 +661,25 @@ enum KernelSources {
         // on a multiprocessor). V's B fragments come from its [key][d] rows by ldmatrix .trans, so V is never transposed.
         // Float32 input (IN 1) is converted while staging, synchronously. Tolerance as the two-pass kernel's fp16 path: p
         // and V rounded to fp16, sums in float32.
+        //
+        // Key groups (G > 1, for grids with fewer blocks than multiprocessors: batch 1). A warp's chunks run in series, so a
+        // block's time is one warp's chain over every key chunk (6 at S = 384) however many blocks the grid has: with 16 heads
+        // × 6 query tiles at BERT-large s384 b1 the 96 blocks leave 36 multiprocessors idle and each block walks all 384 keys.
+        // With G groups of 4 warps (128·G threads) group k takes chunks k, k + G, …, each with its own two-stage ring and its
+        // own named barrier, so the chain is chunks / G long. At the end groups 1 … G − 1 park their running max m, sum l and
+        // output sums o in shared memory (the rings' buffers, free by then) and group 0 merges them as FlashAttention's
+        // split-KV (flash-decoding) does: m = max_k m_k, c_k = exp(m_k − m), out = Σ c_k·o_k / Σ c_k·l_k.
         // 64 rows from r0 of one column block (col: 0 for Q, H for K, 2H for V) of fp16 (IN 0) or float32 (IN 1) QKV into
         // shared memory as fp16 [row][d] rows of ROW bytes; rows past S read as zeros. fp16 goes by cp.async (the caller
         // commits and waits), float32 through registers, converted, every load issued before the first store.
         template <int D, int IN, int ROW>
-        __device__ __forceinline__ void stage_rows_f16(unsigned char *dst, const void *__restrict__ qkv, size_t base, int r0, int col, int S, int ld) {
+        __device__ __forceinline__ void stage_rows_f16(unsigned char *dst, const void *__restrict__ qkv, size_t base, int r0, int col, int S, int ld,
+                                                       int tid = threadIdx.x) {
             constexpr int TILE = WARPS * ROWS, PIECES = D / 8;
             if (IN == 0) {
         #pragma unroll
                 for (int u = 0; u < TILE * PIECES / (WARPS * 32); u++) {
-                    const int e = threadIdx.x + u * WARPS * 32, r = e / PIECES, d = (e % PIECES) * 8, j = r0 + r;
+                    const int e = tid + u * WARPS * 32, r = e / PIECES, d = (e % PIECES) * 8, j = r0 + r;
                     copy16(dst + r * ROW + 2 * d, static_cast<const f16 *>(qkv) + base + (size_t)min(j, S - 1) * ld + col + d, j < S);
                 }
             } else {
@@ -678,7 +687,7 @@ enum KernelSources {
                 float v[STEPS][8];
         #pragma unroll
                 for (int u = 0; u < STEPS; u++) {
-                    const int e = threadIdx.x + u * WARPS * 32, r = e / PIECES, d = (e % PIECES) * 8, j = r0 + r;
+                    const int e = tid + u * WARPS * 32, r = e / PIECES, d = (e % PIECES) * 8, j = r0 + r;
                     if (j < S) load8<IN>(qkv, base + (size_t)j * ld + col + d, v[u]);
                     else
         #pragma unroll
@@ -686,7 +695,7 @@ enum KernelSources {
                 }
         #pragma unroll
                 for (int u = 0; u < STEPS; u++) {
-                    const int e = threadIdx.x + u * WARPS * 32, r = e / PIECES, d = (e % PIECES) * 8;
+                    const int e = tid + u * WARPS * 32, r = e / PIECES, d = (e % PIECES) * 8;
                     *reinterpret_cast<uint4 *>(dst + r * ROW + 2 * d) =
                         make_uint4(float2_to_f16x2(v[u][0], v[u][1]), float2_to_f16x2(v[u][2], v[u][3]),
                                    float2_to_f16x2(v[u][4], v[u][5]), float2_to_f16x2(v[u][6], v[u][7]));
@@ -739,48 +748,55 @@ enum KernelSources {
             }
         }
 
-        template <int D, int IN>
+        template <int D, int IN, int G>
         __device__ __forceinline__ void attention_flash(const void *__restrict__ qkv, const int *__restrict__ mask, const int *__restrict__ offsets, int Smax, int heads,
                                                         float outQScale, void *__restrict__ out) {
             constexpr int ROW = 2 * D + 16, TILE = WARPS * ROWS;  // bytes per staged row
             static_assert(TILE == KEY_CHUNK, "the query tile and the key chunk share the staging code");
             extern __shared__ __align__(16) unsigned char smem[];
-            unsigned char *Qs = smem, *Ks = Qs + TILE * ROW, *Vs = Ks + 2 * KEY_CHUNK * ROW;
-            float *maskAdd = reinterpret_cast<float *>(Vs + 2 * KEY_CHUNK * ROW);
+            // Q, then each group's ring (two stages of a K and a V chunk), then the mask.
+            const int group = threadIdx.x / (WARPS * 32), tid = threadIdx.x % (WARPS * 32);
+            unsigned char *Qs = smem, *Ks = Qs + TILE * ROW + group * 4 * KEY_CHUNK * ROW, *Vs = Ks + 2 * KEY_CHUNK * ROW;
+            float *maskAdd = reinterpret_cast<float *>(Qs + TILE * ROW + G * 4 * KEY_CHUNK * ROW);
             const int H = heads * D, ld = 3 * H;
             const int b = blockIdx.z, head = blockIdx.y, q0 = blockIdx.x * TILE;
             const Span span = sequence_span(offsets, Smax, b);
             const int S = span.length;
             if (q0 >= S) return;  // past a shorter packed sequence's end (a split cluster shares q0: all its blocks leave)
             const int Spad = (S + KEY_CHUNK - 1) / KEY_CHUNK * KEY_CHUNK, chunks = Spad / KEY_CHUNK;
-            const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+            const int warp = (threadIdx.x / 32) % WARPS, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
             const size_t base = (size_t)span.first * ld + head * D;
             wait_for_producers();
             allow_dependents();
 
-            auto stage = [&](unsigned char *dst, int r0, int col) { stage_rows_f16<D, IN, ROW>(dst, qkv, base, r0, col, S, ld); };
-            stage(Qs, q0, 0);
-            stage(Ks, 0, H);
-            stage(Vs, 0, 2 * H);
+            auto stage = [&](unsigned char *dst, int r0, int col) { stage_rows_f16<D, IN, ROW>(dst, qkv, base, r0, col, S, ld, tid); };
+            if (group == 0) stage(Qs, q0, 0);
+            if (group < chunks) {
+                stage(Ks, group * KEY_CHUNK, H);
+                stage(Vs, group * KEY_CHUNK, 2 * H);
+            }
             if (IN == 0) copy_commit();
-            for (int j = threadIdx.x; j < Spad; j += WARPS * 32) maskAdd[j] = j < S && mask[span.first + j] ? 0.f : -INFINITY;
+            for (int j = threadIdx.x; j < Spad; j += G * WARPS * 32) maskAdd[j] = j < S && mask[span.first + j] ? 0.f : -INFINITY;
+            if (IN == 0) copy_wait<0>();
+            __syncthreads();  // Q, every group's first chunk and the mask
+            unsigned qa[D / 16][4];
+        #pragma unroll
+            for (int kc = 0; kc < D / 16; kc++) ldmatrix_x4(qa[kc], Qs + (warp * ROWS + lane % 16) * ROW + kc * 32 + (lane / 16) * 16);
 
             const float scoreScale = rsqrtf((float)D);
-            unsigned qa[D / 16][4];
             float o[D / 8][4] = {}, rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
-            for (int c = 0; c < chunks; c++) {
-                const int st = c & 1;
-                if (IN == 0) copy_wait<0>();
-                // Chunk c is in stage st for every thread, and every warp is done with chunk c − 1, whose stage the prefetch
-                // below overwrites.
-                __syncthreads();
-                if (c == 0) {
-        #pragma unroll
-                    for (int kc = 0; kc < D / 16; kc++) ldmatrix_x4(qa[kc], Qs + (warp * ROWS + lane % 16) * ROW + kc * 32 + (lane / 16) * 16);
+            for (int c = group, i = 0; c < chunks; c += G, i++) {
+                const int st = i & 1;
+                if (i > 0) {
+                    if (IN == 0) copy_wait<0>();
+                    // Chunk c is in stage st for every thread of the group, and every warp of the group is done with its
+                    // previous chunk, whose stage the prefetch below overwrites.
+                    if (G == 1) __syncthreads();
+                    else asm volatile("bar.sync %0, %1;\n" ::"r"(1 + group), "n"(WARPS * 32) : "memory");
                 }
-                if (c + 1 < chunks) {
-                    stage(Ks + (st ^ 1) * KEY_CHUNK * ROW, (c + 1) * KEY_CHUNK, H);
-                    stage(Vs + (st ^ 1) * KEY_CHUNK * ROW, (c + 1) * KEY_CHUNK, 2 * H);
+                if (c + G < chunks) {
+                    stage(Ks + (st ^ 1) * KEY_CHUNK * ROW, (c + G) * KEY_CHUNK, H);
+                    stage(Vs + (st ^ 1) * KEY_CHUNK * ROW, (c + G) * KEY_CHUNK, 2 * H);
                     if (IN == 0) copy_commit();
                 }
                 const unsigned char *Kc = Ks + st * KEY_CHUNK * ROW, *Vc = Vs + st * KEY_CHUNK * ROW;
@@ -806,10 +822,54 @@ enum KernelSources {
 
                 pv_chunk_f16<D, ROW>(s, Vc, lane, o);
             }
+            float l[2] = {quad_sum(rowSum[0]), quad_sum(rowSum[1])};
+
+            if (G > 1) {
+                // Groups 1 … G − 1 park m, l and o (rows of D + 8 floats: a half-warp's float2 stores hit 32 distinct banks)
+                // where the rings were; group 0 folds each in: m = max(m, m_k), both sides rescaled by exp(old m − m).
+                constexpr int OROW = D + 8;
+                float *parked = reinterpret_cast<float *>(Qs + TILE * ROW);
+                const int part = TILE * (OROW + 2);  // one group's floats: o rows, then m, then l
+                __syncthreads();  // every group is done with the rings
+                if (group > 0) {
+                    float *po = parked + (group - 1) * part, *pm = po + TILE * OROW, *pl = pm + TILE;
+        #pragma unroll
+                    for (int r = 0; r < 2; r++) {
+                        const int row = warp * ROWS + g + 8 * r;
+        #pragma unroll
+                        for (int jd = 0; jd < D / 8; jd++)
+                            *reinterpret_cast<float2 *>(po + row * OROW + jd * 8 + 2 * t) = make_float2(o[jd][2 * r], o[jd][2 * r + 1]);
+                        if (t == 0) {
+                            pm[row] = rowMax[r];
+                            pl[row] = l[r];
+                        }
+                    }
+                }
+                __syncthreads();
+                if (group > 0) return;
+        #pragma unroll
+                for (int k = 0; k < G - 1; k++) {
+                    const float *po = parked + k * part, *pm = po + TILE * OROW, *pl = pm + TILE;
+        #pragma unroll
+                    for (int r = 0; r < 2; r++) {
+                        const int row = warp * ROWS + g + 8 * r;
+                        const float mk = pm[row], m = fmaxf(rowMax[r], mk), shift = m == -INFINITY ? 0.f : m;
+                        const float c0 = __expf(rowMax[r] - shift), ck = __expf(mk - shift);
+                        rowMax[r] = m;
+                        l[r] = l[r] * c0 + pl[row] * ck;
+        #pragma unroll
+                        for (int jd = 0; jd < D / 8; jd++) {
+                            const float2 ok = *reinterpret_cast<const float2 *>(po + row * OROW + jd * 8 + 2 * t);
+                            o[jd][2 * r] = o[jd][2 * r] * c0 + ok.x * ck;
+                            o[jd][2 * r + 1] = o[jd][2 * r + 1] * c0 + ok.y * ck;
+                        }
+                    }
+                }
+            }
 
         #pragma unroll
             for (int r = 0; r < 2; r++) {
-                const float l = quad_sum(rowSum[r]), inverse = l > 0 ? 1.f / l : 0.f;
+                const float inverse = l[r] > 0 ? 1.f / l[r] : 0.f;
                 const int i = q0 + warp * ROWS + g + 8 * r;
                 if (i >= S) continue;
                 const size_t row = ((size_t)span.first + i) * H + head * D;
@@ -1140,18 +1200,22 @@ enum KernelSources {
             }
         // Both products in fp16: the one-pass kernel (same arguments; the steps are unused). The two-pass kernel stays as
         // attention_mma_d<D>_f16_f16_staged_<in> for comparison (OCTET_ATTENTION_STAGED=1).
-        #define ATTENTION_FLASH(D, IN, NAME)                                                                                       \
-            extern "C" __global__ void __launch_bounds__(WARPS * 32)                                                               \
+        // attention_mma_d<D>_f16_f16_groups<G>_<in>: the same with G key groups (128·G threads).
+        #define ATTENTION_FLASH_GROUPS(D, IN, G, NAME)                                                                             \
+            extern "C" __global__ void __launch_bounds__(G * WARPS * 32)                                                           \
                 NAME(const void *qkv, const int *mask, const int *offsets, int S, int heads, float, float, float, int, float, float outQScale,         \
                      void *out) {                                                                                                  \
-                attention_flash<D, IN>(qkv, mask, offsets, S, heads, outQScale, out);                                                       \
+                attention_flash<D, IN, G>(qkv, mask, offsets, S, heads, outQScale, out);                                                    \
             }
+        #define ATTENTION_FLASH(D, IN, NAME) ATTENTION_FLASH_GROUPS(D, IN, 1, NAME)
 
         ATTENTION_MMA_FLOAT_INPUTS(32, true, true, attention_mma_d32_i8_i8)
         ATTENTION_MMA_FLOAT_INPUTS(32, true, false, attention_mma_d32_i8_f16)
         ATTENTION_MMA_FLOAT_INPUTS(32, false, true, attention_mma_d32_f16_i8)
         ATTENTION_FLASH(32, 0, attention_mma_d32_f16_f16_f16in)
         ATTENTION_FLASH(32, 1, attention_mma_d32_f16_f16_f32in)
+        ATTENTION_FLASH_GROUPS(32, 0, 2, attention_mma_d32_f16_f16_groups2_f16in)
+        ATTENTION_FLASH_GROUPS(32, 0, 3, attention_mma_d32_f16_f16_groups3_f16in)
         ATTENTION_MMA_FLOAT_INPUTS(32, false, false, attention_mma_d32_f16_f16_staged)
         ATTENTION_RING(32, false, attention_mma_d32_i8_i8_i8in)
         ATTENTION_RING(32, true, attention_mma_d32_i8_i8_resident_i8in)
@@ -1161,6 +1225,8 @@ enum KernelSources {
         ATTENTION_MMA_FLOAT_INPUTS(64, false, true, attention_mma_d64_f16_i8)
         ATTENTION_FLASH(64, 0, attention_mma_d64_f16_f16_f16in)
         ATTENTION_FLASH(64, 1, attention_mma_d64_f16_f16_f32in)
+        ATTENTION_FLASH_GROUPS(64, 0, 2, attention_mma_d64_f16_f16_groups2_f16in)
+        ATTENTION_FLASH_GROUPS(64, 0, 3, attention_mma_d64_f16_f16_groups3_f16in)
         ATTENTION_MMA_FLOAT_INPUTS(64, false, false, attention_mma_d64_f16_f16_staged)
         ATTENTION_RING(64, false, attention_mma_d64_i8_i8_i8in)
         ATTENTION_SPLIT(64, 2, attention_mma_d64_i8_i8_split2_i8in)
@@ -2050,38 +2116,41 @@ enum KernelSources {
             epilogue(acc[0], shared.columns[c], shared.staging[c][0], m0 + c * 64, n0, M, N, act, outKind, out, ldo);
         }
 
-        // Ping-pong schedule (persistent): each consumer warpgroup owns whole (64·HALVES) × BN tiles, the two take
-        // the block's tiles in turn, and the producer streams their K slabs through one ring in tile order. So while one
+        // Ping-pong schedule (persistent): each of C consumer warpgroups owns whole (64·HALVES) × BN tiles, they take the
+        // block's tiles in turn, and the producer streams their K slabs through one ring in tile order. So while one
         // warpgroup runs its epilogue (at K = 1,024 a tile has only 8 int8 slabs, and the epilogue — scales, GELU, stores —
-        // costs about as long as the products), the other's products keep the tensor cores busy, and the producer is already
+        // costs about as long as the products), another's products keep the tensor cores busy, and the producer is already
         // loading the next tile. The grid is at most one block per multiprocessor; block b takes tiles b, b + grid, …,
-        // alternating warpgroups.
-        template <int HALVES, int BN, int STAGES, bool INT8>
+        // warpgroups in rotation. C = 3 (`gemm_wgmma_p3_*`, 64 × 128 tiles, session 18) is for epilogues longer than a main
+        // loop (GELU into int8): two warpgroups can be in their epilogues while the third multiplies.
+        template <int C, int HALVES, int BN, int STAGES, bool INT8>
         __device__ __forceinline__ void gemm_pingpong(const TensorMap &mapA, const TensorMap &mapB, int M, int N, int K,
                                                       const float *__restrict__ dqScale, const float *__restrict__ bias, int act,
                                                       const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo) {
             typedef typename Accumulator<INT8>::T T;
             typedef Ring<64 * HALVES, BN, STAGES> R;
             constexpr int BM = 64 * HALVES;
+            // Registers move from the producer (one thread at work) to the consumers: 40 + C × CONSUMER_REGS per 128 threads
+            // fits the 64 K registers of a multiprocessor (C = 2: 232, for 128 accumulators and the epilogue; C = 3: 152).
+            constexpr int CONSUMER_REGS = C == 2 ? 232 : 152;
+            static_assert(C == 2 || C == 3, "two or three consumer warpgroups");
+            static_assert(128 * (40 + C * CONSUMER_REGS) <= 65536, "the register file");
             extern __shared__ unsigned char raw[];
             R ring(raw);
             if (threadIdx.x == 0) {
                 prefetch_map(mapA);
                 prefetch_map(mapB);
             }
-            // turn[c]: warpgroup c may start its next main loop (the other one has finished waiting for its slabs).
+            // turn[c]: warpgroup c may start its next main loop (the one before it has finished waiting for its slabs).
             unsigned long long *turn = ring.empty + STAGES;
             const int tid = threadIdx.x, group = tid / 128;
             const int tilesN = (N + BN - 1) / BN, tiles = tilesN * ((M + BM - 1) / BM);
             const int kTiles = (K * (INT8 ? 1 : 2) + R::BK - 1) / R::BK;
             if (tid == 0) {
-                barrier_init(turn, 128);
-                barrier_init(turn + 1, 128);
+                for (int k = 0; k < C; k++) barrier_init(turn + k, 128);
             }
             init_barriers<STAGES>(ring.full, ring.empty, 128);
 
-            // Registers move from the producer (one thread at work) to the consumers (HALVES × BN / 2 accumulators each):
-            // 40 + 2 × 232 per thread-triple fits the 64 K registers of a multiprocessor.
             if (group == 0) {  // producer: every tile of the block in order, one ring position per K slab
                 asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
                 if (tid == 0) {
@@ -2094,23 +2163,24 @@ enum KernelSources {
                 return;
             }
 
-            asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+            asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(CONSUMER_REGS));
             const int c = group - 1;
             Fragment<BN, T> acc[HALVES];
-            // The block's j-th tile occupies ring positions j·kTiles … (j+1)·kTiles − 1; warpgroup c takes j = c, c + 2, …
-            // The main loops take turns (warpgroup 0 first): a warpgroup starts waiting for its slabs only once the other has
-            // waited for all of its own. Besides ordering the tensor-core work, this keeps every wait within one lap of the
-            // ring: a slab STAGES or more positions ahead would test a barrier phase of the same parity that has not begun,
-            // which mbarrier parity waits report as complete.
-            __shared__ EpilogueShared<BN, 2> shared;  // each warpgroup's tile's per-column values, staged while it waits its turn
-            for (int i = 0, j = c, tile = blockIdx.x + c * gridDim.x; tile < tiles; i++, j += 2, tile += 2 * gridDim.x) {
+            // The block's j-th tile occupies ring positions j·kTiles … (j+1)·kTiles − 1; warpgroup c takes j = c, c + C, …
+            // The main loops take turns (warpgroup 0 first, then 1, …): a warpgroup starts waiting for its slabs only once the
+            // one before it has waited for all of its own. Besides ordering the tensor-core work, this keeps every wait within
+            // one lap of the ring: a slab STAGES or more positions ahead would test a barrier phase of the same parity that has
+            // not begun, which mbarrier parity waits report as complete. turn[c] completes once per tile of warpgroup c − 1, so
+            // warpgroup c's i-th wait is for its phase i (c > 0) or i − 1 (c = 0, which starts without waiting).
+            __shared__ EpilogueShared<BN, C> shared;  // each warpgroup's tile's per-column values, staged while it waits its turn
+            for (int i = 0, j = c, tile = blockIdx.x + c * gridDim.x; tile < tiles; i++, j += C, tile += C * gridDim.x) {
                 const int m0 = tile / tilesN * BM, n0 = tile % tilesN * BN;
                 warpgroup_sync(1 + c);  // the previous tile's epilogue has read its values
                 stage_columns(shared.columns[c], n0, N, dqScale, bias, qScale, outKind, act);
-                if (c == 1 || i > 0) barrier_wait(turn + c, (c == 1 ? i : i - 1) & 1);
+                if (c > 0 || i > 0) barrier_wait(turn + c, (c > 0 ? i : i - 1) & 1);
                 zero(acc);
                 ring.multiply(acc, j * kTiles, kTiles, 0);
-                barrier_arrive(turn + 1 - c);
+                barrier_arrive(turn + (c + 1) % C);
                 wgmma_wait<0>();
                 ring.release(j * kTiles + kTiles - 1);  // the ring goes on to the next tile: release the last slab too
                 warpgroup_sync(1 + c);                  // every thread's share of the column values is in place
@@ -2381,8 +2451,9 @@ enum KernelSources {
         // The variants the engine chooses from. Name: gemm_wgmma_<precision>_<BM>x<BN> (cooperative: one tile per block,
         // CONSUMERS warpgroups of 64 rows; grid = tiles), gemm_wgmma_pp_<precision>_<BM>x<BN> (ping-pong: grid = at most one
         // block per multiprocessor) and gemm_wgmma_sk_<precision>_<BM>x<BN> (split-K: grid = tiles × split, cluster (1, 1,
-        // split), split ≤ min(16, K's 128-byte slabs)). 128 + 128·CONSUMERS threads (ping-pong: 384); shared memory STAGES × (BM + BN) × 128
-        // bytes + 1,024 (alignment) + 16 × (STAGES + 1) (barriers) of dynamic shared memory, plus, for the cooperative and
+        // split), split ≤ min(16, K's 128-byte slabs)) and gemm_wgmma_p3_<precision>_64x128 (ping-pong with three consumer
+        // warpgroups). 128 + 128·CONSUMERS threads (ping-pong: 384, p3: 512); shared memory STAGES × (BM + BN) × 128
+        // bytes + 1,024 (alignment) + 16 × (STAGES + 2) (barriers) of dynamic shared memory, plus, for the cooperative and
         // ping-pong kernels, 12 × BN + 4,096 bytes of static shared memory per consumer warpgroup (`EpilogueShared`: 2 in
         // ping-pong).
         #define WGMMA_VARIANT(NAME, CONSUMERS, BN, STAGES, INT8)                                                               \
@@ -2391,11 +2462,11 @@ enum KernelSources {
                      const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo) { \
                 gemm<CONSUMERS, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo);         \
             }
-        #define PINGPONG_VARIANT(NAME, HALVES, BN, STAGES, INT8)                                                               \
-            extern "C" __global__ void __launch_bounds__(384, 1)                                                               \
+        #define PINGPONG_VARIANT(NAME, C, HALVES, BN, STAGES, INT8)                                                            \
+            extern "C" __global__ void __launch_bounds__(128 * (C + 1), 1)                                                     \
                 NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
                      const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo) { \
-                gemm_pingpong<HALVES, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo);   \
+                gemm_pingpong<C, HALVES, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo); \
             }
         #define SPLITK_VARIANT(NAME, CONSUMERS, BN, STAGES, INT8)                                                             \
             extern "C" __global__ void __launch_bounds__(128 * (CONSUMERS + 1), 1)                                             \
@@ -2407,8 +2478,9 @@ enum KernelSources {
             WGMMA_VARIANT(gemm_wgmma_##PRECISION##_128x256, 2, 256, 4, INT8)                                                   \
             WGMMA_VARIANT(gemm_wgmma_##PRECISION##_128x128, 2, 128, 6, INT8)                                                   \
             WGMMA_VARIANT(gemm_wgmma_##PRECISION##_64x128, 1, 128, 8, INT8)                                                    \
-            PINGPONG_VARIANT(gemm_wgmma_pp_##PRECISION##_128x128, 2, 128, 6, INT8)                                             \
-            PINGPONG_VARIANT(gemm_wgmma_pp_##PRECISION##_64x256, 1, 256, 5, INT8)                                              \
+            PINGPONG_VARIANT(gemm_wgmma_pp_##PRECISION##_128x128, 2, 2, 128, 6, INT8)                                          \
+            PINGPONG_VARIANT(gemm_wgmma_pp_##PRECISION##_64x256, 2, 1, 256, 5, INT8)                                           \
+            PINGPONG_VARIANT(gemm_wgmma_p3_##PRECISION##_64x128, 3, 1, 128, 8, INT8)                                           \
             WGMMA_VARIANT(gemm_wgmma_##PRECISION##_64x64, 1, 64, 8, INT8)                                                      \
             SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_64x128, 1, 128, 4, INT8)                                                \
             SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_128x64, 2, 64, 4, INT8)                                                 \

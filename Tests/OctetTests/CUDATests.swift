@@ -100,18 +100,29 @@ enum GPU {
     /// A layer's attention shape and the kernel and shared memory it should get.
     struct AttentionCase: Sendable, CustomTestStringConvertible {
         let d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, resident: Bool, split: Bool
-        let keyBlocks: Int, kernel: String, sharedBytes: Int
+        let keyGroups: Int?, keyBlocks: Int, threads: Int, kernel: String, sharedBytes: Int
         var testDescription: String { kernel }
         init(d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, resident: Bool = false, split: Bool = false,
-             keyBlocks: Int = 1, kernel: String, sharedBytes: Int) {
+             keyGroups: Int? = nil, keyBlocks: Int = 1, threads: Int = 128, kernel: String, sharedBytes: Int) {
             (self.d, self.qk8, self.pv8, self.inKind, self.batch, self.sequence) = (d, qk8, pv8, inKind, batch, sequence)
-            (self.staged, self.resident, self.split) = (staged, resident, split)
-            (self.keyBlocks, self.kernel, self.sharedBytes) = (keyBlocks, kernel, sharedBytes)
+            (self.staged, self.resident, self.split, self.keyGroups) = (staged, resident, split, keyGroups)
+            (self.keyBlocks, self.threads, self.kernel, self.sharedBytes) = (keyBlocks, threads, kernel, sharedBytes)
         }
     }
     static let attentionCases: [AttentionCase] = [
-        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 1, sequence: 128, staged: false,
+        // fp16 products on small grids: key groups, one per 64-key chunk up to 3 (2 × 16 and 6 × 16 blocks of 132).
+        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 1, sequence: 128, staged: false, threads: 256,
+              kernel: "attention_mma_d64_f16_f16_groups2_f16in", sharedBytes: 9 * 64 * 144 + 128 * 4),
+        .init(d: 32, qk8: false, pv8: false, inKind: 0, batch: 1, sequence: 384, staged: false, threads: 384,
+              kernel: "attention_mma_d32_f16_f16_groups3_f16in", sharedBytes: 13 * 64 * 80 + 384 * 4),
+        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 1, sequence: 384, staged: false, keyGroups: 2, threads: 256,
+              kernel: "attention_mma_d64_f16_f16_groups2_f16in", sharedBytes: 9 * 64 * 144 + 384 * 4),
+        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 1, sequence: 128, staged: false, keyGroups: 1,  // turned off
               kernel: "attention_mma_d64_f16_f16_f16in", sharedBytes: 5 * 64 * 144 + 128 * 4),
+        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 1, sequence: 64, staged: false,  // one chunk: nothing to split
+              kernel: "attention_mma_d64_f16_f16_f16in", sharedBytes: 5 * 64 * 144 + 64 * 4),
+        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 8, sequence: 384, staged: false,  // 768 blocks: enough
+              kernel: "attention_mma_d64_f16_f16_f16in", sharedBytes: 5 * 64 * 144 + 384 * 4),
         .init(d: 64, qk8: false, pv8: false, inKind: 1, batch: 128, sequence: 384, staged: false,
               kernel: "attention_mma_d64_f16_f16_f32in", sharedBytes: 5 * 64 * 144 + 384 * 4),
         .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 1, sequence: 384, staged: true,
@@ -139,9 +150,10 @@ enum GPU {
     @Test("Attention choice: the K/V ring where it measured faster, the staged kernel elsewhere", arguments: attentionCases)
     func attentionChoice(_ c: AttentionCase) {
         let choice = AttentionChoice(headSize: c.d, qk8: c.qk8, pv8: c.pv8, inKind: c.inKind, batch: c.batch, sequence: c.sequence,
-                                     heads: 16, multiprocessors: 132, staged: c.staged, resident: c.resident, split: c.split)
+                                     heads: 16, multiprocessors: 132, staged: c.staged, resident: c.resident, split: c.split,
+                                     keyGroups: c.keyGroups)
         #expect(choice.kernel == c.kernel)
-        #expect(choice.keyBlocks == c.keyBlocks)
+        #expect(choice.keyBlocks == c.keyBlocks && choice.threads == c.threads)
         #expect(choice.sharedBytes == c.sharedBytes)
     }
 
@@ -339,7 +351,8 @@ enum GPU {
                                                                             (128, 512, true, false, false), (1, 128, false, true, false)]
                             + (2...8).map({ (1, 64 * $0, false, false, true) }) {
                             let choice = AttentionChoice(headSize: d, qk8: qk8, pv8: pv8, inKind: inKind, batch: batch, sequence: sequence,
-                                                         heads: 16, multiprocessors: 132, staged: staged, resident: resident, split: split)
+                                                         heads: 16, multiprocessors: 132, staged: staged, resident: resident, split: split,
+                                                         keyGroups: nil)
                             names.insert(choice.kernel)
                             #expect(choice.sharedBytes <= 227 * 1024, "\(choice.kernel): \(choice.sharedBytes) bytes")
                         }
@@ -347,9 +360,9 @@ enum GPU {
                 }
             }
             // 2 head sizes × (4 pairs × 2 float inputs + int8 input) + 6 staged twins + 2 resident forms + 7 split
-            // clusters (heads of 64), less the int8 ring with heads of 32, which the engine never picks (it measured
-            // slower than the staged kernel; the workbench still checks it).
-            #expect(names.count == 32)
+            // clusters (heads of 64) + 2 × 2 fp16 key-group forms, less the int8 ring with heads of 32, which the engine
+            // never picks (it measured slower than the staged kernel; the workbench still checks it).
+            #expect(names.count == 36)
             for name in names.sorted() {
                 #expect(module.cubin.range(of: Data((name + "\0").utf8)) != nil, "no \(name) in attention_mma.cu")
             }

@@ -474,16 +474,25 @@ __device__ __forceinline__ void chunk_scores(const unsigned (&qa)[D * (INT8 ? 1 
 // on a multiprocessor). V's B fragments come from its [key][d] rows by ldmatrix .trans, so V is never transposed.
 // Float32 input (IN 1) is converted while staging, synchronously. Tolerance as the two-pass kernel's fp16 path: p
 // and V rounded to fp16, sums in float32.
+//
+// Key groups (G > 1, for grids with fewer blocks than multiprocessors: batch 1). A warp's chunks run in series, so a
+// block's time is one warp's chain over every key chunk (6 at S = 384) however many blocks the grid has: with 16 heads
+// × 6 query tiles at BERT-large s384 b1 the 96 blocks leave 36 multiprocessors idle and each block walks all 384 keys.
+// With G groups of 4 warps (128·G threads) group k takes chunks k, k + G, …, each with its own two-stage ring and its
+// own named barrier, so the chain is chunks / G long. At the end groups 1 … G − 1 park their running max m, sum l and
+// output sums o in shared memory (the rings' buffers, free by then) and group 0 merges them as FlashAttention's
+// split-KV (flash-decoding) does: m = max_k m_k, c_k = exp(m_k − m), out = Σ c_k·o_k / Σ c_k·l_k.
 // 64 rows from r0 of one column block (col: 0 for Q, H for K, 2H for V) of fp16 (IN 0) or float32 (IN 1) QKV into
 // shared memory as fp16 [row][d] rows of ROW bytes; rows past S read as zeros. fp16 goes by cp.async (the caller
 // commits and waits), float32 through registers, converted, every load issued before the first store.
 template <int D, int IN, int ROW>
-__device__ __forceinline__ void stage_rows_f16(unsigned char *dst, const void *__restrict__ qkv, size_t base, int r0, int col, int S, int ld) {
+__device__ __forceinline__ void stage_rows_f16(unsigned char *dst, const void *__restrict__ qkv, size_t base, int r0, int col, int S, int ld,
+                                               int tid = threadIdx.x) {
     constexpr int TILE = WARPS * ROWS, PIECES = D / 8;
     if (IN == 0) {
 #pragma unroll
         for (int u = 0; u < TILE * PIECES / (WARPS * 32); u++) {
-            const int e = threadIdx.x + u * WARPS * 32, r = e / PIECES, d = (e % PIECES) * 8, j = r0 + r;
+            const int e = tid + u * WARPS * 32, r = e / PIECES, d = (e % PIECES) * 8, j = r0 + r;
             copy16(dst + r * ROW + 2 * d, static_cast<const f16 *>(qkv) + base + (size_t)min(j, S - 1) * ld + col + d, j < S);
         }
     } else {
@@ -491,7 +500,7 @@ __device__ __forceinline__ void stage_rows_f16(unsigned char *dst, const void *_
         float v[STEPS][8];
 #pragma unroll
         for (int u = 0; u < STEPS; u++) {
-            const int e = threadIdx.x + u * WARPS * 32, r = e / PIECES, d = (e % PIECES) * 8, j = r0 + r;
+            const int e = tid + u * WARPS * 32, r = e / PIECES, d = (e % PIECES) * 8, j = r0 + r;
             if (j < S) load8<IN>(qkv, base + (size_t)j * ld + col + d, v[u]);
             else
 #pragma unroll
@@ -499,7 +508,7 @@ __device__ __forceinline__ void stage_rows_f16(unsigned char *dst, const void *_
         }
 #pragma unroll
         for (int u = 0; u < STEPS; u++) {
-            const int e = threadIdx.x + u * WARPS * 32, r = e / PIECES, d = (e % PIECES) * 8;
+            const int e = tid + u * WARPS * 32, r = e / PIECES, d = (e % PIECES) * 8;
             *reinterpret_cast<uint4 *>(dst + r * ROW + 2 * d) =
                 make_uint4(float2_to_f16x2(v[u][0], v[u][1]), float2_to_f16x2(v[u][2], v[u][3]),
                            float2_to_f16x2(v[u][4], v[u][5]), float2_to_f16x2(v[u][6], v[u][7]));
@@ -552,48 +561,55 @@ __device__ __forceinline__ void store_context_pair(void *out, size_t row, int d,
     }
 }
 
-template <int D, int IN>
+template <int D, int IN, int G>
 __device__ __forceinline__ void attention_flash(const void *__restrict__ qkv, const int *__restrict__ mask, const int *__restrict__ offsets, int Smax, int heads,
                                                 float outQScale, void *__restrict__ out) {
     constexpr int ROW = 2 * D + 16, TILE = WARPS * ROWS;  // bytes per staged row
     static_assert(TILE == KEY_CHUNK, "the query tile and the key chunk share the staging code");
     extern __shared__ __align__(16) unsigned char smem[];
-    unsigned char *Qs = smem, *Ks = Qs + TILE * ROW, *Vs = Ks + 2 * KEY_CHUNK * ROW;
-    float *maskAdd = reinterpret_cast<float *>(Vs + 2 * KEY_CHUNK * ROW);
+    // Q, then each group's ring (two stages of a K and a V chunk), then the mask.
+    const int group = threadIdx.x / (WARPS * 32), tid = threadIdx.x % (WARPS * 32);
+    unsigned char *Qs = smem, *Ks = Qs + TILE * ROW + group * 4 * KEY_CHUNK * ROW, *Vs = Ks + 2 * KEY_CHUNK * ROW;
+    float *maskAdd = reinterpret_cast<float *>(Qs + TILE * ROW + G * 4 * KEY_CHUNK * ROW);
     const int H = heads * D, ld = 3 * H;
     const int b = blockIdx.z, head = blockIdx.y, q0 = blockIdx.x * TILE;
     const Span span = sequence_span(offsets, Smax, b);
     const int S = span.length;
     if (q0 >= S) return;  // past a shorter packed sequence's end (a split cluster shares q0: all its blocks leave)
     const int Spad = (S + KEY_CHUNK - 1) / KEY_CHUNK * KEY_CHUNK, chunks = Spad / KEY_CHUNK;
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const int warp = (threadIdx.x / 32) % WARPS, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
     const size_t base = (size_t)span.first * ld + head * D;
     wait_for_producers();
     allow_dependents();
 
-    auto stage = [&](unsigned char *dst, int r0, int col) { stage_rows_f16<D, IN, ROW>(dst, qkv, base, r0, col, S, ld); };
-    stage(Qs, q0, 0);
-    stage(Ks, 0, H);
-    stage(Vs, 0, 2 * H);
+    auto stage = [&](unsigned char *dst, int r0, int col) { stage_rows_f16<D, IN, ROW>(dst, qkv, base, r0, col, S, ld, tid); };
+    if (group == 0) stage(Qs, q0, 0);
+    if (group < chunks) {
+        stage(Ks, group * KEY_CHUNK, H);
+        stage(Vs, group * KEY_CHUNK, 2 * H);
+    }
     if (IN == 0) copy_commit();
-    for (int j = threadIdx.x; j < Spad; j += WARPS * 32) maskAdd[j] = j < S && mask[span.first + j] ? 0.f : -INFINITY;
+    for (int j = threadIdx.x; j < Spad; j += G * WARPS * 32) maskAdd[j] = j < S && mask[span.first + j] ? 0.f : -INFINITY;
+    if (IN == 0) copy_wait<0>();
+    __syncthreads();  // Q, every group's first chunk and the mask
+    unsigned qa[D / 16][4];
+#pragma unroll
+    for (int kc = 0; kc < D / 16; kc++) ldmatrix_x4(qa[kc], Qs + (warp * ROWS + lane % 16) * ROW + kc * 32 + (lane / 16) * 16);
 
     const float scoreScale = rsqrtf((float)D);
-    unsigned qa[D / 16][4];
     float o[D / 8][4] = {}, rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
-    for (int c = 0; c < chunks; c++) {
-        const int st = c & 1;
-        if (IN == 0) copy_wait<0>();
-        // Chunk c is in stage st for every thread, and every warp is done with chunk c − 1, whose stage the prefetch
-        // below overwrites.
-        __syncthreads();
-        if (c == 0) {
-#pragma unroll
-            for (int kc = 0; kc < D / 16; kc++) ldmatrix_x4(qa[kc], Qs + (warp * ROWS + lane % 16) * ROW + kc * 32 + (lane / 16) * 16);
+    for (int c = group, i = 0; c < chunks; c += G, i++) {
+        const int st = i & 1;
+        if (i > 0) {
+            if (IN == 0) copy_wait<0>();
+            // Chunk c is in stage st for every thread of the group, and every warp of the group is done with its
+            // previous chunk, whose stage the prefetch below overwrites.
+            if (G == 1) __syncthreads();
+            else asm volatile("bar.sync %0, %1;\n" ::"r"(1 + group), "n"(WARPS * 32) : "memory");
         }
-        if (c + 1 < chunks) {
-            stage(Ks + (st ^ 1) * KEY_CHUNK * ROW, (c + 1) * KEY_CHUNK, H);
-            stage(Vs + (st ^ 1) * KEY_CHUNK * ROW, (c + 1) * KEY_CHUNK, 2 * H);
+        if (c + G < chunks) {
+            stage(Ks + (st ^ 1) * KEY_CHUNK * ROW, (c + G) * KEY_CHUNK, H);
+            stage(Vs + (st ^ 1) * KEY_CHUNK * ROW, (c + G) * KEY_CHUNK, 2 * H);
             if (IN == 0) copy_commit();
         }
         const unsigned char *Kc = Ks + st * KEY_CHUNK * ROW, *Vc = Vs + st * KEY_CHUNK * ROW;
@@ -619,10 +635,54 @@ __device__ __forceinline__ void attention_flash(const void *__restrict__ qkv, co
 
         pv_chunk_f16<D, ROW>(s, Vc, lane, o);
     }
+    float l[2] = {quad_sum(rowSum[0]), quad_sum(rowSum[1])};
+
+    if (G > 1) {
+        // Groups 1 … G − 1 park m, l and o (rows of D + 8 floats: a half-warp's float2 stores hit 32 distinct banks)
+        // where the rings were; group 0 folds each in: m = max(m, m_k), both sides rescaled by exp(old m − m).
+        constexpr int OROW = D + 8;
+        float *parked = reinterpret_cast<float *>(Qs + TILE * ROW);
+        const int part = TILE * (OROW + 2);  // one group's floats: o rows, then m, then l
+        __syncthreads();  // every group is done with the rings
+        if (group > 0) {
+            float *po = parked + (group - 1) * part, *pm = po + TILE * OROW, *pl = pm + TILE;
+#pragma unroll
+            for (int r = 0; r < 2; r++) {
+                const int row = warp * ROWS + g + 8 * r;
+#pragma unroll
+                for (int jd = 0; jd < D / 8; jd++)
+                    *reinterpret_cast<float2 *>(po + row * OROW + jd * 8 + 2 * t) = make_float2(o[jd][2 * r], o[jd][2 * r + 1]);
+                if (t == 0) {
+                    pm[row] = rowMax[r];
+                    pl[row] = l[r];
+                }
+            }
+        }
+        __syncthreads();
+        if (group > 0) return;
+#pragma unroll
+        for (int k = 0; k < G - 1; k++) {
+            const float *po = parked + k * part, *pm = po + TILE * OROW, *pl = pm + TILE;
+#pragma unroll
+            for (int r = 0; r < 2; r++) {
+                const int row = warp * ROWS + g + 8 * r;
+                const float mk = pm[row], m = fmaxf(rowMax[r], mk), shift = m == -INFINITY ? 0.f : m;
+                const float c0 = __expf(rowMax[r] - shift), ck = __expf(mk - shift);
+                rowMax[r] = m;
+                l[r] = l[r] * c0 + pl[row] * ck;
+#pragma unroll
+                for (int jd = 0; jd < D / 8; jd++) {
+                    const float2 ok = *reinterpret_cast<const float2 *>(po + row * OROW + jd * 8 + 2 * t);
+                    o[jd][2 * r] = o[jd][2 * r] * c0 + ok.x * ck;
+                    o[jd][2 * r + 1] = o[jd][2 * r + 1] * c0 + ok.y * ck;
+                }
+            }
+        }
+    }
 
 #pragma unroll
     for (int r = 0; r < 2; r++) {
-        const float l = quad_sum(rowSum[r]), inverse = l > 0 ? 1.f / l : 0.f;
+        const float inverse = l[r] > 0 ? 1.f / l[r] : 0.f;
         const int i = q0 + warp * ROWS + g + 8 * r;
         if (i >= S) continue;
         const size_t row = ((size_t)span.first + i) * H + head * D;
@@ -953,18 +1013,22 @@ __device__ __forceinline__ void attention_split_i8(const void *__restrict__ qkv,
     }
 // Both products in fp16: the one-pass kernel (same arguments; the steps are unused). The two-pass kernel stays as
 // attention_mma_d<D>_f16_f16_staged_<in> for comparison (OCTET_ATTENTION_STAGED=1).
-#define ATTENTION_FLASH(D, IN, NAME)                                                                                       \
-    extern "C" __global__ void __launch_bounds__(WARPS * 32)                                                               \
+// attention_mma_d<D>_f16_f16_groups<G>_<in>: the same with G key groups (128·G threads).
+#define ATTENTION_FLASH_GROUPS(D, IN, G, NAME)                                                                             \
+    extern "C" __global__ void __launch_bounds__(G * WARPS * 32)                                                           \
         NAME(const void *qkv, const int *mask, const int *offsets, int S, int heads, float, float, float, int, float, float outQScale,         \
              void *out) {                                                                                                  \
-        attention_flash<D, IN>(qkv, mask, offsets, S, heads, outQScale, out);                                                       \
+        attention_flash<D, IN, G>(qkv, mask, offsets, S, heads, outQScale, out);                                                    \
     }
+#define ATTENTION_FLASH(D, IN, NAME) ATTENTION_FLASH_GROUPS(D, IN, 1, NAME)
 
 ATTENTION_MMA_FLOAT_INPUTS(32, true, true, attention_mma_d32_i8_i8)
 ATTENTION_MMA_FLOAT_INPUTS(32, true, false, attention_mma_d32_i8_f16)
 ATTENTION_MMA_FLOAT_INPUTS(32, false, true, attention_mma_d32_f16_i8)
 ATTENTION_FLASH(32, 0, attention_mma_d32_f16_f16_f16in)
 ATTENTION_FLASH(32, 1, attention_mma_d32_f16_f16_f32in)
+ATTENTION_FLASH_GROUPS(32, 0, 2, attention_mma_d32_f16_f16_groups2_f16in)
+ATTENTION_FLASH_GROUPS(32, 0, 3, attention_mma_d32_f16_f16_groups3_f16in)
 ATTENTION_MMA_FLOAT_INPUTS(32, false, false, attention_mma_d32_f16_f16_staged)
 ATTENTION_RING(32, false, attention_mma_d32_i8_i8_i8in)
 ATTENTION_RING(32, true, attention_mma_d32_i8_i8_resident_i8in)
@@ -974,6 +1038,8 @@ ATTENTION_MMA_FLOAT_INPUTS(64, true, false, attention_mma_d64_i8_f16)
 ATTENTION_MMA_FLOAT_INPUTS(64, false, true, attention_mma_d64_f16_i8)
 ATTENTION_FLASH(64, 0, attention_mma_d64_f16_f16_f16in)
 ATTENTION_FLASH(64, 1, attention_mma_d64_f16_f16_f32in)
+ATTENTION_FLASH_GROUPS(64, 0, 2, attention_mma_d64_f16_f16_groups2_f16in)
+ATTENTION_FLASH_GROUPS(64, 0, 3, attention_mma_d64_f16_f16_groups3_f16in)
 ATTENTION_MMA_FLOAT_INPUTS(64, false, false, attention_mma_d64_f16_f16_staged)
 ATTENTION_RING(64, false, attention_mma_d64_i8_i8_i8in)
 ATTENTION_SPLIT(64, 2, attention_mma_d64_i8_i8_split2_i8in)

@@ -427,38 +427,41 @@ __device__ __forceinline__ void gemm(const TensorMap &mapA, const TensorMap &map
     epilogue(acc[0], shared.columns[c], shared.staging[c][0], m0 + c * 64, n0, M, N, act, outKind, out, ldo);
 }
 
-// Ping-pong schedule (persistent): each consumer warpgroup owns whole (64·HALVES) × BN tiles, the two take
-// the block's tiles in turn, and the producer streams their K slabs through one ring in tile order. So while one
+// Ping-pong schedule (persistent): each of C consumer warpgroups owns whole (64·HALVES) × BN tiles, they take the
+// block's tiles in turn, and the producer streams their K slabs through one ring in tile order. So while one
 // warpgroup runs its epilogue (at K = 1,024 a tile has only 8 int8 slabs, and the epilogue — scales, GELU, stores —
-// costs about as long as the products), the other's products keep the tensor cores busy, and the producer is already
+// costs about as long as the products), another's products keep the tensor cores busy, and the producer is already
 // loading the next tile. The grid is at most one block per multiprocessor; block b takes tiles b, b + grid, …,
-// alternating warpgroups.
-template <int HALVES, int BN, int STAGES, bool INT8>
+// warpgroups in rotation. C = 3 (`gemm_wgmma_p3_*`, 64 × 128 tiles, session 18) is for epilogues longer than a main
+// loop (GELU into int8): two warpgroups can be in their epilogues while the third multiplies.
+template <int C, int HALVES, int BN, int STAGES, bool INT8>
 __device__ __forceinline__ void gemm_pingpong(const TensorMap &mapA, const TensorMap &mapB, int M, int N, int K,
                                               const float *__restrict__ dqScale, const float *__restrict__ bias, int act,
                                               const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo) {
     typedef typename Accumulator<INT8>::T T;
     typedef Ring<64 * HALVES, BN, STAGES> R;
     constexpr int BM = 64 * HALVES;
+    // Registers move from the producer (one thread at work) to the consumers: 40 + C × CONSUMER_REGS per 128 threads
+    // fits the 64 K registers of a multiprocessor (C = 2: 232, for 128 accumulators and the epilogue; C = 3: 152).
+    constexpr int CONSUMER_REGS = C == 2 ? 232 : 152;
+    static_assert(C == 2 || C == 3, "two or three consumer warpgroups");
+    static_assert(128 * (40 + C * CONSUMER_REGS) <= 65536, "the register file");
     extern __shared__ unsigned char raw[];
     R ring(raw);
     if (threadIdx.x == 0) {
         prefetch_map(mapA);
         prefetch_map(mapB);
     }
-    // turn[c]: warpgroup c may start its next main loop (the other one has finished waiting for its slabs).
+    // turn[c]: warpgroup c may start its next main loop (the one before it has finished waiting for its slabs).
     unsigned long long *turn = ring.empty + STAGES;
     const int tid = threadIdx.x, group = tid / 128;
     const int tilesN = (N + BN - 1) / BN, tiles = tilesN * ((M + BM - 1) / BM);
     const int kTiles = (K * (INT8 ? 1 : 2) + R::BK - 1) / R::BK;
     if (tid == 0) {
-        barrier_init(turn, 128);
-        barrier_init(turn + 1, 128);
+        for (int k = 0; k < C; k++) barrier_init(turn + k, 128);
     }
     init_barriers<STAGES>(ring.full, ring.empty, 128);
 
-    // Registers move from the producer (one thread at work) to the consumers (HALVES × BN / 2 accumulators each):
-    // 40 + 2 × 232 per thread-triple fits the 64 K registers of a multiprocessor.
     if (group == 0) {  // producer: every tile of the block in order, one ring position per K slab
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
         if (tid == 0) {
@@ -471,23 +474,24 @@ __device__ __forceinline__ void gemm_pingpong(const TensorMap &mapA, const Tenso
         return;
     }
 
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(CONSUMER_REGS));
     const int c = group - 1;
     Fragment<BN, T> acc[HALVES];
-    // The block's j-th tile occupies ring positions j·kTiles … (j+1)·kTiles − 1; warpgroup c takes j = c, c + 2, …
-    // The main loops take turns (warpgroup 0 first): a warpgroup starts waiting for its slabs only once the other has
-    // waited for all of its own. Besides ordering the tensor-core work, this keeps every wait within one lap of the
-    // ring: a slab STAGES or more positions ahead would test a barrier phase of the same parity that has not begun,
-    // which mbarrier parity waits report as complete.
-    __shared__ EpilogueShared<BN, 2> shared;  // each warpgroup's tile's per-column values, staged while it waits its turn
-    for (int i = 0, j = c, tile = blockIdx.x + c * gridDim.x; tile < tiles; i++, j += 2, tile += 2 * gridDim.x) {
+    // The block's j-th tile occupies ring positions j·kTiles … (j+1)·kTiles − 1; warpgroup c takes j = c, c + C, …
+    // The main loops take turns (warpgroup 0 first, then 1, …): a warpgroup starts waiting for its slabs only once the
+    // one before it has waited for all of its own. Besides ordering the tensor-core work, this keeps every wait within
+    // one lap of the ring: a slab STAGES or more positions ahead would test a barrier phase of the same parity that has
+    // not begun, which mbarrier parity waits report as complete. turn[c] completes once per tile of warpgroup c − 1, so
+    // warpgroup c's i-th wait is for its phase i (c > 0) or i − 1 (c = 0, which starts without waiting).
+    __shared__ EpilogueShared<BN, C> shared;  // each warpgroup's tile's per-column values, staged while it waits its turn
+    for (int i = 0, j = c, tile = blockIdx.x + c * gridDim.x; tile < tiles; i++, j += C, tile += C * gridDim.x) {
         const int m0 = tile / tilesN * BM, n0 = tile % tilesN * BN;
         warpgroup_sync(1 + c);  // the previous tile's epilogue has read its values
         stage_columns(shared.columns[c], n0, N, dqScale, bias, qScale, outKind, act);
-        if (c == 1 || i > 0) barrier_wait(turn + c, (c == 1 ? i : i - 1) & 1);
+        if (c > 0 || i > 0) barrier_wait(turn + c, (c > 0 ? i : i - 1) & 1);
         zero(acc);
         ring.multiply(acc, j * kTiles, kTiles, 0);
-        barrier_arrive(turn + 1 - c);
+        barrier_arrive(turn + (c + 1) % C);
         wgmma_wait<0>();
         ring.release(j * kTiles + kTiles - 1);  // the ring goes on to the next tile: release the last slab too
         warpgroup_sync(1 + c);                  // every thread's share of the column values is in place
@@ -758,8 +762,9 @@ __device__ __forceinline__ void gemm_layernorm(const TensorMap &mapA, const Tens
 // The variants the engine chooses from. Name: gemm_wgmma_<precision>_<BM>x<BN> (cooperative: one tile per block,
 // CONSUMERS warpgroups of 64 rows; grid = tiles), gemm_wgmma_pp_<precision>_<BM>x<BN> (ping-pong: grid = at most one
 // block per multiprocessor) and gemm_wgmma_sk_<precision>_<BM>x<BN> (split-K: grid = tiles × split, cluster (1, 1,
-// split), split ≤ min(16, K's 128-byte slabs)). 128 + 128·CONSUMERS threads (ping-pong: 384); shared memory STAGES × (BM + BN) × 128
-// bytes + 1,024 (alignment) + 16 × (STAGES + 1) (barriers) of dynamic shared memory, plus, for the cooperative and
+// split), split ≤ min(16, K's 128-byte slabs)) and gemm_wgmma_p3_<precision>_64x128 (ping-pong with three consumer
+// warpgroups). 128 + 128·CONSUMERS threads (ping-pong: 384, p3: 512); shared memory STAGES × (BM + BN) × 128
+// bytes + 1,024 (alignment) + 16 × (STAGES + 2) (barriers) of dynamic shared memory, plus, for the cooperative and
 // ping-pong kernels, 12 × BN + 4,096 bytes of static shared memory per consumer warpgroup (`EpilogueShared`: 2 in
 // ping-pong).
 #define WGMMA_VARIANT(NAME, CONSUMERS, BN, STAGES, INT8)                                                               \
@@ -768,11 +773,11 @@ __device__ __forceinline__ void gemm_layernorm(const TensorMap &mapA, const Tens
              const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo) { \
         gemm<CONSUMERS, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo);         \
     }
-#define PINGPONG_VARIANT(NAME, HALVES, BN, STAGES, INT8)                                                               \
-    extern "C" __global__ void __launch_bounds__(384, 1)                                                               \
+#define PINGPONG_VARIANT(NAME, C, HALVES, BN, STAGES, INT8)                                                            \
+    extern "C" __global__ void __launch_bounds__(128 * (C + 1), 1)                                                     \
         NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
              const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo) { \
-        gemm_pingpong<HALVES, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo);   \
+        gemm_pingpong<C, HALVES, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo); \
     }
 #define SPLITK_VARIANT(NAME, CONSUMERS, BN, STAGES, INT8)                                                             \
     extern "C" __global__ void __launch_bounds__(128 * (CONSUMERS + 1), 1)                                             \
@@ -784,8 +789,9 @@ __device__ __forceinline__ void gemm_layernorm(const TensorMap &mapA, const Tens
     WGMMA_VARIANT(gemm_wgmma_##PRECISION##_128x256, 2, 256, 4, INT8)                                                   \
     WGMMA_VARIANT(gemm_wgmma_##PRECISION##_128x128, 2, 128, 6, INT8)                                                   \
     WGMMA_VARIANT(gemm_wgmma_##PRECISION##_64x128, 1, 128, 8, INT8)                                                    \
-    PINGPONG_VARIANT(gemm_wgmma_pp_##PRECISION##_128x128, 2, 128, 6, INT8)                                             \
-    PINGPONG_VARIANT(gemm_wgmma_pp_##PRECISION##_64x256, 1, 256, 5, INT8)                                              \
+    PINGPONG_VARIANT(gemm_wgmma_pp_##PRECISION##_128x128, 2, 2, 128, 6, INT8)                                          \
+    PINGPONG_VARIANT(gemm_wgmma_pp_##PRECISION##_64x256, 2, 1, 256, 5, INT8)                                           \
+    PINGPONG_VARIANT(gemm_wgmma_p3_##PRECISION##_64x128, 3, 1, 128, 8, INT8)                                           \
     WGMMA_VARIANT(gemm_wgmma_##PRECISION##_64x64, 1, 64, 8, INT8)                                                      \
     SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_64x128, 1, 128, 4, INT8)                                                \
     SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_128x64, 2, 64, 4, INT8)                                                 \
