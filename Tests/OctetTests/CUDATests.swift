@@ -225,11 +225,12 @@ enum GPU {
         #expect(shallow.filter(\.splitWgmma).allSatisfy { $0.split == 1 })
     }
 
-    /// In-pass tuning's shortlist: the three fastest as timed alone, fastest first, then the fixed rule's plan when it
-    /// was timed and is not among them; a rule plan that was never a candidate is not added.
-    @Test("In-pass tuning shortlist: the three fastest, then the rule's plan")
+    /// In-pass tuning's shortlist: the three fastest as timed alone, fastest first, then the fastest split-K wgmma plan
+    /// when none is among them, then the fixed rule's plan when it was timed and is not among them; a rule plan that was
+    /// never a candidate is not added.
+    @Test("In-pass tuning shortlist: the three fastest, the fastest split-K, then the rule's plan")
     func passShortlist() {
-        let kernels = ["64x64", "sk_64x64", "64x128", "128x128"].map { GemmChoice.wgmma(int8: true, variant: $0) }
+        let kernels = ["64x64", "sk_64x64", "64x128", "128x128", "sk_128x128"].map { GemmChoice.wgmma(int8: true, variant: $0) }
         let split = kernels[1].withSplit(4, k: 4096, int8: true)
         let measured: [(name: String, plan: CUDABertEngine.GemmPlan, microseconds: Double)] = [
             (kernels[0].label, .kernel(kernels[0]), 7.3), (split.label, .kernel(split), 6.0), (kernels[2].label, .kernel(kernels[2]), 9.2),
@@ -241,6 +242,12 @@ enum GPU {
                 == ["gemm_wgmma_sk_i8_64x64 split 4", "cublasLt", "gemm_wgmma_i8_64x64"])
         let unmeasured = GemmChoice.wgmma(int8: true, variant: "pp_128x128")
         #expect(names(CUDABertEngine.shortlist(measured, rule: .kernel(unmeasured))).count == 3)
+        // The split-K plans all slower than the three fastest: the fastest of them joins (BERT-large s384 b1's FFN in).
+        let slowSplit: [(name: String, plan: CUDABertEngine.GemmPlan, microseconds: Double)] = [
+            (kernels[0].label, .kernel(kernels[0]), 9.1), (kernels[2].label, .kernel(kernels[2]), 10.0), (kernels[3].label, .kernel(kernels[3]), 11.3),
+            (kernels[4].label, .kernel(kernels[4]), 11.6), (split.label, .kernel(split), 11.9)]
+        #expect(names(CUDABertEngine.shortlist(slowSplit, rule: .kernel(kernels[3])))
+                == ["gemm_wgmma_i8_64x64", "gemm_wgmma_i8_64x128", "gemm_wgmma_i8_128x128", "gemm_wgmma_sk_i8_128x128"])
     }
 
     /// Every wgmma variant's launch matches the kernel file: the name, the stage count the shared memory is sized by
@@ -250,12 +257,12 @@ enum GPU {
         let lines = try #require(CUDAKernels.source(of: "gemm_wgmma.cu")).split(separator: "\n")
         for v in GemmChoice.wgmmaVariants {
             let choice = GemmChoice.wgmma(int8: true, variant: v.name)
-            let pingpong = v.name.hasPrefix("pp_"), schedule = v.name.hasPrefix("pp_") || v.name.hasPrefix("sk_") ? v.name.prefix(3) : ""
+            let schedule = ["pp_", "p3_", "sk_"].first { v.name.hasPrefix($0) } ?? ""
             let name = "gemm_wgmma_\(schedule)##PRECISION##_\(v.bm)x\(v.bn),"
             let line = try #require(lines.first { $0.contains(name) }, "no instantiation of \(name)")
             #expect(line.contains(", \(v.stages), INT8)"), "\(line)")
             #expect(choice.kernel == name.replacingOccurrences(of: "##PRECISION##", with: "i8").dropLast())
-            #expect(choice.threads == (pingpong ? 384 : 128 + 2 * v.bm))
+            #expect(choice.threads == (["pp_": 384, "p3_": 512][schedule] ?? 128 + 2 * v.bm))
             #expect(choice.sharedBytes <= 227 * 1024)
         }
     }
