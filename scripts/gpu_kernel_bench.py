@@ -185,12 +185,12 @@ def gemm_wgmma(prec, variant, a, w, dq, bias, act, q, kind, out, maps=None):
     grid = (min(tiles, SMS), 1) if pingpong else ((N + bn - 1) // bn, (M + bm - 1) // bm)
     threads = 384 if pingpong else 128 + 2 * bm
     mapA, mapB = maps or (tensor_map(a, bm), tensor_map(w, bn))
-    smem = stages * (bm + bn) * 128 + 1024 + 16 * (stages + 1)
+    smem = stages * (bm + bn) * 128 + 1024 + 16 * (stages + 2)
     f = kernel("gemm_wgmma.cu", f"gemm_wgmma_pp_{prec}_{variant[3:]}" if pingpong else f"gemm_wgmma_{prec}_{variant}")
     f.max_dynamic_shared_size_bytes = smem
     values = [mapA, mapB, ctypes.c_int32(M), ctypes.c_int32(N), ctypes.c_int32(K), ctypes.c_uint64(dq.data_ptr() if dq is not None else 0),
               ctypes.c_uint64(bias.data_ptr()), ctypes.c_int32(act), ctypes.c_uint64(q.data_ptr() if q is not None else 0),
-              ctypes.c_int32(kind), ctypes.c_uint64(out.data_ptr()), ctypes.c_int32(N)]
+              ctypes.c_int32(kind), ctypes.c_uint64(out.data_ptr()), ctypes.c_int32(N), ctypes.c_uint64(0)]  # no residual
     params = (ctypes.c_void_p * len(values))(*[ctypes.cast(ctypes.byref(v), ctypes.c_void_p) for v in values])
     stream = cp.cuda.get_current_stream().ptr
     r = libcuda.cuLaunchKernel(ctypes.c_void_p(f.kernel.ptr), grid[0], grid[1], 1, threads, 1, 1, smem,

@@ -1695,6 +1695,8 @@ enum KernelSources {
         //   v = acc · dqScale[n] + bias[n]                           dqScale: int8 → float (activation step × weight step[n]);
         //                                                            null for FP16 (1)
         //   v = gelu(v) if act;  out[m, n] = v as fp16, fp32, or int8 round(v · qScale[n]) saturated (qScale: float → int8)
+        //   float32 output with `residual` (not null): out[m, n] = v + residual[m, n], the residual stream (ldo apart) added
+        //   here so the LayerNorm after the GEMM reads one array, not two (session 18)
         //
         // Why a second GEMM: gemm.cu's mma.sync tiles reach about 250 TOPS at M = 16384 on the H200, where cuBLASLt's INT8
         // reaches 576 and the tensor cores' dense INT8 rate is about 1,979. Hopper's full rate needs its own instructions:
@@ -1886,7 +1888,8 @@ enum KernelSources {
         // Float32 output (8 bytes per lane: whole sectors already) and edge tiles store pairs, the latter behind bounds checks.
         template <int KIND, bool ACT, int BN, typename T>
         __device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, const Columns<BN> &cols, uint4 *__restrict__ staging,
-                                                 int m0, int n0, int M, int N, void *__restrict__ out, int ldo) {
+                                                 int m0, int n0, int M, int N, void *__restrict__ out, int ldo,
+                                                 const float *__restrict__ residual) {
             constexpr int CHUNK = 4, BYTES = KIND == OUT_F16 ? 2 : KIND == OUT_F32 ? 4 : 1;
             constexpr bool INT8_OUT = KIND != OUT_F16 && KIND != OUT_F32;
             static_assert(BN % (8 * CHUNK) == 0, "whole chunks of n8 blocks");
@@ -1899,6 +1902,19 @@ enum KernelSources {
             for (int j0 = 0; j0 < BN / 8; j0 += CHUNK) {
                 float v[CHUNK][4];
                 float2 scale[CHUNK];
+                // Float32 output with the residual stream added (the attention-output and FFN-output GEMMs of the INT8 engine):
+                // the chunk's residual pairs are loaded before its conversions, so their latency overlaps them.
+                float2 res[CHUNK][2];
+                if (KIND == OUT_F32 && residual) {
+        #pragma unroll
+                    for (int j = 0; j < CHUNK; j++)
+        #pragma unroll
+                        for (int h = 0; h < 2; h++) {
+                            const int r = row + 8 * h, n = n0 + (j0 + j) * 8 + t * 2;
+                            res[j][h] = inside || (r < M && n < N) ? *reinterpret_cast<const float2 *>(residual + (size_t)r * ldo + n)
+                                                                   : make_float2(0.f, 0.f);
+                        }
+                }
         #pragma unroll
                 for (int j = 0; j < CHUNK; j++) {
                     const float4 db = cols.dqBias[(j0 + j) * 4 + t];
@@ -1909,6 +1925,13 @@ enum KernelSources {
                         if (ACT) v[j][i] = gelu_scaled(v[j][i], i % 2 ? scale[j].y : scale[j].x);
                     }
                     if (ACT) scale[j] = make_float2(1.f, 1.f);  // int8 out: already scaled
+                    if (KIND == OUT_F32 && residual) {
+        #pragma unroll
+                        for (int h = 0; h < 2; h++) {
+                            v[j][2 * h] += res[j][h].x;
+                            v[j][2 * h + 1] += res[j][h].y;
+                        }
+                    }
                 }
                 if (wide) {
                     __syncwarp();  // the previous chunk's reads of `buf` are done
@@ -1957,8 +1980,9 @@ enum KernelSources {
         // The runtime epilogue choice (output kind × GELU) mapped to the compiled variants.
         template <int BN, typename T>
         __device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, const Columns<BN> &cols, uint4 *__restrict__ staging, int m0,
-                                                 int n0, int M, int N, int act, int outKind, void *__restrict__ out, int ldo) {
-        #define EPILOGUE(KIND, ACT) epilogue<KIND, ACT>(acc, cols, staging, m0, n0, M, N, out, ldo)
+                                                 int n0, int M, int N, int act, int outKind, void *__restrict__ out, int ldo,
+                                                 const float *__restrict__ residual) {
+        #define EPILOGUE(KIND, ACT) epilogue<KIND, ACT>(acc, cols, staging, m0, n0, M, N, out, ldo, residual)
             if (outKind == OUT_F16) {
                 if (act) EPILOGUE(OUT_F16, true); else EPILOGUE(OUT_F16, false);
             } else if (outKind == OUT_F32) {
@@ -2085,7 +2109,8 @@ enum KernelSources {
         template <int CONSUMERS, int BN, int STAGES, bool INT8>
         __device__ __forceinline__ void gemm(const TensorMap &mapA, const TensorMap &mapB, int M, int N, int K,
                                              const float *__restrict__ dqScale, const float *__restrict__ bias, int act,
-                                             const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo) {
+                                             const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo,
+                                             const float *__restrict__ residual) {
             typedef typename Accumulator<INT8>::T T;
             typedef Ring<64 * CONSUMERS, BN, STAGES> R;
             extern __shared__ unsigned char raw[];
@@ -2113,7 +2138,7 @@ enum KernelSources {
             wgmma_wait<0>();
             fence_operands(acc[0]);
             warpgroup_sync(1 + c);
-            epilogue(acc[0], shared.columns[c], shared.staging[c][0], m0 + c * 64, n0, M, N, act, outKind, out, ldo);
+            epilogue(acc[0], shared.columns[c], shared.staging[c][0], m0 + c * 64, n0, M, N, act, outKind, out, ldo, residual);
         }
 
         // Ping-pong schedule (persistent): each of C consumer warpgroups owns whole (64·HALVES) × BN tiles, they take the
@@ -2126,7 +2151,8 @@ enum KernelSources {
         template <int C, int HALVES, int BN, int STAGES, bool INT8>
         __device__ __forceinline__ void gemm_pingpong(const TensorMap &mapA, const TensorMap &mapB, int M, int N, int K,
                                                       const float *__restrict__ dqScale, const float *__restrict__ bias, int act,
-                                                      const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo) {
+                                                      const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo,
+                                                      const float *__restrict__ residual) {
             typedef typename Accumulator<INT8>::T T;
             typedef Ring<64 * HALVES, BN, STAGES> R;
             constexpr int BM = 64 * HALVES;
@@ -2187,7 +2213,7 @@ enum KernelSources {
         #pragma unroll
                 for (int h = 0; h < HALVES; h++) {
                     fence_operands(acc[h]);
-                    epilogue(acc[h], shared.columns[c], shared.staging[c][0], m0 + h * 64, n0, M, N, act, outKind, out, ldo);
+                    epilogue(acc[h], shared.columns[c], shared.staging[c][0], m0 + h * 64, n0, M, N, act, outKind, out, ldo, residual);
                 }
             }
         }
@@ -2216,7 +2242,8 @@ enum KernelSources {
         template <int CONSUMERS, int BN, int STAGES, bool INT8>
         __device__ __forceinline__ void gemm_splitk(const TensorMap &mapA, const TensorMap &mapB, int M, int N, int K,
                                                     const float *__restrict__ dqScale, const float *__restrict__ bias, int act,
-                                                    const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo) {
+                                                    const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo,
+                                                    const float *__restrict__ residual) {
             typedef typename Accumulator<INT8>::T T;
             constexpr int BM = 64 * CONSUMERS, THREADS = 128 * (CONSUMERS + 1), LD = BN + 8, MAX_SPLIT = 16;
             typedef Ring<BM, BN, STAGES> R;
@@ -2307,6 +2334,16 @@ enum KernelSources {
                 for (int e = 0; e < 4; e++) {
                     y[e] = (float)sum[e] * dq[e] + bi[e];
                     if (act) y[e] = gelu(y[e]);
+                }
+                if (residual && outKind == OUT_F32) {  // float32 output with the residual stream added
+                    if (quads && n0 + column + 4 <= N) {
+                        const float4 r = *reinterpret_cast<const float4 *>(residual + (size_t)m * ldo + n0 + column);
+                        y[0] += r.x, y[1] += r.y, y[2] += r.z, y[3] += r.w;
+                    } else {
+        #pragma unroll
+                        for (int e = 0; e < 4; e++)
+                            if (n0 + column + e < N) y[e] += residual[(size_t)m * ldo + n0 + column + e];
+                    }
                 }
                 if (quads && n0 + column + 4 <= N) {
                     const float q4[4] = {qs[0][0], qs[0][1], qs[1][0], qs[1][1]};
@@ -2459,20 +2496,23 @@ enum KernelSources {
         #define WGMMA_VARIANT(NAME, CONSUMERS, BN, STAGES, INT8)                                                               \
             extern "C" __global__ void __launch_bounds__(128 * (CONSUMERS + 1), 1)                                             \
                 NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
-                     const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo) { \
-                gemm<CONSUMERS, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo);         \
+                     const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo,   \
+                     const float *residual) {                                                                                 \
+                gemm<CONSUMERS, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo, residual);         \
             }
         #define PINGPONG_VARIANT(NAME, C, HALVES, BN, STAGES, INT8)                                                            \
             extern "C" __global__ void __launch_bounds__(128 * (C + 1), 1)                                                     \
                 NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
-                     const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo) { \
-                gemm_pingpong<C, HALVES, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo); \
+                     const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo,   \
+                     const float *residual) {                                                                                 \
+                gemm_pingpong<C, HALVES, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo, residual); \
             }
         #define SPLITK_VARIANT(NAME, CONSUMERS, BN, STAGES, INT8)                                                             \
             extern "C" __global__ void __launch_bounds__(128 * (CONSUMERS + 1), 1)                                             \
                 NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
-                     const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo) { \
-                gemm_splitk<CONSUMERS, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo);  \
+                     const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo,   \
+                     const float *residual) {                                                                                 \
+                gemm_splitk<CONSUMERS, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo, residual);  \
             }
         #define WGMMA_VARIANTS(PRECISION, INT8)                                                                                \
             WGMMA_VARIANT(gemm_wgmma_##PRECISION##_128x256, 2, 256, 4, INT8)                                                   \
@@ -2517,6 +2557,8 @@ enum KernelSources {
         //                     pos = t mod S in a padded batch, positions[t] in a packed one (only real tokens, back to back)
         // residual_layernorm: x = dq(q(local)) + dq(q(residual))                             (the residual add's own Q/DQ in
         //                     an all-INT8 recipe, QDQ variants only; dq(q(v)) = sat(rint(v / step))·step, identity at step 0)
+        //                     or x = local, the sum already made by the GEMM before it (SUMMED variants: the GEMM's epilogue
+        //                     added the residual, so this kernel reads one [tokens, H] array instead of two)
         // then, both:         y = (x − mean) / sqrt(var + eps) · gamma + beta               (two-pass variance, float)
         //                     out[t] = y, the residual stream: float32 (F32) or fp16 (local and residual likewise)
         //                     copy[t] = the next linear layers' input, when COPY is 1 (fp16) or 2 (int8:
@@ -2536,7 +2578,8 @@ enum KernelSources {
         // Why templates: every load a thread needs (its quad of local, residual, gamma and beta) is issued before the first
         // is used. An earlier version chose the stream type and the add's Q/DQ with run-time flags per element, and its loads
         // sat in separate basic blocks. The stream type, the add's Q/DQ and the copy kind are template parameters, one kernel
-        // per combination (name: residual_layernorm_<f32|f16>_<qdq|float>_<none|f16|i8>, embed_layernorm_<f32|f16>_<...>).
+        // per combination (name: residual_layernorm_<f32|f16>_<qdq|float|summed>_<none|f16|i8>, summed with f32 only;
+        // embed_layernorm_<f32|f16>_<...>).
         //
         // Layout: row-major [tokens, H]; block = one token, H/4 threads (H % 128 == 0, so whole warps), thread i holds
         // elements 4i…4i+3 (one 16-byte load of float32 or 8-byte load of fp16, coalesced).
@@ -2603,7 +2646,8 @@ enum KernelSources {
             normalize_store<F32, COPY>(x, g, b, H, eps, out, copy, qScale, row);
         }
 
-        template <bool F32, bool QDQ, int COPY>
+        // ADD: 0 float add, 1 the add's Q/DQ, 2 summed (x = local; `residual` unread).
+        template <bool F32, int ADD, int COPY>
         __device__ __forceinline__ void residual_layernorm(const void *__restrict__ local, const void *__restrict__ residual,
                                                            float localStep, float residualStep, const float *__restrict__ gamma,
                                                            const float *__restrict__ beta, float eps, int H, void *__restrict__ out,
@@ -2614,9 +2658,11 @@ enum KernelSources {
             wait_for_producers();
             allow_dependents();
             const size_t i = (size_t)row * H + 4 * threadIdx.x;
-            const float4 l = load4<F32>(local, i), r = load4<F32>(residual, i);
+            const float4 l = load4<F32>(local, i), r = ADD == 2 ? make_float4(0.f, 0.f, 0.f, 0.f) : load4<F32>(residual, i);
             float4 x;
-            if (QDQ)
+            if (ADD == 2)
+                x = l;
+            else if (ADD == 1)
                 x = make_float4(fake_quantize(l.x, localStep) + fake_quantize(r.x, residualStep),
                                 fake_quantize(l.y, localStep) + fake_quantize(r.y, residualStep),
                                 fake_quantize(l.z, localStep) + fake_quantize(r.z, residualStep),
@@ -2641,24 +2687,27 @@ enum KernelSources {
         EMBED_LAYERNORM(embed_layernorm_f16_f16, false, 1)
         EMBED_LAYERNORM(embed_layernorm_f16_i8, false, 2)
 
-        #define RESIDUAL_LAYERNORM(NAME, F32, QDQ, COPY)                                                                           \
+        #define RESIDUAL_LAYERNORM(NAME, F32, ADD, COPY)                                                                           \
             extern "C" __global__ void NAME(const void *local, const void *residual, float localStep, float residualStep,          \
                                             const float *gamma, const float *beta, float eps, int H, void *out, void *copy,         \
                                             float qScale) {                                                                        \
-                residual_layernorm<F32, QDQ, COPY>(local, residual, localStep, residualStep, gamma, beta, eps, H, out, copy, qScale); \
+                residual_layernorm<F32, ADD, COPY>(local, residual, localStep, residualStep, gamma, beta, eps, H, out, copy, qScale); \
             }
-        RESIDUAL_LAYERNORM(residual_layernorm_f32_float_none, true, false, 0)
-        RESIDUAL_LAYERNORM(residual_layernorm_f32_float_f16, true, false, 1)
-        RESIDUAL_LAYERNORM(residual_layernorm_f32_float_i8, true, false, 2)
-        RESIDUAL_LAYERNORM(residual_layernorm_f32_qdq_none, true, true, 0)
-        RESIDUAL_LAYERNORM(residual_layernorm_f32_qdq_f16, true, true, 1)
-        RESIDUAL_LAYERNORM(residual_layernorm_f32_qdq_i8, true, true, 2)
-        RESIDUAL_LAYERNORM(residual_layernorm_f16_float_none, false, false, 0)
-        RESIDUAL_LAYERNORM(residual_layernorm_f16_float_f16, false, false, 1)
-        RESIDUAL_LAYERNORM(residual_layernorm_f16_float_i8, false, false, 2)
-        RESIDUAL_LAYERNORM(residual_layernorm_f16_qdq_none, false, true, 0)
-        RESIDUAL_LAYERNORM(residual_layernorm_f16_qdq_f16, false, true, 1)
-        RESIDUAL_LAYERNORM(residual_layernorm_f16_qdq_i8, false, true, 2)
+        RESIDUAL_LAYERNORM(residual_layernorm_f32_float_none, true, 0, 0)
+        RESIDUAL_LAYERNORM(residual_layernorm_f32_float_f16, true, 0, 1)
+        RESIDUAL_LAYERNORM(residual_layernorm_f32_float_i8, true, 0, 2)
+        RESIDUAL_LAYERNORM(residual_layernorm_f32_qdq_none, true, 1, 0)
+        RESIDUAL_LAYERNORM(residual_layernorm_f32_qdq_f16, true, 1, 1)
+        RESIDUAL_LAYERNORM(residual_layernorm_f32_qdq_i8, true, 1, 2)
+        RESIDUAL_LAYERNORM(residual_layernorm_f32_summed_none, true, 2, 0)
+        RESIDUAL_LAYERNORM(residual_layernorm_f32_summed_f16, true, 2, 1)
+        RESIDUAL_LAYERNORM(residual_layernorm_f32_summed_i8, true, 2, 2)
+        RESIDUAL_LAYERNORM(residual_layernorm_f16_float_none, false, 0, 0)
+        RESIDUAL_LAYERNORM(residual_layernorm_f16_float_f16, false, 0, 1)
+        RESIDUAL_LAYERNORM(residual_layernorm_f16_float_i8, false, 0, 2)
+        RESIDUAL_LAYERNORM(residual_layernorm_f16_qdq_none, false, 1, 0)
+        RESIDUAL_LAYERNORM(residual_layernorm_f16_qdq_f16, false, 1, 1)
+        RESIDUAL_LAYERNORM(residual_layernorm_f16_qdq_i8, false, 1, 2)
         """#,
         "qa_head.cu": #"""
         // qa_head: the extractive-QA head, start/end logits = hidden · Wᵀ + b with W [2, H] (float), one warp per token;

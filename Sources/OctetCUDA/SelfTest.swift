@@ -183,7 +183,8 @@ public struct CUDASelfTest {
     /// One GEMM variant path (the engine's choice for the shape, or a forced split-K) against a CPU reference:
     /// int32 sums exact, then the float epilogue: fp16 output within 1e-3 relative (fp16 rounding), GELU + int8
     /// output within 1 (a float rounding difference can move a value across a .5 boundary), GELU + float32 output
-    /// within 1e-4 relative (float32 sums of up to thousands of products, and GELU's erf within 5e-7 absolute).
+    /// within 1e-4 relative (float32 sums of up to thousands of products, and GELU's erf within 5e-7 absolute); for the
+    /// wgmma kernels also float32 output with a residual stream added in the epilogue, within 1e-4 relative.
     /// `library`: run cuBLASLt's plan (`LtHalfGemm`, FP16, fp16 output only) instead of Octet's kernel.
     /// `choices`: run each of these kernels against the same reference instead (the tuner's candidates).
     func gemm(m: Int, n: Int, k: Int, int8: Bool, forceSplit: Int? = nil, forced: GemmChoice? = nil, library: CuBLASLt? = nil,
@@ -229,6 +230,10 @@ public struct CUDASelfTest {
         try qBuffer.upload([Float](repeating: qScale, count: n))
         let out16 = try device.allocate(m * n * 2), out8 = try device.allocate(m * n), out32 = try device.allocate(m * n * 4)
         try out16.fill(byte: 0xFF)  // fp16 NaN: an element never written fails
+        let residual = (0..<(m * n)).map { _ in Float.random(in: -4...4, using: &generator) }
+        let residualBuffer = try device.allocate(m * n * 4), summed = try device.allocate(m * n * 4)
+        try residualBuffer.upload(residual)
+        let summedReference = zip(reference, residual).map { $0 + Double($1) }
         if let library {
             let halfBias = try device.allocate(n * 2)
             try halfBias.upload(bias.map { Float16($0).bitPattern })
@@ -255,6 +260,14 @@ public struct CUDASelfTest {
                 try module.launch(choice.kernel, grid: shape.grid, block: shape.block, sharedBytes: choice.sharedBytes, cluster: shape.cluster,
                                   arguments: shape.arguments)
             }
+            if choice.wgmma {
+                try summed.fill(byte: 0xFF)
+                let shape = try choice.launchShape(device: device, a: a.address, weight: w.address, m: m, n: n, k: k,
+                                                   dqScale: int8 ? dqBuffer.address : 0, bias: biasBuffer.address, gelu: false,
+                                                   qScale: 0, outKind: 1, output: summed.address, residual: residualBuffer.address)
+                try module.launch(choice.kernel, grid: shape.grid, block: shape.block, sharedBytes: choice.sharedBytes, cluster: shape.cluster,
+                                  arguments: shape.arguments)
+            }
             let got16 = try out16.download(Float16.self, count: m * n), got8 = try out8.download(Int8.self, count: m * n)
             let got32 = try out32.download(Float.self, count: m * n)
             var worst8 = 0.0
@@ -268,6 +281,11 @@ public struct CUDASelfTest {
                         Result(name: label + " gelu int8 out", elements: m * n, error: worst8, tolerance: 1, detail: "largest int8 difference"),
                         Result(name: label + " gelu f32 out", elements: m * n, error: relativeError(got32, gelu), tolerance: 1e-4,
                                detail: "relative L2 error against float64 GELU")]
+            if choice.wgmma {
+                let got = try summed.download(Float.self, count: m * n)
+                results.append(Result(name: label + " f32 out + residual", elements: m * n, error: relativeError(got, summedReference),
+                                      tolerance: 1e-4, detail: "relative L2 error against float64 sums plus the residual"))
+            }
         }
         return results
     }

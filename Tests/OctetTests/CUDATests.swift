@@ -347,6 +347,11 @@ enum GPU {
                     }
                 }
             }
+            if file == "layernorm.cu" {  // every residual LayerNorm `residualNorm` names (summed: the GEMM added the residual)
+                for name in ["f32_float", "f32_qdq", "f32_summed", "f16_float", "f16_qdq"].flatMap({ add in ["none", "f16", "i8"].map { "residual_layernorm_\(add)_\($0)" } }) {
+                    #expect(module.cubin.range(of: Data((name + "\0").utf8)) != nil, "no \(name) in layernorm.cu")
+                }
+            }
             guard file == "attention_mma.cu" else { continue }
             // Every kernel name the engine's attention choice can produce is a function of the cubin (its symbol
             // table holds the names), and its shared memory fits a block at the longest sequence.

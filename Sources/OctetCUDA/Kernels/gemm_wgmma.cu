@@ -6,6 +6,8 @@
 //   v = acc · dqScale[n] + bias[n]                           dqScale: int8 → float (activation step × weight step[n]);
 //                                                            null for FP16 (1)
 //   v = gelu(v) if act;  out[m, n] = v as fp16, fp32, or int8 round(v · qScale[n]) saturated (qScale: float → int8)
+//   float32 output with `residual` (not null): out[m, n] = v + residual[m, n], the residual stream (ldo apart) added
+//   here so the LayerNorm after the GEMM reads one array, not two (session 18)
 //
 // Why a second GEMM: gemm.cu's mma.sync tiles reach about 250 TOPS at M = 16384 on the H200, where cuBLASLt's INT8
 // reaches 576 and the tensor cores' dense INT8 rate is about 1,979. Hopper's full rate needs its own instructions:
@@ -197,7 +199,8 @@ __device__ __forceinline__ void warpgroup_sync(int id) { asm volatile("bar.sync 
 // Float32 output (8 bytes per lane: whole sectors already) and edge tiles store pairs, the latter behind bounds checks.
 template <int KIND, bool ACT, int BN, typename T>
 __device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, const Columns<BN> &cols, uint4 *__restrict__ staging,
-                                         int m0, int n0, int M, int N, void *__restrict__ out, int ldo) {
+                                         int m0, int n0, int M, int N, void *__restrict__ out, int ldo,
+                                         const float *__restrict__ residual) {
     constexpr int CHUNK = 4, BYTES = KIND == OUT_F16 ? 2 : KIND == OUT_F32 ? 4 : 1;
     constexpr bool INT8_OUT = KIND != OUT_F16 && KIND != OUT_F32;
     static_assert(BN % (8 * CHUNK) == 0, "whole chunks of n8 blocks");
@@ -210,6 +213,19 @@ __device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, const Colum
     for (int j0 = 0; j0 < BN / 8; j0 += CHUNK) {
         float v[CHUNK][4];
         float2 scale[CHUNK];
+        // Float32 output with the residual stream added (the attention-output and FFN-output GEMMs of the INT8 engine):
+        // the chunk's residual pairs are loaded before its conversions, so their latency overlaps them.
+        float2 res[CHUNK][2];
+        if (KIND == OUT_F32 && residual) {
+#pragma unroll
+            for (int j = 0; j < CHUNK; j++)
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    const int r = row + 8 * h, n = n0 + (j0 + j) * 8 + t * 2;
+                    res[j][h] = inside || (r < M && n < N) ? *reinterpret_cast<const float2 *>(residual + (size_t)r * ldo + n)
+                                                           : make_float2(0.f, 0.f);
+                }
+        }
 #pragma unroll
         for (int j = 0; j < CHUNK; j++) {
             const float4 db = cols.dqBias[(j0 + j) * 4 + t];
@@ -220,6 +236,13 @@ __device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, const Colum
                 if (ACT) v[j][i] = gelu_scaled(v[j][i], i % 2 ? scale[j].y : scale[j].x);
             }
             if (ACT) scale[j] = make_float2(1.f, 1.f);  // int8 out: already scaled
+            if (KIND == OUT_F32 && residual) {
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    v[j][2 * h] += res[j][h].x;
+                    v[j][2 * h + 1] += res[j][h].y;
+                }
+            }
         }
         if (wide) {
             __syncwarp();  // the previous chunk's reads of `buf` are done
@@ -268,8 +291,9 @@ __device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, const Colum
 // The runtime epilogue choice (output kind × GELU) mapped to the compiled variants.
 template <int BN, typename T>
 __device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, const Columns<BN> &cols, uint4 *__restrict__ staging, int m0,
-                                         int n0, int M, int N, int act, int outKind, void *__restrict__ out, int ldo) {
-#define EPILOGUE(KIND, ACT) epilogue<KIND, ACT>(acc, cols, staging, m0, n0, M, N, out, ldo)
+                                         int n0, int M, int N, int act, int outKind, void *__restrict__ out, int ldo,
+                                         const float *__restrict__ residual) {
+#define EPILOGUE(KIND, ACT) epilogue<KIND, ACT>(acc, cols, staging, m0, n0, M, N, out, ldo, residual)
     if (outKind == OUT_F16) {
         if (act) EPILOGUE(OUT_F16, true); else EPILOGUE(OUT_F16, false);
     } else if (outKind == OUT_F32) {
@@ -396,7 +420,8 @@ template <int HALVES, int BN, typename T> __device__ __forceinline__ void zero(F
 template <int CONSUMERS, int BN, int STAGES, bool INT8>
 __device__ __forceinline__ void gemm(const TensorMap &mapA, const TensorMap &mapB, int M, int N, int K,
                                      const float *__restrict__ dqScale, const float *__restrict__ bias, int act,
-                                     const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo) {
+                                     const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo,
+                                     const float *__restrict__ residual) {
     typedef typename Accumulator<INT8>::T T;
     typedef Ring<64 * CONSUMERS, BN, STAGES> R;
     extern __shared__ unsigned char raw[];
@@ -424,7 +449,7 @@ __device__ __forceinline__ void gemm(const TensorMap &mapA, const TensorMap &map
     wgmma_wait<0>();
     fence_operands(acc[0]);
     warpgroup_sync(1 + c);
-    epilogue(acc[0], shared.columns[c], shared.staging[c][0], m0 + c * 64, n0, M, N, act, outKind, out, ldo);
+    epilogue(acc[0], shared.columns[c], shared.staging[c][0], m0 + c * 64, n0, M, N, act, outKind, out, ldo, residual);
 }
 
 // Ping-pong schedule (persistent): each of C consumer warpgroups owns whole (64·HALVES) × BN tiles, they take the
@@ -437,7 +462,8 @@ __device__ __forceinline__ void gemm(const TensorMap &mapA, const TensorMap &map
 template <int C, int HALVES, int BN, int STAGES, bool INT8>
 __device__ __forceinline__ void gemm_pingpong(const TensorMap &mapA, const TensorMap &mapB, int M, int N, int K,
                                               const float *__restrict__ dqScale, const float *__restrict__ bias, int act,
-                                              const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo) {
+                                              const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo,
+                                              const float *__restrict__ residual) {
     typedef typename Accumulator<INT8>::T T;
     typedef Ring<64 * HALVES, BN, STAGES> R;
     constexpr int BM = 64 * HALVES;
@@ -498,7 +524,7 @@ __device__ __forceinline__ void gemm_pingpong(const TensorMap &mapA, const Tenso
 #pragma unroll
         for (int h = 0; h < HALVES; h++) {
             fence_operands(acc[h]);
-            epilogue(acc[h], shared.columns[c], shared.staging[c][0], m0 + h * 64, n0, M, N, act, outKind, out, ldo);
+            epilogue(acc[h], shared.columns[c], shared.staging[c][0], m0 + h * 64, n0, M, N, act, outKind, out, ldo, residual);
         }
     }
 }
@@ -527,7 +553,8 @@ __device__ __forceinline__ void gemm_pingpong(const TensorMap &mapA, const Tenso
 template <int CONSUMERS, int BN, int STAGES, bool INT8>
 __device__ __forceinline__ void gemm_splitk(const TensorMap &mapA, const TensorMap &mapB, int M, int N, int K,
                                             const float *__restrict__ dqScale, const float *__restrict__ bias, int act,
-                                            const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo) {
+                                            const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo,
+                                            const float *__restrict__ residual) {
     typedef typename Accumulator<INT8>::T T;
     constexpr int BM = 64 * CONSUMERS, THREADS = 128 * (CONSUMERS + 1), LD = BN + 8, MAX_SPLIT = 16;
     typedef Ring<BM, BN, STAGES> R;
@@ -618,6 +645,16 @@ __device__ __forceinline__ void gemm_splitk(const TensorMap &mapA, const TensorM
         for (int e = 0; e < 4; e++) {
             y[e] = (float)sum[e] * dq[e] + bi[e];
             if (act) y[e] = gelu(y[e]);
+        }
+        if (residual && outKind == OUT_F32) {  // float32 output with the residual stream added
+            if (quads && n0 + column + 4 <= N) {
+                const float4 r = *reinterpret_cast<const float4 *>(residual + (size_t)m * ldo + n0 + column);
+                y[0] += r.x, y[1] += r.y, y[2] += r.z, y[3] += r.w;
+            } else {
+#pragma unroll
+                for (int e = 0; e < 4; e++)
+                    if (n0 + column + e < N) y[e] += residual[(size_t)m * ldo + n0 + column + e];
+            }
         }
         if (quads && n0 + column + 4 <= N) {
             const float q4[4] = {qs[0][0], qs[0][1], qs[1][0], qs[1][1]};
@@ -770,20 +807,23 @@ __device__ __forceinline__ void gemm_layernorm(const TensorMap &mapA, const Tens
 #define WGMMA_VARIANT(NAME, CONSUMERS, BN, STAGES, INT8)                                                               \
     extern "C" __global__ void __launch_bounds__(128 * (CONSUMERS + 1), 1)                                             \
         NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
-             const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo) { \
-        gemm<CONSUMERS, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo);         \
+             const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo,   \
+             const float *residual) {                                                                                 \
+        gemm<CONSUMERS, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo, residual);         \
     }
 #define PINGPONG_VARIANT(NAME, C, HALVES, BN, STAGES, INT8)                                                            \
     extern "C" __global__ void __launch_bounds__(128 * (C + 1), 1)                                                     \
         NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
-             const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo) { \
-        gemm_pingpong<C, HALVES, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo); \
+             const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo,   \
+             const float *residual) {                                                                                 \
+        gemm_pingpong<C, HALVES, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo, residual); \
     }
 #define SPLITK_VARIANT(NAME, CONSUMERS, BN, STAGES, INT8)                                                             \
     extern "C" __global__ void __launch_bounds__(128 * (CONSUMERS + 1), 1)                                             \
         NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
-             const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo) { \
-        gemm_splitk<CONSUMERS, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo);  \
+             const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo,   \
+             const float *residual) {                                                                                 \
+        gemm_splitk<CONSUMERS, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo, residual);  \
     }
 #define WGMMA_VARIANTS(PRECISION, INT8)                                                                                \
     WGMMA_VARIANT(gemm_wgmma_##PRECISION##_128x256, 2, 256, 4, INT8)                                                   \

@@ -4,6 +4,8 @@
 //                     pos = t mod S in a padded batch, positions[t] in a packed one (only real tokens, back to back)
 // residual_layernorm: x = dq(q(local)) + dq(q(residual))                             (the residual add's own Q/DQ in
 //                     an all-INT8 recipe, QDQ variants only; dq(q(v)) = sat(rint(v / step))·step, identity at step 0)
+//                     or x = local, the sum already made by the GEMM before it (SUMMED variants: the GEMM's epilogue
+//                     added the residual, so this kernel reads one [tokens, H] array instead of two)
 // then, both:         y = (x − mean) / sqrt(var + eps) · gamma + beta               (two-pass variance, float)
 //                     out[t] = y, the residual stream: float32 (F32) or fp16 (local and residual likewise)
 //                     copy[t] = the next linear layers' input, when COPY is 1 (fp16) or 2 (int8:
@@ -23,7 +25,8 @@
 // Why templates: every load a thread needs (its quad of local, residual, gamma and beta) is issued before the first
 // is used. An earlier version chose the stream type and the add's Q/DQ with run-time flags per element, and its loads
 // sat in separate basic blocks. The stream type, the add's Q/DQ and the copy kind are template parameters, one kernel
-// per combination (name: residual_layernorm_<f32|f16>_<qdq|float>_<none|f16|i8>, embed_layernorm_<f32|f16>_<...>).
+// per combination (name: residual_layernorm_<f32|f16>_<qdq|float|summed>_<none|f16|i8>, summed with f32 only;
+// embed_layernorm_<f32|f16>_<...>).
 //
 // Layout: row-major [tokens, H]; block = one token, H/4 threads (H % 128 == 0, so whole warps), thread i holds
 // elements 4i…4i+3 (one 16-byte load of float32 or 8-byte load of fp16, coalesced).
@@ -90,7 +93,8 @@ __device__ __forceinline__ void embed_layernorm(const int *__restrict__ ids, con
     normalize_store<F32, COPY>(x, g, b, H, eps, out, copy, qScale, row);
 }
 
-template <bool F32, bool QDQ, int COPY>
+// ADD: 0 float add, 1 the add's Q/DQ, 2 summed (x = local; `residual` unread).
+template <bool F32, int ADD, int COPY>
 __device__ __forceinline__ void residual_layernorm(const void *__restrict__ local, const void *__restrict__ residual,
                                                    float localStep, float residualStep, const float *__restrict__ gamma,
                                                    const float *__restrict__ beta, float eps, int H, void *__restrict__ out,
@@ -101,9 +105,11 @@ __device__ __forceinline__ void residual_layernorm(const void *__restrict__ loca
     wait_for_producers();
     allow_dependents();
     const size_t i = (size_t)row * H + 4 * threadIdx.x;
-    const float4 l = load4<F32>(local, i), r = load4<F32>(residual, i);
+    const float4 l = load4<F32>(local, i), r = ADD == 2 ? make_float4(0.f, 0.f, 0.f, 0.f) : load4<F32>(residual, i);
     float4 x;
-    if (QDQ)
+    if (ADD == 2)
+        x = l;
+    else if (ADD == 1)
         x = make_float4(fake_quantize(l.x, localStep) + fake_quantize(r.x, residualStep),
                         fake_quantize(l.y, localStep) + fake_quantize(r.y, residualStep),
                         fake_quantize(l.z, localStep) + fake_quantize(r.z, residualStep),
@@ -128,21 +134,24 @@ EMBED_LAYERNORM(embed_layernorm_f16_none, false, 0)
 EMBED_LAYERNORM(embed_layernorm_f16_f16, false, 1)
 EMBED_LAYERNORM(embed_layernorm_f16_i8, false, 2)
 
-#define RESIDUAL_LAYERNORM(NAME, F32, QDQ, COPY)                                                                           \
+#define RESIDUAL_LAYERNORM(NAME, F32, ADD, COPY)                                                                           \
     extern "C" __global__ void NAME(const void *local, const void *residual, float localStep, float residualStep,          \
                                     const float *gamma, const float *beta, float eps, int H, void *out, void *copy,         \
                                     float qScale) {                                                                        \
-        residual_layernorm<F32, QDQ, COPY>(local, residual, localStep, residualStep, gamma, beta, eps, H, out, copy, qScale); \
+        residual_layernorm<F32, ADD, COPY>(local, residual, localStep, residualStep, gamma, beta, eps, H, out, copy, qScale); \
     }
-RESIDUAL_LAYERNORM(residual_layernorm_f32_float_none, true, false, 0)
-RESIDUAL_LAYERNORM(residual_layernorm_f32_float_f16, true, false, 1)
-RESIDUAL_LAYERNORM(residual_layernorm_f32_float_i8, true, false, 2)
-RESIDUAL_LAYERNORM(residual_layernorm_f32_qdq_none, true, true, 0)
-RESIDUAL_LAYERNORM(residual_layernorm_f32_qdq_f16, true, true, 1)
-RESIDUAL_LAYERNORM(residual_layernorm_f32_qdq_i8, true, true, 2)
-RESIDUAL_LAYERNORM(residual_layernorm_f16_float_none, false, false, 0)
-RESIDUAL_LAYERNORM(residual_layernorm_f16_float_f16, false, false, 1)
-RESIDUAL_LAYERNORM(residual_layernorm_f16_float_i8, false, false, 2)
-RESIDUAL_LAYERNORM(residual_layernorm_f16_qdq_none, false, true, 0)
-RESIDUAL_LAYERNORM(residual_layernorm_f16_qdq_f16, false, true, 1)
-RESIDUAL_LAYERNORM(residual_layernorm_f16_qdq_i8, false, true, 2)
+RESIDUAL_LAYERNORM(residual_layernorm_f32_float_none, true, 0, 0)
+RESIDUAL_LAYERNORM(residual_layernorm_f32_float_f16, true, 0, 1)
+RESIDUAL_LAYERNORM(residual_layernorm_f32_float_i8, true, 0, 2)
+RESIDUAL_LAYERNORM(residual_layernorm_f32_qdq_none, true, 1, 0)
+RESIDUAL_LAYERNORM(residual_layernorm_f32_qdq_f16, true, 1, 1)
+RESIDUAL_LAYERNORM(residual_layernorm_f32_qdq_i8, true, 1, 2)
+RESIDUAL_LAYERNORM(residual_layernorm_f32_summed_none, true, 2, 0)
+RESIDUAL_LAYERNORM(residual_layernorm_f32_summed_f16, true, 2, 1)
+RESIDUAL_LAYERNORM(residual_layernorm_f32_summed_i8, true, 2, 2)
+RESIDUAL_LAYERNORM(residual_layernorm_f16_float_none, false, 0, 0)
+RESIDUAL_LAYERNORM(residual_layernorm_f16_float_f16, false, 0, 1)
+RESIDUAL_LAYERNORM(residual_layernorm_f16_float_i8, false, 0, 2)
+RESIDUAL_LAYERNORM(residual_layernorm_f16_qdq_none, false, 1, 0)
+RESIDUAL_LAYERNORM(residual_layernorm_f16_qdq_f16, false, 1, 1)
+RESIDUAL_LAYERNORM(residual_layernorm_f16_qdq_i8, false, 1, 2)
