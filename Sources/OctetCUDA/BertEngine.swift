@@ -659,11 +659,11 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
 
     /// What `refine` times for one GEMM shape: the `passCandidates` fastest of `measured` (name, plan, µs as `tune`
     /// timed them alone), then the fastest split-K wgmma plan when none is among them, then `rule`'s plan when it was
-    /// measured and is not among them (the rule's plans measured faster in the pass than alone). Why the split-K plan:
-    /// its blocks fetch their first weight slabs before waiting for the previous kernel, so under programmatic
-    /// dependent launch it gains more in the pass than alone. In session 18 FP16 BERT-large s384 b1's pass took 1.173 ms
-    /// with the FFN in on the 128×128 split-K tile, and 1.306 ms on the cooperative tile that was faster alone. Once a
-    /// new candidate pushed the split-K tile out of the three fastest, the pass took 1.235 ms.
+    /// measured and is not among them (the rule's plans measured faster in the pass than alone), so up to five. Why the
+    /// split-K plan (split or not: a split of 1 is a plain launch of the same kernel): split-K plans have measured faster
+    /// in the pass than alone. In session 18 FP16 BERT-large s384 b1's pass took 1.173 ms with the FFN in on the
+    /// 128×128 split-K tile, and 1.306 ms on the cooperative tile that was faster alone. Once a new candidate pushed the
+    /// split-K tile out of the three fastest, the pass took 1.235 ms.
     static func shortlist(_ measured: [(name: String, plan: GemmPlan, microseconds: Double)], rule: GemmPlan) -> [(name: String, plan: GemmPlan)] {
         let sorted = measured.sorted { $0.microseconds < $1.microseconds }
         var list = sorted.prefix(passCandidates).map { (name: $0.name, plan: $0.plan) }
@@ -831,8 +831,9 @@ struct AttentionChoice {
     static let residentInt8 = ProcessInfo.processInfo.environment["OCTET_ATTENTION_RESIDENT"] != "0"
     /// Whether int8 attention on small grids splits its keys over a cluster (unless `OCTET_ATTENTION_SPLIT=0`).
     static let splitInt8 = ProcessInfo.processInfo.environment["OCTET_ATTENTION_SPLIT"] != "0"
-    /// Key groups of the fp16 one-pass kernel (`OCTET_ATTENTION_GROUPS`: 1 turns them off, 2 or 3 forces that many on
-    /// small grids; default: as many as the key chunks, at most 3, on grids with fewer blocks than multiprocessors).
+    /// Key groups of the fp16 one-pass kernel (`OCTET_ATTENTION_GROUPS`: 1 turns them off, 2 or 3 sets the most on small
+    /// grids, never more than the 64-key chunks; other numbers are clamped to 1…3; default: as many as the key chunks,
+    /// at most 3, on grids with fewer blocks than multiprocessors).
     static let keyGroups: Int? = ProcessInfo.processInfo.environment["OCTET_ATTENTION_GROUPS"].flatMap(Int.init).map { min(max($0, 1), 3) }
     /// The kernel's name and its dynamic shared memory in bytes.
     let kernel: String, sharedBytes: Int

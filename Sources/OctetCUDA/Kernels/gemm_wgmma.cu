@@ -192,7 +192,8 @@ __device__ __forceinline__ void warpgroup_sync(int id) { asm volatile("bar.sync 
 // (Nsight Compute, session 17). So a tile wholly inside the matrix (rows and `out` 16-byte aligned) passes each chunk
 // through its warp's 1 KB of shared memory (`staging`): the lanes write their pairs in the fragment layout (16 rows ×
 // 64 bytes fp16, 16 × 32 int8), then each lane reads 16 contiguous bytes of a row back and stores them, a warp
-// covering whole rows of the chunk (64 or 32 bytes: whole sectors). The 16-byte units of a row are XOR-swizzled by
+// covering whole rows of the chunk (64 or 32 bytes: whole sectors where the row pitch is a multiple of 32 bytes, as at
+// every BERT shape; `wide` asks only 16). The 16-byte units of a row are XOR-swizzled by
 // row (fp16: unit j ^ (r/2 mod 4); int8: unit ^ (r/4 mod 2)), which makes both the writes (a lane's word at row
 // g (+8), unit j) and the 16-byte reads free of bank conflicts. The session-17 form transposed each chunk across the
 // quad with shuffles and selects instead: about 6 instructions per output against 1 here (SASS counts, cuobjdump).
@@ -612,6 +613,7 @@ __device__ __forceinline__ void gemm_splitk(const TensorMap &mapA, const TensorM
     }
     // A lane's four columns as one store where rows keep 16-byte alignment (`store_quad`), else as two pairs.
     const bool quads = ldo % 4 == 0 && (reinterpret_cast<size_t>(out) & 15) == 0;
+    const bool residualQuads = ldo % 4 == 0 && (reinterpret_cast<size_t>(residual) & 15) == 0;
     const int rank = (int)cluster_rank();
     cluster_sync();  // every block's partial tile is complete and visible to the cluster
     const int rowEnd = (rank + 1) * BM / split;
@@ -640,16 +642,17 @@ __device__ __forceinline__ void gemm_splitk(const TensorMap &mapA, const TensorM
         }
         const int m = m0 + r;
         if (m >= M) continue;
-        float y[4];
+        float y[4], q[2][2] = {{qs[0][0], qs[0][1]}, {qs[1][0], qs[1][1]}};
 #pragma unroll
-        for (int e = 0; e < 4; e++) {
-            y[e] = (float)sum[e] * dq[e] + bi[e];
-            if (act) y[e] = gelu(y[e]);
+        for (int h = 0; h < 2; h++) {
+            y[2 * h] = (float)sum[2 * h] * dq[2 * h] + bi[2 * h];
+            y[2 * h + 1] = (float)sum[2 * h + 1] * dq[2 * h + 1] + bi[2 * h + 1];
+            if (act) gelu_pair(y[2 * h], y[2 * h + 1], outKind, q[h]);
         }
         if (residual && outKind == OUT_F32) {  // float32 output with the residual stream added
-            if (quads && n0 + column + 4 <= N) {
-                const float4 r = *reinterpret_cast<const float4 *>(residual + (size_t)m * ldo + n0 + column);
-                y[0] += r.x, y[1] += r.y, y[2] += r.z, y[3] += r.w;
+            if (residualQuads && n0 + column + 4 <= N) {
+                const float4 add = *reinterpret_cast<const float4 *>(residual + (size_t)m * ldo + n0 + column);
+                y[0] += add.x, y[1] += add.y, y[2] += add.z, y[3] += add.w;
             } else {
 #pragma unroll
                 for (int e = 0; e < 4; e++)
@@ -657,13 +660,13 @@ __device__ __forceinline__ void gemm_splitk(const TensorMap &mapA, const TensorM
             }
         }
         if (quads && n0 + column + 4 <= N) {
-            const float q4[4] = {qs[0][0], qs[0][1], qs[1][0], qs[1][1]};
+            const float q4[4] = {q[0][0], q[0][1], q[1][0], q[1][1]};
             store_quad(out, ldo, outKind, m, n0 + column, y, q4);
             continue;
         }
 #pragma unroll
         for (int h = 0; h < 2; h++)
-            if (n0 + column + 2 * h < N) store_pair(out, ldo, outKind, m, n0 + column + 2 * h, y[2 * h], y[2 * h + 1], qs[h]);
+            if (n0 + column + 2 * h < N) store_pair(out, ldo, outKind, m, n0 + column + 2 * h, y[2 * h], y[2 * h + 1], q[h]);
     }
     cluster_sync();  // no block leaves while another still reads its shared memory
 }
@@ -803,7 +806,7 @@ __device__ __forceinline__ void gemm_layernorm(const TensorMap &mapA, const Tens
 // warpgroups). 128 + 128·CONSUMERS threads (ping-pong: 384, p3: 512); shared memory STAGES × (BM + BN) × 128
 // bytes + 1,024 (alignment) + 16 × (STAGES + 2) (barriers) of dynamic shared memory, plus, for the cooperative and
 // ping-pong kernels, 12 × BN + 4,096 bytes of static shared memory per consumer warpgroup (`EpilogueShared`: 2 in
-// ping-pong).
+// ping-pong, 3 in p3).
 #define WGMMA_VARIANT(NAME, CONSUMERS, BN, STAGES, INT8)                                                               \
     extern "C" __global__ void __launch_bounds__(128 * (CONSUMERS + 1), 1)                                             \
         NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
