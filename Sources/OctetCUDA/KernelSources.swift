@@ -1369,10 +1369,10 @@ enum KernelSources {
         //     gelu(z)·2h = z·h · (Q(z²) + z·P(z²)) / Q(z²)      (z clamped to ±4√2 inside P, Q and the z·P term only)
         // for any per-column h: h = 1/2 gives GELU, h = qScale/2 GELU already scaled for int8 quantization. Against the CPU's
         // form it differs by float rounding (at most 1.9e-6 absolute over |z| ≤ 12, simulated in float32 with numpy: the
-        // same size as either form's distance from exact GELU). Beyond the clamp the approximation's overshoot of erf(−4√2/√2)
-        // past −1 (about 5e-8) is not rounded away as the CPU's 1 + erf rounds it, so for z < −4√2 the result is about
-        // +4.7e-8·|z| where GELU is −0: under 1e-6 for |z| < 20 and far below an int8 step for any activation BERT produces
-        // (a numerator clamped to ≤ 0 would fix it with one more instruction per output; docs/GPU.md, Next). Why not CUDA's erff: it branches on |x|, and in a GEMM
+        // same size as either form's distance from exact GELU). Beyond the clamp the approximation's overshoot of erf past −1
+        // (about 5e-8) is not rounded away as the CPU's 1 + erf rounds it, so for z < −4√2 the result is about +4.7e-8·|z|
+        // where GELU is −0: under 1e-6 for |z| < 20 and far below an int8 step for any activation BERT produces (a numerator
+        // clamped to ≤ 0 would fix it with one more instruction per output; docs/GPU.md, Next). Why not CUDA's erff: it branches on |x|, and in a GEMM
         // epilogue that converts 64–128 accumulators per thread the branches kept every conversion in series; this form is
         // branch-free, so independent conversions interleave. Cost per output (SASS counted with cuobjdump): 2 FMNMX,
         // 1 FMUL, 10 FFMA, 1 FFMA for the numerator, 1 MUFU.RCP, 3 FMUL. The reciprocal is `rcp.approx.ftz` (relative error
@@ -1400,17 +1400,6 @@ enum KernelSources {
         __device__ __forceinline__ float gelu(float z) { return gelu_scaled(z, 0.5f); }
 
         constexpr int OUT_F16 = 0, OUT_F32 = 1;  // else 2: int8
-
-        // GELU of an output pair and the scale its store then applies, the same arithmetic in every GEMM kernel, so a GELU +
-        // int8 output has the same bits whichever kernel the tuner picks: into int8, qScale / 2 is folded into `gelu_scaled`
-        // and the quantization multiplies by 1 (the wgmma epilogue stages qScale / 2 per column and does the same); otherwise
-        // h = 1/2. `qScale` is the pair's output scale on entry and what `store_pair` should use on return.
-        __device__ __forceinline__ void gelu_pair(float &v0, float &v1, int outKind, float (&qScale)[2]) {
-            const bool int8 = outKind != OUT_F16 && outKind != OUT_F32;
-            v0 = gelu_scaled(v0, int8 ? 0.5f * qScale[0] : 0.5f);
-            v1 = gelu_scaled(v1, int8 ? 0.5f * qScale[1] : 0.5f);
-            if (int8) qScale[0] = qScale[1] = 1.f;
-        }
 
         __device__ __forceinline__ void store_pair(void *out, int ldo, int kind, int m, int n, float v0, float v1, const float (&qScale)[2]) {
             size_t i = (size_t)m * ldo + n;
@@ -1629,9 +1618,8 @@ enum KernelSources {
                             int m = m0 + wm + i * 16 + g + h * 8;
                             if (m >= M) continue;
                             float v0 = (float)acc[i][j][2 * h] * dq[j][0] + bi[j][0], v1 = (float)acc[i][j][2 * h + 1] * dq[j][1] + bi[j][1];
-                            float q[2] = {qs[j][0], qs[j][1]};
-                            if (act) gelu_pair(v0, v1, outKind, q);
-                            store_pair(out, ldo, outKind, m, n, v0, v1, q);
+                            if (act) { v0 = gelu(v0); v1 = gelu(v1); }
+                            store_pair(out, ldo, outKind, m, n, v0, v1, qs[j]);
                         }
                     }
                 return;
@@ -1673,9 +1661,8 @@ enum KernelSources {
                 const int m = m0 + r;
                 if (m >= M || n >= N) continue;
                 float v0 = (float)s0 * dq[0][0] + bi[0][0], v1 = (float)s1 * dq[0][1] + bi[0][1];
-                float q[2] = {qs[0][0], qs[0][1]};
-                if (act) gelu_pair(v0, v1, outKind, q);
-                store_pair(out, ldo, outKind, m, n, v0, v1, q);
+                if (act) { v0 = gelu(v0); v1 = gelu(v1); }
+                store_pair(out, ldo, outKind, m, n, v0, v1, qs[0]);
             }
             cluster_sync();  // no block leaves while another still reads its shared memory
         }
@@ -2318,7 +2305,6 @@ enum KernelSources {
             }
             // A lane's four columns as one store where rows keep 16-byte alignment (`store_quad`), else as two pairs.
             const bool quads = ldo % 4 == 0 && (reinterpret_cast<size_t>(out) & 15) == 0;
-            const bool residualQuads = ldo % 4 == 0 && (reinterpret_cast<size_t>(residual) & 15) == 0;
             const int rank = (int)cluster_rank();
             cluster_sync();  // every block's partial tile is complete and visible to the cluster
             const int rowEnd = (rank + 1) * BM / split;
@@ -2347,17 +2333,16 @@ enum KernelSources {
                 }
                 const int m = m0 + r;
                 if (m >= M) continue;
-                float y[4], q[2][2] = {{qs[0][0], qs[0][1]}, {qs[1][0], qs[1][1]}};
+                float y[4];
         #pragma unroll
-                for (int h = 0; h < 2; h++) {
-                    y[2 * h] = (float)sum[2 * h] * dq[2 * h] + bi[2 * h];
-                    y[2 * h + 1] = (float)sum[2 * h + 1] * dq[2 * h + 1] + bi[2 * h + 1];
-                    if (act) gelu_pair(y[2 * h], y[2 * h + 1], outKind, q[h]);
+                for (int e = 0; e < 4; e++) {
+                    y[e] = (float)sum[e] * dq[e] + bi[e];
+                    if (act) y[e] = gelu(y[e]);
                 }
                 if (residual && outKind == OUT_F32) {  // float32 output with the residual stream added
-                    if (residualQuads && n0 + column + 4 <= N) {
-                        const float4 add = *reinterpret_cast<const float4 *>(residual + (size_t)m * ldo + n0 + column);
-                        y[0] += add.x, y[1] += add.y, y[2] += add.z, y[3] += add.w;
+                    if (quads && n0 + column + 4 <= N) {  // `residual` is 16-byte aligned as `out` is (whole allocations)
+                        const float4 r = *reinterpret_cast<const float4 *>(residual + (size_t)m * ldo + n0 + column);
+                        y[0] += r.x, y[1] += r.y, y[2] += r.z, y[3] += r.w;
                     } else {
         #pragma unroll
                         for (int e = 0; e < 4; e++)
@@ -2365,13 +2350,13 @@ enum KernelSources {
                     }
                 }
                 if (quads && n0 + column + 4 <= N) {
-                    const float q4[4] = {q[0][0], q[0][1], q[1][0], q[1][1]};
+                    const float q4[4] = {qs[0][0], qs[0][1], qs[1][0], qs[1][1]};
                     store_quad(out, ldo, outKind, m, n0 + column, y, q4);
                     continue;
                 }
         #pragma unroll
                 for (int h = 0; h < 2; h++)
-                    if (n0 + column + 2 * h < N) store_pair(out, ldo, outKind, m, n0 + column + 2 * h, y[2 * h], y[2 * h + 1], q[h]);
+                    if (n0 + column + 2 * h < N) store_pair(out, ldo, outKind, m, n0 + column + 2 * h, y[2 * h], y[2 * h + 1], qs[h]);
             }
             cluster_sync();  // no block leaves while another still reads its shared memory
         }

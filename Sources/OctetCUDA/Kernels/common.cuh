@@ -127,10 +127,10 @@ __device__ __forceinline__ float fake_quantize(float v, float step) {
 //     gelu(z)·2h = z·h · (Q(z²) + z·P(z²)) / Q(z²)      (z clamped to ±4√2 inside P, Q and the z·P term only)
 // for any per-column h: h = 1/2 gives GELU, h = qScale/2 GELU already scaled for int8 quantization. Against the CPU's
 // form it differs by float rounding (at most 1.9e-6 absolute over |z| ≤ 12, simulated in float32 with numpy: the
-// same size as either form's distance from exact GELU). Beyond the clamp the approximation's overshoot of erf(−4√2/√2)
-// past −1 (about 5e-8) is not rounded away as the CPU's 1 + erf rounds it, so for z < −4√2 the result is about
-// +4.7e-8·|z| where GELU is −0: under 1e-6 for |z| < 20 and far below an int8 step for any activation BERT produces
-// (a numerator clamped to ≤ 0 would fix it with one more instruction per output; docs/GPU.md, Next). Why not CUDA's erff: it branches on |x|, and in a GEMM
+// same size as either form's distance from exact GELU). Beyond the clamp the approximation's overshoot of erf past −1
+// (about 5e-8) is not rounded away as the CPU's 1 + erf rounds it, so for z < −4√2 the result is about +4.7e-8·|z|
+// where GELU is −0: under 1e-6 for |z| < 20 and far below an int8 step for any activation BERT produces (a numerator
+// clamped to ≤ 0 would fix it with one more instruction per output; docs/GPU.md, Next). Why not CUDA's erff: it branches on |x|, and in a GEMM
 // epilogue that converts 64–128 accumulators per thread the branches kept every conversion in series; this form is
 // branch-free, so independent conversions interleave. Cost per output (SASS counted with cuobjdump): 2 FMNMX,
 // 1 FMUL, 10 FFMA, 1 FFMA for the numerator, 1 MUFU.RCP, 3 FMUL. The reciprocal is `rcp.approx.ftz` (relative error
@@ -158,17 +158,6 @@ __device__ __forceinline__ float gelu_scaled(float z, float h) {
 __device__ __forceinline__ float gelu(float z) { return gelu_scaled(z, 0.5f); }
 
 constexpr int OUT_F16 = 0, OUT_F32 = 1;  // else 2: int8
-
-// GELU of an output pair and the scale its store then applies, the same arithmetic in every GEMM kernel, so a GELU +
-// int8 output has the same bits whichever kernel the tuner picks: into int8, qScale / 2 is folded into `gelu_scaled`
-// and the quantization multiplies by 1 (the wgmma epilogue stages qScale / 2 per column and does the same); otherwise
-// h = 1/2. `qScale` is the pair's output scale on entry and what `store_pair` should use on return.
-__device__ __forceinline__ void gelu_pair(float &v0, float &v1, int outKind, float (&qScale)[2]) {
-    const bool int8 = outKind != OUT_F16 && outKind != OUT_F32;
-    v0 = gelu_scaled(v0, int8 ? 0.5f * qScale[0] : 0.5f);
-    v1 = gelu_scaled(v1, int8 ? 0.5f * qScale[1] : 0.5f);
-    if (int8) qScale[0] = qScale[1] = 1.f;
-}
 
 __device__ __forceinline__ void store_pair(void *out, int ldo, int kind, int m, int n, float v0, float v1, const float (&qScale)[2]) {
     size_t i = (size_t)m * ldo + n;

@@ -613,7 +613,6 @@ __device__ __forceinline__ void gemm_splitk(const TensorMap &mapA, const TensorM
     }
     // A lane's four columns as one store where rows keep 16-byte alignment (`store_quad`), else as two pairs.
     const bool quads = ldo % 4 == 0 && (reinterpret_cast<size_t>(out) & 15) == 0;
-    const bool residualQuads = ldo % 4 == 0 && (reinterpret_cast<size_t>(residual) & 15) == 0;
     const int rank = (int)cluster_rank();
     cluster_sync();  // every block's partial tile is complete and visible to the cluster
     const int rowEnd = (rank + 1) * BM / split;
@@ -642,17 +641,16 @@ __device__ __forceinline__ void gemm_splitk(const TensorMap &mapA, const TensorM
         }
         const int m = m0 + r;
         if (m >= M) continue;
-        float y[4], q[2][2] = {{qs[0][0], qs[0][1]}, {qs[1][0], qs[1][1]}};
+        float y[4];
 #pragma unroll
-        for (int h = 0; h < 2; h++) {
-            y[2 * h] = (float)sum[2 * h] * dq[2 * h] + bi[2 * h];
-            y[2 * h + 1] = (float)sum[2 * h + 1] * dq[2 * h + 1] + bi[2 * h + 1];
-            if (act) gelu_pair(y[2 * h], y[2 * h + 1], outKind, q[h]);
+        for (int e = 0; e < 4; e++) {
+            y[e] = (float)sum[e] * dq[e] + bi[e];
+            if (act) y[e] = gelu(y[e]);
         }
         if (residual && outKind == OUT_F32) {  // float32 output with the residual stream added
-            if (residualQuads && n0 + column + 4 <= N) {
-                const float4 add = *reinterpret_cast<const float4 *>(residual + (size_t)m * ldo + n0 + column);
-                y[0] += add.x, y[1] += add.y, y[2] += add.z, y[3] += add.w;
+            if (quads && n0 + column + 4 <= N) {  // `residual` is 16-byte aligned as `out` is (whole allocations)
+                const float4 r = *reinterpret_cast<const float4 *>(residual + (size_t)m * ldo + n0 + column);
+                y[0] += r.x, y[1] += r.y, y[2] += r.z, y[3] += r.w;
             } else {
 #pragma unroll
                 for (int e = 0; e < 4; e++)
@@ -660,13 +658,13 @@ __device__ __forceinline__ void gemm_splitk(const TensorMap &mapA, const TensorM
             }
         }
         if (quads && n0 + column + 4 <= N) {
-            const float q4[4] = {q[0][0], q[0][1], q[1][0], q[1][1]};
+            const float q4[4] = {qs[0][0], qs[0][1], qs[1][0], qs[1][1]};
             store_quad(out, ldo, outKind, m, n0 + column, y, q4);
             continue;
         }
 #pragma unroll
         for (int h = 0; h < 2; h++)
-            if (n0 + column + 2 * h < N) store_pair(out, ldo, outKind, m, n0 + column + 2 * h, y[2 * h], y[2 * h + 1], q[h]);
+            if (n0 + column + 2 * h < N) store_pair(out, ldo, outKind, m, n0 + column + 2 * h, y[2 * h], y[2 * h + 1], qs[h]);
     }
     cluster_sync();  // no block leaves while another still reads its shared memory
 }
