@@ -397,17 +397,35 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             .pointer(buf["ids"]!), .pointer(buf["types"]!), .pointer(shape.packed ? buf["positions"]! : 0), .int32(Int32(s)), .buffer(wordEmbeddings),
             .buffer(positionEmbeddings), .buffer(tokenTypeEmbeddings), .buffer(embeddingNorm.gamma), .buffer(embeddingNorm.beta),
             .float(eps), .int32(Int32(h)), .pointer(buf["h0"]!), .pointer(buf["copy"]!), .float(embeddingNorm.qScale)])
+        let skip = Self.skipped
         for layer in layers {
             let calls = gemmCalls(layer)
-            try gemm(calls[0], tokens: t)
-            try attention(layer, inKind: calls[0].outKind, batch: b, sequence: s, offsets: shape.packed ? buf["offsets"]! : 0)
-            try gemmNorm(calls[1], layer.attentionNorm, residual: buf["h0"]!, output: buf["h1"]!, tokens: t)
-            try gemm(calls[2], tokens: t)
-            try gemmNorm(calls[3], layer.outputNorm, residual: buf["h1"]!, output: buf["h0"]!, tokens: t, fusable: fusedFeedForwardNorm)
+            if !skip.contains("qkv") { try gemm(calls[0], tokens: t) }
+            if !skip.contains("attention") {
+                try attention(layer, inKind: calls[0].outKind, batch: b, sequence: s, offsets: shape.packed ? buf["offsets"]! : 0)
+            }
+            if skip.isEmpty {
+                try gemmNorm(calls[1], layer.attentionNorm, residual: buf["h0"]!, output: buf["h1"]!, tokens: t)
+            } else {
+                if !skip.contains("output") { try gemm(calls[1], tokens: t) }
+                if !skip.contains("norm") { try residualNorm(layer.attentionNorm, local: calls[1].output, residual: buf["h0"]!, output: buf["h1"]!, tokens: t) }
+            }
+            if !skip.contains("ffn-in") { try gemm(calls[2], tokens: t) }
+            if skip.isEmpty {
+                try gemmNorm(calls[3], layer.outputNorm, residual: buf["h1"]!, output: buf["h0"]!, tokens: t, fusable: fusedFeedForwardNorm)
+            } else {
+                if !skip.contains("ffn-out") { try gemm(calls[3], tokens: t) }
+                if !skip.contains("norm") { try residualNorm(layer.outputNorm, local: calls[3].output, residual: buf["h1"]!, output: buf["h0"]!, tokens: t) }
+            }
         }
         try launch("qa_head.cu", "qa_head", grid: (rows, 1, 1), block: (128, 1, 1), arguments: [
             .pointer(buf["h0"]!), .int32(streamF32 ? 1 : 0), .buffer(qaWeight), .buffer(qaBias), .int32(Int32(t)), .int32(Int32(h)), .pointer(buf["start"]!), .pointer(buf["end"]!)])
     }
+
+    /// Kernels left out of every layer, for timing only (`OCTET_SKIP`, comma-separated: qkv, attention, output, norm,
+    /// ffn-in, ffn-out): the pass then computes garbage, and its time without them says what they cost inside the pass,
+    /// overlap included, which per-kernel events cannot (they serialize the launches).
+    static let skipped = Set((ProcessInfo.processInfo.environment["OCTET_SKIP"] ?? "").split(separator: ",").map(String.init))
 
     /// Whether kernels launch with programmatic dependent launch (Hopper and newer): each kernel then starts while its
     /// predecessor finishes, and the GEMMs and LayerNorms fetch their weights meanwhile. Chosen per shape from the H200's
@@ -970,7 +988,9 @@ struct GemmChoice {
         }
         if wgmma && k * (int8 ? 1 : 2) % 16 == 0 {
             var variants = ["64x128", "128x128"] + (m <= splitMaxTokens ? ["64x64"] : [])
-            if m >= 256 { variants += ["pp_128x128", "p3_64x128"] + (n % 256 == 0 ? ["128x256", "pp_64x256"] : []) }
+            // 128×96 from 256 rows: at 384 rows it spreads BERT's QKV and FFN-in GEMMs over more multiprocessors than
+            // 128×128 (BERT-large's FFN in: 129 tiles against 96), each with 12% fewer operand bytes.
+            if m >= 256 { variants += ["pp_128x128", "p3_64x128", "128x96"] + (n % 256 == 0 ? ["128x256", "pp_64x256"] : []) }
             list += variants.map { GemmChoice.wgmma(int8: int8, variant: $0) }
             if m <= splitMaxTokens {
                 for variant in wgmmaVariants where variant.name.hasPrefix("sk_") {
@@ -1011,10 +1031,10 @@ struct GemmChoice {
     /// warpgroups (512 threads); "sk_": split-K, the `split` blocks of a
     /// tile one cluster (for few rows); else one tile per block with a warpgroup per 64 rows.
     static let wgmmaVariants: [(name: String, bm: Int, bn: Int, stages: Int)] = [
-        ("128x256", 128, 256, 4), ("128x128", 128, 128, 6), ("64x128", 64, 128, 8), ("pp_128x128", 128, 128, 6), ("pp_64x256", 64, 256, 5),
+        ("128x256", 128, 256, 4), ("128x128", 128, 128, 6), ("128x96", 128, 96, 7), ("64x128", 64, 128, 8), ("pp_128x128", 128, 128, 6), ("pp_64x256", 64, 256, 5),
         ("p3_64x128", 64, 128, 8),
         ("64x64", 64, 64, 8), ("sk_64x128", 64, 128, 4), ("sk_128x64", 128, 64, 4), ("sk_64x64", 64, 64, 4),
-        ("sk_128x128", 128, 128, 4), ("sk_128x256", 128, 256, 4), ("sk_64x256", 64, 256, 4)]
+        ("sk_128x128", 128, 128, 4), ("sk_128x96", 128, 96, 4), ("sk_128x256", 128, 256, 4), ("sk_64x256", 64, 256, 4)]
 
     /// A `gemm_wgmma.cu` variant by name (`wgmmaVariants`).
     static func wgmma(int8: Bool, variant: String) -> GemmChoice {

@@ -723,14 +723,24 @@ enum KernelSources {
             }
         }
 
-        // Row r (0: g, 1: g + 8) of a chunk's scores replaced by exp(s − shift); returns this thread's sum of them (its keys
-        // only: the quad's sums meet later).
+        // 2^x by the special-function unit with denormal results flushed to zero (`ex2.approx.ftz`: one MUFU; `__expf` without
+        // -ftz wraps it in a range test and two multiplies, and takes a multiply by log₂e before it).
+        __device__ __forceinline__ float exp2_ftz(float x) {
+            float y;
+            asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+            return y;
+        }
+
+        // Row r (0: g, 1: g + 8) of a chunk's scores replaced by exp(s − shift), or with LOG2 (scores in log₂ units, as the
+        // one-pass kernel keeps them) by 2^(s − shift); returns this thread's sum of them (its keys only: the quad's sums meet
+        // later).
+        template <bool LOG2 = false>
         __device__ __forceinline__ float exponentiate_row(float (&s)[8][4], int r, float shift) {
             float sum = 0.f;
         #pragma unroll
             for (int jb = 0; jb < 8; jb++) {
-                s[jb][2 * r] = __expf(s[jb][2 * r] - shift);
-                s[jb][2 * r + 1] = __expf(s[jb][2 * r + 1] - shift);
+                s[jb][2 * r] = LOG2 ? exp2_ftz(s[jb][2 * r] - shift) : __expf(s[jb][2 * r] - shift);
+                s[jb][2 * r + 1] = LOG2 ? exp2_ftz(s[jb][2 * r + 1] - shift) : __expf(s[jb][2 * r + 1] - shift);
                 sum += s[jb][2 * r] + s[jb][2 * r + 1];
             }
             return sum;
@@ -766,6 +776,10 @@ enum KernelSources {
             const int Spad = (S + KEY_CHUNK - 1) / KEY_CHUNK * KEY_CHUNK, chunks = Spad / KEY_CHUNK;
             const int warp = (threadIdx.x / 32) % WARPS, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
             const size_t base = (size_t)span.first * ld + head * D;
+            // The mask, like `offsets`, is uploaded before the pass starts, so it is read before the wait (its load latency
+            // overlaps the QKV GEMM's tail); a packed sequence is all real tokens, so there only the padding past S is masked.
+            for (int j = threadIdx.x; j < Spad; j += G * WARPS * 32)
+                maskAdd[j] = j < S && (offsets != nullptr || mask[span.first + j]) ? 0.f : -INFINITY;
             wait_for_producers();
             allow_dependents();
 
@@ -776,14 +790,15 @@ enum KernelSources {
                 stage(Vs, group * KEY_CHUNK, 2 * H);
             }
             if (IN == 0) copy_commit();
-            for (int j = threadIdx.x; j < Spad; j += G * WARPS * 32) maskAdd[j] = j < S && mask[span.first + j] ? 0.f : -INFINITY;
             if (IN == 0) copy_wait<0>();
             __syncthreads();  // Q, every group's first chunk and the mask
             unsigned qa[D / 16][4];
         #pragma unroll
             for (int kc = 0; kc < D / 16; kc++) ldmatrix_x4(qa[kc], Qs + (warp * ROWS + lane % 16) * ROW + kc * 32 + (lane / 16) * 16);
 
-            const float scoreScale = rsqrtf((float)D);
+            // Scores in log₂ units (log₂e / √D folded into their scale; the mask's 0 and −∞ are the same in both), so each
+            // exponential is one ex2: rowMax too is in log₂ units, and exp(a − b) = 2^(a₂ − b₂).
+            const float scoreScale = 1.4426950408889634f * rsqrtf((float)D);
             float o[D / 8][4] = {}, rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
             for (int c = group, i = 0; c < chunks; c += G, i++) {
                 const int st = i & 1;
@@ -809,9 +824,9 @@ enum KernelSources {
         #pragma unroll
                 for (int r = 0; r < 2; r++) {
                     const float m = fmaxf(row_max(s, r), rowMax[r]);
-                    const float shift = m == -INFINITY ? 0.f : m, correction = __expf(rowMax[r] - shift);
+                    const float shift = m == -INFINITY ? 0.f : m, correction = exp2_ftz(rowMax[r] - shift);
                     rowMax[r] = m;
-                    const float sum = exponentiate_row(s, r, shift);
+                    const float sum = exponentiate_row<true>(s, r, shift);
                     rowSum[r] = rowSum[r] * correction + sum;  // this thread's keys only; the quad's sums meet at the end
         #pragma unroll
                     for (int jd = 0; jd < D / 8; jd++) {
@@ -854,7 +869,7 @@ enum KernelSources {
                     for (int r = 0; r < 2; r++) {
                         const int row = warp * ROWS + g + 8 * r;
                         const float mk = pm[row], m = fmaxf(rowMax[r], mk), shift = m == -INFINITY ? 0.f : m;
-                        const float c0 = __expf(rowMax[r] - shift), ck = __expf(mk - shift);
+                        const float c0 = exp2_ftz(rowMax[r] - shift), ck = exp2_ftz(mk - shift);
                         rowMax[r] = m;
                         l[r] = l[r] * c0 + pl[row] * ck;
         #pragma unroll
@@ -1401,6 +1416,17 @@ enum KernelSources {
 
         constexpr int OUT_F16 = 0, OUT_F32 = 1;  // else 2: int8
 
+        // GELU of an output pair and the scale its store then applies, the same arithmetic in every GEMM kernel, so a GELU +
+        // int8 output has the same bits whichever kernel the tuner picks: into int8, qScale / 2 is folded into `gelu_scaled`
+        // and the quantization multiplies by 1 (the wgmma epilogue stages qScale / 2 per column and does the same); otherwise
+        // h = 1/2. `qScale` is the pair's output scale on entry and what `store_pair` should use on return.
+        __device__ __forceinline__ void gelu_pair(float &v0, float &v1, int outKind, float (&qScale)[2]) {
+            const bool int8 = outKind != OUT_F16 && outKind != OUT_F32;
+            v0 = gelu_scaled(v0, int8 ? 0.5f * qScale[0] : 0.5f);
+            v1 = gelu_scaled(v1, int8 ? 0.5f * qScale[1] : 0.5f);
+            if (int8) qScale[0] = qScale[1] = 1.f;
+        }
+
         __device__ __forceinline__ void store_pair(void *out, int ldo, int kind, int m, int n, float v0, float v1, const float (&qScale)[2]) {
             size_t i = (size_t)m * ldo + n;
             if (kind == OUT_F16) {
@@ -1618,8 +1644,9 @@ enum KernelSources {
                             int m = m0 + wm + i * 16 + g + h * 8;
                             if (m >= M) continue;
                             float v0 = (float)acc[i][j][2 * h] * dq[j][0] + bi[j][0], v1 = (float)acc[i][j][2 * h + 1] * dq[j][1] + bi[j][1];
-                            if (act) { v0 = gelu(v0); v1 = gelu(v1); }
-                            store_pair(out, ldo, outKind, m, n, v0, v1, qs[j]);
+                            float q[2] = {qs[j][0], qs[j][1]};
+                            if (act) gelu_pair(v0, v1, outKind, q);
+                            store_pair(out, ldo, outKind, m, n, v0, v1, q);
                         }
                     }
                 return;
@@ -1661,8 +1688,9 @@ enum KernelSources {
                 const int m = m0 + r;
                 if (m >= M || n >= N) continue;
                 float v0 = (float)s0 * dq[0][0] + bi[0][0], v1 = (float)s1 * dq[0][1] + bi[0][1];
-                if (act) { v0 = gelu(v0); v1 = gelu(v1); }
-                store_pair(out, ldo, outKind, m, n, v0, v1, qs[0]);
+                float q[2] = {qs[0][0], qs[0][1]};
+                if (act) gelu_pair(v0, v1, outKind, q);
+                store_pair(out, ldo, outKind, m, n, v0, v1, q);
             }
             cluster_sync();  // no block leaves while another still reads its shared memory
         }
@@ -1742,6 +1770,8 @@ enum KernelSources {
         #define REGS_32                                                                                                        \
             "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21,"              \
             "%22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+        #define REGS_48                                                                                                        \
+            REGS_32 ", %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47"
         #define REGS_64                                                                                                        \
             REGS_32 ", %32, %33, %34, %35, %36, %37, %38, %39, %40, %41,"                                                       \
             "%42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61,"              \
@@ -1753,6 +1783,7 @@ enum KernelSources {
             "%119, %120, %121, %122, %123, %124, %125, %126, %127"
         #define OPERANDS_8(C, i) C(d[i]), C(d[i + 1]), C(d[i + 2]), C(d[i + 3]), C(d[i + 4]), C(d[i + 5]), C(d[i + 6]), C(d[i + 7])
         #define OPERANDS_32(C, i) OPERANDS_8(C, i), OPERANDS_8(C, i + 8), OPERANDS_8(C, i + 16), OPERANDS_8(C, i + 24)
+        #define OPERANDS_48(C, i) OPERANDS_32(C, i), OPERANDS_8(C, i + 32), OPERANDS_8(C, i + 40)
         #define OPERANDS_64(C, i) OPERANDS_32(C, i), OPERANDS_32(C, i + 32)
         #define INT_ACC(x) "+r"(x)
         #define FLOAT_ACC(x) "+f"(x)
@@ -1766,6 +1797,16 @@ enum KernelSources {
             float *d = acc.v;
             asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\nwgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {" REGS_32
                          "}, %32, %33, p, 1, 1, 0, 0;\n}\n" : OPERANDS_32(FLOAT_ACC, 0) : "l"(a), "l"(b), "r"(1));
+        }
+        __device__ __forceinline__ void wgmma(Fragment<96, int> &acc, unsigned long long a, unsigned long long b) {
+            int *d = acc.v;
+            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %50, 0;\nwgmma.mma_async.sync.aligned.m64n96k32.s32.s8.s8 {" REGS_48
+                         "}, %48, %49, p;\n}\n" : OPERANDS_48(INT_ACC, 0) : "l"(a), "l"(b), "r"(1));
+        }
+        __device__ __forceinline__ void wgmma(Fragment<96, float> &acc, unsigned long long a, unsigned long long b) {
+            float *d = acc.v;
+            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %50, 0;\nwgmma.mma_async.sync.aligned.m64n96k16.f32.f16.f16 {" REGS_48
+                         "}, %48, %49, p, 1, 1, 0, 0;\n}\n" : OPERANDS_48(FLOAT_ACC, 0) : "l"(a), "l"(b), "r"(1));
         }
         __device__ __forceinline__ void wgmma(Fragment<128, int> &acc, unsigned long long a, unsigned long long b) {
             int *d = acc.v;
@@ -2305,6 +2346,7 @@ enum KernelSources {
             }
             // A lane's four columns as one store where rows keep 16-byte alignment (`store_quad`), else as two pairs.
             const bool quads = ldo % 4 == 0 && (reinterpret_cast<size_t>(out) & 15) == 0;
+            const bool residualQuads = ldo % 4 == 0 && (reinterpret_cast<size_t>(residual) & 15) == 0;
             const int rank = (int)cluster_rank();
             cluster_sync();  // every block's partial tile is complete and visible to the cluster
             const int rowEnd = (rank + 1) * BM / split;
@@ -2333,16 +2375,17 @@ enum KernelSources {
                 }
                 const int m = m0 + r;
                 if (m >= M) continue;
-                float y[4];
+                float y[4], q[2][2] = {{qs[0][0], qs[0][1]}, {qs[1][0], qs[1][1]}};
         #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    y[e] = (float)sum[e] * dq[e] + bi[e];
-                    if (act) y[e] = gelu(y[e]);
+                for (int h = 0; h < 2; h++) {
+                    y[2 * h] = (float)sum[2 * h] * dq[2 * h] + bi[2 * h];
+                    y[2 * h + 1] = (float)sum[2 * h + 1] * dq[2 * h + 1] + bi[2 * h + 1];
+                    if (act) gelu_pair(y[2 * h], y[2 * h + 1], outKind, q[h]);
                 }
                 if (residual && outKind == OUT_F32) {  // float32 output with the residual stream added
-                    if (quads && n0 + column + 4 <= N) {  // `residual` is 16-byte aligned as `out` is (whole allocations)
-                        const float4 r = *reinterpret_cast<const float4 *>(residual + (size_t)m * ldo + n0 + column);
-                        y[0] += r.x, y[1] += r.y, y[2] += r.z, y[3] += r.w;
+                    if (residualQuads && n0 + column + 4 <= N) {
+                        const float4 add = *reinterpret_cast<const float4 *>(residual + (size_t)m * ldo + n0 + column);
+                        y[0] += add.x, y[1] += add.y, y[2] += add.z, y[3] += add.w;
                     } else {
         #pragma unroll
                         for (int e = 0; e < 4; e++)
@@ -2350,13 +2393,13 @@ enum KernelSources {
                     }
                 }
                 if (quads && n0 + column + 4 <= N) {
-                    const float q4[4] = {qs[0][0], qs[0][1], qs[1][0], qs[1][1]};
+                    const float q4[4] = {q[0][0], q[0][1], q[1][0], q[1][1]};
                     store_quad(out, ldo, outKind, m, n0 + column, y, q4);
                     continue;
                 }
         #pragma unroll
                 for (int h = 0; h < 2; h++)
-                    if (n0 + column + 2 * h < N) store_pair(out, ldo, outKind, m, n0 + column + 2 * h, y[2 * h], y[2 * h + 1], qs[h]);
+                    if (n0 + column + 2 * h < N) store_pair(out, ldo, outKind, m, n0 + column + 2 * h, y[2 * h], y[2 * h + 1], q[h]);
             }
             cluster_sync();  // no block leaves while another still reads its shared memory
         }
@@ -2521,6 +2564,7 @@ enum KernelSources {
         #define WGMMA_VARIANTS(PRECISION, INT8)                                                                                \
             WGMMA_VARIANT(gemm_wgmma_##PRECISION##_128x256, 2, 256, 4, INT8)                                                   \
             WGMMA_VARIANT(gemm_wgmma_##PRECISION##_128x128, 2, 128, 6, INT8)                                                   \
+            WGMMA_VARIANT(gemm_wgmma_##PRECISION##_128x96, 2, 96, 7, INT8)                                                     \
             WGMMA_VARIANT(gemm_wgmma_##PRECISION##_64x128, 1, 128, 8, INT8)                                                    \
             PINGPONG_VARIANT(gemm_wgmma_pp_##PRECISION##_128x128, 2, 2, 128, 6, INT8)                                          \
             PINGPONG_VARIANT(gemm_wgmma_pp_##PRECISION##_64x256, 2, 1, 256, 5, INT8)                                           \
@@ -2530,6 +2574,7 @@ enum KernelSources {
             SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_128x64, 2, 64, 4, INT8)                                                 \
             SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_64x64, 1, 64, 4, INT8)                                                 \
             SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_128x128, 2, 128, 4, INT8)                                               \
+            SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_128x96, 2, 96, 4, INT8)                                                 \
             SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_128x256, 2, 256, 4, INT8)                                               \
             SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_64x256, 1, 256, 4, INT8)
 

@@ -7,14 +7,29 @@ import OctetQuant
 
 /// The CUDA kernel files embedded in the binary (`scripts/embed_kernels.py` writes them from `Kernels/*.cu`).
 public enum CUDAKernels {
-    public static var fileNames: [String] { KernelSources.files.keys.sorted() }
+    public static var fileNames: [String] { files.keys.sorted() }
     /// The source text of a kernel file (without its final newline).
-    public static func source(of file: String) -> String? { KernelSources.files[file] }
+    public static func source(of file: String) -> String? { files[file] }
+
+    /// The embedded sources, each replaced by the file of the same name in `OCTET_KERNEL_DIR` where that folder has
+    /// one: a development aid, so a kernel edit can be measured on a GPU machine by carrying the `.cu` file instead of a
+    /// new binary (the NVRTC cache keys on the source, so the edit compiles afresh). Unset, the binary's own sources.
+    static let files: [String: String] = {
+        guard let folder = ProcessInfo.processInfo.environment["OCTET_KERNEL_DIR"], !folder.isEmpty else { return KernelSources.files }
+        var files = KernelSources.files
+        for name in files.keys {
+            if var text = try? String(contentsOfFile: folder + "/" + name, encoding: .utf8) {
+                while text.hasSuffix("\n") { text.removeLast() }  // as embed_kernels.py embeds it
+                files[name] = text
+            }
+        }
+        return files
+    }()
 
     /// Compiles (or reads from the cache) one kernel file for `architecture` (e.g. "sm_90a"), with the shared headers.
     public static func compile(_ file: String, compiler: NVRTC, architecture: String) throws -> CompiledModule {
-        guard let source = KernelSources.files[file] else { preconditionFailure("no kernel file \(file)") }
-        let headers = KernelSources.files.filter { $0.key.hasSuffix(".cuh") }
+        guard let source = files[file] else { preconditionFailure("no kernel file \(file)") }
+        let headers = files.filter { $0.key.hasSuffix(".cuh") }
         return try compiler.compile(file, source: source, headers: headers, architecture: architecture)
     }
 

@@ -185,6 +185,7 @@ enum GPU {
         let names = Set(list.map(\.kernel))
         #expect(names.contains("gemm_wgmma_\(int8 ? "i8" : "f16")_64x128"))
         #expect(names.contains("gemm_wgmma_pp_\(int8 ? "i8" : "f16")_128x128") == (m >= 256))
+        #expect(names.contains("gemm_wgmma_\(int8 ? "i8" : "f16")_128x96") == (m >= 256))
         if m <= GemmChoice.splitMaxTokens { #expect(names.contains("gemm_\(int8 ? "i8" : "f16")_32x64_k128")) }
         #expect(names.contains("gemm_wgmma_sk_\(int8 ? "i8" : "f16")_64x128") == (m <= GemmChoice.splitMaxTokens))
         // BERT-large's attention output at batch 1 (N = 1,024, K = 1,024: 8 slabs): the split-K wgmma tiles unsplit, and

@@ -536,14 +536,24 @@ __device__ __forceinline__ void pv_chunk_f16(const float (&s)[8][4], const unsig
     }
 }
 
-// Row r (0: g, 1: g + 8) of a chunk's scores replaced by exp(s − shift); returns this thread's sum of them (its keys
-// only: the quad's sums meet later).
+// 2^x by the special-function unit with denormal results flushed to zero (`ex2.approx.ftz`: one MUFU; `__expf` without
+// -ftz wraps it in a range test and two multiplies, and takes a multiply by log₂e before it).
+__device__ __forceinline__ float exp2_ftz(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
+// Row r (0: g, 1: g + 8) of a chunk's scores replaced by exp(s − shift), or with LOG2 (scores in log₂ units, as the
+// one-pass kernel keeps them) by 2^(s − shift); returns this thread's sum of them (its keys only: the quad's sums meet
+// later).
+template <bool LOG2 = false>
 __device__ __forceinline__ float exponentiate_row(float (&s)[8][4], int r, float shift) {
     float sum = 0.f;
 #pragma unroll
     for (int jb = 0; jb < 8; jb++) {
-        s[jb][2 * r] = __expf(s[jb][2 * r] - shift);
-        s[jb][2 * r + 1] = __expf(s[jb][2 * r + 1] - shift);
+        s[jb][2 * r] = LOG2 ? exp2_ftz(s[jb][2 * r] - shift) : __expf(s[jb][2 * r] - shift);
+        s[jb][2 * r + 1] = LOG2 ? exp2_ftz(s[jb][2 * r + 1] - shift) : __expf(s[jb][2 * r + 1] - shift);
         sum += s[jb][2 * r] + s[jb][2 * r + 1];
     }
     return sum;
@@ -579,6 +589,10 @@ __device__ __forceinline__ void attention_flash(const void *__restrict__ qkv, co
     const int Spad = (S + KEY_CHUNK - 1) / KEY_CHUNK * KEY_CHUNK, chunks = Spad / KEY_CHUNK;
     const int warp = (threadIdx.x / 32) % WARPS, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
     const size_t base = (size_t)span.first * ld + head * D;
+    // The mask, like `offsets`, is uploaded before the pass starts, so it is read before the wait (its load latency
+    // overlaps the QKV GEMM's tail); a packed sequence is all real tokens, so there only the padding past S is masked.
+    for (int j = threadIdx.x; j < Spad; j += G * WARPS * 32)
+        maskAdd[j] = j < S && (offsets != nullptr || mask[span.first + j]) ? 0.f : -INFINITY;
     wait_for_producers();
     allow_dependents();
 
@@ -589,14 +603,15 @@ __device__ __forceinline__ void attention_flash(const void *__restrict__ qkv, co
         stage(Vs, group * KEY_CHUNK, 2 * H);
     }
     if (IN == 0) copy_commit();
-    for (int j = threadIdx.x; j < Spad; j += G * WARPS * 32) maskAdd[j] = j < S && mask[span.first + j] ? 0.f : -INFINITY;
     if (IN == 0) copy_wait<0>();
     __syncthreads();  // Q, every group's first chunk and the mask
     unsigned qa[D / 16][4];
 #pragma unroll
     for (int kc = 0; kc < D / 16; kc++) ldmatrix_x4(qa[kc], Qs + (warp * ROWS + lane % 16) * ROW + kc * 32 + (lane / 16) * 16);
 
-    const float scoreScale = rsqrtf((float)D);
+    // Scores in log₂ units (log₂e / √D folded into their scale; the mask's 0 and −∞ are the same in both), so each
+    // exponential is one ex2: rowMax too is in log₂ units, and exp(a − b) = 2^(a₂ − b₂).
+    const float scoreScale = 1.4426950408889634f * rsqrtf((float)D);
     float o[D / 8][4] = {}, rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
     for (int c = group, i = 0; c < chunks; c += G, i++) {
         const int st = i & 1;
@@ -622,9 +637,9 @@ __device__ __forceinline__ void attention_flash(const void *__restrict__ qkv, co
 #pragma unroll
         for (int r = 0; r < 2; r++) {
             const float m = fmaxf(row_max(s, r), rowMax[r]);
-            const float shift = m == -INFINITY ? 0.f : m, correction = __expf(rowMax[r] - shift);
+            const float shift = m == -INFINITY ? 0.f : m, correction = exp2_ftz(rowMax[r] - shift);
             rowMax[r] = m;
-            const float sum = exponentiate_row(s, r, shift);
+            const float sum = exponentiate_row<true>(s, r, shift);
             rowSum[r] = rowSum[r] * correction + sum;  // this thread's keys only; the quad's sums meet at the end
 #pragma unroll
             for (int jd = 0; jd < D / 8; jd++) {
@@ -667,7 +682,7 @@ __device__ __forceinline__ void attention_flash(const void *__restrict__ qkv, co
             for (int r = 0; r < 2; r++) {
                 const int row = warp * ROWS + g + 8 * r;
                 const float mk = pm[row], m = fmaxf(rowMax[r], mk), shift = m == -INFINITY ? 0.f : m;
-                const float c0 = __expf(rowMax[r] - shift), ck = __expf(mk - shift);
+                const float c0 = exp2_ftz(rowMax[r] - shift), ck = exp2_ftz(mk - shift);
                 rowMax[r] = m;
                 l[r] = l[r] * c0 + pl[row] * ck;
 #pragma unroll

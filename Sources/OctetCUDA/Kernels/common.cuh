@@ -159,6 +159,17 @@ __device__ __forceinline__ float gelu(float z) { return gelu_scaled(z, 0.5f); }
 
 constexpr int OUT_F16 = 0, OUT_F32 = 1;  // else 2: int8
 
+// GELU of an output pair and the scale its store then applies, the same arithmetic in every GEMM kernel, so a GELU +
+// int8 output has the same bits whichever kernel the tuner picks: into int8, qScale / 2 is folded into `gelu_scaled`
+// and the quantization multiplies by 1 (the wgmma epilogue stages qScale / 2 per column and does the same); otherwise
+// h = 1/2. `qScale` is the pair's output scale on entry and what `store_pair` should use on return.
+__device__ __forceinline__ void gelu_pair(float &v0, float &v1, int outKind, float (&qScale)[2]) {
+    const bool int8 = outKind != OUT_F16 && outKind != OUT_F32;
+    v0 = gelu_scaled(v0, int8 ? 0.5f * qScale[0] : 0.5f);
+    v1 = gelu_scaled(v1, int8 ? 0.5f * qScale[1] : 0.5f);
+    if (int8) qScale[0] = qScale[1] = 1.f;
+}
+
 __device__ __forceinline__ void store_pair(void *out, int ldo, int kind, int m, int n, float v0, float v1, const float (&qScale)[2]) {
     size_t i = (size_t)m * ldo + n;
     if (kind == OUT_F16) {

@@ -167,8 +167,9 @@ __device__ __forceinline__ void gemm(const void *__restrict__ A, int lda, const 
                     int m = m0 + wm + i * 16 + g + h * 8;
                     if (m >= M) continue;
                     float v0 = (float)acc[i][j][2 * h] * dq[j][0] + bi[j][0], v1 = (float)acc[i][j][2 * h + 1] * dq[j][1] + bi[j][1];
-                    if (act) { v0 = gelu(v0); v1 = gelu(v1); }
-                    store_pair(out, ldo, outKind, m, n, v0, v1, qs[j]);
+                    float q[2] = {qs[j][0], qs[j][1]};
+                    if (act) gelu_pair(v0, v1, outKind, q);
+                    store_pair(out, ldo, outKind, m, n, v0, v1, q);
                 }
             }
         return;
@@ -210,8 +211,9 @@ __device__ __forceinline__ void gemm(const void *__restrict__ A, int lda, const 
         const int m = m0 + r;
         if (m >= M || n >= N) continue;
         float v0 = (float)s0 * dq[0][0] + bi[0][0], v1 = (float)s1 * dq[0][1] + bi[0][1];
-        if (act) { v0 = gelu(v0); v1 = gelu(v1); }
-        store_pair(out, ldo, outKind, m, n, v0, v1, qs[0]);
+        float q[2] = {qs[0][0], qs[0][1]};
+        if (act) gelu_pair(v0, v1, outKind, q);
+        store_pair(out, ldo, outKind, m, n, v0, v1, q);
     }
     cluster_sync();  // no block leaves while another still reads its shared memory
 }

@@ -50,6 +50,8 @@ template <int N, typename T> struct Fragment {
 #define REGS_32                                                                                                        \
     "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21,"              \
     "%22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+#define REGS_48                                                                                                        \
+    REGS_32 ", %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47"
 #define REGS_64                                                                                                        \
     REGS_32 ", %32, %33, %34, %35, %36, %37, %38, %39, %40, %41,"                                                       \
     "%42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61,"              \
@@ -61,6 +63,7 @@ template <int N, typename T> struct Fragment {
     "%119, %120, %121, %122, %123, %124, %125, %126, %127"
 #define OPERANDS_8(C, i) C(d[i]), C(d[i + 1]), C(d[i + 2]), C(d[i + 3]), C(d[i + 4]), C(d[i + 5]), C(d[i + 6]), C(d[i + 7])
 #define OPERANDS_32(C, i) OPERANDS_8(C, i), OPERANDS_8(C, i + 8), OPERANDS_8(C, i + 16), OPERANDS_8(C, i + 24)
+#define OPERANDS_48(C, i) OPERANDS_32(C, i), OPERANDS_8(C, i + 32), OPERANDS_8(C, i + 40)
 #define OPERANDS_64(C, i) OPERANDS_32(C, i), OPERANDS_32(C, i + 32)
 #define INT_ACC(x) "+r"(x)
 #define FLOAT_ACC(x) "+f"(x)
@@ -74,6 +77,16 @@ __device__ __forceinline__ void wgmma(Fragment<64, float> &acc, unsigned long lo
     float *d = acc.v;
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\nwgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {" REGS_32
                  "}, %32, %33, p, 1, 1, 0, 0;\n}\n" : OPERANDS_32(FLOAT_ACC, 0) : "l"(a), "l"(b), "r"(1));
+}
+__device__ __forceinline__ void wgmma(Fragment<96, int> &acc, unsigned long long a, unsigned long long b) {
+    int *d = acc.v;
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %50, 0;\nwgmma.mma_async.sync.aligned.m64n96k32.s32.s8.s8 {" REGS_48
+                 "}, %48, %49, p;\n}\n" : OPERANDS_48(INT_ACC, 0) : "l"(a), "l"(b), "r"(1));
+}
+__device__ __forceinline__ void wgmma(Fragment<96, float> &acc, unsigned long long a, unsigned long long b) {
+    float *d = acc.v;
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %50, 0;\nwgmma.mma_async.sync.aligned.m64n96k16.f32.f16.f16 {" REGS_48
+                 "}, %48, %49, p, 1, 1, 0, 0;\n}\n" : OPERANDS_48(FLOAT_ACC, 0) : "l"(a), "l"(b), "r"(1));
 }
 __device__ __forceinline__ void wgmma(Fragment<128, int> &acc, unsigned long long a, unsigned long long b) {
     int *d = acc.v;
@@ -613,6 +626,7 @@ __device__ __forceinline__ void gemm_splitk(const TensorMap &mapA, const TensorM
     }
     // A lane's four columns as one store where rows keep 16-byte alignment (`store_quad`), else as two pairs.
     const bool quads = ldo % 4 == 0 && (reinterpret_cast<size_t>(out) & 15) == 0;
+    const bool residualQuads = ldo % 4 == 0 && (reinterpret_cast<size_t>(residual) & 15) == 0;
     const int rank = (int)cluster_rank();
     cluster_sync();  // every block's partial tile is complete and visible to the cluster
     const int rowEnd = (rank + 1) * BM / split;
@@ -641,16 +655,17 @@ __device__ __forceinline__ void gemm_splitk(const TensorMap &mapA, const TensorM
         }
         const int m = m0 + r;
         if (m >= M) continue;
-        float y[4];
+        float y[4], q[2][2] = {{qs[0][0], qs[0][1]}, {qs[1][0], qs[1][1]}};
 #pragma unroll
-        for (int e = 0; e < 4; e++) {
-            y[e] = (float)sum[e] * dq[e] + bi[e];
-            if (act) y[e] = gelu(y[e]);
+        for (int h = 0; h < 2; h++) {
+            y[2 * h] = (float)sum[2 * h] * dq[2 * h] + bi[2 * h];
+            y[2 * h + 1] = (float)sum[2 * h + 1] * dq[2 * h + 1] + bi[2 * h + 1];
+            if (act) gelu_pair(y[2 * h], y[2 * h + 1], outKind, q[h]);
         }
         if (residual && outKind == OUT_F32) {  // float32 output with the residual stream added
-            if (quads && n0 + column + 4 <= N) {  // `residual` is 16-byte aligned as `out` is (whole allocations)
-                const float4 r = *reinterpret_cast<const float4 *>(residual + (size_t)m * ldo + n0 + column);
-                y[0] += r.x, y[1] += r.y, y[2] += r.z, y[3] += r.w;
+            if (residualQuads && n0 + column + 4 <= N) {
+                const float4 add = *reinterpret_cast<const float4 *>(residual + (size_t)m * ldo + n0 + column);
+                y[0] += add.x, y[1] += add.y, y[2] += add.z, y[3] += add.w;
             } else {
 #pragma unroll
                 for (int e = 0; e < 4; e++)
@@ -658,13 +673,13 @@ __device__ __forceinline__ void gemm_splitk(const TensorMap &mapA, const TensorM
             }
         }
         if (quads && n0 + column + 4 <= N) {
-            const float q4[4] = {qs[0][0], qs[0][1], qs[1][0], qs[1][1]};
+            const float q4[4] = {q[0][0], q[0][1], q[1][0], q[1][1]};
             store_quad(out, ldo, outKind, m, n0 + column, y, q4);
             continue;
         }
 #pragma unroll
         for (int h = 0; h < 2; h++)
-            if (n0 + column + 2 * h < N) store_pair(out, ldo, outKind, m, n0 + column + 2 * h, y[2 * h], y[2 * h + 1], qs[h]);
+            if (n0 + column + 2 * h < N) store_pair(out, ldo, outKind, m, n0 + column + 2 * h, y[2 * h], y[2 * h + 1], q[h]);
     }
     cluster_sync();  // no block leaves while another still reads its shared memory
 }
@@ -829,6 +844,7 @@ __device__ __forceinline__ void gemm_layernorm(const TensorMap &mapA, const Tens
 #define WGMMA_VARIANTS(PRECISION, INT8)                                                                                \
     WGMMA_VARIANT(gemm_wgmma_##PRECISION##_128x256, 2, 256, 4, INT8)                                                   \
     WGMMA_VARIANT(gemm_wgmma_##PRECISION##_128x128, 2, 128, 6, INT8)                                                   \
+    WGMMA_VARIANT(gemm_wgmma_##PRECISION##_128x96, 2, 96, 7, INT8)                                                     \
     WGMMA_VARIANT(gemm_wgmma_##PRECISION##_64x128, 1, 128, 8, INT8)                                                    \
     PINGPONG_VARIANT(gemm_wgmma_pp_##PRECISION##_128x128, 2, 2, 128, 6, INT8)                                          \
     PINGPONG_VARIANT(gemm_wgmma_pp_##PRECISION##_64x256, 2, 1, 256, 5, INT8)                                           \
@@ -838,6 +854,7 @@ __device__ __forceinline__ void gemm_layernorm(const TensorMap &mapA, const Tens
     SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_128x64, 2, 64, 4, INT8)                                                 \
     SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_64x64, 1, 64, 4, INT8)                                                 \
     SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_128x128, 2, 128, 4, INT8)                                               \
+    SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_128x96, 2, 96, 4, INT8)                                                 \
     SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_128x256, 2, 256, 4, INT8)                                               \
     SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_64x256, 1, 256, 4, INT8)
 
