@@ -136,6 +136,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 throw OctetError.unsupported("scales", "SmoothQuant factors are not supported by the CUDA engine yet")
             }
         }
+        skip = try Self.skippedKernels(ProcessInfo.processInfo.environment["OCTET_SKIP"])
         config = c
         self.device = device
         self.packing = packing && d <= 64
@@ -286,6 +287,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             QuantizationGroup.int8Share(floatGroups: s.floatGroups, layers: c.layerCount, hidden: h, intermediate: inter, sequence: 384)
         }
         label = "cuda \(precision.rawValue) (\(device.name), \(device.architecture))" + (int8Share.map { String(format: ", %.1f%% of GEMM FLOPs in INT8 at s384", $0 * 100) } ?? "")
+            + (skip.isEmpty ? "" : "; without " + Self.skippableKernels.filter(skip.contains).joined(separator: ", ") + " (OCTET_SKIP: timing only, outputs garbage)")
     }
 
     /// Device-time split of one run (milliseconds), from CUDA events.
@@ -397,7 +399,6 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             .pointer(buf["ids"]!), .pointer(buf["types"]!), .pointer(shape.packed ? buf["positions"]! : 0), .int32(Int32(s)), .buffer(wordEmbeddings),
             .buffer(positionEmbeddings), .buffer(tokenTypeEmbeddings), .buffer(embeddingNorm.gamma), .buffer(embeddingNorm.beta),
             .float(eps), .int32(Int32(h)), .pointer(buf["h0"]!), .pointer(buf["copy"]!), .float(embeddingNorm.qScale)])
-        let skip = Self.skipped
         for layer in layers {
             let calls = gemmCalls(layer)
             if !skip.contains("qkv") { try gemm(calls[0], tokens: t) }
@@ -422,10 +423,25 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             .pointer(buf["h0"]!), .int32(streamF32 ? 1 : 0), .buffer(qaWeight), .buffer(qaBias), .int32(Int32(t)), .int32(Int32(h)), .pointer(buf["start"]!), .pointer(buf["end"]!)])
     }
 
-    /// Kernels left out of every layer, for timing only (`OCTET_SKIP`, comma-separated: qkv, attention, output, norm,
-    /// ffn-in, ffn-out): the pass then computes garbage, and its time without them says what they cost inside the pass,
-    /// overlap included, which per-kernel events cannot (they serialize the launches).
-    static let skipped = Set((ProcessInfo.processInfo.environment["OCTET_SKIP"] ?? "").split(separator: ",").map(String.init))
+    /// The kinds of kernel `OCTET_SKIP` may leave out of every layer, in the order a layer runs them (`norm`: both
+    /// residual LayerNorms).
+    static let skippableKernels = ["qkv", "attention", "output", "norm", "ffn-in", "ffn-out"]
+    /// Kernels left out of every layer, for timing only (`OCTET_SKIP`, comma-separated `skippableKernels`): the pass then
+    /// computes garbage, and its time without them says what they cost inside the pass, overlap included, which
+    /// per-kernel events cannot (they serialize the launches). The engine's label says so, so no table or JSON passes
+    /// such a run off as a real one.
+    private let skip: Set<String>
+    /// `OCTET_SKIP`'s value as a set of `skippableKernels`; an unknown name is an error that lists the known ones (a
+    /// typo would otherwise time the whole pass under the skipped run's name).
+    static func skippedKernels(_ value: String?) throws -> Set<String> {
+        let names = (value ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let unknown = names.filter { !skippableKernels.contains($0) }
+        guard unknown.isEmpty else {
+            throw OctetError.invalidArgument("OCTET_SKIP names \(unknown.joined(separator: ", ")), which is not a kernel it can leave out "
+                                             + "(\(skippableKernels.joined(separator: ", ")))")
+        }
+        return Set(names)
+    }
 
     /// Whether kernels launch with programmatic dependent launch (Hopper and newer): each kernel then starts while its
     /// predecessor finishes, and the GEMMs and LayerNorms fetch their weights meanwhile. Chosen per shape from the H200's

@@ -14,17 +14,22 @@ public enum CUDAKernels {
     /// The embedded sources, each replaced by the file of the same name in `OCTET_KERNEL_DIR` where that folder has
     /// one: a development aid, so a kernel edit can be measured on a GPU machine by carrying the `.cu` file instead of a
     /// new binary (the NVRTC cache keys on the source, so the edit compiles afresh). Unset, the binary's own sources.
-    static let files: [String: String] = {
-        guard let folder = ProcessInfo.processInfo.environment["OCTET_KERNEL_DIR"], !folder.isEmpty else { return KernelSources.files }
+    static let files = sources(overriddenFrom: ProcessInfo.processInfo.environment["OCTET_KERNEL_DIR"])
+
+    /// The embedded sources with each file that `folder` holds under the same name in its place (trailing newlines
+    /// dropped, as `scripts/embed_kernels.py` embeds them, so an unchanged copy keeps its NVRTC cache key); files the
+    /// folder lacks, and every file when `folder` is nil or empty, stay the embedded ones.
+    static func sources(overriddenFrom folder: String?) -> [String: String] {
+        guard let folder, !folder.isEmpty else { return KernelSources.files }
         var files = KernelSources.files
         for name in files.keys {
             if var text = try? String(contentsOfFile: folder + "/" + name, encoding: .utf8) {
-                while text.hasSuffix("\n") { text.removeLast() }  // as embed_kernels.py embeds it
+                while text.hasSuffix("\n") { text.removeLast() }
                 files[name] = text
             }
         }
         return files
-    }()
+    }
 
     /// Compiles (or reads from the cache) one kernel file for `architecture` (e.g. "sm_90a"), with the shared headers.
     public static func compile(_ file: String, compiler: NVRTC, architecture: String) throws -> CompiledModule {

@@ -395,4 +395,49 @@ enum GPU {
             #expect(other != base)
         }
     }
+
+    @Test("OCTET_KERNEL_DIR replaces only the kernel files the folder holds, newline-trimmed as embedded", arguments: [
+        ([String: String](), [String]()),
+        (["qa_head.cu": "// edited\n\n"], ["qa_head.cu"]),
+        (["common.cuh": "#pragma once\n", "gemm.cu": "// edited", "notes.txt": "not a kernel"], ["common.cuh", "gemm.cu"]),
+    ])
+    func kernelFolderOverrides(_ files: [String: String], replaced: [String]) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("octet-kernels-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for (name, text) in files { try text.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+        let sources = CUDAKernels.sources(overriddenFrom: folder.path)
+        #expect(Set(sources.keys) == Set(KernelSources.files.keys))
+        for (name, embedded) in KernelSources.files {
+            if replaced.contains(name) {
+                var expected = files[name]!
+                while expected.hasSuffix("\n") { expected.removeLast() }
+                #expect(sources[name] == expected, "\(name)")
+            } else {
+                #expect(sources[name] == embedded, "\(name)")
+            }
+        }
+        #expect(CUDAKernels.sources(overriddenFrom: nil) == KernelSources.files)
+        #expect(CUDAKernels.sources(overriddenFrom: "") == KernelSources.files)
+    }
+
+    @Test("OCTET_SKIP takes the kernels a layer runs, and names an unknown one with the known ones", arguments: [
+        (nil, Set<String>(), nil),
+        ("", Set<String>(), nil),
+        ("attention", ["attention"], nil),
+        ("norm, ffn-in,", ["norm", "ffn-in"], nil),
+        ("atention", nil, "OCTET_SKIP names atention, which is not a kernel it can leave out (qkv, attention, output, norm, ffn-in, ffn-out)."),
+    ] as [(String?, Set<String>?, String?)])
+    func skippedKernels(_ value: String?, expected: Set<String>?, error: String?) {
+        do {
+            let skipped = try CUDABertEngine.skippedKernels(value)
+            #expect(skipped == expected)
+            #expect(error == nil)
+        } catch let failure as OctetError {
+            #expect(failure.description == error)
+            #expect(failure.kind == .invalidArgument)
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
 }
