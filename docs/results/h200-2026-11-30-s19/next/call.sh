@@ -26,21 +26,17 @@ grep -v " pass " "$out/selftest.txt" | head -20; echo "selftest: $(grep -c " pas
 exit $status
 fi
 F=(--precision int8 --float '*.attention.qk' --float '*.attention.pv')
-for round in 1 2; do
-  for m in bert-large bert-base; do
-    for q in 128 64; do
-      OCTET_ATTENTION_QUERIES=$q timeout 80 /tmp/octet bench $m --device cuda "${F[@]}" --batch 128 --seq 128,384 --warmup 10 \
-        --iterations 50 --min-seconds 0.3 --json "$out/$m-q$q-r$round.json" > "$out/$m-q$q-r$round.txt" 2>&1
-      echo "$m queries $q round $round: $(grep -E '^\|  +128 \|' "$out/$m-q$q-r$round.txt" | cut -d'|' -f3,13 | tr -s ' ' | tr '\n' ' ')"
+ab() {  # VARIABLE, batch, the value with the change, the value without: two rounds, both models, alternated
+  local var=$1 b=$2 on=$3 off=$4
+  for round in 1 2; do
+    for m in bert-large bert-base; do
+      for v in $on $off; do
+        env $var=$v timeout 80 /tmp/octet bench $m --device cuda "${F[@]}" --batch $b --seq 128,384 --warmup 10 --iterations 100 \
+          --min-seconds 0.3 --json "$out/$m-b$b-$var-$v-r$round.json" > "$out/$m-b$b-$var-$v-r$round.txt" 2>&1
+        echo "$m b$b $var=$v round $round: $(grep -E "^\|  +$b \|" "$out/$m-b$b-$var-$v-r$round.txt" | cut -d'|' -f3,13 | tr -s ' ' | tr '\n' ' ')"
+      done
     done
   done
-done
-for round in 1 2; do
-  for m in bert-large bert-base; do
-    for e in 8 4; do
-      OCTET_LAYERNORM_ELEMENTS=$e timeout 60 /tmp/octet bench $m --device cuda "${F[@]}" --batch 1 --seq 128,384 --warmup 20 \
-        --iterations 200 --min-seconds 0.3 --json "$out/$m-e$e-r$round.json" > "$out/$m-e$e-r$round.txt" 2>&1
-      echo "$m layernorm elements $e round $round: $(grep -E '^\|  +1 \|' "$out/$m-e$e-r$round.txt" | cut -d'|' -f3,13 | tr -s ' ' | tr '\n' ' ')"
-    done
-  done
-done
+}
+ab OCTET_ATTENTION_QUERIES 128 128 64
+ab OCTET_LAYERNORM_ELEMENTS 1 8 4
