@@ -429,7 +429,9 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// Kernels left out of every layer, for timing only (`OCTET_SKIP`, comma-separated `skippableKernels`): the pass then
     /// computes garbage, and its time without them says what they cost inside the pass, overlap included, which
     /// per-kernel events cannot (they serialize the launches). The engine's label says so, so no table or JSON passes
-    /// such a run off as a real one.
+    /// such a run off as a real one. In-pass tuning times the pass as skipped, so it may keep other GEMM plans than the
+    /// whole pass's (pin them with `OCTET_GEMM_TUNE=alone`); a skipped run never takes the opt-in fused paths
+    /// (`OCTET_FUSED_LAYERNORM`, `OCTET_FUSED_RESIDUAL`), so compare it with a whole pass without them.
     private let skip: Set<String>
     /// `OCTET_SKIP`'s value as a set of `skippableKernels`; an unknown name is an error that lists the known ones (a
     /// typo would otherwise time the whole pass under the skipped run's name).

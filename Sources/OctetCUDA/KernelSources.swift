@@ -655,6 +655,8 @@ enum KernelSources {
         // quantized, so the probabilities need not be final before P·V: each row keeps a running max m and sum l, and when a
         // chunk raises m the partial sums and the output accumulators are scaled by exp(m_old − m_new):
         //   p = exp(s − m),   l ← l·c + Σ p,   o ← o·c + p·V,   out = o / l   at the end.
+        // The scores are kept in log₂ units (log₂e / √D is their scale), so every exponential — p, the correction c and the
+        // key groups' merge factors — is 2^(a₂ − b₂) = exp(a − b), one `ex2.approx.ftz` each (eleventh session).
         // K and V stream through a two-stage ring of 64-key chunks ([key][d] fp16 rows, 16 bytes of padding) filled by
         // cp.async while the previous chunk is multiplied, so the shared memory is 5 × 64 rows whatever S is (46 KB at
         // D = 64: four blocks per multiprocessor, where staging all of K and Vᵀ took 116 KB at S = 384, one block, 4 warps
@@ -731,16 +733,14 @@ enum KernelSources {
             return y;
         }
 
-        // Row r (0: g, 1: g + 8) of a chunk's scores replaced by exp(s − shift), or with LOG2 (scores in log₂ units, as the
-        // one-pass kernel keeps them) by 2^(s − shift); returns this thread's sum of them (its keys only: the quad's sums meet
-        // later).
-        template <bool LOG2 = false>
+        // Row r (0: g, 1: g + 8) of a chunk's scores, in log₂ units as the one-pass kernel keeps them, replaced by
+        // 2^(s − shift); returns this thread's sum of them (its keys only: the quad's sums meet later).
         __device__ __forceinline__ float exponentiate_row(float (&s)[8][4], int r, float shift) {
             float sum = 0.f;
         #pragma unroll
             for (int jb = 0; jb < 8; jb++) {
-                s[jb][2 * r] = LOG2 ? exp2_ftz(s[jb][2 * r] - shift) : __expf(s[jb][2 * r] - shift);
-                s[jb][2 * r + 1] = LOG2 ? exp2_ftz(s[jb][2 * r + 1] - shift) : __expf(s[jb][2 * r + 1] - shift);
+                s[jb][2 * r] = exp2_ftz(s[jb][2 * r] - shift);
+                s[jb][2 * r + 1] = exp2_ftz(s[jb][2 * r + 1] - shift);
                 sum += s[jb][2 * r] + s[jb][2 * r + 1];
             }
             return sum;
@@ -826,7 +826,7 @@ enum KernelSources {
                     const float m = fmaxf(row_max(s, r), rowMax[r]);
                     const float shift = m == -INFINITY ? 0.f : m, correction = exp2_ftz(rowMax[r] - shift);
                     rowMax[r] = m;
-                    const float sum = exponentiate_row<true>(s, r, shift);
+                    const float sum = exponentiate_row(s, r, shift);
                     rowSum[r] = rowSum[r] * correction + sum;  // this thread's keys only; the quad's sums meet at the end
         #pragma unroll
                     for (int jd = 0; jd < D / 8; jd++) {
