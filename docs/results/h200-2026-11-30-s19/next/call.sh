@@ -5,7 +5,7 @@
 # with a time limit:
 #   1. the workbench's checks and attention timings (every attention kernel against PyTorch float64, padded and
 #      packed; the new attention must equal the 64-query one bit for bit; both LayerNorm forms; timings against SDPA);
-#   2. the full self-test (its new check: a random BERT on 12 sequences, a grid that takes the new attention);
+#   2. the full self-test (its new check: a random BERT on 18 sequences, a grid that takes the new attention);
 #   3. the pass with the new attention (default) and without (OCTET_ATTENTION_QUERIES=64), alternated, at batch 128,
 #      both models;
 #   4. the pass with the new LayerNorm (default) and without (OCTET_LAYERNORM_ELEMENTS=4), alternated, at batch 1.
