@@ -405,19 +405,10 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             if !skip.contains("attention") {
                 try attention(layer, inKind: calls[0].outKind, batch: b, sequence: s, offsets: shape.packed ? buf["offsets"]! : 0)
             }
-            if skip.isEmpty {
-                try gemmNorm(calls[1], layer.attentionNorm, residual: buf["h0"]!, output: buf["h1"]!, tokens: t)
-            } else {
-                if !skip.contains("output") { try gemm(calls[1], tokens: t) }
-                if !skip.contains("norm") { try residualNorm(layer.attentionNorm, local: calls[1].output, residual: buf["h0"]!, output: buf["h1"]!, tokens: t) }
-            }
+            try gemmNorm(calls[1], layer.attentionNorm, residual: buf["h0"]!, output: buf["h1"]!, tokens: t, kind: "output")
             if !skip.contains("ffn-in") { try gemm(calls[2], tokens: t) }
-            if skip.isEmpty {
-                try gemmNorm(calls[3], layer.outputNorm, residual: buf["h1"]!, output: buf["h0"]!, tokens: t, fusable: fusedFeedForwardNorm)
-            } else {
-                if !skip.contains("ffn-out") { try gemm(calls[3], tokens: t) }
-                if !skip.contains("norm") { try residualNorm(layer.outputNorm, local: calls[3].output, residual: buf["h1"]!, output: buf["h0"]!, tokens: t) }
-            }
+            try gemmNorm(calls[3], layer.outputNorm, residual: buf["h1"]!, output: buf["h0"]!, tokens: t, kind: "ffn-out",
+                         fusable: fusedFeedForwardNorm)
         }
         try launch("qa_head.cu", "qa_head", grid: (rows, 1, 1), block: (128, 1, 1), arguments: [
             .pointer(buf["h0"]!), .int32(streamF32 ? 1 : 0), .buffer(qaWeight), .buffer(qaBias), .int32(Int32(t)), .int32(Int32(h)), .pointer(buf["start"]!), .pointer(buf["end"]!)])
@@ -538,7 +529,15 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// (`gemm_wgmma_i8_64x64_ln_*`, a cluster of N / 64 blocks per 64 rows) when `fusedLayerNorm` is on, the layer is
     /// INT8, N a multiple of 128 (the kernel's threads take column pairs 128 apart) and the device places such a cluster
     /// (`clusterLimit`), else the GEMM into `local` and `residual_layernorm`.
-    private func gemmNorm(_ call: GemmCall, _ norm: Norm, residual: UInt64, output: UInt64, tokens m: Int, fusable: Bool = true) throws {
+    /// `kind`: the GEMM's name in `skippableKernels`; with `OCTET_SKIP` set, the GEMM and the LayerNorm run apart (or not at
+    /// all when skipped), never fused.
+    private func gemmNorm(_ call: GemmCall, _ norm: Norm, residual: UInt64, output: UInt64, tokens m: Int, kind: String,
+                          fusable: Bool = true) throws {
+        if !skip.isEmpty {
+            if !skip.contains(kind) { try gemm(call, tokens: m) }
+            if !skip.contains("norm") { try residualNorm(norm, local: call.output, residual: residual, output: output, tokens: m) }
+            return
+        }
         let l = call.linear, (n, k) = (l.outputs, l.inputs)
         guard fusedLayerNorm && fusable && l.int8 && call.outKind == 1 && n % 128 == 0 && n / 64 <= clusterLimit && k % 16 == 0, let dq = l.dqScale else {
             // A float add into a float32 stream, on a wgmma plan: the GEMM's epilogue adds the residual, and the
@@ -1065,6 +1064,9 @@ struct GemmChoice {
 
     /// Whether this is a split-K wgmma kernel (`gemm_wgmma_sk_*`).
     var splitWgmma: Bool { kernel.hasPrefix("gemm_wgmma_sk_") }
+    /// Whether this is a persistent ping-pong wgmma kernel (`gemm_wgmma_pp_*`, `gemm_wgmma_p3_*`: at most one block per
+    /// multiprocessor, each taking tiles in turn).
+    var persistentWgmma: Bool { kernel.hasPrefix("gemm_wgmma_pp_") || kernel.hasPrefix("gemm_wgmma_p3_") }
 
     /// The same tile with another split-K (the self-test forces split paths), clamped to what the kernel takes (the
     /// wgmma kernels other than split-K take none; split-K ones up to `clusterLimit` blocks, at most `maxWgmmaSplit`).
@@ -1120,7 +1122,7 @@ struct GemmChoice {
                                                  .pointer(output), .int32(Int32(n))]
         var grid = ((n + bn - 1) / bn, (m + bm - 1) / bm, split)
         if wgmma {
-            if kernel.contains("_pp_") || kernel.contains("_p3_") { grid = (min(grid.0 * grid.1, device.multiprocessors), 1, 1) }
+            if persistentWgmma { grid = (min(grid.0 * grid.1, device.multiprocessors), 1, 1) }
             let (mapA, mapW) = try tensorMaps(device: device, a: a, weight: weight, m: m, n: n, k: k)
             return (grid, (threads, 1, 1), splitWgmma ? (1, 1, split) : nil,
                     [.tensorMap(mapA), .tensorMap(mapW), .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k))] + epilogue

@@ -1387,7 +1387,8 @@ enum KernelSources {
         // same size as either form's distance from exact GELU). Beyond the clamp the approximation's overshoot of erf past −1
         // (about 5e-8) is not rounded away as the CPU's 1 + erf rounds it, so for z < −4√2 the result is about +4.7e-8·|z|
         // where GELU is −0: under 1e-6 for |z| < 20 and far below an int8 step for any activation BERT produces (a numerator
-        // clamped to ≤ 0 would fix it with one more instruction per output; docs/GPU.md, Next). Why not CUDA's erff: it branches on |x|, and in a GEMM
+        // clamped to ≤ 0 fixes it with one more instruction per output, and measured 0.9% slower at BERT-large s128 b128 on the
+        // H200, session 19, so it is not done). Why not CUDA's erff: it branches on |x|, and in a GEMM
         // epilogue that converts 64–128 accumulators per thread the branches kept every conversion in series; this form is
         // branch-free, so independent conversions interleave. Cost per output (SASS counted with cuobjdump): 2 FMNMX,
         // 1 FMUL, 10 FFMA, 1 FFMA for the numerator, 1 MUFU.RCP, 3 FMUL. The reciprocal is `rcp.approx.ftz` (relative error
@@ -2540,27 +2541,21 @@ enum KernelSources {
         // bytes + 1,024 (alignment) + 16 × (STAGES + 2) (barriers) of dynamic shared memory, plus, for the cooperative and
         // ping-pong kernels, 12 × BN + 4,096 bytes of static shared memory per consumer warpgroup (`EpilogueShared`: 2 in
         // ping-pong, 3 in p3).
+        // One entry point per variant: THREADS, and the schedule's template call (its template arguments hold commas, so it
+        // comes last, as the variadic part).
+        #define GEMM_ENTRY(NAME, THREADS, ...)                                                                                 \
+            extern "C" __global__ void __launch_bounds__(THREADS, 1)                                                           \
+                NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
+                     const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo,   \
+                     const float *residual) {                                                                                 \
+                __VA_ARGS__(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo, residual);                     \
+            }
         #define WGMMA_VARIANT(NAME, CONSUMERS, BN, STAGES, INT8)                                                               \
-            extern "C" __global__ void __launch_bounds__(128 * (CONSUMERS + 1), 1)                                             \
-                NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
-                     const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo,   \
-                     const float *residual) {                                                                                 \
-                gemm<CONSUMERS, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo, residual);         \
-            }
+            GEMM_ENTRY(NAME, 128 * (CONSUMERS + 1), gemm<CONSUMERS, BN, STAGES, INT8>)
         #define PINGPONG_VARIANT(NAME, C, HALVES, BN, STAGES, INT8)                                                            \
-            extern "C" __global__ void __launch_bounds__(128 * (C + 1), 1)                                                     \
-                NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
-                     const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo,   \
-                     const float *residual) {                                                                                 \
-                gemm_pingpong<C, HALVES, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo, residual); \
-            }
-        #define SPLITK_VARIANT(NAME, CONSUMERS, BN, STAGES, INT8)                                                             \
-            extern "C" __global__ void __launch_bounds__(128 * (CONSUMERS + 1), 1)                                             \
-                NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
-                     const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo,   \
-                     const float *residual) {                                                                                 \
-                gemm_splitk<CONSUMERS, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo, residual);  \
-            }
+            GEMM_ENTRY(NAME, 128 * (C + 1), gemm_pingpong<C, HALVES, BN, STAGES, INT8>)
+        #define SPLITK_VARIANT(NAME, CONSUMERS, BN, STAGES, INT8)                                                              \
+            GEMM_ENTRY(NAME, 128 * (CONSUMERS + 1), gemm_splitk<CONSUMERS, BN, STAGES, INT8>)
         #define WGMMA_VARIANTS(PRECISION, INT8)                                                                                \
             WGMMA_VARIANT(gemm_wgmma_##PRECISION##_128x256, 2, 256, 4, INT8)                                                   \
             WGMMA_VARIANT(gemm_wgmma_##PRECISION##_128x128, 2, 128, 6, INT8)                                                   \

@@ -820,27 +820,21 @@ __device__ __forceinline__ void gemm_layernorm(const TensorMap &mapA, const Tens
 // bytes + 1,024 (alignment) + 16 × (STAGES + 2) (barriers) of dynamic shared memory, plus, for the cooperative and
 // ping-pong kernels, 12 × BN + 4,096 bytes of static shared memory per consumer warpgroup (`EpilogueShared`: 2 in
 // ping-pong, 3 in p3).
+// One entry point per variant: THREADS, and the schedule's template call (its template arguments hold commas, so it
+// comes last, as the variadic part).
+#define GEMM_ENTRY(NAME, THREADS, ...)                                                                                 \
+    extern "C" __global__ void __launch_bounds__(THREADS, 1)                                                           \
+        NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
+             const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo,   \
+             const float *residual) {                                                                                 \
+        __VA_ARGS__(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo, residual);                     \
+    }
 #define WGMMA_VARIANT(NAME, CONSUMERS, BN, STAGES, INT8)                                                               \
-    extern "C" __global__ void __launch_bounds__(128 * (CONSUMERS + 1), 1)                                             \
-        NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
-             const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo,   \
-             const float *residual) {                                                                                 \
-        gemm<CONSUMERS, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo, residual);         \
-    }
+    GEMM_ENTRY(NAME, 128 * (CONSUMERS + 1), gemm<CONSUMERS, BN, STAGES, INT8>)
 #define PINGPONG_VARIANT(NAME, C, HALVES, BN, STAGES, INT8)                                                            \
-    extern "C" __global__ void __launch_bounds__(128 * (C + 1), 1)                                                     \
-        NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
-             const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo,   \
-             const float *residual) {                                                                                 \
-        gemm_pingpong<C, HALVES, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo, residual); \
-    }
-#define SPLITK_VARIANT(NAME, CONSUMERS, BN, STAGES, INT8)                                                             \
-    extern "C" __global__ void __launch_bounds__(128 * (CONSUMERS + 1), 1)                                             \
-        NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
-             const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo,   \
-             const float *residual) {                                                                                 \
-        gemm_splitk<CONSUMERS, BN, STAGES, INT8>(mapA, mapB, M, N, K, dqScale, bias, act, qScale, outKind, out, ldo, residual);  \
-    }
+    GEMM_ENTRY(NAME, 128 * (C + 1), gemm_pingpong<C, HALVES, BN, STAGES, INT8>)
+#define SPLITK_VARIANT(NAME, CONSUMERS, BN, STAGES, INT8)                                                              \
+    GEMM_ENTRY(NAME, 128 * (CONSUMERS + 1), gemm_splitk<CONSUMERS, BN, STAGES, INT8>)
 #define WGMMA_VARIANTS(PRECISION, INT8)                                                                                \
     WGMMA_VARIANT(gemm_wgmma_##PRECISION##_128x256, 2, 256, 4, INT8)                                                   \
     WGMMA_VARIANT(gemm_wgmma_##PRECISION##_128x128, 2, 128, 6, INT8)                                                   \
