@@ -240,8 +240,10 @@ for (B, S, heads, D) in [] if args.no_checks else [(1, 128, 12, 32), (2, 384, 16
         report(f"attention d{D} B{B} S{S} {label}", err, 2e-2 if ps > 0 else 2e-3)
 
 # tensor-core attention (attention_mma.cu): every QK/PV precision pair, head sizes 32 and 64
-def attention_mma(qkv, f32, mask, S, heads, D, qs, ks, ps, un, vs, out, staged=False, resident=False, split=False, offsets=None):
-    """One attention_mma.cu launch; `staged`: the kernel that stages all of K and Vᵀ where a ring kernel exists;
+def attention_mma(qkv, f32, mask, S, heads, D, qs, ks, ps, un, vs, out, staged=False, resident=False, split=False, offsets=None,
+                  wide=False):
+    """One attention_mma.cu launch; `wide`: the fp16 one-pass kernel with 128 queries per block (fp16 input, both products
+    fp16); `staged`: the kernel that stages all of K and Vᵀ where a ring kernel exists;
     `resident`: the int8 ring's form for S ≤ 128 (both chunks at once, pass 1's scores kept in registers); `split`: the
     kernel with the keys split over a cluster of ⌈S/64⌉ blocks (heads of 64, 65 ≤ S ≤ 512; int8 products from int8
     input). `offsets`: a packed
@@ -260,8 +262,11 @@ def attention_mma(qkv, f32, mask, S, heads, D, qs, ks, ps, un, vs, out, staged=F
         blocks = padded // 64
         name = f"attention_mma_d{D}_i8_i8_split{blocks}_i8in"
         smem = 3 * 64 * kRow + 64 * 4 + 64 * 8 + 64 * (D + 16) * 4
+    rows = 64
+    if wide:  # 128 queries: the queries (two 64-row halves) and the ring of two K and two V chunks
+        name, smem, rows = f"attention_mma_d{D}_f16_f16_q128_f16in", 6 * 64 * kRow + padded * 4, 128
     batch = mask.shape[0] if offsets is None else offsets.numel() - 1
-    kernel("attention_mma.cu", name)(((S + 63) // 64 * blocks, heads, batch), (128,), (ptr(qkv), ptr(mask), ptr(offsets), cp.int32(S),
+    kernel("attention_mma.cu", name)(((S + rows - 1) // rows * blocks, heads, batch), (128,), (ptr(qkv), ptr(mask), ptr(offsets), cp.int32(S),
         cp.int32(heads), cp.float32(qs), cp.float32(ks), cp.float32(ps), cp.int32(un), cp.float32(vs), cp.float32(0), ptr(out)), shared_mem=smem)
 
 
@@ -279,6 +284,10 @@ for (B, S, heads, D) in [] if args.no_checks else [(1, 128, 12, 32), (2, 384, 16
             attention_mma(x, f32, mask, S, heads, D, qs, ks, ps, un, vs, out)
             err = ((out.double() - ref).norm() / ref.norm()).item()
             report(f"attention_mma d{D} B{B} S{S} {label} {'f32' if f32 else 'f16'} input", err, 2e-2 if ps > 0 else 3e-3)
+            if label == "f16 f16" and not f32:  # 128 queries per block: the same arithmetic per row, so the same bits
+                wide_out = torch.full((B * S, heads * D), float("nan"), dtype=torch.float16, device="cuda")
+                attention_mma(x, f32, mask, S, heads, D, qs, ks, ps, un, vs, wide_out, wide=True)
+                report(f"attention_mma d{D} B{B} S{S} f16 f16 f16 input: 128 queries equals 64", (wide_out.double() - out.double()).abs().max().item(), 0)
         if qs > 0 and ps > 0:  # int8 input, quantized per column as the QKV GEMM's epilogue does
             steps = torch.tensor([qs, ks, vs], device="cuda").repeat_interleave(heads * D)
             q8 = torch.clamp(torch.round(qkv / steps), -128, 127)
@@ -314,7 +323,7 @@ for (lengths, S, heads, D) in [] if args.no_checks else [([160, 100, 37], 160, 4
     ones = torch.ones(1, real.numel(), dtype=torch.int32, device="cuda")
     longest = (max(lengths) + 63) // 64 * 64
     i8 = ("i8 u8", 0.06, 0.05, 1 / 255, 1, 0.04)
-    forms = ([("f16 f16", 0, 0, 0, 0, 0, 0, {}), (*i8, 1, {}), (*i8, 2, {}), (*i8, 2, {"staged": True})]
+    forms = ([("f16 f16", 0, 0, 0, 0, 0, 0, {}), ("f16 f16", 0, 0, 0, 0, 0, 0, {"wide": True}), (*i8, 1, {}), (*i8, 2, {}), (*i8, 2, {"staged": True})]
              + ([(*i8, 2, {"resident": True})] if longest <= 128 else [])
              + ([(*i8, 2, {"split": True})] if D == 64 and longest > 64 else []))
     for label, qs, ks, ps, un, vs, f32, form in forms:
@@ -468,6 +477,7 @@ for (name, heads, D) in [] if args.no_attention_timing else [("bert-base", 12, 6
         if D == 64 and B == 1:
             t_i8_resident["i8_split_us"] = timed(lambda i: attention_mma(q8, 2, mask, S, heads, D, 0.06, 0.05, 1 / 255, 1, 0.04, out, split=True), False)
         t_f16 = timed(lambda i: attention_mma(half, 0, mask, S, heads, D, 0, 0, 0, 0, 0, out), False)
+        t_f16_wide = timed(lambda i: attention_mma(half, 0, mask, S, heads, D, 0, 0, 0, 0, 0, out, wide=True), False)
         q, k, v = half.view(B, S, 3, heads, D).permute(2, 0, 3, 1, 4)
         t_sdpa = timed(lambda i: torch.nn.functional.scaled_dot_product_attention(q, k, v), True)
         # The other precision pairs from float32 input (the recipe's mixed layers), to see what each part costs.
@@ -475,11 +485,11 @@ for (name, heads, D) in [] if args.no_attention_timing else [("bert-base", 12, 6
                    for qk, pv, steps in [("i8", "i8", (0.06, 0.05, 1 / 255, 1, 0.04)), ("i8", "f16", (0.06, 0.05, 0, 0, 0)),
                                          ("f16", "i8", (0, 0, 1 / 255, 1, 0.04)), ("f16", "f16", (0, 0, 0, 0, 0))] if B == 1}
         t_f16_staged = timed(lambda i: attention_mma(half, 0, mask, S, heads, D, 0, 0, 0, 0, 0, out, staged=True), False)
-        results["timings"].append({"attention": name, "B": B, "S": S, "i8_us": t_i8, "f16_us": t_f16, "sdpa_f16_us": t_sdpa,
+        results["timings"].append({"attention": name, "B": B, "S": S, "i8_us": t_i8, "f16_us": t_f16, "f16_q128_us": t_f16_wide, "sdpa_f16_us": t_sdpa,
                                    "i8_two_pass_staged_us": t_i8_staged, "f16_two_pass_staged_us": t_f16_staged, **t_i8_resident, **t_mixed})
         print(f"{name:>10} B{B:<3} S{S:<4} int8 {t_i8:7.1f} (staged {t_i8_staged:7.1f}"
               + "".join(f", {k[:-3].replace('_', ' ')} {v:7.1f}" for k, v in t_i8_resident.items())
-              + f")   fp16 {t_f16:7.1f} (staged {t_f16_staged:7.1f})   "
+              + f")   fp16 {t_f16:7.1f} (128 queries {t_f16_wide:7.1f}, staged {t_f16_staged:7.1f})   "
               f"torch SDPA fp16 {t_sdpa:7.1f}   "
               + "   ".join(f"{k} {v:6.1f}" for k, v in t_mixed.items()), flush=True)
 

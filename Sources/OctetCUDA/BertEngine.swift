@@ -509,7 +509,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 .pointer(buf["context"]!)]
             let choice = AttentionChoice(headSize: d, qk8: layer.kStep > 0, pv8: layer.pStep > 0, inKind: inKind, batch: b, sequence: s,
                                          heads: heads, multiprocessors: device.multiprocessors)
-            try launch("attention_mma.cu", choice.kernel, grid: ((s + 63) / 64 * choice.keyBlocks, heads, b), block: (choice.threads, 1, 1),
+            try launch("attention_mma.cu", choice.kernel, grid: ((s + choice.queryRows - 1) / choice.queryRows * choice.keyBlocks, heads, b),
+                       block: (choice.threads, 1, 1),
                        sharedBytes: choice.sharedBytes, arguments: arguments)
         } else {
             guard inKind != 2 else { preconditionFailure("int8 QKV is only planned for head sizes the tensor-core attention takes") }
@@ -870,8 +871,12 @@ struct AttentionChoice {
     /// grids, never more than the 64-key chunks; other numbers are clamped to 1…3; default: as many as the key chunks,
     /// at most 3, on grids with fewer blocks than multiprocessors).
     static let keyGroups: Int? = ProcessInfo.processInfo.environment["OCTET_ATTENTION_GROUPS"].flatMap(Int.init).map { min(max($0, 1), 3) }
+    /// Whether the fp16 one-pass kernel takes 128 queries per block on big grids (unless `OCTET_ATTENTION_QUERIES=64`).
+    static let wideQueries = ProcessInfo.processInfo.environment["OCTET_ATTENTION_QUERIES"] != "64"
     /// The kernel's name and its dynamic shared memory in bytes.
     let kernel: String, sharedBytes: Int
+    /// Queries per block: 64, or 128 for the fp16 one-pass kernel on big grids (the grid's x is ⌈S / this⌉ × keyBlocks).
+    var queryRows = 64
     /// Blocks per 64 queries (the split kernel's cluster: the grid's x is this × the query blocks), else 1.
     var keyBlocks = 1
     /// Threads per block: 128, or 128 per key group of the fp16 one-pass kernel.
@@ -880,7 +885,7 @@ struct AttentionChoice {
     /// The choice for heads of `headSize` (32 or 64) features; `inKind` 0, 1, 2: fp16, float32 or int8 Q, K and V.
     init(headSize d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch b: Int, sequence s: Int, heads: Int, multiprocessors: Int,
          staged forced: Bool = AttentionChoice.forceStaged, resident: Bool = AttentionChoice.residentInt8,
-         split: Bool = AttentionChoice.splitInt8, keyGroups: Int? = AttentionChoice.keyGroups) {
+         split: Bool = AttentionChoice.splitInt8, keyGroups: Int? = AttentionChoice.keyGroups, wide: Bool = AttentionChoice.wideQueries) {
         let padded = (s + 63) / 64 * 64, kRow = d * (qk8 ? 1 : 2) + 16, vRow = padded * (pv8 ? 1 : 2) + 16
         let blocks = padded / 64 * heads * b
         let groups = min(keyGroups ?? 3, padded / 64)
@@ -889,6 +894,15 @@ struct AttentionChoice {
             threads = 128 * groups
             kernel = "attention_mma_d\(d)_f16_f16_groups\(groups)_f16in"
             sharedBytes = (1 + 4 * groups) * 64 * kRow + padded * 4
+            return
+        }
+        if wide && !forced && !qk8 && !pv8 && inKind == 0 && (padded + 127) / 128 * heads * b >= 2 * multiprocessors {
+            // Two 128-query blocks fit a multiprocessor (255 registers per thread at D = 64): from two per
+            // multiprocessor up, the grid keeps every one busy; below, the 64-query kernel's twice as many blocks do.
+            // The one-pass fp16 kernel with two m16 tiles per warp: 128 queries, the ring of two K and two V chunks, the mask.
+            queryRows = 128
+            kernel = "attention_mma_d\(d)_f16_f16_q128_f16in"
+            sharedBytes = (2 + 4) * 64 * kRow + padded * 4
             return
         }
         if split && !forced && qk8 && pv8 && inKind == 2 && d == 64 && padded > 64 && blocks < multiprocessors {

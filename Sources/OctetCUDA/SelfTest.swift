@@ -171,6 +171,22 @@ public struct CUDASelfTest {
                                          batch: batch, packing: packing))
             }
         }
+        // A grid of at least two 128-query blocks per multiprocessor (18 sequences of up to 256 tokens × 8 heads of 64:
+        // 288 blocks, 2.2 per multiprocessor on the H200), where the fp16 one-pass attention takes 128 queries per
+        // block: FP16, and INT8 with the attention products in float, packed and padded.
+        do {
+            let config = BertConfig(vocabSize: 2000, hiddenSize: 512, layerCount: 1, headCount: 8, intermediateSize: 2048)
+            let weights = BertWeights.random(config: config, seed: 11)
+            let lengths = [256, 255, 250, 200, 193, 160, 129, 128, 127, 100, 77, 65, 64, 63, 37, 17, 2, 1]
+            let batch = Self.randomBatch(vocabulary: config.vocabSize, sequence: 256, lengths: lengths)
+            var attention16 = QuantizationScales.synthetic(layers: config.layerCount)
+            attention16.floatGroups = Set(["*.attention.qk", "*.attention.pv"].flatMap { QuantizationGroup.matching($0, layers: config.layerCount) })
+            for packing in [true, false] {
+                results.append(try model(weights, precision: .fp16, scales: nil, name: "random bert 1×512 (18 sequences)", batch: batch, packing: packing))
+                results.append(try model(weights, precision: .int8, scales: attention16, name: "random bert 1×512 (18 sequences) attention in float",
+                                         batch: batch, packing: packing))
+            }
+        }
         // The GEMM + residual LayerNorm kernels (Hopper): all-INT8 random BERTs with clusters of 4, 6 and 16 blocks
         // (hidden 256, 384 and 1,024; 16 where the device places clusters of more than 8, as the H200 does, else the
         // engine runs the two kernels), QDQ adds; and the reference model below, float adds.

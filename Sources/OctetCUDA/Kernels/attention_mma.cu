@@ -707,6 +707,163 @@ __device__ __forceinline__ void attention_flash(const void *__restrict__ qkv, co
     }
 }
 
+// The one-pass FP16 attention with 128 queries per block for big grids (batch 128): each warp owns two m16 tiles (32
+// query rows), so every K fragment (ldmatrix) feeds two QKᵀ products and every Vᵀ fragment two P·V products, where
+// the 64-query kernel reads each once per 16 rows. Shared-memory reads per tensor-core product halve, as in
+// FlashAttention-2's forward kernel for heads of 64 (128 queries, 4 warps). Same arithmetic per row as
+// `attention_flash` without key groups (scores in log₂ units, online softmax, one ring of two K and two V chunks of
+// 64 keys), each row's operations the same and in the same order, so the outputs are bit for bit its. Costs: about twice the
+// registers per thread (Q fragments, scores and outputs for two tiles), so two blocks per multiprocessor instead of
+// three; the queries take 128 staged rows. For grids of at least two 128-query blocks per multiprocessor (below that
+// the 64-query kernel's twice as many blocks fill the device better).
+template <int D, int ROW, int MT>
+__device__ __forceinline__ void chunk_scores_tiles(const unsigned (&qa)[MT][D / 16][4], const unsigned char *Kc, const float *maskAdd,
+                                                   float scoreScale, int lane, float (&s)[MT][8][4]) {
+    const int t = lane % 4;
+#pragma unroll
+    for (int jb = 0; jb < 8; jb += 2) {
+        float acc[MT][2][4] = {};
+#pragma unroll
+        for (int c = 0; c < D / 16; c++) {
+            unsigned r[4];
+            ldmatrix_x4(r, Kc + (jb * 8 + lane % 8 + (lane / 16) * 8) * ROW + c * 32 + ((lane / 8) % 2) * 16);
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++) {
+                mma_f16(acc[mt][0], qa[mt][c], r[0], r[1]);
+                mma_f16(acc[mt][1], qa[mt][c], r[2], r[3]);
+            }
+        }
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                s[mt][jb][e] = acc[mt][0][e];
+                s[mt][jb + 1][e] = acc[mt][1][e];
+            }
+    }
+#pragma unroll
+    for (int jb = 0; jb < 8; jb++) {
+        const float m0 = maskAdd[jb * 8 + 2 * t], m1 = maskAdd[jb * 8 + 2 * t + 1];
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++) {
+            s[mt][jb][0] = s[mt][jb][0] * scoreScale + m0;
+            s[mt][jb][1] = s[mt][jb][1] * scoreScale + m1;
+            s[mt][jb][2] = s[mt][jb][2] * scoreScale + m0;
+            s[mt][jb][3] = s[mt][jb][3] * scoreScale + m1;
+        }
+    }
+}
+template <int D, int ROW, int MT>
+__device__ __forceinline__ void pv_chunk_f16_tiles(const float (&s)[MT][8][4], const unsigned char *Vc, int lane, float (&o)[MT][D / 8][4]) {
+#pragma unroll
+    for (int group = 0; group < 4; group++) {
+        const int b0 = 2 * group;
+        unsigned a[MT][4];
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++) {
+            a[mt][0] = float2_to_f16x2(s[mt][b0][0], s[mt][b0][1]);
+            a[mt][1] = float2_to_f16x2(s[mt][b0][2], s[mt][b0][3]);
+            a[mt][2] = float2_to_f16x2(s[mt][b0 + 1][0], s[mt][b0 + 1][1]);
+            a[mt][3] = float2_to_f16x2(s[mt][b0 + 1][2], s[mt][b0 + 1][3]);
+        }
+#pragma unroll
+        for (int jd = 0; jd < D / 8; jd += 2) {
+            unsigned r[4];
+            ldmatrix_x4_trans(r, Vc + (group * 16 + lane % 8 + ((lane / 8) % 2) * 8) * ROW + (jd * 8 + (lane / 16) * 8) * 2);
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++) {
+                mma_f16(o[mt][jd], a[mt], r[0], r[1]);
+                mma_f16(o[mt][jd + 1], a[mt], r[2], r[3]);
+            }
+        }
+    }
+}
+
+template <int D, int IN>
+__device__ __forceinline__ void attention_flash_wide(const void *__restrict__ qkv, const int *__restrict__ mask, const int *__restrict__ offsets,
+                                                     int Smax, int heads, float outQScale, void *__restrict__ out) {
+    constexpr int ROW = 2 * D + 16, MT = 2, TILE = WARPS * ROWS * MT;  // bytes per staged row; 128 queries
+    extern __shared__ __align__(16) unsigned char smem[];
+    // Q (128 rows), the ring (two stages of a K and a V chunk), then the mask.
+    unsigned char *Qs = smem, *Ks = Qs + TILE * ROW, *Vs = Ks + 2 * KEY_CHUNK * ROW;
+    float *maskAdd = reinterpret_cast<float *>(Vs + 2 * KEY_CHUNK * ROW);
+    const int H = heads * D, ld = 3 * H;
+    const int b = blockIdx.z, head = blockIdx.y, q0 = blockIdx.x * TILE;
+    const Span span = sequence_span(offsets, Smax, b);
+    const int S = span.length;
+    if (q0 >= S) return;
+    const int Spad = (S + KEY_CHUNK - 1) / KEY_CHUNK * KEY_CHUNK, chunks = Spad / KEY_CHUNK;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const size_t base = (size_t)span.first * ld + head * D;
+    for (int j = threadIdx.x; j < Spad; j += WARPS * 32) maskAdd[j] = j < S && (offsets != nullptr || mask[span.first + j]) ? 0.f : -INFINITY;
+    wait_for_producers();
+    allow_dependents();
+
+    auto stage = [&](unsigned char *dst, int r0, int col) { stage_rows_f16<D, IN, ROW>(dst, qkv, base, r0, col, S, ld); };
+    stage(Qs, q0, 0);
+    stage(Qs + KEY_CHUNK * ROW, q0 + KEY_CHUNK, 0);
+    stage(Ks, 0, H);
+    stage(Vs, 0, 2 * H);
+    if (IN == 0) copy_commit();
+    if (IN == 0) copy_wait<0>();
+    __syncthreads();  // Q, the first chunk and the mask
+    // Warp w owns query rows 32w … 32w + 31: tile mt is rows 32w + 16mt … (the fragment rows g and g + 8 of each).
+    unsigned qa[MT][D / 16][4];
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int kc = 0; kc < D / 16; kc++)
+            ldmatrix_x4(qa[mt][kc], Qs + (warp * 32 + mt * 16 + lane % 16) * ROW + kc * 32 + (lane / 16) * 16);
+
+    const float scoreScale = 1.4426950408889634f * rsqrtf((float)D);  // log₂ units, as attention_flash
+    float o[MT][D / 8][4] = {}, rowMax[MT][2], rowSum[MT][2];
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++) rowMax[mt][0] = rowMax[mt][1] = -INFINITY, rowSum[mt][0] = rowSum[mt][1] = 0.f;
+    for (int c = 0; c < chunks; c++) {
+        const int st = c & 1;
+        if (c > 0) {
+            if (IN == 0) copy_wait<0>();
+            __syncthreads();  // chunk c is in stage st for every thread, and chunk c − 1's stage is free
+        }
+        if (c + 1 < chunks) {
+            stage(Ks + (st ^ 1) * KEY_CHUNK * ROW, (c + 1) * KEY_CHUNK, H);
+            stage(Vs + (st ^ 1) * KEY_CHUNK * ROW, (c + 1) * KEY_CHUNK, 2 * H);
+            if (IN == 0) copy_commit();
+        }
+        const unsigned char *Kc = Ks + st * KEY_CHUNK * ROW, *Vc = Vs + st * KEY_CHUNK * ROW;
+        float s[MT][8][4];
+        chunk_scores_tiles<D, ROW, MT>(qa, Kc, maskAdd + c * KEY_CHUNK, scoreScale, lane, s);
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+            for (int r = 0; r < 2; r++) {
+                const float m = fmaxf(row_max(s[mt], r), rowMax[mt][r]);
+                const float shift = m == -INFINITY ? 0.f : m, correction = exp2_ftz(rowMax[mt][r] - shift);
+                rowMax[mt][r] = m;
+                const float sum = exponentiate_row(s[mt], r, shift);
+                rowSum[mt][r] = rowSum[mt][r] * correction + sum;
+#pragma unroll
+                for (int jd = 0; jd < D / 8; jd++) {
+                    o[mt][jd][2 * r] *= correction;
+                    o[mt][jd][2 * r + 1] *= correction;
+                }
+            }
+        pv_chunk_f16_tiles<D, ROW, MT>(s, Vc, lane, o);
+    }
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            const float l = quad_sum(rowSum[mt][r]), inverse = l > 0 ? 1.f / l : 0.f;
+            const int i = q0 + warp * 32 + mt * 16 + g + 8 * r;
+            if (i >= S) continue;
+            const size_t row = ((size_t)span.first + i) * H + head * D;
+#pragma unroll
+            for (int jd = 0; jd < D / 8; jd++)
+                store_context_pair(out, row, jd * 8 + 2 * t, o[mt][jd][2 * r] * inverse, o[mt][jd][2 * r + 1] * inverse, outQScale);
+        }
+}
+
 // 64 rows from r0 of one column block (col: 0 for Q, H for K, 2H for V) of int8 QKV into shared memory by cp.async,
 // [row][d] with rows of D + 16 bytes; rows past S read as zeros. `base`: the element index of the head's first query.
 template <int D>
@@ -1036,6 +1193,13 @@ __device__ __forceinline__ void attention_split_i8(const void *__restrict__ qkv,
         attention_flash<D, IN, G>(qkv, mask, offsets, S, heads, outQScale, out);                                                    \
     }
 #define ATTENTION_FLASH(D, IN, NAME) ATTENTION_FLASH_GROUPS(D, IN, 1, NAME)
+// attention_mma_d<D>_f16_f16_q128_<in>: 128 queries per block (`attention_flash_wide`; grid x = ⌈S / 128⌉).
+#define ATTENTION_FLASH_WIDE(D, IN, NAME)                                                                                  \
+    extern "C" __global__ void __launch_bounds__(WARPS * 32)                                                               \
+        NAME(const void *qkv, const int *mask, const int *offsets, int S, int heads, float, float, float, int, float, float outQScale,         \
+             void *out) {                                                                                                  \
+        attention_flash_wide<D, IN>(qkv, mask, offsets, S, heads, outQScale, out);                                                  \
+    }
 
 ATTENTION_MMA_FLOAT_INPUTS(32, true, true, attention_mma_d32_i8_i8)
 ATTENTION_MMA_FLOAT_INPUTS(32, true, false, attention_mma_d32_i8_f16)
@@ -1044,6 +1208,7 @@ ATTENTION_FLASH(32, 0, attention_mma_d32_f16_f16_f16in)
 ATTENTION_FLASH(32, 1, attention_mma_d32_f16_f16_f32in)
 ATTENTION_FLASH_GROUPS(32, 0, 2, attention_mma_d32_f16_f16_groups2_f16in)
 ATTENTION_FLASH_GROUPS(32, 0, 3, attention_mma_d32_f16_f16_groups3_f16in)
+ATTENTION_FLASH_WIDE(32, 0, attention_mma_d32_f16_f16_q128_f16in)
 ATTENTION_MMA_FLOAT_INPUTS(32, false, false, attention_mma_d32_f16_f16_staged)
 ATTENTION_RING(32, false, attention_mma_d32_i8_i8_i8in)
 ATTENTION_RING(32, true, attention_mma_d32_i8_i8_resident_i8in)
@@ -1055,6 +1220,7 @@ ATTENTION_FLASH(64, 0, attention_mma_d64_f16_f16_f16in)
 ATTENTION_FLASH(64, 1, attention_mma_d64_f16_f16_f32in)
 ATTENTION_FLASH_GROUPS(64, 0, 2, attention_mma_d64_f16_f16_groups2_f16in)
 ATTENTION_FLASH_GROUPS(64, 0, 3, attention_mma_d64_f16_f16_groups3_f16in)
+ATTENTION_FLASH_WIDE(64, 0, attention_mma_d64_f16_f16_q128_f16in)
 ATTENTION_MMA_FLOAT_INPUTS(64, false, false, attention_mma_d64_f16_f16_staged)
 ATTENTION_RING(64, false, attention_mma_d64_i8_i8_i8in)
 ATTENTION_SPLIT(64, 2, attention_mma_d64_i8_i8_split2_i8in)
