@@ -112,8 +112,15 @@ __device__ __forceinline__ void wgmma(Fragment<256, float> &acc, unsigned long l
 // wgmma's shared-memory matrix descriptor, K-major with 128-byte swizzle: start address / 16 (bits 0–13), leading
 // byte offset (unused by swizzled K-major layouts; 1), stride byte offset 1,024 / 16 (8 rows of 128 bytes), swizzle
 // mode 1 = 128B (bits 62–63). The buffers are 1,024-byte aligned, as the swizzle pattern assumes.
-__device__ __forceinline__ unsigned long long descriptor(unsigned address) {
-    return (unsigned long long)((address & 0x3FFFF) >> 4) | (1ull << 16) | ((unsigned long long)(1024 >> 4) << 32) | (1ull << 62);
+// Built in two halves: the low word (start address and leading byte offset) once per stage, the high word a constant,
+// and a k step or a 64-row half adds its byte offset / 16 to the low word. That equals rebuilding the descriptor from
+// address + offset because shared-memory addresses stay below 228 KB, so the 14-bit start address never carries into
+// bit 14. (Rebuilt every k step, a mask, a shift, an or and a move per operand sat between the wgmma instructions:
+// about 18 instructions per pair of them in the batch-128 main loop, on the schedulers the other warpgroup's epilogue
+// needs; Nsight Compute, session 20.)
+__device__ __forceinline__ unsigned descriptor_low(unsigned address) { return ((address & 0x3FFFF) >> 4) | (1u << 16); }
+__device__ __forceinline__ unsigned long long descriptor(unsigned low, unsigned offset) {
+    return (unsigned long long)((1024 >> 4) | (1u << 30)) << 32 | (low + offset / 16);
 }
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
@@ -375,12 +382,13 @@ struct Ring {
         for (int kt = 0; kt < kTiles; kt++) {
             const int position = first + kt, s = position % STAGES;
             barrier_wait(full + s, (position / STAGES) & 1);
-            const unsigned a = smem_address(smem + s * STAGE_BYTES) + aOffset, b = smem_address(smem + s * STAGE_BYTES + A_BYTES);
+            const unsigned a = descriptor_low(smem_address(smem + s * STAGE_BYTES) + aOffset),
+                           b = descriptor_low(smem_address(smem + s * STAGE_BYTES + A_BYTES));
             wgmma_fence();
 #pragma unroll
             for (int kk = 0; kk < BK; kk += 32)
 #pragma unroll
-                for (int h = 0; h < HALVES; h++) wgmma(acc[h], descriptor(a + h * 64 * BK + kk), descriptor(b + kk));
+                for (int h = 0; h < HALVES; h++) wgmma(acc[h], descriptor(a, h * 64 * BK + kk), descriptor(b, kk));
             wgmma_commit();
             wgmma_wait<1>();
             if (kt > 0) release(position - 1);
@@ -535,10 +543,13 @@ __device__ __forceinline__ void gemm_pingpong(const TensorMap &mapA, const Tenso
         wgmma_wait<0>();
         ring.release(j * kTiles + kTiles - 1);  // the ring goes on to the next tile: release the last slab too
         warpgroup_sync(1 + c);                  // every thread's share of the column values is in place
-#pragma unroll
+        // One copy of the epilogue's code for every half: the next half moves into the first's registers.
+#pragma unroll 1
         for (int h = 0; h < HALVES; h++) {
-            fence_operands(acc[h]);
-            epilogue(acc[h], shared.columns[c], shared.staging[c][0], m0 + h * 64, n0, M, N, act, outKind, out, ldo, residual);
+            fence_operands(acc[0]);
+            epilogue(acc[0], shared.columns[c], shared.staging[c][0], m0 + h * 64, n0, M, N, act, outKind, out, ldo, residual);
+#pragma unroll
+            for (int k = 0; k + 1 < HALVES; k++) acc[k] = acc[k + 1];
         }
     }
 }
