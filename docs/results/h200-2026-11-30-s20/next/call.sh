@@ -1,11 +1,9 @@
 #!/usr/bin/env bash
 # For session 21: two kernel edits written after session 20's device time ran out, measured through OCTET_KERNEL_DIR
-# against the binary of HEAD (no new binary needed). Prepare here (docs/GPU.md, Next):
-#   for v in gelu ln both; do mkdir -p .device/k-$v; done
-#   git apply --include='*common.cuh' --include='*gemm_wgmma.cu' --include='*attention_mma.cu' … (or apply each diff in a
-#   scratch clone) and copy the edited files: k-gelu: common.cuh, gemm_wgmma.cu, attention_mma.cu (gelu-erfc.diff);
-#   k-ln: layernorm.cu (layernorm-one-reduction.diff); k-both: all four.
-#   then compile the NVRTC cache for the binary and for each folder (OCTET_KERNEL_DIR=$PWD/.device/k-$v … --compile-only).
+# against the binary of HEAD (no new binary needed). Prepare here with prepare.sh (it makes .device/k-gelu, .device/k-ln
+# and .device/k-both from HEAD's kernels and this folder's diffs, and compiles the NVRTC cache for all of them), then
+# carry .device/octet.xz, .device/cache, the three folders, .device/reference_s384.safetensors and
+# .device/dev-v1.1.json.xz, after a call that carried the model (README.md).
 # Two parts, each under the 10-minute limit, after a call that carried the model to /tmp/m:
 #   bash docs/results/h200-2026-11-30-s20/next/call.sh $OUT checks   the full self-test and full-dev F1 with k-both
 #   bash docs/results/h200-2026-11-30-s20/next/call.sh $OUT ab       the pass with each version, alternated
