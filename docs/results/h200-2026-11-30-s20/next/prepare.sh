@@ -16,8 +16,9 @@ make_folder() {  # name, diffs...
 }
 make_folder gelu gelu-erfc.diff
 make_folder ln layernorm-one-reduction.diff
-make_folder both gelu-erfc.diff layernorm-one-reduction.diff
+make_folder merge attention-merge-split.diff
+make_folder all gelu-erfc.diff layernorm-one-reduction.diff attention-merge-split.diff
 export LD_LIBRARY_PATH=$root/.venv/lib/python3.11/site-packages/nvidia/cu13/lib OCTET_CACHE=$root/.device/cache
 "$OCTET" selftest --compile-only sm_90a | tail -1
-for v in gelu ln both; do OCTET_KERNEL_DIR=$root/.device/k-$v "$OCTET" selftest --compile-only sm_90a | tail -1; done
+for v in gelu ln merge all; do OCTET_KERNEL_DIR=$root/.device/k-$v "$OCTET" selftest --compile-only sm_90a | tail -1; done
 du -sh .device/cache
