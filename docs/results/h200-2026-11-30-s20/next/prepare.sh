@@ -9,7 +9,7 @@ make_folder() {  # name, diffs...
   local name=$1; shift
   local tmp; tmp=$(mktemp -d)
   mkdir -p "$tmp/$K"; cp $K/*.cu $K/*.cuh "$tmp/$K/"
-  for d in "$@"; do (cd "$tmp" && patch -s -p1 < "$here/$d"); done
+  for d in "$@"; do (cd "$tmp" && patch -s -p1 --no-backup-if-mismatch < "$here/$d"); done
   rm -rf ".device/k-$name"; mkdir -p ".device/k-$name"
   for f in "$tmp/$K"/*; do cmp -s "$f" "$K/$(basename "$f")" || cp "$f" ".device/k-$name/"; done
   echo "k-$name: $(ls .device/k-$name | tr '\n' ' ')"; rm -rf "$tmp"
