@@ -145,6 +145,14 @@ public struct CUDASelfTest {
         return results
     }
 
+    /// Synthetic scales with INT8 linear layers and both attention products in float (the GPU then runs the one-pass
+    /// FP16 attention).
+    static func attentionInFloat(layers: Int) -> QuantizationScales {
+        var scales = QuantizationScales.synthetic(layers: layers)
+        scales.floatGroups = Set(["*.attention.qk", "*.attention.pv"].flatMap { QuantizationGroup.matching($0, layers: layers) })
+        return scales
+    }
+
     /// The whole-model checks: random BERTs and the real model against the CPU reference.
     func models() throws -> [Result] {
         var results: [Result] = []
@@ -160,9 +168,7 @@ public struct CUDASelfTest {
             var recipe = QuantizationScales.synthetic(layers: config.layerCount)
             recipe.unsignedProbabilities = true
             recipe.floatGroups = Set(QuantizationGroup.matching("*.add", layers: config.layerCount) + ["layer.0.output", "layer.1.attention.pv"])
-            // INT8 linear layers with both attention products in float (the GPU then runs the one-pass FP16 attention).
-            var attention16 = QuantizationScales.synthetic(layers: config.layerCount)
-            attention16.floatGroups = Set(["*.attention.qk", "*.attention.pv"].flatMap { QuantizationGroup.matching($0, layers: config.layerCount) })
+            let attention16 = Self.attentionInFloat(layers: config.layerCount)
             results.append(try model(weights, precision: .int8, scales: attention16, name: name + " attention in float", batch: batch))
             for packing in [true, false] {
                 results.append(try model(weights, precision: .fp16, scales: nil, name: name, batch: batch, packing: packing))
@@ -179,8 +185,7 @@ public struct CUDASelfTest {
             let weights = BertWeights.random(config: config, seed: 11)
             let lengths = [256, 255, 250, 200, 193, 160, 129, 128, 127, 100, 77, 65, 64, 63, 37, 17, 2, 1]
             let batch = Self.randomBatch(vocabulary: config.vocabSize, sequence: 256, lengths: lengths)
-            var attention16 = QuantizationScales.synthetic(layers: config.layerCount)
-            attention16.floatGroups = Set(["*.attention.qk", "*.attention.pv"].flatMap { QuantizationGroup.matching($0, layers: config.layerCount) })
+            let attention16 = Self.attentionInFloat(layers: config.layerCount)
             for packing in [true, false] {
                 results.append(try model(weights, precision: .fp16, scales: nil, name: "random bert 1×512 (18 sequences)", batch: batch, packing: packing))
                 results.append(try model(weights, precision: .int8, scales: attention16, name: "random bert 1×512 (18 sequences) attention in float",

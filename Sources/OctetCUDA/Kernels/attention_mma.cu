@@ -571,6 +571,35 @@ __device__ __forceinline__ void store_context_pair(void *out, size_t row, int d,
     }
 }
 
+// The one-pass kernels' mask in log₂-score units as they add it (0 or −∞ per key up to Spad), from the padded batch's
+// mask or, for a packed one (`offsets`), all real tokens: like `offsets`, the mask is uploaded before the pass starts,
+// so it is read before the dependency wait and its load latency overlaps the QKV GEMM's tail.
+__device__ __forceinline__ void stage_mask_f16(float *maskAdd, const int *__restrict__ mask, const int *__restrict__ offsets,
+                                               const Span &span, int Spad, int threads) {
+    for (int j = threadIdx.x; j < Spad; j += threads)
+        maskAdd[j] = j < span.length && (offsets != nullptr || mask[span.first + j]) ? 0.f : -INFINITY;
+}
+
+// One chunk's online-softmax step for one m16 tile of the one-pass kernels (rows g and g + 8, scores in log₂ units):
+// a row whose keys so far are all masked keeps m = −∞ and contributes nothing (its exponents use 0 in place of m, so
+// no −∞ − (−∞)); when a chunk raises m, the thread's partial sum and its output sums are scaled by 2^(m_old − m).
+template <int D>
+__device__ __forceinline__ void online_softmax_step(float (&s)[8][4], float (&rowMax)[2], float (&rowSum)[2], float (&o)[D / 8][4]) {
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const float m = fmaxf(row_max(s, r), rowMax[r]);
+        const float shift = m == -INFINITY ? 0.f : m, correction = exp2_ftz(rowMax[r] - shift);
+        rowMax[r] = m;
+        const float sum = exponentiate_row(s, r, shift);
+        rowSum[r] = rowSum[r] * correction + sum;  // this thread's keys only; the quad's sums meet at the end
+#pragma unroll
+        for (int jd = 0; jd < D / 8; jd++) {
+            o[jd][2 * r] *= correction;
+            o[jd][2 * r + 1] *= correction;
+        }
+    }
+}
+
 template <int D, int IN, int G>
 __device__ __forceinline__ void attention_flash(const void *__restrict__ qkv, const int *__restrict__ mask, const int *__restrict__ offsets, int Smax, int heads,
                                                 float outQScale, void *__restrict__ out) {
@@ -589,10 +618,7 @@ __device__ __forceinline__ void attention_flash(const void *__restrict__ qkv, co
     const int Spad = (S + KEY_CHUNK - 1) / KEY_CHUNK * KEY_CHUNK, chunks = Spad / KEY_CHUNK;
     const int warp = (threadIdx.x / 32) % WARPS, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
     const size_t base = (size_t)span.first * ld + head * D;
-    // The mask, like `offsets`, is uploaded before the pass starts, so it is read before the wait (its load latency
-    // overlaps the QKV GEMM's tail); a packed sequence is all real tokens, so there only the padding past S is masked.
-    for (int j = threadIdx.x; j < Spad; j += G * WARPS * 32)
-        maskAdd[j] = j < S && (offsets != nullptr || mask[span.first + j]) ? 0.f : -INFINITY;
+    stage_mask_f16(maskAdd, mask, offsets, span, Spad, G * WARPS * 32);
     wait_for_producers();
     allow_dependents();
 
@@ -632,21 +658,7 @@ __device__ __forceinline__ void attention_flash(const void *__restrict__ qkv, co
         float s[8][4];
         chunk_scores<D, ROW, false>(qa, Kc, maskAdd + c * KEY_CHUNK, scoreScale, lane, s);
 
-        // The online softmax: a row whose keys so far are all masked keeps m = −∞ and contributes nothing (its
-        // exponents use 0 in place of m, so no −∞ − (−∞)).
-#pragma unroll
-        for (int r = 0; r < 2; r++) {
-            const float m = fmaxf(row_max(s, r), rowMax[r]);
-            const float shift = m == -INFINITY ? 0.f : m, correction = exp2_ftz(rowMax[r] - shift);
-            rowMax[r] = m;
-            const float sum = exponentiate_row(s, r, shift);
-            rowSum[r] = rowSum[r] * correction + sum;  // this thread's keys only; the quad's sums meet at the end
-#pragma unroll
-            for (int jd = 0; jd < D / 8; jd++) {
-                o[jd][2 * r] *= correction;
-                o[jd][2 * r + 1] *= correction;
-            }
-        }
+        online_softmax_step<D>(s, rowMax, rowSum, o);
 
         pv_chunk_f16<D, ROW>(s, Vc, lane, o);
     }
@@ -795,7 +807,7 @@ __device__ __forceinline__ void attention_flash_wide(const void *__restrict__ qk
     const int Spad = (S + KEY_CHUNK - 1) / KEY_CHUNK * KEY_CHUNK, chunks = Spad / KEY_CHUNK;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
     const size_t base = (size_t)span.first * ld + head * D;
-    for (int j = threadIdx.x; j < Spad; j += WARPS * 32) maskAdd[j] = j < S && (offsets != nullptr || mask[span.first + j]) ? 0.f : -INFINITY;
+    stage_mask_f16(maskAdd, mask, offsets, span, Spad, WARPS * 32);
     wait_for_producers();
     allow_dependents();
 
@@ -834,20 +846,7 @@ __device__ __forceinline__ void attention_flash_wide(const void *__restrict__ qk
         float s[MT][8][4];
         chunk_scores_tiles<D, ROW, MT>(qa, Kc, maskAdd + c * KEY_CHUNK, scoreScale, lane, s);
 #pragma unroll
-        for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-            for (int r = 0; r < 2; r++) {
-                const float m = fmaxf(row_max(s[mt], r), rowMax[mt][r]);
-                const float shift = m == -INFINITY ? 0.f : m, correction = exp2_ftz(rowMax[mt][r] - shift);
-                rowMax[mt][r] = m;
-                const float sum = exponentiate_row(s[mt], r, shift);
-                rowSum[mt][r] = rowSum[mt][r] * correction + sum;
-#pragma unroll
-                for (int jd = 0; jd < D / 8; jd++) {
-                    o[mt][jd][2 * r] *= correction;
-                    o[mt][jd][2 * r + 1] *= correction;
-                }
-            }
+        for (int mt = 0; mt < MT; mt++) online_softmax_step<D>(s[mt], rowMax[mt], rowSum[mt], o[mt]);
         pv_chunk_f16_tiles<D, ROW, MT>(s, Vc, lane, o);
     }
 #pragma unroll
