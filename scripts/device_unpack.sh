@@ -10,4 +10,6 @@ if [ -d .device/minilm ]; then
   xz -T4 -dc .device/minilm/model.safetensors.xz > /tmp/m/model.safetensors
 fi
 if [ -f .device/dev-v1.1.json.xz ]; then xz -dc .device/dev-v1.1.json.xz > /tmp/dev.json; fi
+# A packed NVRTC cache (scripts/kernel_ab_prepare.sh): point OCTET_CACHE at .device/cache to use it.
+if [ -f .device/cache.tar.xz ]; then mkdir -p .device/cache && tar xJf .device/cache.tar.xz -C .device/cache; fi
 ls -la /tmp/octet /tmp/m /tmp/dev.json 2>/dev/null | head -12

@@ -1,3 +1,4 @@
+import COctetKernels
 import Foundation
 import OctetCore
 import OctetModels
@@ -41,5 +42,18 @@ enum KernelPath {
         lock.lock()
         defer { lock.unlock() }
         return try body()
+    }
+
+    /// Runs `body` once on every kernel path this CPU has (portable up to the best detected), with the path set and the
+    /// lock held; the best path is restored afterwards.
+    static func forEachAvailable(_ body: (Int32) throws -> Void) rethrows {
+        try exclusively {
+            let best = octet_detect_isa()
+            defer { octet_set_isa(best) }
+            for isa in Int32(OCTET_ISA_PORTABLE)...best {
+                octet_set_isa(isa)
+                try body(isa)
+            }
+        }
     }
 }
