@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# For session 22: quantize-fma-pipe.diff (int8 quantization on the FMA pipe instead of the conversion pipe) measured
-# through OCTET_KERNEL_DIR against the binary of HEAD. Prepare here (no GPU):
-#   OCTET=/tmp/carry/octet bash scripts/kernel_ab_prepare.sh quant=docs/results/h200-2026-11-30-s21/next/quantize-fma-pipe.diff
-# then carry .device/octet.xz, .device/cache.tar.xz, .device/k-quant, .device/reference_s384.safetensors and
+# For session 22: int8 quantization on the FMA pipe instead of the conversion pipe, in every kernel
+# (quantize-fma-pipe.diff: k-quant) or in the ping-pong GEMMs' epilogue only (quantize-fma-pipe-pingpong.diff:
+# k-quantpp), measured through OCTET_KERNEL_DIR against the binary of HEAD. Prepare here (no GPU), with N this folder:
+#   OCTET=/tmp/carry/octet bash scripts/kernel_ab_prepare.sh quant=$N/quantize-fma-pipe.diff quantpp=$N/quantize-fma-pipe-pingpong.diff
+# then carry .device/octet.xz, .device/cache.tar.xz, .device/k-quant, .device/k-quantpp, .device/reference_s384.safetensors and
 # .device/dev-v1.1.json.xz, after a call that carried the model to /tmp/m (bash scripts/device_unpack.sh). Two parts:
-#   bash docs/results/h200-2026-11-30-s21/next/call.sh $OUT ab       the pass with HEAD's kernels and k-quant, alternated
-#   bash docs/results/h200-2026-11-30-s21/next/call.sh $OUT checks   full self-test of k-quant and its full-dev INT8 F1
+#   bash docs/results/h200-2026-11-30-s21/next/call.sh $OUT ab       the pass with HEAD's kernels, k-quant and k-quantpp
+#   bash docs/results/h200-2026-11-30-s21/next/call.sh $OUT checks   full self-test of k-quant; full-dev INT8 predictions
 set -uo pipefail
 bash scripts/device_unpack.sh > /dev/null  # the binary, the dev set and the NVRTC cache, where carried
 export OCTET_CACHE=$PWD/.device/cache
@@ -21,13 +22,15 @@ if [ "$part" = checks ]; then
     --models-only > "$out/selftest-random.txt" 2>&1
   echo "models-only, random tokens, exit $?: $(grep "| m recipe int8 packed " "$out/selftest-random.txt" | cut -d'|' -f4-6)"
   # Bit for bit HEAD's int8 outputs, so the predictions should be HEAD's exactly (session 19: F1 81.1596).
-  for v in quant head; do
-    dir=""; [ $v = quant ] && dir=$PWD/.device/k-quant
+  for v in quant quantpp head; do
+    dir=""; [ $v != head ] && dir=$PWD/.device/k-$v
     OCTET_KERNEL_DIR=$dir timeout 100 /tmp/octet eval squad --device cuda --precision int8 --scales recipes/minilm-l6-squad.json \
       --model /tmp/m --tokenizer /tmp/m --data /tmp/dev.json --batch 32 --output "$out/eval-int8-$v" > "$out/eval-int8-$v.txt" 2>&1
     echo "eval int8 $v exit $?: $(grep "^| /tmp/m " "$out/eval-int8-$v.txt")"
   done
-  cmp -s "$out/eval-int8-quant/predictions.json" "$out/eval-int8-head/predictions.json" && echo "predictions identical"
+  for v in quant quantpp; do
+    cmp -s "$out/eval-int8-$v/predictions.json" "$out/eval-int8-head/predictions.json" && echo "$v: predictions identical to head's"
+  done
   exit 0
 fi
-bash scripts/kernel_ab_bench.sh "$out" 2 "bert-large bert-base" "1 128" head quant
+bash scripts/kernel_ab_bench.sh "$out" 2 "bert-large bert-base" "1 128" head quant quantpp
