@@ -37,9 +37,9 @@ for m in bert-base bert-large; do
   bench "$m" fp16 --precision fp16
 done
 if [ $peers = 1 ]; then
-  PYTHONUNBUFFERED=1 timeout 200 python3 scripts/peer_torch_bench.py --batch 1,128 --seq 128,384 --precisions fp32 --modes eager,graph \
-    --iterations 50 --json "$out/torch-fp32.json" 2>&1 | tee "$out/torch.txt"
-  PYTHONUNBUFFERED=1 timeout 240 python3 scripts/peer_torch_bench.py --batch 128 --seq 128,384 --precisions fp16 --modes compile \
+  PYTHONUNBUFFERED=1 timeout 240 python3 scripts/peer_torch_bench.py --batch 1,128 --seq 128,384 --precisions fp32 --modes eager,graph \
+    --iterations 30 --json "$out/torch-fp32.json" 2>&1 | tee "$out/torch.txt"
+  PYTHONUNBUFFERED=1 timeout 200 python3 scripts/peer_torch_bench.py --batch 128 --seq 128,384 --precisions fp16 --modes compile \
     --iterations 50 --json "$out/torch-compile-b128.json" 2>&1 | tee -a "$out/torch.txt"
   exit 0
 fi

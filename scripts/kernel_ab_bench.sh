@@ -8,6 +8,8 @@ out=$1 rounds=$2 models=$3 batches=$4; shift 4
 F=(--precision int8 --float '*.attention.qk' --float '*.attention.pv')
 for b in $batches; do for r in $(seq "$rounds"); do for m in $models; do for v in "$@"; do
   dir=""; [ "$v" != head ] && dir=$PWD/.device/k-$v
+  # A missing folder would silently run the binary's own kernels (the loader falls back file by file).
+  [ -z "$dir" ] || [ -d "$dir" ] || { echo "no kernel folder $dir: was it carried?"; exit 1; }
   name="$m-b$b-$v-r$r"
   OCTET_KERNEL_DIR=$dir timeout 80 /tmp/octet bench "$m" --device cuda "${F[@]}" --batch "$b" --seq 128,384 --warmup 10 \
     --iterations 100 --min-seconds 0.3 --json "$out/$name.json" > "$out/$name.txt" 2>&1

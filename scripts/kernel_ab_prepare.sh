@@ -15,7 +15,10 @@ for spec in "$@"; do
   name=${spec%%=*} diffs=${spec#*=}
   tmp=$(mktemp -d); mkdir -p "$tmp/$K"; cp $K/*.cu $K/*.cuh "$tmp/$K/"
   IFS=+ read -ra list <<< "$diffs"
-  for d in "${list[@]}"; do (cd "$tmp" && patch -s -p1 --no-backup-if-mismatch < "$root/$d"); done
+  for d in "${list[@]}"; do
+    [ "${d#/}" != "$d" ] || d=$root/$d  # relative paths are from the repository root
+    (cd "$tmp" && patch -s -p1 --no-backup-if-mismatch < "$d")
+  done
   rm -rf ".device/k-$name"; mkdir -p ".device/k-$name"
   for f in "$tmp/$K"/*; do cmp -s "$f" "$K/$(basename "$f")" || cp "$f" ".device/k-$name/"; done
   rm -rf "$tmp"
