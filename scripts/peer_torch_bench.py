@@ -9,7 +9,7 @@ of --iterations forwards, each timed with CUDA events around the forward (graph:
     python3 scripts/peer_torch_bench.py --models bert-base,bert-large --batch 1 --seq 128,384 \\
         --precisions fp16 --modes eager,graph,compile --json OUT.json
 """
-import argparse, json, time
+import argparse, json, os, time
 import torch
 from transformers import BertConfig, BertForQuestionAnswering
 
@@ -105,7 +105,8 @@ for name in args.models.split(","):
                     extra = f" {gpu[0]:>10.3f} {gpu[1]:>8.3f}" if gpu else ""
                     print(f"{name:<11} {precision:<5} {mode:<8} {b:>5} {s:>4} {median:>10.3f} {best:>8.3f}{extra}", flush=True)
                     if args.json:  # after every shape, so a run cut short by its time limit keeps what it measured
-                        json.dump({"torch": torch.__version__, "device": torch.cuda.get_device_name(), "results": results},
-                                  open(args.json, "w"), indent=1)
+                        with open(args.json + ".tmp", "w") as f:  # then renamed: a kill mid-write leaves the last whole file
+                            json.dump({"torch": torch.__version__, "device": torch.cuda.get_device_name(), "results": results}, f, indent=1)
+                        os.replace(args.json + ".tmp", args.json)
         del model
         torch.cuda.empty_cache()
