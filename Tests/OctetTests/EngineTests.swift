@@ -145,18 +145,18 @@ import OctetModels
         #expect(expError <= 2e-7, "exp relative error \(expError)")
     }
 
-    @Test("GELU is within 1.2e-6 of exact-erf GELU on every instruction set, far tails included")
+    @Test("GELU is within 4e-7 of exact-erf GELU on every instruction set, far tails included")
     func geluMatchesExactErf() {
-        // Eigen's rational erf is within 5e-7 of erf, so GELU within |z|/2 · 5e-7 of exact plus float rounding
-        // (measured 1.09e-6 on the portable path, 9.1e-7 with AVX2 and AVX-512, whose FMAs round once). The CUDA
-        // epilogues compute the same form (Kernels/common.cuh), so the two engines' GELUs differ by rounding alone.
+        // The normal tail's erfc form (Abramowitz and Stegun 7.1.26, |error| ≤ 1.5e-7 in erfc, whose e^(−z²/2) factor
+        // shrinks it in the tails) plus float rounding: 3.3e-7 at most over this range. Eigen's rational erf, the form before, measured 1.09e-6. The
+        // CUDA epilogues compute the same form (Kernels/common.cuh), so the two engines' GELUs differ by rounding alone.
         let zs = stride(from: -40.0 as Float, through: 40.0, by: 0.0005).map { $0 }
         KernelPath.forEachAvailable { isa in
             var y = zs
             octet_gelu(&y, y.count)
             let exact = zs.map { 0.5 * Double($0) * (1 + erf(Double($0) / 2.0.squareRoot())) }
             let error = zip(y, exact).map { abs(Double($0) - $1) }.max()!
-            #expect(error <= 1.2e-6, "\(String(cString: octet_isa_name(isa))): GELU error \(error)")
+            #expect(error <= 4e-7, "\(String(cString: octet_isa_name(isa))): GELU error \(error)")
         }
     }
 

@@ -538,14 +538,6 @@ __device__ __forceinline__ void pv_chunk_f16(const float (&s)[8][4], const unsig
     }
 }
 
-// 2^x by the special-function unit with denormal results flushed to zero (`ex2.approx.ftz`: one MUFU; `__expf` without
-// -ftz wraps it in a range test and two multiplies, and takes a multiply by log₂e before it).
-__device__ __forceinline__ float exp2_ftz(float x) {
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-    return y;
-}
-
 // Row r (0: g, 1: g + 8) of a chunk's scores, in log₂ units as the one-pass kernel keeps them, replaced by
 // 2^(s − shift); returns this thread's sum of them (its keys only: the quad's sums meet later).
 __device__ __forceinline__ float exponentiate_row(float (&s)[8][4], int r, float shift) {

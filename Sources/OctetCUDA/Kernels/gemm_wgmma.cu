@@ -172,8 +172,8 @@ __device__ __forceinline__ void tma_load(void *dst, const TensorMap &map, unsign
 // batch-128 ping-pong kernels, session 17: loaded with __ldg inside the epilogue, one chunk of columns at a time, the
 // epilogue's FFMAs waited on them — the largest stall of the fp16-output QKV GEMM, whose epilogue took twice its main
 // loop's warp time, so the tensor cores idled half the time.) Laid out by column pair, as a lane reads them: one
-// 16-byte load gives a pair's dqScale and bias. `scale` is what the epilogue multiplies by: with GELU h = qScale / 2
-// (int8 out: `gelu_scaled` then quantizes with 1) or 1/2; without, qScale (int8 out) or unused. Columns past N repeat
+// 16-byte load gives a pair's dqScale and bias. `scale` is what the epilogue multiplies by: with GELU s =
+// qScale (int8 out: `gelu_scaled` then quantizes with 1) or 1; without, qScale (int8 out) or unused. Columns past N repeat
 // the last pair (never stored; N is even).
 template <int BN> struct __align__(16) Columns {
     float4 dqBias[BN / 2];  // pair i: dqScale[2i], dqScale[2i + 1], bias[2i], bias[2i + 1]
@@ -194,7 +194,6 @@ __device__ __forceinline__ void stage_columns(Columns<BN> &c, int n0, int N, con
         const float2 d = dqScale ? __ldg(reinterpret_cast<const float2 *>(dqScale + n)) : make_float2(1.f, 1.f);
         const float2 b = bias ? __ldg(reinterpret_cast<const float2 *>(bias + n)) : make_float2(0.f, 0.f);
         float2 q = quantized ? __ldg(reinterpret_cast<const float2 *>(qScale + n)) : make_float2(1.f, 1.f);
-        if (act) q = make_float2(0.5f * q.x, 0.5f * q.y);
         c.dqBias[i] = make_float4(d.x, d.y, b.x, b.y);
         c.scale[i] = q;
     }
@@ -254,7 +253,7 @@ __device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, const Colum
 #pragma unroll
             for (int i = 0; i < 4; i++) {
                 v[j][i] = (float)acc.v[4 * (j0 + j) + i] * (i % 2 ? db.y : db.x) + (i % 2 ? db.w : db.z);
-                if (ACT) v[j][i] = gelu_scaled(v[j][i], i % 2 ? scale[j].y : scale[j].x);
+                if (ACT) v[j][i] = gelu_scaled(v[j][i], INT8_OUT ? (i % 2 ? scale[j].y : scale[j].x) : 1.f);
             }
             if (ACT) scale[j] = make_float2(1.f, 1.f);  // int8 out: already scaled
             if (KIND == OUT_F32 && residual) {
