@@ -57,11 +57,13 @@ INLINE float exp_approx(float x) {
 // Exact-erf GELU, gelu(z) = z·Φ(z), through the normal tail: z·Φ(z) = max(z, 0) − |z|·Φ(−|z|), with
 // Φ(−|z|) = erfc(|z|/√2)/2 from Abramowitz and Stegun 7.1.26 (erfc(x) = t·P(t)·e^(−x²), t = 1/(1 + 0.3275911·x),
 // |error| ≤ 1.5e-7; here P's coefficients are halved and 0.3275911/√2 = 0.2316419). Within 3.3e-7 of exact GELU over
-// |z| ≤ 12 in float32 (Eigen's rational erf, the form before, was within 1.4e-6). The CUDA epilogues
-// (Kernels/common.cuh, `gelu_scaled`) compute this same form with the same coefficients in the same order, so the two
-// differ only by rounding (their 1/x and 2^x are the special-function unit's, within 2⁻²² relative): an INT8
-// network amplifies a GELU mismatch wherever a value lands near an int8 rounding boundary, and the GPU's self-test
-// compares whole models against this code. Past |z| ≈ 13 the tail is below float's range and gelu(z) = max(z, 0).
+// |z| ≤ 12 in float32 (Eigen's rational erf, the form before, was within 1.09e-6). The CUDA epilogues
+// (Kernels/common.cuh, `gelu_scaled`) compute the same t and P(t) with the same coefficients in the same order; the
+// Gaussian factor is e^(−z²/2) by Cephes here and 2^(−z²·log₂e/2) by `ex2.approx` there, and their 1/x is the
+// special-function unit's (within 2⁻²² relative), so the two differ only by rounding (about 1 ulp): an INT8 network
+// amplifies a GELU mismatch wherever a value lands near an int8 rounding boundary, and the GPU's self-test compares
+// whole models against this code. Past |z| ≈ 13 the tail is below float's normal range: gelu(z) is then within 1e-37
+// of max(z, 0) (`exp_approx` clamps at the smallest normal float rather than flushing to 0).
 INLINE float gelu_approx(float z) {
     const float a = z < 0.0f ? -z : z;
     const float t = 1.0f / (1.0f + 0.2316419f * a);

@@ -404,7 +404,8 @@ void octet_dequantize_rows(int rows, int cols, const int32_t *acc, long ldacc, c
         const int32_t *a = acc + (long)r * ldacc;
         float *o = out + (long)r * ldo;
         for (int j = 0; j < cols; j++) o[j] = (float)a[j] * dq[j] + bias[j];
-        // GELU with the float engine's vectorized erf (libm's scalar erff cost more than the INT8 GEMM itself).
+        // GELU with the float engine's vectorized GELU (`octet_gelu`, the erfc form; libm's scalar erff cost more than the
+        // INT8 GEMM itself).
         if (gelu) octet_gelu(o, cols);
         if (residual) {
             const float *res = residual + (long)r * ldr;

@@ -126,8 +126,9 @@ __device__ __forceinline__ float fake_quantize(float v, float step) {
 // for any per-column s: s = 1 gives GELU, s = qScale GELU already scaled for int8 quantization. Simulated in float32
 // (numpy, exact 2^x and 1/x) it is within 3.3e-7 of exact GELU over |z| ≤ 12, where the previous rational form was
 // within 1.4e-6 (simulated alike); `ex2.approx.ftz` and `rcp.approx.ftz` add under 2⁻²² relative. The CPU reference
-// (COctetKernels/elementwise.c, `gelu_approx`) computes this same form with the same coefficients in the same order, so
-// the engines differ by rounding alone: an INT8 model turns any systematic difference into int8 rounding flips, which
+// (COctetKernels/elementwise.c, `gelu_approx`) computes the same t and P(t) with the same coefficients in the same
+// order, and the Gaussian factor as e^(−z²/2) (Cephes) where this takes 2^(−z²·log₂e/2), so the engines differ by
+// rounding alone (about 1 ulp): an INT8 model turns any systematic difference into int8 rounding flips, which
 // the self-test's random-token model checks catch (session 21: this form against the CPU's earlier rational one, 0.0526
 // of 0.05; both on this form, session 22: 0.0349). No clamp: the tail underflows to 0 for |z| past about 13, where gelu(z) = max(z, 0) exactly. Infinite
 // z would give NaN (±∞·0), where the rational form gave +∞ for both signs; the inputs here are int32 or float
