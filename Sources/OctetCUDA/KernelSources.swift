@@ -1542,14 +1542,14 @@ enum KernelSources {
         // within 1.4e-6 (simulated alike); `ex2.approx.ftz` and `rcp.approx.ftz` add under 2⁻²² relative. The CPU reference
         // (COctetKernels/elementwise.c, `gelu_approx`) computes the same t and P(t) with the same coefficients in the same
         // order, and the Gaussian factor as e^(−z²/2) (Cephes) where this takes 2^(−z²·log₂e/2), so the engines differ by
-        // rounding alone (about 1 ulp): an INT8 model turns any systematic difference into int8 rounding flips, which
-        // the self-test's random-token model checks catch (session 21: this form against the CPU's earlier rational one, 0.0526
-        // of 0.05; both on this form, session 22: 0.0349). No clamp: the tail underflows to 0 for |z| past about 13, where gelu(z) = max(z, 0) exactly. Infinite
-        // z would give NaN (±∞·0), where the rational form gave +∞ for both signs; the inputs here are int32 or float
-        // accumulators of bounded products, always finite, and NaN stays NaN. Cost per output (SASS counted with cuobjdump): 1
-        // FMNMX, 6 FFMA, 5 FMUL, 1 MUFU.RCP, 1 MUFU.EX2, 14 in all (13 with s = 1 known at compile time), where the rational
-        // form took 2 FMNMX, 11 FFMA, 4 FMUL and 1 MUFU.RCP, 18 (session 20's Nsight Compute found the batch-128 FFN-in
-        // epilogue issue-bound, most of its 23 instructions per output the GELU's). Why not CUDA's erff: it branches on |x|,
+        // rounding alone (about 1 ulp): an INT8 model turns any systematic difference into int8 rounding flips, which the
+        // self-test's random-token model checks catch (session 21: this form against the CPU's earlier rational one, 0.0526 of
+        // 0.05; both on this form, session 22: 0.0349). No clamp: the tail underflows to 0 for |z| past about 13, where
+        // gelu(z) = max(z, 0) exactly. Infinite z would give NaN (±∞·0), where the rational form gave +∞ for both signs; the
+        // inputs here are int32 or float accumulators of bounded products, always finite, and NaN stays NaN. Cost per output
+        // (SASS counted with cuobjdump): 1 FMNMX, 6 FFMA, 5 FMUL, 1 MUFU.RCP, 1 MUFU.EX2, 14 in all (13 with s = 1 known at
+        // compile time), where the rational form took 2 FMNMX, 11 FFMA, 4 FMUL and 1 MUFU.RCP, 18 (session 20's Nsight Compute
+        // found the batch-128 FFN-in epilogue issue-bound, most of its 23 instructions per output the GELU's). Why not CUDA's erff: it branches on |x|,
         // and in a GEMM epilogue that converts 64–128 accumulators per thread the branches kept every conversion in series;
         // this form is branch-free, so independent conversions interleave. The reciprocal is `rcp.approx.ftz` (relative error
         // under 2⁻²³; its argument is at least 1).

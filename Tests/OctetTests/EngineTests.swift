@@ -148,8 +148,9 @@ import OctetModels
     @Test("GELU is within 4e-7 of exact-erf GELU on every instruction set, far tails included")
     func geluMatchesExactErf() {
         // The normal tail's erfc form (Abramowitz and Stegun 7.1.26, |error| ≤ 1.5e-7 in erfc, whose e^(−z²/2) factor
-        // shrinks it in the tails) plus float rounding: 3.3e-7 at most over this range. Eigen's rational erf, the form before, measured 1.09e-6. The
-        // CUDA epilogues compute the same form (Kernels/common.cuh), so the two engines' GELUs differ by rounding alone.
+        // shrinks it in the tails) plus float rounding: 3.3e-7 at most over this range. Eigen's rational erf, the form
+        // before, measured 1.09e-6. The CUDA epilogues compute the same form (Kernels/common.cuh), so the two engines'
+        // GELUs differ by rounding alone.
         let zs = stride(from: -40.0 as Float, through: 40.0, by: 0.0005).map { $0 }
         KernelPath.forEachAvailable { isa in
             var y = zs
