@@ -16,7 +16,9 @@ import OctetModels
 ///
 /// With a `QuantizationRecipe`, the linear layers whose group the recipe quantizes run in INT8 (`QuantizedLinear`:
 /// VNNI on CPUs that have it), and the attention products' and residual adds' Q/DQ pairs are applied to their float
-/// inputs as the recipe places them: the same model as Octet's Q/DQ export of that recipe, executed directly.
+/// inputs as the recipe places them: the same model as Octet's Q/DQ export of that recipe, executed directly. A recipe
+/// with an fp16 residual stream (`halfPrecisionStream`) rounds the stream's values to fp16 where the export's Cast
+/// pairs do.
 public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
     public let config: BertConfig
     public let threads: Int
@@ -184,6 +186,17 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
             }
         }
         layerNorm(rows: t, x, embeddingNorm, into: x)
+        roundToStream(x, count: t * config.hiddenSize)
+    }
+
+    /// With the recipe's fp16 residual stream, rounds `count` values to fp16 in place (what the GPU stores); else
+    /// nothing.
+    private func roundToStream(_ values: UnsafeMutablePointer<Float>, count: Int) {
+        guard recipe?.halfPrecisionStream == true else { return }
+        let h = config.hiddenSize
+        parallel.forEachRange(count / h) { r in
+            for i in (r.lowerBound * h)..<(r.upperBound * h) { values[i] = Float(Float16(values[i])) }
+        }
     }
 
     private func layerNorm(rows: Int, _ input: UnsafeMutablePointer<Float>, _ norm: (gamma: [Float], beta: [Float]),
@@ -208,6 +221,22 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
                                 residual: UnsafeMutablePointer<Float>, add: (local: Float, residual: Float)?,
                                 scratch: UnsafeMutablePointer<Float>, norm: (gamma: [Float], beta: [Float])) {
         let h = config.hiddenSize
+        if recipe?.halfPrecisionStream == true {
+            // The fp16 stream: the sublayer's output rounded to fp16 before the add (and its Q/DQ), the LayerNorm's
+            // output rounded after it; the epilogue fusion below would add the unrounded output.
+            defer { roundToStream(residual, count: t * h) }
+            linear.apply(rows: t, a: a, lda: lda, c: sum, ldc: h, gelu: false, residual: nil, ldr: 0, parallel: parallel)
+            roundToStream(sum, count: t * h)
+            if let add {
+                addQuantized(sum, residual, rows: t, steps: add, scratch: scratch)
+            } else {
+                parallel.forEachRange(t) { r in
+                    for i in (r.lowerBound * h)..<(r.upperBound * h) { sum[i] += residual[i] }
+                }
+            }
+            layerNorm(rows: t, sum, norm, into: residual)
+            return
+        }
         guard let add else {
             withRowNorm(norm, into: residual) { rowNorm in
                 linear.apply(rows: t, a: a, lda: lda, c: sum, ldc: h, gelu: false, residual: residual, ldr: h, norm: rowNorm, parallel: parallel)
@@ -216,6 +245,13 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
         }
         defer { layerNorm(rows: t, sum, norm, into: residual) }
         linear.apply(rows: t, a: a, lda: lda, c: sum, ldc: h, gelu: false, residual: nil, ldr: 0, parallel: parallel)
+        addQuantized(sum, residual, rows: t, steps: add, scratch: scratch)
+    }
+
+    /// `sum = dq(q(sum)) + dq(q(residual))`: the residual add with its own Q/DQ pairs on both inputs.
+    private func addQuantized(_ sum: UnsafeMutablePointer<Float>, _ residual: UnsafePointer<Float>, rows t: Int,
+                              steps add: (local: Float, residual: Float), scratch: UnsafeMutablePointer<Float>) {
+        let h = config.hiddenSize
         parallel.forEachRange(t) { r in
             let n = r.count * h, offset = r.lowerBound * h
             octet_fake_quantize_s8(sum + offset, n, add.local, sum + offset)

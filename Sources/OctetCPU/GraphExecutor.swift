@@ -62,9 +62,10 @@ public final class GraphExecutor: @unchecked Sendable {
     private var packedWeights: [String: PackedMatrix] = [:]
     private var quantizedWeights: [String: [Int8]] = [:]
     /// When false, quantization is not simulated: QuantizeLinear/DequantizeLinear of computed values, FakeQuant and
-    /// the quantization attributes of fused ops become identities, and QDense multiplies in float. Fusion checks use
-    /// this, because with quantization on, a float rounding difference anywhere can move a value across a rounding
-    /// boundary of the next quantizer, and the model's own quantization steps then dominate any comparison.
+    /// the quantization attributes of fused ops become identities, QDense multiplies in float, and casts to float16
+    /// or bfloat16 (an fp16 residual stream's Cast pairs) keep float32. Fusion checks use this, because with
+    /// quantization on, a float rounding difference anywhere can move a value across a rounding boundary of the next
+    /// quantizer (or fp16 rounding), and the model's own quantization steps then dominate any comparison.
     var simulatesQuantization = true
     /// Sees the softmax output of every fused Attention node (by node name) as it is computed, per (sequence, head),
     /// with the number of zeros its left-out keys stand for. Called from worker threads at the same time.

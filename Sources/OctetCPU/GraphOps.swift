@@ -100,6 +100,9 @@ extension GraphExecutor {
         case "Cast":
             let a = try arg(0)
             guard let to = ONNXDataType(rawValue: intAttr("to", 1)) else { throw OpError("Cast to an unknown type") }
+            // Without quantization simulation (fusion checks) a cast to a narrower float type keeps float32: its
+            // rounding, like a quantizer's, would turn the fused ops' float rounding differences into steps.
+            if !simulatesQuantization && (to == .float16 || to == .bfloat16) { return [a] }
             return [Self.cast(a, to: to)]
         case "CastLike":
             let (a, like) = (try arg(0), try arg(1))
@@ -475,10 +478,22 @@ extension GraphExecutor {
 
     static func cast(_ a: HostTensor, to: ONNXDataType) -> HostTensor {
         switch to {
-        case .float, .float16, .bfloat16, .double: return HostTensor(shape: a.shape, floats: a.floats)
+        // Float tensors hold float32 values: a cast to a narrower float type rounds each value to that type's grid
+        // (round to nearest even), so a Cast pair float → float16 → float rounds as ONNX Runtime's does.
+        case .float16: return HostTensor(shape: a.shape, floats: a.floats.map { Float(Float16($0)) })
+        case .bfloat16: return HostTensor(shape: a.shape, floats: a.floats.map(roundedToBFloat16))
+        case .float, .double: return HostTensor(shape: a.shape, floats: a.floats)
         case .bool: return HostTensor(shape: a.shape, bools: a.bools)
         default: return HostTensor(shape: a.shape, ints: a.ints)
         }
+    }
+
+    /// `x` rounded to bfloat16 (float32's top 16 bits), to nearest even; NaN stays NaN.
+    static func roundedToBFloat16(_ x: Float) -> Float {
+        guard !x.isNaN else { return x }
+        let bits = x.bitPattern
+        let rounded = (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) & 0xFFFF_0000
+        return Float(bitPattern: rounded)
     }
 
     /// Applies a permutation of axes.

@@ -141,7 +141,9 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         self.device = device
         self.packing = packing && d <= 64
         self.fusedLayerNorm = fusedLayerNorm && precision == .int8 && device.supportsWgmma && h <= 1024
-        let streamF32 = precision == .int8
+        // The residual stream: float32 for INT8 unless the recipe keeps it in fp16 (its GEMMs before the LayerNorms
+        // then write fp16 too, half the bytes the LayerNorms read and write), fp16 for FP16.
+        let streamF32 = precision == .int8 && scales?.halfPrecisionStream != true
         self.streamF32 = streamF32
         self.maxTokens = maxTokens
         self.maxSequenceLength = min(maxSequenceLength ?? c.maxPositionEmbeddings, c.maxPositionEmbeddings, 512)
@@ -592,10 +594,10 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         // the CPU's quantizers see them), float32 when it quantizes some, else fp16.
         let qkvKind: Int32 = layer.qkvQScale != nil ? 2 : (layer.kStep > 0 || layer.vStep > 0 ? 1 : 0)
         return [
-            GemmCall(linear: layer.qkv, input: streamF32 ? buf["copy"]! : buf["h0"]!, output: buf["qkv"]!, outKind: qkvKind,
+            GemmCall(linear: layer.qkv, input: streamF32 || layer.qkv.int8 ? buf["copy"]! : buf["h0"]!, output: buf["qkv"]!, outKind: qkvKind,
                      outQScale: layer.qkvQScale),
             GemmCall(linear: layer.attentionOutput, input: buf["context"]!, output: buf["local"]!, outKind: streamF32 ? 1 : 0, outQScale: nil),
-            GemmCall(linear: layer.intermediate, input: streamF32 ? buf["copy"]! : buf["h1"]!, output: buf["ffn"]!,
+            GemmCall(linear: layer.intermediate, input: streamF32 || layer.intermediate.int8 ? buf["copy"]! : buf["h1"]!, output: buf["ffn"]!,
                      outKind: layer.intermediate.outQScale == nil ? 0 : 2, outQScale: nil),
             GemmCall(linear: layer.output, input: buf["ffn"]!, output: buf["local"]!, outKind: streamF32 ? 1 : 0, outQScale: nil)]
     }

@@ -170,6 +170,13 @@ public struct CUDASelfTest {
             recipe.floatGroups = Set(QuantizationGroup.matching("*.add", layers: config.layerCount) + ["layer.0.output", "layer.1.attention.pv"])
             let attention16 = Self.attentionInFloat(layers: config.layerCount)
             results.append(try model(weights, precision: .int8, scales: attention16, name: name + " attention in float", batch: batch))
+            // The residual stream in fp16 (the recipe's `halfPrecisionStream`): recipe-like (float adds) and all INT8
+            // (the adds' Q/DQ read the fp16 values), against the Q/DQ export with its Cast pairs.
+            var halfRecipe = recipe, halfAllInt8 = QuantizationScales.synthetic(layers: config.layerCount)
+            halfRecipe.halfPrecisionStream = true
+            halfAllInt8.halfPrecisionStream = true
+            results.append(try model(weights, precision: .int8, scales: halfRecipe, name: name + " recipe-like fp16 stream", batch: batch))
+            results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream", batch: batch, packing: false))
             for packing in [true, false] {
                 results.append(try model(weights, precision: .fp16, scales: nil, name: name, batch: batch, packing: packing))
                 if packing { results.append(try model(weights, precision: .int8, scales: recipe, name: name + " recipe-like", batch: batch)) }

@@ -87,4 +87,8 @@ public protocol QuantizationRecipe: Sendable {
     var perChannelWeights: Bool { get }
     /// Softmax probabilities quantized as uint8 rather than int8.
     var unsignedProbabilities: Bool { get }
+    /// The residual stream kept in fp16: each LayerNorm's output and each sublayer output added to the stream are
+    /// rounded to fp16 (the next quantizers and the QA head read the rounded values), as the GPU's INT8 engine then
+    /// stores them; all arithmetic stays float32. False: the stream is float32.
+    var halfPrecisionStream: Bool { get }
 }

@@ -68,6 +68,12 @@ public struct BertONNXExporter: Sendable {
                    point, attributes: ["axis": .int(-1), "epsilon": .float(c.layerNormEpsilon)])
         }
         let quantized = scales != nil
+        /// The recipe's fp16 residual stream: `x` rounded to fp16 by a Cast pair (float16, then float), else `x`.
+        func stream(_ x: String) -> String {
+            guard scales?.halfPrecisionStream == true else { return x }
+            let half = b.node("Cast", [x], x + ".float16", attributes: ["to": .int(ONNXDataType.float16.rawValue)])
+            return b.node("Cast", [half], x + ".stream", attributes: ["to": .int(ONNXDataType.float.rawValue)])
+        }
         // Embeddings: word + token type, then + position (positions 0..<sequence sliced from a constant row).
         let word = b.node("Gather", [b.constant("embeddings.word", weights.wordEmbeddings.floats(), shape: weights.wordEmbeddings.shape), "input_ids"], "embeddings.word_lookup")
         let type = b.node("Gather", [b.constant("embeddings.token_type", weights.tokenTypeEmbeddings.floats(), shape: weights.tokenTypeEmbeddings.shape), "token_type_ids"], "embeddings.token_type_lookup")
@@ -76,8 +82,8 @@ public struct BertONNXExporter: Sendable {
                                          b.int64("embeddings.slice_start", [0], shape: [1]), sequence,
                                          b.int64("embeddings.slice_axis", [1], shape: [1])], "embeddings.positions")
         let position = b.node("Gather", [b.constant("embeddings.position", weights.positionEmbeddings.floats(), shape: weights.positionEmbeddings.shape), positions], "embeddings.position_lookup")
-        var x = layerNorm(b.node("Add", [b.node("Add", [word, type], "embeddings.sum"), position], "embeddings.sum_positions"),
-                          weights.embeddingNorm, "embeddings.output")
+        var x = stream(layerNorm(b.node("Add", [b.node("Add", [word, type], "embeddings.sum"), position], "embeddings.sum_positions"),
+                                 weights.embeddingNorm, "embeddings.output"))
         // Additive mask [batch, 1, 1, sequence]: 0 where attended, float32.min where masked.
         let maskFloat = b.node("Cast", ["attention_mask"], "mask.float", attributes: ["to": .int(ONNXDataType.float.rawValue)])
         let inverted = b.node("Sub", [b.constant("mask.one", [1], shape: []), maskFloat], "mask.inverted")
@@ -105,16 +111,16 @@ public struct BertONNXExporter: Sendable {
             let merged = b.node("Reshape", [b.node("Transpose", [context], "\(p).attention.context_transposed",
                                                    attributes: ["perm": .ints([0, 2, 1, 3])]), mergedShape], "\(p).attention.context")
             let attended = linear(merged, layer.attentionOutput, "\(p).attention.output", quantized: quantized)
-            let sum1 = b.node("Add", [fq(attended, "\(p).attention.add.local"), fq(x, "\(p).attention.add.residual")], "\(p).attention.add")
-            let h1 = layerNorm(sum1, layer.attentionNorm, "\(p).attention.norm")
+            let sum1 = b.node("Add", [fq(stream(attended), "\(p).attention.add.local"), fq(x, "\(p).attention.add.residual")], "\(p).attention.add")
+            let h1 = stream(layerNorm(sum1, layer.attentionNorm, "\(p).attention.norm"))
             let pre = linear(h1, layer.intermediate, "\(p).intermediate", quantized: quantized)
             // Exact GELU as PyTorch's exporter writes it: x · ½ · (1 + erf(x / √2)).
             let erf = b.node("Erf", [b.node("Div", [pre, b.constant("\(p).gelu.sqrt2", [Float(2).squareRoot()], shape: [])], "\(p).gelu.scaled")], "\(p).gelu.erf")
             let onePlus = b.node("Add", [erf, b.constant("\(p).gelu.one", [1], shape: [])], "\(p).gelu.one_plus")
             let gelu = b.node("Mul", [b.node("Mul", [pre, onePlus], "\(p).gelu.product"), b.constant("\(p).gelu.half", [0.5], shape: [])], "\(p).gelu")
             let out = linear(gelu, layer.output, "\(p).output", quantized: quantized)
-            let sum2 = b.node("Add", [fq(out, "\(p).output.add.local"), fq(h1, "\(p).output.add.residual")], "\(p).output.add")
-            x = layerNorm(sum2, layer.outputNorm, "\(p).output.norm")
+            let sum2 = b.node("Add", [fq(stream(out), "\(p).output.add.local"), fq(h1, "\(p).output.add.residual")], "\(p).output.add")
+            x = stream(layerNorm(sum2, layer.outputNorm, "\(p).output.norm"))
         }
         // The QA head stays in float: two logits per token.
         let logits = linear(x, weights.qaOutputs, "qa_outputs", quantized: false, encoder: false)

@@ -19,15 +19,20 @@ public struct QuantizationScales: Sendable, Equatable {
     /// Softmax probabilities (the P·V input) quantized as uint8 (scale amax/255, zero point 0) instead of QDQBERT's
     /// symmetric int8: they are never negative, so int8 wastes half its grid on them.
     public var unsignedProbabilities: Bool
+    /// The residual stream in fp16 (`QuantizationRecipe.halfPrecisionStream`): the export adds a Cast pair (float16,
+    /// then float) after each LayerNorm and after each sublayer output that the residual adds read.
+    public var halfPrecisionStream: Bool
 
     public init(activations: [String: Float], perChannelWeights: Bool = true, calibrator: String = "max",
-                floatGroups: Set<String> = [], smoothing: [String: [Float]] = [:], unsignedProbabilities: Bool = false) {
+                floatGroups: Set<String> = [], smoothing: [String: [Float]] = [:], unsignedProbabilities: Bool = false,
+                halfPrecisionStream: Bool = false) {
         self.activations = activations
         self.perChannelWeights = perChannelWeights
         self.calibrator = calibrator
         self.floatGroups = floatGroups
         self.smoothing = smoothing
         self.unsignedProbabilities = unsignedProbabilities
+        self.halfPrecisionStream = halfPrecisionStream
     }
 
     /// Whether `point` gets a Q/DQ pair: it has an amax and its group is not kept in float.
@@ -79,7 +84,7 @@ public struct QuantizationScales: Sendable, Equatable {
         try FileIO.writeJSON(["activations": activations.mapValues { Double($0) }, "per_channel_weights": perChannelWeights,
                               "calibrator": calibrator, "float_groups": floatGroups.sorted(),
                               "smoothing": smoothing.mapValues { $0.map(Double.init) },
-                              "unsigned_probabilities": unsignedProbabilities] as [String: Any], to: path)
+                              "unsigned_probabilities": unsignedProbabilities, "half_precision_stream": halfPrecisionStream] as [String: Any], to: path)
     }
 
     public init(contentsOf path: String) throws {
@@ -103,7 +108,8 @@ public struct QuantizationScales: Sendable, Equatable {
         }
         self.init(activations: values, perChannelWeights: (json["per_channel_weights"] as? Bool) ?? true,
                   calibrator: (json["calibrator"] as? String) ?? "max", floatGroups: Set((json["float_groups"] as? [String]) ?? []),
-                  smoothing: smoothing, unsignedProbabilities: (json["unsigned_probabilities"] as? Bool) ?? false)
+                  smoothing: smoothing, unsignedProbabilities: (json["unsigned_probabilities"] as? Bool) ?? false,
+                  halfPrecisionStream: (json["half_precision_stream"] as? Bool) ?? false)
     }
 }
 

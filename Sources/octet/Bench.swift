@@ -34,6 +34,9 @@ struct Bench: ParsableCommand {
                                valueName: "pattern"))
     var float: [String] = []
 
+    @Flag(help: "With --precision int8: keep the residual stream in fp16 (each LayerNorm's output and each sublayer output the residual adds read), as `octet quantize --half-precision-stream` records in a recipe.")
+    var halfPrecisionStream = false
+
     @Option(help: "Comma-separated batch sizes.")
     var batch: String = "1"
 
@@ -203,6 +206,7 @@ struct Bench: ParsableCommand {
             throw OctetError.invalidArgument("--precision int8 needs --scales for \(model) (octet quantize --save-scales)")
         }
         recipe.floatGroups.formUnion(try floatGroups(float, layers: layers))
+        if halfPrecisionStream { recipe.halfPrecisionStream = true }
         return recipe
     }
 

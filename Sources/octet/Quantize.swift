@@ -79,6 +79,9 @@ struct Quantize: ParsableCommand {
                                valueName: "pattern"))
     var float: [String] = []
 
+    @Flag(help: "Keep the residual stream in fp16: each LayerNorm's output and each sublayer output the residual adds read are rounded to fp16 (Cast pairs in the Q/DQ export; the GPU's INT8 engine stores the stream in fp16, half the bytes).")
+    var halfPrecisionStream = false
+
     @Option(help: ArgumentHelp("Calibrate the quantization points matching a pattern with another calibrator (repeatable): '*.intermediate.input=max', 'layer.0.*=mse'.",
                                valueName: "pattern=calibrator"))
     var calibratorFor: [String] = []
@@ -155,6 +158,7 @@ struct Quantize: ParsableCommand {
             }
             let c = folder.config
             result.floatGroups.formUnion(try floatGroups(float, layers: c.layerCount))
+            if halfPrecisionStream { result.halfPrecisionStream = true }
             if let maxF1Drop {
                 // Every calibrator's amax from the same histograms, each adjusted as the main one was.
                 let candidates = try collector.flatMap { collector in !chooseCalibrators ? nil :

@@ -3,6 +3,7 @@ import Foundation
 import OctetCore
 import OctetCPU
 import OctetModels
+import OctetONNX
 import OctetQuant
 import Testing
 
@@ -88,18 +89,30 @@ import Testing
         #expect(agree >= 7, "best spans agree in \(agree) of 8 features")
     }
 
-    @Test("With every group in INT8 (the residual adds' Q/DQ too), the CPU INT8 engine computes that Q/DQ model (random BERT)")
-    func allInt8MatchesQDQReference() throws {
+    /// Every group in INT8, the residual adds' Q/DQ too; then with the residual stream in fp16, with those adds and
+    /// with float adds (the reference recipe's form).
+    @Test("With every group in INT8 (the residual adds' Q/DQ too), the CPU INT8 engine computes that Q/DQ model (random BERT)",
+          arguments: [(false, false), (true, false), (true, true)])
+    func allInt8MatchesQDQReference(halfPrecisionStream: Bool, floatAdds: Bool) throws {
         let config = BertConfig(vocabSize: 500, hiddenSize: 128, layerCount: 2, headCount: 4, intermediateSize: 512)
         let weights = BertWeights.random(config: config, seed: 11)
-        let scales = QuantizationScales.synthetic(layers: config.layerCount)
+        var scales = QuantizationScales.synthetic(layers: config.layerCount)
+        scales.halfPrecisionStream = halfPrecisionStream
+        if floatAdds { scales.floatGroups = Set(QuantizationGroup.matching("*.add", layers: config.layerCount)) }
+        // The export rounds the stream with a Cast pair after the embedding LayerNorm and, per layer, after both
+        // sublayer outputs and both LayerNorms.
+        let graph = BertONNXExporter(weights: weights).graph(scales: scales)
+        let halfCasts = graph.nodes.filter { node in
+            guard node.opType == "Cast", case .int(let to)? = node.attributes["to"] else { return false }
+            return to == ONNXDataType.float16.rawValue
+        }
+        #expect(halfCasts.count == (halfPrecisionStream ? 1 + 4 * config.layerCount : 0))
         let (b, s) = (2, 64)
         let batch = TokenBatch(batchSize: b, sequenceLength: s, inputIDs: (0..<(b * s)).map { Int32(1 + ($0 * 37) % 499) },
                                tokenTypeIDs: (0..<(b * s)).map { Int32($0 % s >= 16 ? 1 : 0) },
                                attentionMask: (0..<(b * s)).map { Int32($0 >= s && $0 % s >= 50 ? 0 : 1) })
         let got = try CPUBertEngine(weights: weights, recipe: scales, threads: 2).spanLogits(for: batch)
-        let reference = try ONNXQuestionAnsweringEngine(graph: BertONNXExporter(weights: weights).graph(scales: scales), threads: 2,
-                                                        quantizedArithmetic: .integer)
+        let reference = try ONNXQuestionAnsweringEngine(graph: graph, threads: 2, quantizedArithmetic: .integer)
         let (error, agree) = got.difference(from: try reference.spanLogits(for: batch), attentionMask: batch.attentionMask)
         #expect(error <= 5e-2, "relative L2 error of the logits \(error)")
         #expect(agree == 2, "best spans agree in \(agree) of 2 sequences")

@@ -68,6 +68,26 @@ import OctetONNX
         #expect(size < 1_000_000, "external.onnx keeps its weights outside (\(size) bytes)")
     }
 
+    /// A Cast pair float → float16 (or bfloat16) → float rounds to the narrow type's grid, to nearest even; the
+    /// expected values are worked out by hand from the formats (fp16: 10 fraction bits; bf16: 7).
+    static let halfValues: [Float] = [0.1, 1 + 0x1p-11, 1 + 3 * 0x1p-11, 65519, 65520, -2.5e-8, 3e-8]
+    static let halfRounded: [Float] = [0.0999755859375, 1, 1 + 0x1p-9, 65504, .infinity, -0.0, 0x1p-24]
+    static let bfloatValues: [Float] = [0.1, 1 + 0x1p-8, 1 + 3 * 0x1p-8, 1 + 0x1p-8 + 0x1p-20]
+    static let bfloatRounded: [Float] = [0.10009765625, 1, 1 + 0x1p-6, 1 + 0x1p-7]
+    static let castCases: [(ONNXDataType, [Float], [Float])] = [(.float16, halfValues, halfRounded), (.bfloat16, bfloatValues, bfloatRounded)]
+
+    @Test("A Cast to float16 or bfloat16 and back rounds to that type, ties to even", arguments: castCases)
+    func castRoundsToNarrowFloats(type: ONNXDataType, values: [Float], expected: [Float]) throws {
+        let n = values.count
+        let graph = ONNXGraph(path: "/tmp/cast.onnx", opsets: ["": 17],
+                              inputs: [ValueInfo(name: "x", elementType: .float, shape: [.fixed(n)])],
+                              outputs: [ValueInfo(name: "y", elementType: .float, shape: [.fixed(n)])], initializers: [:],
+                              nodes: [Node(name: "narrow", opType: "Cast", inputs: ["x"], outputs: ["h"], attributes: ["to": .int(type.rawValue)]),
+                                      Node(name: "widen", opType: "Cast", inputs: ["h"], outputs: ["y"], attributes: ["to": .int(ONNXDataType.float.rawValue)])])
+        let y = try GraphExecutor(graph: graph).run(["x": HostTensor(shape: [n], floats: values)])["y"]!.floats
+        #expect(y.map(\.bitPattern) == expected.map(\.bitPattern), "\(y) for \(values)")
+    }
+
     @Test("Malformed protobuf is a clear error naming the file")
     func malformedProtobufIsReported() throws {
         let folder = temporaryFolder()

@@ -9,10 +9,13 @@ import OctetQuant
     func scalesRoundTrip() throws {
         let folder = temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let scales = QuantizationScales(activations: ["layer.0.attention.query.input": 7.25, "layer.0.attention.matmul_a": 1],
-                                        perChannelWeights: false, calibrator: "entropy")
-        try scales.write(to: folder + "/scales.json")
-        #expect(try QuantizationScales(contentsOf: folder + "/scales.json") == scales)
+        for halfStream in [false, true] {
+            let scales = QuantizationScales(activations: ["layer.0.attention.query.input": 7.25, "layer.0.attention.matmul_a": 1],
+                                            perChannelWeights: false, calibrator: "entropy", unsignedProbabilities: halfStream,
+                                            halfPrecisionStream: halfStream)
+            try scales.write(to: folder + "/scales.json")
+            #expect(try QuantizationScales(contentsOf: folder + "/scales.json") == scales)
+        }
     }
 
     static let malformed: [(json: String, message: String)] = [

@@ -13,8 +13,9 @@
 //
 // Why fused: at batch 1 each of these is a few microseconds of launch and one read of a [tokens, H] tensor; fusing the
 // add, the normalization and the quantization leaves one read and one or two writes per element. The INT8 engine
-// keeps the residual stream in float32 (so its quantizers see the CPU reference's values, not fp16 roundings); the
-// FP16 engine keeps it in fp16, as TensorRT does. All arithmetic is float.
+// keeps the residual stream in float32 (so its quantizers see the CPU reference's values, not fp16 roundings) unless
+// the recipe says fp16 (`halfPrecisionStream`: the CPU reference then rounds where this kernel stores, and the int8
+// copy quantizes the stored fp16 value); the FP16 engine keeps it in fp16, as TensorRT does. All arithmetic is float.
 //
 // Why one block per token and one quad per thread: with 128 rows (batch 1) this kernel is pure latency. A warp per row
 // left each lane 24 elements of serial work (the add's exact divisions alone are a few hundred instructions) on 32 of
@@ -69,7 +70,13 @@ __device__ __forceinline__ void normalize_store(float4 x, float4 g, float4 b, in
     const float a = x.x - mean, c = x.y - mean, e = x.z - mean, f = x.w - mean;
     const float inverse = rsqrtf(block_sum((a * a + c * c) + (e * e + f * f), slots[1]) / H + eps);
     const size_t i = row * H + 4 * threadIdx.x;
-    const float4 y = make_float4(a * inverse * g.x + b.x, c * inverse * g.y + b.y, e * inverse * g.z + b.z, f * inverse * g.w + b.w);
+    float4 y = make_float4(a * inverse * g.x + b.x, c * inverse * g.y + b.y, e * inverse * g.z + b.z, f * inverse * g.w + b.w);
+    if (!F32 && COPY == 2) {
+        // An fp16 stream with an int8 copy (the INT8 engine with the recipe's fp16 stream): the quantizer reads the
+        // stored fp16 value, as the CPU reference and the Q/DQ export's Cast pair do.
+        const float2 lo = f16x2_to_float2(float2_to_f16x2(y.x, y.y)), hi = f16x2_to_float2(float2_to_f16x2(y.z, y.w));
+        y = make_float4(lo.x, lo.y, hi.x, hi.y);
+    }
     store4<F32>(out, i, y);
     store_copy4<COPY>(copy, i, y, qScale);
 }
