@@ -2,10 +2,11 @@
 # On the GPU machine: the INT8 pass (attention in FP16) with each kernel version, alternated, ROUNDS times, at sequence
 # lengths 128 and 384, one line per run (median GPU ms per length) and each run's table and JSON in OUT_FOLDER.
 # A version is `head` (the binary's own kernels) or NAME for the folder .device/k-NAME (scripts/kernel_ab_prepare.sh).
+# BENCH_FLAGS adds flags to every bench (e.g. --half-precision-stream).
 #   bash scripts/kernel_ab_bench.sh OUT_FOLDER ROUNDS "bert-large bert-base" "1 128" head quant …
 set -uo pipefail
 out=$1 rounds=$2 models=$3 batches=$4; shift 4
-F=(--precision int8 --float '*.attention.qk' --float '*.attention.pv')
+F=(--precision int8 --float '*.attention.qk' --float '*.attention.pv' ${BENCH_FLAGS:-})
 for b in $batches; do for r in $(seq "$rounds"); do for m in $models; do for v in "$@"; do
   dir=""; [ "$v" != head ] && dir=$PWD/.device/k-$v
   # A missing folder would silently run the binary's own kernels (the loader falls back file by file).

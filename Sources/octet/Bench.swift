@@ -73,6 +73,11 @@ struct Bench: ParsableCommand {
             guard ["full", "uniform"].contains(lengths) else {
                 throw OctetError.invalidArgument("--lengths must be full or uniform, not '\(lengths)'")
             }
+            // The stream's type is part of an INT8 recipe; the other precisions have their own (float32 on the CPU,
+            // fp16 on CUDA), so the flag would be silently meaningless there.
+            guard !halfPrecisionStream || (precision ?? (device == "cuda" ? "int8" : "fp32")) == "int8" else {
+                throw OctetError.invalidArgument("--half-precision-stream is part of an INT8 recipe: it needs --precision int8")
+            }
             let (engine, modelName) = try makeEngine(tokens: batches.max()! * seqs.max()!)
             var rows: [[String]] = []
             var results: [[String: Any]] = []

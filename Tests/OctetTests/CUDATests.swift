@@ -30,13 +30,17 @@ enum GPU {
         #expect(result.stderr.hasPrefix("error: no CUDA driver: could not load libcuda.so.1, libcuda.so ("), "\(result.stderr)")
     }
 
-    @Test("An unknown device, precision, length mode or float pattern is named in the error, with what is available",
+    @Test("An unknown device, precision, length mode or float pattern is named in the error, with what is available; an INT8-only flag without INT8 is refused",
           arguments: [(["bench", "bert-base", "--device", "tpu"], "error: --device tpu is not available (available: cpu, cuda).\n"),
                       (["selftest", "--compile-only", "hopper"], "error: --compile-only takes a GPU architecture such as sm_90a, not 'hopper'.\n"),
                       (["bench", "bert-base", "--lengths", "half"], "error: --lengths must be full or uniform, not 'half'.\n"),
                       (["bench", "--precision", "int8", "--float", "layer.9.*", "--seq", "8"],
                        "error: --float layer.9.* matches no quantization group; groups look like layer.3.intermediate or layer.0.attention.qk.\n"),
                       (["bench", "bert-base", "--device", "cpu", "--precision", "fp16"], "error: --precision fp16 is not available on the CPU (available: fp32, int8).\n"),
+                      (["bench", "bert-base", "--precision", "fp16", "--half-precision-stream"],
+                       "error: --half-precision-stream is part of an INT8 recipe: it needs --precision int8.\n"),
+                      (["bench", "bert-base", "--device", "cpu", "--half-precision-stream"],
+                       "error: --half-precision-stream is part of an INT8 recipe: it needs --precision int8.\n"),
                       (["eval", "squad", "--device", "tpu", "--limit", "1"], "error: --device tpu is not available (available: cpu, cuda).\n")])
     func unknownDeviceOrPrecision(_ arguments: [String], _ message: String) throws {
         let result = try CommandResult.octet(arguments)
