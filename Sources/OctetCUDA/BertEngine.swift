@@ -103,7 +103,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// s128 b1 1.171 ms fused, 0.951 with the attention output's alone, against 0.790 unfused, all with a weight
     /// prefetch since removed). Off unless
     /// `OCTET_FUSED_LAYERNORM=1` (both GEMMs) or `attention` (the attention output only: its K is the hidden size, so a
-    /// 64×64 block streams a quarter of what the FFN output's does).
+    /// 64×64 block streams a quarter of what the FFN output's does). Never with an fp16 residual stream (the recipe's
+    /// `halfPrecisionStream`): those kernels add into a float32 stream.
     public let fusedLayerNorm: Bool
     /// Whether the FFN output's LayerNorm is fused too when `fusedLayerNorm` is on (`OCTET_FUSED_LAYERNORM=attention`
     /// leaves it separate).
@@ -140,11 +141,12 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         config = c
         self.device = device
         self.packing = packing && d <= 64
-        self.fusedLayerNorm = fusedLayerNorm && precision == .int8 && device.supportsWgmma && h <= 1024
         // The residual stream: float32 for INT8 unless the recipe keeps it in fp16 (its GEMMs before the LayerNorms
         // then write fp16 too, half the bytes the LayerNorms read and write), fp16 for FP16.
         let streamF32 = precision == .int8 && scales?.halfPrecisionStream != true
         self.streamF32 = streamF32
+        // The GEMM + LayerNorm kernels add into a float32 stream only.
+        self.fusedLayerNorm = fusedLayerNorm && streamF32 && device.supportsWgmma && h <= 1024
         self.maxTokens = maxTokens
         self.maxSequenceLength = min(maxSequenceLength ?? c.maxPositionEmbeddings, c.maxPositionEmbeddings, 512)
         try device.makeCurrent()
