@@ -28,6 +28,25 @@ static int detect(void) {
 static int detect(void) { return OCTET_ISA_PORTABLE; }
 #endif
 
+/// Whether the CPU converts between float32 and fp16 in hardware (F16C: CPUID leaf 1, ECX bit 29; its VEX encoding
+/// needs the OS to save YMM state).
+static int detect_f16c(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned int a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    if (!((c >> 27) & 1) || !((c >> 28) & 1) || !((c >> 29) & 1)) return 0;  // OSXSAVE, AVX, F16C
+    return (read_xcr0() & 0x6) == 0x6;
+#else
+    return 0;
+#endif
+}
+
+int octet_has_f16c(void) {
+    static int f16c = -1;
+    if (f16c < 0) f16c = detect_f16c();
+    return f16c;
+}
+
 static int detected_isa = -1;
 static int active_isa = -1;
 

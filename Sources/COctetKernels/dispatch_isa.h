@@ -14,4 +14,7 @@
 #else
 #define DISPATCH(FN, ARGS) FN##_portable ARGS;
 #endif
+
+/// Whether the CPU has F16C (hardware float32 ↔ fp16 conversion).
+int octet_has_f16c(void);
 #endif

@@ -195,7 +195,8 @@ public final class CPUBertEngine: QuestionAnsweringEngine, @unchecked Sendable {
         guard recipe?.halfPrecisionStream == true else { return }
         let h = config.hiddenSize
         parallel.forEachRange(count / h) { r in
-            for i in (r.lowerBound * h)..<(r.upperBound * h) { values[i] = Float(Float16(values[i])) }
+            let first = values + r.lowerBound * h
+            octet_round_to_half(first, r.count * h, first)
         }
     }
 

@@ -480,7 +480,10 @@ extension GraphExecutor {
         switch to {
         // Float tensors hold float32 values: a cast to a narrower float type rounds each value to that type's grid
         // (round to nearest even), so a Cast pair float → float16 → float rounds as ONNX Runtime's does.
-        case .float16: return HostTensor(shape: a.shape, floats: a.floats.map { Float(Float16($0)) })
+        case .float16:
+            var y = a.floats
+            y.withUnsafeMutableBufferPointer { octet_round_to_half($0.baseAddress, $0.count, $0.baseAddress) }
+            return HostTensor(shape: a.shape, floats: y)
         case .bfloat16: return HostTensor(shape: a.shape, floats: a.floats.map(roundedToBFloat16))
         case .float, .double: return HostTensor(shape: a.shape, floats: a.floats)
         case .bool: return HostTensor(shape: a.shape, bools: a.bools)

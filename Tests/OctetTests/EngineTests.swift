@@ -161,6 +161,35 @@ import OctetModels
         }
     }
 
+    @Test("Rounding to fp16 matches IEEE round-to-nearest-even on every instruction set: normals, subnormals, overflow, ties")
+    func roundToHalfMatchesIEEE() {
+        // The reference is Swift's Float16 conversion (IEEE 754 binary16, ties to even); the kernel's paths are F16C's
+        // conversions and bit arithmetic. Every exponent from fp16's subnormals to past its range, exact ties of both
+        // parities, and the special values.
+        var rng = SplitMix64(state: 5)
+        var x: [Float] = (0..<200_000).map { _ in
+            let bits = UInt32(truncatingIfNeeded: rng.next())
+            return Float(sign: bits & 1 == 0 ? .plus : .minus, exponent: Int(bits >> 1 & 63) - 30,
+                         significand: 1 + Float(bits >> 9) * 0x1p-23)
+        }
+        for k in 0..<1024 {
+            x.append(1 + (Float(2 * k) + 1) * 0x1p-11)  // halfway between two fp16 neighbours at 1…2
+            x.append(Float(2 * k + 1) * 0x1p-25)          // halfway between two fp16 subnormals
+        }
+        x += [0, -0.0, 65504, 65519.99, 65520, -65520, 0x1p-14, 0x1p-14 - 0x1p-30, 0x1p-25, 0x1p-25 + 0x1p-40, .infinity,
+              -.infinity, .greatestFiniteMagnitude, .leastNonzeroMagnitude]
+        let expected = x.map { Float(Float16($0)).bitPattern }
+        KernelPath.forEachAvailable { isa in
+            var y = [Float](repeating: .nan, count: x.count)
+            octet_round_to_half(x, x.count, &y)
+            let wrong = zip(y, expected).enumerated().filter { $0.element.0.bitPattern != $0.element.1 }
+            #expect(wrong.isEmpty, "\(String(cString: octet_isa_name(isa))): \(wrong.count) values differ, first at \(x[wrong.first?.offset ?? 0])")
+            var nan: [Float] = [0]
+            octet_round_to_half([Float.nan], 1, &nan)
+            #expect(nan[0].isNaN)
+        }
+    }
+
     @Test("LayerNorm and masked softmax match double-precision references")
     func rowKernelsMatchReference() {
         var rng = SystemRandomNumberGenerator()

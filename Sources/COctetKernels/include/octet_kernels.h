@@ -77,6 +77,11 @@ void octet_quantize_s8(const float *x, long count, float scale, int8_t *y);
 /// Symmetric int8 quantize-dequantize in float: y = saturate(round_half_to_even(x / scale), -128, 127) · scale; y may
 /// alias x.
 void octet_fake_quantize_s8(const float *x, long count, float scale, float *y);
+/// Each value rounded to IEEE fp16 and widened back (round to nearest even; beyond 65504 to ±infinity; below 2⁻¹⁴ to
+/// fp16's subnormal grid of 2⁻²⁴; NaN stays NaN): the fp16 residual stream's rounding and ONNX's Cast to float16.
+/// F16C's conversions where the CPU has them (and the active path is AVX2 or better), else bit arithmetic; exact
+/// either way. y may alias x.
+void octet_round_to_half(const float *x, long count, float *y);
 /// Uint8 quantize → dequantize with zero point 0 (for non-negative values): y = clamp(round_half_even(x / scale), 0, 255) · scale.
 void octet_fake_quantize_u8(const float *x, long count, float scale, float *y);
 
