@@ -8,6 +8,8 @@
 # measured besides Octet's INT8 (attention FP16) and FP16 is the rest of what the issue asks for, which does not fit the
 # ten minutes of the main call: FP32 eager and CUDA graph at every shape, and torch.compile at batch 128 (the main call
 # compiles batch 1). It needs no model: pass any MODEL_FOLDER and FEATURES.
+# INT8_FLAGS adds flags to the INT8 (attention FP16) benches, e.g. INT8_FLAGS=--half-precision-stream for the recipe
+# form with the fp16 residual stream.
 #   bash scripts/device_bench.sh OCTET_BINARY MODEL_FOLDER FEATURES OUT_FOLDER [no-selftest|peers]
 set -uo pipefail
 # A carried NVRTC cache (compiled here without a GPU: OCTET_CACHE=$PWD/.device/cache octet selftest --compile-only
@@ -33,7 +35,7 @@ bench() {  # model, label, precision and flags
     --json "$out/octet-$m-$label.json" "$@" 2>&1 | grep -v "^|--" | tee -a "$out/octet.txt" | grep -E "^\|  +(1|128) \|" | cut -d'|' -f2,3,5,13
 }
 for m in bert-base bert-large; do
-  bench "$m" int8-attention-fp16 --precision int8 --float '*.attention.qk' --float '*.attention.pv'
+  bench "$m" int8-attention-fp16 --precision int8 --float '*.attention.qk' --float '*.attention.pv' ${INT8_FLAGS:-}
   bench "$m" fp16 --precision fp16
 done
 if [ $peers = 1 ]; then
