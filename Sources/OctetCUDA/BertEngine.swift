@@ -83,6 +83,9 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     private let buffers: [String: UInt64]
     /// The residual stream (and the GEMM outputs added to it) in float32: the INT8 engine's choice; fp16 otherwise.
     private let streamF32: Bool
+    /// A float32 stream holding fp16 values: the recipe's fp16 stream stored as float32 (`halfStreamInFloat32`), the
+    /// LayerNorms rounding the GEMM outputs and their own outputs to fp16 (the `f32h` kernels).
+    private let streamRounded: Bool
     private var graphs: [String: CUDAGraph] = [:]
     /// Whether padded batches run packed to their real tokens (`PackedBatch`): on unless `OCTET_PACK=0` or the head
     /// size needs the simple attention kernel (attention.cu reads padded batches only).
@@ -123,7 +126,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     public init(weights: BertWeights, precision: Precision, scales: QuantizationScales? = nil, device: CUDADevice, compiler: NVRTC,
                 maxTokens: Int = 128 * 384, maxSequenceLength: Int? = nil,
                 packing: Bool = ProcessInfo.processInfo.environment["OCTET_PACK"] != "0",
-                fusedLayerNorm: Bool = ["1", "attention"].contains(ProcessInfo.processInfo.environment["OCTET_FUSED_LAYERNORM"] ?? "")) throws {
+                fusedLayerNorm: Bool = ["1", "attention"].contains(ProcessInfo.processInfo.environment["OCTET_FUSED_LAYERNORM"] ?? ""),
+                halfStreamInFloat32: Bool = ProcessInfo.processInfo.environment["OCTET_STREAM_STORAGE"] == "f32") throws {
         let c = weights.config
         let (h, inter, heads) = (c.hiddenSize, c.intermediateSize, c.headCount)
         let d = h / heads
@@ -143,10 +147,15 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         self.packing = packing && d <= 64
         // The residual stream: float32 for INT8 unless the recipe keeps it in fp16 (its GEMMs before the LayerNorms
         // then write fp16 too, half the bytes the LayerNorms read and write), fp16 for FP16.
-        let streamF32 = precision == .int8 && scales?.halfPrecisionStream != true
+        // `halfStreamInFloat32` (`OCTET_STREAM_STORAGE=f32`) stores the recipe's fp16 stream in float32 instead: the same
+        // values (the LayerNorms round the GEMMs' float32 outputs and their own outputs to fp16), the float32 stream's
+        // kernels, which at batch 1 measured faster than the fp16 ones (session 23).
+        let halfStream = precision == .int8 && scales?.halfPrecisionStream == true
+        let streamF32 = precision == .int8 && (!halfStream || halfStreamInFloat32)
         self.streamF32 = streamF32
-        // The GEMM + LayerNorm kernels add into a float32 stream only.
-        self.fusedLayerNorm = fusedLayerNorm && streamF32 && device.supportsWgmma && h <= 1024
+        self.streamRounded = halfStream && halfStreamInFloat32
+        // The GEMM + LayerNorm kernels add into a float32 stream of float32 values only.
+        self.fusedLayerNorm = fusedLayerNorm && streamF32 && !streamRounded && device.supportsWgmma && h <= 1024
         self.maxTokens = maxTokens
         self.maxSequenceLength = min(maxSequenceLength ?? c.maxPositionEmbeddings, c.maxPositionEmbeddings, 512)
         try device.makeCurrent()
@@ -398,7 +407,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         let eps = config.layerNormEpsilon
         let rows = (t + 3) / 4
         let buf = buffers
-        try launch("layernorm.cu", "embed_layernorm_\(streamF32 ? "f32" : "f16")_\(embeddingNorm.copyName)", grid: (t, 1, 1),
+        try launch("layernorm.cu", "embed_layernorm_\(streamName)_\(embeddingNorm.copyName)", grid: (t, 1, 1),
                    block: (h / 4, 1, 1), arguments: [
             .pointer(buf["ids"]!), .pointer(buf["types"]!), .pointer(shape.packed ? buf["positions"]! : 0), .int32(Int32(s)), .buffer(wordEmbeddings),
             .buffer(positionEmbeddings), .buffer(tokenTypeEmbeddings), .buffer(embeddingNorm.gamma), .buffer(embeddingNorm.beta),
@@ -547,7 +556,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         guard fusedLayerNorm && fusable && l.int8 && call.outKind == 1 && n % 128 == 0 && n / 64 <= clusterLimit && k % 16 == 0, let dq = l.dqScale else {
             // A float add into a float32 stream, on a wgmma plan: the GEMM's epilogue adds the residual, and the
             // LayerNorm reads the sum alone.
-            if fusedResidual && streamF32 && call.outKind == 1 && norm.localStep == 0 && norm.residualStep == 0,
+            if fusedResidual && streamF32 && !streamRounded && call.outKind == 1 && norm.localStep == 0 && norm.residualStep == 0,
                case .kernel(let choice) = tuned[key(call, rows: m)] ?? defaultPlan(call, rows: m), choice.wgmma {
                 var summing = call
                 summing.residual = residual
@@ -569,9 +578,12 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             .float(config.layerNormEpsilon), .pointer(output), .pointer(buffers["copy"]!), .float(norm.qScale)])
     }
 
+    /// The LayerNorm kernels' stream part of the name: f32, f16, or f32h (float32 holding fp16 values).
+    private var streamName: String { streamF32 ? (streamRounded ? "f32h" : "f32") : "f16" }
+
     private func residualNorm(_ n: Norm, local: UInt64, residual: UInt64, output: UInt64, tokens t: Int, summed: Bool = false) throws {
         let add = summed ? "summed" : n.localStep > 0 || n.residualStep > 0 ? "qdq" : "float"
-        try launch("layernorm.cu", "residual_layernorm_\(streamF32 ? "f32" : "f16")_\(add)_\(n.copyName)", grid: (t, 1, 1),
+        try launch("layernorm.cu", "residual_layernorm_\(streamName)_\(add)_\(n.copyName)", grid: (t, 1, 1),
                    block: (config.hiddenSize / 4, 1, 1), arguments: [
             .pointer(local), .pointer(residual), .float(n.localStep), .float(n.residualStep), .buffer(n.gamma),
             .buffer(n.beta), .float(config.layerNormEpsilon), .int32(Int32(config.hiddenSize)), .pointer(output),

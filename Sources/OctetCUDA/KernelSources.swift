@@ -2794,8 +2794,8 @@ enum KernelSources {
         // Why templates: every load a thread needs (its quad of local, residual, gamma and beta) is issued before the first
         // is used. An earlier version chose the stream type and the add's Q/DQ with run-time flags per element, and its loads
         // sat in separate basic blocks. The stream type, the add's Q/DQ and the copy kind are template parameters, one kernel
-        // per combination (name: residual_layernorm_<f32|f16>_<qdq|float|summed>_<none|f16|i8>, summed with f32 only;
-        // embed_layernorm_<f32|f16>_<...>).
+        // per combination (name: residual_layernorm_<f32|f16|f32h>_<qdq|float|summed>_<none|f16|i8>, summed with f32 only;
+        // embed_layernorm_<f32|f16|f32h>_<...>; f32h: a float32 stream holding fp16 values, `local` and y rounded to fp16).
         //
         // Layout: row-major [tokens, H]; block = one token, H/4 threads (H % 128 == 0, so whole warps), thread i holds
         // elements 4i…4i+3 (one 16-byte load of float32 or 8-byte load of fp16, coalesced).
@@ -2830,7 +2830,15 @@ enum KernelSources {
         }
 
         // Normalizes the thread's quad x (element 4·threadIdx.x of the row) and writes the stream and (COPY > 0) the copy.
-        template <bool F32, int COPY>
+        // fp16's value of each element (round to nearest even), kept as float.
+        __device__ __forceinline__ float4 round_to_half4(float4 v) {
+            const float2 lo = f16x2_to_float2(float2_to_f16x2(v.x, v.y)), hi = f16x2_to_float2(float2_to_f16x2(v.z, v.w));
+            return make_float4(lo.x, lo.y, hi.x, hi.y);
+        }
+
+        // ROUND (with F32): a float32 stream that holds fp16 values (the recipe's fp16 stream stored as float32, where those
+        // kernels are faster): y is rounded to fp16 before both stores, the values an fp16 stream would hold.
+        template <bool F32, int COPY, bool ROUND = false>
         __device__ __forceinline__ void normalize_store(float4 x, float4 g, float4 b, int H, float eps, void *out, void *copy,
                                                         float qScale, size_t row) {
             __shared__ float slots[2][MAX_WARPS];
@@ -2839,17 +2847,14 @@ enum KernelSources {
             const float inverse = rsqrtf(block_sum((a * a + c * c) + (e * e + f * f), slots[1]) / H + eps);
             const size_t i = row * H + 4 * threadIdx.x;
             float4 y = make_float4(a * inverse * g.x + b.x, c * inverse * g.y + b.y, e * inverse * g.z + b.z, f * inverse * g.w + b.w);
-            if (!F32 && COPY == 2) {
-                // An fp16 stream with an int8 copy (the INT8 engine with the recipe's fp16 stream): the quantizer reads the
-                // stored fp16 value, as the CPU reference and the Q/DQ export's Cast pair do.
-                const float2 lo = f16x2_to_float2(float2_to_f16x2(y.x, y.y)), hi = f16x2_to_float2(float2_to_f16x2(y.z, y.w));
-                y = make_float4(lo.x, lo.y, hi.x, hi.y);
-            }
+            // An fp16 stream with an int8 copy (the INT8 engine with the recipe's fp16 stream), or its float32 storage: the
+            // quantizer reads the stored fp16 value, as the CPU reference and the Q/DQ export's Cast pair do.
+            if ((!F32 && COPY == 2) || ROUND) y = round_to_half4(y);
             store4<F32>(out, i, y);
             store_copy4<COPY>(copy, i, y, qScale);
         }
 
-        template <bool F32, int COPY>
+        template <bool F32, int COPY, bool ROUND = false>
         __device__ __forceinline__ void embed_layernorm(const int *__restrict__ ids, const int *__restrict__ types,
                                                         const int *__restrict__ positions, int S,
                                                         const f16 *__restrict__ word, const f16 *__restrict__ position,
@@ -2865,11 +2870,12 @@ enum KernelSources {
             allow_dependents();
             const float4 w = load4<false>(word, (size_t)ids[row] * H + d), t = load4<false>(tokenType, (size_t)types[row] * H + d);
             const float4 x = make_float4(w.x + p.x + t.x, w.y + p.y + t.y, w.z + p.z + t.z, w.w + p.w + t.w);
-            normalize_store<F32, COPY>(x, g, b, H, eps, out, copy, qScale, row);
+            normalize_store<F32, COPY, ROUND>(x, g, b, H, eps, out, copy, qScale, row);
         }
 
-        // ADD: 0 float add, 1 the add's Q/DQ, 2 summed (x = local; `residual` unread).
-        template <bool F32, int ADD, int COPY>
+        // ADD: 0 float add, 1 the add's Q/DQ, 2 summed (x = local; `residual` unread). ROUND: the float32 `local` is rounded
+        // to fp16 first (the value an fp16-output GEMM would have stored), and y before its stores (`normalize_store`).
+        template <bool F32, int ADD, int COPY, bool ROUND = false>
         __device__ __forceinline__ void residual_layernorm(const void *__restrict__ local, const void *__restrict__ residual,
                                                            float localStep, float residualStep, const float *__restrict__ gamma,
                                                            const float *__restrict__ beta, float eps, int H, void *__restrict__ out,
@@ -2880,7 +2886,10 @@ enum KernelSources {
             wait_for_producers();
             allow_dependents();
             const size_t i = (size_t)row * H + 4 * threadIdx.x;
-            const float4 l = load4<F32>(local, i), r = ADD == 2 ? make_float4(0.f, 0.f, 0.f, 0.f) : load4<F32>(residual, i);
+            static_assert(!ROUND || (F32 && ADD != 2), "a rounded stream is a float32 one, and the GEMM's sum is not rounded");
+            float4 l = load4<F32>(local, i);
+            const float4 r = ADD == 2 ? make_float4(0.f, 0.f, 0.f, 0.f) : load4<F32>(residual, i);
+            if (ROUND) l = round_to_half4(l);
             float4 x;
             if (ADD == 2)
                 x = l;
@@ -2891,30 +2900,37 @@ enum KernelSources {
                                 fake_quantize(l.w, localStep) + fake_quantize(r.w, residualStep));
             else
                 x = make_float4(l.x + r.x, l.y + r.y, l.z + r.z, l.w + r.w);
-            normalize_store<F32, COPY>(x, g, b, H, eps, out, copy, qScale, row);
+            normalize_store<F32, COPY, ROUND>(x, g, b, H, eps, out, copy, qScale, row);
         }
         }  // namespace
 
-        #define EMBED_LAYERNORM(NAME, F32, COPY)                                                                                   \
+        #define EMBED_LAYERNORM_R(NAME, F32, COPY, ROUND)                                                                          \
             extern "C" __global__ void NAME(const int *ids, const int *types, const int *positions, int S, const f16 *word,         \
                                             const f16 *position, const f16 *tokenType, const float *gamma, const float *beta,       \
                                             float eps, int H, void *out, void *copy, float qScale) {                               \
-                embed_layernorm<F32, COPY>(ids, types, positions, S, word, position, tokenType, gamma, beta, eps, H, out, copy,     \
-                                           qScale);                                                                                \
+                embed_layernorm<F32, COPY, ROUND>(ids, types, positions, S, word, position, tokenType, gamma, beta, eps, H, out,    \
+                                                  copy, qScale);                                                                   \
             }
+        #define EMBED_LAYERNORM(NAME, F32, COPY) EMBED_LAYERNORM_R(NAME, F32, COPY, false)
         EMBED_LAYERNORM(embed_layernorm_f32_none, true, 0)
         EMBED_LAYERNORM(embed_layernorm_f32_f16, true, 1)
         EMBED_LAYERNORM(embed_layernorm_f32_i8, true, 2)
         EMBED_LAYERNORM(embed_layernorm_f16_none, false, 0)
         EMBED_LAYERNORM(embed_layernorm_f16_f16, false, 1)
         EMBED_LAYERNORM(embed_layernorm_f16_i8, false, 2)
+        // f32h: a float32 stream holding fp16 values (the recipe's fp16 stream stored as float32).
+        EMBED_LAYERNORM_R(embed_layernorm_f32h_none, true, 0, true)
+        EMBED_LAYERNORM_R(embed_layernorm_f32h_f16, true, 1, true)
+        EMBED_LAYERNORM_R(embed_layernorm_f32h_i8, true, 2, true)
 
-        #define RESIDUAL_LAYERNORM(NAME, F32, ADD, COPY)                                                                           \
+        #define RESIDUAL_LAYERNORM_R(NAME, F32, ADD, COPY, ROUND)                                                                  \
             extern "C" __global__ void NAME(const void *local, const void *residual, float localStep, float residualStep,          \
                                             const float *gamma, const float *beta, float eps, int H, void *out, void *copy,         \
                                             float qScale) {                                                                        \
-                residual_layernorm<F32, ADD, COPY>(local, residual, localStep, residualStep, gamma, beta, eps, H, out, copy, qScale); \
+                residual_layernorm<F32, ADD, COPY, ROUND>(local, residual, localStep, residualStep, gamma, beta, eps, H, out, copy,  \
+                                                          qScale);                                                                 \
             }
+        #define RESIDUAL_LAYERNORM(NAME, F32, ADD, COPY) RESIDUAL_LAYERNORM_R(NAME, F32, ADD, COPY, false)
         RESIDUAL_LAYERNORM(residual_layernorm_f32_float_none, true, 0, 0)
         RESIDUAL_LAYERNORM(residual_layernorm_f32_float_f16, true, 0, 1)
         RESIDUAL_LAYERNORM(residual_layernorm_f32_float_i8, true, 0, 2)
@@ -2930,6 +2946,12 @@ enum KernelSources {
         RESIDUAL_LAYERNORM(residual_layernorm_f16_qdq_none, false, 1, 0)
         RESIDUAL_LAYERNORM(residual_layernorm_f16_qdq_f16, false, 1, 1)
         RESIDUAL_LAYERNORM(residual_layernorm_f16_qdq_i8, false, 1, 2)
+        RESIDUAL_LAYERNORM_R(residual_layernorm_f32h_float_none, true, 0, 0, true)
+        RESIDUAL_LAYERNORM_R(residual_layernorm_f32h_float_f16, true, 0, 1, true)
+        RESIDUAL_LAYERNORM_R(residual_layernorm_f32h_float_i8, true, 0, 2, true)
+        RESIDUAL_LAYERNORM_R(residual_layernorm_f32h_qdq_none, true, 1, 0, true)
+        RESIDUAL_LAYERNORM_R(residual_layernorm_f32h_qdq_f16, true, 1, 1, true)
+        RESIDUAL_LAYERNORM_R(residual_layernorm_f32h_qdq_i8, true, 1, 2, true)
         """#,
         "qa_head.cu": #"""
         // qa_head: the extractive-QA head, start/end logits = hidden · Wᵀ + b with W [2, H] (float), one warp per token;

@@ -177,6 +177,11 @@ public struct CUDASelfTest {
             halfAllInt8.halfPrecisionStream = true
             results.append(try model(weights, precision: .int8, scales: halfRecipe, name: name + " recipe-like fp16 stream", batch: batch))
             results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream", batch: batch, packing: false))
+            // The same two stored as float32 holding fp16 values (`halfStreamInFloat32`, the `f32h` LayerNorms).
+            results.append(try model(weights, precision: .int8, scales: halfRecipe, name: name + " recipe-like fp16 stream in float32", batch: batch,
+                                     halfStreamInFloat32: true))
+            results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream in float32", batch: batch,
+                                     packing: false, halfStreamInFloat32: true))
             for packing in [true, false] {
                 results.append(try model(weights, precision: .fp16, scales: nil, name: name, batch: batch, packing: packing))
                 if packing { results.append(try model(weights, precision: .int8, scales: recipe, name: name + " recipe-like", batch: batch)) }
@@ -369,16 +374,17 @@ public struct CUDASelfTest {
     /// 1e-2; INT8 against the CPU's integer execution of the same Q/DQ model within 5e-2 (a float difference that
     /// flips one int8 value upstream moves logits downstream). Packed, the batch is also run with its sequences in
     /// reverse order, which replays the same CUDA graph with other offsets; the larger of the two errors counts.
-    /// `fusedLayerNorm`: with the GEMM + residual LayerNorm kernels (`CUDABertEngine.fusedLayerNorm`).
+    /// `fusedLayerNorm`: with the GEMM + residual LayerNorm kernels (`CUDABertEngine.fusedLayerNorm`);
+    /// `halfStreamInFloat32`: an fp16-stream recipe stored as float32 holding fp16 values.
     func model(_ weights: BertWeights, precision: CUDABertEngine.Precision, scales: QuantizationScales?, name: String,
-               batch: TokenBatch, packing: Bool = true, fusedLayerNorm: Bool = false) throws -> Result {
+               batch: TokenBatch, packing: Bool = true, fusedLayerNorm: Bool = false, halfStreamInFloat32: Bool = false) throws -> Result {
         let (b, s) = (batch.batchSize, batch.sequenceLength)
         let cpu: QuestionAnsweringEngine = precision == .fp16
             ? CPUBertEngine(weights: weights)
             : try ONNXQuestionAnsweringEngine(graph: BertONNXExporter(weights: weights).graph(scales: scales))
         let expected = try cpu.spanLogits(for: batch)
         let gpu = try CUDABertEngine(weights: weights, precision: precision, scales: scales, device: device, compiler: compiler, maxTokens: b * s,
-                                     packing: packing, fusedLayerNorm: fusedLayerNorm)
+                                     packing: packing, fusedLayerNorm: fusedLayerNorm, halfStreamInFloat32: halfStreamInFloat32)
         let packed = gpu.packing && PackedBatch(batch) != nil
         let got = try gpu.spanLogits(for: batch)  // the first run of a shape runs eagerly, then captures its graph
         let replay = try gpu.spanLogits(for: batch)  // the replayed graph must give the same answer
