@@ -2829,13 +2829,13 @@ enum KernelSources {
             return total;
         }
 
-        // Normalizes the thread's quad x (element 4·threadIdx.x of the row) and writes the stream and (COPY > 0) the copy.
         // fp16's value of each element (round to nearest even), kept as float.
         __device__ __forceinline__ float4 round_to_half4(float4 v) {
             const float2 lo = f16x2_to_float2(float2_to_f16x2(v.x, v.y)), hi = f16x2_to_float2(float2_to_f16x2(v.z, v.w));
             return make_float4(lo.x, lo.y, hi.x, hi.y);
         }
 
+        // Normalizes the thread's quad x (element 4·threadIdx.x of the row) and writes the stream and (COPY > 0) the copy.
         // ROUND (with F32): a float32 stream that holds fp16 values (the recipe's fp16 stream stored as float32, where those
         // kernels are faster): y is rounded to fp16 before both stores, the values an fp16 stream would hold.
         template <bool F32, int COPY, bool ROUND = false>
