@@ -46,12 +46,27 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         let gamma: DeviceBuffer, beta: DeviceBuffer
         /// Q/DQ steps of the residual add's inputs (0: float add).
         let localStep: Float, residualStep: Float
-        /// The copy of the output the next linear layers read: 0 none (they read the stream), 1 fp16, 2 int8.
-        let copyKind: Int32
-        /// float → int8 multiplier of an int8 copy.
+        /// The final LayerNorm, which only the QA head reads (no copy).
+        let last: Bool
+        /// float → int8 multiplier of an int8 copy for the next linear layers (0: they run in float).
         let qScale: Float
+        /// The copy of the output the next linear layers read: 0 none (the last LayerNorm, or layers in float reading an
+        /// fp16 stream directly), 1 fp16 (layers in float beside a float32 stream), 2 int8.
+        func copyKind(streamF32: Bool) -> Int32 { last ? 0 : (qScale > 0 ? 2 : (streamF32 ? 1 : 0)) }
         /// The copy kind as layernorm.cu's kernel names spell it.
-        var copyName: String { ["none", "f16", "i8"][Int(copyKind)] }
+        func copyName(streamF32: Bool) -> String { ["none", "f16", "i8"][Int(copyKind(streamF32: streamF32))] }
+    }
+
+    /// How the residual stream (and the GEMM outputs added to it) is stored.
+    public enum StreamStorage: String, Sendable {
+        /// float32 values: the INT8 engine's stream (its quantizers see the CPU reference's values).
+        case float32 = "f32"
+        /// fp16: the FP16 engine's stream, and an INT8 recipe's `halfPrecisionStream` by default (half the bytes).
+        case half = "f16"
+        /// float32 holding fp16 values: an INT8 recipe's `halfPrecisionStream` with the float32 stream's GEMM outputs
+        /// and the `f32h` LayerNorms, which round the GEMM outputs and their own outputs to fp16. The same values as
+        /// `half`, so the engine may pick either per shape.
+        case halfInFloat32 = "f32h"
     }
 
     struct Layer {
@@ -81,11 +96,18 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     private let arena: DeviceBuffer
     private let pinned: PinnedBuffer
     private let buffers: [String: UInt64]
-    /// The residual stream (and the GEMM outputs added to it) in float32: the INT8 engine's choice; fp16 otherwise.
-    private let streamF32: Bool
-    /// A float32 stream holding fp16 values: the recipe's fp16 stream stored as float32 (`halfStreamInFloat32`), the
-    /// LayerNorms rounding the GEMM outputs and their own outputs to fp16 (the `f32h` kernels).
-    private let streamRounded: Bool
+    /// How the stream is stored when the precision and recipe leave one choice: float32 for INT8, fp16 for FP16.
+    private let fixedStorage: StreamStorage?
+    /// An fp16-stream recipe's storage forced by the caller (`OCTET_STREAM_STORAGE=f16|f32`); nil: chosen per shape.
+    private let forcedHalfStorage: StreamStorage?
+    /// The storage an fp16-stream recipe's shape ran fastest with, measured in the pass (`refine`), per `Shape.key`.
+    private var measuredStorage: [String: StreamStorage] = [:]
+    /// The storage of the shape being encoded or tuned.
+    private var storageNow: StreamStorage
+    /// The residual stream (and the GEMM outputs added to it) in float32 (possibly holding fp16 values).
+    private var streamF32: Bool { storageNow != .half }
+    /// A float32 stream holding fp16 values (the `f32h` kernels).
+    private var streamRounded: Bool { storageNow == .halfInFloat32 }
     private var graphs: [String: CUDAGraph] = [:]
     /// Whether padded batches run packed to their real tokens (`PackedBatch`): on unless `OCTET_PACK=0` or the head
     /// size needs the simple attention kernel (attention.cu reads padded batches only).
@@ -108,7 +130,9 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// `OCTET_FUSED_LAYERNORM=1` (both GEMMs) or `attention` (the attention output only: its K is the hidden size, so a
     /// 64×64 block streams a quarter of what the FFN output's does). Never with an fp16 residual stream (the recipe's
     /// `halfPrecisionStream`): those kernels add into a float32 stream.
-    public let fusedLayerNorm: Bool
+    public var fusedLayerNorm: Bool { fusedLayerNormAsked && storageNow == .float32 }
+    /// Whether the fused GEMM + LayerNorm kernels were asked for and the device and model take them.
+    private let fusedLayerNormAsked: Bool
     /// Whether the FFN output's LayerNorm is fused too when `fusedLayerNorm` is on (`OCTET_FUSED_LAYERNORM=attention`
     /// leaves it separate).
     private let fusedFeedForwardNorm = ProcessInfo.processInfo.environment["OCTET_FUSED_LAYERNORM"] != "attention"
@@ -127,7 +151,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 maxTokens: Int = 128 * 384, maxSequenceLength: Int? = nil,
                 packing: Bool = ProcessInfo.processInfo.environment["OCTET_PACK"] != "0",
                 fusedLayerNorm: Bool = ["1", "attention"].contains(ProcessInfo.processInfo.environment["OCTET_FUSED_LAYERNORM"] ?? ""),
-                halfStreamInFloat32: Bool = ProcessInfo.processInfo.environment["OCTET_STREAM_STORAGE"] == "f32") throws {
+                halfStreamStorage: StreamStorage? = nil,
+                wideLayerNorm: Bool? = ["0": false, "1": true][ProcessInfo.processInfo.environment["OCTET_LAYERNORM_X8"] ?? ""]) throws {
         let c = weights.config
         let (h, inter, heads) = (c.hiddenSize, c.intermediateSize, c.headCount)
         let d = h / heads
@@ -145,17 +170,23 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         config = c
         self.device = device
         self.packing = packing && d <= 64
-        // The residual stream: float32 for INT8 unless the recipe keeps it in fp16 (its GEMMs before the LayerNorms
-        // then write fp16 too, half the bytes the LayerNorms read and write), fp16 for FP16.
-        // `halfStreamInFloat32` (`OCTET_STREAM_STORAGE=f32`) stores the recipe's fp16 stream in float32 instead: the same
-        // values (the LayerNorms round the GEMMs' float32 outputs and their own outputs to fp16), the float32 stream's
-        // kernels, which at batch 1 measured faster than the fp16 ones (session 23).
+        // The residual stream: float32 for INT8 unless the recipe keeps it in fp16, fp16 for FP16. A recipe's fp16
+        // stream is stored either as fp16 (its GEMMs before the LayerNorms then write fp16 too, half the bytes the
+        // LayerNorms read and write: 3.7–5.8% faster at batch 128 on the H200, session 23) or as float32 holding the same
+        // fp16 values (the float32 stream's GEMM outputs, `f32h` LayerNorms that round): 1.8% faster at BERT-large and
+        // BERT-base s384 b1 and 1–6% slower at s128 b1 (session 24). So few-row shapes measure both in the pass
+        // (`refine`) and larger ones take fp16; `halfStreamStorage` (`OCTET_STREAM_STORAGE`) forces one.
         let halfStream = precision == .int8 && scales?.halfPrecisionStream == true
-        let streamF32 = precision == .int8 && (!halfStream || halfStreamInFloat32)
-        self.streamF32 = streamF32
-        self.streamRounded = halfStream && halfStreamInFloat32
-        // The GEMM + LayerNorm kernels add into a float32 stream of float32 values only.
-        self.fusedLayerNorm = fusedLayerNorm && streamF32 && !streamRounded && device.supportsWgmma && h <= 1024
+        fixedStorage = halfStream ? nil : (precision == .int8 ? .float32 : .half)
+        let forced = try halfStreamStorage ?? Self.halfStreamStorage(named: ProcessInfo.processInfo.environment["OCTET_STREAM_STORAGE"])
+        guard forced != .float32 else {
+            throw OctetError.invalidArgument("an fp16 residual stream is stored as fp16 or as float32 holding fp16 values, not as float32 values")
+        }
+        forcedHalfStorage = forced
+        storageNow = fixedStorage ?? forced ?? .half
+        // The GEMM + LayerNorm kernels add into a float32 stream of float32 values only (`fusedLayerNorm`).
+        self.fusedLayerNormAsked = fusedLayerNorm && precision == .int8 && !halfStream && device.supportsWgmma && h <= 1024
+        self.wideLayerNorm = wideLayerNorm
         self.maxTokens = maxTokens
         self.maxSequenceLength = min(maxSequenceLength ?? c.maxPositionEmbeddings, c.maxPositionEmbeddings, 512)
         try device.makeCurrent()
@@ -220,9 +251,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         /// `qStep`: the step of the next linear layers' int8 input; nil when they run in float (they read an fp16 copy
         /// when the stream is float32, else the stream). `last`: the final LayerNorm, which only the QA head reads.
         func norm(_ n: BertWeights.Norm, local: Float = 0, residual: Float = 0, qStep: Float?, last: Bool = false) throws -> Norm {
-            let kind: Int32 = last ? 0 : (qStep != nil ? 2 : (streamF32 ? 1 : 0))
-            return Norm(gamma: try upload(n.gamma.floats()), beta: try upload(n.beta.floats()), localStep: local, residualStep: residual,
-                        copyKind: kind, qScale: qStep.map { 1 / $0 } ?? 0)
+            Norm(gamma: try upload(n.gamma.floats()), beta: try upload(n.beta.floats()), localStep: local, residualStep: residual,
+                 last: last, qScale: qStep.map { 1 / $0 } ?? 0)
         }
 
         wordEmbeddings = try uploadHalf(halfBits(weights.wordEmbeddings))
@@ -303,6 +333,31 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             + (skip.isEmpty ? "" : "; without " + Self.skippableKernels.filter(skip.contains).joined(separator: ", ") + " (OCTET_SKIP: timing only, outputs garbage)")
     }
 
+    /// `OCTET_STREAM_STORAGE`'s storage for an fp16-stream recipe: `f16`, `f32` (float32 holding fp16 values), or nil
+    /// when unset (chosen per shape).
+    static func halfStreamStorage(named value: String?) throws -> StreamStorage? {
+        switch value ?? "" {
+        case "": return nil
+        case "f16": return .half
+        case "f32", "f32h": return .halfInFloat32
+        default: throw OctetError.invalidArgument("OCTET_STREAM_STORAGE is \(value!), which is not a storage of the fp16 residual stream (f16, or f32 for float32 holding fp16 values)")
+        }
+    }
+
+    /// The storage of `shape`'s residual stream: the precision's, the forced one, the one measured for the shape, or
+    /// fp16 (the faster at batch 128).
+    private func storage(for shape: Shape) -> StreamStorage {
+        fixedStorage ?? forcedHalfStorage ?? measuredStorage[shape.key] ?? .half
+    }
+
+    /// Whether `shape`'s first run refines its plans and variant in the whole pass: few-row shapes, with in-pass tuning.
+    private func inPass(_ shape: Shape) -> Bool { tuningInPass && shape.rows <= GemmChoice.splitMaxTokens }
+
+    /// The storages `refine` compares for an fp16-stream recipe (both unless one is forced), else the fixed one.
+    private var storagesToTry: [StreamStorage] {
+        fixedStorage.map { [$0] } ?? forcedHalfStorage.map { [$0] } ?? [.half, .halfInFloat32]
+    }
+
     /// Device-time split of one run (milliseconds), from CUDA events.
     public struct Timing: Sendable {
         public let hostToDevice: Double, compute: Double, deviceToHost: Double
@@ -339,7 +394,9 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             offset += values.count * 4
         }
         // A shape's first run measures its GEMM plans when tuning (before the timed events: `timedRun` reports the pass).
-        if tuning && graphs[shape.key] == nil { try tune(tokens: shape.rows) }
+        if tuning && graphs[shape.key] == nil {
+            try tune(tokens: shape.rows, storages: inPass(shape) ? storagesToTry : [storage(for: shape)])
+        }
         let e0 = timed ? try device.record() : nil
         offset = 0
         for (name, values) in inputs {
@@ -348,7 +405,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         }
         // With in-pass tuning (the default), a few-row shape's first run also times its GEMM plans inside the whole pass, on
         // the inputs just queued (the pass's embedding reads them).
-        if tuningInPass && graphs[shape.key] == nil && shape.rows <= GemmChoice.splitMaxTokens {
+        if inPass(shape) && graphs[shape.key] == nil {
             if !refinedRows.contains(shape.rows) {
                 try refine(shape)
                 refinedRows.insert(shape.rows)
@@ -403,11 +460,12 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     private func encode(_ shape: Shape) throws {
         let (b, s, t) = (shape.batch, shape.sequence, shape.rows)
         programmaticNow = programmatic(tokens: t, shape: shape.key)
+        storageNow = storage(for: shape)
         let h = config.hiddenSize
         let eps = config.layerNormEpsilon
         let rows = (t + 3) / 4
         let buf = buffers
-        try launch("layernorm.cu", "embed_layernorm_\(streamName)_\(embeddingNorm.copyName)", grid: (t, 1, 1),
+        try launch("layernorm.cu", "embed_layernorm_\(streamName)_\(embeddingNorm.copyName(streamF32: streamF32))", grid: (t, 1, 1),
                    block: (h / 4, 1, 1), arguments: [
             .pointer(buf["ids"]!), .pointer(buf["types"]!), .pointer(shape.packed ? buf["positions"]! : 0), .int32(Int32(s)), .buffer(wordEmbeddings),
             .buffer(positionEmbeddings), .buffer(tokenTypeEmbeddings), .buffer(embeddingNorm.gamma), .buffer(embeddingNorm.beta),
@@ -571,7 +629,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         let add = norm.localStep > 0 || norm.residualStep > 0 ? "qdq" : "float"
         let tile = GemmChoice.wgmma(int8: true, variant: "64x64")  // the fused kernel's tile, threads and 8-stage ring
         let (mapA, mapW) = try tile.tensorMaps(device: device, a: call.input, weight: l.weight.address, m: m, n: n, k: k)
-        try launch("gemm_wgmma.cu", "gemm_wgmma_i8_64x64_ln_\(add)_\(norm.copyName)", grid: (n / tile.bn, (m + tile.bm - 1) / tile.bm, 1),
+        try launch("gemm_wgmma.cu", "gemm_wgmma_i8_64x64_ln_\(add)_\(norm.copyName(streamF32: streamF32))", grid: (n / tile.bn, (m + tile.bm - 1) / tile.bm, 1),
                    block: (tile.threads, 1, 1), sharedBytes: tile.sharedBytes, cluster: (n / tile.bn, 1, 1), arguments: [
             .tensorMap(mapA), .tensorMap(mapW), .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k)), .buffer(dq), .buffer(l.bias),
             .pointer(residual), .float(norm.localStep), .float(norm.residualStep), .buffer(norm.gamma), .buffer(norm.beta),
@@ -581,10 +639,18 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// The LayerNorm kernels' stream part of the name: f32, f16, or f32h (float32 holding fp16 values).
     private var streamName: String { streamF32 ? (streamRounded ? "f32h" : "f32") : "f16" }
 
+    /// Whether the residual LayerNorms of an fp16 stream take two quads per thread (`residual_layernorm_f16x8_*`: one
+    /// 16-byte load per array and thread, as the float32 stream's kernels load); nil: above `GemmChoice.splitMaxTokens`
+    /// rows (batch 128 is a memory stream; batch 1 latency, where one quad per thread measured faster in session 20).
+    /// `OCTET_LAYERNORM_X8=0|1` forces it off or on.
+    private let wideLayerNorm: Bool?
+
     private func residualNorm(_ n: Norm, local: UInt64, residual: UInt64, output: UInt64, tokens t: Int, summed: Bool = false) throws {
         let add = summed ? "summed" : n.localStep > 0 || n.residualStep > 0 ? "qdq" : "float"
-        try launch("layernorm.cu", "residual_layernorm_\(streamName)_\(add)_\(n.copyName)", grid: (t, 1, 1),
-                   block: (config.hiddenSize / 4, 1, 1), arguments: [
+        let h = config.hiddenSize
+        let wide = !streamF32 && h % 256 == 0 && (wideLayerNorm ?? (t > GemmChoice.splitMaxTokens))
+        try launch("layernorm.cu", "residual_layernorm_\(streamName)\(wide ? "x8" : "")_\(add)_\(n.copyName(streamF32: streamF32))", grid: (t, 1, 1),
+                   block: (h / (wide ? 8 : 4), 1, 1), arguments: [
             .pointer(local), .pointer(residual), .float(n.localStep), .float(n.residualStep), .buffer(n.gamma),
             .buffer(n.beta), .float(config.layerNormEpsilon), .int32(Int32(config.hiddenSize)), .pointer(output),
             .pointer(buffers["copy"]!), .float(n.qScale)])
@@ -732,19 +798,21 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// Times the few fastest candidates of each GEMM shape at `shape.rows` rows inside the whole pass of `shape`
     /// (`tuningInPass`), one GEMM shape at a time, the others at their current plans; then, on Hopper unless `OCTET_PDL`
     /// forces a mode, does it all again in the other launch mode (each mode's plans chosen under it: a plan that wins
-    /// with programmatic dependent launch may lose without) and keeps the faster mode with its plans. Each candidate's
-    /// pass is timed twice, interleaved with the others', and its faster time counts (differences between candidates
-    /// are often under 1%). The inputs must already be queued on the stream.
+    /// with programmatic dependent launch may lose without), and for an fp16-stream recipe in each storage of the
+    /// stream (`StreamStorage`: its GEMMs write other types), and keeps the fastest variant with its plans. Each
+    /// candidate's pass is timed twice, interleaved with the others', and its faster time counts (differences between
+    /// candidates are often under 1%). The inputs must already be queued on the stream.
     private func refine(_ shape: Shape) throws {
-        let keys = shortlists.keys.sorted().filter { $0.hasPrefix("\(shape.rows)×") && shortlists[$0]!.count > 1 }
-        let alone = keys.map { tuned[$0]! }
-        var best: (milliseconds: Double, mode: Bool?, plans: [GemmPlan])?
+        let refinable = Set(shortlists.keys.filter { $0.hasPrefix("\(shape.rows)×") && shortlists[$0]!.count > 1 })
+        var best: (milliseconds: Double, variant: PassVariant, plans: [(String, GemmPlan)])?
         var report: [(shape: String, candidates: [(String, Double)], chosen: String)] = []
-        var totals: [(String, Double)] = []  // each launch mode's pass with its plans
-        for mode in launchModesToTry {
-            if let mode { measuredLaunchMode[shape.key] = mode }
-            let label = mode.map { " with \(Self.launchModeName($0))" } ?? ""
-            for (key, plan) in zip(keys, alone) { tuned[key] = plan }
+        var totals: [(String, Double)] = []  // each variant's pass with its plans
+        let variants = passVariants
+        for variant in variants {
+            select(variant, for: shape)
+            let keys = usedKeys(rows: shape.rows, storage: variant.storage).filter(refinable.contains).sorted()
+            let label = variants.count > 1 ? " with \(variant.name)" : ""
+            for key in keys { tuned[key] = shortlists[key]![0].plan }  // the fastest alone, as `tune` left it
             for key in keys {
                 let candidates = shortlists[key]!
                 let times = try fastestPasses(shape, count: candidates.count) { tuned[key] = candidates[$0].plan }
@@ -753,30 +821,64 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 report.append(("\(key) in the pass of \(shape.key)\(label)", zip(candidates, times).map { ($0.name, $1) }, candidates[chosen].name))
             }
             let total = try fastestPasses(shape, count: 1) { _ in }[0]
-            if best == nil || total < best!.milliseconds { best = (total, mode, keys.map { tuned[$0]! }) }
-            if let mode { totals.append((Self.launchModeName(mode), total)) }
+            if best == nil || total < best!.milliseconds { best = (total, variant, keys.map { ($0, tuned[$0]!) }) }
+            totals.append((variant.name, total))
         }
-        for (key, plan) in zip(keys, best!.plans) { tuned[key] = plan }
-        if let mode = best!.mode {
-            measuredLaunchMode[shape.key] = mode
-            report.append(("launch mode in the pass of \(shape.key), each with its plans", totals, Self.launchModeName(mode)))
+        for (key, plan) in best!.plans { tuned[key] = plan }
+        select(best!.variant, for: shape)
+        if variants.count > 1 {
+            report.append(("variant of the pass of \(shape.key), each with its plans", totals, best!.variant.name))
         }
         passTuningReport += report
     }
 
-    /// For a shape whose GEMM plans `refine` chose at the same row count: only the launch mode, timed in the pass.
+    /// For a shape whose GEMM plans `refine` chose at the same row count: only the launch mode and stream storage,
+    /// timed in the pass.
     private func chooseLaunchMode(_ shape: Shape) throws {
-        let modes = launchModesToTry.compactMap { $0 }
-        guard modes.count > 1 else { return }
-        let times = try fastestPasses(shape, count: modes.count) { measuredLaunchMode[shape.key] = modes[$0] }
+        let variants = passVariants
+        guard variants.count > 1 else { return }
+        let times = try fastestPasses(shape, count: variants.count) { select(variants[$0], for: shape) }
         let chosen = times.indices.min { times[$0] < times[$1] }!
-        measuredLaunchMode[shape.key] = modes[chosen]
-        passTuningReport.append(("launch mode in the pass of \(shape.key)", zip(modes, times).map { (Self.launchModeName($0), $1) },
-                                 Self.launchModeName(modes[chosen])))
+        select(variants[chosen], for: shape)
+        passTuningReport.append(("variant of the pass of \(shape.key)", zip(variants, times).map { ($0.name, $1) }, variants[chosen].name))
+    }
+
+    /// One way to run a shape's pass besides its GEMM plans: the launch mode (nil: the rule's) and the stream storage.
+    struct PassVariant {
+        let mode: Bool?
+        let storage: StreamStorage
+        let namesStorage: Bool
+        /// How the tuning reports name it.
+        var name: String {
+            let storageName = storage == .half ? "an fp16 stream" : "an fp16 stream stored in float32"
+            return [mode.map(CUDABertEngine.launchModeName), namesStorage ? storageName : nil].compactMap { $0 }.joined(separator: " and ")
+        }
+    }
+
+    /// The variants `refine` compares: each launch mode to try in each storage to try.
+    private var passVariants: [PassVariant] {
+        let storages = storagesToTry
+        return storages.flatMap { storage in
+            launchModesToTry.map { PassVariant(mode: $0, storage: storage, namesStorage: storages.count > 1) }
+        }
+    }
+
+    /// Makes `variant` the one `encode` runs for `shape`.
+    private func select(_ variant: PassVariant, for shape: Shape) {
+        if let mode = variant.mode { measuredLaunchMode[shape.key] = mode }
+        if fixedStorage == nil && forcedHalfStorage == nil { measuredStorage[shape.key] = variant.storage }
+    }
+
+    /// The GEMM shape keys a pass of `rows` rows runs with the stream stored as `storage`.
+    private func usedKeys(rows: Int, storage: StreamStorage) -> Set<String> {
+        let saved = storageNow
+        defer { storageNow = saved }
+        storageNow = storage
+        return Set(layers.flatMap { gemmCalls($0).map { key($0, rows: rows) } })
     }
 
     /// How the tuning reports name a launch mode.
-    private static func launchModeName(_ programmatic: Bool) -> String { programmatic ? "programmatic dependent launch" : "plain launches" }
+    static func launchModeName(_ programmatic: Bool) -> String { programmatic ? "programmatic dependent launch" : "plain launches" }
 
     /// The launch modes `refine` compares: with and without programmatic dependent launch on Hopper unless `OCTET_PDL`
     /// forces one; else only the rule's (nil).
@@ -825,13 +927,17 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// do in the engine's graphs. The buffers hold whatever the last run left: the timings need shapes, not values,
     /// and the pass that follows overwrites every output. Only a cuBLASLt plan that cuBLASLt refuses drops a candidate;
     /// any other failure is thrown.
-    private func tune(tokens m: Int) throws {
+    private func tune(tokens m: Int, storages: [StreamStorage]) throws {
         programmaticNow = programmatic(tokens: m)
         var groups: [(key: String, calls: [GemmCall])] = []
-        for layer in layers {
-            for call in gemmCalls(layer) where tuned[key(call, rows: m)] == nil {
-                let k = key(call, rows: m)
-                if let i = groups.firstIndex(where: { $0.key == k }) { groups[i].calls.append(call) } else { groups.append((k, [call])) }
+        for storage in storages {  // a shape both storages share is timed with the first one's calls only
+            storageNow = storage
+            let earlier = Set(groups.map(\.key))
+            for layer in layers {
+                for call in gemmCalls(layer) where tuned[key(call, rows: m)] == nil && !earlier.contains(key(call, rows: m)) {
+                    let k = key(call, rows: m)
+                    if let i = groups.firstIndex(where: { $0.key == k }) { groups[i].calls.append(call) } else { groups.append((k, [call])) }
+                }
             }
         }
         for (shape, calls) in groups {

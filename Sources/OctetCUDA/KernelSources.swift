@@ -2797,8 +2797,17 @@ enum KernelSources {
         // per combination (name: residual_layernorm_<f32|f16|f32h>_<qdq|float|summed>_<none|f16|i8>, summed with f32 only;
         // embed_layernorm_<f32|f16|f32h>_<...>; f32h: a float32 stream holding fp16 values, `local` and y rounded to fp16).
         //
+        // Why the f16x8 kernels (residual_layernorm_f16x8_<qdq|float>_<...>, an fp16 stream, H % 256 == 0): with many rows
+        // (batch 128) these kernels are a memory stream, and how many bytes each multiprocessor has in flight decides their
+        // speed. With one quad per thread an fp16 stream loads 8 bytes per thread and array where a float32 one loads 16:
+        // session 24 measured BERT-large s128 b128's two LayerNorms at 95 µs per layer with the fp16 stream against 104 with
+        // float32, 2.4 TB/s against 4.0 for the bytes each moves. Two quads per thread (H/8 threads, one 16-byte load per
+        // array) give fp16 the float32 kernel's bytes per load; at batch 1 the quad kernels stay (latency: session 20 measured
+        // two quads per thread slower there).
+        //
         // Layout: row-major [tokens, H]; block = one token, H/4 threads (H % 128 == 0, so whole warps), thread i holds
-        // elements 4i…4i+3 (one 16-byte load of float32 or 8-byte load of fp16, coalesced).
+        // elements 4i…4i+3 (one 16-byte load of float32 or 8-byte load of fp16, coalesced); f16x8: H/8 threads, thread i
+        // holds elements 8i…8i+7 (one 16-byte load).
         #include "common.cuh"
 
         namespace {
@@ -2814,6 +2823,32 @@ enum KernelSources {
         template <bool F32> __device__ __forceinline__ void store4(void *p, size_t i, float4 v) {
             if (F32) *reinterpret_cast<float4 *>(static_cast<float *>(p) + i) = v;
             else *reinterpret_cast<uint2 *>(static_cast<f16 *>(p) + i) = make_uint2(float2_to_f16x2(v.x, v.y), float2_to_f16x2(v.z, v.w));
+        }
+
+        // Q quads from element i on: Q loads of 16 bytes (float32) or, for fp16, one of 8 (Q = 1) or 16 bytes (Q = 2).
+        template <bool F32, int Q> __device__ __forceinline__ void load_quads(const void *p, size_t i, float4 (&v)[Q]) {
+            static_assert(Q == 1 || Q == 2, "one or two quads per thread");
+            if (F32 || Q == 1) {
+        #pragma unroll
+                for (int q = 0; q < Q; q++) v[q] = load4<F32>(p, i + 4 * q);
+            } else {
+                const uint4 u = *reinterpret_cast<const uint4 *>(static_cast<const f16 *>(p) + i);
+                const float2 a = f16x2_to_float2(u.x), b = f16x2_to_float2(u.y), c = f16x2_to_float2(u.z), d = f16x2_to_float2(u.w);
+                v[0] = make_float4(a.x, a.y, b.x, b.y);
+                v[Q - 1] = make_float4(c.x, c.y, d.x, d.y);
+            }
+        }
+
+        // Q quads stored from element i on, as `load_quads` reads them.
+        template <bool F32, int Q> __device__ __forceinline__ void store_quads(void *p, size_t i, const float4 (&v)[Q]) {
+            if (F32 || Q == 1) {
+        #pragma unroll
+                for (int q = 0; q < Q; q++) store4<F32>(p, i + 4 * q, v[q]);
+            } else {
+                *reinterpret_cast<uint4 *>(static_cast<f16 *>(p) + i) = make_uint4(float2_to_f16x2(v[0].x, v[0].y), float2_to_f16x2(v[0].z, v[0].w),
+                                                                                  float2_to_f16x2(v[Q - 1].x, v[Q - 1].y),
+                                                                                  float2_to_f16x2(v[Q - 1].z, v[Q - 1].w));
+            }
         }
 
         // The sum of v over the block (all threads get it); `slots` holds one partial per warp.
@@ -2835,23 +2870,42 @@ enum KernelSources {
             return make_float4(lo.x, lo.y, hi.x, hi.y);
         }
 
-        // Normalizes the thread's quad x (element 4·threadIdx.x of the row) and writes the stream and (COPY > 0) the copy.
-        // ROUND (with F32): a float32 stream that holds fp16 values (the recipe's fp16 stream stored as float32, where those
-        // kernels are faster): y is rounded to fp16 before both stores, the values an fp16 stream would hold.
-        template <bool F32, int COPY, bool ROUND = false>
-        __device__ __forceinline__ void normalize_store(float4 x, float4 g, float4 b, int H, float eps, void *out, void *copy,
-                                                        float qScale, size_t row) {
+        // Normalizes the thread's Q quads x (elements 4·Q·threadIdx.x on of the row) and writes the stream and (COPY > 0) the
+        // copy. ROUND (with F32): a float32 stream that holds fp16 values (the recipe's fp16 stream stored as float32, where
+        // those kernels are faster): y is rounded to fp16 before both stores, the values an fp16 stream would hold.
+        template <bool F32, int COPY, bool ROUND = false, int Q = 1>
+        __device__ __forceinline__ void normalize_store(const float4 (&x)[Q], const float4 (&g)[Q], const float4 (&b)[Q], int H, float eps,
+                                                        void *out, void *copy, float qScale, size_t row) {
             __shared__ float slots[2][MAX_WARPS];
-            const float mean = block_sum((x.x + x.y) + (x.z + x.w), slots[0]) / H;
-            const float a = x.x - mean, c = x.y - mean, e = x.z - mean, f = x.w - mean;
-            const float inverse = rsqrtf(block_sum((a * a + c * c) + (e * e + f * f), slots[1]) / H + eps);
-            const size_t i = row * H + 4 * threadIdx.x;
-            float4 y = make_float4(a * inverse * g.x + b.x, c * inverse * g.y + b.y, e * inverse * g.z + b.z, f * inverse * g.w + b.w);
-            // An fp16 stream with an int8 copy (the INT8 engine with the recipe's fp16 stream), or its float32 storage: the
-            // quantizer reads the stored fp16 value, as the CPU reference and the Q/DQ export's Cast pair do.
-            if ((!F32 && COPY == 2) || ROUND) y = round_to_half4(y);
-            store4<F32>(out, i, y);
-            store_copy4<COPY>(copy, i, y, qScale);
+            float sum = 0.f;
+        #pragma unroll
+            for (int q = 0; q < Q; q++) sum += (x[q].x + x[q].y) + (x[q].z + x[q].w);
+            const float mean = block_sum(sum, slots[0]) / H;
+            float4 d[Q];
+            float squares = 0.f;
+        #pragma unroll
+            for (int q = 0; q < Q; q++) {
+                d[q] = make_float4(x[q].x - mean, x[q].y - mean, x[q].z - mean, x[q].w - mean);
+                squares += (d[q].x * d[q].x + d[q].y * d[q].y) + (d[q].z * d[q].z + d[q].w * d[q].w);
+            }
+            const float inverse = rsqrtf(block_sum(squares, slots[1]) / H + eps);
+            const size_t i = row * H + 4 * Q * threadIdx.x;
+            float4 y[Q];
+        #pragma unroll
+            for (int q = 0; q < Q; q++) {
+                y[q] = make_float4(d[q].x * inverse * g[q].x + b[q].x, d[q].y * inverse * g[q].y + b[q].y, d[q].z * inverse * g[q].z + b[q].z,
+                                   d[q].w * inverse * g[q].w + b[q].w);
+                // An fp16 stream with an int8 copy (the INT8 engine with the recipe's fp16 stream), or its float32 storage: the
+                // quantizer reads the stored fp16 value, as the CPU reference and the Q/DQ export's Cast pair do.
+                if ((!F32 && COPY == 2) || ROUND) y[q] = round_to_half4(y[q]);
+            }
+            store_quads<F32, Q>(out, i, y);
+            if (COPY == 1) {
+                store_quads<false, Q>(copy, i, y);
+            } else {
+        #pragma unroll
+                for (int q = 0; q < Q; q++) store_copy4<COPY>(copy, i + 4 * q, y[q], qScale);
+            }
         }
 
         template <bool F32, int COPY, bool ROUND = false>
@@ -2869,38 +2923,46 @@ enum KernelSources {
             wait_for_producers();
             allow_dependents();
             const float4 w = load4<false>(word, (size_t)ids[row] * H + d), t = load4<false>(tokenType, (size_t)types[row] * H + d);
-            const float4 x = make_float4(w.x + p.x + t.x, w.y + p.y + t.y, w.z + p.z + t.z, w.w + p.w + t.w);
-            normalize_store<F32, COPY, ROUND>(x, g, b, H, eps, out, copy, qScale, row);
+            const float4 x[1] = {make_float4(w.x + p.x + t.x, w.y + p.y + t.y, w.z + p.z + t.z, w.w + p.w + t.w)};
+            normalize_store<F32, COPY, ROUND>(x, {g}, {b}, H, eps, out, copy, qScale, row);
         }
 
         // ADD: 0 float add, 1 the add's Q/DQ, 2 summed (x = local; `residual` unread). ROUND: the float32 `local` is rounded
         // to fp16 first (the value an fp16-output GEMM would have stored), and y before its stores (`normalize_store`).
-        template <bool F32, int ADD, int COPY, bool ROUND = false>
+        // Q: quads per thread (the block has H / (4·Q) threads).
+        template <bool F32, int ADD, int COPY, bool ROUND = false, int Q = 1>
         __device__ __forceinline__ void residual_layernorm(const void *__restrict__ local, const void *__restrict__ residual,
                                                            float localStep, float residualStep, const float *__restrict__ gamma,
                                                            const float *__restrict__ beta, float eps, int H, void *__restrict__ out,
                                                            void *__restrict__ copy, float qScale) {
             const int row = blockIdx.x;
-            const float4 g = __ldg(reinterpret_cast<const float4 *>(gamma) + threadIdx.x);  // weights: before the producer ends
-            const float4 b = __ldg(reinterpret_cast<const float4 *>(beta) + threadIdx.x);
+            float4 g[Q], b[Q];
+        #pragma unroll
+            for (int q = 0; q < Q; q++) {  // weights: before the producer ends
+                g[q] = __ldg(reinterpret_cast<const float4 *>(gamma) + Q * threadIdx.x + q);
+                b[q] = __ldg(reinterpret_cast<const float4 *>(beta) + Q * threadIdx.x + q);
+            }
             wait_for_producers();
             allow_dependents();
-            const size_t i = (size_t)row * H + 4 * threadIdx.x;
+            const size_t i = (size_t)row * H + 4 * Q * threadIdx.x;
             static_assert(!ROUND || (F32 && ADD != 2), "a rounded stream is a float32 one, and the GEMM's sum is not rounded");
-            float4 l = load4<F32>(local, i);
-            const float4 r = ADD == 2 ? make_float4(0.f, 0.f, 0.f, 0.f) : load4<F32>(residual, i);
-            if (ROUND) l = round_to_half4(l);
-            float4 x;
-            if (ADD == 2)
-                x = l;
-            else if (ADD == 1)
-                x = make_float4(fake_quantize(l.x, localStep) + fake_quantize(r.x, residualStep),
-                                fake_quantize(l.y, localStep) + fake_quantize(r.y, residualStep),
-                                fake_quantize(l.z, localStep) + fake_quantize(r.z, residualStep),
-                                fake_quantize(l.w, localStep) + fake_quantize(r.w, residualStep));
-            else
-                x = make_float4(l.x + r.x, l.y + r.y, l.z + r.z, l.w + r.w);
-            normalize_store<F32, COPY, ROUND>(x, g, b, H, eps, out, copy, qScale, row);
+            float4 l[Q], r[Q], x[Q];
+            load_quads<F32, Q>(local, i, l);
+            if (ADD != 2) load_quads<F32, Q>(residual, i, r);
+        #pragma unroll
+            for (int q = 0; q < Q; q++) {
+                if (ROUND) l[q] = round_to_half4(l[q]);
+                if (ADD == 2)
+                    x[q] = l[q];
+                else if (ADD == 1)
+                    x[q] = make_float4(fake_quantize(l[q].x, localStep) + fake_quantize(r[q].x, residualStep),
+                                       fake_quantize(l[q].y, localStep) + fake_quantize(r[q].y, residualStep),
+                                       fake_quantize(l[q].z, localStep) + fake_quantize(r[q].z, residualStep),
+                                       fake_quantize(l[q].w, localStep) + fake_quantize(r[q].w, residualStep));
+                else
+                    x[q] = make_float4(l[q].x + r[q].x, l[q].y + r[q].y, l[q].z + r[q].z, l[q].w + r[q].w);
+            }
+            normalize_store<F32, COPY, ROUND, Q>(x, g, b, H, eps, out, copy, qScale, row);
         }
         }  // namespace
 
@@ -2923,13 +2985,14 @@ enum KernelSources {
         EMBED_LAYERNORM_R(embed_layernorm_f32h_f16, true, 1, true)
         EMBED_LAYERNORM_R(embed_layernorm_f32h_i8, true, 2, true)
 
-        #define RESIDUAL_LAYERNORM_R(NAME, F32, ADD, COPY, ROUND)                                                                  \
+        #define RESIDUAL_LAYERNORM_RQ(NAME, F32, ADD, COPY, ROUND, Q)                                                              \
             extern "C" __global__ void NAME(const void *local, const void *residual, float localStep, float residualStep,          \
                                             const float *gamma, const float *beta, float eps, int H, void *out, void *copy,         \
                                             float qScale) {                                                                        \
-                residual_layernorm<F32, ADD, COPY, ROUND>(local, residual, localStep, residualStep, gamma, beta, eps, H, out, copy,  \
-                                                          qScale);                                                                 \
+                residual_layernorm<F32, ADD, COPY, ROUND, Q>(local, residual, localStep, residualStep, gamma, beta, eps, H, out,    \
+                                                             copy, qScale);                                                        \
             }
+        #define RESIDUAL_LAYERNORM_R(NAME, F32, ADD, COPY, ROUND) RESIDUAL_LAYERNORM_RQ(NAME, F32, ADD, COPY, ROUND, 1)
         #define RESIDUAL_LAYERNORM(NAME, F32, ADD, COPY) RESIDUAL_LAYERNORM_R(NAME, F32, ADD, COPY, false)
         RESIDUAL_LAYERNORM(residual_layernorm_f32_float_none, true, 0, 0)
         RESIDUAL_LAYERNORM(residual_layernorm_f32_float_f16, true, 0, 1)
@@ -2952,6 +3015,13 @@ enum KernelSources {
         RESIDUAL_LAYERNORM_R(residual_layernorm_f32h_qdq_none, true, 1, 0, true)
         RESIDUAL_LAYERNORM_R(residual_layernorm_f32h_qdq_f16, true, 1, 1, true)
         RESIDUAL_LAYERNORM_R(residual_layernorm_f32h_qdq_i8, true, 1, 2, true)
+        // f16x8: the fp16 stream with two quads per thread (many rows).
+        RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_float_none, false, 0, 0, false, 2)
+        RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_float_f16, false, 0, 1, false, 2)
+        RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_float_i8, false, 0, 2, false, 2)
+        RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_qdq_none, false, 1, 0, false, 2)
+        RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_qdq_f16, false, 1, 1, false, 2)
+        RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_qdq_i8, false, 1, 2, false, 2)
         """#,
         "qa_head.cu": #"""
         // qa_head: the extractive-QA head, start/end logits = hidden · Wᵀ + b with W [2, H] (float), one warp per token;

@@ -171,17 +171,29 @@ public struct CUDASelfTest {
             let attention16 = Self.attentionInFloat(layers: config.layerCount)
             results.append(try model(weights, precision: .int8, scales: attention16, name: name + " attention in float", batch: batch))
             // The residual stream in fp16 (the recipe's `halfPrecisionStream`): recipe-like (float adds) and all INT8
-            // (the adds' Q/DQ read the fp16 values), against the Q/DQ export with its Cast pairs.
+            // (the adds' Q/DQ read the fp16 values), against the Q/DQ export with its Cast pairs. Stored as fp16 here
+            // (the engine picks the storage per shape otherwise; the reference model's recipe below runs its choice).
             var halfRecipe = recipe, halfAllInt8 = QuantizationScales.synthetic(layers: config.layerCount)
             halfRecipe.halfPrecisionStream = true
             halfAllInt8.halfPrecisionStream = true
-            results.append(try model(weights, precision: .int8, scales: halfRecipe, name: name + " recipe-like fp16 stream", batch: batch))
-            results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream", batch: batch, packing: false))
-            // The same two stored as float32 holding fp16 values (`halfStreamInFloat32`, the `f32h` LayerNorms).
+            results.append(try model(weights, precision: .int8, scales: halfRecipe, name: name + " recipe-like fp16 stream", batch: batch,
+                                     halfStreamStorage: .half))
+            results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream", batch: batch, packing: false,
+                                     halfStreamStorage: .half))
+            // The same two stored as float32 holding fp16 values (`StreamStorage.halfInFloat32`, the `f32h` LayerNorms).
             results.append(try model(weights, precision: .int8, scales: halfRecipe, name: name + " recipe-like fp16 stream in float32", batch: batch,
-                                     halfStreamInFloat32: true))
+                                     halfStreamStorage: .halfInFloat32))
             results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream in float32", batch: batch,
-                                     packing: false, halfStreamInFloat32: true))
+                                     packing: false, halfStreamStorage: .halfInFloat32))
+            // The fp16 stream's LayerNorms with two quads per thread (`residual_layernorm_f16x8_*`, which the engine
+            // takes above 512 rows), where the hidden size allows them: FP16, and both fp16-stream recipes.
+            if config.hiddenSize % 256 == 0 {
+                results.append(try model(weights, precision: .fp16, scales: nil, name: name + " x8 LayerNorm", batch: batch, wideLayerNorm: true))
+                results.append(try model(weights, precision: .int8, scales: halfRecipe, name: name + " recipe-like fp16 stream x8 LayerNorm", batch: batch,
+                                         halfStreamStorage: .half, wideLayerNorm: true))
+                results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream x8 LayerNorm", batch: batch,
+                                         packing: false, halfStreamStorage: .half, wideLayerNorm: true))
+            }
             for packing in [true, false] {
                 results.append(try model(weights, precision: .fp16, scales: nil, name: name, batch: batch, packing: packing))
                 if packing { results.append(try model(weights, precision: .int8, scales: recipe, name: name + " recipe-like", batch: batch)) }
@@ -375,16 +387,18 @@ public struct CUDASelfTest {
     /// flips one int8 value upstream moves logits downstream). Packed, the batch is also run with its sequences in
     /// reverse order, which replays the same CUDA graph with other offsets; the larger of the two errors counts.
     /// `fusedLayerNorm`: with the GEMM + residual LayerNorm kernels (`CUDABertEngine.fusedLayerNorm`);
-    /// `halfStreamInFloat32`: an fp16-stream recipe stored as float32 holding fp16 values.
+    /// `halfStreamStorage`: an fp16-stream recipe's storage (nil: the engine's choice per shape); `wideLayerNorm`: the
+    /// fp16 stream's LayerNorms with two quads per thread forced on (nil: the engine's rule).
     func model(_ weights: BertWeights, precision: CUDABertEngine.Precision, scales: QuantizationScales?, name: String,
-               batch: TokenBatch, packing: Bool = true, fusedLayerNorm: Bool = false, halfStreamInFloat32: Bool = false) throws -> Result {
+               batch: TokenBatch, packing: Bool = true, fusedLayerNorm: Bool = false, halfStreamStorage: CUDABertEngine.StreamStorage? = nil, wideLayerNorm: Bool? = nil) throws -> Result {
         let (b, s) = (batch.batchSize, batch.sequenceLength)
         let cpu: QuestionAnsweringEngine = precision == .fp16
             ? CPUBertEngine(weights: weights)
             : try ONNXQuestionAnsweringEngine(graph: BertONNXExporter(weights: weights).graph(scales: scales))
         let expected = try cpu.spanLogits(for: batch)
         let gpu = try CUDABertEngine(weights: weights, precision: precision, scales: scales, device: device, compiler: compiler, maxTokens: b * s,
-                                     packing: packing, fusedLayerNorm: fusedLayerNorm, halfStreamInFloat32: halfStreamInFloat32)
+                                     packing: packing, fusedLayerNorm: fusedLayerNorm, halfStreamStorage: halfStreamStorage,
+                                     wideLayerNorm: wideLayerNorm)
         let packed = gpu.packing && PackedBatch(batch) != nil
         let got = try gpu.spanLogits(for: batch)  // the first run of a shape runs eagerly, then captures its graph
         let replay = try gpu.spanLogits(for: batch)  // the replayed graph must give the same answer

@@ -360,7 +360,7 @@ enum GPU {
                 }
             }
             if file == "layernorm.cu" {  // every LayerNorm `residualNorm` and `encode` name (summed: the GEMM added the residual)
-                for name in ["f32_float", "f32_qdq", "f32_summed", "f16_float", "f16_qdq", "f32h_float", "f32h_qdq"].flatMap({ add in ["none", "f16", "i8"].map { "residual_layernorm_\(add)_\($0)" } })
+                for name in ["f32_float", "f32_qdq", "f32_summed", "f16_float", "f16_qdq", "f16x8_float", "f16x8_qdq", "f32h_float", "f32h_qdq"].flatMap({ add in ["none", "f16", "i8"].map { "residual_layernorm_\(add)_\($0)" } })
                     + ["f32", "f16", "f32h"].flatMap({ stream in ["none", "f16", "i8"].map { "embed_layernorm_\(stream)_\($0)" } }) {
                     #expect(module.cubin.range(of: Data((name + "\0").utf8)) != nil, "no \(name) in layernorm.cu")
                 }
@@ -442,15 +442,35 @@ enum GPU {
         ("atention", nil, "OCTET_SKIP names atention, which is not a kernel it can leave out (qkv, attention, output, norm, ffn-in, ffn-out)."),
     ] as [(String?, Set<String>?, String?)])
     func skippedKernels(_ value: String?, expected: Set<String>?, error: String?) {
-        do {
-            let skipped = try CUDABertEngine.skippedKernels(value)
-            #expect(skipped == expected)
-            #expect(error == nil)
-        } catch let failure as OctetError {
-            #expect(failure.description == error)
-            #expect(failure.kind == .invalidArgument)
-        } catch {
-            Issue.record("unexpected \(error)")
-        }
+        expectSetting(try CUDABertEngine.skippedKernels(value), is: expected, orFailsWith: error)
+    }
+}
+
+/// An environment setting's parse: `expected` when `error` is nil, else an invalid-argument error reading `error`.
+func expectSetting<T: Equatable>(_ parse: @autoclosure () throws -> T, is expected: T?, orFailsWith error: String?) {
+    do {
+        let value = try parse()
+        #expect(value == expected)
+        #expect(error == nil)
+    } catch let failure as OctetError {
+        #expect(failure.description == error)
+        #expect(failure.kind == .invalidArgument)
+    } catch {
+        Issue.record("unexpected \(error)")
+    }
+}
+
+@Suite("Stream storage setting")
+struct StreamStorageSettingTests {
+    @Test("OCTET_STREAM_STORAGE names an fp16 stream's storage, and anything else is an error naming the known ones", arguments: [
+        (nil, nil, nil),
+        ("", nil, nil),
+        ("f16", .half, nil),
+        ("f32", .halfInFloat32, nil),
+        ("f32h", .halfInFloat32, nil),
+        ("float32", nil, "OCTET_STREAM_STORAGE is float32, which is not a storage of the fp16 residual stream (f16, or f32 for float32 holding fp16 values)."),
+    ] as [(String?, CUDABertEngine.StreamStorage?, String?)])
+    func storageNamed(_ value: String?, expected: CUDABertEngine.StreamStorage?, error: String?) {
+        expectSetting(try CUDABertEngine.halfStreamStorage(named: value), is: error == nil ? .some(expected) : nil, orFailsWith: error)
     }
 }
