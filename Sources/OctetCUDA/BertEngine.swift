@@ -152,7 +152,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 packing: Bool = ProcessInfo.processInfo.environment["OCTET_PACK"] != "0",
                 fusedLayerNorm: Bool = ["1", "attention"].contains(ProcessInfo.processInfo.environment["OCTET_FUSED_LAYERNORM"] ?? ""),
                 halfStreamStorage: StreamStorage? = nil,
-                wideLayerNorm: Bool? = ["0": false, "1": true][ProcessInfo.processInfo.environment["OCTET_LAYERNORM_X8"] ?? ""]) throws {
+                layerNormForm: LayerNormForm? = nil) throws {
         let c = weights.config
         let (h, inter, heads) = (c.hiddenSize, c.intermediateSize, c.headCount)
         let d = h / heads
@@ -186,7 +186,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         storageNow = fixedStorage ?? forced ?? .half
         // The GEMM + LayerNorm kernels add into a float32 stream of float32 values only (`fusedLayerNorm`).
         self.fusedLayerNormAsked = fusedLayerNorm && precision == .int8 && !halfStream && device.supportsWgmma && h <= 1024
-        self.wideLayerNorm = wideLayerNorm
+        self.layerNormForm = try layerNormForm ?? Self.layerNormForm(named: ProcessInfo.processInfo.environment["OCTET_LAYERNORM"])
         self.maxTokens = maxTokens
         self.maxSequenceLength = min(maxSequenceLength ?? c.maxPositionEmbeddings, c.maxPositionEmbeddings, 512)
         try device.makeCurrent()
@@ -639,21 +639,45 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// The LayerNorm kernels' stream part of the name: f32, f16, or f32h (float32 holding fp16 values).
     private var streamName: String { streamF32 ? (streamRounded ? "f32h" : "f32") : "f16" }
 
-    /// Whether the residual LayerNorms of an fp16 stream take two quads per thread (`residual_layernorm_f16x8_*`: one
-    /// 16-byte load per array and thread, as the float32 stream's kernels load); nil: above `GemmChoice.splitMaxTokens`
-    /// rows (batch 128 is a memory stream; batch 1 latency, where one quad per thread measured faster in session 20).
-    /// `OCTET_LAYERNORM_X8=0|1` forces it off or on.
-    private let wideLayerNorm: Bool?
+    /// How the residual LayerNorms of an fp16 stream spread a row over threads (layernorm.cu's header says why each).
+    public enum LayerNormForm: String, Sendable, CaseIterable {
+        /// A block per row, one quad (4 elements) per thread: the only form of a float32 stream, and batch 1's.
+        case quad
+        /// A block per row, two quads per thread (`residual_layernorm_f16x8_*`: one 16-byte load per array and
+        /// thread, as the float32 stream's kernels load).
+        case pairs = "x8"
+        /// A warp per row, four rows per block (`residual_layernorm_f16w_*`: shuffles only, up to four 16-byte loads
+        /// per array and lane).
+        case warp
+    }
+
+    /// The fp16 stream's LayerNorm form forced by the caller or `OCTET_LAYERNORM` (quad, x8 or warp); nil: `pairs`
+    /// above `GemmChoice.splitMaxTokens` rows, `quad` below (batch 128 is a memory stream, where x8 measured 1.5–2.8%
+    /// faster on the H200 in session 24; batch 1 latency, where two quads per thread measured slower in session 20).
+    private let layerNormForm: LayerNormForm?
+
+    /// `OCTET_LAYERNORM`'s form, or nil when unset.
+    static func layerNormForm(named value: String?) throws -> LayerNormForm? {
+        guard let value, !value.isEmpty else { return nil }
+        guard let form = LayerNormForm(rawValue: value) else {
+            throw OctetError.invalidArgument("OCTET_LAYERNORM is \(value), which is not a LayerNorm form (\(LayerNormForm.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        return form
+    }
 
     private func residualNorm(_ n: Norm, local: UInt64, residual: UInt64, output: UInt64, tokens t: Int, summed: Bool = false) throws {
         let add = summed ? "summed" : n.localStep > 0 || n.residualStep > 0 ? "qdq" : "float"
         let h = config.hiddenSize
-        let wide = !streamF32 && h % 256 == 0 && (wideLayerNorm ?? (t > GemmChoice.splitMaxTokens))
-        try launch("layernorm.cu", "residual_layernorm_\(streamName)\(wide ? "x8" : "")_\(add)_\(n.copyName(streamF32: streamF32))", grid: (t, 1, 1),
-                   block: (h / (wide ? 8 : 4), 1, 1), arguments: [
+        // The x8 and warp forms read an fp16 stream of 256-element multiples (the warp form up to 1,024).
+        let form = !streamF32 && h % 256 == 0 ? layerNormForm ?? (t > GemmChoice.splitMaxTokens ? .pairs : .quad) : .quad
+        let formName = ["quad": "", "x8": "x8", "warp": "w\(h / 256)"][form.rawValue]!  // the warp form per 256-element chunks
+        let name = "residual_layernorm_\(streamName)\(formName)_\(add)_\(n.copyName(streamF32: streamF32))"
+        let rowsPerBlock = 4
+        try launch("layernorm.cu", name, grid: (form == .warp ? (t + rowsPerBlock - 1) / rowsPerBlock : t, 1, 1),
+                   block: (form == .warp ? 32 * rowsPerBlock : h / (form == .pairs ? 8 : 4), 1, 1), arguments: [
             .pointer(local), .pointer(residual), .float(n.localStep), .float(n.residualStep), .buffer(n.gamma),
             .buffer(n.beta), .float(config.layerNormEpsilon), .int32(Int32(config.hiddenSize)), .pointer(output),
-            .pointer(buffers["copy"]!), .float(n.qScale)])
+            .pointer(buffers["copy"]!), .float(n.qScale)] + (form == .warp ? [.int32(Int32(t))] : []))
     }
 
     /// One GEMM of a layer as `encode` queues it: the weights, input and output buffers, and the output type (0 fp16,

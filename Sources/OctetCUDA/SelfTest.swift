@@ -185,14 +185,18 @@ public struct CUDASelfTest {
                                      halfStreamStorage: .halfInFloat32))
             results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream in float32", batch: batch,
                                      packing: false, halfStreamStorage: .halfInFloat32))
-            // The fp16 stream's LayerNorms with two quads per thread (`residual_layernorm_f16x8_*`, which the engine
-            // takes above 512 rows), where the hidden size allows them: FP16, and both fp16-stream recipes.
+            // The fp16 stream's LayerNorms in the forms for many rows (`residual_layernorm_f16x8_*`, which the engine
+            // takes above 512 rows, and the warp form `residual_layernorm_f16w_*`), where the hidden size allows them:
+            // FP16, and both fp16-stream recipes.
             if config.hiddenSize % 256 == 0 {
-                results.append(try model(weights, precision: .fp16, scales: nil, name: name + " x8 LayerNorm", batch: batch, wideLayerNorm: true))
-                results.append(try model(weights, precision: .int8, scales: halfRecipe, name: name + " recipe-like fp16 stream x8 LayerNorm", batch: batch,
-                                         halfStreamStorage: .half, wideLayerNorm: true))
-                results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream x8 LayerNorm", batch: batch,
-                                         packing: false, halfStreamStorage: .half, wideLayerNorm: true))
+                for form in [CUDABertEngine.LayerNormForm.pairs, .warp] {
+                    let label = " \(form.rawValue) LayerNorm"
+                    results.append(try model(weights, precision: .fp16, scales: nil, name: name + label, batch: batch, layerNormForm: form))
+                    results.append(try model(weights, precision: .int8, scales: halfRecipe, name: name + " recipe-like fp16 stream" + label, batch: batch,
+                                             halfStreamStorage: .half, layerNormForm: form))
+                    results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream" + label, batch: batch,
+                                             packing: false, halfStreamStorage: .half, layerNormForm: form))
+                }
             }
             for packing in [true, false] {
                 results.append(try model(weights, precision: .fp16, scales: nil, name: name, batch: batch, packing: packing))
@@ -210,6 +214,10 @@ public struct CUDASelfTest {
             let lengths = [256, 255, 250, 200, 193, 160, 129, 128, 127, 100, 77, 65, 64, 63, 37, 17, 2, 1]
             let batch = Self.randomBatch(vocabulary: config.vocabSize, sequence: 256, lengths: lengths)
             let attention16 = Self.attentionInFloat(layers: config.layerCount)
+            for form in [CUDABertEngine.LayerNormForm.pairs, .warp] {  // two 16-byte chunks per lane in the warp form
+                results.append(try model(weights, precision: .fp16, scales: nil, name: "random bert 1×512 (18 sequences) \(form.rawValue) LayerNorm",
+                                         batch: batch, layerNormForm: form))
+            }
             for packing in [true, false] {
                 results.append(try model(weights, precision: .fp16, scales: nil, name: "random bert 1×512 (18 sequences)", batch: batch, packing: packing))
                 results.append(try model(weights, precision: .int8, scales: attention16, name: "random bert 1×512 (18 sequences) attention in float",
@@ -227,6 +235,12 @@ public struct CUDASelfTest {
                 let batch = Self.randomBatch(vocabulary: config.vocabSize, sequence: 160, lengths: [160, 100, 37])
                 results.append(try model(weights, precision: .int8, scales: QuantizationScales.synthetic(layers: config.layerCount), name: name + " all int8",
                                          batch: batch, fusedLayerNorm: true))
+                if config.hiddenSize == 1024 {  // four 16-byte chunks per lane in the warp form, BERT-large's width
+                    for form in [CUDABertEngine.LayerNormForm.pairs, .warp] {
+                        results.append(try model(weights, precision: .fp16, scales: nil, name: name + " \(form.rawValue) LayerNorm", batch: batch,
+                                                 layerNormForm: form))
+                    }
+                }
             }
         }
         if let model {
@@ -387,10 +401,10 @@ public struct CUDASelfTest {
     /// flips one int8 value upstream moves logits downstream). Packed, the batch is also run with its sequences in
     /// reverse order, which replays the same CUDA graph with other offsets; the larger of the two errors counts.
     /// `fusedLayerNorm`: with the GEMM + residual LayerNorm kernels (`CUDABertEngine.fusedLayerNorm`);
-    /// `halfStreamStorage`: an fp16-stream recipe's storage (nil: the engine's choice per shape); `wideLayerNorm`: the
-    /// fp16 stream's LayerNorms with two quads per thread forced on (nil: the engine's rule).
+    /// `halfStreamStorage`: an fp16-stream recipe's storage (nil: the engine's choice per shape); `layerNormForm`: the
+    /// fp16 stream's LayerNorm form forced (nil: the engine's rule).
     func model(_ weights: BertWeights, precision: CUDABertEngine.Precision, scales: QuantizationScales?, name: String,
-               batch: TokenBatch, packing: Bool = true, fusedLayerNorm: Bool = false, halfStreamStorage: CUDABertEngine.StreamStorage? = nil, wideLayerNorm: Bool? = nil) throws -> Result {
+               batch: TokenBatch, packing: Bool = true, fusedLayerNorm: Bool = false, halfStreamStorage: CUDABertEngine.StreamStorage? = nil, layerNormForm: CUDABertEngine.LayerNormForm? = nil) throws -> Result {
         let (b, s) = (batch.batchSize, batch.sequenceLength)
         let cpu: QuestionAnsweringEngine = precision == .fp16
             ? CPUBertEngine(weights: weights)
@@ -398,7 +412,7 @@ public struct CUDASelfTest {
         let expected = try cpu.spanLogits(for: batch)
         let gpu = try CUDABertEngine(weights: weights, precision: precision, scales: scales, device: device, compiler: compiler, maxTokens: b * s,
                                      packing: packing, fusedLayerNorm: fusedLayerNorm, halfStreamStorage: halfStreamStorage,
-                                     wideLayerNorm: wideLayerNorm)
+                                     layerNormForm: layerNormForm)
         let packed = gpu.packing && PackedBatch(batch) != nil
         let got = try gpu.spanLogits(for: batch)  // the first run of a shape runs eagerly, then captures its graph
         let replay = try gpu.spanLogits(for: batch)  // the replayed graph must give the same answer
