@@ -15,8 +15,9 @@ import OctetQuant
 ///   layer's input) → attention output GEMM → residual + LayerNorm (+ int8 copy for the FFN) → FFN GEMM with GELU (and
 ///   the int8 quantization of its output) → FFN output GEMM → residual + LayerNorm (+ int8 copy for the next layer).
 /// A quantization group the recipe keeps in float runs that part in FP16 with float accumulation. The residual stream
-/// between layers is float32 in the INT8 engine (its quantizers then see the CPU reference's values) and fp16 in the
-/// FP16 engine; every LayerNorm, softmax and epilogue computes in float.
+/// between layers is float32 in the INT8 engine (its quantizers then see the CPU reference's values) unless the recipe
+/// keeps it in fp16 (`halfPrecisionStream`: stored as fp16 or as float32 holding fp16 values, whichever the shape runs
+/// faster with, `StreamStorage`), and fp16 in the FP16 engine; every LayerNorm, softmax and epilogue computes in float.
 public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable {
     /// The precision of the encoder's matrix products.
     public enum Precision: String, Sendable, CaseIterable {
