@@ -352,7 +352,9 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     }
 
     /// Whether `shape`'s first run refines its plans and variant in the whole pass: few-row shapes, with in-pass tuning.
-    private func inPass(_ shape: Shape) -> Bool { tuningInPass && shape.rows <= GemmChoice.splitMaxTokens }
+    private func inPass(_ shape: Shape) -> Bool {
+        tuningInPass && (shape.rows <= GemmChoice.splitMaxTokens || tuningInPassEverywhere)
+    }
 
     /// The storages `refine` compares for an fp16-stream recipe (both unless one is forced), else the fixed one.
     private var storagesToTry: [StreamStorage] {
@@ -794,7 +796,12 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// fixed rule's plan; the fastest kept. Measured on the H200 (eighth session): 0–3% faster passes at BERT-base and
     /// BERT-large s128 and s384 b1 than the plans timed alone.
     private let tuningInPass = !["0", "alone"].contains(ProcessInfo.processInfo.environment["OCTET_GEMM_TUNE"] ?? "")
-    static let passCandidates = 3, passRepeats = 10
+    /// Whether shapes of every size refine in the pass (`OCTET_GEMM_TUNE=pass`; off by default: not yet measured). At
+    /// batch 128 each GEMM ran 10–25% slower in BERT-large's pass than the tuner timed it alone (session 24: QKV 105 µs
+    /// per layer against 85, FFN in 189 against 158 to 168), so the plans timed alone may not be the pass's best there
+    /// either. Such a pass takes 14–46 ms at BERT-large, so each is timed `largePassRepeats` times.
+    private let tuningInPassEverywhere = ProcessInfo.processInfo.environment["OCTET_GEMM_TUNE"] == "pass"
+    static let passCandidates = 3, passRepeats = 10, largePassRepeats = 3
     /// Token counts whose plans `refine` has timed in the pass.
     private var refinedRows: Set<Int> = []
     /// What `refine` measured: per GEMM shape, each candidate's whole-pass ms and the one kept.
@@ -925,13 +932,14 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     }
 
     /// One pass of `shape` as the engine would run it now, captured into a graph, replayed once to warm up and then
-    /// `passRepeats` times between two events: the mean ms.
+    /// `passRepeats` times (`largePassRepeats` above `GemmChoice.splitMaxTokens` rows) between two events: the mean ms.
     private func passMilliseconds(_ shape: Shape) throws -> Double {
         let graph = try device.captureGraph { try encode(shape) }
         try graph.launch()
         let start = try device.record()
-        for _ in 0..<Self.passRepeats { try graph.launch() }
-        return try device.record().milliseconds(since: start) / Double(Self.passRepeats)
+        let repeats = shape.rows <= GemmChoice.splitMaxTokens ? Self.passRepeats : Self.largePassRepeats
+        for _ in 0..<repeats { try graph.launch() }
+        return try device.record().milliseconds(since: start) / Double(repeats)
     }
 
     /// The candidates for a GEMM at `m` rows: `GemmChoice.tuningCandidates`, and cuBLASLt where it runs the epilogue.
