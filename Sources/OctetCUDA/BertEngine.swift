@@ -673,11 +673,15 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         let h = config.hiddenSize
         // The x8 and warp forms read an fp16 stream of 256-element multiples (the warp form up to 1,024).
         let form = !streamF32 && h % 256 == 0 ? layerNormForm ?? (t > GemmChoice.splitMaxTokens ? .pairs : .quad) : .quad
-        let formName = ["quad": "", "x8": "x8", "warp": "w\(h / 256)"][form.rawValue]!  // the warp form per 256-element chunks
-        let name = "residual_layernorm_\(streamName)\(formName)_\(add)_\(n.copyName(streamF32: streamF32))"
-        let rowsPerBlock = 4
-        try launch("layernorm.cu", name, grid: (form == .warp ? (t + rowsPerBlock - 1) / rowsPerBlock : t, 1, 1),
-                   block: (form == .warp ? 32 * rowsPerBlock : h / (form == .pairs ? 8 : 4), 1, 1), arguments: [
+        // The kernel's form in its name, its blocks and threads: a block per row with a quad or two per thread, or four
+        // rows per block of 128 threads (the warp form, named for its 256-element chunks per row, takes the row count).
+        let (formName, blocks, threads): (String, Int, Int) = switch form {
+        case .quad: ("", t, h / 4)
+        case .pairs: ("x8", t, h / 8)
+        case .warp: ("w\(h / 256)", (t + 3) / 4, 128)
+        }
+        try launch("layernorm.cu", "residual_layernorm_\(streamName)\(formName)_\(add)_\(n.copyName(streamF32: streamF32))",
+                   grid: (blocks, 1, 1), block: (threads, 1, 1), arguments: [
             .pointer(local), .pointer(residual), .float(n.localStep), .float(n.residualStep), .buffer(n.gamma),
             .buffer(n.beta), .float(config.layerNormEpsilon), .int32(Int32(config.hiddenSize)), .pointer(output),
             .pointer(buffers["copy"]!), .float(n.qScale)] + (form == .warp ? [.int32(Int32(t))] : []))
@@ -895,10 +899,11 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         }
     }
 
-    /// Makes `variant` the one `encode` runs for `shape`.
+    /// Makes `variant` the one `encode` runs for `shape` (a fixed or forced storage still takes precedence in
+    /// `storage(for:)`, and is then the only one `passVariants` offers).
     private func select(_ variant: PassVariant, for shape: Shape) {
         if let mode = variant.mode { measuredLaunchMode[shape.key] = mode }
-        if fixedStorage == nil && forcedHalfStorage == nil { measuredStorage[shape.key] = variant.storage }
+        measuredStorage[shape.key] = variant.storage
     }
 
     /// The GEMM shape keys a pass of `rows` rows runs with the stream stored as `storage`.
@@ -967,8 +972,9 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             storageNow = storage
             let earlier = Set(groups.map(\.key))
             for layer in layers {
-                for call in gemmCalls(layer) where tuned[key(call, rows: m)] == nil && !earlier.contains(key(call, rows: m)) {
+                for call in gemmCalls(layer) {
                     let k = key(call, rows: m)
+                    guard tuned[k] == nil && !earlier.contains(k) else { continue }
                     if let i = groups.firstIndex(where: { $0.key == k }) { groups[i].calls.append(call) } else { groups.append((k, [call])) }
                 }
             }

@@ -2870,6 +2870,29 @@ enum KernelSources {
             return make_float4(lo.x, lo.y, hi.x, hi.y);
         }
 
+        // y = d · inverse · gamma + beta for Q quads of centred values d from element i on, written to the stream and (COPY > 0)
+        // the copy: the last step of every LayerNorm here.
+        template <bool F32, int COPY, bool ROUND, int Q>
+        __device__ __forceinline__ void store_normalized(const float4 (&d)[Q], float inverse, const float4 (&g)[Q], const float4 (&b)[Q],
+                                                         void *out, void *copy, float qScale, size_t i) {
+            float4 y[Q];
+        #pragma unroll
+            for (int q = 0; q < Q; q++) {
+                y[q] = make_float4(d[q].x * inverse * g[q].x + b[q].x, d[q].y * inverse * g[q].y + b[q].y, d[q].z * inverse * g[q].z + b[q].z,
+                                   d[q].w * inverse * g[q].w + b[q].w);
+                // An fp16 stream with an int8 copy (the INT8 engine with the recipe's fp16 stream), or its float32 storage: the
+                // quantizer reads the stored fp16 value, as the CPU reference and the Q/DQ export's Cast pair do.
+                if ((!F32 && COPY == 2) || ROUND) y[q] = round_to_half4(y[q]);
+            }
+            store_quads<F32, Q>(out, i, y);
+            if (COPY == 1) {
+                store_quads<false, Q>(copy, i, y);
+            } else {
+        #pragma unroll
+                for (int q = 0; q < Q; q++) store_copy4<COPY>(copy, i + 4 * q, y[q], qScale);
+            }
+        }
+
         // Normalizes the thread's Q quads x (elements 4·Q·threadIdx.x on of the row) and writes the stream and (COPY > 0) the
         // copy. ROUND (with F32): a float32 stream that holds fp16 values (the recipe's fp16 stream stored as float32, where
         // those kernels are faster): y is rounded to fp16 before both stores, the values an fp16 stream would hold.
@@ -2889,23 +2912,7 @@ enum KernelSources {
                 squares += (d[q].x * d[q].x + d[q].y * d[q].y) + (d[q].z * d[q].z + d[q].w * d[q].w);
             }
             const float inverse = rsqrtf(block_sum(squares, slots[1]) / H + eps);
-            const size_t i = row * H + 4 * Q * threadIdx.x;
-            float4 y[Q];
-        #pragma unroll
-            for (int q = 0; q < Q; q++) {
-                y[q] = make_float4(d[q].x * inverse * g[q].x + b[q].x, d[q].y * inverse * g[q].y + b[q].y, d[q].z * inverse * g[q].z + b[q].z,
-                                   d[q].w * inverse * g[q].w + b[q].w);
-                // An fp16 stream with an int8 copy (the INT8 engine with the recipe's fp16 stream), or its float32 storage: the
-                // quantizer reads the stored fp16 value, as the CPU reference and the Q/DQ export's Cast pair do.
-                if ((!F32 && COPY == 2) || ROUND) y[q] = round_to_half4(y[q]);
-            }
-            store_quads<F32, Q>(out, i, y);
-            if (COPY == 1) {
-                store_quads<false, Q>(copy, i, y);
-            } else {
-        #pragma unroll
-                for (int q = 0; q < Q; q++) store_copy4<COPY>(copy, i + 4 * q, y[q], qScale);
-            }
+            store_normalized<F32, COPY, ROUND, Q>(d, inverse, g, b, out, copy, qScale, row * H + 4 * Q * threadIdx.x);
         }
 
         template <bool F32, int COPY, bool ROUND = false>
@@ -3014,22 +3021,9 @@ enum KernelSources {
         #pragma unroll
             for (int c = 0; c < CHUNKS; c++) {
                 const int e = 8 * (lane + 32 * c);
-                const size_t i = (size_t)row * H + e;
-                float4 y[2];
-        #pragma unroll
-                for (int q = 0; q < 2; q++) {
-                    const float4 g = __ldg(reinterpret_cast<const float4 *>(gamma + e) + q), b = __ldg(reinterpret_cast<const float4 *>(beta + e) + q);
-                    y[q] = make_float4(x[c][q].x * inverse * g.x + b.x, x[c][q].y * inverse * g.y + b.y, x[c][q].z * inverse * g.z + b.z,
-                                       x[c][q].w * inverse * g.w + b.w);
-                    if (COPY == 2) y[q] = round_to_half4(y[q]);  // the int8 copy quantizes the stored fp16 value
-                }
-                store_quads<false, 2>(out, i, y);
-                if (COPY == 1) {
-                    store_quads<false, 2>(copy, i, y);
-                } else {
-        #pragma unroll
-                    for (int q = 0; q < 2; q++) store_copy4<COPY>(copy, i + 4 * q, y[q], qScale);
-                }
+                const float4 g[2] = {__ldg(reinterpret_cast<const float4 *>(gamma + e)), __ldg(reinterpret_cast<const float4 *>(gamma + e) + 1)};
+                const float4 b[2] = {__ldg(reinterpret_cast<const float4 *>(beta + e)), __ldg(reinterpret_cast<const float4 *>(beta + e) + 1)};
+                store_normalized<false, COPY, false, 2>(x[c], inverse, g, b, out, copy, qScale, (size_t)row * H + e);
             }
         }
         }  // namespace
