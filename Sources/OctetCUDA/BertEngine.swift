@@ -353,7 +353,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
 
     /// Whether `shape`'s first run refines its plans and variant in the whole pass: few-row shapes, with in-pass tuning.
     private func inPass(_ shape: Shape) -> Bool {
-        tuningInPass && (shape.rows <= GemmChoice.splitMaxTokens || tuningInPassEverywhere)
+        tuningInPass && shape.rows <= GemmChoice.splitMaxTokens
     }
 
     /// The storages `refine` compares for an fp16-stream recipe (both unless one is forced), else the fixed one.
@@ -649,12 +649,9 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         /// A block per row, two quads per thread (`residual_layernorm_f16x8_*`: one 16-byte load per array and
         /// thread, as the float32 stream's kernels load).
         case pairs = "x8"
-        /// A warp per row, four rows per block (`residual_layernorm_f16w_*`: shuffles only, up to four 16-byte loads
-        /// per array and lane).
-        case warp
     }
 
-    /// The fp16 stream's LayerNorm form forced by the caller or `OCTET_LAYERNORM` (quad, x8 or warp); nil: `pairs`
+    /// The fp16 stream's LayerNorm form forced by the caller or `OCTET_LAYERNORM` (quad or x8); nil: `pairs`
     /// above `GemmChoice.splitMaxTokens` rows, `quad` below (batch 128 is a memory stream, where x8 measured 1.5–2.8%
     /// faster on the H200 in session 24; batch 1 latency, where two quads per thread measured slower in session 20).
     private let layerNormForm: LayerNormForm?
@@ -671,20 +668,15 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     private func residualNorm(_ n: Norm, local: UInt64, residual: UInt64, output: UInt64, tokens t: Int, summed: Bool = false) throws {
         let add = summed ? "summed" : n.localStep > 0 || n.residualStep > 0 ? "qdq" : "float"
         let h = config.hiddenSize
-        // The x8 and warp forms read an fp16 stream of 256-element multiples (the warp form up to 1,024).
+        // The x8 form reads an fp16 stream of 256-element multiples.
         let form = !streamF32 && h % 256 == 0 ? layerNormForm ?? (t > GemmChoice.splitMaxTokens ? .pairs : .quad) : .quad
-        // The kernel's form in its name, its blocks and threads: a block per row with a quad or two per thread, or four
-        // rows per block of 128 threads (the warp form, named for its 256-element chunks per row, takes the row count).
-        let (formName, blocks, threads): (String, Int, Int) = switch form {
-        case .quad: ("", t, h / 4)
-        case .pairs: ("x8", t, h / 8)
-        case .warp: ("w\(h / 256)", (t + 3) / 4, 128)
-        }
+        // The kernel's form in its name and its threads per block (a block per row, a quad or two per thread).
+        let (formName, threads) = form == .pairs ? ("x8", h / 8) : ("", h / 4)
         try launch("layernorm.cu", "residual_layernorm_\(streamName)\(formName)_\(add)_\(n.copyName(streamF32: streamF32))",
-                   grid: (blocks, 1, 1), block: (threads, 1, 1), arguments: [
+                   grid: (t, 1, 1), block: (threads, 1, 1), arguments: [
             .pointer(local), .pointer(residual), .float(n.localStep), .float(n.residualStep), .buffer(n.gamma),
             .buffer(n.beta), .float(config.layerNormEpsilon), .int32(Int32(config.hiddenSize)), .pointer(output),
-            .pointer(buffers["copy"]!), .float(n.qScale)] + (form == .warp ? [.int32(Int32(t))] : []))
+            .pointer(buffers["copy"]!), .float(n.qScale)])
     }
 
     /// One GEMM of a layer as `encode` queues it: the weights, input and output buffers, and the output type (0 fp16,
@@ -800,12 +792,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// fixed rule's plan; the fastest kept. Measured on the H200 (eighth session): 0–3% faster passes at BERT-base and
     /// BERT-large s128 and s384 b1 than the plans timed alone.
     private let tuningInPass = !["0", "alone"].contains(ProcessInfo.processInfo.environment["OCTET_GEMM_TUNE"] ?? "")
-    /// Whether shapes of every size refine in the pass (`OCTET_GEMM_TUNE=pass`; off by default: not yet measured). At
-    /// batch 128 each GEMM ran 10–25% slower in BERT-large's pass than the tuner timed it alone (session 24: QKV 105 µs
-    /// per layer against 85, FFN in 189 against 158 to 168), so the plans timed alone may not be the pass's best there
-    /// either. Such a pass takes 14–46 ms at BERT-large, so each is timed `largePassRepeats` times.
-    private let tuningInPassEverywhere = ProcessInfo.processInfo.environment["OCTET_GEMM_TUNE"] == "pass"
-    static let passCandidates = 3, passRepeats = 10, largePassRepeats = 3
+    static let passCandidates = 3, passRepeats = 10
     /// Token counts whose plans `refine` has timed in the pass.
     private var refinedRows: Set<Int> = []
     /// What `refine` measured: per GEMM shape, each candidate's whole-pass ms and the one kept.
@@ -937,14 +924,13 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     }
 
     /// One pass of `shape` as the engine would run it now, captured into a graph, replayed once to warm up and then
-    /// `passRepeats` times (`largePassRepeats` above `GemmChoice.splitMaxTokens` rows) between two events: the mean ms.
+    /// `passRepeats` times between two events: the mean ms.
     private func passMilliseconds(_ shape: Shape) throws -> Double {
         let graph = try device.captureGraph { try encode(shape) }
         try graph.launch()
         let start = try device.record()
-        let repeats = shape.rows <= GemmChoice.splitMaxTokens ? Self.passRepeats : Self.largePassRepeats
-        for _ in 0..<repeats { try graph.launch() }
-        return try device.record().milliseconds(since: start) / Double(repeats)
+        for _ in 0..<Self.passRepeats { try graph.launch() }
+        return try device.record().milliseconds(since: start) / Double(Self.passRepeats)
     }
 
     /// The candidates for a GEMM at `m` rows: `GemmChoice.tuningCandidates`, and cuBLASLt where it runs the epilogue.

@@ -185,18 +185,15 @@ public struct CUDASelfTest {
                                      halfStreamStorage: .halfInFloat32))
             results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream in float32", batch: batch,
                                      packing: false, halfStreamStorage: .halfInFloat32))
-            // The fp16 stream's LayerNorms in the forms for many rows (`residual_layernorm_f16x8_*`, which the engine
-            // takes above 512 rows, and the warp form `residual_layernorm_f16w_*`), where the hidden size allows them:
-            // FP16, and both fp16-stream recipes.
+            // The fp16 stream's LayerNorms in the form for many rows (`residual_layernorm_f16x8_*`, which the engine
+            // takes above 512 rows), where the hidden size allows it: FP16, and both fp16-stream recipes.
             if config.hiddenSize % 256 == 0 {
-                for form in [CUDABertEngine.LayerNormForm.pairs, .warp] {
-                    let label = " \(form.rawValue) LayerNorm"
-                    results.append(try model(weights, precision: .fp16, scales: nil, name: name + label, batch: batch, layerNormForm: form))
-                    results.append(try model(weights, precision: .int8, scales: halfRecipe, name: name + " recipe-like fp16 stream" + label, batch: batch,
-                                             halfStreamStorage: .half, layerNormForm: form))
-                    results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream" + label, batch: batch,
-                                             packing: false, halfStreamStorage: .half, layerNormForm: form))
-                }
+                let label = " x8 LayerNorm"
+                results.append(try model(weights, precision: .fp16, scales: nil, name: name + label, batch: batch, layerNormForm: .pairs))
+                results.append(try model(weights, precision: .int8, scales: halfRecipe, name: name + " recipe-like fp16 stream" + label, batch: batch,
+                                         halfStreamStorage: .half, layerNormForm: .pairs))
+                results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream" + label, batch: batch,
+                                         packing: false, halfStreamStorage: .half, layerNormForm: .pairs))
             }
             for packing in [true, false] {
                 results.append(try model(weights, precision: .fp16, scales: nil, name: name, batch: batch, packing: packing))
@@ -214,10 +211,8 @@ public struct CUDASelfTest {
             let lengths = [256, 255, 250, 200, 193, 160, 129, 128, 127, 100, 77, 65, 64, 63, 37, 17, 2, 1]
             let batch = Self.randomBatch(vocabulary: config.vocabSize, sequence: 256, lengths: lengths)
             let attention16 = Self.attentionInFloat(layers: config.layerCount)
-            for form in [CUDABertEngine.LayerNormForm.pairs, .warp] {  // two 16-byte chunks per lane in the warp form
-                results.append(try model(weights, precision: .fp16, scales: nil, name: "random bert 1×512 (18 sequences) \(form.rawValue) LayerNorm",
-                                         batch: batch, layerNormForm: form))
-            }
+            results.append(try model(weights, precision: .fp16, scales: nil, name: "random bert 1×512 (18 sequences) x8 LayerNorm",
+                                     batch: batch, layerNormForm: .pairs))
             for packing in [true, false] {
                 results.append(try model(weights, precision: .fp16, scales: nil, name: "random bert 1×512 (18 sequences)", batch: batch, packing: packing))
                 results.append(try model(weights, precision: .int8, scales: attention16, name: "random bert 1×512 (18 sequences) attention in float",
@@ -235,11 +230,8 @@ public struct CUDASelfTest {
                 let batch = Self.randomBatch(vocabulary: config.vocabSize, sequence: 160, lengths: [160, 100, 37])
                 results.append(try model(weights, precision: .int8, scales: QuantizationScales.synthetic(layers: config.layerCount), name: name + " all int8",
                                          batch: batch, fusedLayerNorm: true))
-                if config.hiddenSize == 1024 {  // four 16-byte chunks per lane in the warp form, BERT-large's width
-                    for form in [CUDABertEngine.LayerNormForm.pairs, .warp] {
-                        results.append(try model(weights, precision: .fp16, scales: nil, name: name + " \(form.rawValue) LayerNorm", batch: batch,
-                                                 layerNormForm: form))
-                    }
+                if config.hiddenSize == 1024 {  // BERT-large's width: 128 threads per row in the x8 form
+                    results.append(try model(weights, precision: .fp16, scales: nil, name: name + " x8 LayerNorm", batch: batch, layerNormForm: .pairs))
                 }
             }
         }

@@ -39,7 +39,7 @@
 //
 // Layout: row-major [tokens, H]; block = one token, H/4 threads (H % 128 == 0, so whole warps), thread i holds
 // elements 4i…4i+3 (one 16-byte load of float32 or 8-byte load of fp16, coalesced); f16x8: H/8 threads, thread i
-// holds elements 8i…8i+7 (one 16-byte load); f16w (`residual_layernorm_rows`): a warp per row, four rows per block.
+// holds elements 8i…8i+7 (one 16-byte load).
 #include "common.cuh"
 
 namespace {
@@ -204,60 +204,6 @@ __device__ __forceinline__ void residual_layernorm(const void *__restrict__ loca
     normalize_store<F32, COPY, ROUND, Q>(x, g, b, H, eps, out, copy, qScale, row);
 }
 
-// The warp form (residual_layernorm_f16w<C>_<qdq|float>_<...>, an fp16 stream, H = 256·C, C = 1…4): one warp per row,
-// four rows per block, lane l holding the 16-byte chunks at elements 8·(l + 32c), c < C (each chunk index c a coalesced
-// 512-byte row segment for the warp). Reductions are shuffles only: no shared memory, no block barrier, and each lane
-// has C 16-byte loads per array in flight (the x8 kernels: one). C is a template parameter so the chunks' loads sit in
-// one basic block: with a run-time count the compiler loaded chunk by chunk, each behind a branch. For many rows (batch 128), where the
-// LayerNorm is a memory stream; gamma and beta are read after the reductions (they stay in L1 and L2), which keeps the
-// registers down. The sums run in another order than the block kernels' (per lane, then across the warp), so y may
-// differ from theirs in the last bits.
-template <int CHUNKS, int ADD, int COPY>
-__device__ __forceinline__ void residual_layernorm_rows(const void *__restrict__ local, const void *__restrict__ residual,
-                                                        float localStep, float residualStep, const float *__restrict__ gamma,
-                                                        const float *__restrict__ beta, float eps, int H, int T,
-                                                        void *__restrict__ out, void *__restrict__ copy, float qScale) {
-    static_assert(ADD != 2, "the warp form reads an fp16 stream, which the GEMM does not sum into");
-    static_assert(CHUNKS >= 1 && CHUNKS <= 4, "H = 256…1024");
-    const int lane = threadIdx.x % 32, row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
-    wait_for_producers();
-    allow_dependents();
-    if (row >= T) return;
-    float4 l[CHUNKS][2], r[CHUNKS][2], x[CHUNKS][2];
-#pragma unroll
-    for (int c = 0; c < CHUNKS; c++) {  // every load before the first use
-        const size_t i = (size_t)row * H + 8 * (lane + 32 * c);
-        load_quads<false, 2>(local, i, l[c]);
-        load_quads<false, 2>(residual, i, r[c]);
-    }
-    float sum = 0.f;
-#pragma unroll
-    for (int c = 0; c < CHUNKS; c++) {
-#pragma unroll
-        for (int q = 0; q < 2; q++) {
-            x[c][q] = residual_add<ADD>(l[c][q], r[c][q], localStep, residualStep);
-            sum += (x[c][q].x + x[c][q].y) + (x[c][q].z + x[c][q].w);
-        }
-    }
-    const float mean = warp_sum(sum) / H;
-    float squares = 0.f;
-#pragma unroll
-    for (int c = 0; c < CHUNKS; c++) {
-#pragma unroll
-        for (int q = 0; q < 2; q++) {
-            x[c][q] = make_float4(x[c][q].x - mean, x[c][q].y - mean, x[c][q].z - mean, x[c][q].w - mean);
-            squares += (x[c][q].x * x[c][q].x + x[c][q].y * x[c][q].y) + (x[c][q].z * x[c][q].z + x[c][q].w * x[c][q].w);
-        }
-    }
-    const float inverse = rsqrtf(warp_sum(squares) / H + eps);
-#pragma unroll
-    for (int c = 0; c < CHUNKS; c++) {
-        const int e = 8 * (lane + 32 * c);
-        const float4 g[2] = {__ldg(reinterpret_cast<const float4 *>(gamma + e)), __ldg(reinterpret_cast<const float4 *>(gamma + e) + 1)};
-        const float4 b[2] = {__ldg(reinterpret_cast<const float4 *>(beta + e)), __ldg(reinterpret_cast<const float4 *>(beta + e) + 1)};
-        store_normalized<false, COPY, false, 2>(x[c], inverse, g, b, out, copy, qScale, (size_t)row * H + e);
-    }
-}
 }  // namespace
 
 #define EMBED_LAYERNORM_R(NAME, F32, COPY, ROUND)                                                                          \
@@ -316,23 +262,3 @@ RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_float_i8, false, 0, 2, false, 2)
 RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_qdq_none, false, 1, 0, false, 2)
 RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_qdq_f16, false, 1, 1, false, 2)
 RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_qdq_i8, false, 1, 2, false, 2)
-// f16w<C>: the fp16 stream with a warp per row (many rows; four rows per block of 128 threads, `T` the row count,
-// H = 256·C).
-#define RESIDUAL_LAYERNORM_ROWS(NAME, CHUNKS, ADD, COPY)                                                                   \
-    extern "C" __global__ void NAME(const void *local, const void *residual, float localStep, float residualStep,          \
-                                    const float *gamma, const float *beta, float eps, int H, void *out, void *copy,         \
-                                    float qScale, int T) {                                                                 \
-        residual_layernorm_rows<CHUNKS, ADD, COPY>(local, residual, localStep, residualStep, gamma, beta, eps, H, T, out,    \
-                                                   copy, qScale);                                                          \
-    }
-#define RESIDUAL_LAYERNORM_ROWS_ALL(C)                                                                                     \
-    RESIDUAL_LAYERNORM_ROWS(residual_layernorm_f16w##C##_float_none, C, 0, 0)                                             \
-    RESIDUAL_LAYERNORM_ROWS(residual_layernorm_f16w##C##_float_f16, C, 0, 1)                                              \
-    RESIDUAL_LAYERNORM_ROWS(residual_layernorm_f16w##C##_float_i8, C, 0, 2)                                               \
-    RESIDUAL_LAYERNORM_ROWS(residual_layernorm_f16w##C##_qdq_none, C, 1, 0)                                               \
-    RESIDUAL_LAYERNORM_ROWS(residual_layernorm_f16w##C##_qdq_f16, C, 1, 1)                                                \
-    RESIDUAL_LAYERNORM_ROWS(residual_layernorm_f16w##C##_qdq_i8, C, 1, 2)
-RESIDUAL_LAYERNORM_ROWS_ALL(1)
-RESIDUAL_LAYERNORM_ROWS_ALL(2)
-RESIDUAL_LAYERNORM_ROWS_ALL(3)
-RESIDUAL_LAYERNORM_ROWS_ALL(4)
