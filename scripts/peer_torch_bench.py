@@ -9,7 +9,7 @@ of --iterations forwards, each timed with CUDA events around the forward (graph:
     python3 scripts/peer_torch_bench.py --models bert-base,bert-large --batch 1 --seq 128,384 \\
         --precisions fp16 --modes eager,graph,compile --json OUT.json
 """
-import argparse, json, os, time
+import argparse, ctypes, json, os, statistics, threading, time
 import torch
 from transformers import BertConfig, BertForQuestionAnswering
 
@@ -50,6 +50,73 @@ def median_ms(fn, iterations, preroll=False):
     return times[len(times) // 2], times[0]
 
 
+class PowerSampler:
+    """The SM clock, board power and clock-event reasons through NVML (ctypes, no extra package), sampled every 20 ms on
+    a thread while a shape is timed: the same figures `octet bench` reports beside its own (PowerMonitor.swift says why:
+    at batch 128 the H200 runs at its power cap, and the clock it holds there decides the time as much as the kernels).
+    Absent NVML, `stop` gives None."""
+
+    def __init__(self):
+        self.nvml = self.handle = None
+        try:
+            nvml = ctypes.CDLL("libnvidia-ml.so.1")
+            if nvml.nvmlInit_v2() != 0:
+                return
+            handle = ctypes.c_void_p()
+            p = torch.cuda.get_device_properties(0)
+            bus = f"{p.pci_domain_id:x}:{p.pci_bus_id:x}:{p.pci_device_id:x}.0" if hasattr(p, "pci_bus_id") else None
+            found = nvml.nvmlDeviceGetHandleByPciBusId_v2(bus.encode(), ctypes.byref(handle)) == 0 if bus else False
+            if not found and nvml.nvmlDeviceGetHandleByIndex_v2(0, ctypes.byref(handle)) != 0:
+                return
+            self.reasons = getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or nvml.nvmlDeviceGetCurrentClocksThrottleReasons
+            self.nvml, self.handle = nvml, handle
+        except (OSError, AttributeError):
+            pass
+
+    def _sample(self):
+        mhz, mw, why = ctypes.c_uint(), ctypes.c_uint(), ctypes.c_ulonglong()
+        if (self.nvml.nvmlDeviceGetClockInfo(self.handle, 1, ctypes.byref(mhz)) == 0  # NVML_CLOCK_SM
+                and self.nvml.nvmlDeviceGetPowerUsage(self.handle, ctypes.byref(mw)) == 0
+                and self.reasons(self.handle, ctypes.byref(why)) == 0):
+            return mhz.value, mw.value / 1000, bool(why.value & 0x4)  # 0x4: the software power cap
+        return None
+
+    def energy(self):
+        """The board's energy counter in joules (NVML counts millijoules since the driver loaded), or None."""
+        mj = ctypes.c_ulonglong()
+        ok = self.nvml and self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle, ctypes.byref(mj)) == 0
+        return mj.value / 1000 if ok else None
+
+    def start(self):
+        self.samples, self.running = [], True
+        self.energy_at_start = self.energy() if self.nvml else None
+        def loop():
+            while self.running:
+                sample = self._sample()
+                if sample:
+                    self.samples.append(sample)
+                time.sleep(0.02)
+        self.thread = threading.Thread(target=loop, daemon=True) if self.nvml else None
+        if self.thread:
+            self.thread.start()
+
+    def stop(self):
+        self.running = False
+        if not self.thread:
+            return None
+        self.thread.join()
+        end = self.energy()
+        if not self.samples:
+            return None
+        joules = end - self.energy_at_start if end is not None and self.energy_at_start is not None else None
+        return {"joules": joules, "sm_clock_mhz_median": statistics.median(s[0] for s in self.samples),
+                "power_w_median": statistics.median(s[1] for s in self.samples),
+                "power_capped_fraction": sum(s[2] for s in self.samples) / len(self.samples),
+                "power_samples": len(self.samples)}
+
+
+sampler = PowerSampler()
+
 # Warm the clocks (the card idles at a low clock).
 x = torch.randn(8192, 8192, device="cuda", dtype=torch.float16)
 for _ in range(200):
@@ -59,7 +126,9 @@ torch.cuda.synchronize()
 results = []
 print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}", flush=True)
 print(f"{'model':<11} {'prec':<5} {'mode':<8} {'batch':>5} {'seq':>4} {'median ms':>10} {'min ms':>8}"
-      f" {'GPU median':>10} {'GPU min':>8}  (GPU: compile only, host work hidden)", flush=True)
+      f" {'GPU median':>10} {'GPU min':>8} {'SM MHz':>6} {'W':>4} {'capped':>6} {'J/run':>7}"
+      "  (GPU: compile only, host work hidden; above batch 1, NVML while timed: SM MHz and W medians, capped the share"
+      " of samples at the power cap, J/run the board's energy per run)", flush=True)
 for name in args.models.split(","):
     config = BertConfig(vocab_size=30522, **SHAPES[name], attn_implementation="sdpa")
     for precision in args.precisions.split(","):
@@ -95,14 +164,26 @@ for name in args.models.split(","):
                             fn = lambda: compiled(input_ids=ids, attention_mask=mask, token_type_ids=types)
                             for _ in range(3):
                                 fn()
+                        # Sampled above batch 1 only: at batch 1 the sampler's thread taking the GIL could delay a
+                        # launch, which the events would count against the peer (and batch 1 draws far below the cap).
+                        if b > 1:
+                            sampler.start()
                         median, best = median_ms(fn, args.iterations)
+                        power = sampler.stop() if b > 1 else None
+                        joules = power.pop("joules") if power else None
+                        if joules is not None:  # over median_ms's 20 warm-up runs and its timed ones
+                            power["joules_per_run"] = joules / (args.iterations + 20)
                         # The compiled module's host work per call can exceed a batch-1 forward's GPU time; its GPU
                         # time alone is the figure comparable with the graph's and Octet's.
                         gpu = median_ms(fn, args.iterations, preroll=True) if mode == "compile" else None
                     results.append({"model": name, "precision": precision, "mode": mode, "batch": b, "seq": s,
                                     "median_ms": median, "min_ms": best, "setup_s": time.time() - began,
-                                    **({"gpu_median_ms": gpu[0], "gpu_min_ms": gpu[1]} if gpu else {})})
-                    extra = f" {gpu[0]:>10.3f} {gpu[1]:>8.3f}" if gpu else ""
+                                    **({"gpu_median_ms": gpu[0], "gpu_min_ms": gpu[1]} if gpu else {}), **(power or {})})
+                    extra = f" {gpu[0]:>10.3f} {gpu[1]:>8.3f}" if gpu else f" {'':>10} {'':>8}"
+                    if power:
+                        extra += (f" {power['sm_clock_mhz_median']:>6.0f} {power['power_w_median']:>4.0f}"
+                                  f" {100 * power['power_capped_fraction']:>5.0f}%"
+                                  + (f" {power['joules_per_run']:>7.4g}" if "joules_per_run" in power else ""))
                     print(f"{name:<11} {precision:<5} {mode:<8} {b:>5} {s:>4} {median:>10.3f} {best:>8.3f}{extra}", flush=True)
                     if args.json:  # after every shape, so a run cut short by its time limit keeps what it measured
                         with open(args.json + ".tmp", "w") as f:  # then renamed: a kill mid-write leaves the last whole file

@@ -11,6 +11,8 @@ public final class CUDADevice: @unchecked Sendable {
     public let multiprocessors: Int
     public let memoryBytes: Int
     public let l2Bytes: Int
+    /// The PCI address as `domain:bus:device.function` in hexadecimal, the form NVML finds a device by.
+    public let pciBusID: String
     let context: CUDADriver.Handle
     /// The stream every launch and copy of this device goes to (in order, so one synchronize waits for all).
     let stream: CUDADriver.Handle
@@ -47,6 +49,7 @@ public final class CUDADevice: @unchecked Sendable {
         computeCapability = (try attribute(75, "compute capability major"), try attribute(76, "compute capability minor"))
         multiprocessors = try attribute(16, "multiprocessor count")
         l2Bytes = try attribute(38, "L2 cache size")
+        pciBusID = String(format: "%x:%x:%x.0", try attribute(50, "PCI domain"), try attribute(33, "PCI bus"), try attribute(34, "PCI device"))
         memoryBytes = bytes
         self.context = context
         self.stream = stream

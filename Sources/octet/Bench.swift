@@ -82,6 +82,9 @@ struct Bench: ParsableCommand {
             var rows: [[String]] = []
             var results: [[String: Any]] = []
             let cuda = engine as? CUDABertEngine
+            // The clock and power during each shape's timed runs (NVML; none without it): at a power cap the clock the
+            // GPU holds decides a pass's time as much as the kernels do.
+            let monitor = cuda.flatMap { PowerMonitor.open(for: $0.device) }
             for s in seqs {
                 for b in batches {
                     var generator = SystemRandomNumberGenerator()
@@ -93,6 +96,7 @@ struct Bench: ParsableCommand {
                     for _ in 0..<warmup { _ = try engine.spanLogits(for: input) }
                     var times: [Double] = [], compute: [Double] = [], h2d: [Double] = [], d2h: [Double] = []
                     let clock = ContinuousClock()
+                    monitor?.start()
                     let began = clock.now
                     while times.count < iterations || (clock.now - began) < .seconds(minSeconds) {
                         let t0 = clock.now
@@ -107,6 +111,7 @@ struct Bench: ParsableCommand {
                             times.append((clock.now - t0).seconds * 1000)
                         }
                     }
+                    let power = monitor?.stop()
                     if profile, let cuda {
                         let kernels = try cuda.profile(input)
                         let total = kernels.reduce(0) { $0 + $1.milliseconds }
@@ -121,7 +126,10 @@ struct Bench: ParsableCommand {
                     let gpu = compute.isEmpty ? nil : (LatencyStats(compute), LatencyStats(h2d), LatencyStats(d2h))
                     rows.append(["\(b)", "\(s)", "\(times.count)"] + [stats.min, stats.mean, stats.median, stats.p90, stats.p95, stats.p99, stats.max].map { String(format: "%.3f", $0) }
                                 + [String(format: "%.1f", throughput)]
-                                + (gpu.map { [$0.0.median, $0.1.median, $0.2.median].map { String(format: "%.3f", $0) } } ?? []))
+                                + (gpu.map { [$0.0.median, $0.1.median, $0.2.median].map { String(format: "%.3f", $0) } } ?? [])
+                                + (monitor == nil ? [] : power.map { [String(format: "%.0f", $0.medianSMClockMHz), String(format: "%.0f", $0.medianWatts),
+                                                                      String(format: "%.0f%%", 100 * $0.powerCappedFraction),
+                                                                      $0.joules.map { String(format: "%.4g", $0 / Double(times.count)) } ?? "—"] } ?? ["—", "—", "—", "—"]))
                     var result: [String: Any] = ["batch": b, "seq": s, "iterations": times.count, "min_ms": stats.min, "mean_ms": stats.mean,
                                                  "median_ms": stats.median, "p90_ms": stats.p90, "p95_ms": stats.p95, "p99_ms": stats.p99,
                                                  "max_ms": stats.max, "throughput_seq_per_s": throughput, "real_tokens": real.reduce(0, +)]
@@ -131,13 +139,23 @@ struct Bench: ParsableCommand {
                         result["h2d_median_ms"] = gpu.1.median
                         result["d2h_median_ms"] = gpu.2.median
                     }
+                    if let power {
+                        result["sm_clock_mhz_median"] = power.medianSMClockMHz
+                        result["power_w_median"] = power.medianWatts
+                        result["power_capped_fraction"] = power.powerCappedFraction
+                        result["power_samples"] = power.samples
+                        if let joules = power.joules { result["joules_per_run"] = joules / Double(times.count) }
+                    }
                     results.append(result)
                 }
             }
             print("engine: \(engine.label); model: \(modelName)" + (lengths == "full" ? "" : "; real lengths uniform in 1…seq, padded after"
                   + ((engine as? CUDABertEngine)?.packing == true ? " (packed to the real tokens)" : "")))
             print(table(["batch", "seq", "runs", "min ms", "mean ms", "median ms", "p90 ms", "p95 ms", "p99 ms", "max ms", "seq/s"]
-                        + (cuda == nil ? [] : ["GPU compute ms", "H2D ms", "D2H ms"]), rows))
+                        + (cuda == nil ? [] : ["GPU compute ms", "H2D ms", "D2H ms"]) + (monitor == nil ? [] : ["SM MHz", "W", "power-capped", "J/run"]), rows))
+            if monitor != nil {
+                print("SM MHz and W: medians of NVML samples every 20 ms during the timed runs; power-capped: the share of those samples in which the GPU's software power cap was lowering the clock; J/run: the board's energy over the timed runs (NVML's counter) per run, gaps between runs included.")
+            }
             let tuning = cuda?.tuningReport ?? [], passTuning = cuda?.passTuningReport ?? []
             if !tuning.isEmpty {
                 print("GEMM plans measured at the first run of each shape (tuning; OCTET_GEMM_TUNE=0 turns it off), mean µs per launch:")

@@ -485,3 +485,24 @@ struct StreamSettingTests {
         expectSetting(try CUDABertEngine.layerNormForm(named: value), is: error == nil ? .some(expected) : nil, orFailsWith: error)
     }
 }
+
+@Suite("GPU power sampling")
+struct PowerSummaryTests {
+    @Test("A power summary takes the median clock and power and the share of samples at the software power cap")
+    func summaryOfSamples() throws {
+        typealias Sample = PowerMonitor.Sample
+        // An idle reading, then three at the cap (0x4), one of them with the idle bit (0x1) too, and one capped reading
+        // without the cap bit: medians of an odd and an even count are checked below.
+        let samples = [Sample(smClockMHz: 1980, milliwatts: 118_000, reasons: 0), Sample(smClockMHz: 1710, milliwatts: 693_000, reasons: 0x4),
+                       Sample(smClockMHz: 1700, milliwatts: 695_500, reasons: 0x5), Sample(smClockMHz: 1650, milliwatts: 690_000, reasons: 0x4)]
+        let even = try #require(PowerMonitor.Summary(samples))
+        #expect(even.samples == 4)
+        #expect(even.medianSMClockMHz == 1705)  // (1700 + 1710) / 2
+        #expect(even.medianWatts == 691.5)  // (690 + 693) / 2
+        #expect(even.powerCappedFraction == 0.75)
+        let odd = try #require(PowerMonitor.Summary(Array(samples.prefix(3))))
+        #expect(odd.medianSMClockMHz == 1710 && odd.medianWatts == 693)
+        #expect(abs(odd.powerCappedFraction - 2.0 / 3.0) < 1e-12)
+        #expect(PowerMonitor.Summary([]) == nil)
+    }
+}
