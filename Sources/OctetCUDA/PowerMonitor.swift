@@ -33,15 +33,26 @@ public final class PowerMonitor: @unchecked Sendable {
         /// The board's energy from `start` to `stop` in joules (NVML's total-energy counter, millijoules since the driver
         /// loaded); nil where NVML does not count it. Idle gaps between runs are in it too.
         public var joules: Double?
+        /// How long the sampling ran, in seconds.
+        public var seconds: Double?
+        /// The mean power over the run from the energy counter (`joules / seconds`); nil without the counter. NVML's power
+        /// reading (`medianWatts`) is itself an average over about a second on the H200's driver, so over a run of a
+        /// second it lags (session 25: a median of 382 W for PyTorch's 0.9-s run of BERT-base s128 b128, whose energy
+        /// over the run, 5.6 J per 7.6-ms pass, is about 735 W); this is the figure to read.
+        public var meanWatts: Double? {
+            guard let joules, let seconds, seconds > 0 else { return nil }
+            return joules / seconds
+        }
         public let medianSMClockMHz: Double
         public let medianWatts: Double
         /// The share of samples whose clock-event reasons include the software power cap (`softwarePowerCap`).
         public let powerCappedFraction: Double
 
         /// The summary of `samples`; nil when there are none (a run shorter than one sampling interval).
-        public init?(_ samples: [Sample], joules: Double? = nil) {
+        public init?(_ samples: [Sample], joules: Double? = nil, seconds: Double? = nil) {
             guard !samples.isEmpty else { return nil }
             self.joules = joules
+            self.seconds = seconds
             func median(_ values: [Double]) -> Double {
                 let sorted = values.sorted(), n = sorted.count
                 return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
@@ -64,6 +75,7 @@ public final class PowerMonitor: @unchecked Sendable {
     private let eventReasons: @convention(c) (OpaquePointer, UnsafeMutablePointer<UInt64>) -> Return
     private let totalEnergy: (@convention(c) (OpaquePointer, UnsafeMutablePointer<UInt64>) -> Return)?
     private var energyAtStart: UInt64?
+    private var startedAt = ContinuousClock.now
     private let lock = NSLock()
     private var collected: [Sample] = []
     private var running = false
@@ -115,6 +127,7 @@ public final class PowerMonitor: @unchecked Sendable {
         collected = []
         running = true
         energyAtStart = energy()
+        startedAt = .now
         let finished = DispatchSemaphore(value: 0)
         self.finished = finished
         lock.unlock()
@@ -140,10 +153,11 @@ public final class PowerMonitor: @unchecked Sendable {
         self.finished = nil
         lock.unlock()
         finished?.wait()
-        let end = energy()
+        let end = energy(), elapsed = ContinuousClock.now - startedAt
         lock.lock()
         defer { lock.unlock() }
         let joules = energyAtStart.flatMap { start in end.map { Double($0 &- start) / 1000 } }
-        return Summary(collected, joules: joules)
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        return Summary(collected, joules: joules, seconds: seconds)
     }
 }

@@ -127,7 +127,7 @@ struct Bench: ParsableCommand {
                     rows.append(["\(b)", "\(s)", "\(times.count)"] + [stats.min, stats.mean, stats.median, stats.p90, stats.p95, stats.p99, stats.max].map { String(format: "%.3f", $0) }
                                 + [String(format: "%.1f", throughput)]
                                 + (gpu.map { [$0.0.median, $0.1.median, $0.2.median].map { String(format: "%.3f", $0) } } ?? [])
-                                + (monitor == nil ? [] : power.map { [String(format: "%.0f", $0.medianSMClockMHz), String(format: "%.0f", $0.medianWatts),
+                                + (monitor == nil ? [] : power.map { [String(format: "%.0f", $0.medianSMClockMHz), String(format: "%.0f", $0.meanWatts ?? $0.medianWatts),
                                                                       String(format: "%.0f%%", 100 * $0.powerCappedFraction),
                                                                       $0.joules.map { String(format: "%.4g", $0 / Double(times.count)) } ?? "—"] } ?? ["—", "—", "—", "—"]))
                     var result: [String: Any] = ["batch": b, "seq": s, "iterations": times.count, "min_ms": stats.min, "mean_ms": stats.mean,
@@ -142,6 +142,7 @@ struct Bench: ParsableCommand {
                     if let power {
                         result["sm_clock_mhz_median"] = power.medianSMClockMHz
                         result["power_w_median"] = power.medianWatts
+                        if let watts = power.meanWatts { result["power_w_mean"] = watts }
                         result["power_capped_fraction"] = power.powerCappedFraction
                         result["power_samples"] = power.samples
                         if let joules = power.joules { result["joules_per_run"] = joules / Double(times.count) }
@@ -154,7 +155,7 @@ struct Bench: ParsableCommand {
             print(table(["batch", "seq", "runs", "min ms", "mean ms", "median ms", "p90 ms", "p95 ms", "p99 ms", "max ms", "seq/s"]
                         + (cuda == nil ? [] : ["GPU compute ms", "H2D ms", "D2H ms"]) + (monitor == nil ? [] : ["SM MHz", "W", "power-capped", "J/run"]), rows))
             if monitor != nil {
-                print("SM MHz and W: medians of NVML samples every 20 ms during the timed runs; power-capped: the share of those samples in which the GPU's software power cap was lowering the clock; J/run: the board's energy over the timed runs (NVML's counter) per run, gaps between runs included.")
+                print("SM MHz: the median of NVML samples every 20 ms during the timed runs; W: the mean board power over them (NVML's energy counter; else the samples' median); power-capped: the share of those samples in which the GPU's software power cap was lowering the clock; J/run: the board's energy over the timed runs (NVML's counter) per run, gaps between runs included.")
             }
             let tuning = cuda?.tuningReport ?? [], passTuning = cuda?.passTuningReport ?? []
             if !tuning.isEmpty {

@@ -488,7 +488,7 @@ struct StreamSettingTests {
 
 @Suite("GPU power sampling")
 struct PowerSummaryTests {
-    @Test("A power summary takes the median clock and power and the share of samples at the software power cap")
+    @Test("A power summary takes the median clock and power, the share of samples at the software power cap, and the mean power from the energy counter")
     func summaryOfSamples() throws {
         typealias Sample = PowerMonitor.Sample
         // An idle reading, then three at the cap (0x4), one of them with the idle bit (0x1) too, and one capped reading
@@ -504,5 +504,9 @@ struct PowerSummaryTests {
         #expect(odd.medianSMClockMHz == 1710 && odd.medianWatts == 693)
         #expect(abs(odd.powerCappedFraction - 2.0 / 3.0) < 1e-12)
         #expect(PowerMonitor.Summary([]) == nil)
+        // The mean power comes from the energy counter over the run, when there is one.
+        #expect(even.meanWatts == nil)
+        #expect(PowerMonitor.Summary(samples, joules: 1386, seconds: 2)?.meanWatts == 693)
+        #expect(PowerMonitor.Summary(samples, joules: 1386, seconds: 0)?.meanWatts == nil)
     }
 }

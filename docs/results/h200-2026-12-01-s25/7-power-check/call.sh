@@ -2,7 +2,7 @@
 # Session 25, call 7 (the last device minutes): the first GPU run of `octet bench`'s NVML columns (SM MHz, W,
 # power-capped, J/run) and of the peer script's, BERT-base FP16 at batch 1 and 128, s128, short runs. Carry
 # .device/octet.xz and .device/cache.tar.xz (the binary of the commit after fb5ba8c and its NVRTC cache).
-#   bash docs/results/h200-2026-12-01-s25/power-check.sh $OUT
+#   bash docs/results/h200-2026-12-01-s25/7-power-check/call.sh $OUT
 set -uo pipefail
 bash scripts/device_unpack.sh > /dev/null
 export OCTET_CACHE=$PWD/.device/cache
