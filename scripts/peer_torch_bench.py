@@ -9,9 +9,11 @@ of --iterations forwards, each timed with CUDA events around the forward (graph:
     python3 scripts/peer_torch_bench.py --models bert-base,bert-large --batch 1 --seq 128,384 \\
         --precisions fp16 --modes eager,graph,compile --json OUT.json
 """
-import argparse, ctypes, json, os, statistics, threading, time
+import argparse, json, os, sys, time
 import torch
 from transformers import BertConfig, BertForQuestionAnswering
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nvml_power import PowerSampler  # noqa: E402  (the clock, power and energy beside each timing)
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--models", default="bert-base,bert-large")
@@ -50,76 +52,13 @@ def median_ms(fn, iterations, preroll=False):
     return times[len(times) // 2], times[0]
 
 
-class PowerSampler:
-    """The SM clock, board power and clock-event reasons through NVML (ctypes, no extra package), sampled every 20 ms on
-    a thread while a shape is timed: the same figures `octet bench` reports beside its own (PowerMonitor.swift says why:
-    at batch 128 the H200 runs at its power cap, and the clock it holds there decides the time as much as the kernels).
-    Absent NVML, `stop` gives None."""
-
-    def __init__(self):
-        self.nvml = self.handle = None
-        try:
-            nvml = ctypes.CDLL("libnvidia-ml.so.1")
-            if nvml.nvmlInit_v2() != 0:
-                return
-            handle = ctypes.c_void_p()
-            p = torch.cuda.get_device_properties(0)
-            bus = f"{p.pci_domain_id:x}:{p.pci_bus_id:x}:{p.pci_device_id:x}.0" if hasattr(p, "pci_bus_id") else None
-            found = nvml.nvmlDeviceGetHandleByPciBusId_v2(bus.encode(), ctypes.byref(handle)) == 0 if bus else False
-            if not found and nvml.nvmlDeviceGetHandleByIndex_v2(0, ctypes.byref(handle)) != 0:
-                return
-            self.reasons = getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or nvml.nvmlDeviceGetCurrentClocksThrottleReasons
-            self.nvml, self.handle = nvml, handle
-        except (OSError, AttributeError):
-            pass
-
-    def _sample(self):
-        mhz, mw, why = ctypes.c_uint(), ctypes.c_uint(), ctypes.c_ulonglong()
-        if (self.nvml.nvmlDeviceGetClockInfo(self.handle, 1, ctypes.byref(mhz)) == 0  # NVML_CLOCK_SM
-                and self.nvml.nvmlDeviceGetPowerUsage(self.handle, ctypes.byref(mw)) == 0
-                and self.reasons(self.handle, ctypes.byref(why)) == 0):
-            return mhz.value, mw.value / 1000, bool(why.value & 0x4)  # 0x4: the software power cap
-        return None
-
-    def energy(self):
-        """The board's energy counter in joules (NVML counts millijoules since the driver loaded), or None."""
-        mj = ctypes.c_ulonglong()
-        ok = self.nvml and self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle, ctypes.byref(mj)) == 0
-        return mj.value / 1000 if ok else None
-
-    def start(self):
-        self.samples, self.running = [], True
-        self.energy_at_start = self.energy() if self.nvml else None
-        self.started = time.perf_counter()
-        def loop():
-            while self.running:
-                sample = self._sample()
-                if sample:
-                    self.samples.append(sample)
-                time.sleep(0.02)
-        self.thread = threading.Thread(target=loop, daemon=True) if self.nvml else None
-        if self.thread:
-            self.thread.start()
-
-    def stop(self):
-        self.running = False
-        if not self.thread:
-            return None
-        self.thread.join()
-        end, seconds = self.energy(), time.perf_counter() - self.started
-        if not self.samples:
-            return None
-        joules = end - self.energy_at_start if end is not None and self.energy_at_start is not None else None
-        # NVML's power reading is about a one-second average on the H200, so a short run's median lags the ramp to
-        # the cap; the energy counter's mean over the run (power_w_mean) is the figure to read, as in `octet bench`.
-        return {"joules": joules, **({"power_w_mean": joules / seconds} if joules is not None and seconds > 0 else {}),
-                "sm_clock_mhz_median": statistics.median(s[0] for s in self.samples),
-                "power_w_median": statistics.median(s[1] for s in self.samples),
-                "power_capped_fraction": sum(s[2] for s in self.samples) / len(self.samples),
-                "power_samples": len(self.samples)}
+def device_bus_id():
+    """The GPU's PCI address as NVML finds it, where this PyTorch reports it."""
+    p = torch.cuda.get_device_properties(0)
+    return f"{p.pci_domain_id:x}:{p.pci_bus_id:x}:{p.pci_device_id:x}.0" if hasattr(p, "pci_bus_id") else None
 
 
-sampler = PowerSampler()
+sampler = PowerSampler(device_bus_id())
 
 # Warm the clocks (the card idles at a low clock).
 x = torch.randn(8192, 8192, device="cuda", dtype=torch.float16)
@@ -175,6 +114,8 @@ for name in args.models.split(","):
                         median, best = median_ms(fn, args.iterations)
                         power = sampler.stop() if b > 1 else None
                         joules = power.pop("joules") if power else None
+                        if power:
+                            power.pop("seconds")
                         if joules is not None:  # over median_ms's 20 warm-up runs and its timed ones
                             power["joules_per_run"] = joules / (args.iterations + 20)
                         # The compiled module's host work per call can exceed a batch-1 forward's GPU time; its GPU
