@@ -153,7 +153,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 packing: Bool = ProcessInfo.processInfo.environment["OCTET_PACK"] != "0",
                 fusedLayerNorm: Bool = ["1", "attention"].contains(ProcessInfo.processInfo.environment["OCTET_FUSED_LAYERNORM"] ?? ""),
                 halfStreamStorage: StreamStorage? = nil,
-                layerNormForm: LayerNormForm? = nil) throws {
+                layerNormForm: LayerNormForm? = nil,
+                wgmmaAttention: Bool = ProcessInfo.processInfo.environment["OCTET_ATTENTION_WGMMA"] == "1") throws {
         let c = weights.config
         let (h, inter, heads) = (c.hiddenSize, c.intermediateSize, c.headCount)
         let d = h / heads
@@ -188,6 +189,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         // The GEMM + LayerNorm kernels add into a float32 stream of float32 values only (`fusedLayerNorm`).
         self.fusedLayerNormAsked = fusedLayerNorm && precision == .int8 && !halfStream && device.supportsWgmma && h <= 1024
         self.layerNormForm = try layerNormForm ?? Self.layerNormForm(named: ProcessInfo.processInfo.environment["OCTET_LAYERNORM"])
+        self.wgmmaAttention = wgmmaAttention && device.supportsWgmma
         self.maxTokens = maxTokens
         self.maxSequenceLength = min(maxSequenceLength ?? c.maxPositionEmbeddings, c.maxPositionEmbeddings, 512)
         try device.makeCurrent()
@@ -582,7 +584,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 .float(layer.kStep), .float(layer.pStep), .int32(layer.pUnsigned ? 1 : 0), .float(layer.vStep), .float(layer.contextQScale),
                 .pointer(buf["context"]!)]
             let choice = AttentionChoice(headSize: d, qk8: layer.kStep > 0, pv8: layer.pStep > 0, inKind: inKind, batch: b, sequence: s,
-                                         heads: heads, multiprocessors: device.multiprocessors)
+                                         heads: heads, multiprocessors: device.multiprocessors, wgmma: wgmmaAttention)
             try launch("attention_mma.cu", choice.kernel, grid: ((s + choice.queryRows - 1) / choice.queryRows * choice.keyBlocks, heads, b),
                        block: (choice.threads, 1, 1),
                        sharedBytes: choice.sharedBytes, arguments: arguments)
@@ -655,6 +657,9 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// above `GemmChoice.splitMaxTokens` rows, `quad` below (batch 128 is a memory stream, where x8 measured 1.5–2.8%
     /// faster on the H200 in session 24; batch 1 latency, where two quads per thread measured slower in session 20).
     private let layerNormForm: LayerNormForm?
+    /// Whether the one-pass FP16 attention at heads of 64 runs on wgmma (`attention_mma_d64_f16_f16_wgmma_f16in`,
+    /// Hopper only; `OCTET_ATTENTION_WGMMA=1`, off by default until the H200 has measured it).
+    private let wgmmaAttention: Bool
 
     /// `OCTET_LAYERNORM`'s form, or nil when unset.
     static func layerNormForm(named value: String?) throws -> LayerNormForm? {
@@ -1032,8 +1037,16 @@ struct AttentionChoice {
     /// The choice for heads of `headSize` (32 or 64) features; `inKind` 0, 1, 2: fp16, float32 or int8 Q, K and V.
     init(headSize d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch b: Int, sequence s: Int, heads: Int, multiprocessors: Int,
          staged forced: Bool = AttentionChoice.forceStaged, resident: Bool = AttentionChoice.residentInt8,
-         split: Bool = AttentionChoice.splitInt8, keyGroups: Int? = AttentionChoice.keyGroups, wide: Bool = AttentionChoice.wideQueries) {
+         split: Bool = AttentionChoice.splitInt8, keyGroups: Int? = AttentionChoice.keyGroups, wide: Bool = AttentionChoice.wideQueries,
+         wgmma: Bool = false) {
         let padded = (s + 63) / 64 * 64, kRow = d * (qk8 ? 1 : 2) + 16, vRow = padded * (pv8 ? 1 : 2) + 16
+        if wgmma && !forced && !qk8 && !pv8 && inKind == 0 && d == 64 {
+            // The one-pass fp16 kernel on wgmma (Hopper): Q and a ring of two K and two V chunks of 64 rows × 128 bytes
+            // in the 128-byte swizzle, 1 KB to align them to 1,024 bytes, then the mask.
+            kernel = "attention_mma_d64_f16_f16_wgmma_f16in"
+            sharedBytes = 5 * 64 * 128 + 1024 + padded * 4
+            return
+        }
         let blocks = padded / 64 * heads * b
         let groups = min(keyGroups ?? 3, padded / 64)
         if !forced && !qk8 && !pv8 && inKind == 0 && blocks < multiprocessors && groups > 1 {

@@ -217,6 +217,14 @@ public struct CUDASelfTest {
                 results.append(try model(weights, precision: .fp16, scales: nil, name: "random bert 1×512 (18 sequences)", batch: batch, packing: packing))
                 results.append(try model(weights, precision: .int8, scales: attention16, name: "random bert 1×512 (18 sequences) attention in float",
                                          batch: batch, packing: packing))
+                // The same on the wgmma attention (Hopper; opt-in in the engine): sequences of 1 to 256 keys, so partial
+                // and fully masked chunks, packed and padded.
+                if device.supportsWgmma {
+                    results.append(try model(weights, precision: .fp16, scales: nil, name: "random bert 1×512 (18 sequences) wgmma attention", batch: batch,
+                                             packing: packing, wgmmaAttention: true))
+                    results.append(try model(weights, precision: .int8, scales: attention16, name: "random bert 1×512 (18 sequences) wgmma attention in float",
+                                             batch: batch, packing: packing, wgmmaAttention: true))
+                }
             }
         }
         // The GEMM + residual LayerNorm kernels (Hopper): all-INT8 random BERTs with clusters of 4, 6 and 16 blocks
@@ -230,8 +238,9 @@ public struct CUDASelfTest {
                 let batch = Self.randomBatch(vocabulary: config.vocabSize, sequence: 160, lengths: [160, 100, 37])
                 results.append(try model(weights, precision: .int8, scales: QuantizationScales.synthetic(layers: config.layerCount), name: name + " all int8",
                                          batch: batch, fusedLayerNorm: true))
-                if config.hiddenSize == 1024 {  // BERT-large's width: 128 threads per row in the x8 form
+                if config.hiddenSize == 1024 {  // BERT-large's width: 128 threads per row in the x8 form, 16 heads of 64
                     results.append(try model(weights, precision: .fp16, scales: nil, name: name + " x8 LayerNorm", batch: batch, layerNormForm: .pairs))
+                    results.append(try model(weights, precision: .fp16, scales: nil, name: name + " wgmma attention", batch: batch, wgmmaAttention: true))
                 }
             }
         }
@@ -396,7 +405,8 @@ public struct CUDASelfTest {
     /// `halfStreamStorage`: an fp16-stream recipe's storage (nil: the engine's choice per shape); `layerNormForm`: the
     /// fp16 stream's LayerNorm form forced (nil: the engine's rule).
     func model(_ weights: BertWeights, precision: CUDABertEngine.Precision, scales: QuantizationScales?, name: String,
-               batch: TokenBatch, packing: Bool = true, fusedLayerNorm: Bool = false, halfStreamStorage: CUDABertEngine.StreamStorage? = nil, layerNormForm: CUDABertEngine.LayerNormForm? = nil) throws -> Result {
+               batch: TokenBatch, packing: Bool = true, fusedLayerNorm: Bool = false, halfStreamStorage: CUDABertEngine.StreamStorage? = nil, layerNormForm: CUDABertEngine.LayerNormForm? = nil,
+               wgmmaAttention: Bool = false) throws -> Result {
         let (b, s) = (batch.batchSize, batch.sequenceLength)
         let cpu: QuestionAnsweringEngine = precision == .fp16
             ? CPUBertEngine(weights: weights)
@@ -404,7 +414,7 @@ public struct CUDASelfTest {
         let expected = try cpu.spanLogits(for: batch)
         let gpu = try CUDABertEngine(weights: weights, precision: precision, scales: scales, device: device, compiler: compiler, maxTokens: b * s,
                                      packing: packing, fusedLayerNorm: fusedLayerNorm, halfStreamStorage: halfStreamStorage,
-                                     layerNormForm: layerNormForm)
+                                     layerNormForm: layerNormForm, wgmmaAttention: wgmmaAttention)
         let packed = gpu.packing && PackedBatch(batch) != nil
         let got = try gpu.spanLogits(for: batch)  // the first run of a shape runs eagerly, then captures its graph
         let replay = try gpu.spanLogits(for: batch)  // the replayed graph must give the same answer

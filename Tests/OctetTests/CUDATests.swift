@@ -104,12 +104,13 @@ enum GPU {
     /// A layer's attention shape and the kernel and shared memory it should get.
     struct AttentionCase: Sendable, CustomTestStringConvertible {
         let d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, resident: Bool, split: Bool
-        let keyGroups: Int?, wide: Bool, keyBlocks: Int, threads: Int, queryRows: Int, kernel: String, sharedBytes: Int
+        let keyGroups: Int?, wide: Bool, wgmma: Bool, keyBlocks: Int, threads: Int, queryRows: Int, kernel: String, sharedBytes: Int
         var testDescription: String { kernel }
         init(d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, resident: Bool = false, split: Bool = false,
-             keyGroups: Int? = nil, wide: Bool = true, keyBlocks: Int = 1, threads: Int = 128, queryRows: Int = 64, kernel: String, sharedBytes: Int) {
+             keyGroups: Int? = nil, wide: Bool = true, wgmma: Bool = false, keyBlocks: Int = 1, threads: Int = 128, queryRows: Int = 64,
+             kernel: String, sharedBytes: Int) {
             (self.d, self.qk8, self.pv8, self.inKind, self.batch, self.sequence) = (d, qk8, pv8, inKind, batch, sequence)
-            (self.staged, self.resident, self.split, self.keyGroups, self.wide) = (staged, resident, split, keyGroups, wide)
+            (self.staged, self.resident, self.split, self.keyGroups, self.wide, self.wgmma) = (staged, resident, split, keyGroups, wide, wgmma)
             (self.keyBlocks, self.threads, self.queryRows, self.kernel, self.sharedBytes) = (keyBlocks, threads, queryRows, kernel, sharedBytes)
         }
     }
@@ -156,13 +157,23 @@ enum GPU {
               kernel: "attention_mma_d64_i8_i8_split6_i8in", sharedBytes: 3 * 64 * 80 + 64 * 4 + 64 * 8 + 64 * 80 * 4),
         .init(d: 64, qk8: true, pv8: true, inKind: 2, batch: 8, sequence: 384, staged: false, split: true,  // 6 × 16 × 8 blocks: enough
               kernel: "attention_mma_d64_i8_i8_staged_i8in", sharedBytes: 384 * 80 + 64 * 400 + 64 * 80 + 384 * 4),
+        // The wgmma attention when asked for (Hopper): fp16 products from fp16 input with heads of 64, at any grid; the
+        // 128-byte rows of Q and the K and V ring, 1 KB of alignment, the mask. Anything else keeps its mma.sync kernel.
+        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 128, sequence: 384, staged: false, wgmma: true,
+              kernel: "attention_mma_d64_f16_f16_wgmma_f16in", sharedBytes: 5 * 64 * 128 + 1024 + 384 * 4),
+        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 1, sequence: 128, staged: false, wgmma: true,
+              kernel: "attention_mma_d64_f16_f16_wgmma_f16in", sharedBytes: 5 * 64 * 128 + 1024 + 128 * 4),
+        .init(d: 32, qk8: false, pv8: false, inKind: 0, batch: 128, sequence: 128, staged: false, wgmma: true, queryRows: 128,
+              kernel: "attention_mma_d32_f16_f16_q128_f16in", sharedBytes: 6 * 64 * 80 + 128 * 4),
+        .init(d: 64, qk8: false, pv8: false, inKind: 1, batch: 128, sequence: 384, staged: false, wgmma: true,
+              kernel: "attention_mma_d64_f16_f16_f32in", sharedBytes: 5 * 64 * 144 + 384 * 4),
     ]
 
     @Test("Attention choice: the K/V ring where it measured faster, the staged kernel elsewhere", arguments: attentionCases)
     func attentionChoice(_ c: AttentionCase) {
         let choice = AttentionChoice(headSize: c.d, qk8: c.qk8, pv8: c.pv8, inKind: c.inKind, batch: c.batch, sequence: c.sequence,
                                      heads: 16, multiprocessors: 132, staged: c.staged, resident: c.resident, split: c.split,
-                                     keyGroups: c.keyGroups, wide: c.wide)
+                                     keyGroups: c.keyGroups, wide: c.wide, wgmma: c.wgmma)
         #expect(choice.kernel == c.kernel)
         #expect(choice.keyBlocks == c.keyBlocks && choice.threads == c.threads && choice.queryRows == c.queryRows)
         #expect(choice.sharedBytes == c.sharedBytes)
@@ -389,6 +400,11 @@ enum GPU {
             // of 32, which the engine never picks (it measured slower than the staged kernel; the workbench still checks
             // it). (The 64-query fp16-input kernel is left out at these shapes: the 128-query one takes its big grids.)
             #expect(names.count == 36)
+            // The wgmma attention, compiled for sm_90a only.
+            let wgmma = AttentionChoice(headSize: 64, qk8: false, pv8: false, inKind: 0, batch: 128, sequence: 512, heads: 16,
+                                        multiprocessors: 132, wgmma: true)
+            #expect(wgmma.kernel == "attention_mma_d64_f16_f16_wgmma_f16in" && wgmma.sharedBytes <= 227 * 1024)
+            names.insert(wgmma.kernel)
             for name in names.sorted() {
                 #expect(module.cubin.range(of: Data((name + "\0").utf8)) != nil, "no \(name) in attention_mma.cu")
             }

@@ -563,6 +563,23 @@ __device__ __forceinline__ void store_context_pair(void *out, size_t row, int d,
     }
 }
 
+// The context rows of one m16 tile (rows `first` and first + 8 of the sequence, the thread's feature pairs 8j + 2t of
+// `o`), divided by their softmax sums `l` and stored as `store_context_pair` does; rows past S are not stored.
+template <int D>
+__device__ __forceinline__ void store_context_rows(void *out, const float (&o)[D / 8][4], const float (&l)[2], const Span &span, int S,
+                                                   int first, int H, int head, int t, float outQScale) {
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const float inverse = l[r] > 0 ? 1.f / l[r] : 0.f;
+        const int i = first + 8 * r;
+        if (i >= S) continue;
+        const size_t row = ((size_t)span.first + i) * H + head * D;
+#pragma unroll
+        for (int jd = 0; jd < D / 8; jd++)
+            store_context_pair(out, row, jd * 8 + 2 * t, o[jd][2 * r] * inverse, o[jd][2 * r + 1] * inverse, outQScale);
+    }
+}
+
 // The one-pass kernels' mask in log₂-score units as they add it (0 or −∞ per key up to Spad), from the padded batch's
 // mask or, for a packed one (`offsets`), all real tokens: like `offsets`, the mask is uploaded before the pass starts,
 // so it is read before the dependency wait and its load latency overlaps the QKV GEMM's tail.
@@ -699,16 +716,7 @@ __device__ __forceinline__ void attention_flash(const void *__restrict__ qkv, co
         }
     }
 
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        const float inverse = l[r] > 0 ? 1.f / l[r] : 0.f;
-        const int i = q0 + warp * ROWS + g + 8 * r;
-        if (i >= S) continue;
-        const size_t row = ((size_t)span.first + i) * H + head * D;
-#pragma unroll
-        for (int jd = 0; jd < D / 8; jd++)
-            store_context_pair(out, row, jd * 8 + 2 * t, o[jd][2 * r] * inverse, o[jd][2 * r + 1] * inverse, outQScale);
-    }
+    store_context_rows<D>(out, o, l, span, S, q0 + warp * ROWS + g, H, head, t, outQScale);
 }
 
 // The one-pass FP16 attention with 128 queries per block for big grids (batch 128): each warp owns two m16 tiles (32
@@ -1146,6 +1154,170 @@ __device__ __forceinline__ void attention_split_i8(const void *__restrict__ qkv,
     cluster_sync();  // no block leaves while another still reads its shared memory
 }
 
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+// The one-pass FP16 attention on Hopper's warpgroup MMA (`attention_flash_wgmma`, heads of 64, fp16 Q, K and V; opt-in
+// while it is measured: `OCTET_ATTENTION_WGMMA=1`). Why: at batch 128 the H200 runs at its power cap, so a pass's
+// time is its energy (docs/GPU.md, seventeenth session), and the mma.sync kernels above spend most of their
+// instructions feeding the tensor cores: per 64-key chunk each warp issues 64 mma.sync and 32 ldmatrix, where one
+// warpgroup here issues 8 wgmma that read K and V straight from shared memory (FlashAttention-3's forward, without its
+// producer warpgroup and its intra-warpgroup overlap so far). The arithmetic per row is `attention_flash`'s: scores in
+// log₂ units, the same online-softmax step, the same stores; only the products' summation order inside the tensor
+// cores may differ (fp32 sums either way). Tolerance: as `attention_flash` (p and V in fp16, sums in float32).
+//
+// Layout: one warpgroup (128 threads) per 64 queries of one head; warp w owns query rows 16w … 16w + 15, and a wgmma
+// m64n64 accumulator holds, per thread, exactly the s[8][4] / o[8][4] fragments of the mma.sync kernels (n8 block j:
+// row g keys or features 8j + 2t, + 1; row g + 8 the same), so their softmax code applies as it stands. Q and a
+// two-stage ring of K and V chunks (64 rows × 128 bytes each) are staged by cp.async in the 128-byte swizzle (16-byte
+// chunk c of row r at c ^ (r mod 8)), the layout wgmma's 128B-swizzled descriptors read:
+//   S = Q·Kᵀ: A = Q and B = K, both K-major (d contiguous), 4 steps of k16 advancing both descriptors by 32 bytes;
+//   O += P·V: A = P from registers (the score fragments as fp16 pairs: FlashAttention's layout identity, as in
+//   `pv_chunk_f16`), B = V as it is stored, [key][d] with d contiguous: MN-major for this product (N = d, K = key),
+//   read with the transpose bit; its 8-key groups of 128-byte rows are 1,024 bytes apart (the descriptor's stride
+//   byte offset, as for the K-major operands; its leading byte offset would step 64-feature blocks, and there is one),
+//   so each k16 step advances by 2,048 bytes.
+// cp.async writes through the generic proxy and wgmma reads through the async proxy, so each thread fences
+// (`fence.proxy.async`) after its copies land and before the barrier that publishes them.
+__device__ __forceinline__ void wgmma_fence_aw() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit_aw() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+__device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+// A 128B-swizzled shared-memory matrix descriptor (gemm_wgmma.cu's `descriptor`): start address / 16, leading byte
+// offset 1 (unused here), stride byte offset 1,024 / 16, swizzle mode 1 (128B) in bits 62–63.
+__device__ __forceinline__ unsigned long long swizzled_descriptor(unsigned address) {
+    return (unsigned long long)((1024 >> 4) | (1u << 30)) << 32 | (((address & 0x3FFFF) >> 4) | (1u << 16));
+}
+#define AW_D32 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}"
+#define AW_OUT(a)                                                                                                          \
+    "+f"(a[0]), "+f"(a[1]), "+f"(a[2]), "+f"(a[3]), "+f"(a[4]), "+f"(a[5]), "+f"(a[6]), "+f"(a[7]), "+f"(a[8]), "+f"(a[9]),   \
+        "+f"(a[10]), "+f"(a[11]), "+f"(a[12]), "+f"(a[13]), "+f"(a[14]), "+f"(a[15]), "+f"(a[16]), "+f"(a[17]), "+f"(a[18]),  \
+        "+f"(a[19]), "+f"(a[20]), "+f"(a[21]), "+f"(a[22]), "+f"(a[23]), "+f"(a[24]), "+f"(a[25]), "+f"(a[26]), "+f"(a[27]),  \
+        "+f"(a[28]), "+f"(a[29]), "+f"(a[30]), "+f"(a[31])
+// S (+)= Q·Kᵀ for one k16 step, both operands from shared memory (K-major, no transpose); `accumulate` 0 overwrites.
+__device__ __forceinline__ void wgmma_ss_f16(float (&d)[32], unsigned long long a, unsigned long long b, int accumulate) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\nwgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " AW_D32
+                 ", %32, %33, p, 1, 1, 0, 0;\n}\n" : AW_OUT(d) : "l"(a), "l"(b), "r"(accumulate));
+}
+// O += P·V for one k16 step: A from registers (four f16x2 per thread, mma.sync's m16k16 A layout per warp), B from
+// shared memory MN-major (transpose bit set).
+__device__ __forceinline__ void wgmma_rs_f16_tb(float (&d)[32], const unsigned (&a)[4], unsigned long long b) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\nwgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " AW_D32
+                 ", {%32,%33,%34,%35}, %36, p, 1, 1, 1;\n}\n" : AW_OUT(d) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
+}
+// Keeps the compiler from moving accumulator reads or writes across the asynchronous wgmma.
+__device__ __forceinline__ void fence_accumulators(float (&d)[32]) {
+#pragma unroll
+    for (int i = 0; i < 32; i++) asm volatile("" : "+f"(d[i])::"memory");
+}
+// 64 rows from r0 of one column block of fp16 QKV into a 64 × 128-byte tile in the 128-byte swizzle; rows past S read
+// as zeros (so masked keys' V rows are 0, never NaN times a zero probability). The caller commits and waits.
+__device__ __forceinline__ void stage_swizzled(unsigned char *dst, const f16 *__restrict__ qkv, size_t base, int r0, int col, int S, int ld) {
+#pragma unroll
+    for (int u = 0; u < 4; u++) {
+        const int e = threadIdx.x + u * 128, r = e / 8, c = e % 8, j = r0 + r;
+        copy16(dst + r * 128 + ((c ^ (r & 7)) * 16), qkv + base + (size_t)min(j, S - 1) * ld + col + c * 8, j < S);
+    }
+}
+
+__device__ __forceinline__ void attention_flash_wgmma(const void *__restrict__ qkvIn, const int *__restrict__ mask, const int *__restrict__ offsets,
+                                                      int Smax, int heads, float outQScale, void *__restrict__ out) {
+    constexpr int D = 64, TILE = 64, TILE_BYTES = TILE * 128;
+    extern __shared__ __align__(16) unsigned char raw[];
+    // Q, then K stages 0 and 1, then V stages 0 and 1, 1,024-byte aligned (the swizzle assumes it; the host adds 1 KB),
+    // then the mask.
+    unsigned char *Qs = raw + ((1024 - (smem_address(raw) & 1023)) & 1023);
+    unsigned char *Ks = Qs + TILE_BYTES, *Vs = Ks + 2 * TILE_BYTES;
+    float *maskAdd = reinterpret_cast<float *>(Vs + 2 * TILE_BYTES);
+    const f16 *qkv = static_cast<const f16 *>(qkvIn);
+    const int H = heads * D, ld = 3 * H;
+    const int b = blockIdx.z, head = blockIdx.y, q0 = blockIdx.x * TILE;
+    const Span span = sequence_span(offsets, Smax, b);
+    const int S = span.length;
+    if (q0 >= S) return;  // past a shorter packed sequence's end (the whole warpgroup leaves)
+    const int Spad = (S + KEY_CHUNK - 1) / KEY_CHUNK * KEY_CHUNK, chunks = Spad / KEY_CHUNK;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const size_t base = (size_t)span.first * ld + head * D;
+    stage_mask_f16(maskAdd, mask, offsets, span, Spad, 128);
+    wait_for_producers();
+    allow_dependents();
+
+    stage_swizzled(Qs, qkv, base, q0, 0, S, ld);
+    stage_swizzled(Ks, qkv, base, 0, H, S, ld);
+    stage_swizzled(Vs, qkv, base, 0, 2 * H, S, ld);
+    copy_commit();
+    const float scoreScale = 1.4426950408889634f * rsqrtf((float)D);
+    const unsigned long long qDesc = swizzled_descriptor(smem_address(Qs));
+    float o[D / 8][4] = {}, rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
+    float oacc[32] = {};
+    for (int c = 0; c < chunks; c++) {
+        const int st = c & 1;
+        copy_wait<0>();
+        fence_proxy_async();  // this thread's copies of chunk c (and Q) are visible to wgmma
+        __syncthreads();      // everyone's are, and everyone is done with chunk c − 1, whose stage the prefetch reuses
+        if (c + 1 < chunks) {
+            stage_swizzled(Ks + (st ^ 1) * TILE_BYTES, qkv, base, (c + 1) * KEY_CHUNK, H, S, ld);
+            stage_swizzled(Vs + (st ^ 1) * TILE_BYTES, qkv, base, (c + 1) * KEY_CHUNK, 2 * H, S, ld);
+            copy_commit();
+        }
+        const unsigned long long kDesc = swizzled_descriptor(smem_address(Ks + st * TILE_BYTES));
+        const unsigned long long vDesc = swizzled_descriptor(smem_address(Vs + st * TILE_BYTES));
+
+        float sacc[32];
+        fence_accumulators(sacc);
+        wgmma_fence_aw();
+#pragma unroll
+        for (int kk = 0; kk < D / 16; kk++) wgmma_ss_f16(sacc, qDesc + 2 * kk, kDesc + 2 * kk, kk > 0);  // +32 bytes
+        wgmma_commit_aw();
+        wgmma_wait_all();
+        fence_accumulators(sacc);
+
+        float s[8][4];
+        const float *chunkMask = maskAdd + c * KEY_CHUNK;
+#pragma unroll
+        for (int jb = 0; jb < 8; jb++) {
+            const float m0 = chunkMask[jb * 8 + 2 * t], m1 = chunkMask[jb * 8 + 2 * t + 1];
+            s[jb][0] = sacc[4 * jb] * scoreScale + m0;
+            s[jb][1] = sacc[4 * jb + 1] * scoreScale + m1;
+            s[jb][2] = sacc[4 * jb + 2] * scoreScale + m0;
+            s[jb][3] = sacc[4 * jb + 3] * scoreScale + m1;
+        }
+        // The softmax step rescales the output sums, which live in the P·V accumulator: move them through `o`.
+#pragma unroll
+        for (int jd = 0; jd < D / 8; jd++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) o[jd][e] = oacc[4 * jd + e];
+        online_softmax_step<D>(s, rowMax, rowSum, o);
+#pragma unroll
+        for (int jd = 0; jd < D / 8; jd++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) oacc[4 * jd + e] = o[jd][e];
+
+        // P's A fragments, all four k16 groups before the fence (wgmma reads registers written before its fence).
+        unsigned a[4][4];
+#pragma unroll
+        for (int group = 0; group < 4; group++) {  // keys 16·group … + 15: score blocks 2·group and 2·group + 1
+            const int b0 = 2 * group;
+            a[group][0] = float2_to_f16x2(s[b0][0], s[b0][1]);
+            a[group][1] = float2_to_f16x2(s[b0][2], s[b0][3]);
+            a[group][2] = float2_to_f16x2(s[b0 + 1][0], s[b0 + 1][1]);
+            a[group][3] = float2_to_f16x2(s[b0 + 1][2], s[b0 + 1][3]);
+        }
+        fence_accumulators(oacc);
+        wgmma_fence_aw();
+#pragma unroll
+        for (int group = 0; group < 4; group++) wgmma_rs_f16_tb(oacc, a[group], vDesc + group * (2048 >> 4));
+        wgmma_commit_aw();
+        wgmma_wait_all();
+        fence_accumulators(oacc);
+    }
+    const float l[2] = {quad_sum(rowSum[0]), quad_sum(rowSum[1])};
+#pragma unroll
+    for (int jd = 0; jd < D / 8; jd++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) o[jd][e] = oacc[4 * jd + e];
+    store_context_rows<D>(out, o, l, span, S, q0 + warp * ROWS + g, H, head, t, outQScale);
+}
+#endif
+
 }  // namespace
 
 // attention_mma_d<D>_<qk>_<pv>_<in>: qk and pv are i8 or f16; in is the input kind (f16in, f32in, i8in).
@@ -1223,3 +1395,12 @@ ATTENTION_SPLIT(64, 7, attention_mma_d64_i8_i8_split7_i8in)
 ATTENTION_SPLIT(64, 8, attention_mma_d64_i8_i8_split8_i8in)
 ATTENTION_RING(64, true, attention_mma_d64_i8_i8_resident_i8in)
 ATTENTION_MMA(64, true, true, 2, attention_mma_d64_i8_i8_staged_i8in)
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+// attention_mma_d64_f16_f16_wgmma_f16in: the one-pass FP16 attention on wgmma (Hopper's sm_90a only; 64 queries per
+// block of 128 threads, dynamic shared memory 5 × 8 KB + 1 KB of alignment + the mask).
+extern "C" __global__ void __launch_bounds__(128)
+    attention_mma_d64_f16_f16_wgmma_f16in(const void *qkv, const int *mask, const int *offsets, int S, int heads, float, float, float, int,
+                                          float, float outQScale, void *out) {
+    attention_flash_wgmma(qkv, mask, offsets, S, heads, outQScale, out);
+}
+#endif

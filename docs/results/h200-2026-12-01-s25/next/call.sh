@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # For session 26: where batch 128's energy goes, and what the tensor cores' precisions cost per operation at the cap.
 # Carry .device/octet.xz and .device/cache.tar.xz (the binary of HEAD and its NVRTC cache). No model needed.
-#   bash docs/results/h200-2026-12-01-s25/next/call.sh $OUT [energy|library]
+#   bash docs/results/h200-2026-12-01-s25/next/call.sh $OUT [energy|library|wgmma]
 # energy (about 5 minutes): BERT-large INT8 (attention FP16, fp16 stream) and FP16 at s128 b128, 5 s per configuration
 #   after tuning, `octet bench`'s J/run (NVML's energy counter) for the whole pass, for the pass with each kind of
 #   kernel left out (OCTET_SKIP: energy by difference), and for the pass with everything but one kind left out (its
@@ -10,11 +10,29 @@
 #   zeros, which draw less power than real data: read the differences as approximate.
 # library (about 2 minutes): scripts/gpu_energy_bench.py, cuBLAS(Lt)'s FP16, INT8 and FP8 GEMMs at BERT-large's
 #   batch-128 shapes held at the cap: picojoules per operation, which bounds what INT8 can gain over FP16 there.
+# wgmma (about 7 minutes): the first GPU run of the wgmma attention (attention_mma_d64_f16_f16_wgmma_f16in, built in
+#   session 25 without a GPU): the self-test without the model, whose "wgmma attention" checks force it on random
+#   BERTs (1×512 with 18 sequences of 1 to 256 tokens, packed and padded, FP16 and INT8 with the attention in float;
+#   1×1024), then OCTET_ATTENTION_WGMMA=1 against the default, BERT-large and BERT-base, INT8 (attention FP16, fp16
+#   stream) and FP16, batch 1 and 128, s128 and s384, two rounds alternated, with the clock and J/run columns.
 set -uo pipefail
 bash scripts/device_unpack.sh > /dev/null
 export OCTET_CACHE=$PWD/.device/cache
 out=$(mktemp -d); dest=$1 kind=${2:-energy}
 trap 'tar czf "$dest/$kind.tgz" -C "$out" .' EXIT
+if [ "$kind" = wgmma ]; then
+  timeout 240 /tmp/octet selftest --device cuda --model /nonexistent --json "$out/selftest.json" > "$out/selftest.txt" 2>&1
+  echo "selftest exit $?: $(grep -c " pass " "$out/selftest.txt") passed"; grep -v " pass " "$out/selftest.txt" | head -8
+  grep "wgmma attention" "$out/selftest.txt" | cut -c1-120
+  for r in 1 2; do for m in bert-large bert-base; do for p in int8 fp16; do for w in 0 1; do
+    F=(--precision $p); [ $p = int8 ] && F+=(--float '*.attention.qk' --float '*.attention.pv' --half-precision-stream)
+    f="$out/$m-$p-wgmma$w-r$r"
+    OCTET_ATTENTION_WGMMA=$w timeout 60 /tmp/octet bench $m --device cuda "${F[@]}" --batch 1,128 --seq 128,384 --warmup 5 \
+      --iterations 20 --min-seconds 0.3 --json "$f.json" > "$f.txt" 2>&1
+    echo "$m $p wgmma=$w r$r: $(grep -E "^\|  +(1|128) \|" "$f.txt" | cut -d'|' -f2,3,13,19 | tr -s ' ' | tr '\n' ' ')"
+  done; done; done; done
+  exit 0
+fi
 if [ "$kind" = library ]; then
   PYTHONUNBUFFERED=1 timeout 200 python3 scripts/gpu_energy_bench.py --seconds 3 --json "$out/library.json" 2>&1 | tee "$out/library.txt"
   exit 0
