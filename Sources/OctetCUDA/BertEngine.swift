@@ -1040,15 +1040,19 @@ struct AttentionChoice {
          split: Bool = AttentionChoice.splitInt8, keyGroups: Int? = AttentionChoice.keyGroups, wide: Bool = AttentionChoice.wideQueries,
          wgmma: Bool = false) {
         let padded = (s + 63) / 64 * 64, kRow = d * (qk8 ? 1 : 2) + 16, vRow = padded * (pv8 ? 1 : 2) + 16
-        if wgmma && !forced && !qk8 && !pv8 && inKind == 0 && d == 64 {
-            // The one-pass fp16 kernel on wgmma (Hopper): Q and a ring of two K and two V chunks of 64 rows × 128 bytes
-            // in the 128-byte swizzle, 1 KB to align them to 1,024 bytes, then the mask.
-            kernel = "attention_mma_d64_f16_f16_wgmma_f16in"
-            sharedBytes = 5 * 64 * 128 + 1024 + padded * 4
-            return
-        }
+
         let blocks = padded / 64 * heads * b
         let groups = min(keyGroups ?? 3, padded / 64)
+        if wgmma && !forced && !qk8 && !pv8 && inKind == 0 && d == 64 {
+            // The one-pass fp16 kernel on wgmma (Hopper), with key groups on small grids as the mma.sync kernel has them:
+            // Q and each group's ring of two K and two V chunks of 64 rows × 128 bytes in the 128-byte swizzle, 1 KB to
+            // align them to 1,024 bytes, then the mask.
+            let g = blocks < multiprocessors && groups > 1 ? groups : 1
+            threads = 128 * g
+            kernel = g > 1 ? "attention_mma_d64_f16_f16_wgmma_groups\(g)_f16in" : "attention_mma_d64_f16_f16_wgmma_f16in"
+            sharedBytes = (1 + 4 * g) * 64 * 128 + 1024 + padded * 4
+            return
+        }
         if !forced && !qk8 && !pv8 && inKind == 0 && blocks < multiprocessors && groups > 1 {
             // The one-pass fp16 kernel with key groups: the queries, each group's ring of two K and two V chunks, the mask.
             threads = 128 * groups

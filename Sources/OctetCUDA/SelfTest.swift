@@ -170,6 +170,15 @@ public struct CUDASelfTest {
             recipe.floatGroups = Set(QuantizationGroup.matching("*.add", layers: config.layerCount) + ["layer.0.output", "layer.1.attention.pv"])
             let attention16 = Self.attentionInFloat(layers: config.layerCount)
             results.append(try model(weights, precision: .int8, scales: attention16, name: name + " attention in float", batch: batch))
+            // The wgmma attention (Hopper; opt-in in the engine) with heads of 64 on a small grid (36 blocks), so with
+            // its key groups (three chunks of 64 keys: groups of 3), packed and padded.
+            if device.supportsWgmma && config.hiddenSize / config.headCount == 64 {
+                for packing in [true, false] {
+                    results.append(try model(weights, precision: .int8, scales: attention16, name: name + " wgmma attention in float", batch: batch,
+                                             packing: packing, wgmmaAttention: true))
+                }
+                results.append(try model(weights, precision: .fp16, scales: nil, name: name + " wgmma attention", batch: batch, wgmmaAttention: true))
+            }
             // The residual stream in fp16 (the recipe's `halfPrecisionStream`): recipe-like (float adds) and all INT8
             // (the adds' Q/DQ read the fp16 values), against the Q/DQ export with its Cast pairs. Stored as fp16 here
             // (the engine picks the storage per shape otherwise; the reference model's recipe below runs its choice).

@@ -580,6 +580,54 @@ __device__ __forceinline__ void store_context_rows(void *out, const float (&o)[D
     }
 }
 
+// The key groups' merge (G > 1), FlashAttention's split-KV (flash-decoding) step: groups 1 … G − 1 park their running
+// max m, sum l and output sums o in `parked` (free shared memory: rows of D + 8 floats, so a half-warp's float2 stores
+// hit 32 distinct banks), and group 0 folds each in: m = max(m, m_k), both sides rescaled by exp(old m − m), in group
+// order. Returns false for groups 1 … G − 1 (done) and true for group 0, whose o, rowMax and l then hold the merge.
+// Both one-pass kernels with key groups share it (the mma.sync one and the wgmma one).
+template <int D, int G>
+__device__ __forceinline__ bool merge_key_groups(float *parked, int group, int warp, int g, int t, float (&o)[D / 8][4], float (&rowMax)[2],
+                                                 float (&l)[2]) {
+    constexpr int OROW = D + 8, TILE = WARPS * ROWS;
+    const int part = TILE * (OROW + 2);  // one group's floats: o rows, then m, then l
+    __syncthreads();  // every group is done with the rings
+    if (group > 0) {
+        float *po = parked + (group - 1) * part, *pm = po + TILE * OROW, *pl = pm + TILE;
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            const int row = warp * ROWS + g + 8 * r;
+#pragma unroll
+            for (int jd = 0; jd < D / 8; jd++)
+                *reinterpret_cast<float2 *>(po + row * OROW + jd * 8 + 2 * t) = make_float2(o[jd][2 * r], o[jd][2 * r + 1]);
+            if (t == 0) {
+                pm[row] = rowMax[r];
+                pl[row] = l[r];
+            }
+        }
+    }
+    __syncthreads();
+    if (group > 0) return false;
+#pragma unroll
+    for (int k = 0; k < G - 1; k++) {
+        const float *po = parked + k * part, *pm = po + TILE * OROW, *pl = pm + TILE;
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            const int row = warp * ROWS + g + 8 * r;
+            const float mk = pm[row], m = fmaxf(rowMax[r], mk), shift = m == -INFINITY ? 0.f : m;
+            const float c0 = exp2_ftz(rowMax[r] - shift), ck = exp2_ftz(mk - shift);
+            rowMax[r] = m;
+            l[r] = l[r] * c0 + pl[row] * ck;
+#pragma unroll
+            for (int jd = 0; jd < D / 8; jd++) {
+                const float2 ok = *reinterpret_cast<const float2 *>(po + row * OROW + jd * 8 + 2 * t);
+                o[jd][2 * r] = o[jd][2 * r] * c0 + ok.x * ck;
+                o[jd][2 * r + 1] = o[jd][2 * r + 1] * c0 + ok.y * ck;
+            }
+        }
+    }
+    return true;
+}
+
 // The one-pass kernels' mask in log₂-score units as they add it (0 or −∞ per key up to Spad), from the padded batch's
 // mask or, for a packed one (`offsets`), all real tokens: like `offsets`, the mask is uploaded before the pass starts,
 // so it is read before the dependency wait and its load latency overlaps the QKV GEMM's tail.
@@ -673,48 +721,8 @@ __device__ __forceinline__ void attention_flash(const void *__restrict__ qkv, co
     }
     float l[2] = {quad_sum(rowSum[0]), quad_sum(rowSum[1])};
 
-    if (G > 1) {
-        // Groups 1 … G − 1 park m, l and o (rows of D + 8 floats: a half-warp's float2 stores hit 32 distinct banks)
-        // where the rings were; group 0 folds each in: m = max(m, m_k), both sides rescaled by exp(old m − m).
-        constexpr int OROW = D + 8;
-        float *parked = reinterpret_cast<float *>(Qs + TILE * ROW);
-        const int part = TILE * (OROW + 2);  // one group's floats: o rows, then m, then l
-        __syncthreads();  // every group is done with the rings
-        if (group > 0) {
-            float *po = parked + (group - 1) * part, *pm = po + TILE * OROW, *pl = pm + TILE;
-#pragma unroll
-            for (int r = 0; r < 2; r++) {
-                const int row = warp * ROWS + g + 8 * r;
-#pragma unroll
-                for (int jd = 0; jd < D / 8; jd++)
-                    *reinterpret_cast<float2 *>(po + row * OROW + jd * 8 + 2 * t) = make_float2(o[jd][2 * r], o[jd][2 * r + 1]);
-                if (t == 0) {
-                    pm[row] = rowMax[r];
-                    pl[row] = l[r];
-                }
-            }
-        }
-        __syncthreads();
-        if (group > 0) return;
-#pragma unroll
-        for (int k = 0; k < G - 1; k++) {
-            const float *po = parked + k * part, *pm = po + TILE * OROW, *pl = pm + TILE;
-#pragma unroll
-            for (int r = 0; r < 2; r++) {
-                const int row = warp * ROWS + g + 8 * r;
-                const float mk = pm[row], m = fmaxf(rowMax[r], mk), shift = m == -INFINITY ? 0.f : m;
-                const float c0 = exp2_ftz(rowMax[r] - shift), ck = exp2_ftz(mk - shift);
-                rowMax[r] = m;
-                l[r] = l[r] * c0 + pl[row] * ck;
-#pragma unroll
-                for (int jd = 0; jd < D / 8; jd++) {
-                    const float2 ok = *reinterpret_cast<const float2 *>(po + row * OROW + jd * 8 + 2 * t);
-                    o[jd][2 * r] = o[jd][2 * r] * c0 + ok.x * ck;
-                    o[jd][2 * r + 1] = o[jd][2 * r + 1] * c0 + ok.y * ck;
-                }
-            }
-        }
-    }
+    // Key groups 1 … G − 1 hand their sums to group 0, in the rings' shared memory (every group is done with them).
+    if (G > 1 && !merge_key_groups<D, G>(reinterpret_cast<float *>(Qs + TILE * ROW), group, warp, g, t, o, rowMax, l)) return;
 
     store_context_rows<D>(out, o, l, span, S, q0 + warp * ROWS + g, H, head, t, outQScale);
 }
@@ -1164,6 +1172,9 @@ __device__ __forceinline__ void attention_split_i8(const void *__restrict__ qkv,
 // log₂ units, the same online-softmax step, the same stores; only the products' summation order inside the tensor
 // cores may differ (fp32 sums either way). Tolerance: as `attention_flash` (p and V in fp16, sums in float32).
 //
+// Key groups (G > 1, for grids with fewer blocks than multiprocessors: batch 1) as in `attention_flash`: G warpgroups,
+// group k taking chunks k, k + G, … through its own ring, merged by `merge_key_groups`.
+//
 // Layout: one warpgroup (128 threads) per 64 queries of one head; warp w owns query rows 16w … 16w + 15, and a wgmma
 // m64n64 accumulator holds, per thread, exactly the s[8][4] / o[8][4] fragments of the mma.sync kernels (n8 block j:
 // row g keys or features 8j + 2t, + 1; row g + 8 the same), so their softmax code applies as it stands. Q and a
@@ -1218,44 +1229,57 @@ __device__ __forceinline__ void stage_swizzled(unsigned char *dst, const f16 *__
     }
 }
 
+template <int G>
 __device__ __forceinline__ void attention_flash_wgmma(const void *__restrict__ qkvIn, const int *__restrict__ mask, const int *__restrict__ offsets,
                                                       int Smax, int heads, float outQScale, void *__restrict__ out) {
     constexpr int D = 64, TILE = 64, TILE_BYTES = TILE * 128;
     extern __shared__ __align__(16) unsigned char raw[];
-    // Q, then K stages 0 and 1, then V stages 0 and 1, 1,024-byte aligned (the swizzle assumes it; the host adds 1 KB),
-    // then the mask.
+    // Q, then each key group's ring (K stages 0 and 1, V stages 0 and 1), 1,024-byte aligned (the swizzle assumes it;
+    // the host adds 1 KB), then the mask.
     unsigned char *Qs = raw + ((1024 - (smem_address(raw) & 1023)) & 1023);
-    unsigned char *Ks = Qs + TILE_BYTES, *Vs = Ks + 2 * TILE_BYTES;
-    float *maskAdd = reinterpret_cast<float *>(Vs + 2 * TILE_BYTES);
+    const int group = threadIdx.x / 128;
+    unsigned char *Ks = Qs + TILE_BYTES + group * 4 * TILE_BYTES, *Vs = Ks + 2 * TILE_BYTES;
+    float *maskAdd = reinterpret_cast<float *>(Qs + TILE_BYTES + G * 4 * TILE_BYTES);
     const f16 *qkv = static_cast<const f16 *>(qkvIn);
     const int H = heads * D, ld = 3 * H;
     const int b = blockIdx.z, head = blockIdx.y, q0 = blockIdx.x * TILE;
     const Span span = sequence_span(offsets, Smax, b);
     const int S = span.length;
-    if (q0 >= S) return;  // past a shorter packed sequence's end (the whole warpgroup leaves)
+    if (q0 >= S) return;  // past a shorter packed sequence's end (the whole block leaves)
     const int Spad = (S + KEY_CHUNK - 1) / KEY_CHUNK * KEY_CHUNK, chunks = Spad / KEY_CHUNK;
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
     const size_t base = (size_t)span.first * ld + head * D;
-    stage_mask_f16(maskAdd, mask, offsets, span, Spad, 128);
+    stage_mask_f16(maskAdd, mask, offsets, span, Spad, G * 128);
     wait_for_producers();
     allow_dependents();
 
-    stage_swizzled(Qs, qkv, base, q0, 0, S, ld);
-    stage_swizzled(Ks, qkv, base, 0, H, S, ld);
-    stage_swizzled(Vs, qkv, base, 0, 2 * H, S, ld);
+    // Group k takes chunks k, k + G, …, each through its own ring (key groups: see `attention_flash`).
+    if (group == 0) stage_swizzled(Qs, qkv, base, q0, 0, S, ld);
+    if (group < chunks) {
+        stage_swizzled(Ks, qkv, base, group * KEY_CHUNK, H, S, ld);
+        stage_swizzled(Vs, qkv, base, group * KEY_CHUNK, 2 * H, S, ld);
+    }
     copy_commit();
+    copy_wait<0>();
+    fence_proxy_async();  // this thread's copies are visible to wgmma
+    __syncthreads();      // everyone's: Q, every group's first chunk and the mask
     const float scoreScale = 1.4426950408889634f * rsqrtf((float)D);
     const unsigned long long qDesc = swizzled_descriptor(smem_address(Qs));
     float o[D / 8][4] = {}, rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
     float oacc[32] = {};
-    for (int c = 0; c < chunks; c++) {
-        const int st = c & 1;
-        copy_wait<0>();
-        fence_proxy_async();  // this thread's copies of chunk c (and Q) are visible to wgmma
-        __syncthreads();      // everyone's are, and everyone is done with chunk c − 1, whose stage the prefetch reuses
-        if (c + 1 < chunks) {
-            stage_swizzled(Ks + (st ^ 1) * TILE_BYTES, qkv, base, (c + 1) * KEY_CHUNK, H, S, ld);
-            stage_swizzled(Vs + (st ^ 1) * TILE_BYTES, qkv, base, (c + 1) * KEY_CHUNK, 2 * H, S, ld);
+    for (int c = group, i = 0; c < chunks; c += G, i++) {
+        const int st = i & 1;
+        if (i > 0) {
+            copy_wait<0>();
+            fence_proxy_async();
+            // Chunk c is in stage st for every thread of the group, and the group's wgmmas on its previous chunk, whose
+            // stage the prefetch below overwrites, are complete (each chunk ends with a wait).
+            if (G == 1) __syncthreads();
+            else asm volatile("bar.sync %0, 128;\n" ::"r"(1 + group) : "memory");
+        }
+        if (c + G < chunks) {
+            stage_swizzled(Ks + (st ^ 1) * TILE_BYTES, qkv, base, (c + G) * KEY_CHUNK, H, S, ld);
+            stage_swizzled(Vs + (st ^ 1) * TILE_BYTES, qkv, base, (c + G) * KEY_CHUNK, 2 * H, S, ld);
             copy_commit();
         }
         const unsigned long long kDesc = swizzled_descriptor(smem_address(Ks + st * TILE_BYTES));
@@ -1294,26 +1318,28 @@ __device__ __forceinline__ void attention_flash_wgmma(const void *__restrict__ q
         // P's A fragments, all four k16 groups before the fence (wgmma reads registers written before its fence).
         unsigned a[4][4];
 #pragma unroll
-        for (int group = 0; group < 4; group++) {  // keys 16·group … + 15: score blocks 2·group and 2·group + 1
-            const int b0 = 2 * group;
-            a[group][0] = float2_to_f16x2(s[b0][0], s[b0][1]);
-            a[group][1] = float2_to_f16x2(s[b0][2], s[b0][3]);
-            a[group][2] = float2_to_f16x2(s[b0 + 1][0], s[b0 + 1][1]);
-            a[group][3] = float2_to_f16x2(s[b0 + 1][2], s[b0 + 1][3]);
+        for (int kg = 0; kg < 4; kg++) {  // keys 16·kg … + 15: score blocks 2·kg and 2·kg + 1
+            const int b0 = 2 * kg;
+            a[kg][0] = float2_to_f16x2(s[b0][0], s[b0][1]);
+            a[kg][1] = float2_to_f16x2(s[b0][2], s[b0][3]);
+            a[kg][2] = float2_to_f16x2(s[b0 + 1][0], s[b0 + 1][1]);
+            a[kg][3] = float2_to_f16x2(s[b0 + 1][2], s[b0 + 1][3]);
         }
         fence_accumulators(oacc);
         wgmma_fence_aw();
 #pragma unroll
-        for (int group = 0; group < 4; group++) wgmma_rs_f16_tb(oacc, a[group], vDesc + group * (2048 >> 4));
+        for (int kg = 0; kg < 4; kg++) wgmma_rs_f16_tb(oacc, a[kg], vDesc + kg * (2048 >> 4));  // 16 keys: 2,048 bytes
         wgmma_commit_aw();
         wgmma_wait_all();
         fence_accumulators(oacc);
     }
-    const float l[2] = {quad_sum(rowSum[0]), quad_sum(rowSum[1])};
+    float l[2] = {quad_sum(rowSum[0]), quad_sum(rowSum[1])};
 #pragma unroll
     for (int jd = 0; jd < D / 8; jd++)
 #pragma unroll
         for (int e = 0; e < 4; e++) o[jd][e] = oacc[4 * jd + e];
+    // Key groups 1 … G − 1 hand their sums to group 0, in the rings' shared memory (every group is done with them).
+    if (G > 1 && !merge_key_groups<D, G>(reinterpret_cast<float *>(Qs + TILE_BYTES), group, warp, g, t, o, rowMax, l)) return;
     store_context_rows<D>(out, o, l, span, S, q0 + warp * ROWS + g, H, head, t, outQScale);
 }
 #endif
@@ -1398,9 +1424,15 @@ ATTENTION_MMA(64, true, true, 2, attention_mma_d64_i8_i8_staged_i8in)
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 // attention_mma_d64_f16_f16_wgmma_f16in: the one-pass FP16 attention on wgmma (Hopper's sm_90a only; 64 queries per
 // block of 128 threads, dynamic shared memory 5 × 8 KB + 1 KB of alignment + the mask).
-extern "C" __global__ void __launch_bounds__(128)
-    attention_mma_d64_f16_f16_wgmma_f16in(const void *qkv, const int *mask, const int *offsets, int S, int heads, float, float, float, int,
-                                          float, float outQScale, void *out) {
-    attention_flash_wgmma(qkv, mask, offsets, S, heads, outQScale, out);
-}
+// attention_mma_d64_f16_f16_wgmma_groups<G>_f16in: the same with G key groups of one warpgroup each (128·G threads;
+// Q, G rings of 32 KB, 1 KB of alignment, the mask), for grids with fewer blocks than multiprocessors (batch 1).
+#define ATTENTION_WGMMA(G, NAME)                                                                                           \
+    extern "C" __global__ void __launch_bounds__(G * 128)                                                                  \
+        NAME(const void *qkv, const int *mask, const int *offsets, int S, int heads, float, float, float, int, float, float outQScale,         \
+             void *out) {                                                                                                  \
+        attention_flash_wgmma<G>(qkv, mask, offsets, S, heads, outQScale, out);                                                     \
+    }
+ATTENTION_WGMMA(1, attention_mma_d64_f16_f16_wgmma_f16in)
+ATTENTION_WGMMA(2, attention_mma_d64_f16_f16_wgmma_groups2_f16in)
+ATTENTION_WGMMA(3, attention_mma_d64_f16_f16_wgmma_groups3_f16in)
 #endif
