@@ -8,7 +8,9 @@ shapes (M = 16,384: QKV, FFN in, FFN out) in FP16 (`torch.mm`), INT8 (`torch._in
 (`torch._scaled_mm`, fp16 out) for a few seconds each after a heater has brought the board to its cap, over enough
 weight sets to leave L2 (as a pass streams every layer's weights), on random data of realistic spread (power depends on
 the bits multiplied: zeros draw far less). NVML gives each run's energy (scripts/nvml_power.py): picojoules per
-operation (multiply and add counted as two), TOPS, mean power and SM clock.
+operation (multiply and add counted as two), TOPS, mean power and SM clock. `torch._int_mm` writes int32, twice the
+bytes of FP16's output, so read INT8's energy per operation at FFN out (K = 4,096: a quarter of the output bytes per
+operation of the K = 1,024 shapes) as the closest to the tensor cores' own.
 
     python3 scripts/gpu_energy_bench.py [--seconds 3] [--json OUT.json]
 """
