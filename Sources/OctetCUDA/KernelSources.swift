@@ -1401,22 +1401,51 @@ enum KernelSources {
             asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\nwgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " AW_D32
                          ", {%32,%33,%34,%35}, %36, p, 1, 1, 1;\n}\n" : AW_OUT(d) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
         }
+        // O += P·V for one k16 step with B = Vᵀ staged K-major (no transpose bit): the `VT` kernels' form.
+        __device__ __forceinline__ void wgmma_rs_f16(float (&d)[32], const unsigned (&a)[4], unsigned long long b) {
+            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\nwgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " AW_D32
+                         ", {%32,%33,%34,%35}, %36, p, 1, 1, 0;\n}\n" : AW_OUT(d) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
+        }
         // Keeps the compiler from moving accumulator reads or writes across the asynchronous wgmma.
         __device__ __forceinline__ void fence_accumulators(float (&d)[32]) {
         #pragma unroll
             for (int i = 0; i < 32; i++) asm volatile("" : "+f"(d[i])::"memory");
         }
-        // 64 rows from r0 of one column block of fp16 QKV into a 64 × 128-byte tile in the 128-byte swizzle; rows past S read
-        // as zeros (so masked keys' V rows are 0, never NaN times a zero probability). The caller commits and waits.
+        // 64 rows from r0 of one column block of fp16 QKV into a 64 × 128-byte tile in the 128-byte swizzle, by the 128
+        // threads of one warpgroup (key group); rows past S read as zeros (so masked keys' V rows are 0, never NaN times a zero
+        // probability). The caller commits and waits.
         __device__ __forceinline__ void stage_swizzled(unsigned char *dst, const f16 *__restrict__ qkv, size_t base, int r0, int col, int S, int ld) {
         #pragma unroll
             for (int u = 0; u < 4; u++) {
-                const int e = threadIdx.x + u * 128, r = e / 8, c = e % 8, j = r0 + r;
+                const int e = threadIdx.x % 128 + u * 128, r = e / 8, c = e % 8, j = r0 + r;  // the warpgroup's thread, 4 copies each
                 copy16(dst + r * 128 + ((c ^ (r & 7)) * 16), qkv + base + (size_t)min(j, S - 1) * ld + col + c * 8, j < S);
             }
         }
 
-        template <int G>
+        // A 64-key chunk of V transposed into Vᵀ [d][key] in the 128-byte swizzle (row d: the chunk's 64 keys, 16-byte unit
+        // key / 8 at (key / 8) ^ (d mod 8)): the `VT` kernels' B operand for P·V, K-major like K's, read without the transpose
+        // bit. Each thread loads 16 bytes (8 features of one key; zeros past S) and stores them as 8 two-byte elements, in
+        // place of cp.async: the fallback form, should the MN-major read of V as stored be wrong on the GPU.
+        __device__ __forceinline__ void stage_transposed(unsigned char *dst, const f16 *__restrict__ qkv, size_t base, int r0, int col, int S, int ld) {
+            uint4 v[4];
+        #pragma unroll
+            for (int u = 0; u < 4; u++) {
+                const int e = threadIdx.x % 128 + u * 128, r = e / 8, c = e % 8, j = r0 + r;
+                v[u] = j < S ? *reinterpret_cast<const uint4 *>(qkv + base + (size_t)j * ld + col + c * 8) : make_uint4(0, 0, 0, 0);
+            }
+        #pragma unroll
+            for (int u = 0; u < 4; u++) {
+                const int e = threadIdx.x % 128 + u * 128, r = e / 8, c = e % 8;
+                const unsigned w[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
+        #pragma unroll
+                for (int k = 0; k < 8; k++) {
+                    const int d = c * 8 + k;
+                    *reinterpret_cast<f16 *>(dst + d * 128 + (((r >> 3) ^ (d & 7)) * 16) + (r & 7) * 2) = (f16)(w[k / 2] >> (16 * (k % 2)));
+                }
+            }
+        }
+
+        template <int G, bool VT>
         __device__ __forceinline__ void attention_flash_wgmma(const void *__restrict__ qkvIn, const int *__restrict__ mask, const int *__restrict__ offsets,
                                                               int Smax, int heads, float outQScale, void *__restrict__ out) {
             constexpr int D = 64, TILE = 64, TILE_BYTES = TILE * 128;
@@ -1444,7 +1473,8 @@ enum KernelSources {
             if (group == 0) stage_swizzled(Qs, qkv, base, q0, 0, S, ld);
             if (group < chunks) {
                 stage_swizzled(Ks, qkv, base, group * KEY_CHUNK, H, S, ld);
-                stage_swizzled(Vs, qkv, base, group * KEY_CHUNK, 2 * H, S, ld);
+                if (VT) stage_transposed(Vs, qkv, base, group * KEY_CHUNK, 2 * H, S, ld);
+                else stage_swizzled(Vs, qkv, base, group * KEY_CHUNK, 2 * H, S, ld);
             }
             copy_commit();
             copy_wait<0>();
@@ -1466,7 +1496,8 @@ enum KernelSources {
                 }
                 if (c + G < chunks) {
                     stage_swizzled(Ks + (st ^ 1) * TILE_BYTES, qkv, base, (c + G) * KEY_CHUNK, H, S, ld);
-                    stage_swizzled(Vs + (st ^ 1) * TILE_BYTES, qkv, base, (c + G) * KEY_CHUNK, 2 * H, S, ld);
+                    if (VT) stage_transposed(Vs + (st ^ 1) * TILE_BYTES, qkv, base, (c + G) * KEY_CHUNK, 2 * H, S, ld);
+                    else stage_swizzled(Vs + (st ^ 1) * TILE_BYTES, qkv, base, (c + G) * KEY_CHUNK, 2 * H, S, ld);
                     copy_commit();
                 }
                 const unsigned long long kDesc = swizzled_descriptor(smem_address(Ks + st * TILE_BYTES));
@@ -1515,7 +1546,10 @@ enum KernelSources {
                 fence_accumulators(oacc);
                 wgmma_fence_aw();
         #pragma unroll
-                for (int kg = 0; kg < 4; kg++) wgmma_rs_f16_tb(oacc, a[kg], vDesc + kg * (2048 >> 4));  // 16 keys: 2,048 bytes
+                for (int kg = 0; kg < 4; kg++) {  // 16 keys: 2,048 bytes of V as stored, 32 bytes of Vᵀ
+                    if (VT) wgmma_rs_f16(oacc, a[kg], vDesc + 2 * kg);
+                    else wgmma_rs_f16_tb(oacc, a[kg], vDesc + kg * (2048 >> 4));
+                }
                 wgmma_commit_aw();
                 wgmma_wait_all();
                 fence_accumulators(oacc);
@@ -1613,15 +1647,19 @@ enum KernelSources {
         // block of 128 threads, dynamic shared memory 5 × 8 KB + 1 KB of alignment + the mask).
         // attention_mma_d64_f16_f16_wgmma_groups<G>_f16in: the same with G key groups of one warpgroup each (128·G threads;
         // Q, G rings of 32 KB, 1 KB of alignment, the mask), for grids with fewer blocks than multiprocessors (batch 1).
-        #define ATTENTION_WGMMA(G, NAME)                                                                                           \
+        #define ATTENTION_WGMMA(G, VT, NAME)                                                                                       \
             extern "C" __global__ void __launch_bounds__(G * 128)                                                                  \
                 NAME(const void *qkv, const int *mask, const int *offsets, int S, int heads, float, float, float, int, float, float outQScale,         \
                      void *out) {                                                                                                  \
-                attention_flash_wgmma<G>(qkv, mask, offsets, S, heads, outQScale, out);                                                     \
+                attention_flash_wgmma<G, VT>(qkv, mask, offsets, S, heads, outQScale, out);                                                 \
             }
-        ATTENTION_WGMMA(1, attention_mma_d64_f16_f16_wgmma_f16in)
-        ATTENTION_WGMMA(2, attention_mma_d64_f16_f16_wgmma_groups2_f16in)
-        ATTENTION_WGMMA(3, attention_mma_d64_f16_f16_wgmma_groups3_f16in)
+        ATTENTION_WGMMA(1, false, attention_mma_d64_f16_f16_wgmma_f16in)
+        ATTENTION_WGMMA(2, false, attention_mma_d64_f16_f16_wgmma_groups2_f16in)
+        ATTENTION_WGMMA(3, false, attention_mma_d64_f16_f16_wgmma_groups3_f16in)
+        // …_wgmmavt_…: the same with V transposed while staging (`stage_transposed`), the fallback form.
+        ATTENTION_WGMMA(1, true, attention_mma_d64_f16_f16_wgmmavt_f16in)
+        ATTENTION_WGMMA(2, true, attention_mma_d64_f16_f16_wgmmavt_groups2_f16in)
+        ATTENTION_WGMMA(3, true, attention_mma_d64_f16_f16_wgmmavt_groups3_f16in)
         #endif
         """#,
         "common.cuh": #"""

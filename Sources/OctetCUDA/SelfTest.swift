@@ -173,11 +173,14 @@ public struct CUDASelfTest {
             // The wgmma attention (Hopper; opt-in in the engine) with heads of 64 on a small grid (36 blocks), so with
             // its key groups (three chunks of 64 keys: groups of 3), packed and padded.
             if device.supportsWgmma && config.hiddenSize / config.headCount == 64 {
-                for packing in [true, false] {
-                    results.append(try model(weights, precision: .int8, scales: attention16, name: name + " wgmma attention in float", batch: batch,
-                                             packing: packing, wgmmaAttention: true))
+                for form in CUDABertEngine.WgmmaAttention.allCases {  // V read as stored, and V transposed while staging
+                    let label = form == .stored ? " wgmma attention" : " wgmma attention (Vᵀ)"
+                    for packing in [true, false] {
+                        results.append(try model(weights, precision: .int8, scales: attention16, name: name + label + " in float", batch: batch,
+                                                 packing: packing, wgmmaAttention: form))
+                    }
+                    results.append(try model(weights, precision: .fp16, scales: nil, name: name + label, batch: batch, wgmmaAttention: form))
                 }
-                results.append(try model(weights, precision: .fp16, scales: nil, name: name + " wgmma attention", batch: batch, wgmmaAttention: true))
             }
             // The residual stream in fp16 (the recipe's `halfPrecisionStream`): recipe-like (float adds) and all INT8
             // (the adds' Q/DQ read the fp16 values), against the Q/DQ export with its Cast pairs. Stored as fp16 here
@@ -229,10 +232,12 @@ public struct CUDASelfTest {
                 // The same on the wgmma attention (Hopper; opt-in in the engine): sequences of 1 to 256 keys, so partial
                 // and fully masked chunks, packed and padded.
                 if device.supportsWgmma {
-                    results.append(try model(weights, precision: .fp16, scales: nil, name: "random bert 1×512 (18 sequences) wgmma attention", batch: batch,
-                                             packing: packing, wgmmaAttention: true))
-                    results.append(try model(weights, precision: .int8, scales: attention16, name: "random bert 1×512 (18 sequences) wgmma attention in float",
-                                             batch: batch, packing: packing, wgmmaAttention: true))
+                    for form in CUDABertEngine.WgmmaAttention.allCases {
+                        let label = "random bert 1×512 (18 sequences) wgmma attention" + (form == .stored ? "" : " (Vᵀ)")
+                        results.append(try model(weights, precision: .fp16, scales: nil, name: label, batch: batch, packing: packing, wgmmaAttention: form))
+                        results.append(try model(weights, precision: .int8, scales: attention16, name: label + " in float", batch: batch, packing: packing,
+                                                 wgmmaAttention: form))
+                    }
                 }
             }
         }
@@ -249,7 +254,10 @@ public struct CUDASelfTest {
                                          batch: batch, fusedLayerNorm: true))
                 if config.hiddenSize == 1024 {  // BERT-large's width: 128 threads per row in the x8 form, 16 heads of 64
                     results.append(try model(weights, precision: .fp16, scales: nil, name: name + " x8 LayerNorm", batch: batch, layerNormForm: .pairs))
-                    results.append(try model(weights, precision: .fp16, scales: nil, name: name + " wgmma attention", batch: batch, wgmmaAttention: true))
+                    for form in CUDABertEngine.WgmmaAttention.allCases {
+                        results.append(try model(weights, precision: .fp16, scales: nil, name: name + " wgmma attention" + (form == .stored ? "" : " (Vᵀ)"),
+                                                 batch: batch, wgmmaAttention: form))
+                    }
                 }
             }
         }
@@ -415,7 +423,7 @@ public struct CUDASelfTest {
     /// fp16 stream's LayerNorm form forced (nil: the engine's rule).
     func model(_ weights: BertWeights, precision: CUDABertEngine.Precision, scales: QuantizationScales?, name: String,
                batch: TokenBatch, packing: Bool = true, fusedLayerNorm: Bool = false, halfStreamStorage: CUDABertEngine.StreamStorage? = nil, layerNormForm: CUDABertEngine.LayerNormForm? = nil,
-               wgmmaAttention: Bool = false) throws -> Result {
+               wgmmaAttention: CUDABertEngine.WgmmaAttention? = nil) throws -> Result {
         let (b, s) = (batch.batchSize, batch.sequenceLength)
         let cpu: QuestionAnsweringEngine = precision == .fp16
             ? CPUBertEngine(weights: weights)

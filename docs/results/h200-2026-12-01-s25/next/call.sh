@@ -10,11 +10,12 @@
 #   zeros, which draw less power than real data: read the differences as approximate.
 # library (about 2 minutes): scripts/gpu_energy_bench.py, cuBLAS(Lt)'s FP16, INT8 and FP8 GEMMs at BERT-large's
 #   batch-128 shapes held at the cap: picojoules per operation, which bounds what INT8 can gain over FP16 there.
-# wgmma (about 7 minutes): the first GPU run of the wgmma attention (attention_mma_d64_f16_f16_wgmma_f16in, built in
-#   session 25 without a GPU): the self-test without the model, whose "wgmma attention" checks force it on random
-#   BERTs (1×512 with 18 sequences of 1 to 256 tokens, packed and padded, FP16 and INT8 with the attention in float;
-#   1×1024), then OCTET_ATTENTION_WGMMA=1 against the default, BERT-large and BERT-base, INT8 (attention FP16, fp16
-#   stream) and FP16, batch 1 and 128, s128 and s384, two rounds alternated, with the clock and J/run columns.
+# wgmma (about 6–9 minutes): the first GPU run of the wgmma attention (attention_mma_d64_f16_f16_wgmma*, built in
+#   session 25 without a GPU): the self-test without the model, whose "wgmma attention" checks force both forms (V read
+#   as stored; "(Vᵀ)": V transposed while staging) on random BERTs (3×256 on 36 blocks, with key groups; 1×512 with 18
+#   sequences of 1 to 256 tokens; 1×1024; packed and padded, FP16 and INT8 with the attention in float), then each form
+#   whose checks passed (OCTET_ATTENTION_WGMMA=1|vt) against the default, BERT-large and BERT-base, INT8 (attention
+#   FP16, fp16 stream) and FP16, batch 1 and 128, s128 and s384, two rounds alternated, with the clock and J/run.
 set -uo pipefail
 bash scripts/device_unpack.sh > /dev/null
 export OCTET_CACHE=$PWD/.device/cache
@@ -24,7 +25,12 @@ if [ "$kind" = wgmma ]; then
   timeout 240 /tmp/octet selftest --device cuda --model /nonexistent --json "$out/selftest.json" > "$out/selftest.txt" 2>&1
   echo "selftest exit $?: $(grep -c " pass " "$out/selftest.txt") passed"; grep -v " pass " "$out/selftest.txt" | head -8
   grep "wgmma attention" "$out/selftest.txt" | cut -c1-120
-  for r in 1 2; do for m in bert-large bert-base; do for p in int8 fp16; do for w in 0 1; do
+  # The A/B takes each form whose checks all passed: 1 (V read as stored, MN-major) and vt (V transposed while staging).
+  forms=(0)
+  grep "wgmma attention" "$out/selftest.txt" | grep -v "(Vᵀ)" | grep -q FAIL || forms+=(1)
+  grep "wgmma attention (Vᵀ)" "$out/selftest.txt" | grep -q FAIL || forms+=(vt)
+  echo "forms measured: ${forms[*]}"
+  for r in 1 2; do for m in bert-large bert-base; do for p in int8 fp16; do for w in "${forms[@]}"; do
     F=(--precision $p); [ $p = int8 ] && F+=(--float '*.attention.qk' --float '*.attention.pv' --half-precision-stream)
     f="$out/$m-$p-wgmma$w-r$r"
     OCTET_ATTENTION_WGMMA=$w timeout 60 /tmp/octet bench $m --device cuda "${F[@]}" --batch 1,128 --seq 128,384 --warmup 5 \
