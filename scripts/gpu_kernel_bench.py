@@ -30,6 +30,7 @@ if args.only_attention:
     args.no_gemm_timing = True
 torch.manual_seed(1)
 folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Sources", "OctetCUDA", "Kernels")
+hopper = torch.cuda.get_device_capability() == (9, 0)  # sm_90a: the wgmma kernels exist
 modules = {}
 
 
@@ -241,12 +242,13 @@ for (B, S, heads, D) in [] if args.no_checks else [(1, 128, 12, 32), (2, 384, 16
 
 # tensor-core attention (attention_mma.cu): every QK/PV precision pair, head sizes 32 and 64
 def attention_mma(qkv, f32, mask, S, heads, D, qs, ks, ps, un, vs, out, staged=False, resident=False, split=False, offsets=None,
-                  wide=False):
+                  wide=False, wgmma=None, groups=1):
     """One attention_mma.cu launch; `wide`: the fp16 one-pass kernel with 128 queries per block (fp16 input, both products
     fp16); `staged`: the kernel that stages all of K and Vᵀ where a ring kernel exists;
     `resident`: the int8 ring's form for S ≤ 128 (both chunks at once, pass 1's scores kept in registers); `split`: the
     kernel with the keys split over a cluster of ⌈S/64⌉ blocks (heads of 64, 65 ≤ S ≤ 512; int8 products from int8
-    input). `offsets`: a packed
+    input). `wgmma`: the fp16 one-pass kernel on Hopper's wgmma ("wgmma": V read as stored; "wgmmavt": V transposed
+    while staging), with `groups` key groups (1–3). `offsets`: a packed
     batch (only the real tokens, back to back; sequence b is rows offsets[b] … offsets[b + 1] − 1, S the longest)."""
     qk8, pv8 = ks > 0, ps > 0
     padded = (S + 63) // 64 * 64
@@ -265,8 +267,12 @@ def attention_mma(qkv, f32, mask, S, heads, D, qs, ks, ps, un, vs, out, staged=F
     rows = 64
     if wide:  # 128 queries: the queries (two 64-row halves) and the ring of two K and two V chunks
         name, smem, rows = f"attention_mma_d{D}_f16_f16_q128_f16in", 6 * 64 * kRow + padded * 4, 128
+    threads = 128
+    if wgmma:  # Q and each key group's ring of 64 × 128-byte rows in the 128-byte swizzle, 1 KB of alignment, the mask
+        name = f"attention_mma_d{D}_f16_f16_{wgmma}" + (f"_groups{groups}" if groups > 1 else "") + "_f16in"
+        smem, threads = (1 + 4 * groups) * 64 * 128 + 1024 + padded * 4, 128 * groups
     batch = mask.shape[0] if offsets is None else offsets.numel() - 1
-    kernel("attention_mma.cu", name)(((S + rows - 1) // rows * blocks, heads, batch), (128,), (ptr(qkv), ptr(mask), ptr(offsets), cp.int32(S),
+    kernel("attention_mma.cu", name)(((S + rows - 1) // rows * blocks, heads, batch), (threads,), (ptr(qkv), ptr(mask), ptr(offsets), cp.int32(S),
         cp.int32(heads), cp.float32(qs), cp.float32(ks), cp.float32(ps), cp.int32(un), cp.float32(vs), cp.float32(0), ptr(out)), shared_mem=smem)
 
 
@@ -288,6 +294,13 @@ for (B, S, heads, D) in [] if args.no_checks else [(1, 128, 12, 32), (2, 384, 16
                 wide_out = torch.full((B * S, heads * D), float("nan"), dtype=torch.float16, device="cuda")
                 attention_mma(x, f32, mask, S, heads, D, qs, ks, ps, un, vs, wide_out, wide=True)
                 report(f"attention_mma d{D} B{B} S{S} f16 f16 f16 input: 128 queries equals 64", (wide_out.double() - out.double()).abs().max().item(), 0)
+            if label == "f16 f16" and not f32 and D == 64 and hopper:  # the wgmma kernels (summation order may differ)
+                for wg in ["wgmma", "wgmmavt"]:
+                    for g in range(1, min(3, (S + 63) // 64) + 1):
+                        wg_out = torch.full((B * S, heads * D), float("nan"), dtype=torch.float16, device="cuda")
+                        attention_mma(x, f32, mask, S, heads, D, qs, ks, ps, un, vs, wg_out, wgmma=wg, groups=g)
+                        err = ((wg_out.double() - ref).norm() / ref.norm()).item()
+                        report(f"attention_mma d{D} B{B} S{S} f16 f16 f16 input on {wg}, {g} key group(s)", err, 3e-3)
         if qs > 0 and ps > 0:  # int8 input, quantized per column as the QKV GEMM's epilogue does
             steps = torch.tensor([qs, ks, vs], device="cuda").repeat_interleave(heads * D)
             q8 = torch.clamp(torch.round(qkv / steps), -128, 127)
@@ -325,7 +338,9 @@ for (lengths, S, heads, D) in [] if args.no_checks else [([160, 100, 37], 160, 4
     i8 = ("i8 u8", 0.06, 0.05, 1 / 255, 1, 0.04)
     forms = ([("f16 f16", 0, 0, 0, 0, 0, 0, {}), ("f16 f16", 0, 0, 0, 0, 0, 0, {"wide": True}), (*i8, 1, {}), (*i8, 2, {}), (*i8, 2, {"staged": True})]
              + ([(*i8, 2, {"resident": True})] if longest <= 128 else [])
-             + ([(*i8, 2, {"split": True})] if D == 64 and longest > 64 else []))
+             + ([(*i8, 2, {"split": True})] if D == 64 and longest > 64 else [])
+             + ([("f16 f16", 0, 0, 0, 0, 0, 0, {"wgmma": wg, "groups": g}) for wg in ["wgmma", "wgmmavt"] for g in [1, 3]]
+                if D == 64 and hopper else []))
     for label, qs, ks, ps, un, vs, f32, form in forms:
         if f32 == 2:
             steps = torch.tensor([qs, ks, vs], device="cuda").repeat_interleave(heads * D)
@@ -337,7 +352,7 @@ for (lengths, S, heads, D) in [] if args.no_checks else [([160, 100, 37], 160, 4
         out = torch.full((real.numel(), heads * D), float("nan"), dtype=torch.float16, device="cuda")
         attention_mma(x[real].contiguous(), f32, ones, longest, heads, D, qs, ks, ps, un, vs, out, offsets=offsets, **form)
         err = ((out.double() - ref[real]).norm() / ref[real].norm()).item()
-        name = "+".join(form) or "default"
+        name = "+".join(f"{k}={v}" for k, v in form.items()) or "default"
         report(f"attention_mma d{D} packed {lengths} in {S} {label} {['f16', 'f32', 'int8'][f32]} input ({name})", err, 2e-2 if ps > 0 else 3e-3)
 
 # --- LayerNorms and the QA head ----------------------------------------------------------------------------------
@@ -478,6 +493,11 @@ for (name, heads, D) in [] if args.no_attention_timing else [("bert-base", 12, 6
             t_i8_resident["i8_split_us"] = timed(lambda i: attention_mma(q8, 2, mask, S, heads, D, 0.06, 0.05, 1 / 255, 1, 0.04, out, split=True), False)
         t_f16 = timed(lambda i: attention_mma(half, 0, mask, S, heads, D, 0, 0, 0, 0, 0, out), False)
         t_f16_wide = timed(lambda i: attention_mma(half, 0, mask, S, heads, D, 0, 0, 0, 0, 0, out, wide=True), False)
+        # The wgmma kernel (Hopper, heads of 64), with as many key groups as the engine gives small grids.
+        wg_groups = min(3, (S + 63) // 64) if (S + 63) // 64 * heads * B < 132 else 1
+        t_wgmma = ({"f16_wgmma_us": timed(lambda i: attention_mma(half, 0, mask, S, heads, D, 0, 0, 0, 0, 0, out, wgmma="wgmma", groups=wg_groups), False),
+                    "f16_wgmmavt_us": timed(lambda i: attention_mma(half, 0, mask, S, heads, D, 0, 0, 0, 0, 0, out, wgmma="wgmmavt", groups=wg_groups), False)}
+                   if D == 64 and hopper else {})
         q, k, v = half.view(B, S, 3, heads, D).permute(2, 0, 3, 1, 4)
         t_sdpa = timed(lambda i: torch.nn.functional.scaled_dot_product_attention(q, k, v), True)
         # The other precision pairs from float32 input (the recipe's mixed layers), to see what each part costs.
@@ -486,10 +506,11 @@ for (name, heads, D) in [] if args.no_attention_timing else [("bert-base", 12, 6
                                          ("f16", "i8", (0, 0, 1 / 255, 1, 0.04)), ("f16", "f16", (0, 0, 0, 0, 0))] if B == 1}
         t_f16_staged = timed(lambda i: attention_mma(half, 0, mask, S, heads, D, 0, 0, 0, 0, 0, out, staged=True), False)
         results["timings"].append({"attention": name, "B": B, "S": S, "i8_us": t_i8, "f16_us": t_f16, "f16_q128_us": t_f16_wide, "sdpa_f16_us": t_sdpa,
-                                   "i8_two_pass_staged_us": t_i8_staged, "f16_two_pass_staged_us": t_f16_staged, **t_i8_resident, **t_mixed})
+                                   "i8_two_pass_staged_us": t_i8_staged, "f16_two_pass_staged_us": t_f16_staged, **t_i8_resident, **t_mixed, **t_wgmma})
         print(f"{name:>10} B{B:<3} S{S:<4} int8 {t_i8:7.1f} (staged {t_i8_staged:7.1f}"
               + "".join(f", {k[:-3].replace('_', ' ')} {v:7.1f}" for k, v in t_i8_resident.items())
-              + f")   fp16 {t_f16:7.1f} (128 queries {t_f16_wide:7.1f}, staged {t_f16_staged:7.1f})   "
+              + f")   fp16 {t_f16:7.1f} (128 queries {t_f16_wide:7.1f}, staged {t_f16_staged:7.1f}"
+              + "".join(f", {k[4:-3]} {v:7.1f}" for k, v in t_wgmma.items()) + ")   "
               f"torch SDPA fp16 {t_sdpa:7.1f}   "
               + "   ".join(f"{k} {v:6.1f}" for k, v in t_mixed.items()), flush=True)
 

@@ -10,18 +10,25 @@
 #   zeros, which draw less power than real data: read the differences as approximate.
 # library (about 2 minutes): scripts/gpu_energy_bench.py, cuBLAS(Lt)'s FP16, INT8 and FP8 GEMMs at BERT-large's
 #   batch-128 shapes held at the cap: picojoules per operation, which bounds what INT8 can gain over FP16 there.
-# wgmma (about 6–9 minutes): the first GPU run of the wgmma attention (attention_mma_d64_f16_f16_wgmma*, built in
-#   session 25 without a GPU): the self-test without the model, whose "wgmma attention" checks force both forms (V read
+# wgmma (about 8–10 minutes): the first GPU run of the wgmma attention (attention_mma_d64_f16_f16_wgmma*, built in
+#   session 25 without a GPU): the kernel workbench's attention checks and timings (scripts/gpu_kernel_bench.py
+#   --only-attention: every wgmma form against PyTorch in float64), the self-test without the model, whose "wgmma attention" checks force both forms (V read
 #   as stored; "(Vᵀ)": V transposed while staging) on random BERTs (3×256 on 36 blocks, with key groups; 1×512 with 18
 #   sequences of 1 to 256 tokens; 1×1024; packed and padded, FP16 and INT8 with the attention in float), then each form
-#   whose checks passed (OCTET_ATTENTION_WGMMA=1|vt) against the default, BERT-large and BERT-base, INT8 (attention
-#   FP16, fp16 stream) and FP16, batch 1 and 128, s128 and s384, two rounds alternated, with the clock and J/run.
+#   whose checks passed (OCTET_ATTENTION_WGMMA=1|vt) against the default, BERT-large (BERT-base's attention times are
+#   in the workbench's table), INT8 (attention FP16, fp16 stream) and FP16, batch 1 and 128, s128 and s384, two rounds
+#   alternated, with the clock and J/run.
 set -uo pipefail
 bash scripts/device_unpack.sh > /dev/null
 export OCTET_CACHE=$PWD/.device/cache
 out=$(mktemp -d); dest=$1 kind=${2:-energy}
 trap 'tar czf "$dest/$kind.tgz" -C "$out" .' EXIT
 if [ "$kind" = wgmma ]; then
+  # The workbench first: each wgmma kernel (both forms, 1–3 key groups, padded and packed) against PyTorch in float64,
+  # then every attention kernel's time beside SDPA's (the error per kernel says where a failure is).
+  PYTHONUNBUFFERED=1 timeout 200 python3 scripts/gpu_kernel_bench.py --only-attention --json "$out/workbench.json" > "$out/workbench.txt" 2>&1
+  echo "workbench exit $?"; grep -E "wgmma|FAIL|checks passed" "$out/workbench.txt" | cut -c1-140 | head -30
+  grep -E "^ +bert" "$out/workbench.txt" | cut -c1-220
   timeout 240 /tmp/octet selftest --device cuda --model /nonexistent --json "$out/selftest.json" > "$out/selftest.txt" 2>&1
   echo "selftest exit $?: $(grep -c " pass " "$out/selftest.txt") passed"; grep -v " pass " "$out/selftest.txt" | head -8
   grep "wgmma attention" "$out/selftest.txt" | cut -c1-120
@@ -30,7 +37,7 @@ if [ "$kind" = wgmma ]; then
   grep "wgmma attention" "$out/selftest.txt" | grep -v "(Vᵀ)" | grep -q FAIL || forms+=(1)
   grep "wgmma attention (Vᵀ)" "$out/selftest.txt" | grep -q FAIL || forms+=(vt)
   echo "forms measured: ${forms[*]}"
-  for r in 1 2; do for m in bert-large bert-base; do for p in int8 fp16; do for w in "${forms[@]}"; do
+  for r in 1 2; do for m in bert-large; do for p in int8 fp16; do for w in "${forms[@]}"; do
     F=(--precision $p); [ $p = int8 ] && F+=(--float '*.attention.qk' --float '*.attention.pv' --half-precision-stream)
     f="$out/$m-$p-wgmma$w-r$r"
     OCTET_ATTENTION_WGMMA=$w timeout 60 /tmp/octet bench $m --device cuda "${F[@]}" --batch 1,128 --seq 128,384 --warmup 5 \
