@@ -157,7 +157,6 @@ public final class PowerMonitor: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let joules = energyAtStart.flatMap { start in end.map { Double($0 &- start) / 1000 } }
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        return Summary(collected, joules: joules, seconds: seconds)
+        return Summary(collected, joules: joules, seconds: elapsed.seconds)
     }
 }

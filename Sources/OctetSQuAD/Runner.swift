@@ -76,11 +76,3 @@ public struct SQuADRunner: Sendable {
                               predictions: predictions, featureCount: features.count, modelSeconds: modelTime.seconds)
     }
 }
-
-extension Duration {
-    /// The duration in seconds.
-    public var seconds: Double {
-        let (s, atto) = components
-        return Double(s) + Double(atto) * 1e-18
-    }
-}
