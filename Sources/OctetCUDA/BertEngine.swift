@@ -672,20 +672,23 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
 
     /// `OCTET_ATTENTION_WGMMA`'s form: nil when unset, empty or 0; an unknown value is an error listing the forms.
     static func wgmmaAttention(named value: String?) throws -> WgmmaAttention? {
-        guard let value, !value.isEmpty, value != "0" else { return nil }
-        guard let form = WgmmaAttention(rawValue: value) else {
-            throw OctetError.invalidArgument("OCTET_ATTENTION_WGMMA is \(value), which is not a form of the wgmma attention (0, \(WgmmaAttention.allCases.map(\.rawValue).joined(separator: ", ")))")
-        }
-        return form
+        try setting("OCTET_ATTENTION_WGMMA", value, is: "a form of the wgmma attention", off: ["0"])
     }
 
     /// `OCTET_LAYERNORM`'s form, or nil when unset.
     static func layerNormForm(named value: String?) throws -> LayerNormForm? {
-        guard let value, !value.isEmpty else { return nil }
-        guard let form = LayerNormForm(rawValue: value) else {
-            throw OctetError.invalidArgument("OCTET_LAYERNORM is \(value), which is not a LayerNorm form (\(LayerNormForm.allCases.map(\.rawValue).joined(separator: ", ")))")
+        try setting("OCTET_LAYERNORM", value, is: "a LayerNorm form")
+    }
+
+    /// An environment setting's value as one of `T`'s cases by raw value: nil when unset, empty or one of `off`; any
+    /// other value is an error naming the variable, the value, what it should be and the values it takes.
+    private static func setting<T: RawRepresentable & CaseIterable>(_ variable: String, _ value: String?, is what: String,
+                                                                     off: [String] = []) throws -> T? where T.RawValue == String {
+        guard let value, !value.isEmpty, !off.contains(value) else { return nil }
+        guard let parsed = T(rawValue: value) else {
+            throw OctetError.invalidArgument("\(variable) is \(value), which is not \(what) (\((off + T.allCases.map(\.rawValue)).joined(separator: ", ")))")
         }
-        return form
+        return parsed
     }
 
     private func residualNorm(_ n: Norm, local: UInt64, residual: UInt64, output: UInt64, tokens t: Int, summed: Bool = false) throws {
