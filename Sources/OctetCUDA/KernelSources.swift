@@ -1367,7 +1367,8 @@ enum KernelSources {
         // row g keys or features 8j + 2t, + 1; row g + 8 the same), so their softmax code applies as it stands. Q and a
         // two-stage ring of K and V chunks (64 rows × 128 bytes each) are staged by cp.async in the 128-byte swizzle (16-byte
         // chunk c of row r at c ^ (r mod 8)), the layout wgmma's 128B-swizzled descriptors read:
-        //   S = Q·Kᵀ: A = Q and B = K, both K-major (d contiguous), 4 steps of k16 advancing both descriptors by 32 bytes;
+        //   S = Q·Kᵀ: A = Q and B = K, both K-major (d contiguous), 4 steps of k16 advancing both descriptors by 32 bytes
+        //   (common.cuh's 128B-swizzled `descriptor`, as the GEMMs build theirs);
         //   O += P·V: A = P from registers (the score fragments as fp16 pairs: FlashAttention's layout identity, as in
         //   `pv_chunk_f16`), B = V as it is stored, [key][d] with d contiguous: MN-major for this product (N = d, K = key),
         //   read with the transpose bit; its 8-key groups of 128-byte rows are 1,024 bytes apart (the descriptor's stride
@@ -1375,15 +1376,7 @@ enum KernelSources {
         //   so each k16 step advances by 2,048 bytes.
         // cp.async writes through the generic proxy and wgmma reads through the async proxy, so each thread fences
         // (`fence.proxy.async`) after its copies land and before the barrier that publishes them.
-        __device__ __forceinline__ void wgmma_fence_aw() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
-        __device__ __forceinline__ void wgmma_commit_aw() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-        __device__ __forceinline__ void wgmma_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
         __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
-        // A 128B-swizzled shared-memory matrix descriptor (gemm_wgmma.cu's `descriptor`): start address / 16, leading byte
-        // offset 1 (unused here), stride byte offset 1,024 / 16, swizzle mode 1 (128B) in bits 62–63.
-        __device__ __forceinline__ unsigned long long swizzled_descriptor(unsigned address) {
-            return (unsigned long long)((1024 >> 4) | (1u << 30)) << 32 | (((address & 0x3FFFF) >> 4) | (1u << 16));
-        }
         #define AW_D32 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}"
         #define AW_OUT(a)                                                                                                          \
             "+f"(a[0]), "+f"(a[1]), "+f"(a[2]), "+f"(a[3]), "+f"(a[4]), "+f"(a[5]), "+f"(a[6]), "+f"(a[7]), "+f"(a[8]), "+f"(a[9]),   \
@@ -1481,7 +1474,8 @@ enum KernelSources {
             fence_proxy_async();  // this thread's copies are visible to wgmma
             __syncthreads();      // everyone's: Q, every group's first chunk and the mask
             const float scoreScale = 1.4426950408889634f * rsqrtf((float)D);
-            const unsigned long long qDesc = swizzled_descriptor(smem_address(Qs));
+            // The operands' 128B-swizzled descriptors (common.cuh's `descriptor`): the low words once, each step's offset added.
+            const unsigned qLow = descriptor_low(smem_address(Qs));
             float o[D / 8][4] = {}, rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
             float oacc[32] = {};
             for (int c = group, i = 0; c < chunks; c += G, i++) {
@@ -1500,16 +1494,15 @@ enum KernelSources {
                     else stage_swizzled(Vs + (st ^ 1) * TILE_BYTES, qkv, base, (c + G) * KEY_CHUNK, 2 * H, S, ld);
                     copy_commit();
                 }
-                const unsigned long long kDesc = swizzled_descriptor(smem_address(Ks + st * TILE_BYTES));
-                const unsigned long long vDesc = swizzled_descriptor(smem_address(Vs + st * TILE_BYTES));
+                const unsigned kLow = descriptor_low(smem_address(Ks + st * TILE_BYTES)), vLow = descriptor_low(smem_address(Vs + st * TILE_BYTES));
 
                 float sacc[32];
                 fence_accumulators(sacc);
-                wgmma_fence_aw();
+                wgmma_fence();
         #pragma unroll
-                for (int kk = 0; kk < D / 16; kk++) wgmma_ss_f16(sacc, qDesc + 2 * kk, kDesc + 2 * kk, kk > 0);  // +32 bytes
-                wgmma_commit_aw();
-                wgmma_wait_all();
+                for (int kk = 0; kk < D / 16; kk++) wgmma_ss_f16(sacc, descriptor(qLow, 32 * kk), descriptor(kLow, 32 * kk), kk > 0);
+                wgmma_commit();
+                wgmma_wait<0>();
                 fence_accumulators(sacc);
 
                 float s[8][4];
@@ -1544,14 +1537,14 @@ enum KernelSources {
                     a[kg][3] = float2_to_f16x2(s[b0 + 1][2], s[b0 + 1][3]);
                 }
                 fence_accumulators(oacc);
-                wgmma_fence_aw();
+                wgmma_fence();
         #pragma unroll
                 for (int kg = 0; kg < 4; kg++) {  // 16 keys: 2,048 bytes of V as stored, 32 bytes of Vᵀ
-                    if (VT) wgmma_rs_f16(oacc, a[kg], vDesc + 2 * kg);
-                    else wgmma_rs_f16_tb(oacc, a[kg], vDesc + kg * (2048 >> 4));
+                    if (VT) wgmma_rs_f16(oacc, a[kg], descriptor(vLow, 32 * kg));
+                    else wgmma_rs_f16_tb(oacc, a[kg], descriptor(vLow, 2048 * kg));
                 }
-                wgmma_commit_aw();
-                wgmma_wait_all();
+                wgmma_commit();
+                wgmma_wait<0>();
                 fence_accumulators(oacc);
             }
             float l[2] = {quad_sum(rowSum[0]), quad_sum(rowSum[1])};
@@ -1886,6 +1879,26 @@ enum KernelSources {
                 *reinterpret_cast<char4 *>(static_cast<signed char *>(copy) + i) = q;
             }
         }
+
+        #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+        // Hopper's warpgroup MMA (sm_90a only), shared by the GEMMs (gemm_wgmma.cu) and the attention (attention_mma.cu).
+        // wgmma's shared-memory matrix descriptor, K-major with 128-byte swizzle: start address / 16 (bits 0–13), leading
+        // byte offset (unused by swizzled K-major layouts; 1), stride byte offset 1,024 / 16 (8 rows of 128 bytes), swizzle
+        // mode 1 = 128B (bits 62–63). The buffers are 1,024-byte aligned, as the swizzle pattern assumes.
+        // Built in two halves: the low word (start address and leading byte offset) once per stage, the high word a constant,
+        // and a k step or a 64-row half adds its byte offset / 16 to the low word. That equals rebuilding the descriptor from
+        // address + offset because shared-memory addresses stay below 228 KB, so the 14-bit start address never carries into
+        // bit 14. (Rebuilt every k step, a mask, a shift, an or and a move per operand sat between the wgmma instructions:
+        // about 18 instructions per pair of them in the batch-128 main loop, on the schedulers the other warpgroup's epilogue
+        // needs; Nsight Compute, session 20.)
+        __device__ __forceinline__ unsigned descriptor_low(unsigned address) { return ((address & 0x3FFFF) >> 4) | (1u << 16); }
+        __device__ __forceinline__ unsigned long long descriptor(unsigned low, unsigned offset) {
+            return (unsigned long long)((1024 >> 4) | (1u << 30)) << 32 | (low + offset / 16);
+        }
+        __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+        __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+        template <int N> __device__ __forceinline__ void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
+        #endif
         """#,
         "gemm.cu": #"""
         // gemm: tensor-core GEMM with a fused epilogue, INT8 (s8·s8 → s32) and FP16 (f16·f16 → f32), for small and large M.
@@ -2242,22 +2255,6 @@ enum KernelSources {
                          "}, %128, %129, p, 1, 1, 0, 0;\n}\n" : OPERANDS_64(FLOAT_ACC, 0), OPERANDS_64(FLOAT_ACC, 64) : "l"(a), "l"(b), "r"(1));
         }
 
-        // wgmma's shared-memory matrix descriptor, K-major with 128-byte swizzle: start address / 16 (bits 0–13), leading
-        // byte offset (unused by swizzled K-major layouts; 1), stride byte offset 1,024 / 16 (8 rows of 128 bytes), swizzle
-        // mode 1 = 128B (bits 62–63). The buffers are 1,024-byte aligned, as the swizzle pattern assumes.
-        // Built in two halves: the low word (start address and leading byte offset) once per stage, the high word a constant,
-        // and a k step or a 64-row half adds its byte offset / 16 to the low word. That equals rebuilding the descriptor from
-        // address + offset because shared-memory addresses stay below 228 KB, so the 14-bit start address never carries into
-        // bit 14. (Rebuilt every k step, a mask, a shift, an or and a move per operand sat between the wgmma instructions:
-        // about 18 instructions per pair of them in the batch-128 main loop, on the schedulers the other warpgroup's epilogue
-        // needs; Nsight Compute, session 20.)
-        __device__ __forceinline__ unsigned descriptor_low(unsigned address) { return ((address & 0x3FFFF) >> 4) | (1u << 16); }
-        __device__ __forceinline__ unsigned long long descriptor(unsigned low, unsigned offset) {
-            return (unsigned long long)((1024 >> 4) | (1u << 30)) << 32 | (low + offset / 16);
-        }
-        __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
-        __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-        template <int N> __device__ __forceinline__ void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
         // Keeps the compiler from moving accumulator reads or writes across the asynchronous wgmma (CUTLASS's
         // warpgroup_fence_operand).
         template <int N> __device__ __forceinline__ void fence_operands(Fragment<N, int> &acc) {

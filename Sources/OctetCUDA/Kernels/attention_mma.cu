@@ -1180,7 +1180,8 @@ __device__ __forceinline__ void attention_split_i8(const void *__restrict__ qkv,
 // row g keys or features 8j + 2t, + 1; row g + 8 the same), so their softmax code applies as it stands. Q and a
 // two-stage ring of K and V chunks (64 rows × 128 bytes each) are staged by cp.async in the 128-byte swizzle (16-byte
 // chunk c of row r at c ^ (r mod 8)), the layout wgmma's 128B-swizzled descriptors read:
-//   S = Q·Kᵀ: A = Q and B = K, both K-major (d contiguous), 4 steps of k16 advancing both descriptors by 32 bytes;
+//   S = Q·Kᵀ: A = Q and B = K, both K-major (d contiguous), 4 steps of k16 advancing both descriptors by 32 bytes
+//   (common.cuh's 128B-swizzled `descriptor`, as the GEMMs build theirs);
 //   O += P·V: A = P from registers (the score fragments as fp16 pairs: FlashAttention's layout identity, as in
 //   `pv_chunk_f16`), B = V as it is stored, [key][d] with d contiguous: MN-major for this product (N = d, K = key),
 //   read with the transpose bit; its 8-key groups of 128-byte rows are 1,024 bytes apart (the descriptor's stride
@@ -1188,15 +1189,7 @@ __device__ __forceinline__ void attention_split_i8(const void *__restrict__ qkv,
 //   so each k16 step advances by 2,048 bytes.
 // cp.async writes through the generic proxy and wgmma reads through the async proxy, so each thread fences
 // (`fence.proxy.async`) after its copies land and before the barrier that publishes them.
-__device__ __forceinline__ void wgmma_fence_aw() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wgmma_commit_aw() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wgmma_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
-// A 128B-swizzled shared-memory matrix descriptor (gemm_wgmma.cu's `descriptor`): start address / 16, leading byte
-// offset 1 (unused here), stride byte offset 1,024 / 16, swizzle mode 1 (128B) in bits 62–63.
-__device__ __forceinline__ unsigned long long swizzled_descriptor(unsigned address) {
-    return (unsigned long long)((1024 >> 4) | (1u << 30)) << 32 | (((address & 0x3FFFF) >> 4) | (1u << 16));
-}
 #define AW_D32 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}"
 #define AW_OUT(a)                                                                                                          \
     "+f"(a[0]), "+f"(a[1]), "+f"(a[2]), "+f"(a[3]), "+f"(a[4]), "+f"(a[5]), "+f"(a[6]), "+f"(a[7]), "+f"(a[8]), "+f"(a[9]),   \
@@ -1294,7 +1287,8 @@ __device__ __forceinline__ void attention_flash_wgmma(const void *__restrict__ q
     fence_proxy_async();  // this thread's copies are visible to wgmma
     __syncthreads();      // everyone's: Q, every group's first chunk and the mask
     const float scoreScale = 1.4426950408889634f * rsqrtf((float)D);
-    const unsigned long long qDesc = swizzled_descriptor(smem_address(Qs));
+    // The operands' 128B-swizzled descriptors (common.cuh's `descriptor`): the low words once, each step's offset added.
+    const unsigned qLow = descriptor_low(smem_address(Qs));
     float o[D / 8][4] = {}, rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
     float oacc[32] = {};
     for (int c = group, i = 0; c < chunks; c += G, i++) {
@@ -1313,16 +1307,15 @@ __device__ __forceinline__ void attention_flash_wgmma(const void *__restrict__ q
             else stage_swizzled(Vs + (st ^ 1) * TILE_BYTES, qkv, base, (c + G) * KEY_CHUNK, 2 * H, S, ld);
             copy_commit();
         }
-        const unsigned long long kDesc = swizzled_descriptor(smem_address(Ks + st * TILE_BYTES));
-        const unsigned long long vDesc = swizzled_descriptor(smem_address(Vs + st * TILE_BYTES));
+        const unsigned kLow = descriptor_low(smem_address(Ks + st * TILE_BYTES)), vLow = descriptor_low(smem_address(Vs + st * TILE_BYTES));
 
         float sacc[32];
         fence_accumulators(sacc);
-        wgmma_fence_aw();
+        wgmma_fence();
 #pragma unroll
-        for (int kk = 0; kk < D / 16; kk++) wgmma_ss_f16(sacc, qDesc + 2 * kk, kDesc + 2 * kk, kk > 0);  // +32 bytes
-        wgmma_commit_aw();
-        wgmma_wait_all();
+        for (int kk = 0; kk < D / 16; kk++) wgmma_ss_f16(sacc, descriptor(qLow, 32 * kk), descriptor(kLow, 32 * kk), kk > 0);
+        wgmma_commit();
+        wgmma_wait<0>();
         fence_accumulators(sacc);
 
         float s[8][4];
@@ -1357,14 +1350,14 @@ __device__ __forceinline__ void attention_flash_wgmma(const void *__restrict__ q
             a[kg][3] = float2_to_f16x2(s[b0 + 1][2], s[b0 + 1][3]);
         }
         fence_accumulators(oacc);
-        wgmma_fence_aw();
+        wgmma_fence();
 #pragma unroll
         for (int kg = 0; kg < 4; kg++) {  // 16 keys: 2,048 bytes of V as stored, 32 bytes of Vᵀ
-            if (VT) wgmma_rs_f16(oacc, a[kg], vDesc + 2 * kg);
-            else wgmma_rs_f16_tb(oacc, a[kg], vDesc + kg * (2048 >> 4));
+            if (VT) wgmma_rs_f16(oacc, a[kg], descriptor(vLow, 32 * kg));
+            else wgmma_rs_f16_tb(oacc, a[kg], descriptor(vLow, 2048 * kg));
         }
-        wgmma_commit_aw();
-        wgmma_wait_all();
+        wgmma_commit();
+        wgmma_wait<0>();
         fence_accumulators(oacc);
     }
     float l[2] = {quad_sum(rowSum[0]), quad_sum(rowSum[1])};

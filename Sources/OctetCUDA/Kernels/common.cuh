@@ -221,3 +221,23 @@ template <int COPY> __device__ __forceinline__ void store_copy4(void *copy, size
         *reinterpret_cast<char4 *>(static_cast<signed char *>(copy) + i) = q;
     }
 }
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+// Hopper's warpgroup MMA (sm_90a only), shared by the GEMMs (gemm_wgmma.cu) and the attention (attention_mma.cu).
+// wgmma's shared-memory matrix descriptor, K-major with 128-byte swizzle: start address / 16 (bits 0–13), leading
+// byte offset (unused by swizzled K-major layouts; 1), stride byte offset 1,024 / 16 (8 rows of 128 bytes), swizzle
+// mode 1 = 128B (bits 62–63). The buffers are 1,024-byte aligned, as the swizzle pattern assumes.
+// Built in two halves: the low word (start address and leading byte offset) once per stage, the high word a constant,
+// and a k step or a 64-row half adds its byte offset / 16 to the low word. That equals rebuilding the descriptor from
+// address + offset because shared-memory addresses stay below 228 KB, so the 14-bit start address never carries into
+// bit 14. (Rebuilt every k step, a mask, a shift, an or and a move per operand sat between the wgmma instructions:
+// about 18 instructions per pair of them in the batch-128 main loop, on the schedulers the other warpgroup's epilogue
+// needs; Nsight Compute, session 20.)
+__device__ __forceinline__ unsigned descriptor_low(unsigned address) { return ((address & 0x3FFFF) >> 4) | (1u << 16); }
+__device__ __forceinline__ unsigned long long descriptor(unsigned low, unsigned offset) {
+    return (unsigned long long)((1024 >> 4) | (1u << 30)) << 32 | (low + offset / 16);
+}
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
+#endif

@@ -109,22 +109,6 @@ __device__ __forceinline__ void wgmma(Fragment<256, float> &acc, unsigned long l
                  "}, %128, %129, p, 1, 1, 0, 0;\n}\n" : OPERANDS_64(FLOAT_ACC, 0), OPERANDS_64(FLOAT_ACC, 64) : "l"(a), "l"(b), "r"(1));
 }
 
-// wgmma's shared-memory matrix descriptor, K-major with 128-byte swizzle: start address / 16 (bits 0–13), leading
-// byte offset (unused by swizzled K-major layouts; 1), stride byte offset 1,024 / 16 (8 rows of 128 bytes), swizzle
-// mode 1 = 128B (bits 62–63). The buffers are 1,024-byte aligned, as the swizzle pattern assumes.
-// Built in two halves: the low word (start address and leading byte offset) once per stage, the high word a constant,
-// and a k step or a 64-row half adds its byte offset / 16 to the low word. That equals rebuilding the descriptor from
-// address + offset because shared-memory addresses stay below 228 KB, so the 14-bit start address never carries into
-// bit 14. (Rebuilt every k step, a mask, a shift, an or and a move per operand sat between the wgmma instructions:
-// about 18 instructions per pair of them in the batch-128 main loop, on the schedulers the other warpgroup's epilogue
-// needs; Nsight Compute, session 20.)
-__device__ __forceinline__ unsigned descriptor_low(unsigned address) { return ((address & 0x3FFFF) >> 4) | (1u << 16); }
-__device__ __forceinline__ unsigned long long descriptor(unsigned low, unsigned offset) {
-    return (unsigned long long)((1024 >> 4) | (1u << 30)) << 32 | (low + offset / 16);
-}
-__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-template <int N> __device__ __forceinline__ void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
 // Keeps the compiler from moving accumulator reads or writes across the asynchronous wgmma (CUTLASS's
 // warpgroup_fence_operand).
 template <int N> __device__ __forceinline__ void fence_operands(Fragment<N, int> &acc) {
