@@ -17,7 +17,7 @@ operation of the K = 1,024 shapes) as the closest to the tensor cores' own.
 import argparse, json, os, sys, time
 import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nvml_power import PowerSampler  # noqa: E402
+from nvml_power import PowerSampler, bus_id  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per GEMM and precision")
@@ -25,8 +25,7 @@ parser.add_argument("--precisions", default="fp16,int8,fp8")
 parser.add_argument("--json")
 args = parser.parse_args()
 SHAPES = [("qkv", 16384, 3072, 1024), ("ffn-in", 16384, 4096, 1024), ("ffn-out", 16384, 1024, 4096)]
-p = torch.cuda.get_device_properties(0)
-sampler = PowerSampler(f"{p.pci_domain_id:x}:{p.pci_bus_id:x}:{p.pci_device_id:x}.0" if hasattr(p, "pci_bus_id") else None)
+sampler = PowerSampler(bus_id(torch.cuda.get_device_properties(0)))
 if not sampler.nvml:
     sys.exit("gpu_energy_bench.py: NVML (libnvidia-ml.so.1) did not load; energy cannot be measured")
 

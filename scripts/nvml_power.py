@@ -6,6 +6,13 @@ per pass is what a faster engine must cut)."""
 import ctypes, statistics, threading, time
 
 
+def bus_id(properties):
+    """The PCI address NVML finds a GPU by (domain:bus:device.function, hexadecimal), from PyTorch's device properties,
+    or None where this PyTorch does not report it (the sampler then takes NVML's device 0)."""
+    p = properties
+    return f"{p.pci_domain_id:x}:{p.pci_bus_id:x}:{p.pci_device_id:x}.0" if hasattr(p, "pci_bus_id") else None
+
+
 class PowerSampler:
     """`start()` … `stop()`: a dict of sm_clock_mhz_median, power_w_median (NVML's reading, itself about a one-second
     average, so it lags short runs), power_w_mean (the energy counter's mean over the run: the figure to read), joules,

@@ -13,7 +13,7 @@ import argparse, json, os, sys, time
 import torch
 from transformers import BertConfig, BertForQuestionAnswering
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nvml_power import PowerSampler  # noqa: E402  (the clock, power and energy beside each timing)
+from nvml_power import PowerSampler, bus_id  # noqa: E402  (the clock, power and energy beside each timing)
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--models", default="bert-base,bert-large")
@@ -52,13 +52,7 @@ def median_ms(fn, iterations, preroll=False):
     return times[len(times) // 2], times[0]
 
 
-def device_bus_id():
-    """The GPU's PCI address as NVML finds it, where this PyTorch reports it."""
-    p = torch.cuda.get_device_properties(0)
-    return f"{p.pci_domain_id:x}:{p.pci_bus_id:x}:{p.pci_device_id:x}.0" if hasattr(p, "pci_bus_id") else None
-
-
-sampler = PowerSampler(device_bus_id())
+sampler = PowerSampler(bus_id(torch.cuda.get_device_properties(0)))
 
 # Warm the clocks (the card idles at a low clock).
 x = torch.randn(8192, 8192, device="cuda", dtype=torch.float16)
