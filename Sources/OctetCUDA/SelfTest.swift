@@ -153,6 +153,11 @@ public struct CUDASelfTest {
         return scales
     }
 
+    /// How a whole-model check names the wgmma attention form it forces (next/call.sh greps these names).
+    private static func wgmmaLabel(_ form: CUDABertEngine.WgmmaAttention) -> String {
+        form == .stored ? " wgmma attention" : " wgmma attention (Vᵀ)"
+    }
+
     /// The whole-model checks: random BERTs and the real model against the CPU reference.
     func models() throws -> [Result] {
         var results: [Result] = []
@@ -174,7 +179,7 @@ public struct CUDASelfTest {
             // its key groups (three chunks of 64 keys: groups of 3), packed and padded.
             if device.supportsWgmma && config.hiddenSize / config.headCount == 64 {
                 for form in CUDABertEngine.WgmmaAttention.allCases {  // V read as stored, and V transposed while staging
-                    let label = form == .stored ? " wgmma attention" : " wgmma attention (Vᵀ)"
+                    let label = Self.wgmmaLabel(form)
                     for packing in [true, false] {
                         results.append(try model(weights, precision: .int8, scales: attention16, name: name + label + " in float", batch: batch,
                                                  packing: packing, wgmmaAttention: form))
@@ -233,7 +238,7 @@ public struct CUDASelfTest {
                 // and fully masked chunks, packed and padded.
                 if device.supportsWgmma {
                     for form in CUDABertEngine.WgmmaAttention.allCases {
-                        let label = "random bert 1×512 (18 sequences) wgmma attention" + (form == .stored ? "" : " (Vᵀ)")
+                        let label = "random bert 1×512 (18 sequences)" + Self.wgmmaLabel(form)
                         results.append(try model(weights, precision: .fp16, scales: nil, name: label, batch: batch, packing: packing, wgmmaAttention: form))
                         results.append(try model(weights, precision: .int8, scales: attention16, name: label + " in float", batch: batch, packing: packing,
                                                  wgmmaAttention: form))
@@ -255,7 +260,7 @@ public struct CUDASelfTest {
                 if config.hiddenSize == 1024 {  // BERT-large's width: 128 threads per row in the x8 form, 16 heads of 64
                     results.append(try model(weights, precision: .fp16, scales: nil, name: name + " x8 LayerNorm", batch: batch, layerNormForm: .pairs))
                     for form in CUDABertEngine.WgmmaAttention.allCases {
-                        results.append(try model(weights, precision: .fp16, scales: nil, name: name + " wgmma attention" + (form == .stored ? "" : " (Vᵀ)"),
+                        results.append(try model(weights, precision: .fp16, scales: nil, name: name + Self.wgmmaLabel(form),
                                                  batch: batch, wgmmaAttention: form))
                     }
                 }
