@@ -154,7 +154,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 fusedLayerNorm: Bool = ["1", "attention"].contains(ProcessInfo.processInfo.environment["OCTET_FUSED_LAYERNORM"] ?? ""),
                 halfStreamStorage: StreamStorage? = nil,
                 layerNormForm: LayerNormForm? = nil,
-                wgmmaAttention: WgmmaAttention? = nil) throws {
+                fp16Attention: FP16AttentionKernel? = nil) throws {
         let c = weights.config
         let (h, inter, heads) = (c.hiddenSize, c.intermediateSize, c.headCount)
         let d = h / heads
@@ -189,8 +189,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         // The GEMM + LayerNorm kernels add into a float32 stream of float32 values only (`fusedLayerNorm`).
         self.fusedLayerNormAsked = fusedLayerNorm && precision == .int8 && !halfStream && device.supportsWgmma && h <= 1024
         self.layerNormForm = try layerNormForm ?? Self.layerNormForm(named: ProcessInfo.processInfo.environment["OCTET_LAYERNORM"])
-        let wgmma = try wgmmaAttention ?? Self.wgmmaAttention(named: ProcessInfo.processInfo.environment["OCTET_ATTENTION_WGMMA"])
-        self.wgmmaAttention = device.supportsWgmma ? wgmma : nil
+        let attention = try fp16Attention ?? Self.fp16Attention(named: ProcessInfo.processInfo.environment["OCTET_ATTENTION_WGMMA"])
+        self.wgmmaAttention = device.supportsWgmma && (attention ?? .wgmma) == .wgmma
         self.maxTokens = maxTokens
         self.maxSequenceLength = min(maxSequenceLength ?? c.maxPositionEmbeddings, c.maxPositionEmbeddings, 512)
         try device.makeCurrent()
@@ -585,8 +585,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 .float(layer.kStep), .float(layer.pStep), .int32(layer.pUnsigned ? 1 : 0), .float(layer.vStep), .float(layer.contextQScale),
                 .pointer(buf["context"]!)]
             let choice = AttentionChoice(headSize: d, qk8: layer.kStep > 0, pv8: layer.pStep > 0, inKind: inKind, batch: b, sequence: s,
-                                         heads: heads, multiprocessors: device.multiprocessors, wgmma: wgmmaAttention != nil,
-                                         transposedV: wgmmaAttention == .transposed)
+                                         heads: heads, multiprocessors: device.multiprocessors, wgmma: wgmmaAttention)
             try launch("attention_mma.cu", choice.kernel, grid: ((s + choice.queryRows - 1) / choice.queryRows * choice.keyBlocks, heads, b),
                        block: (choice.threads, 1, 1),
                        sharedBytes: choice.sharedBytes, arguments: arguments)
@@ -659,20 +658,22 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// above `GemmChoice.splitMaxTokens` rows, `quad` below (batch 128 is a memory stream, where x8 measured 1.5–2.8%
     /// faster on the H200 in session 24; batch 1 latency, where two quads per thread measured slower in session 20).
     private let layerNormForm: LayerNormForm?
-    /// How the one-pass FP16 attention at heads of 64 runs on Hopper's wgmma, when it does (`attention_mma_d64_f16_f16_wgmma*`;
-    /// `OCTET_ATTENTION_WGMMA=1|vt`, off by default until the H200 has measured it).
-    public enum WgmmaAttention: String, Sendable, CaseIterable {
-        /// V read as it is stored, [key][d], MN-major with wgmma's transpose bit (`…_wgmma_…`).
-        case stored = "1"
-        /// V transposed while staging into Vᵀ [d][key], K-major like K (`…_wgmmavt_…`): the fallback form.
-        case transposed = "vt"
+    /// Which kernel runs the one-pass FP16 attention at heads of 64 on Hopper (`OCTET_ATTENTION_WGMMA`; other GPUs
+    /// have mma.sync only).
+    public enum FP16AttentionKernel: String, Sendable, CaseIterable {
+        /// The mma.sync kernels (`attention_mma_d64_f16_f16_[q128_|groups<G>_]f16in`), every GPU's.
+        case mmaSync = "0"
+        /// Hopper's warpgroup MMA (`attention_mma_d64_f16_f16_wgmma[_groups<G>]_f16in`): the default there, 4% faster
+        /// than mma.sync at BERT-large INT8 s384 b1 and 2–5% at batch 128 on the H200 (session 26).
+        case wgmma = "1"
     }
-    /// The wgmma attention asked for, on a device that has wgmma; nil: the mma.sync kernels.
-    private let wgmmaAttention: WgmmaAttention?
+    /// Whether the one-pass FP16 attention at heads of 64 runs on wgmma (Hopper, unless asked otherwise).
+    private let wgmmaAttention: Bool
 
-    /// `OCTET_ATTENTION_WGMMA`'s form: nil when unset, empty or 0; an unknown value is an error listing the forms.
-    static func wgmmaAttention(named value: String?) throws -> WgmmaAttention? {
-        try setting("OCTET_ATTENTION_WGMMA", value, is: "a form of the wgmma attention", off: ["0"])
+    /// `OCTET_ATTENTION_WGMMA`'s kernel: nil when unset or empty (the default); an unknown value is an error listing
+    /// the choices.
+    static func fp16Attention(named value: String?) throws -> FP16AttentionKernel? {
+        try setting("OCTET_ATTENTION_WGMMA", value, is: "a kernel of the FP16 attention")
     }
 
     /// `OCTET_LAYERNORM`'s form, or nil when unset.
@@ -1059,7 +1060,7 @@ struct AttentionChoice {
     init(headSize d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch b: Int, sequence s: Int, heads: Int, multiprocessors: Int,
          staged forced: Bool = AttentionChoice.forceStaged, resident: Bool = AttentionChoice.residentInt8,
          split: Bool = AttentionChoice.splitInt8, keyGroups: Int? = AttentionChoice.keyGroups, wide: Bool = AttentionChoice.wideQueries,
-         wgmma: Bool = false, transposedV: Bool = false) {
+         wgmma: Bool = false) {
         let padded = (s + 63) / 64 * 64, kRow = d * (qk8 ? 1 : 2) + 16, vRow = padded * (pv8 ? 1 : 2) + 16
 
         let blocks = padded / 64 * heads * b
@@ -1070,8 +1071,7 @@ struct AttentionChoice {
             // align them to 1,024 bytes, then the mask.
             let g = blocks < multiprocessors && groups > 1 ? groups : 1
             threads = 128 * g
-            let form = transposedV ? "wgmmavt" : "wgmma"
-            kernel = g > 1 ? "attention_mma_d64_f16_f16_\(form)_groups\(g)_f16in" : "attention_mma_d64_f16_f16_\(form)_f16in"
+            kernel = g > 1 ? "attention_mma_d64_f16_f16_wgmma_groups\(g)_f16in" : "attention_mma_d64_f16_f16_wgmma_f16in"
             sharedBytes = (1 + 4 * g) * 64 * 128 + 1024 + padded * 4
             return
         }

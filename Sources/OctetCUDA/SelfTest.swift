@@ -153,10 +153,9 @@ public struct CUDASelfTest {
         return scales
     }
 
-    /// How a whole-model check names the wgmma attention form it forces (next/call.sh greps these names).
-    private static func wgmmaLabel(_ form: CUDABertEngine.WgmmaAttention) -> String {
-        form == .stored ? " wgmma attention" : " wgmma attention (Vᵀ)"
-    }
+    /// How a whole-model check names the mma.sync attention it forces on Hopper, where the engine's own choice at
+    /// heads of 64 is the wgmma kernel (so both are checked there).
+    private static let mmaSyncLabel = " mma.sync attention"
 
     /// The whole-model checks: random BERTs and the real model against the CPU reference.
     func models() throws -> [Result] {
@@ -175,17 +174,15 @@ public struct CUDASelfTest {
             recipe.floatGroups = Set(QuantizationGroup.matching("*.add", layers: config.layerCount) + ["layer.0.output", "layer.1.attention.pv"])
             let attention16 = Self.attentionInFloat(layers: config.layerCount)
             results.append(try model(weights, precision: .int8, scales: attention16, name: name + " attention in float", batch: batch))
-            // The wgmma attention (Hopper; opt-in in the engine) with heads of 64 on a small grid (36 blocks), so with
-            // its key groups (three chunks of 64 keys: groups of 3), packed and padded.
+            // Heads of 64 on a small grid (36 blocks), so with key groups (three chunks of 64 keys: groups of 3), packed
+            // and padded: on Hopper the checks above and below run the wgmma attention, these the mma.sync kernels.
             if device.supportsWgmma && config.hiddenSize / config.headCount == 64 {
-                for form in CUDABertEngine.WgmmaAttention.allCases {  // V read as stored, and V transposed while staging
-                    let label = Self.wgmmaLabel(form)
-                    for packing in [true, false] {
-                        results.append(try model(weights, precision: .int8, scales: attention16, name: name + label + " in float", batch: batch,
-                                                 packing: packing, wgmmaAttention: form))
-                    }
-                    results.append(try model(weights, precision: .fp16, scales: nil, name: name + label, batch: batch, wgmmaAttention: form))
+                let label = Self.mmaSyncLabel
+                for packing in [true, false] {
+                    results.append(try model(weights, precision: .int8, scales: attention16, name: name + label + " in float", batch: batch,
+                                             packing: packing, fp16Attention: .mmaSync))
                 }
+                results.append(try model(weights, precision: .fp16, scales: nil, name: name + label, batch: batch, fp16Attention: .mmaSync))
             }
             // The residual stream in fp16 (the recipe's `halfPrecisionStream`): recipe-like (float adds) and all INT8
             // (the adds' Q/DQ read the fp16 values), against the Q/DQ export with its Cast pairs. Stored as fp16 here
@@ -234,15 +231,12 @@ public struct CUDASelfTest {
                 results.append(try model(weights, precision: .fp16, scales: nil, name: "random bert 1×512 (18 sequences)", batch: batch, packing: packing))
                 results.append(try model(weights, precision: .int8, scales: attention16, name: "random bert 1×512 (18 sequences) attention in float",
                                          batch: batch, packing: packing))
-                // The same on the wgmma attention (Hopper; opt-in in the engine): sequences of 1 to 256 keys, so partial
-                // and fully masked chunks, packed and padded.
+                // On Hopper the two above run the wgmma attention; these the mma.sync kernel with 128 queries per block.
                 if device.supportsWgmma {
-                    for form in CUDABertEngine.WgmmaAttention.allCases {
-                        let label = "random bert 1×512 (18 sequences)" + Self.wgmmaLabel(form)
-                        results.append(try model(weights, precision: .fp16, scales: nil, name: label, batch: batch, packing: packing, wgmmaAttention: form))
-                        results.append(try model(weights, precision: .int8, scales: attention16, name: label + " in float", batch: batch, packing: packing,
-                                                 wgmmaAttention: form))
-                    }
+                    let label = "random bert 1×512 (18 sequences)" + Self.mmaSyncLabel
+                    results.append(try model(weights, precision: .fp16, scales: nil, name: label, batch: batch, packing: packing, fp16Attention: .mmaSync))
+                    results.append(try model(weights, precision: .int8, scales: attention16, name: label + " in float", batch: batch, packing: packing,
+                                             fp16Attention: .mmaSync))
                 }
             }
         }
@@ -259,10 +253,9 @@ public struct CUDASelfTest {
                                          batch: batch, fusedLayerNorm: true))
                 if config.hiddenSize == 1024 {  // BERT-large's width: 128 threads per row in the x8 form, 16 heads of 64
                     results.append(try model(weights, precision: .fp16, scales: nil, name: name + " x8 LayerNorm", batch: batch, layerNormForm: .pairs))
-                    for form in CUDABertEngine.WgmmaAttention.allCases {
-                        results.append(try model(weights, precision: .fp16, scales: nil, name: name + Self.wgmmaLabel(form),
-                                                 batch: batch, wgmmaAttention: form))
-                    }
+                    results.append(try model(weights, precision: .fp16, scales: nil, name: name, batch: batch))  // wgmma attention
+                    results.append(try model(weights, precision: .fp16, scales: nil, name: name + Self.mmaSyncLabel, batch: batch,
+                                             fp16Attention: .mmaSync))
                 }
             }
         }
@@ -428,7 +421,7 @@ public struct CUDASelfTest {
     /// fp16 stream's LayerNorm form forced (nil: the engine's rule).
     func model(_ weights: BertWeights, precision: CUDABertEngine.Precision, scales: QuantizationScales?, name: String,
                batch: TokenBatch, packing: Bool = true, fusedLayerNorm: Bool = false, halfStreamStorage: CUDABertEngine.StreamStorage? = nil, layerNormForm: CUDABertEngine.LayerNormForm? = nil,
-               wgmmaAttention: CUDABertEngine.WgmmaAttention? = nil) throws -> Result {
+               fp16Attention: CUDABertEngine.FP16AttentionKernel? = nil) throws -> Result {
         let (b, s) = (batch.batchSize, batch.sequenceLength)
         let cpu: QuestionAnsweringEngine = precision == .fp16
             ? CPUBertEngine(weights: weights)
@@ -436,7 +429,7 @@ public struct CUDASelfTest {
         let expected = try cpu.spanLogits(for: batch)
         let gpu = try CUDABertEngine(weights: weights, precision: precision, scales: scales, device: device, compiler: compiler, maxTokens: b * s,
                                      packing: packing, fusedLayerNorm: fusedLayerNorm, halfStreamStorage: halfStreamStorage,
-                                     layerNormForm: layerNormForm, wgmmaAttention: wgmmaAttention)
+                                     layerNormForm: layerNormForm, fp16Attention: fp16Attention)
         let packed = gpu.packing && PackedBatch(batch) != nil
         let got = try gpu.spanLogits(for: batch)  // the first run of a shape runs eagerly, then captures its graph
         let replay = try gpu.spanLogits(for: batch)  // the replayed graph must give the same answer

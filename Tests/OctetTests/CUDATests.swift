@@ -104,14 +104,13 @@ enum GPU {
     /// A layer's attention shape and the kernel and shared memory it should get.
     struct AttentionCase: Sendable, CustomTestStringConvertible {
         let d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, resident: Bool, split: Bool
-        let keyGroups: Int?, wide: Bool, wgmma: Bool, transposedV: Bool, keyBlocks: Int, threads: Int, queryRows: Int, kernel: String, sharedBytes: Int
+        let keyGroups: Int?, wide: Bool, wgmma: Bool, keyBlocks: Int, threads: Int, queryRows: Int, kernel: String, sharedBytes: Int
         var testDescription: String { kernel }
         init(d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, resident: Bool = false, split: Bool = false,
-             keyGroups: Int? = nil, wide: Bool = true, wgmma: Bool = false, transposedV: Bool = false, keyBlocks: Int = 1, threads: Int = 128,
+             keyGroups: Int? = nil, wide: Bool = true, wgmma: Bool = false, keyBlocks: Int = 1, threads: Int = 128,
              queryRows: Int = 64, kernel: String, sharedBytes: Int) {
             (self.d, self.qk8, self.pv8, self.inKind, self.batch, self.sequence) = (d, qk8, pv8, inKind, batch, sequence)
             (self.staged, self.resident, self.split, self.keyGroups, self.wide, self.wgmma) = (staged, resident, split, keyGroups, wide, wgmma)
-            self.transposedV = transposedV
             (self.keyBlocks, self.threads, self.queryRows, self.kernel, self.sharedBytes) = (keyBlocks, threads, queryRows, kernel, sharedBytes)
         }
     }
@@ -158,7 +157,7 @@ enum GPU {
               kernel: "attention_mma_d64_i8_i8_split6_i8in", sharedBytes: 3 * 64 * 80 + 64 * 4 + 64 * 8 + 64 * 80 * 4),
         .init(d: 64, qk8: true, pv8: true, inKind: 2, batch: 8, sequence: 384, staged: false, split: true,  // 6 × 16 × 8 blocks: enough
               kernel: "attention_mma_d64_i8_i8_staged_i8in", sharedBytes: 384 * 80 + 64 * 400 + 64 * 80 + 384 * 4),
-        // The wgmma attention when asked for (Hopper): fp16 products from fp16 input with heads of 64, at any grid; the
+        // The wgmma attention on Hopper (the engine's default there): fp16 products from fp16 input with heads of 64, at any grid; the
         // 128-byte rows of Q and the K and V ring, 1 KB of alignment, the mask. Anything else keeps its mma.sync kernel.
         .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 128, sequence: 384, staged: false, wgmma: true,
               kernel: "attention_mma_d64_f16_f16_wgmma_f16in", sharedBytes: 5 * 64 * 128 + 1024 + 384 * 4),
@@ -168,10 +167,6 @@ enum GPU {
               kernel: "attention_mma_d64_f16_f16_wgmma_groups3_f16in", sharedBytes: 13 * 64 * 128 + 1024 + 384 * 4),
         .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 1, sequence: 384, staged: false, keyGroups: 1, wgmma: true,
               kernel: "attention_mma_d64_f16_f16_wgmma_f16in", sharedBytes: 5 * 64 * 128 + 1024 + 384 * 4),
-        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 128, sequence: 384, staged: false, wgmma: true, transposedV: true,  // the fallback
-              kernel: "attention_mma_d64_f16_f16_wgmmavt_f16in", sharedBytes: 5 * 64 * 128 + 1024 + 384 * 4),
-        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 1, sequence: 384, staged: false, wgmma: true, transposedV: true, threads: 384,
-              kernel: "attention_mma_d64_f16_f16_wgmmavt_groups3_f16in", sharedBytes: 13 * 64 * 128 + 1024 + 384 * 4),
         .init(d: 32, qk8: false, pv8: false, inKind: 0, batch: 128, sequence: 128, staged: false, wgmma: true, queryRows: 128,
               kernel: "attention_mma_d32_f16_f16_q128_f16in", sharedBytes: 6 * 64 * 80 + 128 * 4),
         .init(d: 64, qk8: false, pv8: false, inKind: 1, batch: 128, sequence: 384, staged: false, wgmma: true,
@@ -182,7 +177,7 @@ enum GPU {
     func attentionChoice(_ c: AttentionCase) {
         let choice = AttentionChoice(headSize: c.d, qk8: c.qk8, pv8: c.pv8, inKind: c.inKind, batch: c.batch, sequence: c.sequence,
                                      heads: 16, multiprocessors: 132, staged: c.staged, resident: c.resident, split: c.split,
-                                     keyGroups: c.keyGroups, wide: c.wide, wgmma: c.wgmma, transposedV: c.transposedV)
+                                     keyGroups: c.keyGroups, wide: c.wide, wgmma: c.wgmma)
         #expect(choice.kernel == c.kernel)
         #expect(choice.keyBlocks == c.keyBlocks && choice.threads == c.threads && choice.queryRows == c.queryRows)
         #expect(choice.sharedBytes == c.sharedBytes)
@@ -410,15 +405,12 @@ enum GPU {
             // it). (The 64-query fp16-input kernel is left out at these shapes: the 128-query one takes its big grids.)
             #expect(names.count == 36)
             // The wgmma attention, compiled for sm_90a only: big grids, and key groups of 2 and 3 on small ones.
-            for transposedV in [false, true] {
-                let form = transposedV ? "wgmmavt" : "wgmma"
-                for (batch, sequence, kernel) in [(128, 512, "attention_mma_d64_f16_f16_\(form)_f16in"), (1, 128, "attention_mma_d64_f16_f16_\(form)_groups2_f16in"),
-                                                  (1, 512, "attention_mma_d64_f16_f16_\(form)_groups3_f16in")] {
-                    let wgmma = AttentionChoice(headSize: 64, qk8: false, pv8: false, inKind: 0, batch: batch, sequence: sequence, heads: 16,
-                                                multiprocessors: 132, keyGroups: nil, wgmma: true, transposedV: transposedV)
-                    #expect(wgmma.kernel == kernel && wgmma.sharedBytes <= 227 * 1024, "\(wgmma.kernel): \(wgmma.sharedBytes) bytes")
-                    names.insert(wgmma.kernel)
-                }
+            for (batch, sequence, kernel) in [(128, 512, "attention_mma_d64_f16_f16_wgmma_f16in"), (1, 128, "attention_mma_d64_f16_f16_wgmma_groups2_f16in"),
+                                              (1, 512, "attention_mma_d64_f16_f16_wgmma_groups3_f16in")] {
+                let wgmma = AttentionChoice(headSize: 64, qk8: false, pv8: false, inKind: 0, batch: batch, sequence: sequence, heads: 16,
+                                            multiprocessors: 132, keyGroups: nil, wgmma: true)
+                #expect(wgmma.kernel == kernel && wgmma.sharedBytes <= 227 * 1024, "\(wgmma.kernel): \(wgmma.sharedBytes) bytes")
+                names.insert(wgmma.kernel)
             }
             for name in names.sorted() {
                 #expect(module.cubin.range(of: Data((name + "\0").utf8)) != nil, "no \(name) in attention_mma.cu")
@@ -505,16 +497,15 @@ struct StreamSettingTests {
         expectSetting(try CUDABertEngine.halfStreamStorage(named: value), is: error == nil ? .some(expected) : nil, orFailsWith: error)
     }
 
-    @Test("OCTET_ATTENTION_WGMMA names a form of the wgmma attention, 0 or nothing turns it off, and anything else is an error listing the forms", arguments: [
+    @Test("OCTET_ATTENTION_WGMMA picks the FP16 attention's kernel, nothing leaves the engine's choice, and anything else is an error listing the choices", arguments: [
         (nil, nil, nil),
         ("", nil, nil),
-        ("0", nil, nil),
-        ("1", .stored, nil),
-        ("vt", .transposed, nil),
-        ("yes", nil, "OCTET_ATTENTION_WGMMA is yes, which is not a form of the wgmma attention (0, 1, vt)."),
-    ] as [(String?, CUDABertEngine.WgmmaAttention?, String?)])
-    func wgmmaAttentionNamed(_ value: String?, expected: CUDABertEngine.WgmmaAttention?, error: String?) {
-        expectSetting(try CUDABertEngine.wgmmaAttention(named: value), is: error == nil ? .some(expected) : nil, orFailsWith: error)
+        ("0", .mmaSync, nil),
+        ("1", .wgmma, nil),
+        ("vt", nil, "OCTET_ATTENTION_WGMMA is vt, which is not a kernel of the FP16 attention (0, 1)."),
+    ] as [(String?, CUDABertEngine.FP16AttentionKernel?, String?)])
+    func fp16AttentionNamed(_ value: String?, expected: CUDABertEngine.FP16AttentionKernel?, error: String?) {
+        expectSetting(try CUDABertEngine.fp16Attention(named: value), is: error == nil ? .some(expected) : nil, orFailsWith: error)
     }
 
     @Test("OCTET_LAYERNORM names a LayerNorm form, and anything else is an error listing the forms", arguments: [

@@ -1163,10 +1163,12 @@ __device__ __forceinline__ void attention_split_i8(const void *__restrict__ qkv,
 }
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-// The one-pass FP16 attention on Hopper's warpgroup MMA (`attention_flash_wgmma`, heads of 64, fp16 Q, K and V; opt-in
-// while it is measured: `OCTET_ATTENTION_WGMMA=1`). Why: at batch 128 the H200 runs at its power cap, so a pass's
-// time is its energy (docs/GPU.md, seventeenth session), and the mma.sync kernels above spend most of their
-// instructions feeding the tensor cores: per 64-key chunk each warp issues 64 mma.sync and 32 ldmatrix, where one
+// The one-pass FP16 attention on Hopper's warpgroup MMA (`attention_flash_wgmma`, heads of 64, fp16 Q, K and V; the
+// engine's choice on Hopper since session 26, `OCTET_ATTENTION_WGMMA=0` runs the mma.sync kernels instead). On the H200
+// it took BERT-large INT8 (attention FP16) s384 b1 from 0.969 to 0.927 ms and s384 b128 from 45.4–46.5 to 44.2–44.3
+// (docs/PERFORMANCE.md, session 26; per layer, the workbench: 6.2 against 9.6 µs and 306 against 361). Why: at batch
+// 128 the H200 runs at its power cap, so a pass's time is its energy (docs/GPU.md, seventeenth session), and the
+// mma.sync kernels above spend most of their instructions feeding the tensor cores: per 64-key chunk each warp issues 64 mma.sync and 32 ldmatrix, where one
 // warpgroup here issues 8 wgmma that read K and V straight from shared memory (FlashAttention-3's forward, without its
 // producer warpgroup and its intra-warpgroup overlap so far). The arithmetic per row is `attention_flash`'s: scores in
 // log₂ units, the same online-softmax step, the same stores; only the products' summation order inside the tensor
@@ -1207,11 +1209,6 @@ __device__ __forceinline__ void wgmma_rs_f16_tb(float (&d)[32], const unsigned (
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\nwgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " AW_D32
                  ", {%32,%33,%34,%35}, %36, p, 1, 1, 1;\n}\n" : AW_OUT(d) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
 }
-// O += P·V for one k16 step with B = Vᵀ staged K-major (no transpose bit): the `VT` kernels' form.
-__device__ __forceinline__ void wgmma_rs_f16(float (&d)[32], const unsigned (&a)[4], unsigned long long b) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\nwgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " AW_D32
-                 ", {%32,%33,%34,%35}, %36, p, 1, 1, 0;\n}\n" : AW_OUT(d) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
-}
 // Keeps the compiler from moving accumulator reads or writes across the asynchronous wgmma.
 __device__ __forceinline__ void fence_accumulators(float (&d)[32]) {
 #pragma unroll
@@ -1228,30 +1225,7 @@ __device__ __forceinline__ void stage_swizzled(unsigned char *dst, const f16 *__
     }
 }
 
-// A 64-key chunk of V transposed into Vᵀ [d][key] in the 128-byte swizzle (row d: the chunk's 64 keys, 16-byte unit
-// key / 8 at (key / 8) ^ (d mod 8)): the `VT` kernels' B operand for P·V, K-major like K's, read without the transpose
-// bit. Each thread loads 16 bytes (8 features of one key; zeros past S) and stores them as 8 two-byte elements, in
-// place of cp.async: the fallback form, should the MN-major read of V as stored be wrong on the GPU.
-__device__ __forceinline__ void stage_transposed(unsigned char *dst, const f16 *__restrict__ qkv, size_t base, int r0, int col, int S, int ld) {
-    uint4 v[4];
-#pragma unroll
-    for (int u = 0; u < 4; u++) {
-        const int e = threadIdx.x % 128 + u * 128, r = e / 8, c = e % 8, j = r0 + r;
-        v[u] = j < S ? *reinterpret_cast<const uint4 *>(qkv + base + (size_t)j * ld + col + c * 8) : make_uint4(0, 0, 0, 0);
-    }
-#pragma unroll
-    for (int u = 0; u < 4; u++) {
-        const int e = threadIdx.x % 128 + u * 128, r = e / 8, c = e % 8;
-        const unsigned w[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
-#pragma unroll
-        for (int k = 0; k < 8; k++) {
-            const int d = c * 8 + k;
-            *reinterpret_cast<f16 *>(dst + d * 128 + (((r >> 3) ^ (d & 7)) * 16) + (r & 7) * 2) = (f16)(w[k / 2] >> (16 * (k % 2)));
-        }
-    }
-}
-
-template <int G, bool VT>
+template <int G>
 __device__ __forceinline__ void attention_flash_wgmma(const void *__restrict__ qkvIn, const int *__restrict__ mask, const int *__restrict__ offsets,
                                                       int Smax, int heads, float outQScale, void *__restrict__ out) {
     constexpr int D = 64, TILE = 64, TILE_BYTES = TILE * 128;
@@ -1279,8 +1253,7 @@ __device__ __forceinline__ void attention_flash_wgmma(const void *__restrict__ q
     if (group == 0) stage_swizzled(Qs, qkv, base, q0, 0, S, ld);
     if (group < chunks) {
         stage_swizzled(Ks, qkv, base, group * KEY_CHUNK, H, S, ld);
-        if (VT) stage_transposed(Vs, qkv, base, group * KEY_CHUNK, 2 * H, S, ld);
-        else stage_swizzled(Vs, qkv, base, group * KEY_CHUNK, 2 * H, S, ld);
+        stage_swizzled(Vs, qkv, base, group * KEY_CHUNK, 2 * H, S, ld);
     }
     copy_commit();
     copy_wait<0>();
@@ -1303,8 +1276,7 @@ __device__ __forceinline__ void attention_flash_wgmma(const void *__restrict__ q
         }
         if (c + G < chunks) {
             stage_swizzled(Ks + (st ^ 1) * TILE_BYTES, qkv, base, (c + G) * KEY_CHUNK, H, S, ld);
-            if (VT) stage_transposed(Vs + (st ^ 1) * TILE_BYTES, qkv, base, (c + G) * KEY_CHUNK, 2 * H, S, ld);
-            else stage_swizzled(Vs + (st ^ 1) * TILE_BYTES, qkv, base, (c + G) * KEY_CHUNK, 2 * H, S, ld);
+            stage_swizzled(Vs + (st ^ 1) * TILE_BYTES, qkv, base, (c + G) * KEY_CHUNK, 2 * H, S, ld);
             copy_commit();
         }
         const unsigned kLow = descriptor_low(smem_address(Ks + st * TILE_BYTES)), vLow = descriptor_low(smem_address(Vs + st * TILE_BYTES));
@@ -1352,10 +1324,7 @@ __device__ __forceinline__ void attention_flash_wgmma(const void *__restrict__ q
         fence_accumulators(oacc);
         wgmma_fence();
 #pragma unroll
-        for (int kg = 0; kg < 4; kg++) {  // 16 keys: 2,048 bytes of V as stored, 32 bytes of Vᵀ
-            if (VT) wgmma_rs_f16(oacc, a[kg], descriptor(vLow, 32 * kg));
-            else wgmma_rs_f16_tb(oacc, a[kg], descriptor(vLow, 2048 * kg));
-        }
+        for (int kg = 0; kg < 4; kg++) wgmma_rs_f16_tb(oacc, a[kg], descriptor(vLow, 2048 * kg));  // 16 keys: 2,048 bytes of V
         wgmma_commit();
         wgmma_wait<0>();
         fence_accumulators(oacc);
@@ -1453,17 +1422,13 @@ ATTENTION_MMA(64, true, true, 2, attention_mma_d64_i8_i8_staged_i8in)
 // block of 128 threads, dynamic shared memory 5 × 8 KB + 1 KB of alignment + the mask).
 // attention_mma_d64_f16_f16_wgmma_groups<G>_f16in: the same with G key groups of one warpgroup each (128·G threads;
 // Q, G rings of 32 KB, 1 KB of alignment, the mask), for grids with fewer blocks than multiprocessors (batch 1).
-#define ATTENTION_WGMMA(G, VT, NAME)                                                                                       \
+#define ATTENTION_WGMMA(G, NAME)                                                                                       \
     extern "C" __global__ void __launch_bounds__(G * 128)                                                                  \
         NAME(const void *qkv, const int *mask, const int *offsets, int S, int heads, float, float, float, int, float, float outQScale,         \
              void *out) {                                                                                                  \
-        attention_flash_wgmma<G, VT>(qkv, mask, offsets, S, heads, outQScale, out);                                                 \
+        attention_flash_wgmma<G>(qkv, mask, offsets, S, heads, outQScale, out);                                                 \
     }
-ATTENTION_WGMMA(1, false, attention_mma_d64_f16_f16_wgmma_f16in)
-ATTENTION_WGMMA(2, false, attention_mma_d64_f16_f16_wgmma_groups2_f16in)
-ATTENTION_WGMMA(3, false, attention_mma_d64_f16_f16_wgmma_groups3_f16in)
-// …_wgmmavt_…: the same with V transposed while staging (`stage_transposed`), the fallback form.
-ATTENTION_WGMMA(1, true, attention_mma_d64_f16_f16_wgmmavt_f16in)
-ATTENTION_WGMMA(2, true, attention_mma_d64_f16_f16_wgmmavt_groups2_f16in)
-ATTENTION_WGMMA(3, true, attention_mma_d64_f16_f16_wgmmavt_groups3_f16in)
+ATTENTION_WGMMA(1, attention_mma_d64_f16_f16_wgmma_f16in)
+ATTENTION_WGMMA(2, attention_mma_d64_f16_f16_wgmma_groups2_f16in)
+ATTENTION_WGMMA(3, attention_mma_d64_f16_f16_wgmma_groups3_f16in)
 #endif
