@@ -664,7 +664,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         /// The mma.sync kernels (`attention_mma_d64_f16_f16_[q128_|groups<G>_]f16in`), every GPU's.
         case mmaSync = "0"
         /// Hopper's warpgroup MMA (`attention_mma_d64_f16_f16_wgmma[_groups<G>]_f16in`): the default there, 4% faster
-        /// than mma.sync at BERT-large INT8 s384 b1 and 2–5% at batch 128 on the H200 (session 26).
+        /// than mma.sync at BERT-large INT8 s384 b1 and 1–5% at batch 128 on the H200 (session 26).
         case wgmma = "1"
     }
     /// Whether the one-pass FP16 attention at heads of 64 runs on wgmma (Hopper, unless asked otherwise).
