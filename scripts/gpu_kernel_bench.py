@@ -248,7 +248,7 @@ def attention_mma(qkv, f32, mask, S, heads, D, qs, ks, ps, un, vs, out, staged=F
     `resident`: the int8 ring's form for S ≤ 128 (both chunks at once, pass 1's scores kept in registers); `split`: the
     kernel with the keys split over a cluster of ⌈S/64⌉ blocks (heads of 64, 65 ≤ S ≤ 512; int8 products from int8
     input). `wgmma`: the fp16 one-pass kernel on Hopper's wgmma ("wgmma", the engine's there), with `groups` key
-    groups (1–3). `offsets`: a packed
+    groups (1–3), or "paired": two warpgroups of 64 queries sharing each K and V chunk. `offsets`: a packed
     batch (only the real tokens, back to back; sequence b is rows offsets[b] … offsets[b + 1] − 1, S the longest)."""
     qk8, pv8 = ks > 0, ps > 0
     padded = (S + 63) // 64 * 64
@@ -268,7 +268,9 @@ def attention_mma(qkv, f32, mask, S, heads, D, qs, ks, ps, un, vs, out, staged=F
     if wide:  # 128 queries: the queries (two 64-row halves) and the ring of two K and two V chunks
         name, smem, rows = f"attention_mma_d{D}_f16_f16_q128_f16in", 6 * 64 * kRow + padded * 4, 128
     threads = 128
-    if wgmma:  # Q and each key group's ring of 64 × 128-byte rows in the 128-byte swizzle, 1 KB of alignment, the mask
+    if wgmma == "paired":  # two Q tiles and one shared ring, 1 KB of alignment, the mask; 128 queries per block
+        name, smem, threads, rows = f"attention_mma_d{D}_f16_f16_wgmma_paired_f16in", 6 * 64 * 128 + 1024 + padded * 4, 256, 128
+    elif wgmma:  # Q and each key group's ring of 64 × 128-byte rows in the 128-byte swizzle, 1 KB of alignment, the mask
         name = f"attention_mma_d{D}_f16_f16_{wgmma}" + (f"_groups{groups}" if groups > 1 else "") + "_f16in"
         smem, threads = (1 + 4 * groups) * 64 * 128 + 1024 + padded * 4, 128 * groups
     batch = mask.shape[0] if offsets is None else offsets.numel() - 1
@@ -295,11 +297,11 @@ for (B, S, heads, D) in [] if args.no_checks else [(1, 128, 12, 32), (2, 384, 16
                 attention_mma(x, f32, mask, S, heads, D, qs, ks, ps, un, vs, wide_out, wide=True)
                 report(f"attention_mma d{D} B{B} S{S} f16 f16 f16 input: 128 queries equals 64", (wide_out.double() - out.double()).abs().max().item(), 0)
             if label == "f16 f16" and not f32 and D == 64 and hopper:  # the wgmma kernels (summation order may differ)
-                for g in range(1, min(3, (S + 63) // 64) + 1):
+                for form, g in [("wgmma", g) for g in range(1, min(3, (S + 63) // 64) + 1)] + [("paired", 1)]:
                     wg_out = torch.full((B * S, heads * D), float("nan"), dtype=torch.float16, device="cuda")
-                    attention_mma(x, f32, mask, S, heads, D, qs, ks, ps, un, vs, wg_out, wgmma="wgmma", groups=g)
+                    attention_mma(x, f32, mask, S, heads, D, qs, ks, ps, un, vs, wg_out, wgmma=form, groups=g)
                     err = ((wg_out.double() - ref).norm() / ref.norm()).item()
-                    report(f"attention_mma d{D} B{B} S{S} f16 f16 f16 input on wgmma, {g} key group(s)", err, 3e-3)
+                    report(f"attention_mma d{D} B{B} S{S} f16 f16 f16 input on {form}, {g} key group(s)", err, 3e-3)
         if qs > 0 and ps > 0:  # int8 input, quantized per column as the QKV GEMM's epilogue does
             steps = torch.tensor([qs, ks, vs], device="cuda").repeat_interleave(heads * D)
             q8 = torch.clamp(torch.round(qkv / steps), -128, 127)
@@ -338,7 +340,7 @@ for (lengths, S, heads, D) in [] if args.no_checks else [([160, 100, 37], 160, 4
     forms = ([("f16 f16", 0, 0, 0, 0, 0, 0, {}), ("f16 f16", 0, 0, 0, 0, 0, 0, {"wide": True}), (*i8, 1, {}), (*i8, 2, {}), (*i8, 2, {"staged": True})]
              + ([(*i8, 2, {"resident": True})] if longest <= 128 else [])
              + ([(*i8, 2, {"split": True})] if D == 64 and longest > 64 else [])
-             + ([("f16 f16", 0, 0, 0, 0, 0, 0, {"wgmma": wg, "groups": g}) for wg in ["wgmma"] for g in [1, 3]]
+             + ([("f16 f16", 0, 0, 0, 0, 0, 0, {"wgmma": wg, "groups": g}) for wg, g in [("wgmma", 1), ("wgmma", 3), ("paired", 1)]]
                 if D == 64 and hopper else []))
     for label, qs, ks, ps, un, vs, f32, form in forms:
         if f32 == 2:
@@ -494,7 +496,8 @@ for (name, heads, D) in [] if args.no_attention_timing else [("bert-base", 12, 6
         t_f16_wide = timed(lambda i: attention_mma(half, 0, mask, S, heads, D, 0, 0, 0, 0, 0, out, wide=True), False)
         # The wgmma kernel (Hopper, heads of 64), with as many key groups as the engine gives small grids.
         wg_groups = min(3, (S + 63) // 64) if (S + 63) // 64 * heads * B < 132 else 1
-        t_wgmma = ({"f16_wgmma_us": timed(lambda i: attention_mma(half, 0, mask, S, heads, D, 0, 0, 0, 0, 0, out, wgmma="wgmma", groups=wg_groups), False)}
+        t_wgmma = ({"f16_wgmma_us": timed(lambda i: attention_mma(half, 0, mask, S, heads, D, 0, 0, 0, 0, 0, out, wgmma="wgmma", groups=wg_groups), False),
+                    "f16_wgmma_paired_us": timed(lambda i: attention_mma(half, 0, mask, S, heads, D, 0, 0, 0, 0, 0, out, wgmma="paired"), False)}
                    if D == 64 and hopper else {})
         q, k, v = half.view(B, S, 3, heads, D).permute(2, 0, 3, 1, 4)
         t_sdpa = timed(lambda i: torch.nn.functional.scaled_dot_product_attention(q, k, v), True)

@@ -190,7 +190,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         self.fusedLayerNormAsked = fusedLayerNorm && precision == .int8 && !halfStream && device.supportsWgmma && h <= 1024
         self.layerNormForm = try layerNormForm ?? Self.layerNormForm(named: ProcessInfo.processInfo.environment["OCTET_LAYERNORM"])
         let attention = try fp16Attention ?? Self.fp16Attention(named: ProcessInfo.processInfo.environment["OCTET_ATTENTION_WGMMA"])
-        self.wgmmaAttention = device.supportsWgmma && (attention ?? .wgmma) == .wgmma
+        self.wgmmaAttention = device.supportsWgmma && (attention ?? .wgmma) != .mmaSync
+        self.pairedWgmmaAttention = wgmmaAttention && attention == .wgmmaPaired
         self.maxTokens = maxTokens
         self.maxSequenceLength = min(maxSequenceLength ?? c.maxPositionEmbeddings, c.maxPositionEmbeddings, 512)
         try device.makeCurrent()
@@ -585,7 +586,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 .float(layer.kStep), .float(layer.pStep), .int32(layer.pUnsigned ? 1 : 0), .float(layer.vStep), .float(layer.contextQScale),
                 .pointer(buf["context"]!)]
             let choice = AttentionChoice(headSize: d, qk8: layer.kStep > 0, pv8: layer.pStep > 0, inKind: inKind, batch: b, sequence: s,
-                                         heads: heads, multiprocessors: device.multiprocessors, wgmma: wgmmaAttention)
+                                         heads: heads, multiprocessors: device.multiprocessors, wgmma: wgmmaAttention,
+                                         pairedQueries: pairedWgmmaAttention)
             try launch("attention_mma.cu", choice.kernel, grid: ((s + choice.queryRows - 1) / choice.queryRows * choice.keyBlocks, heads, b),
                        block: (choice.threads, 1, 1),
                        sharedBytes: choice.sharedBytes, arguments: arguments)
@@ -666,9 +668,15 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         /// Hopper's warpgroup MMA (`attention_mma_d64_f16_f16_wgmma[_groups<G>]_f16in`): the default there, 4% faster
         /// than mma.sync at BERT-large INT8 s384 b1 and 1–5% at batch 128 on the H200 (session 26).
         case wgmma = "1"
+        /// The same, with two warpgroups per block on big grids sharing each K and V chunk: 128 queries per block
+        /// (`attention_mma_d64_f16_f16_wgmma_paired_f16in`), half the staging per query. Opt-in until the H200 has
+        /// measured it.
+        case wgmmaPaired = "paired"
     }
     /// Whether the one-pass FP16 attention at heads of 64 runs on wgmma (Hopper, unless asked otherwise).
     private let wgmmaAttention: Bool
+    /// Whether it takes the paired kernel on big grids (`FP16AttentionKernel.wgmmaPaired`).
+    private let pairedWgmmaAttention: Bool
 
     /// `OCTET_ATTENTION_WGMMA`'s kernel: nil when unset or empty (the default); an unknown value is an error listing
     /// the choices.
@@ -1060,7 +1068,7 @@ struct AttentionChoice {
     init(headSize d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch b: Int, sequence s: Int, heads: Int, multiprocessors: Int,
          staged forced: Bool = AttentionChoice.forceStaged, resident: Bool = AttentionChoice.residentInt8,
          split: Bool = AttentionChoice.splitInt8, keyGroups: Int? = AttentionChoice.keyGroups, wide: Bool = AttentionChoice.wideQueries,
-         wgmma: Bool = false) {
+         wgmma: Bool = false, pairedQueries: Bool = false) {
         let padded = (s + 63) / 64 * 64, kRow = d * (qk8 ? 1 : 2) + 16, vRow = padded * (pv8 ? 1 : 2) + 16
 
         let blocks = padded / 64 * heads * b
@@ -1069,6 +1077,13 @@ struct AttentionChoice {
             // The one-pass fp16 kernel on wgmma (Hopper), with key groups on small grids as the mma.sync kernel has them:
             // Q and each group's ring of two K and two V chunks of 64 rows × 128 bytes in the 128-byte swizzle, 1 KB to
             // align them to 1,024 bytes, then the mask.
+            if pairedQueries && wide && (padded + 127) / 128 * heads * b >= 2 * multiprocessors {
+                // Two warpgroups of 64 queries sharing one ring, on the 128-query kernel's grids: two Q tiles, the
+                // ring, 1 KB of alignment, the mask.
+                (queryRows, threads, kernel) = (128, 256, "attention_mma_d64_f16_f16_wgmma_paired_f16in")
+                sharedBytes = (2 + 4) * 64 * 128 + 1024 + padded * 4
+                return
+            }
             let g = blocks < multiprocessors && groups > 1 ? groups : 1
             threads = 128 * g
             kernel = g > 1 ? "attention_mma_d64_f16_f16_wgmma_groups\(g)_f16in" : "attention_mma_d64_f16_f16_wgmma_f16in"

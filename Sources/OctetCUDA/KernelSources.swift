@@ -1401,46 +1401,53 @@ enum KernelSources {
         #pragma unroll
             for (int i = 0; i < 32; i++) asm volatile("" : "+f"(d[i])::"memory");
         }
-        // 64 rows from r0 of one column block of fp16 QKV into a 64 × 128-byte tile in the 128-byte swizzle, by the 128
-        // threads of one warpgroup (key group); rows past S read as zeros (so masked keys' V rows are 0, never NaN times a zero
-        // probability). The caller commits and waits.
+        // 64 rows from r0 of one column block of fp16 QKV into a 64 × 128-byte tile in the 128-byte swizzle, by THREADS
+        // threads (one warpgroup, a key group, or both warpgroups of a paired block); rows past S read as zeros (so masked
+        // keys' V rows are 0, never NaN times a zero probability). The caller commits and waits.
+        template <int THREADS = 128>
         __device__ __forceinline__ void stage_swizzled(unsigned char *dst, const f16 *__restrict__ qkv, size_t base, int r0, int col, int S, int ld) {
         #pragma unroll
-            for (int u = 0; u < 4; u++) {
-                const int e = threadIdx.x % 128 + u * 128, r = e / 8, c = e % 8, j = r0 + r;  // the warpgroup's thread, 4 copies each
+            for (int u = 0; u < 512 / THREADS; u++) {
+                const int e = threadIdx.x % THREADS + u * THREADS, r = e / 8, c = e % 8, j = r0 + r;  // 512 copies of 16 bytes
                 copy16(dst + r * 128 + ((c ^ (r & 7)) * 16), qkv + base + (size_t)min(j, S - 1) * ld + col + c * 8, j < S);
             }
         }
 
-        template <int G>
+        // W: warpgroups of 64 queries sharing one ring (W = 2, the paired kernel, for big grids: each K and V chunk is staged
+        // once for 128 queries, half the staging traffic and copy instructions per query); G: key groups (small grids). One of
+        // the two is 1.
+        template <int G, int W>
         __device__ __forceinline__ void attention_flash_wgmma(const void *__restrict__ qkvIn, const int *__restrict__ mask, const int *__restrict__ offsets,
                                                               int Smax, int heads, float outQScale, void *__restrict__ out) {
+            static_assert(G == 1 || W == 1, "key groups or paired queries, not both");
             constexpr int D = 64, TILE = 64, TILE_BYTES = TILE * 128;
             extern __shared__ __align__(16) unsigned char raw[];
-            // Q, then each key group's ring (K stages 0 and 1, V stages 0 and 1), 1,024-byte aligned (the swizzle assumes it;
-            // the host adds 1 KB), then the mask.
+            // Q (W tiles), then each key group's ring (K stages 0 and 1, V stages 0 and 1), 1,024-byte aligned (the swizzle
+            // assumes it; the host adds 1 KB), then the mask.
             unsigned char *Qs = raw + ((1024 - (smem_address(raw) & 1023)) & 1023);
-            const int group = threadIdx.x / 128;
-            unsigned char *Ks = Qs + TILE_BYTES + group * 4 * TILE_BYTES, *Vs = Ks + 2 * TILE_BYTES;
-            float *maskAdd = reinterpret_cast<float *>(Qs + TILE_BYTES + G * 4 * TILE_BYTES);
+            const int group = W > 1 ? 0 : threadIdx.x / 128, half = W > 1 ? threadIdx.x / 128 : 0;  // key group, query warpgroup
+            unsigned char *Ks = Qs + W * TILE_BYTES + group * 4 * TILE_BYTES, *Vs = Ks + 2 * TILE_BYTES;
+            float *maskAdd = reinterpret_cast<float *>(Qs + W * TILE_BYTES + G * 4 * TILE_BYTES);
             const f16 *qkv = static_cast<const f16 *>(qkvIn);
             const int H = heads * D, ld = 3 * H;
-            const int b = blockIdx.z, head = blockIdx.y, q0 = blockIdx.x * TILE;
+            const int b = blockIdx.z, head = blockIdx.y, q0 = blockIdx.x * TILE * W;
             const Span span = sequence_span(offsets, Smax, b);
             const int S = span.length;
             if (q0 >= S) return;  // past a shorter packed sequence's end (the whole block leaves)
             const int Spad = (S + KEY_CHUNK - 1) / KEY_CHUNK * KEY_CHUNK, chunks = Spad / KEY_CHUNK;
             const int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
             const size_t base = (size_t)span.first * ld + head * D;
-            stage_mask_f16(maskAdd, mask, offsets, span, Spad, G * 128);
+            stage_mask_f16(maskAdd, mask, offsets, span, Spad, G * W * 128);
             wait_for_producers();
             allow_dependents();
 
-            // Group k takes chunks k, k + G, …, each through its own ring (key groups: see `attention_flash`).
-            if (group == 0) stage_swizzled(Qs, qkv, base, q0, 0, S, ld);
+            // Group k takes chunks k, k + G, …, each through its own ring (key groups: see `attention_flash`). A paired
+            // block's warpgroups stage their own Q tiles (the second one's rows may all be past S: zeros, never stored) and
+            // the shared ring together.
+            if (group == 0) stage_swizzled(Qs + half * TILE_BYTES, qkv, base, q0 + half * TILE, 0, S, ld);
             if (group < chunks) {
-                stage_swizzled(Ks, qkv, base, group * KEY_CHUNK, H, S, ld);
-                stage_swizzled(Vs, qkv, base, group * KEY_CHUNK, 2 * H, S, ld);
+                stage_swizzled<128 * W>(Ks, qkv, base, group * KEY_CHUNK, H, S, ld);
+                stage_swizzled<128 * W>(Vs, qkv, base, group * KEY_CHUNK, 2 * H, S, ld);
             }
             copy_commit();
             copy_wait<0>();
@@ -1448,7 +1455,7 @@ enum KernelSources {
             __syncthreads();      // everyone's: Q, every group's first chunk and the mask
             const float scoreScale = 1.4426950408889634f * rsqrtf((float)D);
             // The operands' 128B-swizzled descriptors (common.cuh's `descriptor`): the low words once, each step's offset added.
-            const unsigned qLow = descriptor_low(smem_address(Qs));
+            const unsigned qLow = descriptor_low(smem_address(Qs + half * TILE_BYTES));
             float o[D / 8][4] = {}, rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
             float oacc[32] = {};
             for (int c = group, i = 0; c < chunks; c += G, i++) {
@@ -1462,8 +1469,8 @@ enum KernelSources {
                     else asm volatile("bar.sync %0, 128;\n" ::"r"(1 + group) : "memory");
                 }
                 if (c + G < chunks) {
-                    stage_swizzled(Ks + (st ^ 1) * TILE_BYTES, qkv, base, (c + G) * KEY_CHUNK, H, S, ld);
-                    stage_swizzled(Vs + (st ^ 1) * TILE_BYTES, qkv, base, (c + G) * KEY_CHUNK, 2 * H, S, ld);
+                    stage_swizzled<128 * W>(Ks + (st ^ 1) * TILE_BYTES, qkv, base, (c + G) * KEY_CHUNK, H, S, ld);
+                    stage_swizzled<128 * W>(Vs + (st ^ 1) * TILE_BYTES, qkv, base, (c + G) * KEY_CHUNK, 2 * H, S, ld);
                     copy_commit();
                 }
                 const unsigned kLow = descriptor_low(smem_address(Ks + st * TILE_BYTES)), vLow = descriptor_low(smem_address(Vs + st * TILE_BYTES));
@@ -1523,7 +1530,7 @@ enum KernelSources {
                 for (int e = 0; e < 4; e++) o[jd][e] = oacc[4 * jd + e];
             // Key groups 1 … G − 1 hand their sums to group 0, in the rings' shared memory (every group is done with them).
             if (G > 1 && !merge_key_groups<D, G>(reinterpret_cast<float *>(Qs + TILE_BYTES), group, warp, g, t, o, rowMax, l)) return;
-            store_context_rows<D>(out, o, l, span, S, q0 + warp * ROWS + g, H, head, t, outQScale);
+            store_context_rows<D>(out, o, l, span, S, q0 + half * TILE + warp * ROWS + g, H, head, t, outQScale);
         }
         #endif
 
@@ -1609,15 +1616,19 @@ enum KernelSources {
         // block of 128 threads, dynamic shared memory 5 × 8 KB + 1 KB of alignment + the mask).
         // attention_mma_d64_f16_f16_wgmma_groups<G>_f16in: the same with G key groups of one warpgroup each (128·G threads;
         // Q, G rings of 32 KB, 1 KB of alignment, the mask), for grids with fewer blocks than multiprocessors (batch 1).
-        #define ATTENTION_WGMMA(G, NAME)                                                                                       \
-            extern "C" __global__ void __launch_bounds__(G * 128)                                                                  \
+        // attention_mma_d64_f16_f16_wgmma_paired_f16in: 128 queries per block of two warpgroups that share one ring (256
+        // threads; two Q tiles, one ring of 32 KB, 1 KB of alignment, the mask; grid x = ⌈S / 128⌉), for big grids (batch 128;
+        // opt-in, `OCTET_ATTENTION_WGMMA=paired`, until the H200 has measured it).
+        #define ATTENTION_WGMMA(G, W, NAME)                                                                                    \
+            extern "C" __global__ void __launch_bounds__(G * W * 128)                                                              \
                 NAME(const void *qkv, const int *mask, const int *offsets, int S, int heads, float, float, float, int, float, float outQScale,         \
                      void *out) {                                                                                                  \
-                attention_flash_wgmma<G>(qkv, mask, offsets, S, heads, outQScale, out);                                                 \
+                attention_flash_wgmma<G, W>(qkv, mask, offsets, S, heads, outQScale, out);                                                 \
             }
-        ATTENTION_WGMMA(1, attention_mma_d64_f16_f16_wgmma_f16in)
-        ATTENTION_WGMMA(2, attention_mma_d64_f16_f16_wgmma_groups2_f16in)
-        ATTENTION_WGMMA(3, attention_mma_d64_f16_f16_wgmma_groups3_f16in)
+        ATTENTION_WGMMA(1, 1, attention_mma_d64_f16_f16_wgmma_f16in)
+        ATTENTION_WGMMA(2, 1, attention_mma_d64_f16_f16_wgmma_groups2_f16in)
+        ATTENTION_WGMMA(3, 1, attention_mma_d64_f16_f16_wgmma_groups3_f16in)
+        ATTENTION_WGMMA(1, 2, attention_mma_d64_f16_f16_wgmma_paired_f16in)
         #endif
         """#,
         "common.cuh": #"""

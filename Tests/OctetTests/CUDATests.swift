@@ -104,13 +104,13 @@ enum GPU {
     /// A layer's attention shape and the kernel and shared memory it should get.
     struct AttentionCase: Sendable, CustomTestStringConvertible {
         let d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, resident: Bool, split: Bool
-        let keyGroups: Int?, wide: Bool, wgmma: Bool, keyBlocks: Int, threads: Int, queryRows: Int, kernel: String, sharedBytes: Int
+        let keyGroups: Int?, wide: Bool, wgmma: Bool, paired: Bool, keyBlocks: Int, threads: Int, queryRows: Int, kernel: String, sharedBytes: Int
         var testDescription: String { kernel }
         init(d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, resident: Bool = false, split: Bool = false,
-             keyGroups: Int? = nil, wide: Bool = true, wgmma: Bool = false, keyBlocks: Int = 1, threads: Int = 128,
+             keyGroups: Int? = nil, wide: Bool = true, wgmma: Bool = false, paired: Bool = false, keyBlocks: Int = 1, threads: Int = 128,
              queryRows: Int = 64, kernel: String, sharedBytes: Int) {
             (self.d, self.qk8, self.pv8, self.inKind, self.batch, self.sequence) = (d, qk8, pv8, inKind, batch, sequence)
-            (self.staged, self.resident, self.split, self.keyGroups, self.wide, self.wgmma) = (staged, resident, split, keyGroups, wide, wgmma)
+            (self.staged, self.resident, self.split, self.keyGroups, self.wide, self.wgmma, self.paired) = (staged, resident, split, keyGroups, wide, wgmma, paired)
             (self.keyBlocks, self.threads, self.queryRows, self.kernel, self.sharedBytes) = (keyBlocks, threads, queryRows, kernel, sharedBytes)
         }
     }
@@ -167,6 +167,12 @@ enum GPU {
               kernel: "attention_mma_d64_f16_f16_wgmma_groups3_f16in", sharedBytes: 13 * 64 * 128 + 1024 + 384 * 4),
         .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 1, sequence: 384, staged: false, keyGroups: 1, wgmma: true,
               kernel: "attention_mma_d64_f16_f16_wgmma_f16in", sharedBytes: 5 * 64 * 128 + 1024 + 384 * 4),
+        // Paired (opt-in): two warpgroups share the ring where the mma.sync kernel would take 128 queries; small grids
+        // keep their key groups.
+        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 128, sequence: 384, staged: false, wgmma: true, paired: true, threads: 256,
+              queryRows: 128, kernel: "attention_mma_d64_f16_f16_wgmma_paired_f16in", sharedBytes: 6 * 64 * 128 + 1024 + 384 * 4),
+        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 1, sequence: 384, staged: false, wgmma: true, paired: true, threads: 384,
+              kernel: "attention_mma_d64_f16_f16_wgmma_groups3_f16in", sharedBytes: 13 * 64 * 128 + 1024 + 384 * 4),
         .init(d: 32, qk8: false, pv8: false, inKind: 0, batch: 128, sequence: 128, staged: false, wgmma: true, queryRows: 128,
               kernel: "attention_mma_d32_f16_f16_q128_f16in", sharedBytes: 6 * 64 * 80 + 128 * 4),
         .init(d: 64, qk8: false, pv8: false, inKind: 1, batch: 128, sequence: 384, staged: false, wgmma: true,
@@ -177,7 +183,7 @@ enum GPU {
     func attentionChoice(_ c: AttentionCase) {
         let choice = AttentionChoice(headSize: c.d, qk8: c.qk8, pv8: c.pv8, inKind: c.inKind, batch: c.batch, sequence: c.sequence,
                                      heads: 16, multiprocessors: 132, staged: c.staged, resident: c.resident, split: c.split,
-                                     keyGroups: c.keyGroups, wide: c.wide, wgmma: c.wgmma)
+                                     keyGroups: c.keyGroups, wide: c.wide, wgmma: c.wgmma, pairedQueries: c.paired)
         #expect(choice.kernel == c.kernel)
         #expect(choice.keyBlocks == c.keyBlocks && choice.threads == c.threads && choice.queryRows == c.queryRows)
         #expect(choice.sharedBytes == c.sharedBytes)
@@ -405,10 +411,12 @@ enum GPU {
             // it). (The 64-query fp16-input kernel is left out at these shapes: the 128-query one takes its big grids.)
             #expect(names.count == 36)
             // The wgmma attention, compiled for sm_90a only: big grids, and key groups of 2 and 3 on small ones.
-            for (batch, sequence, kernel) in [(128, 512, "attention_mma_d64_f16_f16_wgmma_f16in"), (1, 128, "attention_mma_d64_f16_f16_wgmma_groups2_f16in"),
-                                              (1, 512, "attention_mma_d64_f16_f16_wgmma_groups3_f16in")] {
+            for (batch, sequence, paired, kernel) in [(128, 512, false, "attention_mma_d64_f16_f16_wgmma_f16in"),
+                                                      (1, 128, false, "attention_mma_d64_f16_f16_wgmma_groups2_f16in"),
+                                                      (1, 512, false, "attention_mma_d64_f16_f16_wgmma_groups3_f16in"),
+                                                      (128, 512, true, "attention_mma_d64_f16_f16_wgmma_paired_f16in")] {
                 let wgmma = AttentionChoice(headSize: 64, qk8: false, pv8: false, inKind: 0, batch: batch, sequence: sequence, heads: 16,
-                                            multiprocessors: 132, keyGroups: nil, wgmma: true)
+                                            multiprocessors: 132, keyGroups: nil, wgmma: true, pairedQueries: paired)
                 #expect(wgmma.kernel == kernel && wgmma.sharedBytes <= 227 * 1024, "\(wgmma.kernel): \(wgmma.sharedBytes) bytes")
                 names.insert(wgmma.kernel)
             }
@@ -502,7 +510,8 @@ struct StreamSettingTests {
         ("", nil, nil),
         ("0", .mmaSync, nil),
         ("1", .wgmma, nil),
-        ("vt", nil, "OCTET_ATTENTION_WGMMA is vt, which is not a kernel of the FP16 attention (0, 1)."),
+        ("paired", .wgmmaPaired, nil),
+        ("vt", nil, "OCTET_ATTENTION_WGMMA is vt, which is not a kernel of the FP16 attention (0, 1, paired)."),
     ] as [(String?, CUDABertEngine.FP16AttentionKernel?, String?)])
     func fp16AttentionNamed(_ value: String?, expected: CUDABertEngine.FP16AttentionKernel?, error: String?) {
         expectSetting(try CUDABertEngine.fp16Attention(named: value), is: error == nil ? .some(expected) : nil, orFailsWith: error)
