@@ -1425,7 +1425,7 @@ enum KernelSources {
             // Q (W tiles), then each key group's ring (K stages 0 and 1, V stages 0 and 1), 1,024-byte aligned (the swizzle
             // assumes it; the host adds 1 KB), then the mask.
             unsigned char *Qs = raw + ((1024 - (smem_address(raw) & 1023)) & 1023);
-            const int group = W > 1 ? 0 : threadIdx.x / 128, half = W > 1 ? threadIdx.x / 128 : 0;  // key group, query warpgroup
+            const int group = W > 1 ? 0 : threadIdx.x / 128, queryHalf = W > 1 ? threadIdx.x / 128 : 0;  // key group, query warpgroup
             unsigned char *Ks = Qs + W * TILE_BYTES + group * 4 * TILE_BYTES, *Vs = Ks + 2 * TILE_BYTES;
             float *maskAdd = reinterpret_cast<float *>(Qs + W * TILE_BYTES + G * 4 * TILE_BYTES);
             const f16 *qkv = static_cast<const f16 *>(qkvIn);
@@ -1444,7 +1444,7 @@ enum KernelSources {
             // Group k takes chunks k, k + G, …, each through its own ring (key groups: see `attention_flash`). A paired
             // block's warpgroups stage their own Q tiles (the second one's rows may all be past S: zeros, never stored) and
             // the shared ring together.
-            if (group == 0) stage_swizzled(Qs + half * TILE_BYTES, qkv, base, q0 + half * TILE, 0, S, ld);
+            if (group == 0) stage_swizzled(Qs + queryHalf * TILE_BYTES, qkv, base, q0 + queryHalf * TILE, 0, S, ld);
             if (group < chunks) {
                 stage_swizzled<128 * W>(Ks, qkv, base, group * KEY_CHUNK, H, S, ld);
                 stage_swizzled<128 * W>(Vs, qkv, base, group * KEY_CHUNK, 2 * H, S, ld);
@@ -1455,7 +1455,7 @@ enum KernelSources {
             __syncthreads();      // everyone's: Q, every group's first chunk and the mask
             const float scoreScale = 1.4426950408889634f * rsqrtf((float)D);
             // The operands' 128B-swizzled descriptors (common.cuh's `descriptor`): the low words once, each step's offset added.
-            const unsigned qLow = descriptor_low(smem_address(Qs + half * TILE_BYTES));
+            const unsigned qLow = descriptor_low(smem_address(Qs + queryHalf * TILE_BYTES));
             float o[D / 8][4] = {}, rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
             float oacc[32] = {};
             for (int c = group, i = 0; c < chunks; c += G, i++) {
@@ -1530,7 +1530,7 @@ enum KernelSources {
                 for (int e = 0; e < 4; e++) o[jd][e] = oacc[4 * jd + e];
             // Key groups 1 … G − 1 hand their sums to group 0, in the rings' shared memory (every group is done with them).
             if (G > 1 && !merge_key_groups<D, G>(reinterpret_cast<float *>(Qs + TILE_BYTES), group, warp, g, t, o, rowMax, l)) return;
-            store_context_rows<D>(out, o, l, span, S, q0 + half * TILE + warp * ROWS + g, H, head, t, outQScale);
+            store_context_rows<D>(out, o, l, span, S, q0 + queryHalf * TILE + warp * ROWS + g, H, head, t, outQScale);
         }
         #endif
 
