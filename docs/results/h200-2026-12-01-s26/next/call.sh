@@ -3,7 +3,7 @@
 # 26 without a GPU: two warpgroups of 64 queries per block sharing each K and V chunk, on the grids where the mma.sync
 # kernel takes 128 queries; opt-in, OCTET_ATTENTION_WGMMA=paired), and the first self-test of the binary that makes the
 # wgmma attention the default. Carry .device/octet.xz and .device/cache.tar.xz (HEAD's binary and its NVRTC cache). No
-# model needed. About 8 minutes:
+# model needed. About 9 minutes:
 # 1. the kernel workbench's attention checks and timings (scripts/gpu_kernel_bench.py --only-attention: the paired
 #    kernel against PyTorch in float64, padded and packed, and its time per layer beside the other kernels and SDPA);
 # 2. the self-test without the model (every kernel, and the whole-model checks: the "wgmma attention, paired" ones
@@ -11,7 +11,9 @@
 # 3. if the paired checks passed: BERT-large and BERT-base at batch 128, s128 and s384, INT8 (attention FP16, fp16
 #    stream) and FP16, OCTET_ATTENTION_WGMMA=1 (the default) against paired, two rounds alternated, with the clock and
 #    J/run. Batch 1 does not take the paired kernel (its grids are small).
-# Adopt it where it wins (make it the engine's choice on those grids), else remove it.
+# 4. where BERT-large INT8 s384 b1 spends its time with the wgmma attention (the 2× bar is 1% away there): the pass, and
+#    the pass with each kind of kernel left out (OCTET_SKIP), 200 iterations and at least 1 s each, two rounds.
+# Adopt the paired kernel where it wins (make it the engine's choice on those grids), else remove it.
 #   bash docs/results/h200-2026-12-01-s26/next/call.sh $OUT
 set -uo pipefail
 bash scripts/device_unpack.sh > /dev/null
@@ -34,4 +36,13 @@ for r in 1 2; do for m in bert-large bert-base; do for p in int8 fp16; do for w 
     --iterations 20 --min-seconds 1 --json "$f.json" > "$f.txt" 2>&1
   echo "$m $p wgmma=$w r$r: $(grep -E "^\|  +128 \|" "$f.txt" | cut -d'|' -f3,13,16,19 | tr -s ' ' | tr '\n' ' ')"
 done; done; done; done
+echo "BERT-large INT8 s384 b1, median GPU ms with each kind of kernel left out:"
+for r in 1 2; do for k in none qkv attention output norm ffn-in ffn-out; do
+  skip=$k; [ $k = none ] && skip=""
+  f="$out/b1-s384-skip-$k-r$r"
+  OCTET_SKIP=$skip timeout 40 /tmp/octet bench bert-large --device cuda --precision int8 --float '*.attention.qk' \
+    --float '*.attention.pv' --half-precision-stream --batch 1 --seq 384 --warmup 20 --iterations 200 --min-seconds 1 \
+    --json "$f.json" > "$f.txt" 2>&1
+  echo "without $k r$r: $(grep -E "^\|  +1 \|" "$f.txt" | cut -d'|' -f13 | tr -s ' ')"
+done; done
 exit 0
