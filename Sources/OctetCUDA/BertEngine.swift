@@ -190,8 +190,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         self.fusedLayerNormAsked = fusedLayerNorm && precision == .int8 && !halfStream && device.supportsWgmma && h <= 1024
         self.layerNormForm = try layerNormForm ?? Self.layerNormForm(named: ProcessInfo.processInfo.environment["OCTET_LAYERNORM"])
         let attention = try fp16Attention ?? Self.fp16Attention(named: ProcessInfo.processInfo.environment["OCTET_ATTENTION_WGMMA"])
-        self.wgmmaAttention = device.supportsWgmma && (attention ?? .wgmma) != .mmaSync
-        self.pairedWgmmaAttention = wgmmaAttention && attention == .wgmmaPaired
+        self.fp16Attention = device.supportsWgmma ? attention ?? .wgmma : .mmaSync
         self.maxTokens = maxTokens
         self.maxSequenceLength = min(maxSequenceLength ?? c.maxPositionEmbeddings, c.maxPositionEmbeddings, 512)
         try device.makeCurrent()
@@ -586,8 +585,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 .float(layer.kStep), .float(layer.pStep), .int32(layer.pUnsigned ? 1 : 0), .float(layer.vStep), .float(layer.contextQScale),
                 .pointer(buf["context"]!)]
             let choice = AttentionChoice(headSize: d, qk8: layer.kStep > 0, pv8: layer.pStep > 0, inKind: inKind, batch: b, sequence: s,
-                                         heads: heads, multiprocessors: device.multiprocessors, wgmma: wgmmaAttention,
-                                         pairedQueries: pairedWgmmaAttention)
+                                         heads: heads, multiprocessors: device.multiprocessors, wgmma: fp16Attention != .mmaSync,
+                                         pairedQueries: fp16Attention == .wgmmaPaired)
             try launch("attention_mma.cu", choice.kernel, grid: ((s + choice.queryRows - 1) / choice.queryRows * choice.keyBlocks, heads, b),
                        block: (choice.threads, 1, 1),
                        sharedBytes: choice.sharedBytes, arguments: arguments)
@@ -673,10 +672,9 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         /// measured it.
         case wgmmaPaired = "paired"
     }
-    /// Whether the one-pass FP16 attention at heads of 64 runs on wgmma (Hopper, unless asked otherwise).
-    private let wgmmaAttention: Bool
-    /// Whether it takes the paired kernel on big grids (`FP16AttentionKernel.wgmmaPaired`).
-    private let pairedWgmmaAttention: Bool
+    /// The kernel the one-pass FP16 attention at heads of 64 runs on: wgmma on Hopper unless asked otherwise, else
+    /// mma.sync.
+    private let fp16Attention: FP16AttentionKernel
 
     /// `OCTET_ATTENTION_WGMMA`'s kernel: nil when unset or empty (the default); an unknown value is an error listing
     /// the choices.
@@ -689,13 +687,13 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         try setting("OCTET_LAYERNORM", value, is: "a LayerNorm form")
     }
 
-    /// An environment setting's value as one of `T`'s cases by raw value: nil when unset, empty or one of `off`; any
-    /// other value is an error naming the variable, the value, what it should be and the values it takes.
-    private static func setting<T: RawRepresentable & CaseIterable>(_ variable: String, _ value: String?, is what: String,
-                                                                     off: [String] = []) throws -> T? where T.RawValue == String {
-        guard let value, !value.isEmpty, !off.contains(value) else { return nil }
+    /// An environment setting's value as one of `T`'s cases by raw value: nil when unset or empty; any other value is
+    /// an error naming the variable, the value, what it should be and the values it takes.
+    private static func setting<T: RawRepresentable & CaseIterable>(_ variable: String, _ value: String?, is what: String) throws -> T?
+        where T.RawValue == String {
+        guard let value, !value.isEmpty else { return nil }
         guard let parsed = T(rawValue: value) else {
-            throw OctetError.invalidArgument("\(variable) is \(value), which is not \(what) (\((off + T.allCases.map(\.rawValue)).joined(separator: ", ")))")
+            throw OctetError.invalidArgument("\(variable) is \(value), which is not \(what) (\(T.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         return parsed
     }
