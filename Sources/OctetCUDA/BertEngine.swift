@@ -190,7 +190,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         self.fusedLayerNormAsked = fusedLayerNorm && precision == .int8 && !halfStream && device.supportsWgmma && h <= 1024
         self.layerNormForm = try layerNormForm ?? Self.layerNormForm(named: ProcessInfo.processInfo.environment["OCTET_LAYERNORM"])
         let attention = try fp16Attention ?? Self.fp16Attention(named: ProcessInfo.processInfo.environment["OCTET_ATTENTION_WGMMA"])
-        self.fp16Attention = device.supportsWgmma ? attention ?? .wgmma : .mmaSync
+        self.fp16Attention = device.supportsWgmma ? attention ?? .automatic : .mmaSync
         self.maxTokens = maxTokens
         self.maxSequenceLength = min(maxSequenceLength ?? c.maxPositionEmbeddings, c.maxPositionEmbeddings, 512)
         try device.makeCurrent()
@@ -586,7 +586,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 .pointer(buf["context"]!)]
             let choice = AttentionChoice(headSize: d, qk8: layer.kStep > 0, pv8: layer.pStep > 0, inKind: inKind, batch: b, sequence: s,
                                          heads: heads, multiprocessors: device.multiprocessors, wgmma: fp16Attention != .mmaSync,
-                                         pairedQueries: fp16Attention == .wgmmaPaired)
+                                         pairedPast: fp16Attention.pairedPast)
             try launch("attention_mma.cu", choice.kernel, grid: ((s + choice.queryRows - 1) / choice.queryRows * choice.keyBlocks, heads, b),
                        block: (choice.threads, 1, 1),
                        sharedBytes: choice.sharedBytes, arguments: arguments)
@@ -664,13 +664,25 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     public enum FP16AttentionKernel: String, Sendable, CaseIterable {
         /// The mma.sync kernels (`attention_mma_d64_f16_f16_[q128_|groups<G>_]f16in`), every GPU's.
         case mmaSync = "0"
-        /// Hopper's warpgroup MMA (`attention_mma_d64_f16_f16_wgmma[_groups<G>]_f16in`): the default there, 4% faster
-        /// than mma.sync at BERT-large INT8 s384 b1 and 1–5% at batch 128 on the H200 (session 26).
+        /// Hopper's warpgroup MMA (`attention_mma_d64_f16_f16_wgmma[_groups<G>]_f16in`), 64 queries per block: 4%
+        /// faster than mma.sync at BERT-large INT8 s384 b1 and 1–5% at batch 128 on the H200 (session 26).
         case wgmma = "1"
         /// The same, with two warpgroups per block on big grids sharing each K and V chunk: 128 queries per block
-        /// (`attention_mma_d64_f16_f16_wgmma_paired_f16in`), half the staging per query. Opt-in until the H200 has
-        /// measured it.
+        /// (`attention_mma_d64_f16_f16_wgmma_paired_f16in`), half the staging per query.
         case wgmmaPaired = "paired"
+        /// The default on Hopper: `wgmmaPaired` past 128 keys, `wgmma` up to 128. On the H200 (session 27) the paired
+        /// kernel took BERT-large INT8 s384 b128 from 45.1 to 44.6 ms and its attention alone 10% less time at
+        /// BERT-base s384 b128; at s128 (two 64-key chunks a sequence) it was 10% slower alone and no faster in the pass.
+        case automatic = "auto"
+
+        /// Past how many keys the kernel pairs its warpgroups on big grids (nil: never).
+        var pairedPast: Int? {
+            switch self {
+            case .mmaSync, .wgmma: nil
+            case .wgmmaPaired: 0
+            case .automatic: 128
+            }
+        }
     }
     /// The kernel the one-pass FP16 attention at heads of 64 runs on: wgmma on Hopper unless asked otherwise, else
     /// mma.sync.
@@ -1063,10 +1075,12 @@ struct AttentionChoice {
     var threads = 128
 
     /// The choice for heads of `headSize` (32 or 64) features; `inKind` 0, 1, 2: fp16, float32 or int8 Q, K and V.
+    /// `wgmma`: the fp16 one-pass kernel runs on wgmma (Hopper); `pairedPast`: it then takes the paired kernel on big
+    /// grids when the padded sequence has more keys than this (nil: never).
     init(headSize d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch b: Int, sequence s: Int, heads: Int, multiprocessors: Int,
          staged forced: Bool = AttentionChoice.forceStaged, resident: Bool = AttentionChoice.residentInt8,
          split: Bool = AttentionChoice.splitInt8, keyGroups: Int? = AttentionChoice.keyGroups, wide: Bool = AttentionChoice.wideQueries,
-         wgmma: Bool = false, pairedQueries: Bool = false) {
+         wgmma: Bool = false, pairedPast: Int? = nil) {
         let padded = (s + 63) / 64 * 64, kRow = d * (qk8 ? 1 : 2) + 16, vRow = padded * (pv8 ? 1 : 2) + 16
 
         let blocks = padded / 64 * heads * b
@@ -1075,7 +1089,7 @@ struct AttentionChoice {
             // The one-pass fp16 kernel on wgmma (Hopper), with key groups on small grids as the mma.sync kernel has them:
             // Q and each group's ring of two K and two V chunks of 64 rows × 128 bytes in the 128-byte swizzle, 1 KB to
             // align them to 1,024 bytes, then the mask.
-            if pairedQueries && wide && (padded + 127) / 128 * heads * b >= 2 * multiprocessors {
+            if let past = pairedPast, padded > past, wide && (padded + 127) / 128 * heads * b >= 2 * multiprocessors {
                 // Two warpgroups of 64 queries sharing one ring, on the 128-query kernel's grids: two Q tiles, the
                 // ring, 1 KB of alignment, the mask.
                 (queryRows, threads, kernel) = (128, 256, "attention_mma_d64_f16_f16_wgmma_paired_f16in")

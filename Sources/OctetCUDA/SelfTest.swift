@@ -231,11 +231,11 @@ public struct CUDASelfTest {
                 results.append(try model(weights, precision: .fp16, scales: nil, name: "random bert 1×512 (18 sequences)", batch: batch, packing: packing))
                 results.append(try model(weights, precision: .int8, scales: attention16, name: "random bert 1×512 (18 sequences) attention in float",
                                          batch: batch, packing: packing))
-                // On Hopper the two above run the wgmma attention; these the mma.sync kernel with 128 queries per block,
-                // and the paired wgmma kernel (two warpgroups sharing each K and V chunk; opt-in in the engine), whose
-                // second warpgroup has no queries in the sequences of 1 to 64 tokens.
+                // On Hopper the two above run the engine's choice there, the paired wgmma kernel (256 keys: two
+                // warpgroups sharing each K and V chunk, the second with no queries in the sequences of 1 to 64 tokens);
+                // these the mma.sync kernel with 128 queries per block, and the wgmma kernel with 64.
                 if device.supportsWgmma {
-                    for (kernel, form) in [(CUDABertEngine.FP16AttentionKernel.mmaSync, Self.mmaSyncLabel), (.wgmmaPaired, " wgmma attention, paired")] {
+                    for (kernel, form) in [(CUDABertEngine.FP16AttentionKernel.mmaSync, Self.mmaSyncLabel), (.wgmma, " wgmma attention, unpaired")] {
                         let label = "random bert 1×512 (18 sequences)" + form
                         results.append(try model(weights, precision: .fp16, scales: nil, name: label, batch: batch, packing: packing, fp16Attention: kernel))
                         results.append(try model(weights, precision: .int8, scales: attention16, name: label + " in float", batch: batch, packing: packing,

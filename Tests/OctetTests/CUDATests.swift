@@ -104,13 +104,13 @@ enum GPU {
     /// A layer's attention shape and the kernel and shared memory it should get.
     struct AttentionCase: Sendable, CustomTestStringConvertible {
         let d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, resident: Bool, split: Bool
-        let keyGroups: Int?, wide: Bool, wgmma: Bool, paired: Bool, keyBlocks: Int, threads: Int, queryRows: Int, kernel: String, sharedBytes: Int
+        let keyGroups: Int?, wide: Bool, wgmma: Bool, pairedPast: Int?, keyBlocks: Int, threads: Int, queryRows: Int, kernel: String, sharedBytes: Int
         var testDescription: String { kernel }
         init(d: Int, qk8: Bool, pv8: Bool, inKind: Int32, batch: Int, sequence: Int, staged: Bool, resident: Bool = false, split: Bool = false,
-             keyGroups: Int? = nil, wide: Bool = true, wgmma: Bool = false, paired: Bool = false, keyBlocks: Int = 1, threads: Int = 128,
+             keyGroups: Int? = nil, wide: Bool = true, wgmma: Bool = false, pairedPast: Int? = nil, keyBlocks: Int = 1, threads: Int = 128,
              queryRows: Int = 64, kernel: String, sharedBytes: Int) {
             (self.d, self.qk8, self.pv8, self.inKind, self.batch, self.sequence) = (d, qk8, pv8, inKind, batch, sequence)
-            (self.staged, self.resident, self.split, self.keyGroups, self.wide, self.wgmma, self.paired) = (staged, resident, split, keyGroups, wide, wgmma, paired)
+            (self.staged, self.resident, self.split, self.keyGroups, self.wide, self.wgmma, self.pairedPast) = (staged, resident, split, keyGroups, wide, wgmma, pairedPast)
             (self.keyBlocks, self.threads, self.queryRows, self.kernel, self.sharedBytes) = (keyBlocks, threads, queryRows, kernel, sharedBytes)
         }
     }
@@ -167,11 +167,17 @@ enum GPU {
               kernel: "attention_mma_d64_f16_f16_wgmma_groups3_f16in", sharedBytes: 13 * 64 * 128 + 1024 + 384 * 4),
         .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 1, sequence: 384, staged: false, keyGroups: 1, wgmma: true,
               kernel: "attention_mma_d64_f16_f16_wgmma_f16in", sharedBytes: 5 * 64 * 128 + 1024 + 384 * 4),
-        // Paired (opt-in): two warpgroups share the ring where the mma.sync kernel would take 128 queries; small grids
-        // keep their key groups.
-        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 128, sequence: 384, staged: false, wgmma: true, paired: true, threads: 256,
+        // Paired: two warpgroups share the ring where the mma.sync kernel would take 128 queries, past `pairedPast` keys
+        // (the engine's default: 128); small grids keep their key groups.
+        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 128, sequence: 384, staged: false, wgmma: true, pairedPast: 128, threads: 256,
               queryRows: 128, kernel: "attention_mma_d64_f16_f16_wgmma_paired_f16in", sharedBytes: 6 * 64 * 128 + 1024 + 384 * 4),
-        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 1, sequence: 384, staged: false, wgmma: true, paired: true, threads: 384,
+        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 128, sequence: 129, staged: false, wgmma: true, pairedPast: 128, threads: 256,
+              queryRows: 128, kernel: "attention_mma_d64_f16_f16_wgmma_paired_f16in", sharedBytes: 6 * 64 * 128 + 1024 + 192 * 4),
+        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 128, sequence: 128, staged: false, wgmma: true, pairedPast: 128,
+              kernel: "attention_mma_d64_f16_f16_wgmma_f16in", sharedBytes: 5 * 64 * 128 + 1024 + 128 * 4),
+        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 128, sequence: 128, staged: false, wgmma: true, pairedPast: 0, threads: 256,
+              queryRows: 128, kernel: "attention_mma_d64_f16_f16_wgmma_paired_f16in", sharedBytes: 6 * 64 * 128 + 1024 + 128 * 4),
+        .init(d: 64, qk8: false, pv8: false, inKind: 0, batch: 1, sequence: 384, staged: false, wgmma: true, pairedPast: 0, threads: 384,
               kernel: "attention_mma_d64_f16_f16_wgmma_groups3_f16in", sharedBytes: 13 * 64 * 128 + 1024 + 384 * 4),
         .init(d: 32, qk8: false, pv8: false, inKind: 0, batch: 128, sequence: 128, staged: false, wgmma: true, queryRows: 128,
               kernel: "attention_mma_d32_f16_f16_q128_f16in", sharedBytes: 6 * 64 * 80 + 128 * 4),
@@ -183,7 +189,7 @@ enum GPU {
     func attentionChoice(_ c: AttentionCase) {
         let choice = AttentionChoice(headSize: c.d, qk8: c.qk8, pv8: c.pv8, inKind: c.inKind, batch: c.batch, sequence: c.sequence,
                                      heads: 16, multiprocessors: 132, staged: c.staged, resident: c.resident, split: c.split,
-                                     keyGroups: c.keyGroups, wide: c.wide, wgmma: c.wgmma, pairedQueries: c.paired)
+                                     keyGroups: c.keyGroups, wide: c.wide, wgmma: c.wgmma, pairedPast: c.pairedPast)
         #expect(choice.kernel == c.kernel)
         #expect(choice.keyBlocks == c.keyBlocks && choice.threads == c.threads && choice.queryRows == c.queryRows)
         #expect(choice.sharedBytes == c.sharedBytes)
@@ -411,12 +417,12 @@ enum GPU {
             // it). (The 64-query fp16-input kernel is left out at these shapes: the 128-query one takes its big grids.)
             #expect(names.count == 36)
             // The wgmma attention, compiled for sm_90a only: big grids, and key groups of 2 and 3 on small ones.
-            for (batch, sequence, paired, kernel) in [(128, 512, false, "attention_mma_d64_f16_f16_wgmma_f16in"),
-                                                      (1, 128, false, "attention_mma_d64_f16_f16_wgmma_groups2_f16in"),
-                                                      (1, 512, false, "attention_mma_d64_f16_f16_wgmma_groups3_f16in"),
-                                                      (128, 512, true, "attention_mma_d64_f16_f16_wgmma_paired_f16in")] {
+            for (batch, sequence, paired, kernel) in [(128, 512, nil, "attention_mma_d64_f16_f16_wgmma_f16in"),
+                                                      (1, 128, 128, "attention_mma_d64_f16_f16_wgmma_groups2_f16in"),
+                                                      (1, 512, 128, "attention_mma_d64_f16_f16_wgmma_groups3_f16in"),
+                                                      (128, 512, 128, "attention_mma_d64_f16_f16_wgmma_paired_f16in")] as [(Int, Int, Int?, String)] {
                 let wgmma = AttentionChoice(headSize: 64, qk8: false, pv8: false, inKind: 0, batch: batch, sequence: sequence, heads: 16,
-                                            multiprocessors: 132, keyGroups: nil, wgmma: true, pairedQueries: paired)
+                                            multiprocessors: 132, keyGroups: nil, wgmma: true, pairedPast: paired)
                 #expect(wgmma.kernel == kernel && wgmma.sharedBytes <= 227 * 1024, "\(wgmma.kernel): \(wgmma.sharedBytes) bytes")
                 names.insert(wgmma.kernel)
             }
@@ -511,7 +517,8 @@ struct StreamSettingTests {
         ("0", .mmaSync, nil),
         ("1", .wgmma, nil),
         ("paired", .wgmmaPaired, nil),
-        ("vt", nil, "OCTET_ATTENTION_WGMMA is vt, which is not a kernel of the FP16 attention (0, 1, paired)."),
+        ("auto", .automatic, nil),
+        ("vt", nil, "OCTET_ATTENTION_WGMMA is vt, which is not a kernel of the FP16 attention (0, 1, paired, auto)."),
     ] as [(String?, CUDABertEngine.FP16AttentionKernel?, String?)])
     func fp16AttentionNamed(_ value: String?, expected: CUDABertEngine.FP16AttentionKernel?, error: String?) {
         expectSetting(try CUDABertEngine.fp16Attention(named: value), is: error == nil ? .some(expected) : nil, orFailsWith: error)
