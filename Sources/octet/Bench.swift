@@ -5,6 +5,7 @@ import OctetCPU
 import OctetCUDA
 import OctetModels
 import OctetQuant
+import OctetSQuAD
 
 /// `octet bench`: latency and throughput of a model, reported the way trtexec reports them.
 struct Bench: ParsableCommand {
@@ -85,6 +86,12 @@ struct Bench: ParsableCommand {
             // The clock and power during each shape's timed runs (NVML; none without it): at a power cap the clock the
             // GPU holds decides a pass's time as much as the kernels do.
             let monitor = cuda.flatMap { PowerMonitor.open(for: $0.device) }
+            // Shapes done, on standard error: on CUDA a shape's first run tunes its GEMMs, up to a minute at BERT-large
+            // s384 b1, and nothing else would show that the command is still at work.
+            let shapes = seqs.count * batches.count, progress = ProgressLine(label: "bench", unit: "shapes"), started = ContinuousClock.now
+            if cuda != nil && shapes > 0 {
+                FileHandle.standardError.write(Data("bench: \(shapes) shape\(shapes == 1 ? "" : "s"); each one's first run tunes its GEMMs (OCTET_GEMM_TUNE=0 leaves that out)\n".utf8))
+            }
             for s in seqs {
                 for b in batches {
                     var generator = SystemRandomNumberGenerator()
@@ -148,6 +155,7 @@ struct Bench: ParsableCommand {
                         if let joules = power.joules { result["joules_per_run"] = joules / Double(times.count) }
                     }
                     results.append(result)
+                    progress.update(OctetSQuAD.Progress(done: results.count, total: shapes, elapsed: (ContinuousClock.now - started).seconds))
                 }
             }
             print("engine: \(engine.label); model: \(modelName)" + (lengths == "full" ? "" : "; real lengths uniform in 1…seq, padded after"

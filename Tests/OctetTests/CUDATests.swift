@@ -30,6 +30,17 @@ enum GPU {
         #expect(result.stderr.hasPrefix("error: no CUDA driver: could not load libcuda.so.1, libcuda.so ("), "\(result.stderr)")
     }
 
+    @Test("octet bench prints each shape's progress on standard error and its table on standard output")
+    func benchReportsProgress() throws {
+        let result = try CommandResult.octet(["bench", "bert-base", "--device", "cpu", "--batch", "1", "--seq", "8,16", "--warmup", "0",
+                                              "--iterations", "1", "--min-seconds", "0"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 2 && lines[0].hasPrefix("bench 1/2 shapes · ") && lines[1].hasPrefix("bench 2/2 shapes · "), "\(result.stderr)")
+        #expect(lines.allSatisfy { $0.contains(" shapes/s · ETA ") })
+        #expect(result.stdout.contains("| batch | seq | runs |"))
+    }
+
     @Test("An unknown device, precision, length mode or float pattern is named in the error, with what is available; an INT8-only flag without INT8 is refused",
           arguments: [(["bench", "bert-base", "--device", "tpu"], "error: --device tpu is not available (available: cpu, cuda).\n"),
                       (["selftest", "--compile-only", "hopper"], "error: --compile-only takes a GPU architecture such as sm_90a, not 'hopper'.\n"),
