@@ -1142,8 +1142,8 @@ struct AttentionChoice {
 /// for a few hundred rows, 128×128 for thousands; and for up to 512 rows, split-K (one thread-block cluster per tile)
 /// so the grid is about `waves` × the multiprocessors: at batch 1 a GEMM is a weight stream, and every multiprocessor
 /// must pull its share. On Hopper below `wgmmaRows` rows: `gemm_wgmma.cu`'s split-K 64×64 tile (a cluster of blocks
-/// per tile over K, as many as fill the multiprocessors once). `gemm_wgmma.cu` from `wgmmaRows` rows up: the cooperative 128×128 tile
-/// below 1,024 rows, the persistent ping-pong schedule with 128×128 tiles from there (the fastest of Octet's kernels
+/// per tile over K, as many as fill the multiprocessors once). `gemm_wgmma.cu` from `wgmmaRows` rows up: cooperative tiles
+/// below 1,024 rows (`ruleVariant`), the persistent ping-pong schedule with 128×128 tiles from there (the fastest of Octet's kernels
 /// at every batch-128 shape on the H200, both precisions; `OCTET_WGMMA_INT8=0` keeps INT8 on mma.sync,
 /// `OCTET_WGMMA_KERNEL` picks another of `wgmmaVariants`: knobs for the device runs' comparisons). With tuning on
 /// (the engine's default) this rule is one candidate of several per shape.
@@ -1159,11 +1159,18 @@ struct GemmChoice {
     static let wgmmaRows: Int = ProcessInfo.processInfo.environment["OCTET_WGMMA_ROWS"].flatMap(Int.init) ?? 384
     /// Whether INT8 GEMMs take the wgmma kernel too (`OCTET_WGMMA_INT8=0` turns it off).
     static let wgmmaInt8 = ProcessInfo.processInfo.environment["OCTET_WGMMA_INT8"] != "0"
-    /// The wgmma variant the engine takes (`OCTET_WGMMA_KERNEL` names one of `wgmmaVariants`; default: the ping-pong
-    /// 128×128 from 1,024 rows, where it was fastest in the workbench, the cooperative 128×128 below, where the
-    /// ping-pong grid has too few tiles to alternate: at M = 384 it beat every mma.sync tile).
+    /// The wgmma variant the engine takes (`OCTET_WGMMA_KERNEL` names one of `wgmmaVariants`; default: `ruleVariant`).
     static let wgmmaVariant: String? = ProcessInfo.processInfo.environment["OCTET_WGMMA_KERNEL"]
         .flatMap { name in wgmmaVariants.first { $0.name == name }?.name }
+    /// The fixed rule's wgmma variant from `wgmmaRows` rows: the ping-pong 128×128 from 1,024 rows, where it was fastest
+    /// in the workbench; up to `splitMaxTokens` rows 64×64 tiles for N ≤ 1,024 and 128×96 above, the tuner's choices
+    /// at 384 rows on the H200 (session 27, every BERT-base and BERT-large shape: 64×64 took 3.6–8.9 µs where 128×128
+    /// took 5.9–14.9 at N = 768 and 1,024; 128×96 5.5–8.2 against 6.5–8.8 at N = 2,304 to 4,096; with tuning off
+    /// BERT-large INT8 s384 b1 took 1.177 ms on the 128×128 rule, 0.917 tuned); the cooperative 128×128 between, where
+    /// the ping-pong grid has too few tiles to alternate.
+    static func ruleVariant(m: Int, n: Int) -> String {
+        m >= 1024 ? "pp_128x128" : m > splitMaxTokens ? "128x128" : n <= 1024 ? "64x64" : "128x96"
+    }
     /// The kernel file and function, the tile (rows × columns × K bytes per stage), threads, stages and split-K.
     let file: String, kernel: String, bm: Int, bn: Int, bk: Int, threads: Int, stages: Int, split: Int
     var wgmma: Bool { file == "gemm_wgmma.cu" }
@@ -1182,7 +1189,7 @@ struct GemmChoice {
          tile forcedTile: String? = nil) {
         let kBytes = k * (int8 ? 1 : 2)
         if forcedTile == nil && wgmma && (!int8 || Self.wgmmaInt8) && m >= Self.wgmmaRows && kBytes % 16 == 0 {
-            self = .wgmma(int8: int8, variant: Self.wgmmaVariant ?? (m >= 1024 ? "pp_128x128" : "128x128"))
+            self = .wgmma(int8: int8, variant: Self.wgmmaVariant ?? Self.ruleVariant(m: m, n: n))
             return
         }
         if forcedTile == nil && wgmma && (!int8 || Self.wgmmaInt8) && kBytes % 16 == 0 {

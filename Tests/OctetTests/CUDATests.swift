@@ -83,15 +83,19 @@ enum GPU {
         #expect(kBytes % choice.bk == 0 && choice.split >= 1 && choice.split <= min(8, kBytes / choice.bk))
     }
 
-    /// On Hopper, GEMMs of 1,024 rows and more take the ping-pong wgmma kernel in both precisions, from
-    /// `GemmChoice.wgmmaRows` (384) the cooperative 128×128 one, and fewer rows the split-K wgmma 64×64 tile.
+    /// On Hopper, GEMMs of 1,024 rows and more take the ping-pong wgmma kernel in both precisions; from
+    /// `GemmChoice.wgmmaRows` (384) a cooperative one, 64×64 for N ≤ 1,024 and 128×96 above up to 512 rows and 128×128
+    /// beyond; fewer rows the split-K wgmma 64×64 tile.
     @Test("GEMM choice on Hopper: ping-pong wgmma for many rows, cooperative wgmma from 384, split-K wgmma below", arguments: [
         ((16384, 4096, 1024, false), "gemm_wgmma_pp_f16_128x128"),
         ((16384, 1152, 384, false), "gemm_wgmma_pp_f16_128x128"),
         ((16384, 4096, 1024, true), "gemm_wgmma_pp_i8_128x128"),
         ((1024, 768, 3072, true), "gemm_wgmma_pp_i8_128x128"),
-        ((384, 3072, 1024, false), "gemm_wgmma_f16_128x128"),
-        ((384, 1024, 4096, true), "gemm_wgmma_i8_128x128"),
+        ((384, 3072, 1024, false), "gemm_wgmma_f16_128x96"),
+        ((384, 1024, 4096, true), "gemm_wgmma_i8_64x64"),
+        ((512, 768, 768, true), "gemm_wgmma_i8_64x64"),
+        ((512, 2304, 768, true), "gemm_wgmma_i8_128x96"),
+        ((768, 1024, 4096, true), "gemm_wgmma_i8_128x128"),
         ((256, 3072, 1024, true), "gemm_wgmma_i8_64x64"),
         ((128, 768, 3072, true), "gemm_wgmma_sk_i8_64x64"),
         ((128, 4096, 1024, false), "gemm_wgmma_f16_64x64"),
