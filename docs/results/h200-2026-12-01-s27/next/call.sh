@@ -7,15 +7,26 @@
 # - the residual LayerNorm.
 # The GEMMs are forced to one tile (`OCTET_GEMM_TUNE=0 OCTET_WGMMA_KERNEL=…`; per layer the launches go QKV, attention
 # output, FFN in, FFN out, so launch 4·L + i is GEMM i of layer L). Each profile's details and its SASS with stall
-# samples per instruction (csv, xz) come back. Carry .device/octet.xz and .device/cache.tar.xz. About 6 minutes.
+# samples per instruction (csv, xz) come back. Before them: the self-test without the model (the binary of session 27's
+# end: `octet bench` progress on standard error, the fixed GEMM rule at 384–512 rows taking 64×64 and 128×96), and
+# BERT-large INT8 s384 b1 with tuning off under the new rule and under the old one (`OCTET_WGMMA_KERNEL=128x128`).
+# Carry .device/octet.xz and .device/cache.tar.xz. About 9 minutes.
 #   bash docs/results/h200-2026-12-01-s27/next/call.sh $OUT
 set -uo pipefail
 bash scripts/device_unpack.sh > /dev/null
 export OCTET_CACHE=$PWD/.device/cache
 out=$(mktemp -d); dest=$1
 trap 'tar czf "$dest/source.tgz" -C "$out" .' EXIT
-NCU=/usr/local/cuda/bin/ncu
 F=(--precision int8 --float '*.attention.qk' --float '*.attention.pv' --half-precision-stream)
+timeout 300 /tmp/octet selftest --device cuda --model /nonexistent --json "$out/selftest.json" > "$out/selftest.txt" 2>&1
+echo "selftest exit $?: $(grep -c "| pass" "$out/selftest.txt") passed"; grep "|" "$out/selftest.txt" | grep -v "| pass" | tail -n +3 | head -8
+for r in 1 2; do for rule in new old; do
+  k=""; [ $rule = old ] && k=128x128
+  OCTET_GEMM_TUNE=0 OCTET_WGMMA_KERNEL=$k timeout 30 /tmp/octet bench bert-large --device cuda "${F[@]}" --batch 1 --seq 384 \
+    --warmup 20 --iterations 200 --min-seconds 1 > "$out/untuned-$rule-r$r.txt" 2>&1
+  echo "untuned, $rule rule, r$r: $(grep -E "^\|  +1 \|" "$out/untuned-$rule-r$r.txt" | cut -d'|' -f13 | tr -s ' ')"
+done; done
+NCU=/usr/local/cuda/bin/ncu
 prof() {  # name, kernel regex, launches to skip, then env assignments
   local name=$1 regex=$2 skip=$3; shift 3
   env "$@" timeout 120 $NCU --set full --import-source no --clock-control none --cache-control none \
