@@ -1,45 +1,46 @@
 #!/usr/bin/env bash
-# For session 28: where BERT-large INT8 s384 b1's kernels stall, instruction by instruction (Nsight Compute's full set
-# with source counters, at the real clock, L2 left warm), to pick the next change for the last 1–2% of the 2× bar:
-# - the FFN-out GEMM as the engine runs it (gemm_wgmma_i8_64x64, about 3,600 cycles per block that are not products,
-#   session 27) and the QKV GEMM (128×96);
-# - the attention (wgmma, three key groups: about 1,200 instructions per warp);
-# - the residual LayerNorm.
-# The GEMMs are forced to one tile (`OCTET_GEMM_TUNE=0 OCTET_WGMMA_KERNEL=…`; per layer the launches go QKV, attention
-# output, FFN in, FFN out, so launch 4·L + i is GEMM i of layer L). Each profile's details and its SASS with stall
-# samples per instruction (csv, xz) come back. Before them: the self-test without the model (the binary of session 27's
-# end: `octet bench` progress on standard error, the fixed GEMM rule at 384–512 rows taking 64×64 and 128×96), and
-# BERT-large INT8 s384 b1 with tuning off under the new rule and under the old one (`OCTET_WGMMA_KERNEL=128x128`).
-# Carry .device/octet.xz and .device/cache.tar.xz. About 9 minutes.
+# For session 28, first call: HEAD's binary checked and two changes measured, none of them run on a GPU yet.
+# 1. The self-test without the model (HEAD: `octet bench` progress on standard error, the fixed GEMM rule at 384–512
+#    rows taking 64×64 and 128×96).
+# 2. The wgmma attention with the score scale folded into the exponent (`scale-in-exponent.diff`, through
+#    `OCTET_KERNEL_DIR=.device/k-fold`): a 64-key chunk wholly inside its sequence keeps its raw scores, so the mask's
+#    loads and one instruction per score go (SASS: 209 instructions from the QKᵀ wait to the P·V issue, 246 before;
+#    108 registers, 118 before). Its whole-model checks (`--models-only`: random BERTs with sequences of 160, 100 and 37
+#    tokens, whole and partial chunks, key groups and paired), then an A/B against HEAD's kernel, alternated twice:
+#    BERT-large and BERT-base INT8 (attention FP16, fp16 stream) and BERT-large FP16 at s384 b1, BERT-large INT8 at s384
+#    b128. Tuning off (`OCTET_GEMM_TUNE=0`: a run starts in seconds, the same GEMM plans on both sides).
+# 3. BERT-large INT8 s384 b1 with tuning off under the new GEMM rule and the old one (`OCTET_WGMMA_KERNEL=128x128`).
+# Carry .device/octet.xz, .device/cache.tar.xz (HEAD's kernels and k-fold's, from scripts/kernel_ab_prepare.sh) and
+# .device/k-fold. About 7 minutes. Then `profile.sh` (Nsight Compute, about 4 minutes).
 #   bash docs/results/h200-2026-12-01-s27/next/call.sh $OUT
 set -uo pipefail
 bash scripts/device_unpack.sh > /dev/null
 export OCTET_CACHE=$PWD/.device/cache
 out=$(mktemp -d); dest=$1
-trap 'tar czf "$dest/source.tgz" -C "$out" .' EXIT
+trap 'tar czf "$dest/check-fold.tgz" -C "$out" .' EXIT
 F=(--precision int8 --float '*.attention.qk' --float '*.attention.pv' --half-precision-stream)
 timeout 300 /tmp/octet selftest --device cuda --model /nonexistent --json "$out/selftest.json" > "$out/selftest.txt" 2>&1
 echo "selftest exit $?: $(grep -c "| pass" "$out/selftest.txt") passed"; grep "|" "$out/selftest.txt" | grep -v "| pass" | tail -n +3 | head -8
+OCTET_KERNEL_DIR=$PWD/.device/k-fold timeout 120 /tmp/octet selftest --device cuda --model /nonexistent --models-only \
+  --json "$out/selftest-fold.json" > "$out/selftest-fold.txt" 2>&1
+fold=$?
+echo "selftest, k-fold, models only: exit $fold, $(grep -c "| pass" "$out/selftest-fold.txt") passed"
+grep "|" "$out/selftest-fold.txt" | grep -v "| pass" | tail -n +3 | head -8
+if [ $fold -eq 0 ]; then
+  for r in 1 2; do for run in bert-large:int8:1 bert-base:int8:1 bert-large:fp16:1 bert-large:int8:128; do for k in head fold; do
+    IFS=: read -r m p b <<< "$run"
+    G=(--precision $p); [ $p = int8 ] && G+=(--float '*.attention.qk' --float '*.attention.pv' --half-precision-stream)
+    dir=""; [ $k = fold ] && dir=$PWD/.device/k-fold
+    f="$out/$m-$p-b$b-$k-r$r"
+    OCTET_KERNEL_DIR=$dir OCTET_GEMM_TUNE=0 timeout 40 /tmp/octet bench $m --device cuda "${G[@]}" --batch $b --seq 384 \
+      --warmup 10 --iterations 100 --min-seconds 1 --json "$f.json" > "$f.txt" 2>&1
+    echo "$m $p b$b $k r$r: $(grep -E "^\|  +$b \|" "$f.txt" | cut -d'|' -f13 | tr -s ' ')"
+  done; done; done
+fi
 for r in 1 2; do for rule in new old; do
   k=""; [ $rule = old ] && k=128x128
   OCTET_GEMM_TUNE=0 OCTET_WGMMA_KERNEL=$k timeout 30 /tmp/octet bench bert-large --device cuda "${F[@]}" --batch 1 --seq 384 \
     --warmup 20 --iterations 200 --min-seconds 1 > "$out/untuned-$rule-r$r.txt" 2>&1
   echo "untuned, $rule rule, r$r: $(grep -E "^\|  +1 \|" "$out/untuned-$rule-r$r.txt" | cut -d'|' -f13 | tr -s ' ')"
 done; done
-NCU=/usr/local/cuda/bin/ncu
-prof() {  # name, kernel regex, launches to skip, then env assignments
-  local name=$1 regex=$2 skip=$3; shift 3
-  env "$@" timeout 120 $NCU --set full --import-source no --clock-control none --cache-control none \
-    --kernel-name regex:$regex --launch-skip $skip --launch-count 1 -o "$out/$name" /tmp/octet bench bert-large \
-    --device cuda "${F[@]}" --batch 1 --seq 384 --warmup 0 --iterations 1 --min-seconds 0 > "$out/ncu-run-$name.txt" 2>&1
-  echo "ncu $name exit $?"
-  $NCU -i "$out/$name.ncu-rep" --page details > "$out/details-$name.txt" 2>&1
-  $NCU -i "$out/$name.ncu-rep" --page source --csv --print-source sass > "$out/source-$name.csv" 2>&1
-  rm -f "$out/$name.ncu-rep"; xz -T8 "$out/source-$name.csv"
-  grep -E "^  [a-z_0-9]+ |Duration|SM Active Cycles|Warp Cycles Per Issued|Issued Ipc Active" "$out/details-$name.txt" | head -6
-}
-prof ffn-out-64x64 gemm_wgmma_i8_64x64 7 OCTET_GEMM_TUNE=0 OCTET_WGMMA_KERNEL=64x64
-prof qkv-128x96 gemm_wgmma_i8_128x96 4 OCTET_GEMM_TUNE=0 OCTET_WGMMA_KERNEL=128x96
-prof attention attention_mma_d64_f16_f16_wgmma_groups3 1 OCTET_GEMM_TUNE=0
-prof layernorm residual_layernorm 2 OCTET_GEMM_TUNE=0
 exit 0
