@@ -820,7 +820,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// schedules that fit, and cuBLASLt where it runs the epilogue — and the fastest is kept for that shape, as
     /// TensorRT picks tactics at engine build. On the H200 it chose differently from the fixed rule at a third of the
     /// shapes (the rule, `GemmChoice`, is the fallback and what `OCTET_GEMM_TUNE=0` runs).
-    private let tuning = ProcessInfo.processInfo.environment["OCTET_GEMM_TUNE"] != "0"
+    public let tuning = ProcessInfo.processInfo.environment["OCTET_GEMM_TUNE"] != "0"
     /// The measured plans, by `key`.
     private var tuned: [String: GemmPlan] = [:]
     /// What tuning measured: per shape, each candidate's mean µs and the one kept (for `octet bench`'s report).
@@ -1084,12 +1084,14 @@ struct AttentionChoice {
         let padded = (s + 63) / 64 * 64, kRow = d * (qk8 ? 1 : 2) + 16, vRow = padded * (pv8 ? 1 : 2) + 16
 
         let blocks = padded / 64 * heads * b
+        // Two 128-query blocks or more per multiprocessor: the grids where 128 queries per block keep every one busy.
+        let bigGrid = (padded + 127) / 128 * heads * b >= 2 * multiprocessors
         let groups = min(keyGroups ?? 3, padded / 64)
         if wgmma && !forced && !qk8 && !pv8 && inKind == 0 && d == 64 {
             // The one-pass fp16 kernel on wgmma (Hopper), with key groups on small grids as the mma.sync kernel has them:
             // Q and each group's ring of two K and two V chunks of 64 rows × 128 bytes in the 128-byte swizzle, 1 KB to
             // align them to 1,024 bytes, then the mask.
-            if let past = pairedPast, padded > past, wide && (padded + 127) / 128 * heads * b >= 2 * multiprocessors {
+            if let past = pairedPast, padded > past, wide && bigGrid {
                 // Two warpgroups of 64 queries sharing one ring, on the 128-query kernel's grids: two Q tiles, the
                 // ring, 1 KB of alignment, the mask.
                 (queryRows, threads, kernel) = (128, 256, "attention_mma_d64_f16_f16_wgmma_paired_f16in")
@@ -1109,7 +1111,7 @@ struct AttentionChoice {
             sharedBytes = (1 + 4 * groups) * 64 * kRow + padded * 4
             return
         }
-        if wide && !forced && !qk8 && !pv8 && inKind == 0 && (padded + 127) / 128 * heads * b >= 2 * multiprocessors {
+        if wide && !forced && !qk8 && !pv8 && inKind == 0 && bigGrid {
             // Two 128-query blocks fit a multiprocessor (255 registers per thread at D = 64): from two per
             // multiprocessor up, the grid keeps every one busy; below, the 64-query kernel's twice as many blocks do.
             // The one-pass fp16 kernel with two m16 tiles per warp: 128 queries, the ring of two K and two V chunks, the mask.

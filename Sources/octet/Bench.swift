@@ -86,10 +86,10 @@ struct Bench: ParsableCommand {
             // The clock and power during each shape's timed runs (NVML; none without it): at a power cap the clock the
             // GPU holds decides a pass's time as much as the kernels do.
             let monitor = cuda.flatMap { PowerMonitor.open(for: $0.device) }
-            // Shapes done, on standard error: on CUDA a shape's first run tunes its GEMMs, up to a minute at BERT-large
-            // s384 b1, and nothing else would show that the command is still at work.
+            // Shapes done, on standard error: with tuning on, a CUDA shape's first run tunes its GEMMs, up to a minute at
+            // BERT-large s384 b1, and nothing else would show that the command is still at work.
             let shapes = seqs.count * batches.count, progress = ProgressLine(label: "bench", unit: "shapes"), started = ContinuousClock.now
-            if cuda != nil && shapes > 0 {
+            if cuda?.tuning == true {
                 FileHandle.standardError.write(Data("bench: \(shapes) shape\(shapes == 1 ? "" : "s"); each one's first run tunes its GEMMs (OCTET_GEMM_TUNE=0 leaves that out)\n".utf8))
             }
             for s in seqs {
