@@ -202,15 +202,17 @@ __device__ __forceinline__ void warpgroup_sync(int id) { asm volatile("bar.sync 
 // quad with shuffles and selects instead: about 6 instructions per output against 1 here (SASS counts, cuobjdump).
 // Float32 output (8 bytes per lane: whole sectors already) and edge tiles store pairs, the latter behind bounds checks.
 //
-// ROLL: the chunk loop is not unrolled (the cooperative schedule's tiles of up to 128 columns). At batch 1 a block
-// runs its epilogue once, from a cold instruction cache, and Nsight Compute's stall samples (session 28, BERT-large
-// s384 b1) put a third of the FFN-out 64×64 GEMM's warp time and most of its "no instruction" stalls in the epilogue,
-// 400 straight-line instructions fetched once each. Rolled, the loop's body is fetched once and run BN / 32 times
-// (SASS: 3,048 instructions in the 64×64 kernel, 5,280 unrolled); the chunk's accumulators always sit at the front of
-// a copy of the tile (`a`), which moves down by one chunk (16 register moves) after each chunk, so no register is
-// indexed at run time. On the H200 it took BERT-large INT8 s384 b1 from 0.918 to 0.871 ms and FP16 from 1.218 to
-// 1.077 (session 28, call 4). The ping-pong schedules (batch 128) stay unrolled: their epilogues overlap another
-// warpgroup's products, stay in the instruction cache from tile to tile, and rolled they were 1.3% slower there.
+// ROLL (set by the cooperative schedule for tiles of up to 128 columns): the chunk loop is not unrolled. At batch 1 a
+// block runs its epilogue once, from a cold instruction cache, and Nsight Compute's stall samples (session 28,
+// BERT-large s384 b1) put a third of the FFN-out GEMM's warp time (`gemm_wgmma_i8_64x64`) and most of its "no
+// instruction" stalls in the epilogue, 400 straight-line instructions fetched once each. Rolled, the loop's body is
+// fetched once and run BN / 32 times (SASS: 3,048 instructions in `gemm_wgmma_i8_64x64`, 5,280 unrolled); the chunk's
+// accumulators always sit at the front of a copy of the tile (`a`), which moves down by 16 registers after each chunk
+// (BN / 2 − 16 moves), so no register is indexed at run time. On the H200 it took BERT-large INT8 s384 b1 from 0.918
+// to 0.871 ms tuned, and FP16 from 1.218 to 1.077 with tuning off (session 28, call 4). The ping-pong schedules (batch
+// 128) stay unrolled: their epilogues overlap another warpgroup's products and stay in the instruction cache from tile
+// to tile, and rolled they were 1.3% slower there. The cooperative 128×256 tile (a few hundred rows and up) stays
+// unrolled too; it was not measured rolled.
 template <int KIND, bool ACT, bool ROLL, int BN, typename T>
 __device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, const Columns<BN> &cols, uint4 *__restrict__ staging,
                                          int m0, int n0, int M, int N, void *__restrict__ out, int ldo,
