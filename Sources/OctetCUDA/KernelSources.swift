@@ -2324,22 +2324,10 @@ enum KernelSources {
         // g (+8), unit j) and the 16-byte reads free of bank conflicts. The session-17 form transposed each chunk across the
         // quad with shuffles and selects instead: about 6 instructions per output against 1 here (SASS counts, cuobjdump).
         // Float32 output (8 bytes per lane: whole sectors already) and edge tiles store pairs, the latter behind bounds checks.
-        //
-        // ROLL (set by the cooperative schedule for tiles of up to 128 columns): the chunk loop is not unrolled. At batch 1 a
-        // block runs its epilogue once, from a cold instruction cache, and Nsight Compute's stall samples (session 28,
-        // BERT-large s384 b1) put a third of the FFN-out GEMM's warp time (`gemm_wgmma_i8_64x64`) and most of its "no
-        // instruction" stalls in the epilogue, 400 straight-line instructions fetched once each. Rolled, the loop's body is
-        // fetched once and run BN / 32 times (SASS: 3,048 instructions in `gemm_wgmma_i8_64x64`, 5,280 unrolled); the chunk's
-        // accumulators always sit at the front of a copy of the tile (`a`), which moves down by 16 registers after each chunk
-        // (BN / 2 − 16 moves), so no register is indexed at run time. On the H200 it took BERT-large INT8 s384 b1 from 0.918
-        // to 0.871 ms tuned, and FP16 from 1.218 to 1.077 with tuning off (session 28, call 4). The ping-pong schedules (batch
-        // 128) stay unrolled: their epilogues overlap another warpgroup's products and stay in the instruction cache from tile
-        // to tile, and rolled they were 1.3% slower there. The cooperative 128×256 tile (a few hundred rows and up) stays
-        // unrolled too; it was not measured rolled.
-        template <int KIND, bool ACT, bool ROLL, int BN, typename T>
-        __device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, const Columns<BN> &cols, uint4 *__restrict__ staging,
-                                                 int m0, int n0, int M, int N, void *__restrict__ out, int ldo,
-                                                 const float *__restrict__ residual) {
+        template <int KIND, bool ACT, int BN, typename T, int J = BN / 8>
+        __device__ __forceinline__ void epilogue_columns(const Fragment<BN, T> &acc, const Columns<BN> &cols, uint4 *__restrict__ staging,
+                                                         int m0, int n0, int M, int N, void *__restrict__ out, int ldo,
+                                                         const float *__restrict__ residual, int jBase = 0) {
             constexpr int CHUNK = 4, BYTES = KIND == OUT_F16 ? 2 : KIND == OUT_F32 ? 4 : 1;
             constexpr bool INT8_OUT = KIND != OUT_F16 && KIND != OUT_F32;
             static_assert(BN % (8 * CHUNK) == 0, "whole chunks of n8 blocks");
@@ -2348,8 +2336,8 @@ enum KernelSources {
             const bool inside = m0 + 64 <= M && n0 + BN <= N;
             const bool wide = KIND != OUT_F32 && inside && (ldo * BYTES) % 16 == 0 && (reinterpret_cast<size_t>(out) & 15) == 0;
             unsigned char *buf = reinterpret_cast<unsigned char *>(staging + warp * 64);
-            // One chunk: c holds its 4·CHUNK accumulators (n8 blocks j0 … j0 + CHUNK − 1).
-            auto chunk = [&](const T *c, int j0) {
+        #pragma unroll
+            for (int j0 = 0; j0 < J; j0 += CHUNK) {
                 float v[CHUNK][4];
                 float2 scale[CHUNK];
                 // Float32 output with the residual stream added (the attention-output and FFN-output GEMMs of the INT8 engine):
@@ -2360,18 +2348,18 @@ enum KernelSources {
                     for (int j = 0; j < CHUNK; j++)
         #pragma unroll
                         for (int h = 0; h < 2; h++) {
-                            const int r = row + 8 * h, n = n0 + (j0 + j) * 8 + t * 2;
+                            const int r = row + 8 * h, n = n0 + (jBase + j0 + j) * 8 + t * 2;
                             res[j][h] = inside || (r < M && n < N) ? *reinterpret_cast<const float2 *>(residual + (size_t)r * ldo + n)
                                                                    : make_float2(0.f, 0.f);
                         }
                 }
         #pragma unroll
                 for (int j = 0; j < CHUNK; j++) {
-                    const float4 db = cols.dqBias[(j0 + j) * 4 + t];
-                    scale[j] = ACT || INT8_OUT ? cols.scale[(j0 + j) * 4 + t] : make_float2(0.f, 0.f);
+                    const float4 db = cols.dqBias[(jBase + j0 + j) * 4 + t];
+                    scale[j] = ACT || INT8_OUT ? cols.scale[(jBase + j0 + j) * 4 + t] : make_float2(0.f, 0.f);
         #pragma unroll
                     for (int i = 0; i < 4; i++) {
-                        v[j][i] = (float)c[4 * j + i] * (i % 2 ? db.y : db.x) + (i % 2 ? db.w : db.z);
+                        v[j][i] = (float)acc.v[4 * (j0 + j) + i] * (i % 2 ? db.y : db.x) + (i % 2 ? db.w : db.z);
                         if (ACT) v[j][i] = gelu_scaled(v[j][i], INT8_OUT ? (i % 2 ? scale[j].y : scale[j].x) : 1.f);
                     }
                     if (ACT) scale[j] = make_float2(1.f, 1.f);  // int8 out: already scaled
@@ -2401,7 +2389,7 @@ enum KernelSources {
                             }
                         }
                     __syncwarp();  // the chunk is in `buf`
-                    const size_t at = (size_t)(m0 + warp * 16) * ldo + n0 + j0 * 8;
+                    const size_t at = (size_t)(m0 + warp * 16) * ldo + n0 + (jBase + j0) * 8;
                     if (KIND == OUT_F16) {
         #pragma unroll
                         for (int k = 0; k < 2; k++) {
@@ -2414,28 +2402,51 @@ enum KernelSources {
                         *reinterpret_cast<uint4 *>(static_cast<signed char *>(out) + at + (size_t)r * ldo + u * 16) =
                             *reinterpret_cast<const uint4 *>(buf + r * 32 + (u ^ (r >> 2 & 1)) * 16);
                     }
-                    return;
+                    continue;
                 }
         #pragma unroll
                 for (int j = 0; j < CHUNK; j++) {
-                    const int n = n0 + (j0 + j) * 8 + t * 2;
+                    const int n = n0 + (jBase + j0 + j) * 8 + t * 2;
                     const float qs[2] = {scale[j].x, scale[j].y};
         #pragma unroll
                     for (int h = 0; h < 2; h++)
                         if (inside || (row + 8 * h < M && n < N)) store_pair(out, ldo, KIND, row + 8 * h, n, v[j][2 * h], v[j][2 * h + 1], qs);
                 }
-            };
+            }
+        }
+
+        //
+        // ROLL (set by the cooperative schedule for tiles of up to 128 columns): the chunk loop is not unrolled. At batch 1 a
+        // block runs its epilogue once, from a cold instruction cache, and Nsight Compute's stall samples (session 28,
+        // BERT-large s384 b1) put a third of the FFN-out GEMM's warp time (`gemm_wgmma_i8_64x64`) and most of its "no
+        // instruction" stalls in the epilogue, 400 straight-line instructions fetched once each. Rolled, the loop's body is
+        // fetched once and run BN / 32 times (SASS: 3,048 instructions in `gemm_wgmma_i8_64x64`, 5,280 unrolled); the chunk's
+        // accumulators always sit at the front of a copy of the tile (`a`), which moves down by 16 registers after each chunk
+        // (BN / 2 − 16 moves), so no register is indexed at run time. On the H200 it took BERT-large INT8 s384 b1 from 0.918
+        // to 0.871 ms tuned, and FP16 from 1.218 to 1.077 with tuning off (session 28, call 4). The ping-pong schedules (batch
+        // 128) stay unrolled: their epilogues overlap another warpgroup's products and stay in the instruction cache from tile
+        // to tile, and rolled they were 1.3% slower there. The cooperative 128×256 tile (a few hundred rows and up) stays
+        // unrolled too; it was not measured rolled.
+        // `epilogue_columns` is the unrolled epilogue over J n8 blocks from jBase, and the rolled loop calls it a chunk at a
+        // time. Written so, every unrolled kernel compiles to the SASS it had before the rolled form existed. A first form
+        // (one lambda for both) changed the ping-pong kernels' SASS by 48–88 instructions and spilled a register in the
+        // 128×128 ones, and BERT-large INT8 batch 128 ran 1.3–1.6% slower for it (session 29, call 3: s128 b128 13.74 ms with
+        // this form against 13.92–13.96, s384 b128 44.68–44.70 against 45.26–45.38; batch 1 the same).
+        template <int KIND, bool ACT, bool ROLL, int BN, typename T>
+        __device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, const Columns<BN> &cols, uint4 *__restrict__ staging,
+                                                 int m0, int n0, int M, int N, void *__restrict__ out, int ldo,
+                                                 const float *__restrict__ residual) {
             if constexpr (ROLL) {
-                Fragment<BN, T> a = acc;  // chunk j0's accumulators at a.v[0 … 4·CHUNK − 1]
+                constexpr int CHUNK = 4;
+                Fragment<BN, T> a = acc;  // n8 blocks jBase … jBase + CHUNK − 1: their accumulators at the front of `a`
         #pragma unroll 1
-                for (int j0 = 0; j0 < BN / 8; j0 += CHUNK) {
-                    chunk(a.v, j0);
+                for (int jBase = 0; jBase < BN / 8; jBase += CHUNK) {
+                    epilogue_columns<KIND, ACT, BN, T, CHUNK>(a, cols, staging, m0, n0, M, N, out, ldo, residual, jBase);
         #pragma unroll
                     for (int i = 0; i + 4 * CHUNK < BN / 2; i++) a.v[i] = a.v[i + 4 * CHUNK];  // the next chunk to the front
                 }
             } else {
-        #pragma unroll
-                for (int j0 = 0; j0 < BN / 8; j0 += CHUNK) chunk(acc.v + 4 * j0, j0);
+                epilogue_columns<KIND, ACT, BN, T>(acc, cols, staging, m0, n0, M, N, out, ldo, residual);
             }
         }
 
