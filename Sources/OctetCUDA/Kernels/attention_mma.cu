@@ -1238,7 +1238,7 @@ __device__ __forceinline__ void attention_flash_wgmma(const void *__restrict__ q
     // Q (W tiles), then each key group's ring (K stages 0 and 1, V stages 0 and 1), 1,024-byte aligned (the swizzle
     // assumes it; the host adds 1 KB), then the mask.
     unsigned char *Qs = raw + ((1024 - (smem_address(raw) & 1023)) & 1023);
-    const int group = W > 1 ? 0 : threadIdx.x / 128, queryHalf = W > 1 ? threadIdx.x / 128 : 0;  // key group, query warpgroup
+    const int group = W > 1 ? 0 : warpgroup_index(), queryHalf = W > 1 ? warpgroup_index() : 0;  // key group, query warpgroup
     unsigned char *Ks = Qs + W * TILE_BYTES + group * 4 * TILE_BYTES, *Vs = Ks + 2 * TILE_BYTES;
     float *maskAdd = reinterpret_cast<float *>(Qs + W * TILE_BYTES + G * 4 * TILE_BYTES);
     const f16 *qkv = static_cast<const f16 *>(qkvIn);

@@ -470,7 +470,7 @@ __device__ __forceinline__ void gemm(const TensorMap &mapA, const TensorMap &map
         prefetch_map(mapA);
         prefetch_map(mapB);
     }
-    const int tid = threadIdx.x, group = tid / 128;
+    const int tid = threadIdx.x, group = warpgroup_index();
     const int m0 = blockIdx.y * 64 * CONSUMERS, n0 = blockIdx.x * BN;
     const int kTiles = (K * (INT8 ? 1 : 2) + R::BK - 1) / R::BK;
     const int early = start_ring(ring, mapB, n0, 0, kTiles, CONSUMERS * 128);
@@ -520,7 +520,7 @@ __device__ __forceinline__ void gemm_pingpong(const TensorMap &mapA, const Tenso
     }
     // turn[c]: warpgroup c may start its next main loop (the one before it has finished waiting for its slabs).
     unsigned long long *turn = ring.empty + STAGES;
-    const int tid = threadIdx.x, group = tid / 128;
+    const int tid = threadIdx.x, group = warpgroup_index();
     const int tilesN = (N + BN - 1) / BN, tiles = tilesN * ((M + BM - 1) / BM);
     const int kTiles = (K * (INT8 ? 1 : 2) + R::BK - 1) / R::BK;
     if (tid == 0) {
@@ -608,7 +608,7 @@ __device__ __forceinline__ void gemm_splitk(const TensorMap &mapA, const TensorM
         prefetch_map(mapA);
         prefetch_map(mapB);
     }
-    const int tid = threadIdx.x, group = tid / 128;
+    const int tid = threadIdx.x, group = warpgroup_index();
     const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN, split = gridDim.z, z = blockIdx.z;
     const int slabs = (K * (INT8 ? 1 : 2) + R::BK - 1) / R::BK, kt0 = z * slabs / split, kTiles = (z + 1) * slabs / split - kt0;
     const int early = start_ring(ring, mapB, n0, kt0, kTiles, CONSUMERS * 128);
@@ -748,7 +748,7 @@ __device__ __forceinline__ void gemm_layernorm(const TensorMap &mapA, const Tens
         prefetch_map(mapA);
         prefetch_map(mapB);
     }
-    const int tid = threadIdx.x, group = tid / 128;
+    const int tid = threadIdx.x, group = warpgroup_index();
     const int m0 = blockIdx.y * 64, n0 = blockIdx.x * BN, blocks = N / BN;
     const int kTiles = (K + R::BK - 1) / R::BK;
     const int early = start_ring(ring, mapB, n0, 0, kTiles, 128);
