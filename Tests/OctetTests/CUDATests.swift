@@ -1,3 +1,4 @@
+import COctetKernels
 import Foundation
 import Testing
 import OctetCore
@@ -355,6 +356,45 @@ enum GPU {
         #expect(batch.inputIDs[0] == 101)  // [CLS]
         #expect(batch.attentionMask[0] == 1)
         #expect(throws: OctetError.self) { try TokenBatch(safetensors: "/nonexistent.safetensors", count: 1) }
+    }
+
+    /// common.cuh's `fake_quantize_fast` in float32 arithmetic, operation for operation (fmaf, rintf, fminf/fmaxf).
+    static func fakeQuantizeFast(_ v: Float, step: Float, inverse: Float) -> Float {
+        let limit = 128 * step
+        let c = Float.minimum(Float.maximum(v, -limit), limit)  // IEEE minNum/maxNum, as fminf/fmaxf: NaN → −limit
+        let q0 = c * inverse
+        let q = q0.addingProduct(c.addingProduct(-q0, step), inverse)  // fmaf(fmaf(−q0, step, c), inverse, q0)
+        return Float.minimum(q.rounded(.toNearestOrEven), 127) * step
+    }
+
+    @Test("The LayerNorms' Q/DQ by reciprocal equals the CPU reference's exact division for every fp16 value and for float32 values at rounding ties, steps 1e-30…1e30")
+    func fakeQuantizeByReciprocalIsExact() {
+        // The GPU's residual LayerNorms quantize with RN(1/step) and one Markstein correction instead of a division per
+        // element (common.cuh); the CPU reference divides. Equal in value is the claim (a zero's sign may differ).
+        var inputs = (0...UInt16.max).map { Float(Float16(bitPattern: $0)) }.filter(\.isFinite)
+        inputs += [.infinity, -.infinity, .nan]
+        var state: UInt64 = 0x9E3779B97F4A7C15
+        func next() -> UInt64 { state ^= state << 13; state ^= state >> 7; state ^= state << 17; return state }
+        var steps: [Float] = [1 / 127, 0.05, 0.0123, 1, 3.5]
+        for _ in 0..<40 { steps.append(Float(exp(log(1e-30) + Double(next() % 1_000_000) / 1e6 * (log(1e30) - log(1e-30))))) }
+        var mismatches: [String] = []
+        for step in steps {
+            // Values within a few ulps of the half-integer multiples of the step, where rounding decides the integer.
+            var values = inputs
+            for k in -140...140 {
+                let tie = (Float(k) + 0.5) * step
+                var x = tie.nextDown.nextDown
+                for _ in 0..<5 { values.append(x); x = x.nextUp }
+            }
+            var expected = [Float](repeating: 0, count: values.count)
+            octet_fake_quantize_s8(values, values.count, step, &expected)
+            let inverse = 1 / step
+            for (v, e) in zip(values, expected) {
+                let got = Self.fakeQuantizeFast(v, step: step, inverse: inverse)
+                if got != e && !(got.isNaN && e.isNaN), mismatches.count < 5 { mismatches.append("v \(v) step \(step): \(got) vs \(e)") }
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches)")
     }
 
     @Test("The embedded kernel sources are the .cu and .cuh files of Sources/OctetCUDA/Kernels (scripts/embed_kernels.py was run)")

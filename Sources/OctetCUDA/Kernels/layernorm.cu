@@ -166,10 +166,19 @@ __device__ __forceinline__ void embed_layernorm(const int *__restrict__ ids, con
     normalize_store<F32, COPY, ROUND>(x, {g}, {b}, H, eps, out, copy, qScale, row);
 }
 
-// The residual add of a quad: 0 a float add, 1 the add's Q/DQ on both inputs, 2 summed already (x = local).
-template <int ADD> __device__ __forceinline__ float4 residual_add(float4 l, float4 r, float localStep, float residualStep) {
+// The residual add of a quad: 0 a float add, 1 the add's Q/DQ on both inputs through the steps' reciprocals
+// (`fake_quantize_fast`), 3 the same by exact division (steps outside `quantize_inverse`'s range), 2 summed already
+// (x = local).
+template <int ADD>
+__device__ __forceinline__ float4 residual_add(float4 l, float4 r, float localStep, float residualStep, float localInverse,
+                                               float residualInverse) {
     if (ADD == 2) return l;
     if (ADD == 1)
+        return make_float4(fake_quantize_fast(l.x, localStep, localInverse) + fake_quantize_fast(r.x, residualStep, residualInverse),
+                           fake_quantize_fast(l.y, localStep, localInverse) + fake_quantize_fast(r.y, residualStep, residualInverse),
+                           fake_quantize_fast(l.z, localStep, localInverse) + fake_quantize_fast(r.z, residualStep, residualInverse),
+                           fake_quantize_fast(l.w, localStep, localInverse) + fake_quantize_fast(r.w, residualStep, residualInverse));
+    if (ADD == 3)
         return make_float4(fake_quantize(l.x, localStep) + fake_quantize(r.x, residualStep),
                            fake_quantize(l.y, localStep) + fake_quantize(r.y, residualStep),
                            fake_quantize(l.z, localStep) + fake_quantize(r.z, residualStep),
@@ -177,14 +186,11 @@ template <int ADD> __device__ __forceinline__ float4 residual_add(float4 l, floa
     return make_float4(l.x + r.x, l.y + r.y, l.z + r.z, l.w + r.w);
 }
 
-// ADD: 0 float add, 1 the add's Q/DQ, 2 summed (x = local; `residual` unread). ROUND: the float32 `local` is rounded
-// to fp16 first (the value an fp16-output GEMM would have stored), and y before its stores (`normalize_store`).
-// Q: quads per thread (the block has H / (4·Q) threads).
-template <bool F32, int ADD, int COPY, bool ROUND = false, int Q = 1>
-__device__ __forceinline__ void residual_layernorm(const void *__restrict__ local, const void *__restrict__ residual,
-                                                   float localStep, float residualStep, const float *__restrict__ gamma,
-                                                   const float *__restrict__ beta, float eps, int H, void *__restrict__ out,
-                                                   void *__restrict__ copy, float qScale) {
+template <bool F32, int ADD, int COPY, bool ROUND, int Q>
+__device__ __forceinline__ void residual_layernorm_with(const void *__restrict__ local, const void *__restrict__ residual,
+                                                        float localStep, float residualStep, float localInverse, float residualInverse,
+                                                        const float *__restrict__ gamma, const float *__restrict__ beta, float eps,
+                                                        int H, void *__restrict__ out, void *__restrict__ copy, float qScale) {
     const int row = blockIdx.x;
     float4 g[Q], b[Q];
 #pragma unroll
@@ -200,8 +206,41 @@ __device__ __forceinline__ void residual_layernorm(const void *__restrict__ loca
     load_quads<F32, Q>(local, i, l);
     if (ADD != 2) load_quads<F32, Q>(residual, i, r);
 #pragma unroll
-    for (int q = 0; q < Q; q++) x[q] = residual_add<ADD>(ROUND ? round_to_half4(l[q]) : l[q], r[q], localStep, residualStep);
+    for (int q = 0; q < Q; q++)
+        x[q] = residual_add<ADD>(ROUND ? round_to_half4(l[q]) : l[q], r[q], localStep, residualStep, localInverse, residualInverse);
     normalize_store<F32, COPY, ROUND, Q>(x, g, b, H, eps, out, copy, qScale, row);
+}
+
+// The exact-division form of the add's Q/DQ, called only for steps `quantize_inverse` leaves out: not inlined, so its
+// registers do not add to the fast form's (inlined beside it they took the x8 kernel from 47 registers to 56, ten
+// blocks per multiprocessor to nine).
+template <bool F32, int COPY, bool ROUND, int Q>
+__device__ __noinline__ void residual_layernorm_exact(const void *__restrict__ local, const void *__restrict__ residual, float localStep,
+                                                      float residualStep, const float *__restrict__ gamma, const float *__restrict__ beta,
+                                                      float eps, int H, void *__restrict__ out, void *__restrict__ copy, float qScale) {
+    residual_layernorm_with<F32, 3, COPY, ROUND, Q>(local, residual, localStep, residualStep, 0.f, 0.f, gamma, beta, eps, H, out, copy, qScale);
+}
+
+// ADD: 0 float add, 1 the add's Q/DQ, 2 summed (x = local; `residual` unread). ROUND: the float32 `local` is rounded
+// to fp16 first (the value an fp16-output GEMM would have stored), and y before its stores (`normalize_store`).
+// Q: quads per thread (the block has H / (4·Q) threads). With the add's Q/DQ, steps that `quantize_inverse` leaves out
+// (0 aside) take the exact division instead (`residual_layernorm_exact`), a branch the whole grid takes alike.
+template <bool F32, int ADD, int COPY, bool ROUND = false, int Q = 1>
+__device__ __forceinline__ void residual_layernorm(const void *__restrict__ local, const void *__restrict__ residual,
+                                                   float localStep, float residualStep, const float *__restrict__ gamma,
+                                                   const float *__restrict__ beta, float eps, int H, void *__restrict__ out,
+                                                   void *__restrict__ copy, float qScale) {
+    float localInverse = 0.f, residualInverse = 0.f;
+    if (ADD == 1) {
+        localInverse = quantize_inverse(localStep);
+        residualInverse = quantize_inverse(residualStep);
+        if ((localStep > 0 && localInverse == 0) || (residualStep > 0 && residualInverse == 0)) {
+            residual_layernorm_exact<F32, COPY, ROUND, Q>(local, residual, localStep, residualStep, gamma, beta, eps, H, out, copy, qScale);
+            return;
+        }
+    }
+    residual_layernorm_with<F32, ADD, COPY, ROUND, Q>(local, residual, localStep, residualStep, localInverse, residualInverse, gamma, beta,
+                                                      eps, H, out, copy, qScale);
 }
 
 }  // namespace
