@@ -173,16 +173,14 @@ template <int ADD>
 __device__ __forceinline__ float4 residual_add(float4 l, float4 r, float localStep, float residualStep, float localInverse,
                                                float residualInverse) {
     if (ADD == 2) return l;
-    if (ADD == 1)
-        return make_float4(fake_quantize_fast(l.x, localStep, localInverse) + fake_quantize_fast(r.x, residualStep, residualInverse),
-                           fake_quantize_fast(l.y, localStep, localInverse) + fake_quantize_fast(r.y, residualStep, residualInverse),
-                           fake_quantize_fast(l.z, localStep, localInverse) + fake_quantize_fast(r.z, residualStep, residualInverse),
-                           fake_quantize_fast(l.w, localStep, localInverse) + fake_quantize_fast(r.w, residualStep, residualInverse));
-    if (ADD == 3)
-        return make_float4(fake_quantize(l.x, localStep) + fake_quantize(r.x, residualStep),
-                           fake_quantize(l.y, localStep) + fake_quantize(r.y, residualStep),
-                           fake_quantize(l.z, localStep) + fake_quantize(r.z, residualStep),
-                           fake_quantize(l.w, localStep) + fake_quantize(r.w, residualStep));
+    if (ADD == 1 || ADD == 3) {
+        // One value's Q/DQ plus its partner's: by reciprocal (1) or by division (3).
+        auto add = [&](float a, float b) {
+            return ADD == 1 ? fake_quantize_fast(a, localStep, localInverse) + fake_quantize_fast(b, residualStep, residualInverse)
+                            : fake_quantize(a, localStep) + fake_quantize(b, residualStep);
+        };
+        return make_float4(add(l.x, r.x), add(l.y, r.y), add(l.z, r.z), add(l.w, r.w));
+    }
     return make_float4(l.x + r.x, l.y + r.y, l.z + r.z, l.w + r.w);
 }
 
