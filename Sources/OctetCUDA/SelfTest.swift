@@ -209,6 +209,21 @@ public struct CUDASelfTest {
                 results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream" + label, batch: batch,
                                          packing: false, halfStreamStorage: .half, layerNormForm: .pairs))
             }
+            if config.hiddenSize % 256 == 0 {
+                // Residual adds whose steps fall outside the reciprocal form's range [2⁻⁹⁰, 2⁹⁰] (`quantize_inverse`), so
+                // their LayerNorms take the exact division (`residual_layernorm_exact`): layer 0's attention add with a
+                // local step of about 8e-31 (every value saturates to ±128 steps, so the add is the residual's), layer
+                // 1's output add with a residual step of about 8e27 (every value rounds to 0, so the add is the local
+                // value's). Quad LayerNorms on the float32 stream, and the x8 form on the fp16 stream.
+                var outOfRange = QuantizationScales.synthetic(layers: config.layerCount)
+                outOfRange.activations["layer.0.attention.add.local"] = 1e-28
+                outOfRange.activations["layer.1.output.add.residual"] = 1e30
+                var halfOutOfRange = outOfRange
+                halfOutOfRange.halfPrecisionStream = true
+                results.append(try model(weights, precision: .int8, scales: outOfRange, name: name + " all int8, add steps out of range", batch: batch))
+                results.append(try model(weights, precision: .int8, scales: halfOutOfRange, name: name + " all int8 fp16 stream x8 LayerNorm, add steps out of range",
+                                         batch: batch, packing: false, halfStreamStorage: .half, layerNormForm: .pairs))
+            }
             for packing in [true, false] {
                 results.append(try model(weights, precision: .fp16, scales: nil, name: name, batch: batch, packing: packing))
                 if packing { results.append(try model(weights, precision: .int8, scales: recipe, name: name + " recipe-like", batch: batch)) }
