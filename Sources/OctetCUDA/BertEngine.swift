@@ -134,6 +134,20 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     public var fusedLayerNorm: Bool { fusedLayerNormAsked && storageNow == .float32 }
     /// Whether the fused GEMM + LayerNorm kernels were asked for and the device and model take them.
     private let fusedLayerNormAsked: Bool
+    /// Where a layer's QKV GEMM and FP16 attention run as one kernel (`qkv_attention.cu`: per head and sequence, Q, K
+    /// and V computed into shared memory and attended there, never written to memory), if the layer allows it
+    /// (`fusedAttentionRuns`). Opt-in (`OCTET_FUSED_ATTENTION=1`: grids of at least a block per multiprocessor;
+    /// `always`: every shape, for the self-test) until the H200 has measured it. Why: at batch 128 the pass is
+    /// power-bound, and the QKV GEMM's fp16 output is its largest round trip through HBM: 96 MB written and read back
+    /// per layer at BERT-large s128 b128, about 5% of the pass's energy (docs/GPU.md, twenty-third session). At batch 1
+    /// its grid (heads × sequences: 16 blocks for BERT-large) would leave most multiprocessors idle.
+    public enum FusedAttention: String, Sendable, CaseIterable {
+        case off = "0", bigGrids = "1", always = "always"
+    }
+    private let fusedAttention: FusedAttention
+    /// How many layers the last encoded pass ran through `qkv_attention.cu` (the self-test checks that a forced fused
+    /// path ran).
+    public private(set) var fusedAttentionLayers = 0
     /// Whether the FFN output's LayerNorm is fused too when `fusedLayerNorm` is on (`OCTET_FUSED_LAYERNORM=attention`
     /// leaves it separate).
     private let fusedFeedForwardNorm = ProcessInfo.processInfo.environment["OCTET_FUSED_LAYERNORM"] != "attention"
@@ -154,7 +168,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 fusedLayerNorm: Bool = ["1", "attention"].contains(ProcessInfo.processInfo.environment["OCTET_FUSED_LAYERNORM"] ?? ""),
                 halfStreamStorage: StreamStorage? = nil,
                 layerNormForm: LayerNormForm? = nil,
-                fp16Attention: FP16AttentionKernel? = nil) throws {
+                fp16Attention: FP16AttentionKernel? = nil,
+                fusedAttention: FusedAttention? = nil) throws {
         let c = weights.config
         let (h, inter, heads) = (c.hiddenSize, c.intermediateSize, c.headCount)
         let d = h / heads
@@ -191,6 +206,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         self.layerNormForm = try layerNormForm ?? Self.layerNormForm(named: ProcessInfo.processInfo.environment["OCTET_LAYERNORM"])
         let attention = try fp16Attention ?? Self.fp16Attention(named: ProcessInfo.processInfo.environment["OCTET_ATTENTION_WGMMA"])
         self.fp16Attention = device.supportsWgmma ? attention ?? .automatic : .mmaSync
+        let fused = try fusedAttention ?? Self.fusedAttention(named: ProcessInfo.processInfo.environment["OCTET_FUSED_ATTENTION"]) ?? .off
+        self.fusedAttention = device.supportsWgmma && precision == .int8 && d == 64 && self.fp16Attention != .mmaSync ? fused : .off
         self.maxTokens = maxTokens
         self.maxSequenceLength = min(maxSequenceLength ?? c.maxPositionEmbeddings, c.maxPositionEmbeddings, 512)
         try device.makeCurrent()
@@ -208,7 +225,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         ltWorkspace = useLt ? try device.allocate(Self.ltWorkspaceBytes) : nil
 
         var loaded: [String: LoadedModule] = [:]
-        for file in ["gemm.cu", "attention.cu", "attention_mma.cu", "layernorm.cu", "qa_head.cu"] + (device.supportsWgmma ? ["gemm_wgmma.cu"] : []) {
+        for file in ["gemm.cu", "attention.cu", "attention_mma.cu", "layernorm.cu", "qa_head.cu"] + (device.supportsWgmma ? ["gemm_wgmma.cu", "qkv_attention.cu"] : []) {
             loaded[file] = try CUDAKernels.load(file, device: device, compiler: compiler)
         }
         modules = loaded
@@ -476,11 +493,18 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             .pointer(buf["ids"]!), .pointer(buf["types"]!), .pointer(shape.packed ? buf["positions"]! : 0), .int32(Int32(s)), .buffer(wordEmbeddings),
             .buffer(positionEmbeddings), .buffer(tokenTypeEmbeddings), .buffer(embeddingNorm.gamma), .buffer(embeddingNorm.beta),
             .float(eps), .int32(Int32(h)), .pointer(buf["h0"]!), .pointer(buf["copy"]!), .float(embeddingNorm.qScale)])
+        var fused = 0
+        defer { fusedAttentionLayers = fused }
         for layer in layers {
             let calls = gemmCalls(layer)
-            if !skip.contains("qkv") { try gemm(calls[0], tokens: t) }
-            if !skip.contains("attention") {
-                try attention(layer, inKind: calls[0].outKind, batch: b, sequence: s, offsets: shape.packed ? buf["offsets"]! : 0)
+            if fusedAttentionRuns(layer, call: calls[0], batch: b, sequence: s) {
+                fused += 1
+                try qkvAttention(layer, call: calls[0], batch: b, sequence: s, tokens: t, offsets: shape.packed ? buf["offsets"]! : 0)
+            } else {
+                if !skip.contains("qkv") { try gemm(calls[0], tokens: t) }
+                if !skip.contains("attention") {
+                    try attention(layer, inKind: calls[0].outKind, batch: b, sequence: s, offsets: shape.packed ? buf["offsets"]! : 0)
+                }
             }
             try gemmNorm(calls[1], layer.attentionNorm, residual: buf["h0"]!, output: buf["h1"]!, tokens: t, kind: "output")
             if !skip.contains("ffn-in") { try gemm(calls[2], tokens: t) }
@@ -604,6 +628,36 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         }
     }
 
+    /// Whether a layer's QKV GEMM and attention run as `qkv_attention.cu`'s one kernel: `fusedAttention` on for this
+    /// grid (heads × sequences blocks), no kernel
+    /// skipped (`OCTET_SKIP` times them apart), an int8 QKV projection with fp16 output (both attention products in
+    /// fp16, the wgmma attention's input), and sequences of up to 384 tokens (three row tiles of 128 in shared memory).
+    private func fusedAttentionRuns(_ layer: Layer, call: GemmCall, batch b: Int, sequence s: Int) -> Bool {
+        let grid = fusedAttention == .always || (fusedAttention == .bigGrids && config.headCount * b >= device.multiprocessors)
+        return grid && skip.isEmpty && call.linear.int8 && call.linear.dqScale != nil && call.outKind == 0 && call.outQScale == nil
+            && call.linear.outQScale == nil && layer.kStep == 0 && layer.pStep == 0 && s <= 3 * 128 && config.hiddenSize % 128 == 0
+    }
+
+    /// Dynamic shared memory of `qkv_attention_i8_d64_r<R>`: 1,024 bytes of alignment slack, its ring's slabs of
+    /// (128 + 192) × 128 bytes (three for R ≤ 2, two for R = 3), 2R tiles of 64 × 128 bytes each for Q, K and V, 128R
+    /// mask floats, two mbarriers per slab.
+    static func fusedAttentionSharedBytes(rowTiles r: Int) -> Int {
+        let stages = r == 3 ? 2 : 3
+        return 1024 + stages * 320 * 128 + 6 * r * 64 * 128 + 512 * r + 16 * stages
+    }
+
+    /// One layer's QKV projection and attention in one kernel per (head, sequence) (`fusedAttentionRuns`).
+    private func qkvAttention(_ layer: Layer, call: GemmCall, batch b: Int, sequence s: Int, tokens t: Int, offsets: UInt64) throws {
+        let h = config.hiddenSize, heads = config.headCount, rowTiles = (s + 127) / 128
+        guard let dq = call.linear.dqScale else { preconditionFailure("a fused attention without the QKV GEMM's dequantization") }
+        let mapX = try device.tensorMap(address: call.input, rows: t, rowBytes: h, strideBytes: h, boxRows: 128)
+        let mapW = try device.tensorMap(address: call.linear.weight.address, rows: 3 * h, rowBytes: h, strideBytes: h, boxRows: 64)
+        try launch("qkv_attention.cu", "qkv_attention_i8_d64_r\(rowTiles)", grid: (heads, b, 1), block: (384, 1, 1),
+                   sharedBytes: Self.fusedAttentionSharedBytes(rowTiles: rowTiles), arguments: [
+            .tensorMap(mapX), .tensorMap(mapW), .pointer(dq.address), .pointer(call.linear.bias.address), .pointer(buffers["mask"]!),
+            .pointer(offsets), .int32(Int32(s)), .int32(Int32(heads)), .float(layer.contextQScale), .pointer(buffers["context"]!)])
+    }
+
     /// A GEMM whose output is added to the residual stream, then the residual LayerNorm: fused into one kernel
     /// (`gemm_wgmma_i8_64x64_ln_*`, a cluster of N / 64 blocks per 64 rows) when `fusedLayerNorm` is on, the layer is
     /// INT8, N a multiple of 128 (the kernel's threads take column pairs 128 apart) and the device places such a cluster
@@ -692,6 +746,11 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// the choices.
     static func fp16Attention(named value: String?) throws -> FP16AttentionKernel? {
         try setting("OCTET_ATTENTION_WGMMA", value, is: "a kernel of the FP16 attention")
+    }
+
+    /// `OCTET_FUSED_ATTENTION`'s mode, or nil when unset.
+    static func fusedAttention(named value: String?) throws -> FusedAttention? {
+        try setting("OCTET_FUSED_ATTENTION", value, is: "a mode of the fused QKV attention")
     }
 
     /// `OCTET_LAYERNORM`'s form, or nil when unset.

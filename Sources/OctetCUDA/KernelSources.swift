@@ -217,24 +217,11 @@ enum KernelSources {
         // `offsets` (B + 1 row indices) saying where each sequence starts, as TensorRT's variable-sequence-length BERT does, so
         // the GEMMs around the attention spend nothing on padding (`sequence_span`).
         #include "common.cuh"
+        #include "flash.cuh"
 
         namespace {
-        constexpr int WARPS = 4, ROWS = 16, KEY_CHUNK = 64;
+        constexpr int WARPS = 4;
 
-        // The sequence a block works on: its first row in QKV [tokens, 3H] and in the output [tokens, H], and its length.
-        // Padded batches (`offsets` null): sequence b is rows b·Smax … b·Smax + Smax − 1, padding masked by `mask`. Packed
-        // batches (TensorRT's variable-sequence-length layout: only the real tokens, back to back): sequence b is rows
-        // offsets[b] … offsets[b + 1] − 1, every one real (`mask` holds ones there), and the grid is sized for the longest, so
-        // blocks past a shorter sequence's end have nothing to do. `offsets` is uploaded before the pass starts, so it may be
-        // read before `wait_for_producers`.
-        struct Span {
-            int first, length;
-        };
-        __device__ __forceinline__ Span sequence_span(const int *offsets, int Smax, int b) {
-            if (offsets == nullptr) return {b * Smax, Smax};
-            const int first = offsets[b];
-            return {first, offsets[b + 1] - first};
-        }
 
         template <bool C, class A, class B> struct Select { typedef A T; };
         template <class A, class B> struct Select<false, A, B> { typedef B T; };
@@ -274,23 +261,6 @@ enum KernelSources {
             return 16 * h + 4 * t + e;
         }
 
-        // The max and the sum over a quad: the 4 lanes that hold one row of a score fragment.
-        __device__ __forceinline__ float quad_max(float v) {
-            v = fmaxf(v, __shfl_xor_sync(0xffffffff, v, 1));
-            return fmaxf(v, __shfl_xor_sync(0xffffffff, v, 2));
-        }
-        __device__ __forceinline__ float quad_sum(float v) {
-            v += __shfl_xor_sync(0xffffffff, v, 1);
-            return v + __shfl_xor_sync(0xffffffff, v, 2);
-        }
-
-        // The max of row r (0: g, 1: g + 8) of a chunk's score fragments, over the quad that holds the row.
-        __device__ __forceinline__ float row_max(const float (&s)[8][4], int r) {
-            float m = -INFINITY;
-        #pragma unroll
-            for (int jb = 0; jb < 8; jb++) m = fmaxf(m, fmaxf(s[jb][2 * r], s[jb][2 * r + 1]));
-            return quad_max(m);
-        }
 
         // Pass 1 over one chunk of scores (s[block][0..1] row g, [2..3] row g + 8): each row's running max and sum of
         // exponentials, updated online. A row whose keys so far are all masked keeps max −∞ and sum 0.
@@ -725,47 +695,6 @@ enum KernelSources {
             }
         }
 
-        // Row r (0: g, 1: g + 8) of a chunk's scores, in log₂ units as the one-pass kernel keeps them, replaced by
-        // 2^(s − shift); returns this thread's sum of them (its keys only: the quad's sums meet later).
-        __device__ __forceinline__ float exponentiate_row(float (&s)[8][4], int r, float shift) {
-            float sum = 0.f;
-        #pragma unroll
-            for (int jb = 0; jb < 8; jb++) {
-                s[jb][2 * r] = exp2_ftz(s[jb][2 * r] - shift);
-                s[jb][2 * r + 1] = exp2_ftz(s[jb][2 * r + 1] - shift);
-                sum += s[jb][2 * r] + s[jb][2 * r + 1];
-            }
-            return sum;
-        }
-
-        // One row pair of a head's output (features d, d + 1 of token row `row`): int8 when outQScale > 0, else fp16.
-        __device__ __forceinline__ void store_context_pair(void *out, size_t row, int d, float c0, float c1, float outQScale) {
-            if (outQScale > 0) {
-                char2 q;
-                q.x = quantize_s8(c0, outQScale);
-                q.y = quantize_s8(c1, outQScale);
-                *reinterpret_cast<char2 *>(static_cast<signed char *>(out) + row + d) = q;
-            } else {
-                *reinterpret_cast<f16x2 *>(static_cast<f16 *>(out) + row + d) = float2_to_f16x2(c0, c1);
-            }
-        }
-
-        // The context rows of one m16 tile (rows `first` and first + 8 of the sequence, the thread's feature pairs 8j + 2t of
-        // `o`), divided by their softmax sums `l` and stored as `store_context_pair` does; rows past S are not stored.
-        template <int D>
-        __device__ __forceinline__ void store_context_rows(void *out, const float (&o)[D / 8][4], const float (&l)[2], const Span &span, int S,
-                                                           int first, int H, int head, int t, float outQScale) {
-        #pragma unroll
-            for (int r = 0; r < 2; r++) {
-                const float inverse = l[r] > 0 ? 1.f / l[r] : 0.f;
-                const int i = first + 8 * r;
-                if (i >= S) continue;
-                const size_t row = ((size_t)span.first + i) * H + head * D;
-        #pragma unroll
-                for (int jd = 0; jd < D / 8; jd++)
-                    store_context_pair(out, row, jd * 8 + 2 * t, o[jd][2 * r] * inverse, o[jd][2 * r + 1] * inverse, outQScale);
-            }
-        }
 
         // The key groups' merge (G > 1), FlashAttention's split-KV (flash-decoding) step: groups 1 … G − 1 park their running
         // max m, sum l and output sums o in `parked` (free shared memory: rows of D + 8 floats, so a half-warp's float2 stores
@@ -815,34 +744,6 @@ enum KernelSources {
             return true;
         }
 
-        // The one-pass kernels' mask in log₂-score units as they add it (0 or −∞ per key up to Spad), from the padded batch's
-        // mask or, for a packed one (`offsets`), all real tokens: like `offsets`, the mask is uploaded before the pass starts,
-        // so it is read before the dependency wait and its load latency overlaps the QKV GEMM's tail.
-        __device__ __forceinline__ void stage_mask_f16(float *maskAdd, const int *__restrict__ mask, const int *__restrict__ offsets,
-                                                       const Span &span, int Spad, int threads) {
-            for (int j = threadIdx.x; j < Spad; j += threads)
-                maskAdd[j] = j < span.length && (offsets != nullptr || mask[span.first + j]) ? 0.f : -INFINITY;
-        }
-
-        // One chunk's online-softmax step for one m16 tile of the one-pass kernels (rows g and g + 8, scores in log₂ units):
-        // a row whose keys so far are all masked keeps m = −∞ and contributes nothing (its exponents use 0 in place of m, so
-        // no −∞ − (−∞)); when a chunk raises m, the thread's partial sum and its output sums are scaled by 2^(m_old − m).
-        template <int D>
-        __device__ __forceinline__ void online_softmax_step(float (&s)[8][4], float (&rowMax)[2], float (&rowSum)[2], float (&o)[D / 8][4]) {
-        #pragma unroll
-            for (int r = 0; r < 2; r++) {
-                const float m = fmaxf(row_max(s, r), rowMax[r]);
-                const float shift = m == -INFINITY ? 0.f : m, correction = exp2_ftz(rowMax[r] - shift);
-                rowMax[r] = m;
-                const float sum = exponentiate_row(s, r, shift);
-                rowSum[r] = rowSum[r] * correction + sum;  // this thread's keys only; the quad's sums meet at the end
-        #pragma unroll
-                for (int jd = 0; jd < D / 8; jd++) {
-                    o[jd][2 * r] *= correction;
-                    o[jd][2 * r + 1] *= correction;
-                }
-            }
-        }
 
         template <int D, int IN, int G>
         __device__ __forceinline__ void attention_flash(const void *__restrict__ qkv, const int *__restrict__ mask, const int *__restrict__ offsets, int Smax, int heads,
@@ -1377,30 +1278,9 @@ enum KernelSources {
         //   byte offset, as for the K-major operands; its leading byte offset would step 64-feature blocks, and there is one),
         //   so each k16 step advances by 2,048 bytes.
         // cp.async writes through the generic proxy and wgmma reads through the async proxy, so each thread fences
-        // (`fence.proxy.async`) after its copies land and before the barrier that publishes them.
-        __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
-        #define AW_D32 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}"
-        #define AW_OUT(a)                                                                                                          \
-            "+f"(a[0]), "+f"(a[1]), "+f"(a[2]), "+f"(a[3]), "+f"(a[4]), "+f"(a[5]), "+f"(a[6]), "+f"(a[7]), "+f"(a[8]), "+f"(a[9]),   \
-                "+f"(a[10]), "+f"(a[11]), "+f"(a[12]), "+f"(a[13]), "+f"(a[14]), "+f"(a[15]), "+f"(a[16]), "+f"(a[17]), "+f"(a[18]),  \
-                "+f"(a[19]), "+f"(a[20]), "+f"(a[21]), "+f"(a[22]), "+f"(a[23]), "+f"(a[24]), "+f"(a[25]), "+f"(a[26]), "+f"(a[27]),  \
-                "+f"(a[28]), "+f"(a[29]), "+f"(a[30]), "+f"(a[31])
-        // S (+)= Q·Kᵀ for one k16 step, both operands from shared memory (K-major, no transpose); `accumulate` 0 overwrites.
-        __device__ __forceinline__ void wgmma_ss_f16(float (&d)[32], unsigned long long a, unsigned long long b, int accumulate) {
-            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\nwgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " AW_D32
-                         ", %32, %33, p, 1, 1, 0, 0;\n}\n" : AW_OUT(d) : "l"(a), "l"(b), "r"(accumulate));
-        }
-        // O += P·V for one k16 step: A from registers (four f16x2 per thread, mma.sync's m16k16 A layout per warp), B from
-        // shared memory MN-major (transpose bit set).
-        __device__ __forceinline__ void wgmma_rs_f16_tb(float (&d)[32], const unsigned (&a)[4], unsigned long long b) {
-            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\nwgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " AW_D32
-                         ", {%32,%33,%34,%35}, %36, p, 1, 1, 1;\n}\n" : AW_OUT(d) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
-        }
-        // Keeps the compiler from moving accumulator reads or writes across the asynchronous wgmma.
-        __device__ __forceinline__ void fence_accumulators(float (&d)[32]) {
-        #pragma unroll
-            for (int i = 0; i < 32; i++) asm volatile("" : "+f"(d[i])::"memory");
-        }
+        // (`fence.proxy.async`) after its copies land and before the barrier that publishes them. The wgmma operations and the
+        // fence are flash.cuh's.
+
         // 64 rows from r0 of one column block of fp16 QKV into a 64 × 128-byte tile in the 128-byte swizzle, by THREADS
         // threads (one warpgroup, a key group, or both warpgroups of a paired block); rows past S read as zeros (so masked
         // keys' V rows are 0, never NaN times a zero probability). The caller commits and waits.
@@ -1475,53 +1355,7 @@ enum KernelSources {
                 }
                 const unsigned kLow = descriptor_low(smem_address(Ks + st * TILE_BYTES)), vLow = descriptor_low(smem_address(Vs + st * TILE_BYTES));
 
-                float sacc[32];
-                fence_accumulators(sacc);
-                wgmma_fence();
-        #pragma unroll
-                for (int kk = 0; kk < D / 16; kk++) wgmma_ss_f16(sacc, descriptor(qLow, 32 * kk), descriptor(kLow, 32 * kk), kk > 0);
-                wgmma_commit();
-                wgmma_wait<0>();
-                fence_accumulators(sacc);
-
-                float s[8][4];
-                const float *chunkMask = maskAdd + c * KEY_CHUNK;
-        #pragma unroll
-                for (int jb = 0; jb < 8; jb++) {
-                    const float m0 = chunkMask[jb * 8 + 2 * t], m1 = chunkMask[jb * 8 + 2 * t + 1];
-                    s[jb][0] = sacc[4 * jb] * scoreScale + m0;
-                    s[jb][1] = sacc[4 * jb + 1] * scoreScale + m1;
-                    s[jb][2] = sacc[4 * jb + 2] * scoreScale + m0;
-                    s[jb][3] = sacc[4 * jb + 3] * scoreScale + m1;
-                }
-                // The softmax step rescales the output sums, which live in the P·V accumulator: move them through `o`.
-        #pragma unroll
-                for (int jd = 0; jd < D / 8; jd++)
-        #pragma unroll
-                    for (int e = 0; e < 4; e++) o[jd][e] = oacc[4 * jd + e];
-                online_softmax_step<D>(s, rowMax, rowSum, o);
-        #pragma unroll
-                for (int jd = 0; jd < D / 8; jd++)
-        #pragma unroll
-                    for (int e = 0; e < 4; e++) oacc[4 * jd + e] = o[jd][e];
-
-                // P's A fragments, all four k16 groups before the fence (wgmma reads registers written before its fence).
-                unsigned a[4][4];
-        #pragma unroll
-                for (int kg = 0; kg < 4; kg++) {  // keys 16·kg … + 15: score blocks 2·kg and 2·kg + 1
-                    const int b0 = 2 * kg;
-                    a[kg][0] = float2_to_f16x2(s[b0][0], s[b0][1]);
-                    a[kg][1] = float2_to_f16x2(s[b0][2], s[b0][3]);
-                    a[kg][2] = float2_to_f16x2(s[b0 + 1][0], s[b0 + 1][1]);
-                    a[kg][3] = float2_to_f16x2(s[b0 + 1][2], s[b0 + 1][3]);
-                }
-                fence_accumulators(oacc);
-                wgmma_fence();
-        #pragma unroll
-                for (int kg = 0; kg < 4; kg++) wgmma_rs_f16_tb(oacc, a[kg], descriptor(vLow, 2048 * kg));  // 16 keys: 2,048 bytes of V
-                wgmma_commit();
-                wgmma_wait<0>();
-                fence_accumulators(oacc);
+                wgmma_attention_chunk(qLow, kLow, vLow, maskAdd + c * KEY_CHUNK, scoreScale, t, o, oacc, rowMax, rowSum);
             }
             float l[2] = {quad_sum(rowSum[0]), quad_sum(rowSum[1])};
         #pragma unroll
@@ -1909,6 +1743,205 @@ enum KernelSources {
         template <int N> __device__ __forceinline__ void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
         #endif
         """#,
+        "flash.cuh": #"""
+        // flash.cuh: the one-pass (FlashAttention-style) attention's pieces shared by attention_mma.cu and qkv_attention.cu:
+        // a block's sequence in a padded or packed batch, the quad reductions and the online-softmax step over one chunk of
+        // score fragments (mma.sync's m16n8 layout, which a wgmma m64n64 accumulator holds per warp too), the mask in
+        // log₂-score units, the context's store, and the FP16 wgmma operations the Hopper kernels multiply with.
+        #pragma once
+        #include "common.cuh"
+
+        namespace {
+        constexpr int ROWS = 16, KEY_CHUNK = 64;  // query rows per warp (an m16 tile); keys per chunk
+
+        // The sequence a block works on: its first row in QKV [tokens, 3H] and in the output [tokens, H], and its length.
+        // Padded batches (`offsets` null): sequence b is rows b·Smax … b·Smax + Smax − 1, padding masked by `mask`. Packed
+        // batches (TensorRT's variable-sequence-length layout: only the real tokens, back to back): sequence b is rows
+        // offsets[b] … offsets[b + 1] − 1, every one real (`mask` holds ones there), and the grid is sized for the longest, so
+        // blocks past a shorter sequence's end have nothing to do. `offsets` is uploaded before the pass starts, so it may be
+        // read before `wait_for_producers`.
+        struct Span {
+            int first, length;
+        };
+        __device__ __forceinline__ Span sequence_span(const int *offsets, int Smax, int b) {
+            if (offsets == nullptr) return {b * Smax, Smax};
+            const int first = offsets[b];
+            return {first, offsets[b + 1] - first};
+        }
+
+        // The max and the sum over a quad: the 4 lanes that hold one row of a score fragment.
+        __device__ __forceinline__ float quad_max(float v) {
+            v = fmaxf(v, __shfl_xor_sync(0xffffffff, v, 1));
+            return fmaxf(v, __shfl_xor_sync(0xffffffff, v, 2));
+        }
+        __device__ __forceinline__ float quad_sum(float v) {
+            v += __shfl_xor_sync(0xffffffff, v, 1);
+            return v + __shfl_xor_sync(0xffffffff, v, 2);
+        }
+
+        // The max of row r (0: g, 1: g + 8) of a chunk's score fragments, over the quad that holds the row.
+        __device__ __forceinline__ float row_max(const float (&s)[8][4], int r) {
+            float m = -INFINITY;
+        #pragma unroll
+            for (int jb = 0; jb < 8; jb++) m = fmaxf(m, fmaxf(s[jb][2 * r], s[jb][2 * r + 1]));
+            return quad_max(m);
+        }
+
+        // Row r (0: g, 1: g + 8) of a chunk's scores, in log₂ units as the one-pass kernel keeps them, replaced by
+        // 2^(s − shift); returns this thread's sum of them (its keys only: the quad's sums meet later).
+        __device__ __forceinline__ float exponentiate_row(float (&s)[8][4], int r, float shift) {
+            float sum = 0.f;
+        #pragma unroll
+            for (int jb = 0; jb < 8; jb++) {
+                s[jb][2 * r] = exp2_ftz(s[jb][2 * r] - shift);
+                s[jb][2 * r + 1] = exp2_ftz(s[jb][2 * r + 1] - shift);
+                sum += s[jb][2 * r] + s[jb][2 * r + 1];
+            }
+            return sum;
+        }
+
+        // One row pair of a head's output (features d, d + 1 of token row `row`): int8 when outQScale > 0, else fp16.
+        __device__ __forceinline__ void store_context_pair(void *out, size_t row, int d, float c0, float c1, float outQScale) {
+            if (outQScale > 0) {
+                char2 q;
+                q.x = quantize_s8(c0, outQScale);
+                q.y = quantize_s8(c1, outQScale);
+                *reinterpret_cast<char2 *>(static_cast<signed char *>(out) + row + d) = q;
+            } else {
+                *reinterpret_cast<f16x2 *>(static_cast<f16 *>(out) + row + d) = float2_to_f16x2(c0, c1);
+            }
+        }
+
+        // The context rows of one m16 tile (rows `first` and first + 8 of the sequence, the thread's feature pairs 8j + 2t of
+        // `o`), divided by their softmax sums `l` and stored as `store_context_pair` does; rows past S are not stored.
+        template <int D>
+        __device__ __forceinline__ void store_context_rows(void *out, const float (&o)[D / 8][4], const float (&l)[2], const Span &span, int S,
+                                                           int first, int H, int head, int t, float outQScale) {
+        #pragma unroll
+            for (int r = 0; r < 2; r++) {
+                const float inverse = l[r] > 0 ? 1.f / l[r] : 0.f;
+                const int i = first + 8 * r;
+                if (i >= S) continue;
+                const size_t row = ((size_t)span.first + i) * H + head * D;
+        #pragma unroll
+                for (int jd = 0; jd < D / 8; jd++)
+                    store_context_pair(out, row, jd * 8 + 2 * t, o[jd][2 * r] * inverse, o[jd][2 * r + 1] * inverse, outQScale);
+            }
+        }
+
+        // The one-pass kernels' mask in log₂-score units as they add it (0 or −∞ per key up to Spad), from the padded batch's
+        // mask or, for a packed one (`offsets`), all real tokens: like `offsets`, the mask is uploaded before the pass starts,
+        // so it is read before the dependency wait and its load latency overlaps the QKV GEMM's tail.
+        __device__ __forceinline__ void stage_mask_f16(float *maskAdd, const int *__restrict__ mask, const int *__restrict__ offsets,
+                                                       const Span &span, int Spad, int threads) {
+            for (int j = threadIdx.x; j < Spad; j += threads)
+                maskAdd[j] = j < span.length && (offsets != nullptr || mask[span.first + j]) ? 0.f : -INFINITY;
+        }
+
+        // One chunk's online-softmax step for one m16 tile of the one-pass kernels (rows g and g + 8, scores in log₂ units):
+        // a row whose keys so far are all masked keeps m = −∞ and contributes nothing (its exponents use 0 in place of m, so
+        // no −∞ − (−∞)); when a chunk raises m, the thread's partial sum and its output sums are scaled by 2^(m_old − m).
+        template <int D>
+        __device__ __forceinline__ void online_softmax_step(float (&s)[8][4], float (&rowMax)[2], float (&rowSum)[2], float (&o)[D / 8][4]) {
+        #pragma unroll
+            for (int r = 0; r < 2; r++) {
+                const float m = fmaxf(row_max(s, r), rowMax[r]);
+                const float shift = m == -INFINITY ? 0.f : m, correction = exp2_ftz(rowMax[r] - shift);
+                rowMax[r] = m;
+                const float sum = exponentiate_row(s, r, shift);
+                rowSum[r] = rowSum[r] * correction + sum;  // this thread's keys only; the quad's sums meet at the end
+        #pragma unroll
+                for (int jd = 0; jd < D / 8; jd++) {
+                    o[jd][2 * r] *= correction;
+                    o[jd][2 * r + 1] *= correction;
+                }
+            }
+        }
+
+        #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+        // cp.async and ordinary stores write through the generic proxy and wgmma reads through the async proxy, so each thread
+        // fences (`fence.proxy.async`) after its writes land and before the barrier that publishes them.
+        __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+        #define AW_D32 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}"
+        #define AW_OUT(a)                                                                                                          \
+            "+f"(a[0]), "+f"(a[1]), "+f"(a[2]), "+f"(a[3]), "+f"(a[4]), "+f"(a[5]), "+f"(a[6]), "+f"(a[7]), "+f"(a[8]), "+f"(a[9]),   \
+                "+f"(a[10]), "+f"(a[11]), "+f"(a[12]), "+f"(a[13]), "+f"(a[14]), "+f"(a[15]), "+f"(a[16]), "+f"(a[17]), "+f"(a[18]),  \
+                "+f"(a[19]), "+f"(a[20]), "+f"(a[21]), "+f"(a[22]), "+f"(a[23]), "+f"(a[24]), "+f"(a[25]), "+f"(a[26]), "+f"(a[27]),  \
+                "+f"(a[28]), "+f"(a[29]), "+f"(a[30]), "+f"(a[31])
+        // S (+)= Q·Kᵀ for one k16 step, both operands from shared memory (K-major, no transpose); `accumulate` 0 overwrites.
+        __device__ __forceinline__ void wgmma_ss_f16(float (&d)[32], unsigned long long a, unsigned long long b, int accumulate) {
+            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\nwgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " AW_D32
+                         ", %32, %33, p, 1, 1, 0, 0;\n}\n" : AW_OUT(d) : "l"(a), "l"(b), "r"(accumulate));
+        }
+        // O += P·V for one k16 step: A from registers (four f16x2 per thread, mma.sync's m16k16 A layout per warp), B from
+        // shared memory MN-major (transpose bit set).
+        __device__ __forceinline__ void wgmma_rs_f16_tb(float (&d)[32], const unsigned (&a)[4], unsigned long long b) {
+            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\nwgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " AW_D32
+                         ", {%32,%33,%34,%35}, %36, p, 1, 1, 1;\n}\n" : AW_OUT(d) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
+        }
+        // Keeps the compiler from moving accumulator reads or writes across the asynchronous wgmma.
+        __device__ __forceinline__ void fence_accumulators(float (&d)[32]) {
+        #pragma unroll
+            for (int i = 0; i < 32; i++) asm volatile("" : "+f"(d[i])::"memory");
+        }
+        // One 64-key chunk of the wgmma attention for one warpgroup's 64 queries (attention_mma.cu's
+        // `attention_flash_wgmma`, qkv_attention.cu): S = Q·Kᵀ from the 128B-swizzled tiles at qLow and kLow (four k16 steps),
+        // scaled to log₂ units with the chunk's mask added, the online-softmax step (the output sums live in the P·V
+        // accumulator `oacc`, moved through `o`), then O += P·V with P from registers and V at vLow read MN-major.
+        __device__ __forceinline__ void wgmma_attention_chunk(unsigned qLow, unsigned kLow, unsigned vLow, const float *chunkMask, float scoreScale,
+                                                              int t, float (&o)[8][4], float (&oacc)[32], float (&rowMax)[2], float (&rowSum)[2]) {
+            constexpr int D = 64;
+            float sacc[32];
+            fence_accumulators(sacc);
+            wgmma_fence();
+        #pragma unroll
+            for (int kk = 0; kk < D / 16; kk++) wgmma_ss_f16(sacc, descriptor(qLow, 32 * kk), descriptor(kLow, 32 * kk), kk > 0);
+            wgmma_commit();
+            wgmma_wait<0>();
+            fence_accumulators(sacc);
+
+            float s[8][4];
+        #pragma unroll
+            for (int jb = 0; jb < 8; jb++) {
+                const float m0 = chunkMask[jb * 8 + 2 * t], m1 = chunkMask[jb * 8 + 2 * t + 1];
+                s[jb][0] = sacc[4 * jb] * scoreScale + m0;
+                s[jb][1] = sacc[4 * jb + 1] * scoreScale + m1;
+                s[jb][2] = sacc[4 * jb + 2] * scoreScale + m0;
+                s[jb][3] = sacc[4 * jb + 3] * scoreScale + m1;
+            }
+            // The softmax step rescales the output sums, which live in the P·V accumulator: move them through `o`.
+        #pragma unroll
+            for (int jd = 0; jd < D / 8; jd++)
+        #pragma unroll
+                for (int e = 0; e < 4; e++) o[jd][e] = oacc[4 * jd + e];
+            online_softmax_step<D>(s, rowMax, rowSum, o);
+        #pragma unroll
+            for (int jd = 0; jd < D / 8; jd++)
+        #pragma unroll
+                for (int e = 0; e < 4; e++) oacc[4 * jd + e] = o[jd][e];
+
+            // P's A fragments, all four k16 groups before the fence (wgmma reads registers written before its fence).
+            unsigned a[4][4];
+        #pragma unroll
+            for (int kg = 0; kg < 4; kg++) {  // keys 16·kg … + 15: score blocks 2·kg and 2·kg + 1
+                const int b0 = 2 * kg;
+                a[kg][0] = float2_to_f16x2(s[b0][0], s[b0][1]);
+                a[kg][1] = float2_to_f16x2(s[b0][2], s[b0][3]);
+                a[kg][2] = float2_to_f16x2(s[b0 + 1][0], s[b0 + 1][1]);
+                a[kg][3] = float2_to_f16x2(s[b0 + 1][2], s[b0 + 1][3]);
+            }
+            fence_accumulators(oacc);
+            wgmma_fence();
+        #pragma unroll
+            for (int kg = 0; kg < 4; kg++) wgmma_rs_f16_tb(oacc, a[kg], descriptor(vLow, 2048 * kg));  // 16 keys: 2,048 bytes of V
+            wgmma_commit();
+            wgmma_wait<0>();
+            fence_accumulators(oacc);
+        }
+        #endif
+
+        }  // namespace
+        """#,
         "gemm.cu": #"""
         // gemm: tensor-core GEMM with a fused epilogue, INT8 (s8·s8 → s32) and FP16 (f16·f16 → f32), for small and large M.
         //
@@ -2185,125 +2218,9 @@ enum KernelSources {
         // Requirements (checked by the host): lda·sizeof(element) and K·sizeof(element) multiples of 16 bytes, A and B
         // 16-byte aligned, N even; the tensor maps as `tensorMap2D` builds them (box 128 bytes × BM or BN rows, 128B swizzle).
         #include "common.cuh"
+        #include "wgmma.cuh"
 
         namespace {
-
-        // A CUtensorMap (cuda.h): 128 opaque bytes, passed by value as a __grid_constant__ parameter.
-        struct __align__(64) TensorMap {
-            unsigned long long bits[16];
-        };
-
-        template <bool INT8> struct Accumulator { typedef int T; };
-        template <> struct Accumulator<false> { typedef float T; };
-
-        template <int N, typename T> struct Fragment {
-            T v[N / 2];  // a warpgroup's 64 × N accumulator tile: N / 2 registers per thread
-        };
-
-        // wgmma with every accumulator register as an operand: the instruction names all N / 2 of them (64 or 128), listed
-        // once here as operand numbers and constraints.
-        #define REGS_32                                                                                                        \
-            "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21,"              \
-            "%22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
-        #define REGS_48                                                                                                        \
-            REGS_32 ", %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47"
-        #define REGS_64                                                                                                        \
-            REGS_32 ", %32, %33, %34, %35, %36, %37, %38, %39, %40, %41,"                                                       \
-            "%42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61,"              \
-            "%62, %63"
-        #define REGS_128                                                                                                       \
-            REGS_64 ", " "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83," \
-            "%84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102,"                \
-            "%103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118,"                  \
-            "%119, %120, %121, %122, %123, %124, %125, %126, %127"
-        #define OPERANDS_8(C, i) C(d[i]), C(d[i + 1]), C(d[i + 2]), C(d[i + 3]), C(d[i + 4]), C(d[i + 5]), C(d[i + 6]), C(d[i + 7])
-        #define OPERANDS_32(C, i) OPERANDS_8(C, i), OPERANDS_8(C, i + 8), OPERANDS_8(C, i + 16), OPERANDS_8(C, i + 24)
-        #define OPERANDS_48(C, i) OPERANDS_32(C, i), OPERANDS_8(C, i + 32), OPERANDS_8(C, i + 40)
-        #define OPERANDS_64(C, i) OPERANDS_32(C, i), OPERANDS_32(C, i + 32)
-        #define INT_ACC(x) "+r"(x)
-        #define FLOAT_ACC(x) "+f"(x)
-        // scale-d = 1 (accumulate; the accumulators start at 0). FP16: scale-a = scale-b = 1, neither operand transposed.
-        __device__ __forceinline__ void wgmma(Fragment<64, int> &acc, unsigned long long a, unsigned long long b) {
-            int *d = acc.v;
-            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\nwgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 {" REGS_32
-                         "}, %32, %33, p;\n}\n" : OPERANDS_32(INT_ACC, 0) : "l"(a), "l"(b), "r"(1));
-        }
-        __device__ __forceinline__ void wgmma(Fragment<64, float> &acc, unsigned long long a, unsigned long long b) {
-            float *d = acc.v;
-            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\nwgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {" REGS_32
-                         "}, %32, %33, p, 1, 1, 0, 0;\n}\n" : OPERANDS_32(FLOAT_ACC, 0) : "l"(a), "l"(b), "r"(1));
-        }
-        __device__ __forceinline__ void wgmma(Fragment<96, int> &acc, unsigned long long a, unsigned long long b) {
-            int *d = acc.v;
-            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %50, 0;\nwgmma.mma_async.sync.aligned.m64n96k32.s32.s8.s8 {" REGS_48
-                         "}, %48, %49, p;\n}\n" : OPERANDS_48(INT_ACC, 0) : "l"(a), "l"(b), "r"(1));
-        }
-        __device__ __forceinline__ void wgmma(Fragment<96, float> &acc, unsigned long long a, unsigned long long b) {
-            float *d = acc.v;
-            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %50, 0;\nwgmma.mma_async.sync.aligned.m64n96k16.f32.f16.f16 {" REGS_48
-                         "}, %48, %49, p, 1, 1, 0, 0;\n}\n" : OPERANDS_48(FLOAT_ACC, 0) : "l"(a), "l"(b), "r"(1));
-        }
-        __device__ __forceinline__ void wgmma(Fragment<128, int> &acc, unsigned long long a, unsigned long long b) {
-            int *d = acc.v;
-            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\nwgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {" REGS_64
-                         "}, %64, %65, p;\n}\n" : OPERANDS_64(INT_ACC, 0) : "l"(a), "l"(b), "r"(1));
-        }
-        __device__ __forceinline__ void wgmma(Fragment<128, float> &acc, unsigned long long a, unsigned long long b) {
-            float *d = acc.v;
-            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\nwgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {" REGS_64
-                         "}, %64, %65, p, 1, 1, 0, 0;\n}\n" : OPERANDS_64(FLOAT_ACC, 0) : "l"(a), "l"(b), "r"(1));
-        }
-        __device__ __forceinline__ void wgmma(Fragment<256, int> &acc, unsigned long long a, unsigned long long b) {
-            int *d = acc.v;
-            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\nwgmma.mma_async.sync.aligned.m64n256k32.s32.s8.s8 {" REGS_128
-                         "}, %128, %129, p;\n}\n" : OPERANDS_64(INT_ACC, 0), OPERANDS_64(INT_ACC, 64) : "l"(a), "l"(b), "r"(1));
-        }
-        __device__ __forceinline__ void wgmma(Fragment<256, float> &acc, unsigned long long a, unsigned long long b) {
-            float *d = acc.v;
-            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\nwgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16 {" REGS_128
-                         "}, %128, %129, p, 1, 1, 0, 0;\n}\n" : OPERANDS_64(FLOAT_ACC, 0), OPERANDS_64(FLOAT_ACC, 64) : "l"(a), "l"(b), "r"(1));
-        }
-
-        // Keeps the compiler from moving accumulator reads or writes across the asynchronous wgmma (CUTLASS's
-        // warpgroup_fence_operand).
-        template <int N> __device__ __forceinline__ void fence_operands(Fragment<N, int> &acc) {
-        #pragma unroll
-            for (int i = 0; i < N / 2; i++) asm volatile("" : "+r"(acc.v[i])::"memory");
-        }
-        template <int N> __device__ __forceinline__ void fence_operands(Fragment<N, float> &acc) {
-        #pragma unroll
-            for (int i = 0; i < N / 2; i++) asm volatile("" : "+f"(acc.v[i])::"memory");
-        }
-
-        // mbarriers (shared-memory arrive/wait barriers with a transaction byte count, which TMA copies complete).
-        __device__ __forceinline__ void barrier_init(unsigned long long *bar, unsigned count) {
-            asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_address(bar)), "r"(count));
-        }
-        __device__ __forceinline__ void barrier_expect(unsigned long long *bar, unsigned bytes) {
-            asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_address(bar)), "r"(bytes) : "memory");
-        }
-        __device__ __forceinline__ void barrier_arrive(unsigned long long *bar) {
-            asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_address(bar)) : "memory");
-        }
-        // Waits for the phase of parity `parity` to complete (a fresh barrier counts the phase before it, parity 1, as done).
-        __device__ __forceinline__ void barrier_wait(unsigned long long *bar, unsigned parity) {
-            unsigned done = 0;
-            while (!done)
-                asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
-                             : "=r"(done) : "r"(smem_address(bar)), "r"(parity) : "memory");
-        }
-        // Fetches a tensor map (a kernel parameter) into the TMA unit's descriptor cache, so the first copies need not wait for
-        // it (CUTLASS's prefetch_tma_descriptor): at batch 1 each GEMM is a few microseconds, most of it the latency of its
-        // first slabs.
-        __device__ __forceinline__ void prefetch_map(const TensorMap &map) {
-            asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<unsigned long long>(&map)) : "memory");
-        }
-        // One TMA copy of the box at (x bytes, y rows) of `map` into shared memory, completing on `bar`.
-        __device__ __forceinline__ void tma_load(void *dst, const TensorMap &map, unsigned long long *bar, int x, int y) {
-            asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];\n"
-                         ::"r"(smem_address(dst)), "l"(reinterpret_cast<unsigned long long>(&map)), "r"(smem_address(bar)), "r"(x), "r"(y)
-                         : "memory");
-        }
 
         // A tile's per-column epilogue values (dqScale, bias and the output's scale for columns n0 … n0 + BN − 1), staged in
         // shared memory by the warpgroup that owns the tile before its products, so their latency overlaps its wait for its
@@ -2337,8 +2254,6 @@ enum KernelSources {
                 c.scale[i] = q;
             }
         }
-        // A barrier of the 128 threads of one warpgroup (named barrier `id`; 0 is __syncthreads').
-        __device__ __forceinline__ void warpgroup_sync(int id) { asm volatile("bar.sync %0, 128;\n" ::"r"(id) : "memory"); }
 
         // The epilogue of one 64-row half of a tile from a warpgroup's accumulators (gemm.cu's math, in the same fragment
         // layout), with the output kind and GELU fixed at compile time and the per-column values from `cols` (shared memory).
@@ -3395,6 +3310,185 @@ enum KernelSources {
             }
         }
         """#,
+        "qkv_attention.cu": #"""
+        // qkv_attention: the QKV projection and the FP16 attention of one head of one sequence in one kernel, so Q, K and V
+        // never leave the multiprocessor (Hopper, sm_90a; heads of 64; int8 hidden states and weights, fp16 Q, K and V).
+        //
+        //   acc[i, n] = Σ_k x8[i, k] · W8[n, k]          x8: the LayerNorm's int8 copy [tokens, H]; W8: the QKV weights [3H, H],
+        //                                                 rows n = part·H + head·64 + d for part 0, 1, 2 (Q, K, V), d < 64
+        //   q/k/v[i, d] = fp16(acc · dqScale[n] + bias[n])   exactly the QKV GEMM's fp16 epilogue (gemm_wgmma.cu), same FMA
+        //   ctx[i, :] = softmax_j(q[i]·k[j] / √64 + mask[j]) · v   attention_flash_wgmma's arithmetic (attention_mma.cu),
+        //                                                 scores in log₂ units, online softmax over 64-key chunks, p in fp16
+        //   out = int8 sat(rint(ctx · outQScale)) when outQScale > 0, else fp16 (`store_context_rows`)
+        // Tolerance: the same values as the two kernels it replaces, up to the order of the fp32 sums inside the tensor cores
+        // (none: the GEMM's int32 sums are exact, and the attention's products run the same wgmma shapes in the same order).
+        //
+        // Why: at batch 128 the H200 runs every pass at its 700 W cap, so a pass's time is its energy (docs/GPU.md,
+        // seventeenth session), and a byte to or from HBM costs about 104 pJ above idle where a tensor-core operation costs 0.3
+        // (twenty-third session). The QKV GEMM writes fp16 Q, K and V, 96 MB per layer at BERT-large s128 b128, past the 50 MB
+        // L2, and the attention reads them back: about 20 mJ per layer, 5% of the pass. Here they stay in shared memory.
+        //
+        // Layout: one block per (head, sequence), 384 threads. Warpgroup 0 is the producer: one thread streams the sequence's
+        // rows of x8 (a box of 128 rows × 128 bytes of K per slab, TMA) and the head's 192 weight rows (three boxes of 64: its
+        // Q, K and V rows, landing back to back as one 192-row operand) through a ring of STAGES slabs, as gemm_wgmma.cu's
+        // producers do. Warpgroups 1 and 2 each own 64 of every 128-row tile: a 64 × 192 int32 accumulator (m64n192k32, 96
+        // registers), whose epilogue writes fp16 Q, K and V straight into 64-row tiles in the 128-byte swizzle that wgmma's
+        // descriptors read (16-byte chunk c of row r at c ^ (r mod 8)). V rows past the sequence's end are written as zeros
+        // (masked keys' V must be 0, never NaN times a zero probability: their rows hold the next packed sequence's values or
+        // TMA's zero fill). Once every tile of the sequence is in (R tiles of 128 rows: R = 1, 2, 3 for up to 128, 256, 384
+        // tokens), each consumer warpgroup takes every other 64-query tile and runs attention_flash_wgmma's loop over all key
+        // chunks, which are all resident: no staging ring, no waits on copies.
+        // Shared memory (dynamic, 1,024-byte aligned): the ring (STAGES × (128 + 192) × 128 bytes: 3 slabs at R = 1 and 2, 2 at
+        // R = 3), 2R tiles each of Q, K and V (8 KB each), the mask (128R floats), the ring's mbarriers: 169.5, 218 and 226.5
+        // KB at R = 1, 2, 3 (Hopper's limit is 227 KB). One block per multiprocessor: 384 threads at up to 168 registers fill the register file, and each phase
+        // of a block (products, epilogue, attention) runs after the one before. A form for two blocks per multiprocessor
+        // (no producer warpgroup: 256 threads at up to 128 registers, one consumer thread issuing the copies, Q, K and V over
+        // the ring at R = 1) is the next step if this one's phases leave the tensor cores idle.
+        #include "common.cuh"
+        #include "wgmma.cuh"
+        #include "flash.cuh"
+
+        namespace {
+        #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+        constexpr int D = 64, TILE_BYTES = 64 * 128, BK = 128, BM = 128, BN = 3 * D;
+        constexpr int A_BYTES = BM * BK, STAGE_BYTES = (BM + BN) * BK;
+
+        // The epilogue of one consumer warpgroup's 64 rows of row tile `rt`: fp16 Q, K and V into tile rt·2 + c of each part
+        // (`parts[0..2]`: the Q, K and V tiles), in gemm_wgmma.cu's fragment layout (register 4j + i: n8 block j, row
+        // g + 8·(i / 2), column 2t + i mod 2). n8 block j is part j / 8 and 16-byte chunk j mod 8 of a tile's 128-byte row,
+        // stored at chunk (j mod 8) ^ (row mod 8): a warp's 32 words land in 32 distinct banks.
+        __device__ __forceinline__ void store_qkv(const Fragment<BN, int> &acc, unsigned char *const (&parts)[3], int rt, int c, int S,
+                                                  int H, int head, const float *__restrict__ dqScale, const float *__restrict__ bias) {
+            const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+            const int tile = rt * 2 + c;
+        #pragma unroll
+            for (int j = 0; j < BN / 8; j++) {
+                const int part = j / 8, chunk = j % 8, n = part * H + head * D + chunk * 8 + 2 * t;
+                const float2 dq = __ldg(reinterpret_cast<const float2 *>(dqScale + n)), b = __ldg(reinterpret_cast<const float2 *>(bias + n));
+                unsigned char *base = parts[part] + tile * TILE_BYTES;
+        #pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    const int r = warp * 16 + g + 8 * h;  // row within the 64-row tile
+                    const float v0 = (float)acc.v[4 * j + 2 * h] * dq.x + b.x, v1 = (float)acc.v[4 * j + 2 * h + 1] * dq.y + b.y;
+                    const bool pastEnd = part == 2 && tile * 64 + r >= S;  // V of a key past the sequence: zero
+                    *reinterpret_cast<unsigned *>(base + r * 128 + ((chunk ^ (r & 7)) * 16) + t * 4) = pastEnd ? 0u : float2_to_f16x2(v0, v1);
+                }
+            }
+        }
+
+        // One 64-query tile's attention over `chunks` resident 64-key chunks: attention_flash_wgmma's loop (attention_mma.cu)
+        // without its staging, then the context's store.
+        __device__ __forceinline__ void attend(const unsigned char *Q, const unsigned char *Ks, const unsigned char *Vs, const float *maskAdd,
+                                               int chunks, const Span &span, int S, int q0, int H, int head, float outQScale, void *__restrict__ out) {
+            const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+            const float scoreScale = 1.4426950408889634f * rsqrtf((float)D);
+            const unsigned qLow = descriptor_low(smem_address(Q));
+            float o[D / 8][4] = {}, rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
+            float oacc[32] = {};
+            for (int c = 0; c < chunks; c++) {
+                const unsigned kLow = descriptor_low(smem_address(Ks + c * TILE_BYTES)), vLow = descriptor_low(smem_address(Vs + c * TILE_BYTES));
+                wgmma_attention_chunk(qLow, kLow, vLow, maskAdd + c * KEY_CHUNK, scoreScale, t, o, oacc, rowMax, rowSum);
+            }
+            float l[2] = {quad_sum(rowSum[0]), quad_sum(rowSum[1])};
+        #pragma unroll
+            for (int jd = 0; jd < D / 8; jd++)
+        #pragma unroll
+                for (int e = 0; e < 4; e++) o[jd][e] = oacc[4 * jd + e];
+            store_context_rows<D>(out, o, l, span, S, q0 + warp * ROWS + g, H, head, t, outQScale);
+        }
+
+        // R: row tiles of 128 the block can hold (the engine's choice: ⌈longest sequence / 128⌉, at most 3). Grid (heads,
+        // sequences); `mapX`: x8 [tokens, H] in boxes of 128 rows × 128 bytes; `mapW`: W8 [3H, H] in boxes of 64 rows.
+        template <int R>
+        __device__ __forceinline__ void qkv_attention(const TensorMap &mapX, const TensorMap &mapW, const float *__restrict__ dqScale,
+                                                      const float *__restrict__ bias, const int *__restrict__ mask, const int *__restrict__ offsets,
+                                                      int Smax, int heads, float outQScale, void *__restrict__ out) {
+            constexpr int STAGES = R == 3 ? 2 : 3;  // three slabs in flight where the tiles leave room (R = 3 fills 227 KB with two)
+            extern __shared__ unsigned char raw[];
+            unsigned char *ring = raw + ((1024 - (smem_address(raw) & 1023)) & 1023);
+            unsigned char *const parts[3] = {ring + STAGES * STAGE_BYTES, ring + STAGES * STAGE_BYTES + 2 * R * TILE_BYTES,
+                                             ring + STAGES * STAGE_BYTES + 4 * R * TILE_BYTES};
+            float *maskAdd = reinterpret_cast<float *>(parts[2] + 2 * R * TILE_BYTES);
+            unsigned long long *full = reinterpret_cast<unsigned long long *>(maskAdd + 128 * R), *empty = full + STAGES;
+            const int head = blockIdx.x, H = heads * D;
+            const Span span = sequence_span(offsets, Smax, blockIdx.y);
+            const int S = span.length, rowTiles = (S + BM - 1) / BM, kTiles = H / BK, chunks = (S + KEY_CHUNK - 1) / KEY_CHUNK;
+            if (threadIdx.x == 0) {
+                prefetch_map(mapX);
+                prefetch_map(mapW);
+                for (int s = 0; s < STAGES; s++) {
+                    barrier_init(full + s, 1);
+                    barrier_init(empty + s, 256);  // both consumer warpgroups read every slab
+                }
+                asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");  // visible to the TMA unit
+            }
+            stage_mask_f16(maskAdd, mask, offsets, span, chunks * KEY_CHUNK, 384);
+            __syncthreads();
+            wait_for_producers();
+            allow_dependents();
+
+            const int group = warpgroup_index();
+            if (group == 0) {  // producer: the sequence's row tiles in order, each K slab of x8 and of the head's 192 weight rows
+                if (threadIdx.x == 0) {
+                    for (int rt = 0, p = 0; rt < rowTiles; rt++)
+                        for (int kt = 0; kt < kTiles; kt++, p++) {
+                            const int s = p % STAGES;
+                            if (p >= STAGES) barrier_wait(empty + s, (p / STAGES - 1) & 1);
+                            unsigned char *stage = ring + s * STAGE_BYTES;
+                            barrier_expect(full + s, STAGE_BYTES);
+                            tma_load(stage, mapX, full + s, kt * BK, span.first + rt * BM);
+        #pragma unroll
+                            for (int part = 0; part < 3; part++) tma_load(stage + A_BYTES + part * 64 * BK, mapW, full + s, kt * BK, part * H + head * D);
+                        }
+                }
+                return;
+            }
+
+            const int c = group - 1;  // rows 64c … 64c + 63 of every row tile
+            for (int rt = 0; rt < rowTiles; rt++) {
+                Fragment<BN, int> acc;
+        #pragma unroll
+                for (int i = 0; i < BN / 2; i++) acc.v[i] = 0;
+                for (int kt = 0; kt < kTiles; kt++) {
+                    const int p = rt * kTiles + kt, s = p % STAGES;
+                    barrier_wait(full + s, (p / STAGES) & 1);
+                    const unsigned a = descriptor_low(smem_address(ring + s * STAGE_BYTES) + c * 64 * BK),
+                                   b = descriptor_low(smem_address(ring + s * STAGE_BYTES + A_BYTES));
+                    wgmma_fence();
+        #pragma unroll
+                    for (int kk = 0; kk < BK; kk += 32) wgmma(acc, descriptor(a, kk), descriptor(b, kk));
+                    wgmma_commit();
+                    wgmma_wait<1>();
+                    if (kt > 0) barrier_arrive(empty + (p - 1) % STAGES);  // the previous slab's products are done
+                }
+                wgmma_wait<0>();
+                fence_operands(acc);
+                barrier_arrive(empty + (rt * kTiles + kTiles - 1) % STAGES);
+                store_qkv(acc, parts, rt, c, S, H, head, dqScale, bias);
+            }
+            fence_proxy_async();  // this thread's Q, K and V stores are visible to wgmma
+            asm volatile("bar.sync 1, 256;\n" ::: "memory");  // both consumer warpgroups' tiles are in
+            for (int qt = c; qt < chunks; qt += 2)
+                attend(parts[0] + qt * TILE_BYTES, parts[1], parts[2], maskAdd, chunks, span, S, qt * 64, H, head, outQScale, out);
+        }
+        #endif
+        }  // namespace
+
+        #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+        // qkv_attention_i8_d64_r<R>: 384 threads; grid (heads, sequences); dynamic shared memory 1,024 + STAGES × 40,960 +
+        // 6R × 8,192 + 512R + 16 × STAGES bytes, STAGES = 3 for R ≤ 2 and 2 for R = 3 (`CUDABertEngine.fusedAttentionSharedBytes`).
+        #define QKV_ATTENTION(R)                                                                                                \
+            extern "C" __global__ void __launch_bounds__(384, 1)                                                               \
+                qkv_attention_i8_d64_r##R(const __grid_constant__ TensorMap mapX, const __grid_constant__ TensorMap mapW,     \
+                                          const float *dqScale, const float *bias, const int *mask, const int *offsets, int S,  \
+                                          int heads, float outQScale, void *out) {                                             \
+                qkv_attention<R>(mapX, mapW, dqScale, bias, mask, offsets, S, heads, outQScale, out);                          \
+            }
+        QKV_ATTENTION(1)
+        QKV_ATTENTION(2)
+        QKV_ATTENTION(3)
+        #endif
+        """#,
         "quantize_i8.cu": #"""
         // quantize_i8: float32 → int8, ONNX QuantizeLinear with zero point 0 (symmetric, as QDQBERT quantizes activations).
         //
@@ -3433,6 +3527,147 @@ enum KernelSources {
                 }
             }
         }
+        """#,
+        "wgmma.cuh": #"""
+        // wgmma.cuh: Hopper's building blocks for the TMA + wgmma kernels (gemm_wgmma.cu's GEMMs and qkv_attention.cu's fused
+        // QKV projection and attention): the tensor map a kernel takes by value, the accumulator fragments and the wgmma
+        // instructions that name all of their registers, the mbarriers TMA copies complete, and the TMA copy itself. sm_90a
+        // only; the files that include it are compiled for Hopper alone.
+        #pragma once
+        #include "common.cuh"
+
+        namespace {
+
+        // A CUtensorMap (cuda.h): 128 opaque bytes, passed by value as a __grid_constant__ parameter.
+        struct __align__(64) TensorMap {
+            unsigned long long bits[16];
+        };
+
+        template <bool INT8> struct Accumulator { typedef int T; };
+        template <> struct Accumulator<false> { typedef float T; };
+
+        template <int N, typename T> struct Fragment {
+            T v[N / 2];  // a warpgroup's 64 × N accumulator tile: N / 2 registers per thread
+        };
+
+        // wgmma with every accumulator register as an operand: the instruction names all N / 2 of them (64 or 128), listed
+        // once here as operand numbers and constraints.
+        #define REGS_32                                                                                                        \
+            "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21,"              \
+            "%22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+        #define REGS_48                                                                                                        \
+            REGS_32 ", %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47"
+        #define REGS_64                                                                                                        \
+            REGS_32 ", %32, %33, %34, %35, %36, %37, %38, %39, %40, %41,"                                                       \
+            "%42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61,"              \
+            "%62, %63"
+        #define REGS_128                                                                                                       \
+            REGS_64 ", " "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83," \
+            "%84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102,"                \
+            "%103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118,"                  \
+            "%119, %120, %121, %122, %123, %124, %125, %126, %127"
+        #define REGS_96                                                                                                        \
+            REGS_64 ", %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83,"    \
+            "%84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95"
+        #define OPERANDS_8(C, i) C(d[i]), C(d[i + 1]), C(d[i + 2]), C(d[i + 3]), C(d[i + 4]), C(d[i + 5]), C(d[i + 6]), C(d[i + 7])
+        #define OPERANDS_32(C, i) OPERANDS_8(C, i), OPERANDS_8(C, i + 8), OPERANDS_8(C, i + 16), OPERANDS_8(C, i + 24)
+        #define OPERANDS_48(C, i) OPERANDS_32(C, i), OPERANDS_8(C, i + 32), OPERANDS_8(C, i + 40)
+        #define OPERANDS_64(C, i) OPERANDS_32(C, i), OPERANDS_32(C, i + 32)
+        #define INT_ACC(x) "+r"(x)
+        #define FLOAT_ACC(x) "+f"(x)
+        // scale-d = 1 (accumulate; the accumulators start at 0). FP16: scale-a = scale-b = 1, neither operand transposed.
+        __device__ __forceinline__ void wgmma(Fragment<64, int> &acc, unsigned long long a, unsigned long long b) {
+            int *d = acc.v;
+            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\nwgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 {" REGS_32
+                         "}, %32, %33, p;\n}\n" : OPERANDS_32(INT_ACC, 0) : "l"(a), "l"(b), "r"(1));
+        }
+        __device__ __forceinline__ void wgmma(Fragment<64, float> &acc, unsigned long long a, unsigned long long b) {
+            float *d = acc.v;
+            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\nwgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {" REGS_32
+                         "}, %32, %33, p, 1, 1, 0, 0;\n}\n" : OPERANDS_32(FLOAT_ACC, 0) : "l"(a), "l"(b), "r"(1));
+        }
+        __device__ __forceinline__ void wgmma(Fragment<96, int> &acc, unsigned long long a, unsigned long long b) {
+            int *d = acc.v;
+            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %50, 0;\nwgmma.mma_async.sync.aligned.m64n96k32.s32.s8.s8 {" REGS_48
+                         "}, %48, %49, p;\n}\n" : OPERANDS_48(INT_ACC, 0) : "l"(a), "l"(b), "r"(1));
+        }
+        __device__ __forceinline__ void wgmma(Fragment<96, float> &acc, unsigned long long a, unsigned long long b) {
+            float *d = acc.v;
+            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %50, 0;\nwgmma.mma_async.sync.aligned.m64n96k16.f32.f16.f16 {" REGS_48
+                         "}, %48, %49, p, 1, 1, 0, 0;\n}\n" : OPERANDS_48(FLOAT_ACC, 0) : "l"(a), "l"(b), "r"(1));
+        }
+        __device__ __forceinline__ void wgmma(Fragment<128, int> &acc, unsigned long long a, unsigned long long b) {
+            int *d = acc.v;
+            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\nwgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {" REGS_64
+                         "}, %64, %65, p;\n}\n" : OPERANDS_64(INT_ACC, 0) : "l"(a), "l"(b), "r"(1));
+        }
+        __device__ __forceinline__ void wgmma(Fragment<128, float> &acc, unsigned long long a, unsigned long long b) {
+            float *d = acc.v;
+            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\nwgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {" REGS_64
+                         "}, %64, %65, p, 1, 1, 0, 0;\n}\n" : OPERANDS_64(FLOAT_ACC, 0) : "l"(a), "l"(b), "r"(1));
+        }
+        // 64 × 192: one head's Q, K and V columns side by side (qkv_attention.cu).
+        __device__ __forceinline__ void wgmma(Fragment<192, int> &acc, unsigned long long a, unsigned long long b) {
+            int *d = acc.v;
+            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %98, 0;\nwgmma.mma_async.sync.aligned.m64n192k32.s32.s8.s8 {" REGS_96
+                         "}, %96, %97, p;\n}\n" : OPERANDS_64(INT_ACC, 0), OPERANDS_32(INT_ACC, 64) : "l"(a), "l"(b), "r"(1));
+        }
+        __device__ __forceinline__ void wgmma(Fragment<256, int> &acc, unsigned long long a, unsigned long long b) {
+            int *d = acc.v;
+            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\nwgmma.mma_async.sync.aligned.m64n256k32.s32.s8.s8 {" REGS_128
+                         "}, %128, %129, p;\n}\n" : OPERANDS_64(INT_ACC, 0), OPERANDS_64(INT_ACC, 64) : "l"(a), "l"(b), "r"(1));
+        }
+        __device__ __forceinline__ void wgmma(Fragment<256, float> &acc, unsigned long long a, unsigned long long b) {
+            float *d = acc.v;
+            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\nwgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16 {" REGS_128
+                         "}, %128, %129, p, 1, 1, 0, 0;\n}\n" : OPERANDS_64(FLOAT_ACC, 0), OPERANDS_64(FLOAT_ACC, 64) : "l"(a), "l"(b), "r"(1));
+        }
+
+        // Keeps the compiler from moving accumulator reads or writes across the asynchronous wgmma (CUTLASS's
+        // warpgroup_fence_operand).
+        template <int N> __device__ __forceinline__ void fence_operands(Fragment<N, int> &acc) {
+        #pragma unroll
+            for (int i = 0; i < N / 2; i++) asm volatile("" : "+r"(acc.v[i])::"memory");
+        }
+        template <int N> __device__ __forceinline__ void fence_operands(Fragment<N, float> &acc) {
+        #pragma unroll
+            for (int i = 0; i < N / 2; i++) asm volatile("" : "+f"(acc.v[i])::"memory");
+        }
+
+        // mbarriers (shared-memory arrive/wait barriers with a transaction byte count, which TMA copies complete).
+        __device__ __forceinline__ void barrier_init(unsigned long long *bar, unsigned count) {
+            asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_address(bar)), "r"(count));
+        }
+        __device__ __forceinline__ void barrier_expect(unsigned long long *bar, unsigned bytes) {
+            asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_address(bar)), "r"(bytes) : "memory");
+        }
+        __device__ __forceinline__ void barrier_arrive(unsigned long long *bar) {
+            asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_address(bar)) : "memory");
+        }
+        // Waits for the phase of parity `parity` to complete (a fresh barrier counts the phase before it, parity 1, as done).
+        __device__ __forceinline__ void barrier_wait(unsigned long long *bar, unsigned parity) {
+            unsigned done = 0;
+            while (!done)
+                asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                             : "=r"(done) : "r"(smem_address(bar)), "r"(parity) : "memory");
+        }
+        // Fetches a tensor map (a kernel parameter) into the TMA unit's descriptor cache, so the first copies need not wait for
+        // it (CUTLASS's prefetch_tma_descriptor): at batch 1 each GEMM is a few microseconds, most of it the latency of its
+        // first slabs.
+        __device__ __forceinline__ void prefetch_map(const TensorMap &map) {
+            asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<unsigned long long>(&map)) : "memory");
+        }
+        // One TMA copy of the box at (x bytes, y rows) of `map` into shared memory, completing on `bar`.
+        __device__ __forceinline__ void tma_load(void *dst, const TensorMap &map, unsigned long long *bar, int x, int y) {
+            asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];\n"
+                         ::"r"(smem_address(dst)), "l"(reinterpret_cast<unsigned long long>(&map)), "r"(smem_address(bar)), "r"(x), "r"(y)
+                         : "memory");
+        }
+
+        // A barrier of the 128 threads of one warpgroup (named barrier `id`; 0 is __syncthreads').
+        __device__ __forceinline__ void warpgroup_sync(int id) { asm volatile("bar.sync %0, 128;\n" ::"r"(id) : "memory"); }
+
+        }  // namespace
         """#,
     ]
 }

@@ -183,6 +183,22 @@ public struct CUDASelfTest {
                                              packing: packing, fp16Attention: .mmaSync))
                 }
                 results.append(try model(weights, precision: .fp16, scales: nil, name: name + label, batch: batch, fp16Attention: .mmaSync))
+                // The QKV projection and attention as one kernel (`qkv_attention.cu`, opt-in): sequences of up to 160
+                // tokens (two row tiles of 128) packed and padded, on the float32 and the fp16 stream; then one and
+                // three row tiles (up to 128 and 384 tokens), with sequences of 1 and 2 tokens among them.
+                var halfAttention16 = attention16
+                halfAttention16.halfPrecisionStream = true
+                for packing in [true, false] {
+                    results.append(try model(weights, precision: .int8, scales: attention16, name: name + " attention in float", batch: batch,
+                                             packing: packing, fusedAttention: true))
+                }
+                results.append(try model(weights, precision: .int8, scales: halfAttention16, name: name + " attention in float, fp16 stream",
+                                         batch: batch, halfStreamStorage: .half, fusedAttention: true))
+                for (sequence, lengths) in [(128, [128, 77, 1]), (384, [384, 300, 129, 2])] {
+                    let tiles = Self.randomBatch(vocabulary: config.vocabSize, sequence: sequence, lengths: lengths)
+                    results.append(try model(weights, precision: .int8, scales: attention16, name: "\(name) on \(lengths.count)×\(sequence) attention in float",
+                                             batch: tiles, fusedAttention: true))
+                }
             }
             // The residual stream in fp16 (the recipe's `halfPrecisionStream`): recipe-like (float adds) and all INT8
             // (the adds' Q/DQ read the fp16 values), against the Q/DQ export with its Cast pairs. Stored as fp16 here
@@ -250,6 +266,8 @@ public struct CUDASelfTest {
                 // warpgroups sharing each K and V chunk, the second with no queries in the sequences of 1 to 64 tokens);
                 // these the mma.sync kernel with 128 queries per block, and the wgmma kernel with 64.
                 if device.supportsWgmma {
+                    results.append(try model(weights, precision: .int8, scales: attention16, name: "random bert 1×512 (18 sequences) attention in float",
+                                             batch: batch, packing: packing, fusedAttention: true))
                     for (kernel, form) in [(CUDABertEngine.FP16AttentionKernel.mmaSync, Self.mmaSyncLabel), (.wgmma, " wgmma attention, unpaired")] {
                         let label = "random bert 1×512 (18 sequences)" + form
                         results.append(try model(weights, precision: .fp16, scales: nil, name: label, batch: batch, packing: packing, fp16Attention: kernel))
@@ -440,7 +458,7 @@ public struct CUDASelfTest {
     /// fp16 stream's LayerNorm form forced (nil: the engine's rule).
     func model(_ weights: BertWeights, precision: CUDABertEngine.Precision, scales: QuantizationScales?, name: String,
                batch: TokenBatch, packing: Bool = true, fusedLayerNorm: Bool = false, halfStreamStorage: CUDABertEngine.StreamStorage? = nil, layerNormForm: CUDABertEngine.LayerNormForm? = nil,
-               fp16Attention: CUDABertEngine.FP16AttentionKernel? = nil) throws -> Result {
+               fp16Attention: CUDABertEngine.FP16AttentionKernel? = nil, fusedAttention: Bool = false) throws -> Result {
         let (b, s) = (batch.batchSize, batch.sequenceLength)
         let cpu: QuestionAnsweringEngine = precision == .fp16
             ? CPUBertEngine(weights: weights)
@@ -448,7 +466,8 @@ public struct CUDASelfTest {
         let expected = try cpu.spanLogits(for: batch)
         let gpu = try CUDABertEngine(weights: weights, precision: precision, scales: scales, device: device, compiler: compiler, maxTokens: b * s,
                                      packing: packing, fusedLayerNorm: fusedLayerNorm, halfStreamStorage: halfStreamStorage,
-                                     layerNormForm: layerNormForm, fp16Attention: fp16Attention)
+                                     layerNormForm: layerNormForm, fp16Attention: fp16Attention,
+                                     fusedAttention: fusedAttention ? .always : nil)
         let packed = gpu.packing && PackedBatch(batch) != nil
         let got = try gpu.spanLogits(for: batch)  // the first run of a shape runs eagerly, then captures its graph
         let replay = try gpu.spanLogits(for: batch)  // the replayed graph must give the same answer
@@ -462,10 +481,14 @@ public struct CUDASelfTest {
             error = max(error, reversedError)
         }
         let stable = replay.start == got.start && replay.end == got.end
-        return Result(name: "\(name) \(precision.rawValue) \(packed ? "packed" : "padded")" + (gpu.fusedLayerNorm ? " fused LayerNorm" : ""),
-                      elements: b * s, error: stable ? error : .infinity,
+        // A forced fused QKV projection and attention that no layer took would check the unfused kernels under its name.
+        let fusedRan = !fusedAttention || gpu.fusedAttentionLayers > 0
+        return Result(name: "\(name) \(precision.rawValue) \(packed ? "packed" : "padded")" + (gpu.fusedLayerNorm ? " fused LayerNorm" : "")
+                          + (gpu.fusedAttentionLayers > 0 ? " fused QKV attention" : ""),
+                      elements: b * s, error: stable && fusedRan ? error : .infinity,
                       tolerance: precision == .fp16 ? 1e-2 : 5e-2,
-                      detail: "logits vs CPU \(precision == .fp16 ? "float32" : "Q/DQ int8"); best span agrees in \(agree)/\(b) rows" + (stable ? "" : "; graph replay differs"))
+                      detail: "logits vs CPU \(precision == .fp16 ? "float32" : "Q/DQ int8"); best span agrees in \(agree)/\(b) rows" + (stable ? "" : "; graph replay differs")
+                          + (fusedRan ? "" : "; the fused QKV attention did not run"))
     }
 
     /// quantize_i8 against `octet_quantize_s8`: identical integers (tolerance 0).

@@ -441,6 +441,13 @@ enum GPU {
                     }
                 }
             }
+            if file == "qkv_attention.cu" {  // the fused QKV projection and attention `qkvAttention` names, and its shared memory
+                for rowTiles in 1...3 {
+                    let name = "qkv_attention_i8_d64_r\(rowTiles)"
+                    #expect(module.cubin.range(of: Data((name + "\0").utf8)) != nil, "no \(name) in qkv_attention.cu")
+                    #expect(CUDABertEngine.fusedAttentionSharedBytes(rowTiles: rowTiles) <= 227 * 1024, "\(name)")
+                }
+            }
             if file == "layernorm.cu" {  // every LayerNorm `residualNorm` and `encode` name (summed: the GEMM added the residual)
                 for name in ["f32_float", "f32_qdq", "f32_summed", "f16_float", "f16_qdq", "f16x8_float", "f16x8_qdq", "f32h_float", "f32h_qdq"].flatMap({ add in ["none", "f16", "i8"].map { "residual_layernorm_\(add)_\($0)" } })
                     + ["f32", "f16", "f32h"].flatMap({ stream in ["none", "f16", "i8"].map { "embed_layernorm_\(stream)_\($0)" } }) {
@@ -577,6 +584,18 @@ struct StreamSettingTests {
     ] as [(String?, CUDABertEngine.FP16AttentionKernel?, String?)])
     func fp16AttentionNamed(_ value: String?, expected: CUDABertEngine.FP16AttentionKernel?, error: String?) {
         expectSetting(try CUDABertEngine.fp16Attention(named: value), is: error == nil ? .some(expected) : nil, orFailsWith: error)
+    }
+
+    @Test("OCTET_FUSED_ATTENTION turns the fused QKV attention off, on for big grids or on everywhere, and anything else is an error listing the modes", arguments: [
+        (nil, nil, nil),
+        ("", nil, nil),
+        ("0", .off, nil),
+        ("1", .bigGrids, nil),
+        ("always", .always, nil),
+        ("yes", nil, "OCTET_FUSED_ATTENTION is yes, which is not a mode of the fused QKV attention (0, 1, always)."),
+    ] as [(String?, CUDABertEngine.FusedAttention?, String?)])
+    func fusedAttentionNamed(_ value: String?, expected: CUDABertEngine.FusedAttention?, error: String?) {
+        expectSetting(try CUDABertEngine.fusedAttention(named: value), is: error == nil ? .some(expected) : nil, orFailsWith: error)
     }
 
     @Test("OCTET_LAYERNORM names a LayerNorm form, and anything else is an error listing the forms", arguments: [

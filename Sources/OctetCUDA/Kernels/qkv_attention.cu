@@ -1,0 +1,177 @@
+// qkv_attention: the QKV projection and the FP16 attention of one head of one sequence in one kernel, so Q, K and V
+// never leave the multiprocessor (Hopper, sm_90a; heads of 64; int8 hidden states and weights, fp16 Q, K and V).
+//
+//   acc[i, n] = Σ_k x8[i, k] · W8[n, k]          x8: the LayerNorm's int8 copy [tokens, H]; W8: the QKV weights [3H, H],
+//                                                 rows n = part·H + head·64 + d for part 0, 1, 2 (Q, K, V), d < 64
+//   q/k/v[i, d] = fp16(acc · dqScale[n] + bias[n])   exactly the QKV GEMM's fp16 epilogue (gemm_wgmma.cu), same FMA
+//   ctx[i, :] = softmax_j(q[i]·k[j] / √64 + mask[j]) · v   attention_flash_wgmma's arithmetic (attention_mma.cu),
+//                                                 scores in log₂ units, online softmax over 64-key chunks, p in fp16
+//   out = int8 sat(rint(ctx · outQScale)) when outQScale > 0, else fp16 (`store_context_rows`)
+// Tolerance: the same values as the two kernels it replaces, up to the order of the fp32 sums inside the tensor cores
+// (none: the GEMM's int32 sums are exact, and the attention's products run the same wgmma shapes in the same order).
+//
+// Why: at batch 128 the H200 runs every pass at its 700 W cap, so a pass's time is its energy (docs/GPU.md,
+// seventeenth session), and a byte to or from HBM costs about 104 pJ above idle where a tensor-core operation costs 0.3
+// (twenty-third session). The QKV GEMM writes fp16 Q, K and V, 96 MB per layer at BERT-large s128 b128, past the 50 MB
+// L2, and the attention reads them back: about 20 mJ per layer, 5% of the pass. Here they stay in shared memory.
+//
+// Layout: one block per (head, sequence), 384 threads. Warpgroup 0 is the producer: one thread streams the sequence's
+// rows of x8 (a box of 128 rows × 128 bytes of K per slab, TMA) and the head's 192 weight rows (three boxes of 64: its
+// Q, K and V rows, landing back to back as one 192-row operand) through a ring of STAGES slabs, as gemm_wgmma.cu's
+// producers do. Warpgroups 1 and 2 each own 64 of every 128-row tile: a 64 × 192 int32 accumulator (m64n192k32, 96
+// registers), whose epilogue writes fp16 Q, K and V straight into 64-row tiles in the 128-byte swizzle that wgmma's
+// descriptors read (16-byte chunk c of row r at c ^ (r mod 8)). V rows past the sequence's end are written as zeros
+// (masked keys' V must be 0, never NaN times a zero probability: their rows hold the next packed sequence's values or
+// TMA's zero fill). Once every tile of the sequence is in (R tiles of 128 rows: R = 1, 2, 3 for up to 128, 256, 384
+// tokens), each consumer warpgroup takes every other 64-query tile and runs attention_flash_wgmma's loop over all key
+// chunks, which are all resident: no staging ring, no waits on copies.
+// Shared memory (dynamic, 1,024-byte aligned): the ring (STAGES × (128 + 192) × 128 bytes: 3 slabs at R = 1 and 2, 2 at
+// R = 3), 2R tiles each of Q, K and V (8 KB each), the mask (128R floats), the ring's mbarriers: 169.5, 218 and 226.5
+// KB at R = 1, 2, 3 (Hopper's limit is 227 KB). One block per multiprocessor: 384 threads at up to 168 registers fill the register file, and each phase
+// of a block (products, epilogue, attention) runs after the one before. A form for two blocks per multiprocessor
+// (no producer warpgroup: 256 threads at up to 128 registers, one consumer thread issuing the copies, Q, K and V over
+// the ring at R = 1) is the next step if this one's phases leave the tensor cores idle.
+#include "common.cuh"
+#include "wgmma.cuh"
+#include "flash.cuh"
+
+namespace {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+constexpr int D = 64, TILE_BYTES = 64 * 128, BK = 128, BM = 128, BN = 3 * D;
+constexpr int A_BYTES = BM * BK, STAGE_BYTES = (BM + BN) * BK;
+
+// The epilogue of one consumer warpgroup's 64 rows of row tile `rt`: fp16 Q, K and V into tile rt·2 + c of each part
+// (`parts[0..2]`: the Q, K and V tiles), in gemm_wgmma.cu's fragment layout (register 4j + i: n8 block j, row
+// g + 8·(i / 2), column 2t + i mod 2). n8 block j is part j / 8 and 16-byte chunk j mod 8 of a tile's 128-byte row,
+// stored at chunk (j mod 8) ^ (row mod 8): a warp's 32 words land in 32 distinct banks.
+__device__ __forceinline__ void store_qkv(const Fragment<BN, int> &acc, unsigned char *const (&parts)[3], int rt, int c, int S,
+                                          int H, int head, const float *__restrict__ dqScale, const float *__restrict__ bias) {
+    const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const int tile = rt * 2 + c;
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++) {
+        const int part = j / 8, chunk = j % 8, n = part * H + head * D + chunk * 8 + 2 * t;
+        const float2 dq = __ldg(reinterpret_cast<const float2 *>(dqScale + n)), b = __ldg(reinterpret_cast<const float2 *>(bias + n));
+        unsigned char *base = parts[part] + tile * TILE_BYTES;
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const int r = warp * 16 + g + 8 * h;  // row within the 64-row tile
+            const float v0 = (float)acc.v[4 * j + 2 * h] * dq.x + b.x, v1 = (float)acc.v[4 * j + 2 * h + 1] * dq.y + b.y;
+            const bool pastEnd = part == 2 && tile * 64 + r >= S;  // V of a key past the sequence: zero
+            *reinterpret_cast<unsigned *>(base + r * 128 + ((chunk ^ (r & 7)) * 16) + t * 4) = pastEnd ? 0u : float2_to_f16x2(v0, v1);
+        }
+    }
+}
+
+// One 64-query tile's attention over `chunks` resident 64-key chunks: attention_flash_wgmma's loop (attention_mma.cu)
+// without its staging, then the context's store.
+__device__ __forceinline__ void attend(const unsigned char *Q, const unsigned char *Ks, const unsigned char *Vs, const float *maskAdd,
+                                       int chunks, const Span &span, int S, int q0, int H, int head, float outQScale, void *__restrict__ out) {
+    const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const float scoreScale = 1.4426950408889634f * rsqrtf((float)D);
+    const unsigned qLow = descriptor_low(smem_address(Q));
+    float o[D / 8][4] = {}, rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
+    float oacc[32] = {};
+    for (int c = 0; c < chunks; c++) {
+        const unsigned kLow = descriptor_low(smem_address(Ks + c * TILE_BYTES)), vLow = descriptor_low(smem_address(Vs + c * TILE_BYTES));
+        wgmma_attention_chunk(qLow, kLow, vLow, maskAdd + c * KEY_CHUNK, scoreScale, t, o, oacc, rowMax, rowSum);
+    }
+    float l[2] = {quad_sum(rowSum[0]), quad_sum(rowSum[1])};
+#pragma unroll
+    for (int jd = 0; jd < D / 8; jd++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) o[jd][e] = oacc[4 * jd + e];
+    store_context_rows<D>(out, o, l, span, S, q0 + warp * ROWS + g, H, head, t, outQScale);
+}
+
+// R: row tiles of 128 the block can hold (the engine's choice: ⌈longest sequence / 128⌉, at most 3). Grid (heads,
+// sequences); `mapX`: x8 [tokens, H] in boxes of 128 rows × 128 bytes; `mapW`: W8 [3H, H] in boxes of 64 rows.
+template <int R>
+__device__ __forceinline__ void qkv_attention(const TensorMap &mapX, const TensorMap &mapW, const float *__restrict__ dqScale,
+                                              const float *__restrict__ bias, const int *__restrict__ mask, const int *__restrict__ offsets,
+                                              int Smax, int heads, float outQScale, void *__restrict__ out) {
+    constexpr int STAGES = R == 3 ? 2 : 3;  // three slabs in flight where the tiles leave room (R = 3 fills 227 KB with two)
+    extern __shared__ unsigned char raw[];
+    unsigned char *ring = raw + ((1024 - (smem_address(raw) & 1023)) & 1023);
+    unsigned char *const parts[3] = {ring + STAGES * STAGE_BYTES, ring + STAGES * STAGE_BYTES + 2 * R * TILE_BYTES,
+                                     ring + STAGES * STAGE_BYTES + 4 * R * TILE_BYTES};
+    float *maskAdd = reinterpret_cast<float *>(parts[2] + 2 * R * TILE_BYTES);
+    unsigned long long *full = reinterpret_cast<unsigned long long *>(maskAdd + 128 * R), *empty = full + STAGES;
+    const int head = blockIdx.x, H = heads * D;
+    const Span span = sequence_span(offsets, Smax, blockIdx.y);
+    const int S = span.length, rowTiles = (S + BM - 1) / BM, kTiles = H / BK, chunks = (S + KEY_CHUNK - 1) / KEY_CHUNK;
+    if (threadIdx.x == 0) {
+        prefetch_map(mapX);
+        prefetch_map(mapW);
+        for (int s = 0; s < STAGES; s++) {
+            barrier_init(full + s, 1);
+            barrier_init(empty + s, 256);  // both consumer warpgroups read every slab
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");  // visible to the TMA unit
+    }
+    stage_mask_f16(maskAdd, mask, offsets, span, chunks * KEY_CHUNK, 384);
+    __syncthreads();
+    wait_for_producers();
+    allow_dependents();
+
+    const int group = warpgroup_index();
+    if (group == 0) {  // producer: the sequence's row tiles in order, each K slab of x8 and of the head's 192 weight rows
+        if (threadIdx.x == 0) {
+            for (int rt = 0, p = 0; rt < rowTiles; rt++)
+                for (int kt = 0; kt < kTiles; kt++, p++) {
+                    const int s = p % STAGES;
+                    if (p >= STAGES) barrier_wait(empty + s, (p / STAGES - 1) & 1);
+                    unsigned char *stage = ring + s * STAGE_BYTES;
+                    barrier_expect(full + s, STAGE_BYTES);
+                    tma_load(stage, mapX, full + s, kt * BK, span.first + rt * BM);
+#pragma unroll
+                    for (int part = 0; part < 3; part++) tma_load(stage + A_BYTES + part * 64 * BK, mapW, full + s, kt * BK, part * H + head * D);
+                }
+        }
+        return;
+    }
+
+    const int c = group - 1;  // rows 64c … 64c + 63 of every row tile
+    for (int rt = 0; rt < rowTiles; rt++) {
+        Fragment<BN, int> acc;
+#pragma unroll
+        for (int i = 0; i < BN / 2; i++) acc.v[i] = 0;
+        for (int kt = 0; kt < kTiles; kt++) {
+            const int p = rt * kTiles + kt, s = p % STAGES;
+            barrier_wait(full + s, (p / STAGES) & 1);
+            const unsigned a = descriptor_low(smem_address(ring + s * STAGE_BYTES) + c * 64 * BK),
+                           b = descriptor_low(smem_address(ring + s * STAGE_BYTES + A_BYTES));
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < BK; kk += 32) wgmma(acc, descriptor(a, kk), descriptor(b, kk));
+            wgmma_commit();
+            wgmma_wait<1>();
+            if (kt > 0) barrier_arrive(empty + (p - 1) % STAGES);  // the previous slab's products are done
+        }
+        wgmma_wait<0>();
+        fence_operands(acc);
+        barrier_arrive(empty + (rt * kTiles + kTiles - 1) % STAGES);
+        store_qkv(acc, parts, rt, c, S, H, head, dqScale, bias);
+    }
+    fence_proxy_async();  // this thread's Q, K and V stores are visible to wgmma
+    asm volatile("bar.sync 1, 256;\n" ::: "memory");  // both consumer warpgroups' tiles are in
+    for (int qt = c; qt < chunks; qt += 2)
+        attend(parts[0] + qt * TILE_BYTES, parts[1], parts[2], maskAdd, chunks, span, S, qt * 64, H, head, outQScale, out);
+}
+#endif
+}  // namespace
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+// qkv_attention_i8_d64_r<R>: 384 threads; grid (heads, sequences); dynamic shared memory 1,024 + STAGES × 40,960 +
+// 6R × 8,192 + 512R + 16 × STAGES bytes, STAGES = 3 for R ≤ 2 and 2 for R = 3 (`CUDABertEngine.fusedAttentionSharedBytes`).
+#define QKV_ATTENTION(R)                                                                                                \
+    extern "C" __global__ void __launch_bounds__(384, 1)                                                               \
+        qkv_attention_i8_d64_r##R(const __grid_constant__ TensorMap mapX, const __grid_constant__ TensorMap mapW,     \
+                                  const float *dqScale, const float *bias, const int *mask, const int *offsets, int S,  \
+                                  int heads, float outQScale, void *out) {                                             \
+        qkv_attention<R>(mapX, mapW, dqScale, bias, mask, offsets, S, heads, outQScale, out);                          \
+    }
+QKV_ATTENTION(1)
+QKV_ATTENTION(2)
+QKV_ATTENTION(3)
+#endif
