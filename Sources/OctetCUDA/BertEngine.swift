@@ -629,12 +629,12 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     }
 
     /// Whether a layer's QKV GEMM and attention run as `qkv_attention.cu`'s one kernel: `fusedAttention` on for this
-    /// grid (heads × sequences blocks), no kernel
+    /// grid (heads × sequences blocks), the staged attention not forced (`OCTET_ATTENTION_STAGED=1`), no kernel
     /// skipped (`OCTET_SKIP` times them apart), an int8 QKV projection with fp16 output (both attention products in
     /// fp16, the wgmma attention's input), and sequences of up to 384 tokens (three row tiles of 128 in shared memory).
     private func fusedAttentionRuns(_ layer: Layer, call: GemmCall, batch b: Int, sequence s: Int) -> Bool {
         let grid = fusedAttention == .always || (fusedAttention == .bigGrids && config.headCount * b >= device.multiprocessors)
-        return grid && skip.isEmpty && call.linear.int8 && call.linear.dqScale != nil && call.outKind == 0 && call.outQScale == nil
+        return grid && skip.isEmpty && !AttentionChoice.forceStaged && call.linear.int8 && call.linear.dqScale != nil && call.outKind == 0 && call.outQScale == nil
             && call.linear.outQScale == nil && layer.kStep == 0 && layer.pStep == 0 && s <= 3 * 128 && config.hiddenSize % 128 == 0
     }
 

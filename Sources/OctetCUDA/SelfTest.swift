@@ -185,7 +185,7 @@ public struct CUDASelfTest {
                 results.append(try model(weights, precision: .fp16, scales: nil, name: name + label, batch: batch, fp16Attention: .mmaSync))
                 // The QKV projection and attention as one kernel (`qkv_attention.cu`, opt-in): sequences of up to 160
                 // tokens (two row tiles of 128) packed and padded, on the float32 and the fp16 stream; then one and
-                // three row tiles (up to 128 and 384 tokens), with sequences of 1 and 2 tokens among them.
+                // three row tiles (up to 128 and 384 tokens), packed and padded, with sequences of 1 and 2 tokens among them.
                 var halfAttention16 = attention16
                 halfAttention16.halfPrecisionStream = true
                 for packing in [true, false] {
@@ -196,8 +196,10 @@ public struct CUDASelfTest {
                                          batch: batch, halfStreamStorage: .half, fusedAttention: true))
                 for (sequence, lengths) in [(128, [128, 77, 1]), (384, [384, 300, 129, 2])] {
                     let tiles = Self.randomBatch(vocabulary: config.vocabSize, sequence: sequence, lengths: lengths)
-                    results.append(try model(weights, precision: .int8, scales: attention16, name: "\(name) on \(lengths.count)×\(sequence) attention in float",
-                                             batch: tiles, fusedAttention: true))
+                    for packing in [true, false] {
+                        results.append(try model(weights, precision: .int8, scales: attention16, name: "\(name) on \(lengths.count)×\(sequence) attention in float",
+                                                 batch: tiles, packing: packing, fusedAttention: true))
+                    }
                 }
             }
             // The residual stream in fp16 (the recipe's `halfPrecisionStream`): recipe-like (float adds) and all INT8

@@ -7,8 +7,10 @@
 //   ctx[i, :] = softmax_j(q[i]·k[j] / √64 + mask[j]) · v   attention_flash_wgmma's arithmetic (attention_mma.cu),
 //                                                 scores in log₂ units, online softmax over 64-key chunks, p in fp16
 //   out = int8 sat(rint(ctx · outQScale)) when outQScale > 0, else fp16 (`store_context_rows`)
-// Tolerance: the same values as the two kernels it replaces, up to the order of the fp32 sums inside the tensor cores
-// (none: the GEMM's int32 sums are exact, and the attention's products run the same wgmma shapes in the same order).
+// Tolerance: the same values as the two kernels it replaces on the grids the engine takes it for (a block per
+// multiprocessor or more, where the wgmma attention runs without key groups): the GEMM's int32 sums are exact and the
+// attention's chunks run the same code (`wgmma_attention_chunk`) in the same order. Forced onto small grids
+// (`OCTET_FUSED_ATTENTION=always`), it differs from the key-group kernel there by the order of the softmax's sums.
 //
 // Why: at batch 128 the H200 runs every pass at its 700 W cap, so a pass's time is its energy (docs/GPU.md,
 // seventeenth session), and a byte to or from HBM costs about 104 pJ above idle where a tensor-core operation costs 0.3
@@ -20,9 +22,9 @@
 // Q, K and V rows, landing back to back as one 192-row operand) through a ring of STAGES slabs, as gemm_wgmma.cu's
 // producers do. Warpgroups 1 and 2 each own 64 of every 128-row tile: a 64 × 192 int32 accumulator (m64n192k32, 96
 // registers), whose epilogue writes fp16 Q, K and V straight into 64-row tiles in the 128-byte swizzle that wgmma's
-// descriptors read (16-byte chunk c of row r at c ^ (r mod 8)). V rows past the sequence's end are written as zeros
-// (masked keys' V must be 0, never NaN times a zero probability: their rows hold the next packed sequence's values or
-// TMA's zero fill). Once every tile of the sequence is in (R tiles of 128 rows: R = 1, 2, 3 for up to 128, 256, 384
+// descriptors read (16-byte chunk c of row r at c ^ (r mod 8)). K and V rows past the sequence's end are written as
+// zeros, as `stage_swizzled` fills them (their rows hold the next packed sequence's values or TMA's zero fill: a
+// masked key's V must be 0, never NaN times a zero probability, and its score must stay finite before the mask's −∞). Once every tile of the sequence is in (R tiles of 128 rows: R = 1, 2, 3 for up to 128, 256, 384
 // tokens), each consumer warpgroup takes every other 64-query tile and runs attention_flash_wgmma's loop over all key
 // chunks, which are all resident: no staging ring, no waits on copies.
 // Shared memory (dynamic, 1,024-byte aligned): the ring (STAGES × (128 + 192) × 128 bytes: 3 slabs at R = 1 and 2, 2 at
@@ -57,7 +59,7 @@ __device__ __forceinline__ void store_qkv(const Fragment<BN, int> &acc, unsigned
         for (int h = 0; h < 2; h++) {
             const int r = warp * 16 + g + 8 * h;  // row within the 64-row tile
             const float v0 = (float)acc.v[4 * j + 2 * h] * dq.x + b.x, v1 = (float)acc.v[4 * j + 2 * h + 1] * dq.y + b.y;
-            const bool pastEnd = part == 2 && tile * 64 + r >= S;  // V of a key past the sequence: zero
+            const bool pastEnd = part != 0 && tile * 64 + r >= S;  // K and V of a key past the sequence: zero
             *reinterpret_cast<unsigned *>(base + r * 128 + ((chunk ^ (r & 7)) * 16) + t * 4) = pastEnd ? 0u : float2_to_f16x2(v0, v1);
         }
     }
@@ -100,6 +102,7 @@ __device__ __forceinline__ void qkv_attention(const TensorMap &mapX, const Tenso
     const int head = blockIdx.x, H = heads * D;
     const Span span = sequence_span(offsets, Smax, blockIdx.y);
     const int S = span.length, rowTiles = (S + BM - 1) / BM, kTiles = H / BK, chunks = (S + KEY_CHUNK - 1) / KEY_CHUNK;
+    if (rowTiles > R) __trap();  // the host picks R = ⌈longest / 128⌉; more rows would overrun the tiles
     if (threadIdx.x == 0) {
         prefetch_map(mapX);
         prefetch_map(mapW);

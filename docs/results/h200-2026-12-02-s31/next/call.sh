@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # For session 32's first call: the fused QKV projection and attention (qkv_attention.cu, opt-in OCTET_FUSED_ATTENTION),
-# built in session 31 and never run on a GPU. 1. The self-test without the model: its seven forced checks ("fused QKV
+# built in session 31 and never run on a GPU. 1. The self-test without the model: its nine forced checks ("fused QKV
 # attention" in their names: 1, 2 and 3 row tiles, packed and padded, float32 and fp16 streams, 18 sequences of 1–256
 # tokens) against the CPU's Q/DQ export, beside every other check. 2. If they pass: BERT-large and BERT-base INT8
 # (attention FP16, fp16 stream) at batch 128, s128 and s384, OCTET_FUSED_ATTENTION=1 against the two kernels, tuning on,
