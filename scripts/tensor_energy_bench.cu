@@ -15,7 +15,6 @@
 //   nvcc -O3 -gencode arch=compute_90a,code=sm_90a -o /tmp/tensor_energy scripts/tensor_energy_bench.cu -ldl
 //   /tmp/tensor_energy [seconds per configuration] [all|parts|copies|tensor]
 // Prints one line per configuration and a JSON array at the end.
-#include <cuda.h>
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
 #include <cuda_runtime.h>
@@ -123,6 +122,15 @@ __global__ void __launch_bounds__(256) ffma(float *sink, long rounds, float seed
     if (x == 1234.5f) sink[threadIdx.x] = x;
 }
 
+// Waits until the mbarrier at shared address `bar` completes its phase of parity `parity`.
+__device__ __forceinline__ void wait_parity(unsigned bar, unsigned parity) {
+    asm volatile("{\n.reg .pred p;\nW: mbarrier.try_wait.parity.shared.b64 p, [%0], %1;\n@!p bra W;\n}\n" ::"r"(bar), "r"(parity) : "memory");
+}
+// Every thread of both blocks of the cluster.
+__device__ __forceinline__ void cluster_sync() {
+    asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+}
+
 __device__ __forceinline__ void bulk_copy(unsigned dst, const void *src, unsigned bytes, unsigned barrier) {
     asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
                  ::"r"(dst), "l"(src), "r"(bytes), "r"(barrier) : "memory");
@@ -142,19 +150,14 @@ __global__ void __launch_bounds__(32) copies(const unsigned char *source, size_t
     for (long r = 0; r < rounds; ++r) {
         for (int i = 0; i < depth; ++i) {
             const unsigned bar = smem_address(&barriers[i]);
-            if (r > 0) {  // wait for this slot's previous copy
-                asm volatile("{\n.reg .pred p;\nW: mbarrier.try_wait.parity.shared.b64 p, [%0], %1;\n@!p bra W;\n}\n"
-                             ::"r"(bar), "r"((phase ^ 1) & 1) : "memory");
-            }
+            if (r > 0) wait_parity(bar, (phase ^ 1) & 1);  // this slot's previous copy
             asm volatile("mbarrier.arrive.expect_tx.shared.b64 _, [%0], %1;\n" ::"r"(bar), "r"(chunk) : "memory");
             bulk_copy(smem_address(raw + i * chunk), source + index * chunk, chunk, bar);
             index = (index + gridDim.x) % chunks;
         }
         phase ^= 1;
     }
-    for (int i = 0; i < depth; ++i)
-        asm volatile("{\n.reg .pred p;\nW: mbarrier.try_wait.parity.shared.b64 p, [%0], %1;\n@!p bra W;\n}\n"
-                     ::"r"(smem_address(&barriers[i])), "r"((phase ^ 1) & 1) : "memory");
+    for (int i = 0; i < depth; ++i) wait_parity(smem_address(&barriers[i]), (phase ^ 1) & 1);
     if (raw[5] == 0xAB && raw[77] == 0xCD) sink[blockIdx.x] = 1;
 }
 
@@ -173,7 +176,7 @@ template <bool MULTICAST> __global__ void __launch_bounds__(32) pairs(const unsi
         for (int i = 0; i < depth; ++i) asm volatile("mbarrier.init.shared.b64 [%0], 1;\n" ::"r"(smem_address(&barriers[i])));
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
-    asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+    cluster_sync();
     const size_t chunks = span / chunk;
     size_t index = (blockIdx.x / 2) % chunks;  // both blocks of a cluster fetch the same chunks
     for (long r = 0; r < rounds; ++r) {
@@ -193,12 +196,10 @@ template <bool MULTICAST> __global__ void __launch_bounds__(32) pairs(const unsi
                 }
                 index = (index + gridDim.x / 2) % chunks;
             }
-            for (int i = 0; i < depth; ++i)
-                asm volatile("{\n.reg .pred p;\nW: mbarrier.try_wait.parity.shared.b64 p, [%0], %1;\n@!p bra W;\n}\n"
-                             ::"r"(smem_address(&barriers[i])), "r"((unsigned)(r & 1)) : "memory");
+            for (int i = 0; i < depth; ++i) wait_parity(smem_address(&barriers[i]), (unsigned)(r & 1));
         }
         __syncwarp();
-        asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+        cluster_sync();
     }
     if (raw[5] == 0xAB && raw[77] == 0xCD) sink[blockIdx.x] = 1;
 }
@@ -245,39 +246,33 @@ static double now() { timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.t
 
 // Operand bytes: A regions (two warpgroups × 64 rows) hold activation-like values, B (256 rows) weight-like ones,
 // for the distribution named; the layout inside a region does not matter to the energy since the values are i.i.d.
+// Values are in units of amax: activations N(0, (amax/10)²), weights N(0, (amax/4)²) ("real"), both amax/4 ("wide"),
+// clamped to ±amax, then encoded as s8 (amax → 127), e4m3 (amax → 448) or f16 (amax → 1); "uniform" takes random
+// bits (no e4m3 NaN) or, for f16, values uniform in [−1, 1]; "zero" all zeros. (Calls 1–3 of session 31 ran a first
+// form that drew the f16 values separately, with the second stage's A region weight-like.)
 static std::vector<unsigned char> operands(int kind, const std::string &dist, uint64_t seed) {
     std::vector<unsigned char> bytes(STAGES * STAGE_BYTES);
     std::mt19937_64 rng(seed);
     std::normal_distribution<float> normal(0.f, 1.f);
+    const int size = kind == F16 ? 2 : 1;  // bytes per element
     for (int s = 0; s < STAGES; ++s) {
-        for (int i = 0; i < STAGE_BYTES; ++i) {
+        for (int i = 0; i < STAGE_BYTES; i += size) {
+            unsigned char *at = &bytes[s * STAGE_BYTES + i];
             const bool isA = i < 2 * 64 * 128;
-            // width of the distribution relative to amax: activations ~ amax/10, weights ~ amax/4.
             const float sigma = dist == "real" ? (isA ? 0.1f : 0.25f) : dist == "wide" ? 0.25f : 0.f;
-            float x = normal(rng) * sigma;  // in units of amax
-            x = fminf(1.f, fmaxf(-1.f, x));
-            unsigned char b = 0;
-            if (dist == "uniform") {
-                b = (unsigned char)(rng() & 0xFF);
-                if (kind == E4M3 && (b & 0x7F) == 0x7F) b ^= 1;  // no NaN
-            } else if (dist == "zero") {
-                b = 0;
+            const float x = fminf(1.f, fmaxf(-1.f, normal(rng) * sigma));
+            if (kind == F16) {
+                const __half h = __float2half(dist == "uniform" ? (float)((int)(rng() % 2001) - 1000) / 1000.f : x);
+                memcpy(at, &h, 2);
+            } else if (dist == "uniform") {
+                *at = (unsigned char)(rng() & 0xFF);
+                if (kind == E4M3 && (*at & 0x7F) == 0x7F) *at ^= 1;  // no NaN
             } else if (kind == S8) {
-                b = (unsigned char)(signed char)lrintf(x * 127.f);
+                *at = (unsigned char)(signed char)lrintf(x * 127.f);
             } else {
-                __nv_fp8_e4m3 v(x * 448.f);
-                b = *(unsigned char *)&v;
+                const __nv_fp8_e4m3 v(x * 448.f);
+                memcpy(at, &v, 1);
             }
-            bytes[s * STAGE_BYTES + i] = b;
-        }
-    }
-    if (kind == F16) {  // two bytes per element: the same count of elements per byte is not the point here; values
-        for (size_t i = 0; i + 1 < bytes.size(); i += 2) {  // N(0, sigma) as fp16, or zero/uniform bits
-            float x = 0;
-            if (dist == "uniform") x = (float)((int)(rng() % 2001) - 1000) / 1000.f;
-            else if (dist != "zero") x = normal(rng) * (i < 2 * 64 * 128 ? 0.1f : 0.25f) * (dist == "wide" ? 2.5f : 1.f);
-            __half h = __float2half(x);
-            memcpy(&bytes[i], &h, 2);
         }
     }
     return bytes;

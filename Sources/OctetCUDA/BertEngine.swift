@@ -630,12 +630,13 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
 
     /// Whether a layer's QKV GEMM and attention run as `qkv_attention.cu`'s one kernel: `fusedAttention` on for this
     /// grid (heads × sequences blocks), the staged attention not forced (`OCTET_ATTENTION_STAGED=1`), no kernel
-    /// skipped (`OCTET_SKIP` times them apart), an int8 QKV projection with fp16 output (both attention products in
-    /// fp16, the wgmma attention's input), and sequences of up to 384 tokens (three row tiles of 128 in shared memory).
+    /// skipped (`OCTET_SKIP` times them apart), an int8 QKV projection with fp16 output (`gemmCalls` writes fp16 only
+    /// when Q, K and V are not quantized) and unquantized probabilities, which is the wgmma attention's input, and
+    /// sequences of up to 384 tokens (three row tiles of 128 in shared memory). The hidden size is a multiple of 128
+    /// (`init`), so the kernel's K slabs are whole.
     private func fusedAttentionRuns(_ layer: Layer, call: GemmCall, batch b: Int, sequence s: Int) -> Bool {
         let grid = fusedAttention == .always || (fusedAttention == .bigGrids && config.headCount * b >= device.multiprocessors)
-        return grid && skip.isEmpty && !AttentionChoice.forceStaged && call.linear.int8 && call.linear.dqScale != nil && call.outKind == 0 && call.outQScale == nil
-            && call.linear.outQScale == nil && layer.kStep == 0 && layer.pStep == 0 && s <= 3 * 128 && config.hiddenSize % 128 == 0
+        return grid && skip.isEmpty && !AttentionChoice.forceStaged && call.linear.int8 && call.outKind == 0 && layer.pStep == 0 && s <= 3 * 128
     }
 
     /// Dynamic shared memory of `qkv_attention_i8_d64_r<R>`: 1,024 bytes of alignment slack, its ring's slabs of
