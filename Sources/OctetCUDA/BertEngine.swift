@@ -136,11 +136,12 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     private let fusedLayerNormAsked: Bool
     /// Where a layer's QKV GEMM and FP16 attention run as one kernel (`qkv_attention.cu`: per head and sequence, Q, K
     /// and V computed into shared memory and attended there, never written to memory), if the layer allows it
-    /// (`fusedAttentionRuns`). Opt-in (`OCTET_FUSED_ATTENTION=1`: grids of at least a block per multiprocessor;
-    /// `always`: every shape, for the self-test) until the H200 has measured it. Why: at batch 128 the pass is
+    /// (`fusedAttentionRuns`). On by default for grids of at least a block per multiprocessor (`OCTET_FUSED_ATTENTION=1`;
+    /// `0` turns it off, `always` takes it on every shape, for the self-test). Why: at batch 128 the pass is
     /// power-bound, and the QKV GEMM's fp16 output is its largest round trip through HBM: 96 MB written and read back
-    /// per layer at BERT-large s128 b128, about 5% of the pass's energy (docs/GPU.md, twenty-third session). At batch 1
-    /// its grid (heads × sequences: 16 blocks for BERT-large) would leave most multiprocessors idle.
+    /// per layer at BERT-large s128 b128, about 5% of the pass's energy (docs/GPU.md, twenty-third session). On the
+    /// H200 it took 5.5% off BERT-large and BERT-base INT8 s128 b128 and 2.5–3.1% off s384 b128 (session 32). At
+    /// batch 1 its grid (heads × sequences: 16 blocks for BERT-large) would leave most multiprocessors idle.
     public enum FusedAttention: String, Sendable, CaseIterable {
         case off = "0", bigGrids = "1", always = "always"
     }
@@ -206,7 +207,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         self.layerNormForm = try layerNormForm ?? Self.layerNormForm(named: ProcessInfo.processInfo.environment["OCTET_LAYERNORM"])
         let attention = try fp16Attention ?? Self.fp16Attention(named: ProcessInfo.processInfo.environment["OCTET_ATTENTION_WGMMA"])
         self.fp16Attention = device.supportsWgmma ? attention ?? .automatic : .mmaSync
-        let fused = try fusedAttention ?? Self.fusedAttention(named: ProcessInfo.processInfo.environment["OCTET_FUSED_ATTENTION"]) ?? .off
+        let fused = try fusedAttention ?? Self.fusedAttention(named: ProcessInfo.processInfo.environment["OCTET_FUSED_ATTENTION"]) ?? .bigGrids
         self.fusedAttention = device.supportsWgmma && precision == .int8 && d == 64 && self.fp16Attention != .mmaSync ? fused : .off
         self.maxTokens = maxTokens
         self.maxSequenceLength = min(maxSequenceLength ?? c.maxPositionEmbeddings, c.maxPositionEmbeddings, 512)
@@ -639,13 +640,19 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         return grid && skip.isEmpty && !AttentionChoice.forceStaged && call.linear.int8 && call.outKind == 0 && layer.pStep == 0 && s <= 3 * 128
     }
 
-    /// Dynamic shared memory of `qkv_attention_i8_d64_r<R>`: 1,024 bytes of alignment slack, its ring's slabs of
-    /// (128 + 192) × 128 bytes (three for R ≤ 2, two for R = 3), 2R tiles of 64 × 128 bytes each for Q, K and V, 128R
+    /// Dynamic shared memory of `qkv_attention_i8_d64_r<R>` (R = 2, 3): 1,024 bytes of alignment slack, its ring's slabs of
+    /// (128 + 192) × 128 bytes (three for R = 2, two for R = 3), 2R tiles of 64 × 128 bytes each for Q, K and V, 128R
     /// mask floats, two mbarriers per slab.
     static func fusedAttentionSharedBytes(rowTiles r: Int) -> Int {
         let stages = r == 3 ? 2 : 3
         return 1024 + stages * 320 * 128 + 6 * r * 64 * 128 + 512 * r + 16 * stages
     }
+
+    /// Dynamic shared memory of `qkv_attention_i8_d64_r1_pair`: 1,024 bytes of alignment slack, two slabs of
+    /// (128 + 192) × 128 bytes (Q, K and V are written over them), 128 mask floats, two mbarriers per slab; under half
+    /// of a multiprocessor's 228 KB less the driver's 1 KB per block, so two blocks fit.
+    static let fusedAttentionPairSharedBytes = 1024 + 2 * 320 * 128 + 512 + 32
+
 
     /// One layer's QKV projection and attention in one kernel per (head, sequence) (`fusedAttentionRuns`).
     private func qkvAttention(_ layer: Layer, call: GemmCall, batch b: Int, sequence s: Int, tokens t: Int, offsets: UInt64) throws {
@@ -653,8 +660,10 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         guard let dq = call.linear.dqScale else { preconditionFailure("a fused attention without the QKV GEMM's dequantization") }
         let mapX = try device.tensorMap(address: call.input, rows: t, rowBytes: h, strideBytes: h, boxRows: 128)
         let mapW = try device.tensorMap(address: call.linear.weight.address, rows: 3 * h, rowBytes: h, strideBytes: h, boxRows: 64)
-        try launch("qkv_attention.cu", "qkv_attention_i8_d64_r\(rowTiles)", grid: (heads, b, 1), block: (384, 1, 1),
-                   sharedBytes: Self.fusedAttentionSharedBytes(rowTiles: rowTiles), arguments: [
+        let pair = rowTiles == 1  // up to 128 tokens: two blocks per multiprocessor
+        try launch("qkv_attention.cu", pair ? "qkv_attention_i8_d64_r1_pair" : "qkv_attention_i8_d64_r\(rowTiles)", grid: (heads, b, 1),
+                   block: (pair ? 256 : 384, 1, 1),
+                   sharedBytes: pair ? Self.fusedAttentionPairSharedBytes : Self.fusedAttentionSharedBytes(rowTiles: rowTiles), arguments: [
             .tensorMap(mapX), .tensorMap(mapW), .pointer(dq.address), .pointer(call.linear.bias.address), .pointer(buffers["mask"]!),
             .pointer(offsets), .int32(Int32(s)), .int32(Int32(heads)), .float(layer.contextQScale), .pointer(buffers["context"]!)])
     }

@@ -183,7 +183,7 @@ public struct CUDASelfTest {
                                              packing: packing, fp16Attention: .mmaSync))
                 }
                 results.append(try model(weights, precision: .fp16, scales: nil, name: name + label, batch: batch, fp16Attention: .mmaSync))
-                // The QKV projection and attention as one kernel (`qkv_attention.cu`, opt-in): sequences of up to 160
+                // The QKV projection and attention as one kernel (`qkv_attention.cu`), forced: sequences of up to 160
                 // tokens (two row tiles of 128) packed and padded, on the float32 and the fp16 stream; then one and
                 // three row tiles (up to 128 and 384 tokens), packed and padded, with sequences of 1 and 2 tokens among them.
                 var halfAttention16 = attention16

@@ -442,11 +442,14 @@ enum GPU {
                 }
             }
             if file == "qkv_attention.cu" {  // the fused QKV projection and attention `qkvAttention` names, and its shared memory
-                for rowTiles in 1...3 {
+                for rowTiles in 2...3 {
                     let name = "qkv_attention_i8_d64_r\(rowTiles)"
                     #expect(module.cubin.range(of: Data((name + "\0").utf8)) != nil, "no \(name) in qkv_attention.cu")
                     #expect(CUDABertEngine.fusedAttentionSharedBytes(rowTiles: rowTiles) <= 227 * 1024, "\(name)")
                 }
+                // The two-blocks-per-multiprocessor form: two blocks and the driver's 1 KB each within 228 KB.
+                #expect(module.cubin.range(of: Data("qkv_attention_i8_d64_r1_pair\0".utf8)) != nil, "no qkv_attention_i8_d64_r1_pair")
+                #expect(2 * (CUDABertEngine.fusedAttentionPairSharedBytes + 1024) <= 228 * 1024)
             }
             if file == "layernorm.cu" {  // every LayerNorm `residualNorm` and `encode` name (summed: the GEMM added the residual)
                 for name in ["f32_float", "f32_qdq", "f32_summed", "f16_float", "f16_qdq", "f16x8_float", "f16x8_qdq", "f32h_float", "f32h_qdq"].flatMap({ add in ["none", "f16", "i8"].map { "residual_layernorm_\(add)_\($0)" } })

@@ -27,12 +27,13 @@
 // masked key's V must be 0, never NaN times a zero probability, and its score must stay finite before the mask's −∞). Once every tile of the sequence is in (R tiles of 128 rows: R = 1, 2, 3 for up to 128, 256, 384
 // tokens), each consumer warpgroup takes every other 64-query tile and runs attention_flash_wgmma's loop over all key
 // chunks, which are all resident: no staging ring, no waits on copies.
-// Shared memory (dynamic, 1,024-byte aligned): the ring (STAGES × (128 + 192) × 128 bytes: 3 slabs at R = 1 and 2, 2 at
-// R = 3), 2R tiles each of Q, K and V (8 KB each), the mask (128R floats), the ring's mbarriers: 169.5, 218 and 226.5
-// KB at R = 1, 2, 3 (Hopper's limit is 227 KB). One block per multiprocessor: 384 threads at up to 168 registers fill the register file, and each phase
-// of a block (products, epilogue, attention) runs after the one before. A form for two blocks per multiprocessor
-// (no producer warpgroup: 256 threads at up to 128 registers, one consumer thread issuing the copies, Q, K and V over
-// the ring at R = 1) is the next step if this one's phases leave the tensor cores idle.
+// Shared memory (dynamic, 1,024-byte aligned): the ring (STAGES × (128 + 192) × 128 bytes: 3 slabs at R = 2, 2 at R =
+// 3), 2R tiles each of Q, K and V (8 KB each), the mask (128R floats), the ring's mbarriers: 218 and 226.5 KB at R = 2
+// and 3 (Hopper's limit is 227 KB). One block per multiprocessor: 384 threads at up to 168 registers fill the register
+// file, and each phase of a block (products, epilogue, attention) runs after the one before.
+// Sequences of up to 128 tokens (R = 1) take `qkv_attention_pair` instead: two blocks per multiprocessor, so one
+// block's softmax runs beside the other's products (at BERT-large s128 b128 it took the pass from 12.45 to 12.10 ms
+// where this form at R = 1 had taken it from 12.80: docs/PERFORMANCE.md, session 32).
 #include "common.cuh"
 #include "wgmma.cuh"
 #include "flash.cuh"
@@ -86,13 +87,15 @@ __device__ __forceinline__ void attend(const unsigned char *Q, const unsigned ch
     store_context_rows<D>(out, o, l, span, S, q0 + warp * ROWS + g, H, head, t, outQScale);
 }
 
-// R: row tiles of 128 the block can hold (the engine's choice: ⌈longest sequence / 128⌉, at most 3). Grid (heads,
+// R: row tiles of 128 the block can hold (the engine's choice: ⌈longest sequence / 128⌉, 2 or 3; 1 takes
+// `qkv_attention_pair`). Grid (heads,
 // sequences); `mapX`: x8 [tokens, H] in boxes of 128 rows × 128 bytes; `mapW`: W8 [3H, H] in boxes of 64 rows.
 template <int R>
 __device__ __forceinline__ void qkv_attention(const TensorMap &mapX, const TensorMap &mapW, const float *__restrict__ dqScale,
                                               const float *__restrict__ bias, const int *__restrict__ mask, const int *__restrict__ offsets,
                                               int Smax, int heads, float outQScale, void *__restrict__ out) {
     constexpr int STAGES = R == 3 ? 2 : 3;  // three slabs in flight where the tiles leave room (R = 3 fills 227 KB with two)
+    static_assert(R == 2 || R == 3, "one row tile takes qkv_attention_pair");
     extern __shared__ unsigned char raw[];
     unsigned char *ring = raw + ((1024 - (smem_address(raw) & 1023)) & 1023);
     unsigned char *const parts[3] = {ring + STAGES * STAGE_BYTES, ring + STAGES * STAGE_BYTES + 2 * R * TILE_BYTES,
@@ -161,12 +164,99 @@ __device__ __forceinline__ void qkv_attention(const TensorMap &mapX, const Tenso
     for (int qt = c; qt < chunks; qt += 2)
         attend(parts[0] + qt * TILE_BYTES, parts[1], parts[2], maskAdd, chunks, span, S, qt * 64, H, head, outQScale, out);
 }
+
+// The one-row-tile form for two blocks per multiprocessor (sequences of up to 128 tokens): 256 threads, both
+// warpgroups consumers, thread 0 issuing the copies. Why: in the form above each block's phases run one after another
+// on its multiprocessor (Nsight Compute at BERT-large s128 b128: the tensor pipe 44% busy, 1.05 instructions issued per
+// cycle of 4, 8.5 warps resident), so while a block runs its softmax or waits for its first slabs the tensor cores
+// idle; with two blocks resident one block's products run beside the other's attention. The price: two slabs in flight
+// per block (83.5 KB of shared memory each, so two fit beside the driver's 1 KB per block), Q, K and V written over
+// the ring once both warpgroups' products are done, and at most 128 registers per thread (ptxas spills 18 of them
+// around the Q, K and V epilogue, once per block). Measured (session 32, BERT-large s128 b128, Nsight Compute at the
+// base clock): 160 µs per launch against the one-block form's 191, the tensor pipe 53% busy against 44%.
+// Slab p's refill is issued by thread 0 once every consumer thread has released it (`empty`), right after its own
+// warpgroup's products of the slab are done, so the two warpgroups run at most one slab apart.
+__device__ __forceinline__ void qkv_attention_pair(const TensorMap &mapX, const TensorMap &mapW, const float *__restrict__ dqScale,
+                                                   const float *__restrict__ bias, const int *__restrict__ mask, const int *__restrict__ offsets,
+                                                   int Smax, int heads, float outQScale, void *__restrict__ out) {
+    constexpr int STAGES = 2;
+    extern __shared__ unsigned char raw[];
+    unsigned char *ring = raw + ((1024 - (smem_address(raw) & 1023)) & 1023);
+    // Q, K and V (two 64-row tiles each, 48 KB) over the ring's first 48 KB, written after its last slab is consumed.
+    unsigned char *const parts[3] = {ring, ring + 2 * TILE_BYTES, ring + 4 * TILE_BYTES};
+    float *maskAdd = reinterpret_cast<float *>(ring + STAGES * STAGE_BYTES);
+    unsigned long long *full = reinterpret_cast<unsigned long long *>(maskAdd + 128), *empty = full + STAGES;
+    const int head = blockIdx.x, H = heads * D;
+    const Span span = sequence_span(offsets, Smax, blockIdx.y);
+    const int S = span.length, kTiles = H / BK, chunks = (S + KEY_CHUNK - 1) / KEY_CHUNK;
+    if (S > BM) __trap();  // the host takes this form for sequences of up to 128 tokens only
+    auto issue = [&](int p) {  // slab p (K tile p) into ring slot p mod STAGES
+        unsigned char *stage = ring + (p % STAGES) * STAGE_BYTES;
+        barrier_expect(full + p % STAGES, STAGE_BYTES);
+        tma_load(stage, mapX, full + p % STAGES, p * BK, span.first);
+#pragma unroll
+        for (int part = 0; part < 3; part++) tma_load(stage + A_BYTES + part * 64 * BK, mapW, full + p % STAGES, p * BK, part * H + head * D);
+    };
+    if (threadIdx.x == 0) {
+        prefetch_map(mapX);
+        prefetch_map(mapW);
+        for (int s = 0; s < STAGES; s++) {
+            barrier_init(full + s, 1);
+            barrier_init(empty + s, 256);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    stage_mask_f16(maskAdd, mask, offsets, span, chunks * KEY_CHUNK, 256);
+    __syncthreads();
+    wait_for_producers();
+    allow_dependents();
+    if (threadIdx.x == 0)
+        for (int p = 0; p < STAGES && p < kTiles; p++) issue(p);
+
+    const int c = warpgroup_index();  // rows 64c … 64c + 63 of the row tile
+    Fragment<BN, int> acc;
+#pragma unroll
+    for (int i = 0; i < BN / 2; i++) acc.v[i] = 0;
+    for (int kt = 0; kt < kTiles; kt++) {
+        const int s = kt % STAGES;
+        barrier_wait(full + s, (kt / STAGES) & 1);
+        const unsigned a = descriptor_low(smem_address(ring + s * STAGE_BYTES) + c * 64 * BK),
+                       b = descriptor_low(smem_address(ring + s * STAGE_BYTES + A_BYTES));
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < BK; kk += 32) wgmma(acc, descriptor(a, kk), descriptor(b, kk));
+        wgmma_commit();
+        // All of this slab's products done before the refill's branch: a wgmma in flight across it is serialized by
+        // ptxas (C7515, the branch's registers taken from the accumulators at 128 per thread). The tensor cores do
+        // not idle meanwhile: the other block's warpgroups and this block's other warpgroup issue theirs.
+        wgmma_wait<0>();
+        barrier_arrive(empty + s);
+        if (threadIdx.x == 0 && kt + STAGES < kTiles) {  // refill the slot once both warpgroups have released it
+            barrier_wait(empty + s, (kt / STAGES) & 1);
+            issue(kt + STAGES);
+        }
+    }
+    fence_operands(acc);
+    asm volatile("bar.sync 1, 256;\n" ::: "memory");  // both warpgroups' products are done reading the ring
+    store_qkv(acc, parts, 0, c, S, H, head, dqScale, bias);
+    fence_proxy_async();  // this thread's Q, K and V stores are visible to wgmma
+    asm volatile("bar.sync 1, 256;\n" ::: "memory");  // both warpgroups' tiles are in
+    if (c < chunks) attend(parts[0] + c * TILE_BYTES, parts[1], parts[2], maskAdd, chunks, span, S, c * 64, H, head, outQScale, out);
+}
 #endif
 }  // namespace
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+// qkv_attention_i8_d64_r1_pair: 256 threads, two blocks per multiprocessor; grid (heads, sequences) of up to 128
+// tokens; dynamic shared memory 1,024 + 2 × 40,960 + 512 + 32 bytes (`CUDABertEngine.fusedAttentionPairSharedBytes`).
+extern "C" __global__ void __launch_bounds__(256, 2)
+    qkv_attention_i8_d64_r1_pair(const __grid_constant__ TensorMap mapX, const __grid_constant__ TensorMap mapW, const float *dqScale,
+                                 const float *bias, const int *mask, const int *offsets, int S, int heads, float outQScale, void *out) {
+    qkv_attention_pair(mapX, mapW, dqScale, bias, mask, offsets, S, heads, outQScale, out);
+}
+
 // qkv_attention_i8_d64_r<R>: 384 threads; grid (heads, sequences); dynamic shared memory 1,024 + STAGES × 40,960 +
-// 6R × 8,192 + 512R + 16 × STAGES bytes, STAGES = 3 for R ≤ 2 and 2 for R = 3 (`CUDABertEngine.fusedAttentionSharedBytes`).
+// 6R × 8,192 + 512R + 16 × STAGES bytes, STAGES = 3 for R = 2 and 2 for R = 3 (`CUDABertEngine.fusedAttentionSharedBytes`).
 #define QKV_ATTENTION(R)                                                                                                \
     extern "C" __global__ void __launch_bounds__(384, 1)                                                               \
         qkv_attention_i8_d64_r##R(const __grid_constant__ TensorMap mapX, const __grid_constant__ TensorMap mapW,     \
@@ -174,7 +264,6 @@ __device__ __forceinline__ void qkv_attention(const TensorMap &mapX, const Tenso
                                   int heads, float outQScale, void *out) {                                             \
         qkv_attention<R>(mapX, mapW, dqScale, bias, mask, offsets, S, heads, outQScale, out);                          \
     }
-QKV_ATTENTION(1)
 QKV_ATTENTION(2)
 QKV_ATTENTION(3)
 #endif
