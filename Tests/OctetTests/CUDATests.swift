@@ -312,13 +312,16 @@ enum GPU {
         let lines = try #require(CUDAKernels.source(of: "gemm_wgmma.cu")).split(separator: "\n")
         for v in GemmChoice.wgmmaVariants {
             let choice = GemmChoice.wgmma(int8: true, variant: v.name)
-            let schedule = ["pp_", "p3_", "sk_"].first { v.name.hasPrefix($0) } ?? ""
+            let schedule = ["pp_", "p3_", "x2_", "sk_"].first { v.name.hasPrefix($0) } ?? ""
             let name = "gemm_wgmma_\(schedule)##PRECISION##_\(v.bm)x\(v.bn),"
             let line = try #require(lines.first { $0.contains(name) }, "no instantiation of \(name)")
             #expect(line.contains(", \(v.stages), INT8)"), "\(line)")
             #expect(choice.kernel == name.replacingOccurrences(of: "##PRECISION##", with: "i8").dropLast())
-            #expect(choice.threads == (["pp_": 384, "p3_": 512][schedule] ?? 128 + 2 * v.bm))
+            #expect(choice.threads == (["pp_": 384, "p3_": 512, "x2_": 256][schedule] ?? 128 + 2 * v.bm))
             #expect(choice.sharedBytes <= 227 * 1024)
+            if schedule == "x2_" {  // two blocks, each with its epilogue buffers (12 × BN + 4,096 bytes per warpgroup) and the driver's 1 KB
+                #expect(2 * (choice.sharedBytes + 2 * (12 * v.bn + 4096) + 1024) <= 228 * 1024, "\(v.name)")
+            }
         }
     }
 
