@@ -2469,19 +2469,27 @@ enum KernelSources {
             template <int HALVES, typename T>
             __device__ __forceinline__ void multiply(Fragment<BN, T> (&acc)[HALVES], int first, int kTiles, int aOffset) {
                 for (int kt = 0; kt < kTiles; kt++) {
-                    const int position = first + kt, s = position % STAGES;
-                    barrier_wait(full + s, (position / STAGES) & 1);
-                    const unsigned a = descriptor_low(smem_address(smem + s * STAGE_BYTES) + aOffset),
-                                   b = descriptor_low(smem_address(smem + s * STAGE_BYTES + A_BYTES));
-                    wgmma_fence();
-        #pragma unroll
-                    for (int kk = 0; kk < BK; kk += 32)
-        #pragma unroll
-                        for (int h = 0; h < HALVES; h++) wgmma(acc[h], descriptor(a, h * 64 * BK + kk), descriptor(b, kk));
-                    wgmma_commit();
+                    const int position = first + kt;
+                    issue(acc, position, aOffset);
                     wgmma_wait<1>();
                     if (kt > 0) release(position - 1);
                 }
+            }
+
+            // Consumer (one warpgroup): waits for `position` to be full and issues its products as one committed group, not
+            // waited for.
+            template <int HALVES, typename T>
+            __device__ __forceinline__ void issue(Fragment<BN, T> (&acc)[HALVES], int position, int aOffset) {
+                const int s = position % STAGES;
+                barrier_wait(full + s, (position / STAGES) & 1);
+                const unsigned a = descriptor_low(smem_address(smem + s * STAGE_BYTES) + aOffset),
+                               b = descriptor_low(smem_address(smem + s * STAGE_BYTES + A_BYTES));
+                wgmma_fence();
+        #pragma unroll
+                for (int kk = 0; kk < BK; kk += 32)
+        #pragma unroll
+                    for (int h = 0; h < HALVES; h++) wgmma(acc[h], descriptor(a, h * 64 * BK + kk), descriptor(b, kk));
+                wgmma_commit();
             }
 
             __device__ __forceinline__ void release(int position) { barrier_arrive(empty + position % STAGES); }
@@ -2601,14 +2609,7 @@ enum KernelSources {
             Fragment<BN, T> acc[1];
             zero(acc);
             for (int kt = 0; kt < kTiles; kt++) {
-                const int s = kt % STAGES;
-                barrier_wait(ring.full + s, (kt / STAGES) & 1);
-                const unsigned a = descriptor_low(smem_address(ring.smem + s * R::STAGE_BYTES) + c * 64 * R::BK),
-                               b = descriptor_low(smem_address(ring.smem + s * R::STAGE_BYTES + R::A_BYTES));
-                wgmma_fence();
-        #pragma unroll
-                for (int kk = 0; kk < R::BK; kk += 32) wgmma(acc[0], descriptor(a, kk), descriptor(b, kk));
-                wgmma_commit();
+                ring.issue(acc, kt, c * 64 * R::BK);
                 wgmma_wait<0>();
                 ring.release(kt);
                 if (tid == 0 && kt + STAGES < kTiles) ring.load(kt + STAGES, mapA, mapB, (kt + STAGES) * R::BK, m0, n0);
@@ -3441,6 +3442,16 @@ enum KernelSources {
             }
         }
 
+        // One slab into `stage`, completing on `full`: K tile kt of the 128 x8 rows from `row` (TMA zero-fills past the
+        // tokens), then the head's Q, K and V weight rows (three boxes of 64 landing back to back as one 192-row operand).
+        __device__ __forceinline__ void load_slab(unsigned char *stage, unsigned long long *full, const TensorMap &mapX, const TensorMap &mapW,
+                                                  int kt, int row, int H, int head) {
+            barrier_expect(full, STAGE_BYTES);
+            tma_load(stage, mapX, full, kt * BK, row);
+        #pragma unroll
+            for (int part = 0; part < 3; part++) tma_load(stage + A_BYTES + part * 64 * BK, mapW, full, kt * BK, part * H + head * D);
+        }
+
         // One 64-query tile's attention over `chunks` resident 64-key chunks: attention_flash_wgmma's loop (attention_mma.cu)
         // without its staging, then the context's store.
         __device__ __forceinline__ void attend(const unsigned char *Q, const unsigned char *Ks, const unsigned char *Vs, const float *maskAdd,
@@ -3502,11 +3513,7 @@ enum KernelSources {
                         for (int kt = 0; kt < kTiles; kt++, p++) {
                             const int s = p % STAGES;
                             if (p >= STAGES) barrier_wait(empty + s, (p / STAGES - 1) & 1);
-                            unsigned char *stage = ring + s * STAGE_BYTES;
-                            barrier_expect(full + s, STAGE_BYTES);
-                            tma_load(stage, mapX, full + s, kt * BK, span.first + rt * BM);
-        #pragma unroll
-                            for (int part = 0; part < 3; part++) tma_load(stage + A_BYTES + part * 64 * BK, mapW, full + s, kt * BK, part * H + head * D);
+                            load_slab(ring + s * STAGE_BYTES, full + s, mapX, mapW, kt, span.first + rt * BM, H, head);
                         }
                 }
                 return;
@@ -3566,11 +3573,7 @@ enum KernelSources {
             const int S = span.length, kTiles = H / BK, chunks = (S + KEY_CHUNK - 1) / KEY_CHUNK;
             if (S > BM) __trap();  // the host takes this form for sequences of up to 128 tokens only
             auto issue = [&](int p) {  // slab p (K tile p) into ring slot p mod STAGES
-                unsigned char *stage = ring + (p % STAGES) * STAGE_BYTES;
-                barrier_expect(full + p % STAGES, STAGE_BYTES);
-                tma_load(stage, mapX, full + p % STAGES, p * BK, span.first);
-        #pragma unroll
-                for (int part = 0; part < 3; part++) tma_load(stage + A_BYTES + part * 64 * BK, mapW, full + p % STAGES, p * BK, part * H + head * D);
+                load_slab(ring + (p % STAGES) * STAGE_BYTES, full + p % STAGES, mapX, mapW, p, span.first, H, head);
             };
             if (threadIdx.x == 0) {
                 prefetch_map(mapX);

@@ -281,19 +281,27 @@ struct Ring {
     template <int HALVES, typename T>
     __device__ __forceinline__ void multiply(Fragment<BN, T> (&acc)[HALVES], int first, int kTiles, int aOffset) {
         for (int kt = 0; kt < kTiles; kt++) {
-            const int position = first + kt, s = position % STAGES;
-            barrier_wait(full + s, (position / STAGES) & 1);
-            const unsigned a = descriptor_low(smem_address(smem + s * STAGE_BYTES) + aOffset),
-                           b = descriptor_low(smem_address(smem + s * STAGE_BYTES + A_BYTES));
-            wgmma_fence();
-#pragma unroll
-            for (int kk = 0; kk < BK; kk += 32)
-#pragma unroll
-                for (int h = 0; h < HALVES; h++) wgmma(acc[h], descriptor(a, h * 64 * BK + kk), descriptor(b, kk));
-            wgmma_commit();
+            const int position = first + kt;
+            issue(acc, position, aOffset);
             wgmma_wait<1>();
             if (kt > 0) release(position - 1);
         }
+    }
+
+    // Consumer (one warpgroup): waits for `position` to be full and issues its products as one committed group, not
+    // waited for.
+    template <int HALVES, typename T>
+    __device__ __forceinline__ void issue(Fragment<BN, T> (&acc)[HALVES], int position, int aOffset) {
+        const int s = position % STAGES;
+        barrier_wait(full + s, (position / STAGES) & 1);
+        const unsigned a = descriptor_low(smem_address(smem + s * STAGE_BYTES) + aOffset),
+                       b = descriptor_low(smem_address(smem + s * STAGE_BYTES + A_BYTES));
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < BK; kk += 32)
+#pragma unroll
+            for (int h = 0; h < HALVES; h++) wgmma(acc[h], descriptor(a, h * 64 * BK + kk), descriptor(b, kk));
+        wgmma_commit();
     }
 
     __device__ __forceinline__ void release(int position) { barrier_arrive(empty + position % STAGES); }
@@ -413,14 +421,7 @@ __device__ __forceinline__ void gemm_pair(const TensorMap &mapA, const TensorMap
     Fragment<BN, T> acc[1];
     zero(acc);
     for (int kt = 0; kt < kTiles; kt++) {
-        const int s = kt % STAGES;
-        barrier_wait(ring.full + s, (kt / STAGES) & 1);
-        const unsigned a = descriptor_low(smem_address(ring.smem + s * R::STAGE_BYTES) + c * 64 * R::BK),
-                       b = descriptor_low(smem_address(ring.smem + s * R::STAGE_BYTES + R::A_BYTES));
-        wgmma_fence();
-#pragma unroll
-        for (int kk = 0; kk < R::BK; kk += 32) wgmma(acc[0], descriptor(a, kk), descriptor(b, kk));
-        wgmma_commit();
+        ring.issue(acc, kt, c * 64 * R::BK);
         wgmma_wait<0>();
         ring.release(kt);
         if (tid == 0 && kt + STAGES < kTiles) ring.load(kt + STAGES, mapA, mapB, (kt + STAGES) * R::BK, m0, n0);

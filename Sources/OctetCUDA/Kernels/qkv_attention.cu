@@ -66,6 +66,16 @@ __device__ __forceinline__ void store_qkv(const Fragment<BN, int> &acc, unsigned
     }
 }
 
+// One slab into `stage`, completing on `full`: K tile kt of the 128 x8 rows from `row` (TMA zero-fills past the
+// tokens), then the head's Q, K and V weight rows (three boxes of 64 landing back to back as one 192-row operand).
+__device__ __forceinline__ void load_slab(unsigned char *stage, unsigned long long *full, const TensorMap &mapX, const TensorMap &mapW,
+                                          int kt, int row, int H, int head) {
+    barrier_expect(full, STAGE_BYTES);
+    tma_load(stage, mapX, full, kt * BK, row);
+#pragma unroll
+    for (int part = 0; part < 3; part++) tma_load(stage + A_BYTES + part * 64 * BK, mapW, full, kt * BK, part * H + head * D);
+}
+
 // One 64-query tile's attention over `chunks` resident 64-key chunks: attention_flash_wgmma's loop (attention_mma.cu)
 // without its staging, then the context's store.
 __device__ __forceinline__ void attend(const unsigned char *Q, const unsigned char *Ks, const unsigned char *Vs, const float *maskAdd,
@@ -127,11 +137,7 @@ __device__ __forceinline__ void qkv_attention(const TensorMap &mapX, const Tenso
                 for (int kt = 0; kt < kTiles; kt++, p++) {
                     const int s = p % STAGES;
                     if (p >= STAGES) barrier_wait(empty + s, (p / STAGES - 1) & 1);
-                    unsigned char *stage = ring + s * STAGE_BYTES;
-                    barrier_expect(full + s, STAGE_BYTES);
-                    tma_load(stage, mapX, full + s, kt * BK, span.first + rt * BM);
-#pragma unroll
-                    for (int part = 0; part < 3; part++) tma_load(stage + A_BYTES + part * 64 * BK, mapW, full + s, kt * BK, part * H + head * D);
+                    load_slab(ring + s * STAGE_BYTES, full + s, mapX, mapW, kt, span.first + rt * BM, H, head);
                 }
         }
         return;
@@ -191,11 +197,7 @@ __device__ __forceinline__ void qkv_attention_pair(const TensorMap &mapX, const 
     const int S = span.length, kTiles = H / BK, chunks = (S + KEY_CHUNK - 1) / KEY_CHUNK;
     if (S > BM) __trap();  // the host takes this form for sequences of up to 128 tokens only
     auto issue = [&](int p) {  // slab p (K tile p) into ring slot p mod STAGES
-        unsigned char *stage = ring + (p % STAGES) * STAGE_BYTES;
-        barrier_expect(full + p % STAGES, STAGE_BYTES);
-        tma_load(stage, mapX, full + p % STAGES, p * BK, span.first);
-#pragma unroll
-        for (int part = 0; part < 3; part++) tma_load(stage + A_BYTES + part * 64 * BK, mapW, full + p % STAGES, p * BK, part * H + head * D);
+        load_slab(ring + (p % STAGES) * STAGE_BYTES, full + p % STAGES, mapX, mapW, p, span.first, H, head);
     };
     if (threadIdx.x == 0) {
         prefetch_map(mapX);
