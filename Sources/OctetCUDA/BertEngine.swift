@@ -56,6 +56,12 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         func copyKind(streamF32: Bool) -> Int32 { last ? 0 : (qScale > 0 ? 2 : (streamF32 ? 1 : 0)) }
         /// The copy kind as layernorm.cu's kernel names spell it.
         func copyName(streamF32: Bool) -> String { ["none", "f16", "i8"][Int(copyKind(streamF32: streamF32))] }
+        /// `localStep` in device memory (the residual codes' GEMM reads it as its output's step); nil without the add's
+        /// Q/DQ.
+        let localStepBuffer: DeviceBuffer?
+        /// Whether the add's Q/DQ quantizes both inputs with steps the kernels' reciprocal form takes (`quantize_inverse`:
+        /// [2⁻⁹⁰, 2⁹⁰]), which the residual codes need.
+        var codable: Bool { [localStep, residualStep].allSatisfy { $0 >= 0x1p-90 && $0 <= 0x1p90 } }
     }
 
     /// How the residual stream (and the GEMM outputs added to it) is stored.
@@ -149,6 +155,21 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// How many layers the last encoded pass ran through `qkv_attention.cu` (the self-test checks that a forced fused
     /// path ran).
     public private(set) var fusedAttentionLayers = 0
+    /// Where the residual adds' inputs travel as int8 codes (`residual_layernorm_f16x8_codes_*`, and the GEMMs before
+    /// them storing their output's code, gemm_wgmma.cu's OUT_CODE): an fp16 stream whose every add quantizes both of
+    /// its inputs (the recipe's Q/DQ adds) needs only those codes between kernels, not the fp16 values, so each
+    /// LayerNorm reads and writes a byte per element where it moved two, with the same values (layernorm.cu says how).
+    /// On by default from `GemmChoice.splitMaxTokens` rows (the many-row LayerNorm form's, where the LayerNorms are a
+    /// memory stream) when the model and plans allow it (`residualCodesRun`); `OCTET_RESIDUAL_CODES=0` turns it off,
+    /// `always` takes it at every row count (the self-test), with a wgmma tile for a GEMM whose plan cannot store codes.
+    public enum ResidualCodes: String, Sendable, CaseIterable {
+        case off = "0", manyRows = "1", always = "always"
+    }
+    private let residualCodes: ResidualCodes
+    /// Whether the shape being encoded runs with the residual codes.
+    private var codesNow = false
+    /// How many residual LayerNorms of the last encoded pass read codes (the self-test checks that forced codes ran).
+    public private(set) var residualCodeNorms = 0
     /// Whether the FFN output's LayerNorm is fused too when `fusedLayerNorm` is on (`OCTET_FUSED_LAYERNORM=attention`
     /// leaves it separate).
     private let fusedFeedForwardNorm = ProcessInfo.processInfo.environment["OCTET_FUSED_LAYERNORM"] != "attention"
@@ -170,7 +191,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 halfStreamStorage: StreamStorage? = nil,
                 layerNormForm: LayerNormForm? = nil,
                 fp16Attention: FP16AttentionKernel? = nil,
-                fusedAttention: FusedAttention? = nil) throws {
+                fusedAttention: FusedAttention? = nil,
+                residualCodes: ResidualCodes? = nil) throws {
         let c = weights.config
         let (h, inter, heads) = (c.hiddenSize, c.intermediateSize, c.headCount)
         let d = h / heads
@@ -209,6 +231,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         self.fp16Attention = device.supportsWgmma ? attention ?? .automatic : .mmaSync
         let fused = try fusedAttention ?? Self.fusedAttention(named: ProcessInfo.processInfo.environment["OCTET_FUSED_ATTENTION"]) ?? .bigGrids
         self.fusedAttention = device.supportsWgmma && precision == .int8 && d == 64 && self.fp16Attention != .mmaSync ? fused : .off
+        let codes = try residualCodes ?? Self.residualCodes(named: ProcessInfo.processInfo.environment["OCTET_RESIDUAL_CODES"]) ?? .manyRows
+        self.residualCodes = halfStream && device.supportsWgmma && h % 256 == 0 ? codes : .off
         self.maxTokens = maxTokens
         self.maxSequenceLength = min(maxSequenceLength ?? c.maxPositionEmbeddings, c.maxPositionEmbeddings, 512)
         try device.makeCurrent()
@@ -274,7 +298,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         /// when the stream is float32, else the stream). `last`: the final LayerNorm, which only the QA head reads.
         func norm(_ n: BertWeights.Norm, local: Float = 0, residual: Float = 0, qStep: Float?, last: Bool = false) throws -> Norm {
             Norm(gamma: try upload(n.gamma.floats()), beta: try upload(n.beta.floats()), localStep: local, residualStep: residual,
-                 last: last, qScale: qStep.map { 1 / $0 } ?? 0)
+                 last: last, qScale: qStep.map { 1 / $0 } ?? 0, localStepBuffer: local > 0 ? try upload([local]) : nil)
         }
 
         wordEmbeddings = try uploadHalf(halfBits(weights.wordEmbeddings))
@@ -496,7 +520,9 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             .float(eps), .int32(Int32(h)), .pointer(buf["h0"]!), .pointer(buf["copy"]!), .float(embeddingNorm.qScale)])
         var fused = 0
         defer { fusedAttentionLayers = fused }
-        for layer in layers {
+        codesNow = residualCodesRun(rows: t)
+        residualCodeNorms = codesNow ? 2 * layers.count : 0
+        for (l, layer) in layers.enumerated() {
             let calls = gemmCalls(layer)
             if fusedAttentionRuns(layer, call: calls[0], batch: b, sequence: s) {
                 fused += 1
@@ -506,6 +532,14 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 if !skip.contains("attention") {
                     try attention(layer, inKind: calls[0].outKind, batch: b, sequence: s, offsets: shape.packed ? buf["offsets"]! : 0)
                 }
+            }
+            if codesNow {
+                let next = l + 1 < layers.count ? layers[l + 1].attentionNorm.residualStep : 0
+                try codedNorm(calls[1], layer.attentionNorm, residual: buf["h0"]!, residualCoded: l > 0, output: buf["h1"]!,
+                              outStep: layer.outputNorm.residualStep, tokens: t)
+                try gemm(calls[2], tokens: t)
+                try codedNorm(calls[3], layer.outputNorm, residual: buf["h1"]!, residualCoded: true, output: buf["h0"]!, outStep: next, tokens: t)
+                continue
             }
             try gemmNorm(calls[1], layer.attentionNorm, residual: buf["h0"]!, output: buf["h1"]!, tokens: t, kind: "output")
             if !skip.contains("ffn-in") { try gemm(calls[2], tokens: t) }
@@ -707,6 +741,49 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             .float(config.layerNormEpsilon), .pointer(output), .pointer(buffers["copy"]!), .float(norm.qScale)])
     }
 
+    /// Whether a shape of `t` rows runs with the residual codes (`ResidualCodes`): an fp16 stream stored as fp16 (the
+    /// x8 LayerNorm form's rows, or any with `always`), no kernel skipped, every layer's attention-output and FFN-output
+    /// GEMMs INT8, every residual add quantizing both inputs with steps in range, every LayerNorm but the last writing an
+    /// int8 copy (so no GEMM reads the stream itself), and those two GEMMs' plans able to store codes (`storesCodes`;
+    /// `always` runs a wgmma tile where they cannot).
+    private func residualCodesRun(rows t: Int) -> Bool {
+        guard residualCodes != .off, skip.isEmpty, storageNow == .half,
+              residualCodes == .always || (t > GemmChoice.splitMaxTokens && layerNormForm != .quad) else { return false }
+        return layers.allSatisfy { layer in
+            let norms = [layer.attentionNorm, layer.outputNorm], calls = gemmCalls(layer)
+            return layer.attentionOutput.int8 && layer.output.int8 && norms.allSatisfy { $0.codable && ($0.last || $0.qScale > 0) }
+                && (residualCodes == .always || [calls[1], calls[3]].allSatisfy { Self.storesCodes(plan(calls: $0, rows: t)) })
+        }
+    }
+
+    /// Whether a plan's epilogue can store residual codes: gemm_wgmma.cu's int8 kernels but the split-K ones.
+    static func storesCodes(_ plan: GemmPlan) -> Bool {
+        if case .kernel(let choice) = plan { return choice.wgmma && !choice.splitWgmma && choice.kernel.contains("_i8_") }
+        return false
+    }
+
+    /// The plan a GEMM runs on at `m` rows: the tuned one, else the rule's.
+    private func plan(calls call: GemmCall, rows m: Int) -> GemmPlan { tuned[key(call, rows: m)] ?? defaultPlan(call, rows: m) }
+
+    /// A GEMM whose output is added to the residual stream, then the residual LayerNorm, on residual codes: the GEMM
+    /// stores its output's code with the add's local step, and the LayerNorm reads it, the residual (codes, or layer
+    /// 0's fp16 stream when `residualCoded` is false) and writes the code of its output with `outStep` (the next add's
+    /// residual step), or the fp16 stream after the last layer.
+    private func codedNorm(_ call: GemmCall, _ norm: Norm, residual: UInt64, residualCoded: Bool, output: UInt64, outStep: Float,
+                           tokens m: Int) throws {
+        var coding = call
+        coding.outKind = 3
+        coding.outQScale = norm.localStepBuffer
+        let planned = plan(calls: call, rows: m)
+        try gemm(coding, tokens: m, plan: Self.storesCodes(planned) ? planned : .kernel(GemmChoice.wgmma(int8: true, variant: "64x64")))
+        let h = config.hiddenSize
+        let name = "residual_layernorm_f16x8_codes_\(residualCoded ? "c8" : "f16")_\(norm.last ? "f16" : "c8")_\(norm.copyName(streamF32: false))"
+        try launch("layernorm.cu", name, grid: (m, 1, 1), block: (h / 8, 1, 1), arguments: [
+            .pointer(call.output), .pointer(residual), .float(norm.localStep), .float(norm.residualStep), .buffer(norm.gamma),
+            .buffer(norm.beta), .float(config.layerNormEpsilon), .int32(Int32(h)), .pointer(output),
+            .pointer(buffers["copy"]!), .float(norm.qScale), .float(outStep)])
+    }
+
     /// The LayerNorm kernels' stream part of the name: f32, f16, or f32h (float32 holding fp16 values).
     private var streamName: String { streamF32 ? (streamRounded ? "f32h" : "f32") : "f16" }
 
@@ -763,6 +840,11 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         try setting("OCTET_FUSED_ATTENTION", value, is: "a mode of the fused QKV attention")
     }
 
+    /// `OCTET_RESIDUAL_CODES`'s mode, or nil when unset.
+    static func residualCodes(named value: String?) throws -> ResidualCodes? {
+        try setting("OCTET_RESIDUAL_CODES", value, is: "a mode of the residual codes")
+    }
+
     /// `OCTET_LAYERNORM`'s form, or nil when unset.
     static func layerNormForm(named value: String?) throws -> LayerNormForm? {
         try setting("OCTET_LAYERNORM", value, is: "a LayerNorm form")
@@ -798,8 +880,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     struct GemmCall {
         let linear: Linear
         let input: UInt64, output: UInt64
-        let outKind: Int32
-        let outQScale: DeviceBuffer?
+        var outKind: Int32
+        var outQScale: DeviceBuffer?
         /// The residual stream the epilogue adds to a float32 output (0: none; wgmma kernels only, `gemmNorm`).
         var residual: UInt64 = 0
     }
@@ -835,7 +917,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
 
     /// The shape key of a GEMM at `m` rows: what the kernels' speed depends on.
     private func key(_ call: GemmCall, rows m: Int) -> String {
-        "\(m)×\(call.linear.outputs)×\(call.linear.inputs) \(call.linear.int8 ? "int8" : "fp16")\(call.linear.gelu ? " gelu" : "") out \(["fp16", "f32", "int8"][Int(call.outKind)])"
+        "\(m)×\(call.linear.outputs)×\(call.linear.inputs) \(call.linear.int8 ? "int8" : "fp16")\(call.linear.gelu ? " gelu" : "") out \(["fp16", "f32", "int8", "code"][Int(call.outKind)])"
     }
 
     /// Whether cuBLASLt can run the call with Octet's epilogue: FP16, no GELU (cuBLASLt's is the tanh form), fp16 output.

@@ -1610,12 +1610,31 @@ enum KernelSources {
         // come out +0 where the division gives −0). Below about 1e-36 the remainder is subnormal and results differ, so
         // `quantize_inverse` gives 0 outside [2⁻⁹⁰, 2⁹⁰] and the caller then takes `fake_quantize`.
         __device__ __forceinline__ float quantize_inverse(float step) { return step >= 0x1p-90f && step <= 0x1p90f ? __frcp_rn(step) : 0.f; }
+        // The exact quotient RN(c / step) of v clamped to c = ±128·step, as `fake_quantize_fast` rounds it (step > 0).
+        __device__ __forceinline__ float clamped_quotient(float v, float step, float inverse) {
+            const float limit = 128.f * step, c = fminf(fmaxf(v, -limit), limit);
+            const float q0 = c * inverse;
+            return fmaf(fmaf(-q0, step, c), inverse, q0);
+        }
         __device__ __forceinline__ float fake_quantize_fast(float v, float step, float inverse) {
             if (!(step > 0)) return v;
-            const float limit = 128.f * step, c = fminf(fmaxf(v, -limit), limit);
-            const float q0 = c * inverse, q = fmaf(fmaf(-q0, step, c), inverse, q0);
-            return fminf(rintf(q), 127.f) * step;
+            return fminf(rintf(clamped_quotient(v, step, inverse)), 127.f) * step;
         }
+        // The int8 code of the same Q/DQ, sat(rint(v / step)), in bits 0–7 (step > 0 and `quantize_inverse(step)` ≠ 0): what
+        // a kernel stores when the next one needs only the code (the residual codes: `residual_layernorm_f16x8_codes_*` and
+        // the GEMM epilogue's OUT_CODE). The quotient is in [−128, 128] after the clamp, so the saturating conversion rounds
+        // and clamps as `fminf(rintf(q), 127)` does; code · step is then `fake_quantize_fast`'s value bit for bit.
+        __device__ __forceinline__ int quantize_code_bits(float v, float step, float inverse) {
+            int q;
+            asm("cvt.rni.sat.s8.f32 %0, %1;" : "=r"(q) : "f"(clamped_quotient(v, step, inverse)));
+            return q;
+        }
+        // Four int8 values from bits 0–7 of each into one word, a in the lowest byte.
+        __device__ __forceinline__ unsigned pack_s8x4(int a, int b, int c, int d) {
+            return __byte_perm(__byte_perm(a, b, 0x0040), __byte_perm(c, d, 0x0040), 0x5410);
+        }
+        // Byte k of w as a signed integer in float.
+        __device__ __forceinline__ float s8_to_float(unsigned w, int k) { return (float)(int)(signed char)(w >> (8 * k)); }
 
         // GEMM epilogues (gemm.cu, gemm_wgmma.cu): GELU, and the store of two adjacent output columns as fp16, float32 or
         // int8 (round(v · qScale) saturated; qScale: float → int8 per column).
@@ -1663,7 +1682,7 @@ enum KernelSources {
         }
         __device__ __forceinline__ float gelu(float z) { return gelu_scaled(z, 1.f); }
 
-        constexpr int OUT_F16 = 0, OUT_F32 = 1;  // else 2: int8
+        constexpr int OUT_F16 = 0, OUT_F32 = 1, OUT_CODE = 3;  // 2: int8 (v · qScale); 3: the residual code (below)
 
         // GELU of an output pair and the scale its store then applies, the same arithmetic in every GEMM kernel, so a GELU +
         // int8 output has the same bits whichever kernel the tuner picks: into int8, qScale is folded into `gelu_scaled` and
@@ -2196,6 +2215,9 @@ enum KernelSources {
         //   v = gelu(v) if act;  out[m, n] = v as fp16, fp32, or int8 round(v · qScale[n]) saturated (qScale: float → int8)
         //   float32 output with `residual` (not null): out[m, n] = v + residual[m, n], the residual stream (ldo apart) added
         //   here so the LayerNorm after the GEMM reads one array, not two (session 18)
+        //   or (int8 kernels, outKind OUT_CODE) the residual code: out[m, n] = sat(rint(fp16(v) / step)) as int8, step =
+        //   qScale[0], the Q/DQ code of the residual add's local input that the next LayerNorm would compute from the fp16
+        //   output (`residual_layernorm_f16x8_codes_*`): the same values, in one byte instead of two (session 33)
         //
         // Why a second GEMM: gemm.cu's mma.sync tiles reach about 250 TOPS at M = 16384 on the H200, where cuBLASLt's INT8
         // reaches 576 and the tensor cores' dense INT8 rate is about 1,979. Hopper's full rate needs its own instructions:
@@ -2250,7 +2272,13 @@ enum KernelSources {
                 const int n = min(n0 + 2 * i, N - 2);
                 const float2 d = dqScale ? __ldg(reinterpret_cast<const float2 *>(dqScale + n)) : make_float2(1.f, 1.f);
                 const float2 b = bias ? __ldg(reinterpret_cast<const float2 *>(bias + n)) : make_float2(0.f, 0.f);
-                float2 q = quantized ? __ldg(reinterpret_cast<const float2 *>(qScale + n)) : make_float2(1.f, 1.f);
+                float2 q = make_float2(1.f, 1.f);
+                if (outKind == OUT_CODE) {  // the residual code: qScale → the step (one value), staged with its reciprocal
+                    const float step = __ldg(qScale);
+                    q = make_float2(step, quantize_inverse(step));
+                } else if (quantized) {
+                    q = __ldg(reinterpret_cast<const float2 *>(qScale + n));
+                }
                 c.dqBias[i] = make_float4(d.x, d.y, b.x, b.y);
                 c.scale[i] = q;
             }
@@ -2311,6 +2339,14 @@ enum KernelSources {
                         if (ACT) v[j][i] = gelu_scaled(v[j][i], INT8_OUT ? (i % 2 ? scale[j].y : scale[j].x) : 1.f);
                     }
                     if (ACT) scale[j] = make_float2(1.f, 1.f);  // int8 out: already scaled
+                    if (KIND == OUT_CODE) {  // the value an fp16 output would hold, which the code quantizes (scale: step, 1 / step)
+        #pragma unroll
+                        for (int h = 0; h < 2; h++) {
+                            const float2 r = f16x2_to_float2(float2_to_f16x2(v[j][2 * h], v[j][2 * h + 1]));
+                            v[j][2 * h] = r.x;
+                            v[j][2 * h + 1] = r.y;
+                        }
+                    }
                     if (KIND == OUT_F32 && residual) {
         #pragma unroll
                         for (int h = 0; h < 2; h++) {
@@ -2330,8 +2366,11 @@ enum KernelSources {
                                 *reinterpret_cast<unsigned *>(buf + r * 64 + (j ^ (r >> 1 & 3)) * 16 + t * 4) =
                                     float2_to_f16x2(v[j][2 * h], v[j][2 * h + 1]);
                             } else {
-                                const unsigned pair = __byte_perm(quantize_s8_bits(v[j][2 * h], scale[j].x),
-                                                                  quantize_s8_bits(v[j][2 * h + 1], scale[j].y), 0x0040);
+                                const unsigned pair = KIND == OUT_CODE
+                                                          ? __byte_perm(quantize_code_bits(v[j][2 * h], scale[j].x, scale[j].y),
+                                                                        quantize_code_bits(v[j][2 * h + 1], scale[j].x, scale[j].y), 0x0040)
+                                                          : __byte_perm(quantize_s8_bits(v[j][2 * h], scale[j].x),
+                                                                        quantize_s8_bits(v[j][2 * h + 1], scale[j].y), 0x0040);
                                 *reinterpret_cast<unsigned short *>(buf + r * 32 + (((2 * j + t / 2) ^ (r >> 2 & 1) * 4) * 4) + (t & 1) * 2) =
                                     (unsigned short)pair;
                             }
@@ -2355,6 +2394,11 @@ enum KernelSources {
         #pragma unroll
                 for (int j = 0; j < CHUNK; j++) {
                     const int n = n0 + (jBase + j0 + j) * 8 + t * 2;
+                    if (KIND == OUT_CODE) {  // edge tiles: the codes as integral floats, which the int8 store passes unchanged
+        #pragma unroll
+                        for (int i = 0; i < 4; i++) v[j][i] = fminf(rintf(clamped_quotient(v[j][i], scale[j].x, scale[j].y)), 127.f);
+                        scale[j] = make_float2(1.f, 1.f);
+                    }
                     const float qs[2] = {scale[j].x, scale[j].y};
         #pragma unroll
                     for (int h = 0; h < 2; h++)
@@ -2408,6 +2452,8 @@ enum KernelSources {
                 if (act) EPILOGUE(OUT_F16, true); else EPILOGUE(OUT_F16, false);
             } else if (outKind == OUT_F32) {
                 if (act) EPILOGUE(OUT_F32, true); else EPILOGUE(OUT_F32, false);
+            } else if (outKind == OUT_CODE) {  // compiled into the int8 kernels only: the engine asks residual codes of no other
+                if constexpr (integer_accumulator<T>) EPILOGUE(OUT_CODE, false);
             } else {
                 if (act) EPILOGUE(2, true); else EPILOGUE(2, false);
             }
@@ -3142,9 +3188,11 @@ enum KernelSources {
 
         // y = d · inverse · gamma + beta for Q quads of centred values d from element i on, written to the stream and (COPY > 0)
         // the copy: the last step of every LayerNorm here.
-        template <bool F32, int COPY, bool ROUND, int Q>
+        // CODES (an fp16 stream, two quads per thread): the stream is stored as the next residual add's int8 codes of the fp16
+        // values, sat(rint(fp16(y) / outStep)) (`residual_layernorm_codes`), 8 bytes per thread.
+        template <bool F32, int COPY, bool ROUND, int Q, bool CODES = false>
         __device__ __forceinline__ void store_normalized(const float4 (&d)[Q], float inverse, const float4 (&g)[Q], const float4 (&b)[Q],
-                                                         void *out, void *copy, float qScale, size_t i) {
+                                                         void *out, void *copy, float qScale, size_t i, float outStep, float outInverse) {
             float4 y[Q];
         #pragma unroll
             for (int q = 0; q < Q; q++) {
@@ -3152,9 +3200,17 @@ enum KernelSources {
                                    d[q].w * inverse * g[q].w + b[q].w);
                 // An fp16 stream with an int8 copy (the INT8 engine with the recipe's fp16 stream), or its float32 storage: the
                 // quantizer reads the stored fp16 value, as the CPU reference and the Q/DQ export's Cast pair do.
-                if ((!F32 && COPY == 2) || ROUND) y[q] = round_to_half4(y[q]);
+                if ((!F32 && COPY == 2) || ROUND || CODES) y[q] = round_to_half4(y[q]);
             }
-            store_quads<F32, Q>(out, i, y);
+            if constexpr (CODES) {
+                static_assert(!F32 && Q == 2, "codes of an fp16 stream, two quads per thread");
+                auto code = [&](float v) { return quantize_code_bits(v, outStep, outInverse); };
+                *reinterpret_cast<uint2 *>(static_cast<signed char *>(out) + i) =
+                    make_uint2(pack_s8x4(code(y[0].x), code(y[0].y), code(y[0].z), code(y[0].w)),
+                               pack_s8x4(code(y[1].x), code(y[1].y), code(y[1].z), code(y[1].w)));
+            } else {
+                store_quads<F32, Q>(out, i, y);
+            }
             if (COPY == 1) {
                 store_quads<false, Q>(copy, i, y);
             } else {
@@ -3166,9 +3222,10 @@ enum KernelSources {
         // Normalizes the thread's Q quads x (elements 4·Q·threadIdx.x on of the row) and writes the stream and (COPY > 0) the
         // copy. ROUND (with F32): a float32 stream that holds fp16 values (the recipe's fp16 stream stored as float32, where
         // those kernels are faster): y is rounded to fp16 before both stores, the values an fp16 stream would hold.
-        template <bool F32, int COPY, bool ROUND = false, int Q = 1>
+        template <bool F32, int COPY, bool ROUND = false, int Q = 1, bool CODES = false>
         __device__ __forceinline__ void normalize_store(const float4 (&x)[Q], const float4 (&g)[Q], const float4 (&b)[Q], int H, float eps,
-                                                        void *out, void *copy, float qScale, size_t row) {
+                                                        void *out, void *copy, float qScale, size_t row, float outStep = 0.f,
+                                                        float outInverse = 0.f) {
             __shared__ float slots[2][MAX_WARPS];
             float sum = 0.f;
         #pragma unroll
@@ -3182,7 +3239,7 @@ enum KernelSources {
                 squares += (d[q].x * d[q].x + d[q].y * d[q].y) + (d[q].z * d[q].z + d[q].w * d[q].w);
             }
             const float inverse = rsqrtf(block_sum(squares, slots[1]) / H + eps);
-            store_normalized<F32, COPY, ROUND, Q>(d, inverse, g, b, out, copy, qScale, row * H + 4 * Q * threadIdx.x);
+            store_normalized<F32, COPY, ROUND, Q, CODES>(d, inverse, g, b, out, copy, qScale, row * H + 4 * Q * threadIdx.x, outStep, outInverse);
         }
 
         template <bool F32, int COPY, bool ROUND = false>
@@ -3279,6 +3336,58 @@ enum KernelSources {
                                                               eps, H, out, copy, qScale);
         }
 
+        // The residual codes (session 33): an fp16 stream whose residual adds all quantize both inputs (the recipe's Q/DQ adds)
+        // needs only the adds' int8 codes between kernels, not fp16 values. The GEMM before each LayerNorm stores the code of
+        // its output (gemm_wgmma.cu's OUT_CODE: sat(rint(fp16(v) / localStep))), and each LayerNorm stores, beside the int8
+        // copy for the next GEMM, the code of its fp16 output for the next add (outStep: that add's residual step) instead of
+        // the output. The values are those of `residual_layernorm<false, 1, …, 2>` (the codes are the integers its
+        // `fake_quantize_fast` rounds to), in 1 byte per element where that kernel moves 2: at BERT-large s128 b128 the
+        // LayerNorm's bytes go from 117 MB to 67 (local and residual read, the stream and the copy written, a byte each), and
+        // each GEMM writes 16 MB less. The add is code · step + code · step with each product rounded, as the CPU reference
+        // adds its two fake-quantized arrays (`__fmul_rn` keeps the compiler from fusing them into one FMA).
+        // RES_CODE: the residual input is codes (false: layer 0's first add, which reads the embedding LayerNorm's fp16
+        // stream); OUT_CODE: the output is codes (false: the last LayerNorm, whose fp16 stream the QA head reads). The x8
+        // form's layout: H/8 threads per row, 8 elements (8 bytes of each code array) per thread. (16 elements per thread,
+        // one 16-byte load per code array, measured 1% slower at BERT-large s128 b128 and no faster at s384: session 33,
+        // `rejected-wide-code-layernorm.diff`.) Every step is in `quantize_inverse`'s range (the host's condition for the codes).
+        template <bool RES_CODE, bool OUT_CODE, int COPY>
+        __device__ __forceinline__ void residual_layernorm_codes(const void *__restrict__ local, const void *__restrict__ residual,
+                                                                 float localStep, float residualStep, const float *__restrict__ gamma,
+                                                                 const float *__restrict__ beta, float eps, int H, void *__restrict__ out,
+                                                                 void *__restrict__ copy, float qScale, float outStep) {
+            constexpr int Q = 2;
+            float4 g[Q], b[Q];
+        #pragma unroll
+            for (int q = 0; q < Q; q++) {  // weights: before the producer ends
+                g[q] = __ldg(reinterpret_cast<const float4 *>(gamma) + Q * threadIdx.x + q);
+                b[q] = __ldg(reinterpret_cast<const float4 *>(beta) + Q * threadIdx.x + q);
+            }
+            const float residualInverse = quantize_inverse(residualStep), outInverse = OUT_CODE ? quantize_inverse(outStep) : 0.f;
+            wait_for_producers();
+            allow_dependents();
+            const size_t i = (size_t)blockIdx.x * H + 4 * Q * threadIdx.x;
+            const uint2 l = *reinterpret_cast<const uint2 *>(static_cast<const signed char *>(local) + i);
+            float r[8];
+            if (RES_CODE) {
+                const uint2 w = *reinterpret_cast<const uint2 *>(static_cast<const signed char *>(residual) + i);
+        #pragma unroll
+                for (int k = 0; k < 4; k++) {
+                    r[k] = s8_to_float(w.x, k);
+                    r[4 + k] = s8_to_float(w.y, k);
+                }
+            } else {
+                float4 v[Q];
+                load_quads<false, Q>(residual, i, v);
+                const float f[8] = {v[0].x, v[0].y, v[0].z, v[0].w, v[1].x, v[1].y, v[1].z, v[1].w};
+        #pragma unroll
+                for (int k = 0; k < 8; k++) r[k] = fminf(rintf(clamped_quotient(f[k], residualStep, residualInverse)), 127.f);
+            }
+            auto add = [&](unsigned w, int k, float code) { return __fadd_rn(__fmul_rn(s8_to_float(w, k), localStep), __fmul_rn(code, residualStep)); };
+            const float4 x[Q] = {make_float4(add(l.x, 0, r[0]), add(l.x, 1, r[1]), add(l.x, 2, r[2]), add(l.x, 3, r[3])),
+                                 make_float4(add(l.y, 0, r[4]), add(l.y, 1, r[5]), add(l.y, 2, r[6]), add(l.y, 3, r[7]))};
+            normalize_store<false, COPY, false, Q, OUT_CODE>(x, g, b, H, eps, out, copy, qScale, blockIdx.x, outStep, outInverse);
+        }
+
         }  // namespace
 
         #define EMBED_LAYERNORM_R(NAME, F32, COPY, ROUND)                                                                          \
@@ -3337,6 +3446,17 @@ enum KernelSources {
         RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_qdq_none, false, 1, 0, false, 2)
         RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_qdq_f16, false, 1, 1, false, 2)
         RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_qdq_i8, false, 1, 2, false, 2)
+        // The residual codes (`residual_layernorm_codes`): residual_layernorm_f16x8_codes_<residual: f16|c8>_<output: f16|c8>_<copy>.
+        #define RESIDUAL_LAYERNORM_CODES(NAME, RES_CODE, OUT_CODE, COPY)                                                           \
+            extern "C" __global__ void NAME(const void *local, const void *residual, float localStep, float residualStep,          \
+                                            const float *gamma, const float *beta, float eps, int H, void *out, void *copy,         \
+                                            float qScale, float outStep) {                                                         \
+                residual_layernorm_codes<RES_CODE, OUT_CODE, COPY>(local, residual, localStep, residualStep, gamma, beta, eps, H,   \
+                                                                   out, copy, qScale, outStep);                                    \
+            }
+        RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_f16_c8_i8, false, true, 2)
+        RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_c8_c8_i8, true, true, 2)
+        RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_c8_f16_none, true, false, 0)
         """#,
         "qa_head.cu": #"""
         // qa_head: the extractive-QA head, start/end logits = hidden · Wᵀ + b with W [2, H] (float), one warp per token;
@@ -3702,6 +3822,8 @@ enum KernelSources {
 
         template <bool INT8> struct Accumulator { typedef int T; };
         template <> struct Accumulator<false> { typedef float T; };
+        template <typename T> constexpr bool integer_accumulator = false;  // whether T is an int8 kernel's accumulator
+        template <> constexpr bool integer_accumulator<int> = true;
 
         template <int N, typename T> struct Fragment {
             T v[N / 2];  // a warpgroup's 64 × N accumulator tile: N / 2 registers per thread

@@ -227,6 +227,14 @@ public struct CUDASelfTest {
                                          halfStreamStorage: .half, layerNormForm: .pairs))
                 results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream" + label, batch: batch,
                                          packing: false, halfStreamStorage: .half, layerNormForm: .pairs))
+                // The residual adds' inputs as int8 codes (`residual_layernorm_f16x8_codes_*` and the GEMMs' OUT_CODE
+                // epilogue), forced: the engine takes them from 512 rows on an fp16 stream whose adds are all Q/DQ.
+                if device.supportsWgmma {
+                    for packing in [true, false] {
+                        results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream", batch: batch,
+                                                 packing: packing, halfStreamStorage: .half, residualCodes: true))
+                    }
+                }
             }
             if config.hiddenSize % 256 == 0 {
                 // Residual adds whose steps fall outside the reciprocal form's range [2⁻⁹⁰, 2⁹⁰] (`quantize_inverse`), so
@@ -292,6 +300,10 @@ public struct CUDASelfTest {
                 results.append(try model(weights, precision: .int8, scales: QuantizationScales.synthetic(layers: config.layerCount), name: name + " all int8",
                                          batch: batch, fusedLayerNorm: true))
                 if config.hiddenSize == 1024 {  // BERT-large's width: 128 threads per row in the x8 form, 16 heads of 64
+                    var halfAllInt8 = QuantizationScales.synthetic(layers: config.layerCount)
+                    halfAllInt8.halfPrecisionStream = true
+                    results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream", batch: batch,
+                                             halfStreamStorage: .half, residualCodes: true))
                     results.append(try model(weights, precision: .fp16, scales: nil, name: name + " x8 LayerNorm", batch: batch, layerNormForm: .pairs))
                     results.append(try model(weights, precision: .fp16, scales: nil, name: name, batch: batch))  // wgmma attention
                     results.append(try model(weights, precision: .fp16, scales: nil, name: name + Self.mmaSyncLabel, batch: batch,
@@ -364,6 +376,10 @@ public struct CUDASelfTest {
         let qBuffer = try device.allocate(n * 4)
         try qBuffer.upload([Float](repeating: qScale, count: n))
         let out16 = try device.allocate(m * n * 2), out8 = try device.allocate(m * n), out32 = try device.allocate(m * n * 4)
+        // The residual code's step (gemm_wgmma.cu's OUT_CODE): 0.8 of the largest output over 127, so some saturate.
+        let step = Float(0.8 * reference.map(abs).max()! / 127)
+        let stepBuffer = try device.allocate(4), coded = try device.allocate(m * n)
+        try stepBuffer.upload([step])
         try out16.fill(byte: 0xFF)  // fp16 NaN: an element never written fails
         if let library {
             let halfBias = try device.allocate(n * 2)
@@ -390,13 +406,16 @@ public struct CUDASelfTest {
             try out8.fill(byte: 0x55)
             try out32.fill(byte: 0xFF)  // float32 NaN
             try summed.fill(byte: 0xFF)
+            let codes = CUDABertEngine.storesCodes(.kernel(choice))
+            try coded.fill(byte: 0x55)
             let launches: [(gelu: Bool, output: DeviceBuffer, kind: Int32, residual: UInt64)] =
                 [(false, out16, 0, 0), (true, out8, 2, 0), (true, out32, 1, 0)] + (choice.wgmma ? [(false, summed, 1, residualBuffer.address)] : [])
+                + (codes ? [(false, coded, 3, 0)] : [])
             for (gelu, output, kind, residual) in launches {
                 let shape = try choice.launchShape(device: device, a: a.address, weight: w.address, m: m, n: n, k: k,
                                                    dqScale: int8 ? dqBuffer.address : 0, bias: biasBuffer.address, gelu: gelu,
-                                                   qScale: kind == 2 ? qBuffer.address : 0, outKind: kind, output: output.address,
-                                                   residual: residual)
+                                                   qScale: kind == 2 ? qBuffer.address : kind == 3 ? stepBuffer.address : 0, outKind: kind,
+                                                   output: output.address, residual: residual)
                 try module.launch(choice.kernel, grid: shape.grid, block: shape.block, sharedBytes: choice.sharedBytes, cluster: shape.cluster,
                                   arguments: shape.arguments)
             }
@@ -417,6 +436,17 @@ public struct CUDASelfTest {
                 let got = try summed.download(Float.self, count: m * n)
                 results.append(Result(name: label + " f32 out + residual", elements: m * n, error: relativeError(got, summedReference),
                                       tolerance: 1e-4, detail: "relative L2 error against float64 sums plus the residual"))
+            }
+            if codes {
+                // sat(rint(fp16(v) / step)): within 1, since v in float may round to another fp16 value than v in double.
+                let got = try coded.download(Int8.self, count: m * n)
+                var worst = 0.0
+                for i in 0..<(m * n) {
+                    let q = min(max((Double(Float16(reference[i])) / Double(step)).rounded(.toNearestOrEven), -128), 127)
+                    worst = max(worst, abs(Double(got[i]) - q))
+                }
+                results.append(Result(name: label + " residual code out", elements: m * n, error: worst, tolerance: 1,
+                                      detail: "largest int8 difference from the code of fp16(v)"))
             }
         }
         return results
@@ -461,7 +491,7 @@ public struct CUDASelfTest {
     /// fp16 stream's LayerNorm form forced (nil: the engine's rule).
     func model(_ weights: BertWeights, precision: CUDABertEngine.Precision, scales: QuantizationScales?, name: String,
                batch: TokenBatch, packing: Bool = true, fusedLayerNorm: Bool = false, halfStreamStorage: CUDABertEngine.StreamStorage? = nil, layerNormForm: CUDABertEngine.LayerNormForm? = nil,
-               fp16Attention: CUDABertEngine.FP16AttentionKernel? = nil, fusedAttention: Bool = false) throws -> Result {
+               fp16Attention: CUDABertEngine.FP16AttentionKernel? = nil, fusedAttention: Bool = false, residualCodes: Bool = false) throws -> Result {
         let (b, s) = (batch.batchSize, batch.sequenceLength)
         let cpu: QuestionAnsweringEngine = precision == .fp16
             ? CPUBertEngine(weights: weights)
@@ -470,7 +500,7 @@ public struct CUDASelfTest {
         let gpu = try CUDABertEngine(weights: weights, precision: precision, scales: scales, device: device, compiler: compiler, maxTokens: b * s,
                                      packing: packing, fusedLayerNorm: fusedLayerNorm, halfStreamStorage: halfStreamStorage,
                                      layerNormForm: layerNormForm, fp16Attention: fp16Attention,
-                                     fusedAttention: fusedAttention ? .always : nil)
+                                     fusedAttention: fusedAttention ? .always : nil, residualCodes: residualCodes ? .always : nil)
         let packed = gpu.packing && PackedBatch(batch) != nil
         let got = try gpu.spanLogits(for: batch)  // the first run of a shape runs eagerly, then captures its graph
         let replay = try gpu.spanLogits(for: batch)  // the replayed graph must give the same answer
@@ -486,12 +516,13 @@ public struct CUDASelfTest {
         let stable = replay.start == got.start && replay.end == got.end
         // A forced fused QKV projection and attention that no layer took would check the unfused kernels under its name.
         let fusedRan = !fusedAttention || gpu.fusedAttentionLayers > 0
+        let codesRan = !residualCodes || gpu.residualCodeNorms > 0  // likewise the residual codes
         return Result(name: "\(name) \(precision.rawValue) \(packed ? "packed" : "padded")" + (gpu.fusedLayerNorm ? " fused LayerNorm" : "")
-                          + (gpu.fusedAttentionLayers > 0 ? " fused QKV attention" : ""),
-                      elements: b * s, error: stable && fusedRan ? error : .infinity,
+                          + (gpu.fusedAttentionLayers > 0 ? " fused QKV attention" : "") + (gpu.residualCodeNorms > 0 ? " residual codes" : ""),
+                      elements: b * s, error: stable && fusedRan && codesRan ? error : .infinity,
                       tolerance: precision == .fp16 ? 1e-2 : 5e-2,
                       detail: "logits vs CPU \(precision == .fp16 ? "float32" : "Q/DQ int8"); best span agrees in \(agree)/\(b) rows" + (stable ? "" : "; graph replay differs")
-                          + (fusedRan ? "" : "; the fused QKV attention did not run"))
+                          + (fusedRan ? "" : "; the fused QKV attention did not run") + (codesRan ? "" : "; the residual codes did not run"))
     }
 
     /// quantize_i8 against `octet_quantize_s8`: identical integers (tolerance 0).

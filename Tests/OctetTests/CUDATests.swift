@@ -604,6 +604,26 @@ struct StreamSettingTests {
         expectSetting(try CUDABertEngine.fusedAttention(named: value), is: error == nil ? .some(expected) : nil, orFailsWith: error)
     }
 
+    @Test("OCTET_RESIDUAL_CODES turns the residual codes off, on from many rows or on everywhere, and anything else is an error listing the modes", arguments: [
+        (nil, nil, nil),
+        ("0", .off, nil),
+        ("1", .manyRows, nil),
+        ("always", .always, nil),
+        ("on", nil, "OCTET_RESIDUAL_CODES is on, which is not a mode of the residual codes (0, 1, always)."),
+    ] as [(String?, CUDABertEngine.ResidualCodes?, String?)])
+    func residualCodesNamed(_ value: String?, expected: CUDABertEngine.ResidualCodes?, error: String?) {
+        expectSetting(try CUDABertEngine.residualCodes(named: value), is: error == nil ? .some(expected) : nil, orFailsWith: error)
+    }
+
+    @Test("Only the int8 wgmma kernels without split-K store residual codes", arguments: [
+        ("pp_128x128", true, true), ("64x64", true, true), ("x2_128x128", true, true), ("p3_64x128", true, true),
+        ("sk_64x128", true, false), ("pp_128x128", false, false),
+    ])
+    func residualCodePlans(_ variant: String, int8: Bool, stores: Bool) {
+        #expect(CUDABertEngine.storesCodes(.kernel(GemmChoice.wgmma(int8: int8, variant: variant))) == stores)
+        #expect(!CUDABertEngine.storesCodes(.library))
+    }
+
     @Test("OCTET_LAYERNORM names a LayerNorm form, and anything else is an error listing the forms", arguments: [
         (nil, nil, nil),
         ("", nil, nil),

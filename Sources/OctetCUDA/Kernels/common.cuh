@@ -141,12 +141,31 @@ __device__ __forceinline__ float fake_quantize(float v, float step) {
 // come out +0 where the division gives −0). Below about 1e-36 the remainder is subnormal and results differ, so
 // `quantize_inverse` gives 0 outside [2⁻⁹⁰, 2⁹⁰] and the caller then takes `fake_quantize`.
 __device__ __forceinline__ float quantize_inverse(float step) { return step >= 0x1p-90f && step <= 0x1p90f ? __frcp_rn(step) : 0.f; }
+// The exact quotient RN(c / step) of v clamped to c = ±128·step, as `fake_quantize_fast` rounds it (step > 0).
+__device__ __forceinline__ float clamped_quotient(float v, float step, float inverse) {
+    const float limit = 128.f * step, c = fminf(fmaxf(v, -limit), limit);
+    const float q0 = c * inverse;
+    return fmaf(fmaf(-q0, step, c), inverse, q0);
+}
 __device__ __forceinline__ float fake_quantize_fast(float v, float step, float inverse) {
     if (!(step > 0)) return v;
-    const float limit = 128.f * step, c = fminf(fmaxf(v, -limit), limit);
-    const float q0 = c * inverse, q = fmaf(fmaf(-q0, step, c), inverse, q0);
-    return fminf(rintf(q), 127.f) * step;
+    return fminf(rintf(clamped_quotient(v, step, inverse)), 127.f) * step;
 }
+// The int8 code of the same Q/DQ, sat(rint(v / step)), in bits 0–7 (step > 0 and `quantize_inverse(step)` ≠ 0): what
+// a kernel stores when the next one needs only the code (the residual codes: `residual_layernorm_f16x8_codes_*` and
+// the GEMM epilogue's OUT_CODE). The quotient is in [−128, 128] after the clamp, so the saturating conversion rounds
+// and clamps as `fminf(rintf(q), 127)` does; code · step is then `fake_quantize_fast`'s value bit for bit.
+__device__ __forceinline__ int quantize_code_bits(float v, float step, float inverse) {
+    int q;
+    asm("cvt.rni.sat.s8.f32 %0, %1;" : "=r"(q) : "f"(clamped_quotient(v, step, inverse)));
+    return q;
+}
+// Four int8 values from bits 0–7 of each into one word, a in the lowest byte.
+__device__ __forceinline__ unsigned pack_s8x4(int a, int b, int c, int d) {
+    return __byte_perm(__byte_perm(a, b, 0x0040), __byte_perm(c, d, 0x0040), 0x5410);
+}
+// Byte k of w as a signed integer in float.
+__device__ __forceinline__ float s8_to_float(unsigned w, int k) { return (float)(int)(signed char)(w >> (8 * k)); }
 
 // GEMM epilogues (gemm.cu, gemm_wgmma.cu): GELU, and the store of two adjacent output columns as fp16, float32 or
 // int8 (round(v · qScale) saturated; qScale: float → int8 per column).
@@ -194,7 +213,7 @@ __device__ __forceinline__ float gelu_scaled(float z, float s) {
 }
 __device__ __forceinline__ float gelu(float z) { return gelu_scaled(z, 1.f); }
 
-constexpr int OUT_F16 = 0, OUT_F32 = 1;  // else 2: int8
+constexpr int OUT_F16 = 0, OUT_F32 = 1, OUT_CODE = 3;  // 2: int8 (v · qScale); 3: the residual code (below)
 
 // GELU of an output pair and the scale its store then applies, the same arithmetic in every GEMM kernel, so a GELU +
 // int8 output has the same bits whichever kernel the tuner picks: into int8, qScale is folded into `gelu_scaled` and

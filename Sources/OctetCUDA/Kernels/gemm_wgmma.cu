@@ -8,6 +8,9 @@
 //   v = gelu(v) if act;  out[m, n] = v as fp16, fp32, or int8 round(v · qScale[n]) saturated (qScale: float → int8)
 //   float32 output with `residual` (not null): out[m, n] = v + residual[m, n], the residual stream (ldo apart) added
 //   here so the LayerNorm after the GEMM reads one array, not two (session 18)
+//   or (int8 kernels, outKind OUT_CODE) the residual code: out[m, n] = sat(rint(fp16(v) / step)) as int8, step =
+//   qScale[0], the Q/DQ code of the residual add's local input that the next LayerNorm would compute from the fp16
+//   output (`residual_layernorm_f16x8_codes_*`): the same values, in one byte instead of two (session 33)
 //
 // Why a second GEMM: gemm.cu's mma.sync tiles reach about 250 TOPS at M = 16384 on the H200, where cuBLASLt's INT8
 // reaches 576 and the tensor cores' dense INT8 rate is about 1,979. Hopper's full rate needs its own instructions:
@@ -62,7 +65,13 @@ __device__ __forceinline__ void stage_columns(Columns<BN> &c, int n0, int N, con
         const int n = min(n0 + 2 * i, N - 2);
         const float2 d = dqScale ? __ldg(reinterpret_cast<const float2 *>(dqScale + n)) : make_float2(1.f, 1.f);
         const float2 b = bias ? __ldg(reinterpret_cast<const float2 *>(bias + n)) : make_float2(0.f, 0.f);
-        float2 q = quantized ? __ldg(reinterpret_cast<const float2 *>(qScale + n)) : make_float2(1.f, 1.f);
+        float2 q = make_float2(1.f, 1.f);
+        if (outKind == OUT_CODE) {  // the residual code: qScale → the step (one value), staged with its reciprocal
+            const float step = __ldg(qScale);
+            q = make_float2(step, quantize_inverse(step));
+        } else if (quantized) {
+            q = __ldg(reinterpret_cast<const float2 *>(qScale + n));
+        }
         c.dqBias[i] = make_float4(d.x, d.y, b.x, b.y);
         c.scale[i] = q;
     }
@@ -123,6 +132,14 @@ __device__ __forceinline__ void epilogue_columns(const Fragment<BN, T> &acc, con
                 if (ACT) v[j][i] = gelu_scaled(v[j][i], INT8_OUT ? (i % 2 ? scale[j].y : scale[j].x) : 1.f);
             }
             if (ACT) scale[j] = make_float2(1.f, 1.f);  // int8 out: already scaled
+            if (KIND == OUT_CODE) {  // the value an fp16 output would hold, which the code quantizes (scale: step, 1 / step)
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    const float2 r = f16x2_to_float2(float2_to_f16x2(v[j][2 * h], v[j][2 * h + 1]));
+                    v[j][2 * h] = r.x;
+                    v[j][2 * h + 1] = r.y;
+                }
+            }
             if (KIND == OUT_F32 && residual) {
 #pragma unroll
                 for (int h = 0; h < 2; h++) {
@@ -142,8 +159,11 @@ __device__ __forceinline__ void epilogue_columns(const Fragment<BN, T> &acc, con
                         *reinterpret_cast<unsigned *>(buf + r * 64 + (j ^ (r >> 1 & 3)) * 16 + t * 4) =
                             float2_to_f16x2(v[j][2 * h], v[j][2 * h + 1]);
                     } else {
-                        const unsigned pair = __byte_perm(quantize_s8_bits(v[j][2 * h], scale[j].x),
-                                                          quantize_s8_bits(v[j][2 * h + 1], scale[j].y), 0x0040);
+                        const unsigned pair = KIND == OUT_CODE
+                                                  ? __byte_perm(quantize_code_bits(v[j][2 * h], scale[j].x, scale[j].y),
+                                                                quantize_code_bits(v[j][2 * h + 1], scale[j].x, scale[j].y), 0x0040)
+                                                  : __byte_perm(quantize_s8_bits(v[j][2 * h], scale[j].x),
+                                                                quantize_s8_bits(v[j][2 * h + 1], scale[j].y), 0x0040);
                         *reinterpret_cast<unsigned short *>(buf + r * 32 + (((2 * j + t / 2) ^ (r >> 2 & 1) * 4) * 4) + (t & 1) * 2) =
                             (unsigned short)pair;
                     }
@@ -167,6 +187,11 @@ __device__ __forceinline__ void epilogue_columns(const Fragment<BN, T> &acc, con
 #pragma unroll
         for (int j = 0; j < CHUNK; j++) {
             const int n = n0 + (jBase + j0 + j) * 8 + t * 2;
+            if (KIND == OUT_CODE) {  // edge tiles: the codes as integral floats, which the int8 store passes unchanged
+#pragma unroll
+                for (int i = 0; i < 4; i++) v[j][i] = fminf(rintf(clamped_quotient(v[j][i], scale[j].x, scale[j].y)), 127.f);
+                scale[j] = make_float2(1.f, 1.f);
+            }
             const float qs[2] = {scale[j].x, scale[j].y};
 #pragma unroll
             for (int h = 0; h < 2; h++)
@@ -220,6 +245,8 @@ __device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, const Colum
         if (act) EPILOGUE(OUT_F16, true); else EPILOGUE(OUT_F16, false);
     } else if (outKind == OUT_F32) {
         if (act) EPILOGUE(OUT_F32, true); else EPILOGUE(OUT_F32, false);
+    } else if (outKind == OUT_CODE) {  // compiled into the int8 kernels only: the engine asks residual codes of no other
+        if constexpr (integer_accumulator<T>) EPILOGUE(OUT_CODE, false);
     } else {
         if (act) EPILOGUE(2, true); else EPILOGUE(2, false);
     }

@@ -104,9 +104,11 @@ __device__ __forceinline__ float4 round_to_half4(float4 v) {
 
 // y = d · inverse · gamma + beta for Q quads of centred values d from element i on, written to the stream and (COPY > 0)
 // the copy: the last step of every LayerNorm here.
-template <bool F32, int COPY, bool ROUND, int Q>
+// CODES (an fp16 stream, two quads per thread): the stream is stored as the next residual add's int8 codes of the fp16
+// values, sat(rint(fp16(y) / outStep)) (`residual_layernorm_codes`), 8 bytes per thread.
+template <bool F32, int COPY, bool ROUND, int Q, bool CODES = false>
 __device__ __forceinline__ void store_normalized(const float4 (&d)[Q], float inverse, const float4 (&g)[Q], const float4 (&b)[Q],
-                                                 void *out, void *copy, float qScale, size_t i) {
+                                                 void *out, void *copy, float qScale, size_t i, float outStep, float outInverse) {
     float4 y[Q];
 #pragma unroll
     for (int q = 0; q < Q; q++) {
@@ -114,9 +116,17 @@ __device__ __forceinline__ void store_normalized(const float4 (&d)[Q], float inv
                            d[q].w * inverse * g[q].w + b[q].w);
         // An fp16 stream with an int8 copy (the INT8 engine with the recipe's fp16 stream), or its float32 storage: the
         // quantizer reads the stored fp16 value, as the CPU reference and the Q/DQ export's Cast pair do.
-        if ((!F32 && COPY == 2) || ROUND) y[q] = round_to_half4(y[q]);
+        if ((!F32 && COPY == 2) || ROUND || CODES) y[q] = round_to_half4(y[q]);
     }
-    store_quads<F32, Q>(out, i, y);
+    if constexpr (CODES) {
+        static_assert(!F32 && Q == 2, "codes of an fp16 stream, two quads per thread");
+        auto code = [&](float v) { return quantize_code_bits(v, outStep, outInverse); };
+        *reinterpret_cast<uint2 *>(static_cast<signed char *>(out) + i) =
+            make_uint2(pack_s8x4(code(y[0].x), code(y[0].y), code(y[0].z), code(y[0].w)),
+                       pack_s8x4(code(y[1].x), code(y[1].y), code(y[1].z), code(y[1].w)));
+    } else {
+        store_quads<F32, Q>(out, i, y);
+    }
     if (COPY == 1) {
         store_quads<false, Q>(copy, i, y);
     } else {
@@ -128,9 +138,10 @@ __device__ __forceinline__ void store_normalized(const float4 (&d)[Q], float inv
 // Normalizes the thread's Q quads x (elements 4·Q·threadIdx.x on of the row) and writes the stream and (COPY > 0) the
 // copy. ROUND (with F32): a float32 stream that holds fp16 values (the recipe's fp16 stream stored as float32, where
 // those kernels are faster): y is rounded to fp16 before both stores, the values an fp16 stream would hold.
-template <bool F32, int COPY, bool ROUND = false, int Q = 1>
+template <bool F32, int COPY, bool ROUND = false, int Q = 1, bool CODES = false>
 __device__ __forceinline__ void normalize_store(const float4 (&x)[Q], const float4 (&g)[Q], const float4 (&b)[Q], int H, float eps,
-                                                void *out, void *copy, float qScale, size_t row) {
+                                                void *out, void *copy, float qScale, size_t row, float outStep = 0.f,
+                                                float outInverse = 0.f) {
     __shared__ float slots[2][MAX_WARPS];
     float sum = 0.f;
 #pragma unroll
@@ -144,7 +155,7 @@ __device__ __forceinline__ void normalize_store(const float4 (&x)[Q], const floa
         squares += (d[q].x * d[q].x + d[q].y * d[q].y) + (d[q].z * d[q].z + d[q].w * d[q].w);
     }
     const float inverse = rsqrtf(block_sum(squares, slots[1]) / H + eps);
-    store_normalized<F32, COPY, ROUND, Q>(d, inverse, g, b, out, copy, qScale, row * H + 4 * Q * threadIdx.x);
+    store_normalized<F32, COPY, ROUND, Q, CODES>(d, inverse, g, b, out, copy, qScale, row * H + 4 * Q * threadIdx.x, outStep, outInverse);
 }
 
 template <bool F32, int COPY, bool ROUND = false>
@@ -241,6 +252,58 @@ __device__ __forceinline__ void residual_layernorm(const void *__restrict__ loca
                                                       eps, H, out, copy, qScale);
 }
 
+// The residual codes (session 33): an fp16 stream whose residual adds all quantize both inputs (the recipe's Q/DQ adds)
+// needs only the adds' int8 codes between kernels, not fp16 values. The GEMM before each LayerNorm stores the code of
+// its output (gemm_wgmma.cu's OUT_CODE: sat(rint(fp16(v) / localStep))), and each LayerNorm stores, beside the int8
+// copy for the next GEMM, the code of its fp16 output for the next add (outStep: that add's residual step) instead of
+// the output. The values are those of `residual_layernorm<false, 1, …, 2>` (the codes are the integers its
+// `fake_quantize_fast` rounds to), in 1 byte per element where that kernel moves 2: at BERT-large s128 b128 the
+// LayerNorm's bytes go from 117 MB to 67 (local and residual read, the stream and the copy written, a byte each), and
+// each GEMM writes 16 MB less. The add is code · step + code · step with each product rounded, as the CPU reference
+// adds its two fake-quantized arrays (`__fmul_rn` keeps the compiler from fusing them into one FMA).
+// RES_CODE: the residual input is codes (false: layer 0's first add, which reads the embedding LayerNorm's fp16
+// stream); OUT_CODE: the output is codes (false: the last LayerNorm, whose fp16 stream the QA head reads). The x8
+// form's layout: H/8 threads per row, 8 elements (8 bytes of each code array) per thread. (16 elements per thread,
+// one 16-byte load per code array, measured 1% slower at BERT-large s128 b128 and no faster at s384: session 33,
+// `rejected-wide-code-layernorm.diff`.) Every step is in `quantize_inverse`'s range (the host's condition for the codes).
+template <bool RES_CODE, bool OUT_CODE, int COPY>
+__device__ __forceinline__ void residual_layernorm_codes(const void *__restrict__ local, const void *__restrict__ residual,
+                                                         float localStep, float residualStep, const float *__restrict__ gamma,
+                                                         const float *__restrict__ beta, float eps, int H, void *__restrict__ out,
+                                                         void *__restrict__ copy, float qScale, float outStep) {
+    constexpr int Q = 2;
+    float4 g[Q], b[Q];
+#pragma unroll
+    for (int q = 0; q < Q; q++) {  // weights: before the producer ends
+        g[q] = __ldg(reinterpret_cast<const float4 *>(gamma) + Q * threadIdx.x + q);
+        b[q] = __ldg(reinterpret_cast<const float4 *>(beta) + Q * threadIdx.x + q);
+    }
+    const float residualInverse = quantize_inverse(residualStep), outInverse = OUT_CODE ? quantize_inverse(outStep) : 0.f;
+    wait_for_producers();
+    allow_dependents();
+    const size_t i = (size_t)blockIdx.x * H + 4 * Q * threadIdx.x;
+    const uint2 l = *reinterpret_cast<const uint2 *>(static_cast<const signed char *>(local) + i);
+    float r[8];
+    if (RES_CODE) {
+        const uint2 w = *reinterpret_cast<const uint2 *>(static_cast<const signed char *>(residual) + i);
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            r[k] = s8_to_float(w.x, k);
+            r[4 + k] = s8_to_float(w.y, k);
+        }
+    } else {
+        float4 v[Q];
+        load_quads<false, Q>(residual, i, v);
+        const float f[8] = {v[0].x, v[0].y, v[0].z, v[0].w, v[1].x, v[1].y, v[1].z, v[1].w};
+#pragma unroll
+        for (int k = 0; k < 8; k++) r[k] = fminf(rintf(clamped_quotient(f[k], residualStep, residualInverse)), 127.f);
+    }
+    auto add = [&](unsigned w, int k, float code) { return __fadd_rn(__fmul_rn(s8_to_float(w, k), localStep), __fmul_rn(code, residualStep)); };
+    const float4 x[Q] = {make_float4(add(l.x, 0, r[0]), add(l.x, 1, r[1]), add(l.x, 2, r[2]), add(l.x, 3, r[3])),
+                         make_float4(add(l.y, 0, r[4]), add(l.y, 1, r[5]), add(l.y, 2, r[6]), add(l.y, 3, r[7]))};
+    normalize_store<false, COPY, false, Q, OUT_CODE>(x, g, b, H, eps, out, copy, qScale, blockIdx.x, outStep, outInverse);
+}
+
 }  // namespace
 
 #define EMBED_LAYERNORM_R(NAME, F32, COPY, ROUND)                                                                          \
@@ -299,3 +362,14 @@ RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_float_i8, false, 0, 2, false, 2)
 RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_qdq_none, false, 1, 0, false, 2)
 RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_qdq_f16, false, 1, 1, false, 2)
 RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_qdq_i8, false, 1, 2, false, 2)
+// The residual codes (`residual_layernorm_codes`): residual_layernorm_f16x8_codes_<residual: f16|c8>_<output: f16|c8>_<copy>.
+#define RESIDUAL_LAYERNORM_CODES(NAME, RES_CODE, OUT_CODE, COPY)                                                           \
+    extern "C" __global__ void NAME(const void *local, const void *residual, float localStep, float residualStep,          \
+                                    const float *gamma, const float *beta, float eps, int H, void *out, void *copy,         \
+                                    float qScale, float outStep) {                                                         \
+        residual_layernorm_codes<RES_CODE, OUT_CODE, COPY>(local, residual, localStep, residualStep, gamma, beta, eps, H,   \
+                                                           out, copy, qScale, outStep);                                    \
+    }
+RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_f16_c8_i8, false, true, 2)
+RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_c8_c8_i8, true, true, 2)
+RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_c8_f16_none, true, false, 0)

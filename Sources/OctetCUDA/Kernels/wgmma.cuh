@@ -14,6 +14,8 @@ struct __align__(64) TensorMap {
 
 template <bool INT8> struct Accumulator { typedef int T; };
 template <> struct Accumulator<false> { typedef float T; };
+template <typename T> constexpr bool integer_accumulator = false;  // whether T is an int8 kernel's accumulator
+template <> constexpr bool integer_accumulator<int> = true;
 
 template <int N, typename T> struct Fragment {
     T v[N / 2];  // a warpgroup's 64 × N accumulator tile: N / 2 registers per thread
