@@ -1395,7 +1395,6 @@ struct GemmChoice {
             // 128×96 from 256 rows: at 384 rows it spreads BERT's QKV and FFN-in GEMMs over more multiprocessors than
             // 128×128 (BERT-large's FFN in: 129 tiles against 96), each with 12% fewer operand bytes.
             if m >= 256 { variants += ["pp_128x128", "p3_64x128", "128x96"] + (n % 256 == 0 ? ["128x256", "pp_64x256"] : []) }
-            if m >= 256 && pairTuning { variants.append("x2_128x128") }
             list += variants.map { GemmChoice.wgmma(int8: int8, variant: $0) }
             if m <= splitMaxTokens {
                 for variant in wgmmaVariants where variant.name.hasPrefix("sk_") {
@@ -1418,11 +1417,6 @@ struct GemmChoice {
         return list.filter { seen.insert("\($0.kernel) \($0.split)").inserted }
     }
 
-    /// Whether the tuner also times the two-blocks-per-multiprocessor kernel (`gemm_wgmma_x2_*`, from 256 rows):
-    /// `OCTET_GEMM_X2=1`, until the H200 has checked and measured it (built in session 32 for the GELU epilogue of FFN
-    /// in, which outlasts its main loop in the ping-pong schedule). The self-test forces it either way.
-    static let pairTuning = ProcessInfo.processInfo.environment["OCTET_GEMM_X2"] == "1"
-
     /// The output tiles of an m × n GEMM in this choice's tile (before any split-K).
     func tiles(m: Int, n: Int) -> Int { (n + bn - 1) / bn * ((m + bm - 1) / bm) }
 
@@ -1438,20 +1432,19 @@ struct GemmChoice {
 
     /// The `gemm_wgmma.cu` variants: (name, BM, BN, stages as the file instantiates them). "pp_": the persistent
     /// ping-pong schedule (384 threads, at most one block per multiprocessor); "p3_": the same with three consumer
-    /// warpgroups (512 threads); "x2_": one tile per block, no producer warpgroup, two blocks per multiprocessor (256
-    /// threads); "sk_": split-K, the `split` blocks of a
+    /// warpgroups (512 threads); "sk_": split-K, the `split` blocks of a
     /// tile one cluster (for few rows); else one tile per block with a warpgroup per 64 rows.
     static let wgmmaVariants: [(name: String, bm: Int, bn: Int, stages: Int)] = [
         ("128x256", 128, 256, 4), ("128x128", 128, 128, 6), ("128x96", 128, 96, 7), ("64x128", 64, 128, 8), ("pp_128x128", 128, 128, 6), ("pp_64x256", 64, 256, 5),
-        ("p3_64x128", 64, 128, 8), ("x2_128x128", 128, 128, 3),
+        ("p3_64x128", 64, 128, 8),
         ("64x64", 64, 64, 8), ("sk_64x128", 64, 128, 4), ("sk_128x64", 128, 64, 4), ("sk_64x64", 64, 64, 4),
         ("sk_128x128", 128, 128, 4), ("sk_128x96", 128, 96, 4), ("sk_128x256", 128, 256, 4), ("sk_64x256", 64, 256, 4)]
 
     /// A `gemm_wgmma.cu` variant by name (`wgmmaVariants`).
     static func wgmma(int8: Bool, variant: String) -> GemmChoice {
         guard let v = wgmmaVariants.first(where: { $0.name == variant }) else { preconditionFailure("no wgmma variant \(variant)") }
-        let schedule = ["pp_", "p3_", "x2_", "sk_"].first { variant.hasPrefix($0) } ?? ""
-        let threads = ["pp_": 384, "p3_": 512, "x2_": 256][schedule] ?? 128 + 2 * v.bm
+        let schedule = ["pp_", "p3_", "sk_"].first { variant.hasPrefix($0) } ?? ""
+        let threads = ["pp_": 384, "p3_": 512][schedule] ?? 128 + 2 * v.bm
         return GemmChoice(file: "gemm_wgmma.cu", kernel: "gemm_wgmma_\(schedule)\(int8 ? "i8" : "f16")_\(v.bm)x\(v.bn)",
                           bm: v.bm, bn: v.bn, bk: 128, threads: threads, stages: v.stages, split: 1)
     }

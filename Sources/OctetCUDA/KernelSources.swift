@@ -2236,8 +2236,7 @@ enum KernelSources {
         // bytes apart; a k step advances the descriptor's start address by 32 bytes. The accumulators of a warpgroup follow
         // mma.sync's m16n8 layout per warp (warp w: rows 16w…16w+15; register 4j+i: n8 block j, row g + 8·(i/2), column
         // 2t + (i mod 2), for lane = 4g + t), so the epilogue is gemm.cu's. Rows past M and columns past N read as zeros
-        // (TMA fills them) and are not stored. (The x2 schedule, `gemm_pair`, has no producer warpgroup: thread 0 issues the
-        // copies, so two blocks fit a multiprocessor.)
+        // (TMA fills them) and are not stored.
         // Requirements (checked by the host): lda·sizeof(element) and K·sizeof(element) multiples of 16 bytes, A and B
         // 16-byte aligned, N even; the tensor maps as `tensorMap2D` builds them (box 128 bytes × BM or BN rows, 128B swizzle).
         #include "common.cuh"
@@ -2617,56 +2616,6 @@ enum KernelSources {
             epilogue<BN <= 128>(acc[0], shared.columns[c], shared.staging[c][0], m0 + c * 64, n0, M, N, act, outKind, out, ldo, residual);
         }
 
-        // Two-blocks schedule (`gemm_wgmma_x2_*`): the cooperative schedule's 128-row tile with no producer warpgroup, so a
-        // block fits in 256 threads at up to 128 registers and two blocks share a multiprocessor. Thread 0 issues the copies
-        // (the weights' first slabs before `griddepcontrol.wait`, as `start_ring` does); each warpgroup multiplies its 64 rows,
-        // waits for each slab's products before releasing it, and thread 0 refills the slot once all 256 threads have.
-        // Why: at K = 1,024 a tile's GELU epilogue into int8 (about 23 instructions per output) lasts longer than its main
-        // loop, and in the ping-pong schedule one warpgroup of 128 threads runs it while the other multiplies: Nsight Compute
-        // at BERT-large s128 b128 (session 32) found FFN in's tensor pipe 46% busy against FFN out's 86%, with 1.74 of 4
-        // instructions issued per cycle, so issue slots were left while the epilogue's chains waited. Here every tile's
-        // epilogue runs on two warpgroups (64 outputs per thread, not 128), and the other block's products run beside it.
-        // Waiting for each slab's products (wgmma.wait_group 0) before the refill's branch keeps ptxas from serializing the
-        // wgmmas (remark C7515 at 128 registers, as in qkv_attention.cu's pair form); the other three warpgroups of the
-        // multiprocessor keep the tensor cores busy meanwhile. BN ≤ 128 (64 accumulators per thread) and STAGES = 3: two
-        // blocks of 3 × 32 KB slabs and 11 KB of epilogue buffers fit the 228 KB.
-        template <int BN, int STAGES, bool INT8>
-        __device__ __forceinline__ void gemm_pair(const TensorMap &mapA, const TensorMap &mapB, int M, int N, int K,
-                                                  const float *__restrict__ dqScale, const float *__restrict__ bias, int act,
-                                                  const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo,
-                                                  const float *__restrict__ residual) {
-            typedef typename Accumulator<INT8>::T T;
-            typedef Ring<128, BN, STAGES> R;
-            static_assert(BN <= 128, "64 accumulators per thread at most: 128 registers");
-            extern __shared__ unsigned char raw[];
-            R ring(raw);
-            if (threadIdx.x == 0) {
-                prefetch_map(mapA);
-                prefetch_map(mapB);
-            }
-            const int tid = threadIdx.x, c = warpgroup_index();
-            const int m0 = blockIdx.y * 128, n0 = blockIdx.x * BN;
-            const int kTiles = (K * (INT8 ? 1 : 2) + R::BK - 1) / R::BK;
-            const int early = start_ring(ring, mapB, n0, 0, kTiles, 256);
-            if (tid == 0)
-                for (int kt = 0; kt < early; kt++) ring.loadActivations(kt, mapA, kt * R::BK, m0);
-            __shared__ EpilogueShared<BN, 2> shared;  // each warpgroup's column values (loads overlap the first slabs' wait)
-            stage_columns(shared.columns[c], n0, N, dqScale, bias, qScale, outKind, act);
-            Fragment<BN, T> acc[1];
-            zero(acc);
-            for (int kt = 0; kt < kTiles; kt++) {
-                ring.issue(acc, kt, c * 64 * R::BK);
-                wgmma_wait<0>();
-                ring.release(kt);
-                if (tid == 0 && kt + STAGES < kTiles) ring.load(kt + STAGES, mapA, mapB, (kt + STAGES) * R::BK, m0, n0);
-            }
-            fence_operands(acc[0]);
-            // Every thread's share of the column values is in place. Named barriers 1 and 2 as constants: with an id known only
-            // at run time ptxas reports all 16 of the block's barriers used, which might limit blocks per multiprocessor.
-            if (c == 0) warpgroup_sync(1); else warpgroup_sync(2);
-            epilogue<false>(acc[0], shared.columns[c], shared.staging[c][0], m0 + c * 64, n0, M, N, act, outKind, out, ldo, residual);
-        }
-
         // Ping-pong schedule (persistent): each of C consumer warpgroups owns whole (64·HALVES) × BN tiles, they take the
         // block's tiles in turn, and the producer streams their K slabs through one ring in tile order. So while one
         // warpgroup runs its epilogue (at K = 1,024 a tile has only 8 int8 slabs, and the epilogue — scales, GELU, stores —
@@ -3019,17 +2968,17 @@ enum KernelSources {
         // The variants the engine chooses from. Name: gemm_wgmma_<precision>_<BM>x<BN> (cooperative: one tile per block,
         // CONSUMERS warpgroups of 64 rows; grid = tiles), gemm_wgmma_pp_<precision>_<BM>x<BN> (ping-pong: grid = at most one
         // block per multiprocessor) and gemm_wgmma_sk_<precision>_<BM>x<BN> (split-K: grid = tiles × split, cluster (1, 1,
-        // split), split ≤ min(16, K's 128-byte slabs)), gemm_wgmma_p3_<precision>_64x128 (ping-pong with three consumer
-        // warpgroups) and gemm_wgmma_x2_<precision>_128x128 (two blocks per multiprocessor, no producer: grid = tiles).
-        // 128 + 128·CONSUMERS threads (ping-pong: 384, p3: 512, x2: 256); shared memory STAGES × (BM + BN) × 128
-        // bytes + 1,024 (alignment) + 16 × (STAGES + 2) (barriers) of dynamic shared memory, plus, for the cooperative,
-        // ping-pong and x2 kernels, 12 × BN + 4,096 bytes of static shared memory per consumer warpgroup (`EpilogueShared`: 2 in
-        // ping-pong and x2, 3 in p3).
+        // split), split ≤ min(16, K's 128-byte slabs)) and gemm_wgmma_p3_<precision>_64x128 (ping-pong with three consumer
+        // warpgroups). 128 + 128·CONSUMERS threads (ping-pong: 384, p3: 512); shared memory STAGES × (BM + BN) × 128
+        // bytes + 1,024 (alignment) + 16 × (STAGES + 2) (barriers) of dynamic shared memory, plus, for the cooperative and
+        // ping-pong kernels, 12 × BN + 4,096 bytes of static shared memory per consumer warpgroup (`EpilogueShared`: 2 in
+        // ping-pong, 3 in p3). (A schedule of two blocks per multiprocessor with no producer warpgroup, `gemm_wgmma_x2_*`,
+        // ran 7–40% slower than the ping-pong 128×128 tile at every BERT shape on the H200: session 33,
+        // docs/results/h200-2026-12-02-s33/0-x2-three/rejected-x2-gemm.diff.)
         // One entry point per variant: THREADS, and the schedule's template call (its template arguments hold commas, so it
         // comes last, as the variadic part).
-        #define GEMM_ENTRY(NAME, THREADS, ...) GEMM_ENTRY_BLOCKS(NAME, THREADS, 1, __VA_ARGS__)
-        #define GEMM_ENTRY_BLOCKS(NAME, THREADS, BLOCKS, ...)                                                                  \
-            extern "C" __global__ void __launch_bounds__(THREADS, BLOCKS)                                                      \
+        #define GEMM_ENTRY(NAME, THREADS, ...)                                                                                 \
+            extern "C" __global__ void __launch_bounds__(THREADS, 1)                                                           \
                 NAME(const __grid_constant__ TensorMap mapA, const __grid_constant__ TensorMap mapB, int M, int N, int K,      \
                      const float *dqScale, const float *bias, int act, const float *qScale, int outKind, void *out, int ldo,   \
                      const float *residual) {                                                                                 \
@@ -3039,7 +2988,6 @@ enum KernelSources {
             GEMM_ENTRY(NAME, 128 * (CONSUMERS + 1), gemm<CONSUMERS, BN, STAGES, INT8>)
         #define PINGPONG_VARIANT(NAME, C, HALVES, BN, STAGES, INT8)                                                            \
             GEMM_ENTRY(NAME, 128 * (C + 1), gemm_pingpong<C, HALVES, BN, STAGES, INT8>)
-        #define PAIR_VARIANT(NAME, BN, STAGES, INT8) GEMM_ENTRY_BLOCKS(NAME, 256, 2, gemm_pair<BN, STAGES, INT8>)
         #define SPLITK_VARIANT(NAME, CONSUMERS, BN, STAGES, INT8)                                                              \
             GEMM_ENTRY(NAME, 128 * (CONSUMERS + 1), gemm_splitk<CONSUMERS, BN, STAGES, INT8>)
         #define WGMMA_VARIANTS(PRECISION, INT8)                                                                                \
@@ -3050,7 +2998,6 @@ enum KernelSources {
             PINGPONG_VARIANT(gemm_wgmma_pp_##PRECISION##_128x128, 2, 2, 128, 6, INT8)                                          \
             PINGPONG_VARIANT(gemm_wgmma_pp_##PRECISION##_64x256, 2, 1, 256, 5, INT8)                                           \
             PINGPONG_VARIANT(gemm_wgmma_p3_##PRECISION##_64x128, 3, 1, 128, 8, INT8)                                           \
-            PAIR_VARIANT(gemm_wgmma_x2_##PRECISION##_128x128, 128, 3, INT8)                                                    \
             WGMMA_VARIANT(gemm_wgmma_##PRECISION##_64x64, 1, 64, 8, INT8)                                                      \
             SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_64x128, 1, 128, 4, INT8)                                                \
             SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_128x64, 2, 64, 4, INT8)                                                 \

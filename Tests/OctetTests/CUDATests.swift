@@ -312,16 +312,13 @@ enum GPU {
         let lines = try #require(CUDAKernels.source(of: "gemm_wgmma.cu")).split(separator: "\n")
         for v in GemmChoice.wgmmaVariants {
             let choice = GemmChoice.wgmma(int8: true, variant: v.name)
-            let schedule = ["pp_", "p3_", "x2_", "sk_"].first { v.name.hasPrefix($0) } ?? ""
+            let schedule = ["pp_", "p3_", "sk_"].first { v.name.hasPrefix($0) } ?? ""
             let name = "gemm_wgmma_\(schedule)##PRECISION##_\(v.bm)x\(v.bn),"
             let line = try #require(lines.first { $0.contains(name) }, "no instantiation of \(name)")
             #expect(line.contains(", \(v.stages), INT8)"), "\(line)")
             #expect(choice.kernel == name.replacingOccurrences(of: "##PRECISION##", with: "i8").dropLast())
-            #expect(choice.threads == (["pp_": 384, "p3_": 512, "x2_": 256][schedule] ?? 128 + 2 * v.bm))
+            #expect(choice.threads == (["pp_": 384, "p3_": 512][schedule] ?? 128 + 2 * v.bm))
             #expect(choice.sharedBytes <= 227 * 1024)
-            if schedule == "x2_" {  // two blocks, each with its epilogue buffers (12 × BN + 4,096 bytes per warpgroup) and the driver's 1 KB
-                #expect(2 * (choice.sharedBytes + 2 * (12 * v.bn + 4096) + 1024) <= 228 * 1024, "\(v.name)")
-            }
         }
     }
 
@@ -456,7 +453,8 @@ enum GPU {
             }
             if file == "layernorm.cu" {  // every LayerNorm `residualNorm` and `encode` name (summed: the GEMM added the residual)
                 for name in ["f32_float", "f32_qdq", "f32_summed", "f16_float", "f16_qdq", "f16x8_float", "f16x8_qdq", "f32h_float", "f32h_qdq"].flatMap({ add in ["none", "f16", "i8"].map { "residual_layernorm_\(add)_\($0)" } })
-                    + ["f32", "f16", "f32h"].flatMap({ stream in ["none", "f16", "i8"].map { "embed_layernorm_\(stream)_\($0)" } }) {
+                    + ["f32", "f16", "f32h"].flatMap({ stream in ["none", "f16", "i8"].map { "embed_layernorm_\(stream)_\($0)" } })
+                    + ["f16_c8_i8", "c8_c8_i8", "c8_f16_none"].map({ "residual_layernorm_f16x8_codes_\($0)" }) {
                     #expect(module.cubin.range(of: Data((name + "\0").utf8)) != nil, "no \(name) in layernorm.cu")
                 }
             }
@@ -616,7 +614,7 @@ struct StreamSettingTests {
     }
 
     @Test("Only the int8 wgmma kernels without split-K store residual codes", arguments: [
-        ("pp_128x128", true, true), ("64x64", true, true), ("x2_128x128", true, true), ("p3_64x128", true, true),
+        ("pp_128x128", true, true), ("64x64", true, true), ("128x256", true, true), ("p3_64x128", true, true),
         ("sk_64x128", true, false), ("pp_128x128", false, false),
     ])
     func residualCodePlans(_ variant: String, int8: Bool, stores: Bool) {
