@@ -1505,6 +1505,7 @@ struct GemmChoice {
                      qScale: UInt64, outKind: Int32, output: UInt64, residual: UInt64 = 0) throws
         -> (grid: (Int, Int, Int), block: (Int, Int, Int), cluster: (Int, Int, Int)?, arguments: [LoadedModule.Argument]) {
         precondition(residual == 0 || (wgmma && outKind == 1), "only the wgmma kernels add the residual stream, to a float32 output")
+        precondition(outKind != 3 || CUDABertEngine.storesCodes(.kernel(self)), "only the int8 wgmma kernels without split-K store residual codes")
         let epilogue: [LoadedModule.Argument] = [.pointer(dqScale), .pointer(bias), .int32(gelu ? 1 : 0), .pointer(qScale), .int32(outKind),
                                                  .pointer(output), .int32(Int32(n))]
         var grid = ((n + bn - 1) / bn, (m + bm - 1) / bm, split)

@@ -2217,7 +2217,7 @@ enum KernelSources {
         //   here so the LayerNorm after the GEMM reads one array, not two (session 18)
         //   or (int8 kernels, outKind OUT_CODE) the residual code: out[m, n] = sat(rint(fp16(v) / step)) as int8, step =
         //   qScale[0], the Q/DQ code of the residual add's local input that the next LayerNorm would compute from the fp16
-        //   output (`residual_layernorm_f16x8_codes_*`): the same values, in one byte instead of two (session 33)
+        //   output (`residual_layernorm_f16x8_codes_*`): the same codes, in one byte instead of two (session 33)
         //
         // Why a second GEMM: gemm.cu's mma.sync tiles reach about 250 TOPS at M = 16384 on the H200, where cuBLASLt's INT8
         // reaches 576 and the tensor cores' dense INT8 rate is about 1,979. Hopper's full rate needs its own instructions:
@@ -3287,11 +3287,12 @@ enum KernelSources {
         // needs only the adds' int8 codes between kernels, not fp16 values. The GEMM before each LayerNorm stores the code of
         // its output (gemm_wgmma.cu's OUT_CODE: sat(rint(fp16(v) / localStep))), and each LayerNorm stores, beside the int8
         // copy for the next GEMM, the code of its fp16 output for the next add (outStep: that add's residual step) instead of
-        // the output. The values are those of `residual_layernorm<false, 1, …, 2>` (the codes are the integers its
-        // `fake_quantize_fast` rounds to), in 1 byte per element where that kernel moves 2: at BERT-large s128 b128 the
-        // LayerNorm's bytes go from 117 MB to 67 (local and residual read, the stream and the copy written, a byte each), and
-        // each GEMM writes 16 MB less. The add is code · step + code · step with each product rounded, as the CPU reference
-        // adds its two fake-quantized arrays (`__fmul_rn` keeps the compiler from fusing them into one FMA).
+        // the output. The codes are the integers `residual_layernorm<false, 1, …, 2>`'s `fake_quantize_fast` rounds to, in 1
+        // byte per element where that kernel moves 2: at BERT-large s128 b128 the LayerNorm's bytes go from 117 MB to 67
+        // (local and residual read, the stream and the copy written, a byte each), and each GEMM writes 16 MB less. The add is
+        // code · step + code · step with each product rounded, as the CPU reference adds its two fake-quantized arrays
+        // (`__fmul_rn` keeps the compiler from fusing one product into the add, as it does in that kernel: an FFMA in its
+        // SASS, one rounding fewer than the CPU), so x matches the CPU's and may differ from that kernel's in the last bit.
         // RES_CODE: the residual input is codes (false: layer 0's first add, which reads the embedding LayerNorm's fp16
         // stream); OUT_CODE: the output is codes (false: the last LayerNorm, whose fp16 stream the QA head reads). The x8
         // form's layout: H/8 threads per row, 8 elements (8 bytes of each code array) per thread. (16 elements per thread,

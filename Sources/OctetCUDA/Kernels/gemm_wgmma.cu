@@ -10,7 +10,7 @@
 //   here so the LayerNorm after the GEMM reads one array, not two (session 18)
 //   or (int8 kernels, outKind OUT_CODE) the residual code: out[m, n] = sat(rint(fp16(v) / step)) as int8, step =
 //   qScale[0], the Q/DQ code of the residual add's local input that the next LayerNorm would compute from the fp16
-//   output (`residual_layernorm_f16x8_codes_*`): the same values, in one byte instead of two (session 33)
+//   output (`residual_layernorm_f16x8_codes_*`): the same codes, in one byte instead of two (session 33)
 //
 // Why a second GEMM: gemm.cu's mma.sync tiles reach about 250 TOPS at M = 16384 on the H200, where cuBLASLt's INT8
 // reaches 576 and the tensor cores' dense INT8 rate is about 1,979. Hopper's full rate needs its own instructions:
