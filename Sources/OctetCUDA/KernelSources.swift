@@ -2263,7 +2263,8 @@ enum KernelSources {
             Columns<BN> columns[GROUPS];
             uint4 staging[GROUPS][4][64];
         };
-        template <int BN>
+        // CODES: an int8 kernel, which may be asked the residual codes (OUT_CODE); the FP16 kernels compile without that branch.
+        template <bool CODES, int BN>
         __device__ __forceinline__ void stage_columns(Columns<BN> &c, int n0, int N, const float *__restrict__ dqScale,
                                                       const float *__restrict__ bias, const float *__restrict__ qScale, int outKind, int act) {
             const bool quantized = outKind != OUT_F16 && outKind != OUT_F32;  // only an int8 output reads qScale
@@ -2272,7 +2273,7 @@ enum KernelSources {
                 const float2 d = dqScale ? __ldg(reinterpret_cast<const float2 *>(dqScale + n)) : make_float2(1.f, 1.f);
                 const float2 b = bias ? __ldg(reinterpret_cast<const float2 *>(bias + n)) : make_float2(0.f, 0.f);
                 float2 q = make_float2(1.f, 1.f);
-                if (outKind == OUT_CODE) {  // the residual code: qScale → the step (one value), staged with its reciprocal
+                if (CODES && outKind == OUT_CODE) {  // the residual code: qScale → the step (one value), staged with its reciprocal
                     const float step = __ldg(qScale);
                     q = make_float2(step, quantize_inverse(step));
                 } else if (quantized) {
@@ -2451,7 +2452,7 @@ enum KernelSources {
                 if (act) EPILOGUE(OUT_F16, true); else EPILOGUE(OUT_F16, false);
             } else if (outKind == OUT_F32) {
                 if (act) EPILOGUE(OUT_F32, true); else EPILOGUE(OUT_F32, false);
-            } else if (outKind == OUT_CODE) {  // compiled into the int8 kernels only: the engine asks residual codes of no other
+            } else if (integer_accumulator<T> && outKind == OUT_CODE) {  // int8 kernels only: the engine asks codes of no other
                 if constexpr (integer_accumulator<T>) EPILOGUE(OUT_CODE, false);
             } else {
                 if (act) EPILOGUE(2, true); else EPILOGUE(2, false);
@@ -2606,7 +2607,7 @@ enum KernelSources {
 
             const int c = group - 1;
             __shared__ EpilogueShared<BN, CONSUMERS> shared;  // each consumer warpgroup's columns (loads overlap the first slabs' wait)
-            stage_columns(shared.columns[c], n0, N, dqScale, bias, qScale, outKind, act);
+            stage_columns<INT8>(shared.columns[c], n0, N, dqScale, bias, qScale, outKind, act);
             Fragment<BN, T> acc[1];
             zero(acc);
             ring.multiply(acc, 0, kTiles, c * 64 * R::BK);
@@ -2677,7 +2678,7 @@ enum KernelSources {
             for (int i = 0, j = c, tile = blockIdx.x + c * gridDim.x; tile < tiles; i++, j += C, tile += C * gridDim.x) {
                 const int m0 = tile / tilesN * BM, n0 = tile % tilesN * BN;
                 warpgroup_sync(1 + c);  // the previous tile's epilogue has read its values
-                stage_columns(shared.columns[c], n0, N, dqScale, bias, qScale, outKind, act);
+                stage_columns<INT8>(shared.columns[c], n0, N, dqScale, bias, qScale, outKind, act);
                 if (c > 0 || i > 0) barrier_wait(turn + c, (c > 0 ? i : i - 1) & 1);
                 zero(acc);
                 ring.multiply(acc, j * kTiles, kTiles, 0);
