@@ -536,9 +536,10 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             if codesNow {
                 let next = l + 1 < layers.count ? layers[l + 1].attentionNorm.residualStep : 0
                 try codedNorm(calls[1], layer.attentionNorm, residual: buf["h0"]!, residualCoded: l > 0, output: buf["h1"]!,
-                              outStep: layer.outputNorm.residualStep, tokens: t)
-                try gemm(calls[2], tokens: t)
-                try codedNorm(calls[3], layer.outputNorm, residual: buf["h1"]!, residualCoded: true, output: buf["h0"]!, outStep: next, tokens: t)
+                              outStep: layer.outputNorm.residualStep, tokens: t, kind: "output")
+                if !skip.contains("ffn-in") { try gemm(calls[2], tokens: t) }
+                try codedNorm(calls[3], layer.outputNorm, residual: buf["h1"]!, residualCoded: true, output: buf["h0"]!, outStep: next, tokens: t,
+                              kind: "ffn-out")
                 continue
             }
             try gemmNorm(calls[1], layer.attentionNorm, residual: buf["h0"]!, output: buf["h1"]!, tokens: t, kind: "output")
@@ -742,12 +743,12 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     }
 
     /// Whether a shape of `t` rows runs with the residual codes (`ResidualCodes`): an fp16 stream stored as fp16 (the
-    /// x8 LayerNorm form's rows, or any with `always`), no kernel skipped, every layer's attention-output and FFN-output
+    /// x8 LayerNorm form's rows, or any with `always`), every layer's attention-output and FFN-output
     /// GEMMs INT8, every residual add quantizing both inputs with steps in range, every LayerNorm but the last writing an
     /// int8 copy (so no GEMM reads the stream itself), and those two GEMMs' plans able to store codes (`storesCodes`;
     /// `always` runs a wgmma tile where they cannot).
     private func residualCodesRun(rows t: Int) -> Bool {
-        guard residualCodes != .off, skip.isEmpty, storageNow == .half,
+        guard residualCodes != .off, storageNow == .half,
               residualCodes == .always || (t > GemmChoice.splitMaxTokens && layerNormForm != .quad) else { return false }
         return layers.allSatisfy { layer in
             let norms = [layer.attentionNorm, layer.outputNorm], calls = gemmCalls(layer)
@@ -768,14 +769,18 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// A GEMM whose output is added to the residual stream, then the residual LayerNorm, on residual codes: the GEMM
     /// stores its output's code with the add's local step, and the LayerNorm reads it, the residual (codes, or layer
     /// 0's fp16 stream when `residualCoded` is false) and writes the code of its output with `outStep` (the next add's
-    /// residual step), or the fp16 stream after the last layer.
+    /// residual step), or the fp16 stream after the last layer. `kind`: the GEMM's name in `skippableKernels` (with
+    /// `OCTET_SKIP` the GEMM, the LayerNorm or both are left out, for timing).
     private func codedNorm(_ call: GemmCall, _ norm: Norm, residual: UInt64, residualCoded: Bool, output: UInt64, outStep: Float,
-                           tokens m: Int) throws {
+                           tokens m: Int, kind: String) throws {
         var coding = call
         coding.outKind = 3
         coding.outQScale = norm.localStepBuffer
         let planned = plan(calls: call, rows: m)
-        try gemm(coding, tokens: m, plan: Self.storesCodes(planned) ? planned : .kernel(GemmChoice.wgmma(int8: true, variant: "64x64")))
+        if !skip.contains(kind) {
+            try gemm(coding, tokens: m, plan: Self.storesCodes(planned) ? planned : .kernel(GemmChoice.wgmma(int8: true, variant: "64x64")))
+        }
+        if skip.contains("norm") { return }
         let h = config.hiddenSize
         let name = "residual_layernorm_f16x8_codes_\(residualCoded ? "c8" : "f16")_\(norm.last ? "f16" : "c8")_\(norm.copyName(streamF32: false))"
         try launch("layernorm.cu", name, grid: (m, 1, 1), block: (h / 8, 1, 1), arguments: [
