@@ -1,23 +1,41 @@
 #!/usr/bin/env bash
-# For session 34's first call, on HEAD's binary and its NVRTC cache (about 8 minutes):
-# 1. the full self-test without the model: its `residual code out` checks now compare each int8 wgmma tile's codes with
-#    the codes of its own fp16 output at tolerance 0 (session 33's review; never run on a GPU yet);
-# 2. batch 128's time kernel by kernel with the residual codes (OCTET_SKIP now keeps them; before session 33's last
-#    commit it turned them off): BERT-large INT8 (fp16 stream, attention FP16) at s128 and s384 b128, each kind of kernel
-#    alone in the pass (OCTET_SKIP = the other five), none of them, and the whole pass; J per pass from NVML;
-# 3. Nsight Compute on one codes LayerNorm and layer 0's FFN in at BERT-large s128 b128: how far the LayerNorm (67 MB
-#    a call) is from the copy bandwidth, and whether it is issue-bound.
-# Carry .device/octet.xz and .device/cache.tar.xz.
-#   bash docs/results/h200-2026-12-02-s33/next/call.sh $OUT
+# Session 34's first two calls, on HEAD's binary, its NVRTC cache and the kernel folder .device/k-turns
+# (`OCTET=… bash scripts/kernel_ab_prepare.sh turns=docs/results/h200-2026-12-02-s33/next/attention-turns.diff`).
+# Part `checks` (about 8 minutes):
+# 1. the full self-test without the model: its `residual code out` checks now compare each int8 wgmma tile's codes
+#    with the codes of its own fp16 output at tolerance 0 (session 33's review; never run on a GPU yet);
+# 2. the whole-model checks with k-turns: the fused QKV attention's one-block form (2 and 3 row tiles, s384) with its
+#    two consumer warpgroups taking turns at the tensor cores (FlashAttention-3's ping-pong: bursts [P·V of chunk
+#    c − 1, S of chunk c] alternating between the warpgroups through named barriers 2 and 3, so one's softmax runs
+#    under the other's products; same operations in the same order per warpgroup, so the same values: its forced
+#    fused checks should read as HEAD's); built in session 33, ptxas 168 registers, no spills, no serialization remark;
+# 3. if they pass, head against turns at batch 32 and 128 (BERT-large and BERT-base INT8, fp16 stream), alternated twice
+#    (s128 runs the pair form, unchanged: a control).
+# Part `profile` (about 5 minutes): batch 128's time and energy kernel by kernel with the residual codes (OCTET_SKIP
+# keeps them since session 33), BERT-large s128 and s384 b128, each kind of kernel alone in the pass, none, the whole
+# pass; then Nsight Compute on a codes LayerNorm and the GEMMs around it at s128 b128.
+# Carry .device/octet.xz, .device/cache.tar.xz and .device/k-turns.
+#   bash docs/results/h200-2026-12-02-s33/next/call.sh $OUT checks|profile
 set -uo pipefail
 bash scripts/device_unpack.sh > /dev/null
 export OCTET_CACHE=$PWD/.device/cache
-out=$(mktemp -d); dest=$1
-trap 'tar czf "$dest/results.tgz" -C "$out" .' EXIT
-timeout 300 /tmp/octet selftest --device cuda --model /nonexistent --json "$out/selftest.json" > "$out/selftest.txt" 2>&1
-echo "selftest: $(grep -c "| pass" "$out/selftest.txt") passed, $(grep "|" "$out/selftest.txt" | tail -n +3 | grep -vc "| pass") not (at ${SECONDS}s)"
-grep "|" "$out/selftest.txt" | tail -n +3 | grep -v "| pass" | head -8
+out=$(mktemp -d); dest=$1 part=$2
+trap 'tar czf "$dest/$part.tgz" -C "$out" .' EXIT
+summary() {  # file
+  echo "$(basename "$1"): $(grep -c "| pass" "$1") passed, $(grep "|" "$1" | tail -n +3 | grep -vc "| pass") not (at ${SECONDS}s)"
+  grep "|" "$1" | tail -n +3 | grep -v "| pass" | head -8
+}
 F=(--precision int8 --float '*.attention.qk' --float '*.attention.pv' --half-precision-stream)
+if [ "$part" = checks ]; then
+  timeout 300 /tmp/octet selftest --device cuda --model /nonexistent --json "$out/selftest.json" > "$out/selftest.txt" 2>&1
+  summary "$out/selftest.txt"; grep "residual code out" "$out/selftest.txt" | cut -c1-130 | head -4
+  OCTET_KERNEL_DIR=$PWD/.device/k-turns timeout 200 /tmp/octet selftest --device cuda --model /nonexistent --models-only \
+    --json "$out/selftest-turns.json" > "$out/selftest-turns.txt" 2>&1
+  summary "$out/selftest-turns.txt"; grep "fused QKV" "$out/selftest-turns.txt" | cut -c1-130
+  grep "|" "$out/selftest-turns.txt" | tail -n +3 | grep -vq "| pass" && exit 0
+  BENCH_FLAGS=--half-precision-stream bash scripts/kernel_ab_bench.sh "$out" 2 "bert-large bert-base" "32 128" head turns
+  exit 0
+fi
 kinds="qkv attention output norm ffn-in ffn-out"
 for s in 128 384; do
   for only in whole none $kinds; do
