@@ -51,6 +51,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         let last: Bool
         /// float → int8 multiplier of an int8 copy for the next linear layers (0: they run in float).
         let qScale: Float
+        /// That copy's step (0: none), which the merged residual codes compare with the next add's residual step.
+        let qStep: Float
         /// The copy of the output the next linear layers read: 0 none (the last LayerNorm, or layers in float reading an
         /// fp16 stream directly), 1 fp16 (layers in float beside a float32 stream), 2 int8.
         func copyKind(streamF32: Bool) -> Int32 { last ? 0 : (qScale > 0 ? 2 : (streamF32 ? 1 : 0)) }
@@ -166,10 +168,20 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         case off = "0", manyRows = "1", always = "always"
     }
     private let residualCodes: ResidualCodes
-    /// Whether the shape being encoded runs with the residual codes.
-    private var codesNow = false
+    /// Whether the residual codes merge each LayerNorm's two int8 arrays where their steps agree
+    /// (`OCTET_MERGED_CODES=1`; off by default: built in session 33, not yet run on a GPU). Each LayerNorm but the last
+    /// writes its output's codes (the next add's residual step) and the next GEMM's int8 input (its input step); a
+    /// calibrated recipe gives both the same amax, one tensor seen by one calibrator, and then one array of codes, the
+    /// exact quotient as the CPU reference's QuantizeLinear divides, serves both: the GEMM's input moves from the
+    /// reciprocal's product to the CPU's quotient (a rare tie apart) and the LayerNorm writes 16 MB less at BERT-large
+    /// s128 b128 (`residual_layernorm_f16x8_codes_*_merged`, which read their residual codes from the copy they write).
+    private let mergedCodes: Bool
+    /// Whether the shape being encoded runs with the residual codes, and whether merged.
+    private var codesNow = false, mergedNow = false
     /// How many residual LayerNorms of the last encoded pass read codes (the self-test checks that forced codes ran).
     public private(set) var residualCodeNorms = 0
+    /// How many of them wrote merged codes (`mergedCodes`).
+    public private(set) var mergedCodeNorms = 0
     /// Whether the FFN output's LayerNorm is fused too when `fusedLayerNorm` is on (`OCTET_FUSED_LAYERNORM=attention`
     /// leaves it separate).
     private let fusedFeedForwardNorm = ProcessInfo.processInfo.environment["OCTET_FUSED_LAYERNORM"] != "attention"
@@ -192,7 +204,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 layerNormForm: LayerNormForm? = nil,
                 fp16Attention: FP16AttentionKernel? = nil,
                 fusedAttention: FusedAttention? = nil,
-                residualCodes: ResidualCodes? = nil) throws {
+                residualCodes: ResidualCodes? = nil, mergedCodes: Bool? = nil) throws {
         let c = weights.config
         let (h, inter, heads) = (c.hiddenSize, c.intermediateSize, c.headCount)
         let d = h / heads
@@ -233,6 +245,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         self.fusedAttention = device.supportsWgmma && precision == .int8 && d == 64 && self.fp16Attention != .mmaSync ? fused : .off
         let codes = try residualCodes ?? Self.residualCodes(named: ProcessInfo.processInfo.environment["OCTET_RESIDUAL_CODES"]) ?? .manyRows
         self.residualCodes = halfStream && device.supportsWgmma && h % 256 == 0 ? codes : .off
+        self.mergedCodes = mergedCodes ?? (ProcessInfo.processInfo.environment["OCTET_MERGED_CODES"] == "1")
         self.maxTokens = maxTokens
         self.maxSequenceLength = min(maxSequenceLength ?? c.maxPositionEmbeddings, c.maxPositionEmbeddings, 512)
         try device.makeCurrent()
@@ -298,7 +311,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         /// when the stream is float32, else the stream). `last`: the final LayerNorm, which only the QA head reads.
         func norm(_ n: BertWeights.Norm, local: Float = 0, residual: Float = 0, qStep: Float?, last: Bool = false) throws -> Norm {
             Norm(gamma: try upload(n.gamma.floats()), beta: try upload(n.beta.floats()), localStep: local, residualStep: residual,
-                 last: last, qScale: qStep.map { 1 / $0 } ?? 0, localStepBuffer: local > 0 ? try upload([local]) : nil)
+                 last: last, qScale: qStep.map { 1 / $0 } ?? 0, qStep: qStep ?? 0, localStepBuffer: local > 0 ? try upload([local]) : nil)
         }
 
         wordEmbeddings = try uploadHalf(halfBits(weights.wordEmbeddings))
@@ -521,7 +534,9 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         var fused = 0
         defer { fusedAttentionLayers = fused }
         codesNow = residualCodesRun(rows: t)
+        mergedNow = codesNow && mergedCodes && codesMerge
         residualCodeNorms = codesNow ? 2 * layers.count : 0
+        mergedCodeNorms = mergedNow ? 2 * layers.count - 1 : 0
         for (l, layer) in layers.enumerated() {
             let calls = gemmCalls(layer)
             if fusedAttentionRuns(layer, call: calls[0], batch: b, sequence: s) {
@@ -757,6 +772,15 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         }
     }
 
+    /// Whether every LayerNorm but the last has one step for its output's codes and its int8 copy: the next add's
+    /// residual step and the next GEMM's input step (`mergedCodes`).
+    private var codesMerge: Bool {
+        layers.indices.allSatisfy { l in
+            layers[l].attentionNorm.qStep == layers[l].outputNorm.residualStep
+                && (l + 1 == layers.count || layers[l].outputNorm.qStep == layers[l + 1].attentionNorm.residualStep)
+        }
+    }
+
     /// Whether a plan's epilogue can store residual codes: gemm_wgmma.cu's int8 kernels but the split-K ones.
     static func storesCodes(_ plan: GemmPlan) -> Bool {
         if case .kernel(let choice) = plan { return choice.wgmma && !choice.splitWgmma && choice.kernel.contains("_i8_") }
@@ -782,9 +806,13 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         }
         if skip.contains("norm") { return }
         let h = config.hiddenSize
-        let name = "residual_layernorm_f16x8_codes_\(residualCoded ? "c8" : "f16")_\(norm.last ? "f16" : "c8")_\(norm.copyName(streamF32: false))"
+        // Merged: the residual codes are the previous LayerNorm's copy, and this one's codes are its copy (but the last's).
+        let merged = mergedNow && !norm.last
+        let name = "residual_layernorm_f16x8_codes_\(residualCoded ? "c8" : "f16")_"
+            + (merged ? "merged" : "\(norm.last ? "f16" : "c8")_\(norm.copyName(streamF32: false))")
         try launch("layernorm.cu", name, grid: (m, 1, 1), block: (h / 8, 1, 1), arguments: [
-            .pointer(call.output), .pointer(residual), .float(norm.localStep), .float(norm.residualStep), .buffer(norm.gamma),
+            .pointer(call.output), .pointer(mergedNow && residualCoded ? buffers["copy"]! : residual), .float(norm.localStep),
+            .float(norm.residualStep), .buffer(norm.gamma),
             .buffer(norm.beta), .float(config.layerNormEpsilon), .int32(Int32(h)), .pointer(output),
             .pointer(buffers["copy"]!), .float(norm.qScale), .float(outStep)])
     }

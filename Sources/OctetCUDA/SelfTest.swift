@@ -228,10 +228,13 @@ public struct CUDASelfTest {
                                          packing: false, halfStreamStorage: .half, layerNormForm: .pairs))
                 // The residual adds' inputs as int8 codes (`residual_layernorm_f16x8_codes_*` and the GEMMs' OUT_CODE
                 // epilogue), forced: the engine takes them from 512 rows on an fp16 stream whose adds are all Q/DQ.
+                // Merged too (`OCTET_MERGED_CODES`: the synthetic scales give each LayerNorm's copy and codes one step).
                 if device.supportsWgmma {
                     for packing in [true, false] {
                         results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream", batch: batch,
                                                  packing: packing, halfStreamStorage: .half, residualCodes: true))
+                        results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream", batch: batch,
+                                                 packing: packing, halfStreamStorage: .half, residualCodes: true, mergedCodes: true))
                     }
                 }
             }
@@ -303,6 +306,8 @@ public struct CUDASelfTest {
                     halfAllInt8.halfPrecisionStream = true
                     results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream", batch: batch,
                                              halfStreamStorage: .half, residualCodes: true))
+                    results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream", batch: batch,
+                                             halfStreamStorage: .half, residualCodes: true, mergedCodes: true))
                     results.append(try model(weights, precision: .fp16, scales: nil, name: name + " x8 LayerNorm", batch: batch, layerNormForm: .pairs))
                     results.append(try model(weights, precision: .fp16, scales: nil, name: name, batch: batch))  // wgmma attention
                     results.append(try model(weights, precision: .fp16, scales: nil, name: name + Self.mmaSyncLabel, batch: batch,
@@ -490,7 +495,8 @@ public struct CUDASelfTest {
     /// fp16 stream's LayerNorm form forced (nil: the engine's rule).
     func model(_ weights: BertWeights, precision: CUDABertEngine.Precision, scales: QuantizationScales?, name: String,
                batch: TokenBatch, packing: Bool = true, fusedLayerNorm: Bool = false, halfStreamStorage: CUDABertEngine.StreamStorage? = nil, layerNormForm: CUDABertEngine.LayerNormForm? = nil,
-               fp16Attention: CUDABertEngine.FP16AttentionKernel? = nil, fusedAttention: Bool = false, residualCodes: Bool = false) throws -> Result {
+               fp16Attention: CUDABertEngine.FP16AttentionKernel? = nil, fusedAttention: Bool = false, residualCodes: Bool = false,
+               mergedCodes: Bool = false) throws -> Result {
         let (b, s) = (batch.batchSize, batch.sequenceLength)
         let cpu: QuestionAnsweringEngine = precision == .fp16
             ? CPUBertEngine(weights: weights)
@@ -499,7 +505,8 @@ public struct CUDASelfTest {
         let gpu = try CUDABertEngine(weights: weights, precision: precision, scales: scales, device: device, compiler: compiler, maxTokens: b * s,
                                      packing: packing, fusedLayerNorm: fusedLayerNorm, halfStreamStorage: halfStreamStorage,
                                      layerNormForm: layerNormForm, fp16Attention: fp16Attention,
-                                     fusedAttention: fusedAttention ? .always : nil, residualCodes: residualCodes ? .always : nil)
+                                     fusedAttention: fusedAttention ? .always : nil, residualCodes: residualCodes ? .always : nil,
+                                     mergedCodes: mergedCodes)
         let packed = gpu.packing && PackedBatch(batch) != nil
         let got = try gpu.spanLogits(for: batch)  // the first run of a shape runs eagerly, then captures its graph
         let replay = try gpu.spanLogits(for: batch)  // the replayed graph must give the same answer
@@ -515,9 +522,9 @@ public struct CUDASelfTest {
         let stable = replay.start == got.start && replay.end == got.end
         // A forced fused QKV projection and attention that no layer took would check the unfused kernels under its name.
         let fusedRan = !fusedAttention || gpu.fusedAttentionLayers > 0
-        let codesRan = !residualCodes || gpu.residualCodeNorms > 0  // likewise the residual codes
+        let codesRan = (!residualCodes || gpu.residualCodeNorms > 0) && (!mergedCodes || gpu.mergedCodeNorms > 0)  // likewise the codes
         return Result(name: "\(name) \(precision.rawValue) \(packed ? "packed" : "padded")" + (gpu.fusedLayerNorm ? " fused LayerNorm" : "")
-                          + (gpu.fusedAttentionLayers > 0 ? " fused QKV attention" : "") + (gpu.residualCodeNorms > 0 ? " residual codes" : ""),
+                          + (gpu.fusedAttentionLayers > 0 ? " fused QKV attention" : "") + (gpu.residualCodeNorms > 0 ? " residual codes" : "") + (gpu.mergedCodeNorms > 0 ? " merged" : ""),
                       elements: b * s, error: stable && fusedRan && codesRan ? error : .infinity,
                       tolerance: precision == .fp16 ? 1e-2 : 5e-2,
                       detail: "logits vs CPU \(precision == .fp16 ? "float32" : "Q/DQ int8"); best span agrees in \(agree)/\(b) rows" + (stable ? "" : "; graph replay differs")

@@ -454,7 +454,7 @@ enum GPU {
             if file == "layernorm.cu" {  // every LayerNorm `residualNorm` and `encode` name (summed: the GEMM added the residual)
                 for name in ["f32_float", "f32_qdq", "f32_summed", "f16_float", "f16_qdq", "f16x8_float", "f16x8_qdq", "f32h_float", "f32h_qdq"].flatMap({ add in ["none", "f16", "i8"].map { "residual_layernorm_\(add)_\($0)" } })
                     + ["f32", "f16", "f32h"].flatMap({ stream in ["none", "f16", "i8"].map { "embed_layernorm_\(stream)_\($0)" } })
-                    + ["f16_c8_i8", "c8_c8_i8", "c8_f16_none"].map({ "residual_layernorm_f16x8_codes_\($0)" }) {
+                    + ["f16_c8_i8", "c8_c8_i8", "c8_f16_none", "f16_merged", "c8_merged"].map({ "residual_layernorm_f16x8_codes_\($0)" }) {
                     #expect(module.cubin.range(of: Data((name + "\0").utf8)) != nil, "no \(name) in layernorm.cu")
                 }
             }

@@ -105,7 +105,8 @@ __device__ __forceinline__ float4 round_to_half4(float4 v) {
 // y = d · inverse · gamma + beta for Q quads of centred values d from element i on, written to the stream and (COPY > 0)
 // the copy: the last step of every LayerNorm here.
 // CODES (an fp16 stream, two quads per thread): the stream is stored as the next residual add's int8 codes of the fp16
-// values, sat(rint(fp16(y) / outStep)) (`residual_layernorm_codes`), 8 bytes per thread.
+// values, sat(rint(fp16(y) / outStep)) (`residual_layernorm_codes`), 8 bytes per thread; with COPY = 3 (merged) into
+// `copy`, where they are the next GEMM's int8 input too (its step is outStep), and `out` is not written.
 template <bool F32, int COPY, bool ROUND, int Q, bool CODES = false>
 __device__ __forceinline__ void store_normalized(const float4 (&d)[Q], float inverse, const float4 (&g)[Q], const float4 (&b)[Q],
                                                  void *out, void *copy, float qScale, size_t i, float outStep, float outInverse) {
@@ -121,7 +122,7 @@ __device__ __forceinline__ void store_normalized(const float4 (&d)[Q], float inv
     if constexpr (CODES) {
         static_assert(!F32 && Q == 2, "codes of an fp16 stream, two quads per thread");
         auto code = [&](float v) { return quantize_code_bits(v, outStep, outInverse); };
-        *reinterpret_cast<uint2 *>(static_cast<signed char *>(out) + i) =
+        *reinterpret_cast<uint2 *>(static_cast<signed char *>(COPY == 3 ? copy : out) + i) =
             make_uint2(pack_s8x4(code(y[0].x), code(y[0].y), code(y[0].z), code(y[0].w)),
                        pack_s8x4(code(y[1].x), code(y[1].y), code(y[1].z), code(y[1].w)));
     } else {
@@ -129,7 +130,7 @@ __device__ __forceinline__ void store_normalized(const float4 (&d)[Q], float inv
     }
     if (COPY == 1) {
         store_quads<false, Q>(copy, i, y);
-    } else {
+    } else if (COPY != 3) {
 #pragma unroll
         for (int q = 0; q < Q; q++) store_copy4<COPY>(copy, i + 4 * q, y[q], qScale);
     }
@@ -285,8 +286,8 @@ __device__ __forceinline__ void residual_layernorm_codes(const void *__restrict_
     const size_t i = (size_t)blockIdx.x * H + 4 * Q * threadIdx.x;
     const uint2 l = *reinterpret_cast<const uint2 *>(static_cast<const signed char *>(local) + i);
     float r[8];
-    if (RES_CODE) {
-        const uint2 w = *reinterpret_cast<const uint2 *>(static_cast<const signed char *>(residual) + i);
+    if (RES_CODE) {  // merged (COPY = 3): the previous LayerNorm's codes are in `copy`, which this one then overwrites
+        const uint2 w = *reinterpret_cast<const uint2 *>(static_cast<const signed char *>(COPY == 3 ? copy : residual) + i);
 #pragma unroll
         for (int k = 0; k < 4; k++) {
             r[k] = s8_to_float(w.x, k);
@@ -374,3 +375,10 @@ RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_qdq_i8, false, 1, 2, false, 2)
 RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_f16_c8_i8, false, true, 2)
 RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_c8_c8_i8, true, true, 2)
 RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_c8_f16_none, true, false, 0)
+// Merged (`OCTET_MERGED_CODES=1`, built in session 33, not yet run on a GPU): where the next add's residual step and
+// the next GEMM's input step are one step (a calibrator gives the same tensor the same amax), one array of codes serves
+// both, and the GEMM's input is then quantized by the exact quotient, as the CPU reference's QuantizeLinear divides,
+// not by the reciprocal's product: 16 MB less written per LayerNorm at BERT-large s128 b128. Each thread reads its
+// residual codes from `copy` before it overwrites the same bytes with its own.
+RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_f16_merged, false, true, 3)
+RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_c8_merged, true, true, 3)

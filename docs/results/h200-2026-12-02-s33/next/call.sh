@@ -9,8 +9,11 @@
 #    c − 1, S of chunk c] alternating between the warpgroups through named barriers 2 and 3, so one's softmax runs
 #    under the other's products; same operations in the same order per warpgroup, so the same values: its forced
 #    fused checks should read as HEAD's); built in session 33, ptxas 168 registers, no spills, no serialization remark;
-# 3. if they pass, head against turns at batch 32 and 128 (BERT-large and BERT-base INT8, fp16 stream), alternated twice
-#    (s128 runs the pair form, unchanged: a control).
+# 3. if they pass, head against turns at batch 128 (BERT-large and BERT-base INT8, fp16 stream), alternated twice
+#    (s128 runs the pair form, unchanged: a control);
+# 4. OCTET_MERGED_CODES 0 against 1 at batch 128, alternated twice (built in session 33, never run: one array of codes
+#    for a LayerNorm's output and the next GEMM's input where their steps agree, as the synthetic scales' do; the
+#    self-test of step 1 forces it on random BERTs: `… residual codes merged` checks).
 # Part `profile` (about 5 minutes): batch 128's time and energy kernel by kernel with the residual codes (OCTET_SKIP
 # keeps them since session 33), BERT-large s128 and s384 b128, each kind of kernel alone in the pass, none, the whole
 # pass; then Nsight Compute on a codes LayerNorm and the GEMMs around it at s128 b128.
@@ -32,8 +35,12 @@ if [ "$part" = checks ]; then
   OCTET_KERNEL_DIR=$PWD/.device/k-turns timeout 200 /tmp/octet selftest --device cuda --model /nonexistent --models-only \
     --json "$out/selftest-turns.json" > "$out/selftest-turns.txt" 2>&1
   summary "$out/selftest-turns.txt"; grep "fused QKV" "$out/selftest-turns.txt" | cut -c1-130
-  grep "|" "$out/selftest-turns.txt" | tail -n +3 | grep -vq "| pass" && exit 0
-  BENCH_FLAGS=--half-precision-stream bash scripts/kernel_ab_bench.sh "$out" 2 "bert-large bert-base" "32 128" head turns
+  grep "|" "$out/selftest.txt" | grep "merged" | cut -c1-130
+  if ! grep "|" "$out/selftest-turns.txt" | tail -n +3 | grep -vq "| pass"; then
+    BENCH_FLAGS=--half-precision-stream bash scripts/kernel_ab_bench.sh "$out" 2 "bert-large bert-base" 128 head turns
+  fi
+  grep "|" "$out/selftest.txt" | grep "merged" | grep -vq "| pass" && exit 0
+  bash scripts/env_ab_bench.sh "$out" 2 "bert-large bert-base" 128 OCTET_MERGED_CODES "0 1"
   exit 0
 fi
 kinds="qkv attention output norm ffn-in ffn-out"
