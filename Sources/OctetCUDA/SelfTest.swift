@@ -308,6 +308,12 @@ public struct CUDASelfTest {
                                              halfStreamStorage: .half, residualCodes: true))
                     results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream", batch: batch,
                                              halfStreamStorage: .half, residualCodes: true, mergedCodes: true))
+                    // Merged codes asked where one LayerNorm's two steps differ (its output add's residual step against
+                    // the FFN in's input step): the codes run unmerged.
+                    var differing = halfAllInt8
+                    differing.activations["layer.0.output.add.residual"] = 4
+                    results.append(try model(weights, precision: .int8, scales: differing, name: name + " all int8 fp16 stream, steps differ", batch: batch,
+                                             halfStreamStorage: .half, residualCodes: true, mergedCodes: true, mergeExpected: false))
                     results.append(try model(weights, precision: .fp16, scales: nil, name: name + " x8 LayerNorm", batch: batch, layerNormForm: .pairs))
                     results.append(try model(weights, precision: .fp16, scales: nil, name: name, batch: batch))  // wgmma attention
                     results.append(try model(weights, precision: .fp16, scales: nil, name: name + Self.mmaSyncLabel, batch: batch,
@@ -496,7 +502,7 @@ public struct CUDASelfTest {
     func model(_ weights: BertWeights, precision: CUDABertEngine.Precision, scales: QuantizationScales?, name: String,
                batch: TokenBatch, packing: Bool = true, fusedLayerNorm: Bool = false, halfStreamStorage: CUDABertEngine.StreamStorage? = nil, layerNormForm: CUDABertEngine.LayerNormForm? = nil,
                fp16Attention: CUDABertEngine.FP16AttentionKernel? = nil, fusedAttention: Bool = false, residualCodes: Bool = false,
-               mergedCodes: Bool = false) throws -> Result {
+               mergedCodes: Bool = false, mergeExpected: Bool = true) throws -> Result {
         let (b, s) = (batch.batchSize, batch.sequenceLength)
         let cpu: QuestionAnsweringEngine = precision == .fp16
             ? CPUBertEngine(weights: weights)
@@ -522,13 +528,14 @@ public struct CUDASelfTest {
         let stable = replay.start == got.start && replay.end == got.end
         // A forced fused QKV projection and attention that no layer took would check the unfused kernels under its name.
         let fusedRan = !fusedAttention || gpu.fusedAttentionLayers > 0
-        let codesRan = (!residualCodes || gpu.residualCodeNorms > 0) && (!mergedCodes || gpu.mergedCodeNorms > 0)  // likewise the codes
+        // Likewise the codes, and the merged codes where the steps agree (`mergeExpected`), not where they differ.
+        let codesRan = (!residualCodes || gpu.residualCodeNorms > 0) && (!mergedCodes || (gpu.mergedCodeNorms > 0) == mergeExpected)
         return Result(name: "\(name) \(precision.rawValue) \(packed ? "packed" : "padded")" + (gpu.fusedLayerNorm ? " fused LayerNorm" : "")
                           + (gpu.fusedAttentionLayers > 0 ? " fused QKV attention" : "") + (gpu.residualCodeNorms > 0 ? " residual codes" : "") + (gpu.mergedCodeNorms > 0 ? " merged" : ""),
                       elements: b * s, error: stable && fusedRan && codesRan ? error : .infinity,
                       tolerance: precision == .fp16 ? 1e-2 : 5e-2,
                       detail: "logits vs CPU \(precision == .fp16 ? "float32" : "Q/DQ int8"); best span agrees in \(agree)/\(b) rows" + (stable ? "" : "; graph replay differs")
-                          + (fusedRan ? "" : "; the fused QKV attention did not run") + (codesRan ? "" : "; the residual codes did not run"))
+                          + (fusedRan ? "" : "; the fused QKV attention did not run") + (codesRan ? "" : "; the residual codes (or their merging) did not run as asked"))
     }
 
     /// quantize_i8 against `octet_quantize_s8`: identical integers (tolerance 0).
