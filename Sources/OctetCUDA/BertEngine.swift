@@ -736,7 +736,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
             // A float add into a float32 stream, on a wgmma plan: the GEMM's epilogue adds the residual, and the
             // LayerNorm reads the sum alone.
             if fusedResidual && streamF32 && !streamRounded && call.outKind == 1 && norm.localStep == 0 && norm.residualStep == 0,
-               case .kernel(let choice) = tuned[key(call, rows: m)] ?? defaultPlan(call, rows: m), choice.wgmma {
+               case .kernel(let choice) = plan(for: call, rows: m), choice.wgmma {
                 var summing = call
                 summing.residual = residual
                 try gemm(summing, tokens: m)
@@ -768,7 +768,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         return layers.allSatisfy { layer in
             let norms = [layer.attentionNorm, layer.outputNorm], calls = gemmCalls(layer)
             return layer.attentionOutput.int8 && layer.output.int8 && norms.allSatisfy { $0.codable && ($0.last || $0.qScale > 0) }
-                && (residualCodes == .always || [calls[1], calls[3]].allSatisfy { Self.storesCodes(plan(calls: $0, rows: t)) })
+                && (residualCodes == .always || [calls[1], calls[3]].allSatisfy { Self.storesCodes(plan(for: $0, rows: t)) })
         }
     }
 
@@ -781,14 +781,14 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         }
     }
 
-    /// Whether a plan's epilogue can store residual codes: gemm_wgmma.cu's int8 kernels but the split-K ones.
+    /// Whether a plan's epilogue can store residual codes (`GemmChoice.storesCodes`; cuBLASLt's cannot).
     static func storesCodes(_ plan: GemmPlan) -> Bool {
-        if case .kernel(let choice) = plan { return choice.wgmma && !choice.splitWgmma && choice.kernel.contains("_i8_") }
+        if case .kernel(let choice) = plan { return choice.storesCodes }
         return false
     }
 
     /// The plan a GEMM runs on at `m` rows: the tuned one, else the rule's.
-    private func plan(calls call: GemmCall, rows m: Int) -> GemmPlan { tuned[key(call, rows: m)] ?? defaultPlan(call, rows: m) }
+    private func plan(for call: GemmCall, rows m: Int) -> GemmPlan { tuned[key(call, rows: m)] ?? defaultPlan(call, rows: m) }
 
     /// A GEMM whose output is added to the residual stream, then the residual LayerNorm, on residual codes: the GEMM
     /// stores its output's code with the add's local step, and the LayerNorm reads it, the residual (codes, or layer
@@ -800,7 +800,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         var coding = call
         coding.outKind = 3
         coding.outQScale = norm.localStepBuffer
-        let planned = plan(calls: call, rows: m)
+        let planned = plan(for: call, rows: m)
         if !skip.contains(kind) {
             try gemm(coding, tokens: m, plan: Self.storesCodes(planned) ? planned : .kernel(GemmChoice.wgmma(int8: true, variant: "64x64")))
         }
@@ -968,7 +968,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// Queues one GEMM: `plan` when given (tuning), else the tuned plan for its shape, else the default.
     private func gemm(_ call: GemmCall, tokens m: Int, plan given: GemmPlan? = nil) throws {
         let l = call.linear
-        switch given ?? tuned[key(call, rows: m)] ?? defaultPlan(call, rows: m) {
+        switch given ?? plan(for: call, rows: m) {
         case .library:
             guard let ltWorkspace else { preconditionFailure("a cuBLASLt plan without cuBLASLt") }
             precondition(call.residual == 0, "cuBLASLt plans do not add the residual stream")
@@ -1482,6 +1482,10 @@ struct GemmChoice {
                           bm: v.bm, bn: v.bn, bk: 128, threads: threads, stages: v.stages, split: 1)
     }
 
+    /// Whether the kernel's epilogue can store residual codes (output kind 3, gemm_wgmma.cu's OUT_CODE): the int8 wgmma
+    /// kernels but the split-K ones.
+    var storesCodes: Bool { wgmma && !splitWgmma && kernel.contains("_i8_") }
+
     /// Whether this is a split-K wgmma kernel (`gemm_wgmma_sk_*`).
     var splitWgmma: Bool { kernel.hasPrefix("gemm_wgmma_sk_") }
     /// Whether this is a persistent ping-pong wgmma kernel (`gemm_wgmma_pp_*`, `gemm_wgmma_p3_*`: at most one block per
@@ -1538,7 +1542,7 @@ struct GemmChoice {
                      qScale: UInt64, outKind: Int32, output: UInt64, residual: UInt64 = 0) throws
         -> (grid: (Int, Int, Int), block: (Int, Int, Int), cluster: (Int, Int, Int)?, arguments: [LoadedModule.Argument]) {
         precondition(residual == 0 || (wgmma && outKind == 1), "only the wgmma kernels add the residual stream, to a float32 output")
-        precondition(outKind != 3 || CUDABertEngine.storesCodes(.kernel(self)), "only the int8 wgmma kernels without split-K store residual codes")
+        precondition(outKind != 3 || storesCodes, "only the int8 wgmma kernels without split-K store residual codes")
         let epilogue: [LoadedModule.Argument] = [.pointer(dqScale), .pointer(bias), .int32(gelu ? 1 : 0), .pointer(qScale), .int32(outKind),
                                                  .pointer(output), .int32(Int32(n))]
         var grid = ((n + bn - 1) / bn, (m + bm - 1) / bm, split)

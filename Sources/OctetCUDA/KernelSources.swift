@@ -1616,9 +1616,13 @@ enum KernelSources {
             const float q0 = c * inverse;
             return fmaf(fmaf(-q0, step, c), inverse, q0);
         }
+        // The int8 code of that Q/DQ as a float, sat(rint(v / step)) (step > 0).
+        __device__ __forceinline__ float quantize_code(float v, float step, float inverse) {
+            return fminf(rintf(clamped_quotient(v, step, inverse)), 127.f);
+        }
         __device__ __forceinline__ float fake_quantize_fast(float v, float step, float inverse) {
             if (!(step > 0)) return v;
-            return fminf(rintf(clamped_quotient(v, step, inverse)), 127.f) * step;
+            return quantize_code(v, step, inverse) * step;
         }
         // The int8 code of the same Q/DQ, sat(rint(v / step)), in bits 0–7 (step > 0 and `quantize_inverse(step)` ≠ 0): what
         // a kernel stores when the next one needs only the code (the residual codes: `residual_layernorm_f16x8_codes_*` and
@@ -2396,7 +2400,7 @@ enum KernelSources {
                     const int n = n0 + (jBase + j0 + j) * 8 + t * 2;
                     if (KIND == OUT_CODE) {  // edge tiles: the codes as integral floats, which the int8 store passes unchanged
         #pragma unroll
-                        for (int i = 0; i < 4; i++) v[j][i] = fminf(rintf(clamped_quotient(v[j][i], scale[j].x, scale[j].y)), 127.f);
+                        for (int i = 0; i < 4; i++) v[j][i] = quantize_code(v[j][i], scale[j].x, scale[j].y);
                         scale[j] = make_float2(1.f, 1.f);
                     }
                     const float qs[2] = {scale[j].x, scale[j].y};
@@ -3330,7 +3334,7 @@ enum KernelSources {
                 load_quads<false, Q>(residual, i, v);
                 const float f[8] = {v[0].x, v[0].y, v[0].z, v[0].w, v[1].x, v[1].y, v[1].z, v[1].w};
         #pragma unroll
-                for (int k = 0; k < 8; k++) r[k] = fminf(rintf(clamped_quotient(f[k], residualStep, residualInverse)), 127.f);
+                for (int k = 0; k < 8; k++) r[k] = quantize_code(f[k], residualStep, residualInverse);
             }
             auto add = [&](unsigned w, int k, float code) { return __fadd_rn(__fmul_rn(s8_to_float(w, k), localStep), __fmul_rn(code, residualStep)); };
             const float4 x[Q] = {make_float4(add(l.x, 0, r[0]), add(l.x, 1, r[1]), add(l.x, 2, r[2]), add(l.x, 3, r[3])),

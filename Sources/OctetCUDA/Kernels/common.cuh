@@ -147,9 +147,13 @@ __device__ __forceinline__ float clamped_quotient(float v, float step, float inv
     const float q0 = c * inverse;
     return fmaf(fmaf(-q0, step, c), inverse, q0);
 }
+// The int8 code of that Q/DQ as a float, sat(rint(v / step)) (step > 0).
+__device__ __forceinline__ float quantize_code(float v, float step, float inverse) {
+    return fminf(rintf(clamped_quotient(v, step, inverse)), 127.f);
+}
 __device__ __forceinline__ float fake_quantize_fast(float v, float step, float inverse) {
     if (!(step > 0)) return v;
-    return fminf(rintf(clamped_quotient(v, step, inverse)), 127.f) * step;
+    return quantize_code(v, step, inverse) * step;
 }
 // The int8 code of the same Q/DQ, sat(rint(v / step)), in bits 0–7 (step > 0 and `quantize_inverse(step)` ≠ 0): what
 // a kernel stores when the next one needs only the code (the residual codes: `residual_layernorm_f16x8_codes_*` and

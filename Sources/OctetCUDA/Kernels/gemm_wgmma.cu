@@ -189,7 +189,7 @@ __device__ __forceinline__ void epilogue_columns(const Fragment<BN, T> &acc, con
             const int n = n0 + (jBase + j0 + j) * 8 + t * 2;
             if (KIND == OUT_CODE) {  // edge tiles: the codes as integral floats, which the int8 store passes unchanged
 #pragma unroll
-                for (int i = 0; i < 4; i++) v[j][i] = fminf(rintf(clamped_quotient(v[j][i], scale[j].x, scale[j].y)), 127.f);
+                for (int i = 0; i < 4; i++) v[j][i] = quantize_code(v[j][i], scale[j].x, scale[j].y);
                 scale[j] = make_float2(1.f, 1.f);
             }
             const float qs[2] = {scale[j].x, scale[j].y};

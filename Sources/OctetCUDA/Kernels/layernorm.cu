@@ -298,7 +298,7 @@ __device__ __forceinline__ void residual_layernorm_codes(const void *__restrict_
         load_quads<false, Q>(residual, i, v);
         const float f[8] = {v[0].x, v[0].y, v[0].z, v[0].w, v[1].x, v[1].y, v[1].z, v[1].w};
 #pragma unroll
-        for (int k = 0; k < 8; k++) r[k] = fminf(rintf(clamped_quotient(f[k], residualStep, residualInverse)), 127.f);
+        for (int k = 0; k < 8; k++) r[k] = quantize_code(f[k], residualStep, residualInverse);
     }
     auto add = [&](unsigned w, int k, float code) { return __fadd_rn(__fmul_rn(s8_to_float(w, k), localStep), __fmul_rn(code, residualStep)); };
     const float4 x[Q] = {make_float4(add(l.x, 0, r[0]), add(l.x, 1, r[1]), add(l.x, 2, r[2]), add(l.x, 3, r[3])),
