@@ -3411,7 +3411,7 @@ enum KernelSources {
         RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_f16_c8_i8, false, true, 2)
         RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_c8_c8_i8, true, true, 2)
         RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_c8_f16_none, true, false, 0)
-        // Merged (`OCTET_MERGED_CODES=1`, built in session 33, not yet run on a GPU): where the next add's residual step and
+        // Merged (the default since session 34; `OCTET_MERGED_CODES=0` keeps two arrays): where the next add's residual step and
         // the next GEMM's input step are one step (a calibrator gives the same tensor the same amax), one array of codes serves
         // both, and the GEMM's input is then quantized by the exact quotient, as the CPU reference's QuantizeLinear divides,
         // not by the reciprocal's product: 16 MB less written per LayerNorm at BERT-large s128 b128. Each thread reads its
