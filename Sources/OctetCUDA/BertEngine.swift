@@ -1362,7 +1362,11 @@ struct GemmChoice {
     let file: String, kernel: String, bm: Int, bn: Int, bk: Int, threads: Int, stages: Int, split: Int
     var wgmma: Bool { file == "gemm_wgmma.cu" }
     /// Dynamic shared memory: the stage ring (wgmma: plus 1,024 bytes of alignment slack and the mbarriers).
-    var sharedBytes: Int { wgmma ? stages * (bm + bn) * bk + 1024 + 16 * (stages + 2) : stages * (bm + bn) * (bk + 16) }
+    var sharedBytes: Int {
+        guard wgmma else { return stages * (bm + bn) * (bk + 16) }
+        // The "pe" schedule: 1 KB for its barriers, then the accumulators' handoff (4 bytes per element of a tile).
+        return stages * (bm + bn) * bk + 1024 + (kernel.hasPrefix("gemm_wgmma_pe_") ? 1024 + bm * bn * 4 : 16 * (stages + 2))
+    }
 
     /// The engine's choice for C[m, n] = A[m, k] · W[n, k]ᵀ. `wgmma`: whether the device runs `gemm_wgmma.cu`.
     /// `gemm.cu`'s tiles: (name, BM, BN, BK bytes, threads, stages), as the file instantiates them.
@@ -1402,12 +1406,17 @@ struct GemmChoice {
                   threads: tile.threads, stages: tile.stages, split: split)
     }
 
+    /// Whether the tuner times the "pe" schedule (`gemm_wgmma_pe_*`: built in session 34, not yet measured in this form;
+    /// `OCTET_GEMM_PE=1` makes it a candidate, for A/B). The self-test checks it either way.
+    static let handoffEpilogue = ProcessInfo.processInfo.environment["OCTET_GEMM_PE"] == "1"
+
     /// Every Octet kernel the tuner times for a GEMM shape (and the self-test checks): the mma.sync rule's tile; up to
     /// 512 rows its split-K aimed at half and twice the blocks per multiprocessor too, and the other small-M tiles
     /// (32×64×128, 64×64×128); on Hopper, where K's bytes are a multiple of 16, the wgmma variants: cooperative 64×128
-    /// and 128×128 at any M, from 256 rows the ping-pong 128×128 and, when N is a multiple of 256, 128×256 and
-    /// ping-pong 64×256, and up to 512 rows the split-K tiles, each split to fill the multiprocessors once (rounded
-    /// down and to nearest) and twice. Distinct kernel and split pairs, the mma.sync rule's choice first.
+    /// and 128×128 at any M, from 256 rows the ping-pong 128×128, the three-warpgroup 64×128, 128×96, the handoff
+    /// 128×128 (`pe_`, with `OCTET_GEMM_PE=1`) and, when N is a multiple of 256, 128×256 and ping-pong 64×256, and up
+    /// to 512 rows the split-K tiles, each split to fill the multiprocessors once (rounded down and to nearest) and
+    /// twice. Distinct kernel and split pairs, the mma.sync rule's choice first.
     /// `activeClusters(tile, split)`: how many clusters of `split` blocks of a split-K tile the device runs at once
     /// (`LoadedModule.maxActiveClusters`); where given, each split-K tile also gets the largest split whose clusters all
     /// fit at once. (A cluster's blocks share a GPC: with one block of 130+ KB of shared memory per multiprocessor,
@@ -1428,7 +1437,10 @@ struct GemmChoice {
             var variants = ["64x128", "128x128"] + (m <= splitMaxTokens ? ["64x64"] : [])
             // 128×96 from 256 rows: at 384 rows it spreads BERT's QKV and FFN-in GEMMs over more multiprocessors than
             // 128×128 (BERT-large's FFN in: 129 tiles against 96), each with 12% fewer operand bytes.
-            if m >= 256 { variants += ["pp_128x128", "p3_64x128", "128x96"] + (n % 256 == 0 ? ["128x256", "pp_64x256"] : []) }
+            if m >= 256 {
+                variants += ["pp_128x128", "p3_64x128", "128x96"] + (n % 256 == 0 ? ["128x256", "pp_64x256"] : [])
+                    + (handoffEpilogue ? ["pe_128x128"] : [])
+            }
             list += variants.map { GemmChoice.wgmma(int8: int8, variant: $0) }
             if m <= splitMaxTokens {
                 for variant in wgmmaVariants where variant.name.hasPrefix("sk_") {
@@ -1466,19 +1478,20 @@ struct GemmChoice {
 
     /// The `gemm_wgmma.cu` variants: (name, BM, BN, stages as the file instantiates them). "pp_": the persistent
     /// ping-pong schedule (384 threads, at most one block per multiprocessor); "p3_": the same with three consumer
-    /// warpgroups (512 threads); "sk_": split-K, the `split` blocks of a
+    /// warpgroups (512 threads); "pe_": persistent, two product and two epilogue warpgroups handing each tile's
+    /// accumulators over through shared memory (640 threads); "sk_": split-K, the `split` blocks of a
     /// tile one cluster (for few rows); else one tile per block with a warpgroup per 64 rows.
     static let wgmmaVariants: [(name: String, bm: Int, bn: Int, stages: Int)] = [
         ("128x256", 128, 256, 4), ("128x128", 128, 128, 6), ("128x96", 128, 96, 7), ("64x128", 64, 128, 8), ("pp_128x128", 128, 128, 6), ("pp_64x256", 64, 256, 5),
-        ("p3_64x128", 64, 128, 8),
+        ("p3_64x128", 64, 128, 8), ("pe_128x128", 128, 128, 4),
         ("64x64", 64, 64, 8), ("sk_64x128", 64, 128, 4), ("sk_128x64", 128, 64, 4), ("sk_64x64", 64, 64, 4),
         ("sk_128x128", 128, 128, 4), ("sk_128x96", 128, 96, 4), ("sk_128x256", 128, 256, 4), ("sk_64x256", 64, 256, 4)]
 
     /// A `gemm_wgmma.cu` variant by name (`wgmmaVariants`).
     static func wgmma(int8: Bool, variant: String) -> GemmChoice {
         guard let v = wgmmaVariants.first(where: { $0.name == variant }) else { preconditionFailure("no wgmma variant \(variant)") }
-        let schedule = ["pp_", "p3_", "sk_"].first { variant.hasPrefix($0) } ?? ""
-        let threads = ["pp_": 384, "p3_": 512][schedule] ?? 128 + 2 * v.bm
+        let schedule = ["pp_", "p3_", "pe_", "sk_"].first { variant.hasPrefix($0) } ?? ""
+        let threads = ["pp_": 384, "p3_": 512, "pe_": 640][schedule] ?? 128 + 2 * v.bm
         return GemmChoice(file: "gemm_wgmma.cu", kernel: "gemm_wgmma_\(schedule)\(int8 ? "i8" : "f16")_\(v.bm)x\(v.bn)",
                           bm: v.bm, bn: v.bn, bk: 128, threads: threads, stages: v.stages, split: 1)
     }
@@ -1489,9 +1502,9 @@ struct GemmChoice {
 
     /// Whether this is a split-K wgmma kernel (`gemm_wgmma_sk_*`).
     var splitWgmma: Bool { kernel.hasPrefix("gemm_wgmma_sk_") }
-    /// Whether this is a persistent ping-pong wgmma kernel (`gemm_wgmma_pp_*`, `gemm_wgmma_p3_*`: at most one block per
-    /// multiprocessor, each taking tiles in turn).
-    var persistentWgmma: Bool { kernel.hasPrefix("gemm_wgmma_pp_") || kernel.hasPrefix("gemm_wgmma_p3_") }
+    /// Whether this is a persistent wgmma kernel (`gemm_wgmma_pp_*`, `gemm_wgmma_p3_*`, `gemm_wgmma_pe_*`: at most one
+    /// block per multiprocessor, each taking tiles in turn).
+    var persistentWgmma: Bool { ["gemm_wgmma_pp_", "gemm_wgmma_p3_", "gemm_wgmma_pe_"].contains { kernel.hasPrefix($0) } }
 
     /// The same tile with another split-K (the self-test forces split paths), clamped to what the kernel takes (the
     /// wgmma kernels other than split-K take none; split-K ones up to `clusterLimit` blocks, at most `maxWgmmaSplit`).

@@ -130,7 +130,7 @@ public struct CUDASelfTest {
                     }
                 }
                 // More tiles than multiprocessors: the ping-pong blocks take several tiles each, both warpgroups busy.
-                for variant in ["128x256", "pp_128x128", "pp_64x256", "p3_64x128"] {
+                for variant in ["128x256", "pp_128x128", "pp_64x256", "p3_64x128", "pe_128x128"] {
                     results += try gemm(m: 1000, n: 4608, k: 1024, int8: int8, forced: .wgmma(int8: int8, variant: variant))
                 }
             }

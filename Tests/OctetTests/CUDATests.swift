@@ -312,12 +312,12 @@ enum GPU {
         let lines = try #require(CUDAKernels.source(of: "gemm_wgmma.cu")).split(separator: "\n")
         for v in GemmChoice.wgmmaVariants {
             let choice = GemmChoice.wgmma(int8: true, variant: v.name)
-            let schedule = ["pp_", "p3_", "sk_"].first { v.name.hasPrefix($0) } ?? ""
+            let schedule = ["pp_", "p3_", "pe_", "sk_"].first { v.name.hasPrefix($0) } ?? ""
             let name = "gemm_wgmma_\(schedule)##PRECISION##_\(v.bm)x\(v.bn),"
             let line = try #require(lines.first { $0.contains(name) }, "no instantiation of \(name)")
             #expect(line.contains(", \(v.stages), INT8)"), "\(line)")
             #expect(choice.kernel == name.replacingOccurrences(of: "##PRECISION##", with: "i8").dropLast())
-            #expect(choice.threads == (["pp_": 384, "p3_": 512][schedule] ?? 128 + 2 * v.bm))
+            #expect(choice.threads == (["pp_": 384, "p3_": 512, "pe_": 640][schedule] ?? 128 + 2 * v.bm))
             #expect(choice.sharedBytes <= 227 * 1024)
         }
     }
@@ -613,9 +613,26 @@ struct StreamSettingTests {
         expectSetting(try CUDABertEngine.residualCodes(named: value), is: error == nil ? .some(expected) : nil, orFailsWith: error)
     }
 
+    @Test("The handoff schedule is persistent, runs 640 threads and fits its ring, barriers and 64 KB handoff in a block's shared memory")
+    func handoffScheduleShape() {
+        for int8 in [true, false] {
+            let choice = GemmChoice.wgmma(int8: int8, variant: "pe_128x128")
+            #expect(choice.kernel == "gemm_wgmma_pe_\(int8 ? "i8" : "f16")_128x128")
+            #expect(choice.persistentWgmma && !choice.splitWgmma && choice.threads == 640)
+            // Four slabs of (128 + 128) rows × 128 bytes, 1 KB of alignment, 1 KB of barriers, 128 × 128 × 4 bytes of
+            // handoff; with the kernel's 11,264 bytes of static shared memory (ptxas) under the H200's 227 KiB.
+            #expect(choice.sharedBytes == choice.stages * 256 * 128 + 2048 + 128 * 128 * 4)
+            #expect(choice.sharedBytes + 11264 <= 227 * 1024)
+        }
+        // A candidate from 256 rows, as the other persistent schedules.
+        let kernels = { (m: Int) in GemmChoice.tuningCandidates(m: m, n: 4096, k: 1024, int8: true, multiprocessors: 132, wgmma: true).map(\.kernel) }
+        #expect(kernels(16384).contains("gemm_wgmma_pe_i8_128x128") == GemmChoice.handoffEpilogue)
+        #expect(!kernels(128).contains("gemm_wgmma_pe_i8_128x128"))
+    }
+
     @Test("Only the int8 wgmma kernels without split-K store residual codes", arguments: [
         ("pp_128x128", true, true), ("64x64", true, true), ("128x256", true, true), ("p3_64x128", true, true),
-        ("sk_64x128", true, false), ("pp_128x128", false, false),
+        ("pe_128x128", true, true), ("sk_64x128", true, false), ("pp_128x128", false, false),
     ])
     func residualCodePlans(_ variant: String, int8: Bool, stores: Bool) {
         #expect(CUDABertEngine.storesCodes(.kernel(GemmChoice.wgmma(int8: int8, variant: variant))) == stores)

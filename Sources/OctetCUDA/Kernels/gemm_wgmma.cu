@@ -491,6 +491,153 @@ __device__ __forceinline__ void gemm_pingpong(const TensorMap &mapA, const Tenso
 }
 
 
+// Products and epilogue on warpgroups of their own ("pe", persistent; a tuning candidate only with OCTET_GEMM_PE=1):
+// the FFN-in GEMM (K = 1,024, GELU into int8) keeps the tensor cores 47% busy in the ping-pong kernel (Nsight Compute,
+// sessions 32 and 34), where FFN out (K = 4,096) keeps them 84% busy with the same products: a tile's epilogue, about
+// 20 instructions per output on one warp per scheduler, outlasts the other warpgroup's main loop (4,096 cycles per
+// 128 × 128 tile at K = 1,024). Here the two product warpgroups take the block's tiles in turn exactly as
+// `gemm_pingpong` (the same ring and turn barriers, 128-row accumulators), but instead of running the epilogue each
+// hands its accumulators over through shared memory (`handoff`, 64 KB at BN = 128, in fragment order: 16-byte unit q of
+// half h of thread t at (h · BN/8 + q) · 128 + t, so a warp's stores and loads are whole 512-byte runs, free of bank
+// conflicts) and goes back to its next tile. Two epilogue warpgroups (epilogue warpgroup e takes half e, rows 64e …
+// 64e + 63: the same thread index holds the same fragment positions) run the same `epilogue_columns` as every wgmma
+// kernel on it, a chunk at a time, so the outputs are the same bits, with two warps per scheduler in epilogues.
+// One handoff buffer: a product warpgroup writes tile j once tile j − 1 has been written (`handFull`, phase j − 1) and
+// read (`handEmpty`, phase j − 1), so the buffer's tiles go in block order and every parity wait is within one phase;
+// the epilogue reads tile j once written (`handFull`, phase j).
+// Registers: 640 threads start at 96 each (ptxas's count for the launch bound), and `setmaxnreg.inc` draws only on what
+// the block's own `.dec` calls release, so the roles share 5 · 96 = 480 per thread index: the producer gives back to
+// 24, the epilogue warpgroups to 64, the product warpgroups take 160 (128 accumulators; at 152 or less ptxas spills
+// them and serializes the wgmmas). ptxas compiles each region for its `setmaxnreg` count (checked on a test kernel:
+// 200 live values after `setmaxnreg.inc 232` at 384 threads, no spills; without it, spills). At 64 the epilogue
+// spills a few staging addresses in its fp16-output paths (reloaded once per chunk); GELU into int8 (FFN in) and the
+// codes do not spill. Shared memory: STAGES ring slabs (four: the ping-pong kernel has six), 1 KB for the
+// barriers, the handoff. (Session 34's first form multiplied each tile with both product warpgroups, 64 rows each,
+// without `setmaxnreg`: correct, and 8–33% slower than the ping-pong tiles at every BERT shape, FFN out included:
+// docs/results/h200-2026-12-02-s34/4-pe/rejected-pe-gemm.diff.)
+// An accumulator (int32 or float) as the 32 bits the handoff buffer holds, and back.
+__device__ __forceinline__ unsigned bits_of(int v) { return (unsigned)v; }
+__device__ __forceinline__ unsigned bits_of(float v) { return __float_as_uint(v); }
+template <typename T> __device__ __forceinline__ T from_bits(unsigned u);
+template <> __device__ __forceinline__ int from_bits<int>(unsigned u) { return (int)u; }
+template <> __device__ __forceinline__ float from_bits<float>(unsigned u) { return __uint_as_float(u); }
+template <int KIND, bool ACT, int BN, typename T>
+__device__ __forceinline__ void handoff_epilogue(const uint4 *__restrict__ hand, unsigned long long *handEmpty, const Columns<BN> &cols,
+                                                 uint4 *__restrict__ staging, int m0, int n0, int M, int N, void *__restrict__ out,
+                                                 int ldo, const float *__restrict__ residual) {
+    constexpr int CHUNK = 4, J = BN / 8;
+#pragma unroll
+    for (int jBase = 0; jBase < J; jBase += CHUNK) {
+        Fragment<BN, T> a;  // the chunk's accumulators at the front, as the rolled epilogue keeps them
+#pragma unroll
+        for (int j = 0; j < CHUNK; j++) {
+            const uint4 u = hand[(jBase + j) * 128 + threadIdx.x % 128];
+            a.v[4 * j] = from_bits<T>(u.x);
+            a.v[4 * j + 1] = from_bits<T>(u.y);
+            a.v[4 * j + 2] = from_bits<T>(u.z);
+            a.v[4 * j + 3] = from_bits<T>(u.w);
+        }
+        if (jBase + CHUNK == J) barrier_arrive(handEmpty);  // the tile's last loads are issued: the buffer may refill
+        epilogue_columns<KIND, ACT, BN, T, CHUNK>(a, cols, staging, m0, n0, M, N, out, ldo, residual, jBase);
+    }
+}
+
+template <int BN, int STAGES, bool INT8>
+__device__ __forceinline__ void gemm_pingpong_epilogue(const TensorMap &mapA, const TensorMap &mapB, int M, int N, int K,
+                                                       const float *__restrict__ dqScale, const float *__restrict__ bias, int act,
+                                                       const float *__restrict__ qScale, int outKind, void *__restrict__ out, int ldo,
+                                                       const float *__restrict__ residual) {
+    typedef typename Accumulator<INT8>::T T;
+    typedef Ring<128, BN, STAGES> R;
+    constexpr int C = 2, BM = 128, PRODUCER_REGS = 24, PRODUCT_REGS = 160, EPILOGUE_REGS = 64;
+    // setmaxnreg.inc draws only on what the block's own .dec calls released: 640 threads launch at 96 registers each.
+    static_assert(PRODUCER_REGS + C * PRODUCT_REGS + 2 * EPILOGUE_REGS <= 5 * 96, "the block's registers");
+    extern __shared__ unsigned char raw[];
+    R ring(raw);
+    unsigned long long *turn = ring.empty + STAGES, *handFull = turn + C, *handEmpty = handFull + 1;
+    uint4 *handoff = reinterpret_cast<uint4 *>(ring.smem + STAGES * R::STAGE_BYTES + 1024);
+    if (threadIdx.x == 0) {
+        prefetch_map(mapA);
+        prefetch_map(mapB);
+    }
+    const int tid = threadIdx.x, group = warpgroup_index();
+    const int tilesN = (N + BN - 1) / BN, tiles = tilesN * ((M + BM - 1) / BM);
+    const int kTiles = (K * (INT8 ? 1 : 2) + R::BK - 1) / R::BK;
+    if (tid == 0) {
+        for (int k = 0; k < C; k++) barrier_init(turn + k, 128);
+        barrier_init(handFull, 128);   // one product warpgroup's threads, once per tile
+        barrier_init(handEmpty, 256);  // both epilogue warpgroups' threads, once per tile
+    }
+    init_barriers<STAGES>(ring.full, ring.empty, 128);
+
+    if (group == 0) {  // producer: every tile of the block in order, one ring position per K slab
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(PRODUCER_REGS));
+        if (tid == 0) {
+            int position = 0;
+            for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+                const int m0 = tile / tilesN * BM, n0 = tile % tilesN * BN;
+                for (int kt = 0; kt < kTiles; kt++) ring.load(position++, mapA, mapB, kt * R::BK, m0, n0);
+            }
+        }
+        return;
+    }
+    if (group <= C) {  // products: the block's j-th tile (ring positions j·kTiles …) by warpgroup j mod C, as gemm_pingpong
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(PRODUCT_REGS));
+        const int c = group - 1;
+        Fragment<BN, T> acc[2];
+        for (int i = 0, j = c, tile = blockIdx.x + c * gridDim.x; tile < tiles; i++, j += C, tile += C * gridDim.x) {
+            if (c > 0 || i > 0) barrier_wait(turn + c, (c > 0 ? i : i - 1) & 1);
+            zero(acc);
+            ring.multiply(acc, j * kTiles, kTiles, 0);
+            barrier_arrive(turn + (c + 1) % C);
+            wgmma_wait<0>();
+            ring.release(j * kTiles + kTiles - 1);
+            fence_operands(acc[0]);
+            fence_operands(acc[1]);
+            // Every warp of this warpgroup has arrived on handFull for its previous tile (phase j − 2) before any waits
+            // for phase j − 1: a warp a tile ahead of another could otherwise see the same parity two phases back.
+            warpgroup_sync(1 + c);
+            if (j > 0) {
+                barrier_wait(handFull, (j - 1) & 1);   // tile j − 1 is in the buffer (its writer's phase) …
+                barrier_wait(handEmpty, (j - 1) & 1);  // … and read
+            }
+#pragma unroll
+            for (int h = 0; h < 2; h++)
+#pragma unroll
+                for (int q = 0; q < BN / 8; q++)
+                    handoff[(h * (BN / 8) + q) * 128 + tid % 128] =
+                        make_uint4(bits_of(acc[h].v[4 * q]), bits_of(acc[h].v[4 * q + 1]),
+                                   bits_of(acc[h].v[4 * q + 2]), bits_of(acc[h].v[4 * q + 3]));
+            barrier_arrive(handFull);
+        }
+        return;
+    }
+    // Epilogue warpgroup e: rows 64e … 64e + 63 of every tile of the block, in order.
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(EPILOGUE_REGS));
+    const int e = group - 1 - C;
+    __shared__ EpilogueShared<BN, 2> shared;  // each epilogue warpgroup's copy of the tile's column values, its staging
+    for (int j = 0, tile = blockIdx.x; tile < tiles; j++, tile += gridDim.x) {
+        const int m0 = tile / tilesN * BM, n0 = tile % tilesN * BN;
+        warpgroup_sync(1 + C + e);  // the previous tile's epilogue has read its column values
+        stage_columns<INT8>(shared.columns[e], n0, N, dqScale, bias, qScale, outKind, act);
+        barrier_wait(handFull, j & 1);
+        warpgroup_sync(1 + C + e);  // every thread's share of the column values is in place
+        const uint4 *hand = handoff + e * (BN / 8) * 128;
+#define HANDOFF_EPILOGUE(KIND, ACT)                                                                                    \
+    handoff_epilogue<KIND, ACT, BN, T>(hand, handEmpty, shared.columns[e], shared.staging[e][0], m0 + 64 * e, n0, M, N, out, ldo, residual)
+        if (outKind == OUT_F16) {
+            if (act) HANDOFF_EPILOGUE(OUT_F16, true); else HANDOFF_EPILOGUE(OUT_F16, false);
+        } else if (outKind == OUT_F32) {
+            if (act) HANDOFF_EPILOGUE(OUT_F32, true); else HANDOFF_EPILOGUE(OUT_F32, false);
+        } else if (integer_accumulator<T> && outKind == OUT_CODE) {
+            if constexpr (integer_accumulator<T>) HANDOFF_EPILOGUE(OUT_CODE, false);
+        } else {
+            if (act) HANDOFF_EPILOGUE(2, true); else HANDOFF_EPILOGUE(2, false);
+        }
+#undef HANDOFF_EPILOGUE
+    }
+}
+
 // Split-K schedule for few rows (batch 1: M = 128 or 384), where a GEMM is a stream of weights. A 64×128 tile per block
 // gave BERT-large s128 b1's FFN-out GEMM (N = 1,024, K = 4,096) 16 blocks on 132 multiprocessors, each pulling 512 KB
 // of weights through one TMA ring: 9.4 µs where the weights stream in about 1 µs. Here the grid's z splits K: the
@@ -762,11 +909,12 @@ __device__ __forceinline__ void gemm_layernorm(const TensorMap &mapA, const Tens
 // The variants the engine chooses from. Name: gemm_wgmma_<precision>_<BM>x<BN> (cooperative: one tile per block,
 // CONSUMERS warpgroups of 64 rows; grid = tiles), gemm_wgmma_pp_<precision>_<BM>x<BN> (ping-pong: grid = at most one
 // block per multiprocessor) and gemm_wgmma_sk_<precision>_<BM>x<BN> (split-K: grid = tiles × split, cluster (1, 1,
-// split), split ≤ min(16, K's 128-byte slabs)) and gemm_wgmma_p3_<precision>_64x128 (ping-pong with three consumer
-// warpgroups). 128 + 128·CONSUMERS threads (ping-pong: 384, p3: 512); shared memory STAGES × (BM + BN) × 128
-// bytes + 1,024 (alignment) + 16 × (STAGES + 2) (barriers) of dynamic shared memory, plus, for the cooperative and
-// ping-pong kernels, 12 × BN + 4,096 bytes of static shared memory per consumer warpgroup (`EpilogueShared`: 2 in
-// ping-pong, 3 in p3). (A schedule of two blocks per multiprocessor with no producer warpgroup, `gemm_wgmma_x2_*`,
+// split), split ≤ min(16, K's 128-byte slabs)), gemm_wgmma_p3_<precision>_64x128 (ping-pong with three consumer
+// warpgroups) and gemm_wgmma_pe_<precision>_128x128 (ping-pong products, epilogue on two warpgroups of its own: grid as
+// ping-pong). 128 + 128·CONSUMERS threads (ping-pong: 384, p3: 512, pe: 640); shared memory STAGES × (BM + BN) × 128
+// bytes + 1,024 (alignment) + 16 × (STAGES + 2) (barriers) of dynamic shared memory (pe: 1,024 for the barriers and
+// BM × BN × 4 for the handoff instead), plus, for the cooperative, ping-pong and pe kernels, 12 × BN + 4,096 bytes of
+// static shared memory per consumer (pe: epilogue) warpgroup (`EpilogueShared`: 2 in ping-pong and pe, 3 in p3). (A schedule of two blocks per multiprocessor with no producer warpgroup, `gemm_wgmma_x2_*`,
 // ran 7–40% slower than the ping-pong 128×128 tile at every BERT shape on the H200: session 33,
 // docs/results/h200-2026-12-02-s33/0-x2-three/rejected-x2-gemm.diff.)
 // One entry point per variant: THREADS, and the schedule's template call (its template arguments hold commas, so it
@@ -782,6 +930,7 @@ __device__ __forceinline__ void gemm_layernorm(const TensorMap &mapA, const Tens
     GEMM_ENTRY(NAME, 128 * (CONSUMERS + 1), gemm<CONSUMERS, BN, STAGES, INT8>)
 #define PINGPONG_VARIANT(NAME, C, HALVES, BN, STAGES, INT8)                                                            \
     GEMM_ENTRY(NAME, 128 * (C + 1), gemm_pingpong<C, HALVES, BN, STAGES, INT8>)
+#define HANDOFF_VARIANT(NAME, BN, STAGES, INT8) GEMM_ENTRY(NAME, 640, gemm_pingpong_epilogue<BN, STAGES, INT8>)
 #define SPLITK_VARIANT(NAME, CONSUMERS, BN, STAGES, INT8)                                                              \
     GEMM_ENTRY(NAME, 128 * (CONSUMERS + 1), gemm_splitk<CONSUMERS, BN, STAGES, INT8>)
 #define WGMMA_VARIANTS(PRECISION, INT8)                                                                                \
@@ -792,6 +941,7 @@ __device__ __forceinline__ void gemm_layernorm(const TensorMap &mapA, const Tens
     PINGPONG_VARIANT(gemm_wgmma_pp_##PRECISION##_128x128, 2, 2, 128, 6, INT8)                                          \
     PINGPONG_VARIANT(gemm_wgmma_pp_##PRECISION##_64x256, 2, 1, 256, 5, INT8)                                           \
     PINGPONG_VARIANT(gemm_wgmma_p3_##PRECISION##_64x128, 3, 1, 128, 8, INT8)                                           \
+    HANDOFF_VARIANT(gemm_wgmma_pe_##PRECISION##_128x128, 128, 4, INT8)                                                 \
     WGMMA_VARIANT(gemm_wgmma_##PRECISION##_64x64, 1, 64, 8, INT8)                                                      \
     SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_64x128, 1, 128, 4, INT8)                                                \
     SPLITK_VARIANT(gemm_wgmma_sk_##PRECISION##_128x64, 2, 64, 4, INT8)                                                 \
