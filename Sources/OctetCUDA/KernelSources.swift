@@ -2511,6 +2511,16 @@ enum KernelSources {
                 tma_load(stage + A_BYTES, mapB, full + s, x, n0);
             }
 
+            // Producer of the persistent schedules (one thread): every tile of the block (tiles blockIdx.x, + gridDim.x, …;
+            // tile t at rows t / tilesN · BM, columns t mod tilesN · BN) in order, kTiles K slabs each, one ring position per slab.
+            __device__ __forceinline__ void load_tiles(const TensorMap &mapA, const TensorMap &mapB, int tiles, int tilesN, int kTiles) {
+                int position = 0;
+                for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+                    const int m0 = tile / tilesN * BM, n0 = tile % tilesN * BN;
+                    for (int kt = 0; kt < kTiles; kt++) load(position++, mapA, mapB, kt * BK, m0, n0);
+                }
+            }
+
             // Consumer (one warpgroup): the products of positions first … first + kTiles − 1 into HALVES accumulator tiles of
             // 64 rows each, from `aOffset` bytes into each stage's A slab. Each position is released once the next one's
             // products are issued and its own have completed (wgmma.wait_group 1), so one group stays in flight; the last
@@ -2659,13 +2669,7 @@ enum KernelSources {
 
             if (group == 0) {  // producer: every tile of the block in order, one ring position per K slab
                 asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
-                if (tid == 0) {
-                    int position = 0;
-                    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-                        const int m0 = tile / tilesN * BM, n0 = tile % tilesN * BN;
-                        for (int kt = 0; kt < kTiles; kt++) ring.load(position++, mapA, mapB, kt * R::BK, m0, n0);
-                    }
-                }
+                if (tid == 0) ring.load_tiles(mapA, mapB, tiles, tilesN, kTiles);
                 return;
             }
 
@@ -2783,13 +2787,7 @@ enum KernelSources {
 
             if (group == 0) {  // producer: every tile of the block in order, one ring position per K slab
                 asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(PRODUCER_REGS));
-                if (tid == 0) {
-                    int position = 0;
-                    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-                        const int m0 = tile / tilesN * BM, n0 = tile % tilesN * BN;
-                        for (int kt = 0; kt < kTiles; kt++) ring.load(position++, mapA, mapB, kt * R::BK, m0, n0);
-                    }
-                }
+                if (tid == 0) ring.load_tiles(mapA, mapB, tiles, tilesN, kTiles);
                 return;
             }
             if (group <= C) {  // products: the block's j-th tile (ring positions j·kTiles …) by warpgroup j mod C, as gemm_pingpong
