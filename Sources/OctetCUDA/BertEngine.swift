@@ -177,12 +177,24 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// reciprocal's product to the CPU's quotient (a rare tie apart) and the LayerNorm writes 16 MB less at BERT-large
     /// s128 b128 (`residual_layernorm_f16x8_codes_*_merged`, which read their residual codes from the copy they write).
     private let mergedCodes: Bool
+    /// How many rows each block of the residual codes' LayerNorms normalizes in turn (`OCTET_LN_ROWS`: 1, the default, or
+    /// 2, 4 or 8, built in session 34 and not yet measured): the `_rows` kernels pay the weights' loads, the steps'
+    /// reciprocals and the addressing once per block instead of once per row (a row then takes about 300 instructions per
+    /// thread instead of 376, cuobjdump), the LayerNorms at batch 128 being issue-bound rather than bandwidth-bound.
+    public enum LayerNormRows: String, Sendable, CaseIterable {
+        case one = "1", two = "2", four = "4", eight = "8"
+        /// The rows per block.
+        var count: Int { Int(rawValue)! }
+    }
+    private let layerNormRows: LayerNormRows
     /// Whether the shape being encoded runs with the residual codes, and whether merged.
     private var codesNow = false, mergedNow = false
     /// How many residual LayerNorms of the last encoded pass read codes (the self-test checks that forced codes ran).
     public private(set) var residualCodeNorms = 0
     /// How many of them wrote merged codes (`mergedCodes`).
     public private(set) var mergedCodeNorms = 0
+    /// Rows per block of those LayerNorms in the last encoded pass (`layerNormRows`; 1 where no codes ran).
+    public var codeNormRows: Int { residualCodeNorms > 0 ? layerNormRows.count : 1 }
     /// Whether the FFN output's LayerNorm is fused too when `fusedLayerNorm` is on (`OCTET_FUSED_LAYERNORM=attention`
     /// leaves it separate).
     private let fusedFeedForwardNorm = ProcessInfo.processInfo.environment["OCTET_FUSED_LAYERNORM"] != "attention"
@@ -205,7 +217,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 layerNormForm: LayerNormForm? = nil,
                 fp16Attention: FP16AttentionKernel? = nil,
                 fusedAttention: FusedAttention? = nil,
-                residualCodes: ResidualCodes? = nil, mergedCodes: Bool? = nil) throws {
+                residualCodes: ResidualCodes? = nil, mergedCodes: Bool? = nil, layerNormRows: LayerNormRows? = nil) throws {
         let c = weights.config
         let (h, inter, heads) = (c.hiddenSize, c.intermediateSize, c.headCount)
         let d = h / heads
@@ -247,6 +259,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         let codes = try residualCodes ?? Self.residualCodes(named: ProcessInfo.processInfo.environment["OCTET_RESIDUAL_CODES"]) ?? .manyRows
         self.residualCodes = halfStream && device.supportsWgmma && h % 256 == 0 ? codes : .off
         self.mergedCodes = mergedCodes ?? (ProcessInfo.processInfo.environment["OCTET_MERGED_CODES"] != "0")
+        self.layerNormRows = try layerNormRows ?? Self.layerNormRows(named: ProcessInfo.processInfo.environment["OCTET_LN_ROWS"]) ?? .one
         self.maxTokens = maxTokens
         self.maxSequenceLength = min(maxSequenceLength ?? c.maxPositionEmbeddings, c.maxPositionEmbeddings, 512)
         try device.makeCurrent()
@@ -811,11 +824,13 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         let merged = mergedNow && !norm.last
         let name = "residual_layernorm_f16x8_codes_\(residualCoded ? "c8" : "f16")_"
             + (merged ? "merged" : "\(norm.last ? "f16" : "c8")_\(norm.copyName(streamF32: false))")
-        try launch("layernorm.cu", name, grid: (m, 1, 1), block: (h / 8, 1, 1), arguments: [
+        // Several rows per block (`layerNormRows`): the `_rows` kernel, the row count last.
+        let per = layerNormRows.count
+        try launch("layernorm.cu", name + (per > 1 ? "_rows" : ""), grid: ((m + per - 1) / per, 1, 1), block: (h / 8, 1, 1), arguments: [
             .pointer(call.output), .pointer(mergedNow && residualCoded ? buffers["copy"]! : residual), .float(norm.localStep),
             .float(norm.residualStep), .buffer(norm.gamma),
             .buffer(norm.beta), .float(config.layerNormEpsilon), .int32(Int32(h)), .pointer(output),
-            .pointer(buffers["copy"]!), .float(norm.qScale), .float(outStep)])
+            .pointer(buffers["copy"]!), .float(norm.qScale), .float(outStep)] + (per > 1 ? [.int32(Int32(m))] : []))
     }
 
     /// The LayerNorm kernels' stream part of the name: f32, f16, or f32h (float32 holding fp16 values).
@@ -877,6 +892,11 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// `OCTET_RESIDUAL_CODES`'s mode, or nil when unset.
     static func residualCodes(named value: String?) throws -> ResidualCodes? {
         try setting("OCTET_RESIDUAL_CODES", value, is: "a mode of the residual codes")
+    }
+
+    /// `OCTET_LN_ROWS`'s rows per block of the codes LayerNorms, or nil when unset.
+    static func layerNormRows(named value: String?) throws -> LayerNormRows? {
+        try setting("OCTET_LN_ROWS", value, is: "a count of rows per LayerNorm block")
     }
 
     /// `OCTET_LAYERNORM`'s form, or nil when unset.

@@ -3323,6 +3323,9 @@ enum KernelSources {
         // Normalizes the thread's Q quads x (elements 4·Q·threadIdx.x on of the row) and writes the stream and (COPY > 0) the
         // copy. ROUND (with F32): a float32 stream that holds fp16 values (the recipe's fp16 stream stored as float32, where
         // those kernels are faster): y is rounded to fp16 before both stores, the values an fp16 stream would hold.
+        // A block may normalize several rows in turn (`residual_layernorm_codes`'s ROWS) with the same slots: each slot array is
+        // read after its barrier and written again only after the other array's barrier, which every reader reaches after
+        // its reads.
         template <bool F32, int COPY, bool ROUND = false, int Q = 1, bool CODES = false>
         __device__ __forceinline__ void normalize_store(const float4 (&x)[Q], const float4 (&g)[Q], const float4 (&b)[Q], int H, float eps,
                                                         void *out, void *copy, float qScale, size_t row, float outStep = 0.f,
@@ -3452,11 +3455,15 @@ enum KernelSources {
         // form's layout: H/8 threads per row, 8 elements (8 bytes of each code array) per thread. (16 elements per thread,
         // one 16-byte load per code array, measured 1% slower at BERT-large s128 b128 and no faster at s384: session 33,
         // `rejected-wide-code-layernorm.diff`.) Every step is in `quantize_inverse`'s range (the host's condition for the codes).
-        template <bool RES_CODE, bool OUT_CODE, int COPY>
+        // ROWS (the `_rows` kernels, `OCTET_LN_ROWS`): the block normalizes ⌈rows / gridDim.x⌉ consecutive rows in turn, so
+        // the weights' loads, the steps' reciprocals and the addressing (about 80 instructions, cuobjdump) are paid once per
+        // block; a row then takes about 300 instructions per thread where the one-row kernel takes 376 (the merged c8 form).
+        // The grid has ⌈rows / rows per block⌉ blocks. Each row's arithmetic is the one-row kernel's.
+        template <bool RES_CODE, bool OUT_CODE, int COPY, bool ROWS = false>
         __device__ __forceinline__ void residual_layernorm_codes(const void *__restrict__ local, const void *__restrict__ residual,
                                                                  float localStep, float residualStep, const float *__restrict__ gamma,
                                                                  const float *__restrict__ beta, float eps, int H, void *__restrict__ out,
-                                                                 void *__restrict__ copy, float qScale, float outStep) {
+                                                                 void *__restrict__ copy, float qScale, float outStep, int rows = 0) {
             constexpr int Q = 2;
             float4 g[Q], b[Q];
         #pragma unroll
@@ -3467,27 +3474,39 @@ enum KernelSources {
             const float residualInverse = quantize_inverse(residualStep), outInverse = OUT_CODE ? quantize_inverse(outStep) : 0.f;
             wait_for_producers();
             allow_dependents();
-            const size_t i = (size_t)blockIdx.x * H + 4 * Q * threadIdx.x;
-            const uint2 l = *reinterpret_cast<const uint2 *>(static_cast<const signed char *>(local) + i);
-            float r[8];
-            if (RES_CODE) {  // merged (COPY = 3): the previous LayerNorm's codes are in `copy`, which this one then overwrites
-                const uint2 w = *reinterpret_cast<const uint2 *>(static_cast<const signed char *>(COPY == 3 ? copy : residual) + i);
+            // One row's add and normalization.
+            auto normalize_row = [&](size_t row) {
+                const size_t i = row * H + 4 * Q * threadIdx.x;
+                // (__ldg: the read-only load the one-row kernel's `__restrict__` gave it, which the lambda's capture loses.)
+                const uint2 l = __ldg(reinterpret_cast<const uint2 *>(static_cast<const signed char *>(local) + i));
+                float r[8];
+                if (RES_CODE) {  // merged (COPY = 3): the previous LayerNorm's codes are in `copy`, which this one then overwrites
+                    const uint2 w = COPY == 3 ? *reinterpret_cast<const uint2 *>(static_cast<const signed char *>(copy) + i)
+                                              : __ldg(reinterpret_cast<const uint2 *>(static_cast<const signed char *>(residual) + i));
         #pragma unroll
-                for (int k = 0; k < 4; k++) {
-                    r[k] = s8_to_float(w.x, k);
-                    r[4 + k] = s8_to_float(w.y, k);
+                    for (int k = 0; k < 4; k++) {
+                        r[k] = s8_to_float(w.x, k);
+                        r[4 + k] = s8_to_float(w.y, k);
+                    }
+                } else {
+                    float4 v[Q];
+                    load_quads<false, Q>(residual, i, v);
+                    const float f[8] = {v[0].x, v[0].y, v[0].z, v[0].w, v[1].x, v[1].y, v[1].z, v[1].w};
+        #pragma unroll
+                    for (int k = 0; k < 8; k++) r[k] = quantize_code(f[k], residualStep, residualInverse);
                 }
+                auto add = [&](unsigned w, int k, float code) { return __fadd_rn(__fmul_rn(s8_to_float(w, k), localStep), __fmul_rn(code, residualStep)); };
+                const float4 x[Q] = {make_float4(add(l.x, 0, r[0]), add(l.x, 1, r[1]), add(l.x, 2, r[2]), add(l.x, 3, r[3])),
+                                     make_float4(add(l.y, 0, r[4]), add(l.y, 1, r[5]), add(l.y, 2, r[6]), add(l.y, 3, r[7]))};
+                normalize_store<false, COPY, false, Q, OUT_CODE>(x, g, b, H, eps, out, copy, qScale, row, outStep, outInverse);
+            };
+            if constexpr (ROWS) {
+                // The same rows for every thread of the block, so the barriers inside are safe.
+                const int per = (rows + gridDim.x - 1) / gridDim.x, first = blockIdx.x * per, last = min(rows, first + per);
+                for (int row = first; row < last; row++) normalize_row((size_t)row);
             } else {
-                float4 v[Q];
-                load_quads<false, Q>(residual, i, v);
-                const float f[8] = {v[0].x, v[0].y, v[0].z, v[0].w, v[1].x, v[1].y, v[1].z, v[1].w};
-        #pragma unroll
-                for (int k = 0; k < 8; k++) r[k] = quantize_code(f[k], residualStep, residualInverse);
+                normalize_row(blockIdx.x);
             }
-            auto add = [&](unsigned w, int k, float code) { return __fadd_rn(__fmul_rn(s8_to_float(w, k), localStep), __fmul_rn(code, residualStep)); };
-            const float4 x[Q] = {make_float4(add(l.x, 0, r[0]), add(l.x, 1, r[1]), add(l.x, 2, r[2]), add(l.x, 3, r[3])),
-                                 make_float4(add(l.y, 0, r[4]), add(l.y, 1, r[5]), add(l.y, 2, r[6]), add(l.y, 3, r[7]))};
-            normalize_store<false, COPY, false, Q, OUT_CODE>(x, g, b, H, eps, out, copy, qScale, blockIdx.x, outStep, outInverse);
         }
 
         }  // namespace
@@ -3566,6 +3585,20 @@ enum KernelSources {
         // residual codes from `copy` before it overwrites the same bytes with its own.
         RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_f16_merged, false, true, 3)
         RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_c8_merged, true, true, 3)
+        // Several rows per block (`residual_layernorm_codes`'s ROWS; not the default: `OCTET_LN_ROWS=2`, `4` or `8`, built in
+        // session 34, not yet run): the same kernels with the row count `rows` last.
+        #define RESIDUAL_LAYERNORM_CODES_ROWS(NAME, RES_CODE, OUT_CODE, COPY)                                                      \
+            extern "C" __global__ void NAME(const void *local, const void *residual, float localStep, float residualStep,          \
+                                            const float *gamma, const float *beta, float eps, int H, void *out, void *copy,         \
+                                            float qScale, float outStep, int rows) {                                               \
+                residual_layernorm_codes<RES_CODE, OUT_CODE, COPY, true>(local, residual, localStep, residualStep, gamma, beta,     \
+                                                                         eps, H, out, copy, qScale, outStep, rows);                \
+            }
+        RESIDUAL_LAYERNORM_CODES_ROWS(residual_layernorm_f16x8_codes_f16_c8_i8_rows, false, true, 2)
+        RESIDUAL_LAYERNORM_CODES_ROWS(residual_layernorm_f16x8_codes_c8_c8_i8_rows, true, true, 2)
+        RESIDUAL_LAYERNORM_CODES_ROWS(residual_layernorm_f16x8_codes_c8_f16_none_rows, true, false, 0)
+        RESIDUAL_LAYERNORM_CODES_ROWS(residual_layernorm_f16x8_codes_f16_merged_rows, false, true, 3)
+        RESIDUAL_LAYERNORM_CODES_ROWS(residual_layernorm_f16x8_codes_c8_merged_rows, true, true, 3)
         """#,
         "qa_head.cu": #"""
         // qa_head: the extractive-QA head, start/end logits = hidden · Wᵀ + b with W [2, H] (float), one warp per token;

@@ -630,6 +630,18 @@ struct StreamSettingTests {
         #expect(!kernels(128).contains("gemm_wgmma_pe_i8_128x128"))
     }
 
+    @Test("OCTET_LN_ROWS sets 1, 2, 4 or 8 rows per block of the codes LayerNorms, and anything else is an error listing the counts", arguments: [
+        (nil, nil, nil),
+        ("1", .one, nil),
+        ("2", .two, nil),
+        ("4", .four, nil),
+        ("8", .eight, nil),
+        ("3", nil, "OCTET_LN_ROWS is 3, which is not a count of rows per LayerNorm block (1, 2, 4, 8)."),
+    ] as [(String?, CUDABertEngine.LayerNormRows?, String?)])
+    func layerNormRowsNamed(_ value: String?, expected: CUDABertEngine.LayerNormRows?, error: String?) {
+        expectSetting(try CUDABertEngine.layerNormRows(named: value), is: error == nil ? .some(expected) : nil, orFailsWith: error)
+    }
+
     @Test("Only the int8 wgmma kernels without split-K store residual codes", arguments: [
         ("pp_128x128", true, true), ("64x64", true, true), ("128x256", true, true), ("p3_64x128", true, true),
         ("pe_128x128", true, true), ("sk_64x128", true, false), ("pp_128x128", false, false),
