@@ -16,13 +16,16 @@
 # Part `checks` (about 8 minutes): the full self-test without the model on k-both (its forced pe checks, every GEMM
 # check's GELU int8 output within 1 of float64, every LayerNorm and whole-model check against the CPU); if it passes,
 # HEAD, chunk8, slots and both at batch 128 (BERT-large and BERT-base INT8, fp16 stream), alternated twice.
+# Part `rows` (about 5 minutes): OCTET_LN_ROWS 1, 2, 4 and 8 at batch 128 on HEAD's kernels, alternated twice (the
+# codes LayerNorms' `_rows` kernels: the weights' loads, reciprocals and addressing paid once per block, a row about
+# 300 instructions per thread instead of 376), then 1 against 4 on k-slots (both savings together).
 # Part `pe` (about 4 minutes): OCTET_GEMM_PE 0 against 1 at batch 128, alternated twice, with the tuner's times for
 # pe and the ping-pong tiles per shape; then Nsight Compute's per-instruction view of HEAD's FFN-in GEMM at BERT-large
 # s128 b128 (tuning off: the ping-pong 128×128 kernel; layer 0's second launch of it is FFN in), to see which
 # instructions its warps stall on (source.csv.xz, one row per SASS instruction with its stall samples).
 # Carry .device/octet.xz, .device/cache.tar.xz, .device/k-chunk8, .device/k-slots and .device/k-both; results come back
 # as one archive.
-#   bash docs/results/h200-2026-12-02-s34/next/call.sh $OUT checks|pe
+#   bash docs/results/h200-2026-12-02-s34/next/call.sh $OUT checks|rows|pe
 set -uo pipefail
 bash scripts/device_unpack.sh > /dev/null
 export OCTET_CACHE=$PWD/.device/cache
@@ -38,6 +41,12 @@ if [ "$part" = checks ]; then
   if grep -q "| pass" "$out/selftest-both.txt" && ! grep "|" "$out/selftest-both.txt" | tail -n +3 | grep -vq "| pass"; then
     BENCH_FLAGS=--half-precision-stream bash scripts/kernel_ab_bench.sh "$out" 2 "bert-large bert-base" 128 head chunk8 slots both
   fi
+  exit 0
+fi
+if [ "$part" = rows ]; then
+  bash scripts/env_ab_bench.sh "$out" 2 "bert-large bert-base" 128 OCTET_LN_ROWS "1 2 4 8"
+  mkdir -p "$out/slots"
+  OCTET_KERNEL_DIR=$PWD/.device/k-slots bash scripts/env_ab_bench.sh "$out/slots" 2 "bert-large bert-base" 128 OCTET_LN_ROWS "1 4"
   exit 0
 fi
 bash scripts/env_ab_bench.sh "$out" 2 "bert-large bert-base" 128 OCTET_GEMM_PE "0 1"
