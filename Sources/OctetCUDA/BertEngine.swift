@@ -181,20 +181,21 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// 2, 4 or 8, built in session 34 and not yet measured): the `_rows` kernels pay the weights' loads, the steps'
     /// reciprocals and the addressing once per block instead of once per row (a row then takes about 300 instructions per
     /// thread instead of 376, cuobjdump), the LayerNorms at batch 128 being issue-bound rather than bandwidth-bound.
-    public enum LayerNormRows: String, Sendable, CaseIterable {
+    public enum LayerNormRowsPerBlock: String, Sendable, CaseIterable {
         case one = "1", two = "2", four = "4", eight = "8"
         /// The rows per block.
         var count: Int { Int(rawValue)! }
     }
-    private let layerNormRows: LayerNormRows
+    private let layerNormRowsPerBlock: LayerNormRowsPerBlock
     /// Whether the shape being encoded runs with the residual codes, and whether merged.
     private var codesNow = false, mergedNow = false
     /// How many residual LayerNorms of the last encoded pass read codes (the self-test checks that forced codes ran).
     public private(set) var residualCodeNorms = 0
     /// How many of them wrote merged codes (`mergedCodes`).
     public private(set) var mergedCodeNorms = 0
-    /// Rows per block of those LayerNorms in the last encoded pass (`layerNormRows`; 1 where no codes ran).
-    public var codeNormRows: Int { residualCodeNorms > 0 ? layerNormRows.count : 1 }
+    /// The most rows per block any of those LayerNorms was launched with in the last encoded pass (a `_rows` kernel's
+    /// `layerNormRowsPerBlock`, its last block possibly fewer; 1 where only one-row kernels or none ran).
+    public private(set) var codeNormRowsPerBlock = 1
     /// Whether the FFN output's LayerNorm is fused too when `fusedLayerNorm` is on (`OCTET_FUSED_LAYERNORM=attention`
     /// leaves it separate).
     private let fusedFeedForwardNorm = ProcessInfo.processInfo.environment["OCTET_FUSED_LAYERNORM"] != "attention"
@@ -208,7 +209,8 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
 
     /// Builds the engine. `scales` (required for `.int8`) give every quantization point's amax and the groups kept in
     /// float; throws `OctetError.unsupported` for a recipe this engine cannot run (SmoothQuant, Q/K/V inputs with
-    /// different steps or precisions) and `OctetError.device` for CUDA failures.
+    /// different steps or precisions), `OctetError.invalidArgument` for an `OCTET_*` setting it cannot read, and
+    /// `OctetError.device` for CUDA failures.
     public init(weights: BertWeights, precision: Precision, scales: QuantizationScales? = nil, device: CUDADevice, compiler: NVRTC,
                 maxTokens: Int = 128 * 384, maxSequenceLength: Int? = nil,
                 packing: Bool = ProcessInfo.processInfo.environment["OCTET_PACK"] != "0",
@@ -217,7 +219,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
                 layerNormForm: LayerNormForm? = nil,
                 fp16Attention: FP16AttentionKernel? = nil,
                 fusedAttention: FusedAttention? = nil,
-                residualCodes: ResidualCodes? = nil, mergedCodes: Bool? = nil, layerNormRows: LayerNormRows? = nil) throws {
+                residualCodes: ResidualCodes? = nil, mergedCodes: Bool? = nil, layerNormRowsPerBlock: LayerNormRowsPerBlock? = nil) throws {
         let c = weights.config
         let (h, inter, heads) = (c.hiddenSize, c.intermediateSize, c.headCount)
         let d = h / heads
@@ -259,7 +261,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         let codes = try residualCodes ?? Self.residualCodes(named: ProcessInfo.processInfo.environment["OCTET_RESIDUAL_CODES"]) ?? .manyRows
         self.residualCodes = halfStream && device.supportsWgmma && h % 256 == 0 ? codes : .off
         self.mergedCodes = mergedCodes ?? (ProcessInfo.processInfo.environment["OCTET_MERGED_CODES"] != "0")
-        self.layerNormRows = try layerNormRows ?? Self.layerNormRows(named: ProcessInfo.processInfo.environment["OCTET_LN_ROWS"]) ?? .one
+        self.layerNormRowsPerBlock = try layerNormRowsPerBlock ?? Self.layerNormRowsPerBlock(named: ProcessInfo.processInfo.environment["OCTET_LN_ROWS"]) ?? .one
         self.maxTokens = maxTokens
         self.maxSequenceLength = min(maxSequenceLength ?? c.maxPositionEmbeddings, c.maxPositionEmbeddings, 512)
         try device.makeCurrent()
@@ -550,6 +552,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         codesNow = residualCodesRun(rows: t)
         mergedNow = codesNow && mergedCodes && codesMerge
         residualCodeNorms = codesNow ? 2 * layers.count : 0
+        codeNormRowsPerBlock = 1
         mergedCodeNorms = mergedNow ? 2 * layers.count - 1 : 0
         for (l, layer) in layers.enumerated() {
             let calls = gemmCalls(layer)
@@ -824,8 +827,9 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         let merged = mergedNow && !norm.last
         let name = "residual_layernorm_f16x8_codes_\(residualCoded ? "c8" : "f16")_"
             + (merged ? "merged" : "\(norm.last ? "f16" : "c8")_\(norm.copyName(streamF32: false))")
-        // Several rows per block (`layerNormRows`): the `_rows` kernel, the row count last.
-        let per = layerNormRows.count
+        // Several rows per block (`layerNormRowsPerBlock`): the `_rows` kernel, the row count last.
+        let per = layerNormRowsPerBlock.count
+        codeNormRowsPerBlock = max(codeNormRowsPerBlock, per)
         try launch("layernorm.cu", name + (per > 1 ? "_rows" : ""), grid: ((m + per - 1) / per, 1, 1), block: (h / 8, 1, 1), arguments: [
             .pointer(call.output), .pointer(mergedNow && residualCoded ? buffers["copy"]! : residual), .float(norm.localStep),
             .float(norm.residualStep), .buffer(norm.gamma),
@@ -895,7 +899,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     }
 
     /// `OCTET_LN_ROWS`'s rows per block of the codes LayerNorms, or nil when unset.
-    static func layerNormRows(named value: String?) throws -> LayerNormRows? {
+    static func layerNormRowsPerBlock(named value: String?) throws -> LayerNormRowsPerBlock? {
         try setting("OCTET_LN_ROWS", value, is: "a count of rows per LayerNorm block")
     }
 
@@ -1428,7 +1432,7 @@ struct GemmChoice {
 
     /// Whether the tuner times the "pe" schedule (`gemm_wgmma_pe_*`: built in session 34, not yet measured in this form;
     /// `OCTET_GEMM_PE=1` makes it a candidate, for A/B). The self-test checks it either way.
-    static let handoffEpilogue = ProcessInfo.processInfo.environment["OCTET_GEMM_PE"] == "1"
+    static let tunesHandoffEpilogue = ProcessInfo.processInfo.environment["OCTET_GEMM_PE"] == "1"
 
     /// Every Octet kernel the tuner times for a GEMM shape (and the self-test checks): the mma.sync rule's tile; up to
     /// 512 rows its split-K aimed at half and twice the blocks per multiprocessor too, and the other small-M tiles
@@ -1459,7 +1463,7 @@ struct GemmChoice {
             // 128×128 (BERT-large's FFN in: 129 tiles against 96), each with 12% fewer operand bytes.
             if m >= 256 {
                 variants += ["pp_128x128", "p3_64x128", "128x96"] + (n % 256 == 0 ? ["128x256", "pp_64x256"] : [])
-                    + (handoffEpilogue ? ["pe_128x128"] : [])
+                    + (tunesHandoffEpilogue ? ["pe_128x128"] : [])
             }
             list += variants.map { GemmChoice.wgmma(int8: int8, variant: $0) }
             if m <= splitMaxTokens {

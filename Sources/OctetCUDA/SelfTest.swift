@@ -239,11 +239,13 @@ public struct CUDASelfTest {
                         // row count is odd).
                         results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream", batch: batch,
                                                  packing: packing, halfStreamStorage: .half, residualCodes: true, mergedCodes: true,
-                                                 layerNormRows: .two))
+                                                 layerNormRowsPerBlock: .two))
                     }
-                    // Four rows per block, the codes unmerged (the `_rows` forms of the other codes kernels).
-                    results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream", batch: batch,
-                                             halfStreamStorage: .half, residualCodes: true, layerNormRows: .four))
+                    // Four and eight rows per block, the codes unmerged (the `_rows` forms of the other codes kernels).
+                    for rows in [CUDABertEngine.LayerNormRowsPerBlock.four, .eight] {
+                        results.append(try model(weights, precision: .int8, scales: halfAllInt8, name: name + " all int8 fp16 stream", batch: batch,
+                                                 halfStreamStorage: .half, residualCodes: true, layerNormRowsPerBlock: rows))
+                    }
                 }
             }
             if config.hiddenSize % 256 == 0 {
@@ -506,12 +508,12 @@ public struct CUDASelfTest {
     /// reverse order, which replays the same CUDA graph with other offsets; the larger of the two errors counts.
     /// `fusedLayerNorm`: with the GEMM + residual LayerNorm kernels (`CUDABertEngine.fusedLayerNorm`);
     /// `halfStreamStorage`: an fp16-stream recipe's storage (nil: the engine's choice per shape); `layerNormForm`: the
-    /// fp16 stream's LayerNorm form forced (nil: the engine's rule); `layerNormRows`: rows per block of the codes
+    /// fp16 stream's LayerNorm form forced (nil: the engine's rule); `layerNormRowsPerBlock`: rows per block of the codes
     /// LayerNorms (nil: one, whatever `OCTET_LN_ROWS` says).
     func model(_ weights: BertWeights, precision: CUDABertEngine.Precision, scales: QuantizationScales?, name: String,
                batch: TokenBatch, packing: Bool = true, fusedLayerNorm: Bool = false, halfStreamStorage: CUDABertEngine.StreamStorage? = nil, layerNormForm: CUDABertEngine.LayerNormForm? = nil,
                fp16Attention: CUDABertEngine.FP16AttentionKernel? = nil, fusedAttention: Bool = false, residualCodes: Bool = false,
-               mergedCodes: Bool = false, mergeExpected: Bool = true, layerNormRows: CUDABertEngine.LayerNormRows? = nil) throws -> Result {
+               mergedCodes: Bool = false, mergeExpected: Bool = true, layerNormRowsPerBlock: CUDABertEngine.LayerNormRowsPerBlock? = nil) throws -> Result {
         let (b, s) = (batch.batchSize, batch.sequenceLength)
         let cpu: QuestionAnsweringEngine = precision == .fp16
             ? CPUBertEngine(weights: weights)
@@ -521,7 +523,7 @@ public struct CUDASelfTest {
                                      packing: packing, fusedLayerNorm: fusedLayerNorm, halfStreamStorage: halfStreamStorage,
                                      layerNormForm: layerNormForm, fp16Attention: fp16Attention,
                                      fusedAttention: fusedAttention ? .always : nil, residualCodes: residualCodes ? .always : nil,
-                                     mergedCodes: mergedCodes, layerNormRows: layerNormRows ?? .one)
+                                     mergedCodes: mergedCodes, layerNormRowsPerBlock: layerNormRowsPerBlock ?? .one)
         let packed = gpu.packing && PackedBatch(batch) != nil
         let got = try gpu.spanLogits(for: batch)  // the first run of a shape runs eagerly, then captures its graph
         let replay = try gpu.spanLogits(for: batch)  // the replayed graph must give the same answer
@@ -539,10 +541,10 @@ public struct CUDASelfTest {
         let fusedRan = !fusedAttention || gpu.fusedAttentionLayers > 0
         // Likewise the codes, and the merged codes where the steps agree (`mergeExpected`), not where they differ.
         let codesRan = (!residualCodes || gpu.residualCodeNorms > 0) && (!mergedCodes || (gpu.mergedCodeNorms > 0) == mergeExpected)
-            && gpu.codeNormRows == (layerNormRows ?? .one).count
+            && gpu.codeNormRowsPerBlock == (layerNormRowsPerBlock ?? .one).count
         return Result(name: "\(name) \(precision.rawValue) \(packed ? "packed" : "padded")" + (gpu.fusedLayerNorm ? " fused LayerNorm" : "")
                           + (gpu.fusedAttentionLayers > 0 ? " fused QKV attention" : "") + (gpu.residualCodeNorms > 0 ? " residual codes" : "") + (gpu.mergedCodeNorms > 0 ? " merged" : "")
-                          + (gpu.codeNormRows > 1 ? " \(gpu.codeNormRows) rows per LayerNorm block" : ""),
+                          + (gpu.codeNormRowsPerBlock > 1 ? " up to \(gpu.codeNormRowsPerBlock) rows per LayerNorm block" : ""),
                       elements: b * s, error: stable && fusedRan && codesRan ? error : .infinity,
                       tolerance: precision == .fp16 ? 1e-2 : 5e-2,
                       detail: "logits vs CPU \(precision == .fp16 ? "float32" : "Q/DQ int8"); best span agrees in \(agree)/\(b) rows" + (stable ? "" : "; graph replay differs")

@@ -626,7 +626,7 @@ struct StreamSettingTests {
         }
         // A candidate from 256 rows, as the other persistent schedules.
         let kernels = { (m: Int) in GemmChoice.tuningCandidates(m: m, n: 4096, k: 1024, int8: true, multiprocessors: 132, wgmma: true).map(\.kernel) }
-        #expect(kernels(16384).contains("gemm_wgmma_pe_i8_128x128") == GemmChoice.handoffEpilogue)
+        #expect(kernels(16384).contains("gemm_wgmma_pe_i8_128x128") == GemmChoice.tunesHandoffEpilogue)
         #expect(!kernels(128).contains("gemm_wgmma_pe_i8_128x128"))
     }
 
@@ -637,9 +637,9 @@ struct StreamSettingTests {
         ("4", .four, nil),
         ("8", .eight, nil),
         ("3", nil, "OCTET_LN_ROWS is 3, which is not a count of rows per LayerNorm block (1, 2, 4, 8)."),
-    ] as [(String?, CUDABertEngine.LayerNormRows?, String?)])
-    func layerNormRowsNamed(_ value: String?, expected: CUDABertEngine.LayerNormRows?, error: String?) {
-        expectSetting(try CUDABertEngine.layerNormRows(named: value), is: error == nil ? .some(expected) : nil, orFailsWith: error)
+    ] as [(String?, CUDABertEngine.LayerNormRowsPerBlock?, String?)])
+    func layerNormRowsPerBlockNamed(_ value: String?, expected: CUDABertEngine.LayerNormRowsPerBlock?, error: String?) {
+        expectSetting(try CUDABertEngine.layerNormRowsPerBlock(named: value), is: error == nil ? .some(expected) : nil, orFailsWith: error)
     }
 
     @Test("Only the int8 wgmma kernels without split-K store residual codes", arguments: [

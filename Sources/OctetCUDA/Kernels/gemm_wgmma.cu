@@ -526,7 +526,7 @@ template <typename T> __device__ __forceinline__ T from_bits(unsigned u);
 template <> __device__ __forceinline__ int from_bits<int>(unsigned u) { return (int)u; }
 template <> __device__ __forceinline__ float from_bits<float>(unsigned u) { return __uint_as_float(u); }
 template <int KIND, bool ACT, int BN, typename T>
-__device__ __forceinline__ void handoff_epilogue(const uint4 *__restrict__ hand, unsigned long long *handEmpty, const Columns<BN> &cols,
+__device__ __forceinline__ void handoff_epilogue(const uint4 *hand, unsigned long long *handEmpty, const Columns<BN> &cols,
                                                  uint4 *__restrict__ staging, int m0, int n0, int M, int N, void *__restrict__ out,
                                                  int ldo, const float *__restrict__ residual) {
     constexpr int CHUNK = 4, J = BN / 8;
@@ -541,7 +541,9 @@ __device__ __forceinline__ void handoff_epilogue(const uint4 *__restrict__ hand,
             a.v[4 * j + 2] = from_bits<T>(u.z);
             a.v[4 * j + 3] = from_bits<T>(u.w);
         }
-        if (jBase + CHUNK == J) barrier_arrive(handEmpty);  // the tile's last loads are issued: the buffer may refill
+        // The tile's last loads are issued: the buffer may refill. (`hand` is not __restrict__, so the arrive's memory
+        // clobber keeps the loads before it.)
+        if (jBase + CHUNK == J) barrier_arrive(handEmpty);
         epilogue_columns<KIND, ACT, BN, T, CHUNK>(a, cols, staging, m0, n0, M, N, out, ldo, residual, jBase);
     }
 }
@@ -554,7 +556,9 @@ __device__ __forceinline__ void gemm_pingpong_epilogue(const TensorMap &mapA, co
     typedef typename Accumulator<INT8>::T T;
     typedef Ring<128, BN, STAGES> R;
     constexpr int C = 2, BM = 128, PRODUCER_REGS = 24, PRODUCT_REGS = 160, EPILOGUE_REGS = 64;
-    // setmaxnreg.inc draws only on what the block's own .dec calls released: 640 threads launch at 96 registers each.
+    // setmaxnreg.inc draws only on what the block's own .dec calls released: 640 threads launch at 96 registers each
+    // (ptxas gives a kernel that uses setmaxnreg its launch bound's whole count: "Used 96 registers"; with fewer the
+    // products' .inc would wait forever, which the self-test's time limit would show as a hang).
     static_assert(PRODUCER_REGS + C * PRODUCT_REGS + 2 * EPILOGUE_REGS <= 5 * 96, "the block's registers");
     extern __shared__ unsigned char raw[];
     R ring(raw);

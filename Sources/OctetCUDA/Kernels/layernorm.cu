@@ -1,4 +1,5 @@
-// layernorm: the two LayerNorms of BERT with their neighbours fused, one block per token (H ≤ 1024, H % 128 == 0).
+// layernorm: the two LayerNorms of BERT with their neighbours fused, one block per token (H ≤ 1024, H % 128 == 0; the
+// codes LayerNorms' `_rows` kernels take several tokens per block in turn).
 //
 // embed_layernorm:    x = word[id] + position[pos] + tokenType[type]                 (fp16 tables, float sum)
 //                     pos = t mod S in a padded batch, positions[t] in a packed one (only real tokens, back to back)
