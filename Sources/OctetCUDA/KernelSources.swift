@@ -2446,22 +2446,31 @@ enum KernelSources {
             }
         }
 
-        // The runtime epilogue choice (output kind × GELU) mapped to the compiled variants.
+        // The runtime epilogue choice (output kind × GELU) mapped to the compiled variants: `run(EpilogueVariant<KIND, ACT>())`
+        // for the one asked. CODES: an int8 kernel, the only kind the engine asks residual codes of.
+        template <int KIND, bool ACT> struct EpilogueVariant {
+            static constexpr int kind = KIND;
+            static constexpr bool act = ACT;
+        };
+        template <bool CODES, typename F>
+        __device__ __forceinline__ void with_epilogue_variant(int outKind, int act, F &&run) {
+            if (outKind == OUT_F16) {
+                if (act) run(EpilogueVariant<OUT_F16, true>()); else run(EpilogueVariant<OUT_F16, false>());
+            } else if (outKind == OUT_F32) {
+                if (act) run(EpilogueVariant<OUT_F32, true>()); else run(EpilogueVariant<OUT_F32, false>());
+            } else if (CODES && outKind == OUT_CODE) {
+                if constexpr (CODES) run(EpilogueVariant<OUT_CODE, false>());
+            } else {
+                if (act) run(EpilogueVariant<2, true>()); else run(EpilogueVariant<2, false>());
+            }
+        }
         template <bool ROLL, int BN, typename T>
         __device__ __forceinline__ void epilogue(const Fragment<BN, T> &acc, const Columns<BN> &cols, uint4 *__restrict__ staging, int m0,
                                                  int n0, int M, int N, int act, int outKind, void *__restrict__ out, int ldo,
                                                  const float *__restrict__ residual) {
-        #define EPILOGUE(KIND, ACT) epilogue<KIND, ACT, ROLL>(acc, cols, staging, m0, n0, M, N, out, ldo, residual)
-            if (outKind == OUT_F16) {
-                if (act) EPILOGUE(OUT_F16, true); else EPILOGUE(OUT_F16, false);
-            } else if (outKind == OUT_F32) {
-                if (act) EPILOGUE(OUT_F32, true); else EPILOGUE(OUT_F32, false);
-            } else if (integer_accumulator<T> && outKind == OUT_CODE) {  // int8 kernels only: the engine asks codes of no other
-                if constexpr (integer_accumulator<T>) EPILOGUE(OUT_CODE, false);
-            } else {
-                if (act) EPILOGUE(2, true); else EPILOGUE(2, false);
-            }
-        #undef EPILOGUE
+            with_epilogue_variant<integer_accumulator<T>>(outKind, act, [&](auto v) {
+                epilogue<decltype(v)::kind, decltype(v)::act, ROLL>(acc, cols, staging, m0, n0, M, N, out, ldo, residual);
+            });
         }
 
         // Barrier setup shared by every schedule: `full` completes when a stage's two TMA copies have landed (one arrival, the
@@ -2534,6 +2543,22 @@ enum KernelSources {
                     wgmma_wait<1>();
                     if (kt > 0) release(position - 1);
                 }
+            }
+
+            // Consumer of the ping-pong schedules (warpgroup c of C, its i-th tile, the block's j-th; their C turn barriers follow
+            // the ring's `empty` ones): waits for its turn (turn[c] completes once per tile of warpgroup c − 1: phase i, or
+            // i − 1 for warpgroup 0, which starts without waiting), multiplies the tile's kTiles slabs into fresh accumulators,
+            // passes the turn on, and completes its products, releasing the last slab too, since the ring goes on to the next
+            // tile.
+            template <int C, int HALVES, typename T>
+            __device__ __forceinline__ void multiply_in_turn(Fragment<BN, T> (&acc)[HALVES], int c, int i, int j, int kTiles) {
+                unsigned long long *turn = empty + STAGES;
+                if (c > 0 || i > 0) barrier_wait(turn + c, (c > 0 ? i : i - 1) & 1);
+                zero(acc);
+                multiply(acc, j * kTiles, kTiles, 0);
+                barrier_arrive(turn + (c + 1) % C);
+                wgmma_wait<0>();
+                release(j * kTiles + kTiles - 1);
             }
 
             // Consumer (one warpgroup): waits for `position` to be full and issues its products as one committed group, not
@@ -2687,12 +2712,7 @@ enum KernelSources {
                 const int m0 = tile / tilesN * BM, n0 = tile % tilesN * BN;
                 warpgroup_sync(1 + c);  // the previous tile's epilogue has read its values
                 stage_columns<INT8>(shared.columns[c], n0, N, dqScale, bias, qScale, outKind, act);
-                if (c > 0 || i > 0) barrier_wait(turn + c, (c > 0 ? i : i - 1) & 1);
-                zero(acc);
-                ring.multiply(acc, j * kTiles, kTiles, 0);
-                barrier_arrive(turn + (c + 1) % C);
-                wgmma_wait<0>();
-                ring.release(j * kTiles + kTiles - 1);  // the ring goes on to the next tile: release the last slab too
+                ring.template multiply_in_turn<C>(acc, c, i, j, kTiles);
                 warpgroup_sync(1 + c);                  // every thread's share of the column values is in place
                 // One copy of the epilogue's code for every half: the next half moves into the first's registers.
         #pragma unroll 1
@@ -2799,12 +2819,7 @@ enum KernelSources {
                 const int c = group - 1;
                 Fragment<BN, T> acc[2];
                 for (int i = 0, j = c, tile = blockIdx.x + c * gridDim.x; tile < tiles; i++, j += C, tile += C * gridDim.x) {
-                    if (c > 0 || i > 0) barrier_wait(turn + c, (c > 0 ? i : i - 1) & 1);
-                    zero(acc);
-                    ring.multiply(acc, j * kTiles, kTiles, 0);
-                    barrier_arrive(turn + (c + 1) % C);
-                    wgmma_wait<0>();
-                    ring.release(j * kTiles + kTiles - 1);
+                    ring.template multiply_in_turn<C>(acc, c, i, j, kTiles);
                     fence_operands(acc[0]);
                     fence_operands(acc[1]);
                     // Every warp of this warpgroup has arrived on handFull for its previous tile (phase j − 2) before any waits
@@ -2836,18 +2851,10 @@ enum KernelSources {
                 barrier_wait(handFull, j & 1);
                 warpgroup_sync(1 + C + e);  // every thread's share of the column values is in place
                 const uint4 *hand = handoff + e * (BN / 8) * 128;
-        #define HANDOFF_EPILOGUE(KIND, ACT)                                                                                    \
-            handoff_epilogue<KIND, ACT, BN, T>(hand, handEmpty, shared.columns[e], shared.staging[e][0], m0 + 64 * e, n0, M, N, out, ldo, residual)
-                if (outKind == OUT_F16) {
-                    if (act) HANDOFF_EPILOGUE(OUT_F16, true); else HANDOFF_EPILOGUE(OUT_F16, false);
-                } else if (outKind == OUT_F32) {
-                    if (act) HANDOFF_EPILOGUE(OUT_F32, true); else HANDOFF_EPILOGUE(OUT_F32, false);
-                } else if (integer_accumulator<T> && outKind == OUT_CODE) {
-                    if constexpr (integer_accumulator<T>) HANDOFF_EPILOGUE(OUT_CODE, false);
-                } else {
-                    if (act) HANDOFF_EPILOGUE(2, true); else HANDOFF_EPILOGUE(2, false);
-                }
-        #undef HANDOFF_EPILOGUE
+                with_epilogue_variant<integer_accumulator<T>>(outKind, act, [&](auto v) {
+                    handoff_epilogue<decltype(v)::kind, decltype(v)::act, BN, T>(hand, handEmpty, shared.columns[e], shared.staging[e][0],
+                                                                                 m0 + 64 * e, n0, M, N, out, ldo, residual);
+                });
             }
         }
 
@@ -3572,13 +3579,21 @@ enum KernelSources {
         RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_qdq_none, false, 1, 0, false, 2)
         RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_qdq_f16, false, 1, 1, false, 2)
         RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_qdq_i8, false, 1, 2, false, 2)
-        // The residual codes (`residual_layernorm_codes`): residual_layernorm_f16x8_codes_<residual: f16|c8>_<output: f16|c8>_<copy>.
+        // The residual codes (`residual_layernorm_codes`): residual_layernorm_f16x8_codes_<residual: f16|c8>_<output: f16|c8>_<copy>,
+        // and beside each its several-rows form `…_rows` (ROWS; not the default: `OCTET_LN_ROWS=2`, `4` or `8`, built in
+        // session 34, not yet run), the same kernel with the row count `rows` last.
         #define RESIDUAL_LAYERNORM_CODES(NAME, RES_CODE, OUT_CODE, COPY)                                                           \
             extern "C" __global__ void NAME(const void *local, const void *residual, float localStep, float residualStep,          \
                                             const float *gamma, const float *beta, float eps, int H, void *out, void *copy,         \
                                             float qScale, float outStep) {                                                         \
                 residual_layernorm_codes<RES_CODE, OUT_CODE, COPY>(local, residual, localStep, residualStep, gamma, beta, eps, H,   \
                                                                    out, copy, qScale, outStep);                                    \
+            }                                                                                                                      \
+            extern "C" __global__ void NAME##_rows(const void *local, const void *residual, float localStep, float residualStep,   \
+                                                   const float *gamma, const float *beta, float eps, int H, void *out, void *copy,  \
+                                                   float qScale, float outStep, int rows) {                                        \
+                residual_layernorm_codes<RES_CODE, OUT_CODE, COPY, true>(local, residual, localStep, residualStep, gamma, beta,     \
+                                                                         eps, H, out, copy, qScale, outStep, rows);                \
             }
         RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_f16_c8_i8, false, true, 2)
         RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_c8_c8_i8, true, true, 2)
@@ -3590,20 +3605,6 @@ enum KernelSources {
         // residual codes from `copy` before it overwrites the same bytes with its own.
         RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_f16_merged, false, true, 3)
         RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_c8_merged, true, true, 3)
-        // Several rows per block (`residual_layernorm_codes`'s ROWS; not the default: `OCTET_LN_ROWS=2`, `4` or `8`, built in
-        // session 34, not yet run): the same kernels with the row count `rows` last.
-        #define RESIDUAL_LAYERNORM_CODES_ROWS(NAME, RES_CODE, OUT_CODE, COPY)                                                      \
-            extern "C" __global__ void NAME(const void *local, const void *residual, float localStep, float residualStep,          \
-                                            const float *gamma, const float *beta, float eps, int H, void *out, void *copy,         \
-                                            float qScale, float outStep, int rows) {                                               \
-                residual_layernorm_codes<RES_CODE, OUT_CODE, COPY, true>(local, residual, localStep, residualStep, gamma, beta,     \
-                                                                         eps, H, out, copy, qScale, outStep, rows);                \
-            }
-        RESIDUAL_LAYERNORM_CODES_ROWS(residual_layernorm_f16x8_codes_f16_c8_i8_rows, false, true, 2)
-        RESIDUAL_LAYERNORM_CODES_ROWS(residual_layernorm_f16x8_codes_c8_c8_i8_rows, true, true, 2)
-        RESIDUAL_LAYERNORM_CODES_ROWS(residual_layernorm_f16x8_codes_c8_f16_none_rows, true, false, 0)
-        RESIDUAL_LAYERNORM_CODES_ROWS(residual_layernorm_f16x8_codes_f16_merged_rows, false, true, 3)
-        RESIDUAL_LAYERNORM_CODES_ROWS(residual_layernorm_f16x8_codes_c8_merged_rows, true, true, 3)
         """#,
         "qa_head.cu": #"""
         // qa_head: the extractive-QA head, start/end logits = hidden · Wᵀ + b with W [2, H] (float), one warp per token;

@@ -384,13 +384,21 @@ RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_float_i8, false, 0, 2, false, 2)
 RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_qdq_none, false, 1, 0, false, 2)
 RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_qdq_f16, false, 1, 1, false, 2)
 RESIDUAL_LAYERNORM_RQ(residual_layernorm_f16x8_qdq_i8, false, 1, 2, false, 2)
-// The residual codes (`residual_layernorm_codes`): residual_layernorm_f16x8_codes_<residual: f16|c8>_<output: f16|c8>_<copy>.
+// The residual codes (`residual_layernorm_codes`): residual_layernorm_f16x8_codes_<residual: f16|c8>_<output: f16|c8>_<copy>,
+// and beside each its several-rows form `…_rows` (ROWS; not the default: `OCTET_LN_ROWS=2`, `4` or `8`, built in
+// session 34, not yet run), the same kernel with the row count `rows` last.
 #define RESIDUAL_LAYERNORM_CODES(NAME, RES_CODE, OUT_CODE, COPY)                                                           \
     extern "C" __global__ void NAME(const void *local, const void *residual, float localStep, float residualStep,          \
                                     const float *gamma, const float *beta, float eps, int H, void *out, void *copy,         \
                                     float qScale, float outStep) {                                                         \
         residual_layernorm_codes<RES_CODE, OUT_CODE, COPY>(local, residual, localStep, residualStep, gamma, beta, eps, H,   \
                                                            out, copy, qScale, outStep);                                    \
+    }                                                                                                                      \
+    extern "C" __global__ void NAME##_rows(const void *local, const void *residual, float localStep, float residualStep,   \
+                                           const float *gamma, const float *beta, float eps, int H, void *out, void *copy,  \
+                                           float qScale, float outStep, int rows) {                                        \
+        residual_layernorm_codes<RES_CODE, OUT_CODE, COPY, true>(local, residual, localStep, residualStep, gamma, beta,     \
+                                                                 eps, H, out, copy, qScale, outStep, rows);                \
     }
 RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_f16_c8_i8, false, true, 2)
 RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_c8_c8_i8, true, true, 2)
@@ -402,17 +410,3 @@ RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_c8_f16_none, true, false
 // residual codes from `copy` before it overwrites the same bytes with its own.
 RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_f16_merged, false, true, 3)
 RESIDUAL_LAYERNORM_CODES(residual_layernorm_f16x8_codes_c8_merged, true, true, 3)
-// Several rows per block (`residual_layernorm_codes`'s ROWS; not the default: `OCTET_LN_ROWS=2`, `4` or `8`, built in
-// session 34, not yet run): the same kernels with the row count `rows` last.
-#define RESIDUAL_LAYERNORM_CODES_ROWS(NAME, RES_CODE, OUT_CODE, COPY)                                                      \
-    extern "C" __global__ void NAME(const void *local, const void *residual, float localStep, float residualStep,          \
-                                    const float *gamma, const float *beta, float eps, int H, void *out, void *copy,         \
-                                    float qScale, float outStep, int rows) {                                               \
-        residual_layernorm_codes<RES_CODE, OUT_CODE, COPY, true>(local, residual, localStep, residualStep, gamma, beta,     \
-                                                                 eps, H, out, copy, qScale, outStep, rows);                \
-    }
-RESIDUAL_LAYERNORM_CODES_ROWS(residual_layernorm_f16x8_codes_f16_c8_i8_rows, false, true, 2)
-RESIDUAL_LAYERNORM_CODES_ROWS(residual_layernorm_f16x8_codes_c8_c8_i8_rows, true, true, 2)
-RESIDUAL_LAYERNORM_CODES_ROWS(residual_layernorm_f16x8_codes_c8_f16_none_rows, true, false, 0)
-RESIDUAL_LAYERNORM_CODES_ROWS(residual_layernorm_f16x8_codes_f16_merged_rows, false, true, 3)
-RESIDUAL_LAYERNORM_CODES_ROWS(residual_layernorm_f16x8_codes_c8_merged_rows, true, true, 3)
