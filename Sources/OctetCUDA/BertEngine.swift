@@ -177,16 +177,19 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// reciprocal's product to the CPU's quotient (a rare tie apart) and the LayerNorm writes 16 MB less at BERT-large
     /// s128 b128 (`residual_layernorm_f16x8_codes_*_merged`, which read their residual codes from the copy they write).
     private let mergedCodes: Bool
-    /// How many rows each block of the residual codes' LayerNorms normalizes in turn (`OCTET_LN_ROWS`: 1, the default, or
-    /// 2, 4 or 8, built in session 34 and not yet measured): the `_rows` kernels pay the weights' loads, the steps'
-    /// reciprocals and the addressing once per block instead of once per row (a row then takes about 300 instructions per
-    /// thread instead of 376, cuobjdump), the LayerNorms at batch 128 being issue-bound rather than bandwidth-bound.
+    /// How many rows each block of the residual codes' LayerNorms normalizes in turn (`OCTET_LN_ROWS`: 1, 2, 4 or 8;
+    /// by default 4 from 32 rows per multiprocessor, 4,224 on the H200, so each multiprocessor still has at least 8
+    /// blocks, and 1 below): the `_rows` kernels pay the weights' loads, the steps' reciprocals and the addressing once
+    /// per block instead of once per row (a row then takes about 300 instructions per thread instead of 376,
+    /// cuobjdump), the LayerNorms at batch 128 being issue-bound rather than bandwidth-bound. Session 35's alternated
+    /// A/B at batch 128: 4 rows 0.7–1.0% faster per pass than 1, 2 and 8 between them (docs/PERFORMANCE.md).
     public enum LayerNormRowsPerBlock: String, Sendable, CaseIterable {
         case one = "1", two = "2", four = "4", eight = "8"
         /// The rows per block.
         var count: Int { Int(rawValue)! }
     }
-    private let layerNormRowsPerBlock: LayerNormRowsPerBlock
+    /// The rows per block asked for (nil: the rule by row count above).
+    private let layerNormRowsAsked: LayerNormRowsPerBlock?
     /// Whether the shape being encoded runs with the residual codes, and whether merged.
     private var codesNow = false, mergedNow = false
     /// How many residual LayerNorms of the last encoded pass read codes (the self-test checks that forced codes ran).
@@ -194,7 +197,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
     /// How many of them wrote merged codes (`mergedCodes`).
     public private(set) var mergedCodeNorms = 0
     /// The most rows per block any of those LayerNorms was launched with in the last encoded pass (a `_rows` kernel's
-    /// `layerNormRowsPerBlock`, its last block possibly fewer; 1 where only one-row kernels or none ran).
+    /// rows per block, its last block possibly fewer; 1 where only one-row kernels or none ran).
     public private(set) var codeNormRowsPerBlock = 1
     /// Whether the FFN output's LayerNorm is fused too when `fusedLayerNorm` is on (`OCTET_FUSED_LAYERNORM=attention`
     /// leaves it separate).
@@ -261,7 +264,7 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         let codes = try residualCodes ?? Self.residualCodes(named: ProcessInfo.processInfo.environment["OCTET_RESIDUAL_CODES"]) ?? .manyRows
         self.residualCodes = halfStream && device.supportsWgmma && h % 256 == 0 ? codes : .off
         self.mergedCodes = mergedCodes ?? (ProcessInfo.processInfo.environment["OCTET_MERGED_CODES"] != "0")
-        self.layerNormRowsPerBlock = try layerNormRowsPerBlock ?? Self.layerNormRowsPerBlock(named: ProcessInfo.processInfo.environment["OCTET_LN_ROWS"]) ?? .one
+        self.layerNormRowsAsked = try layerNormRowsPerBlock ?? Self.layerNormRowsPerBlock(named: ProcessInfo.processInfo.environment["OCTET_LN_ROWS"])
         self.maxTokens = maxTokens
         self.maxSequenceLength = min(maxSequenceLength ?? c.maxPositionEmbeddings, c.maxPositionEmbeddings, 512)
         try device.makeCurrent()
@@ -827,8 +830,9 @@ public final class CUDABertEngine: QuestionAnsweringEngine, @unchecked Sendable 
         let merged = mergedNow && !norm.last
         let name = "residual_layernorm_f16x8_codes_\(residualCoded ? "c8" : "f16")_"
             + (merged ? "merged" : "\(norm.last ? "f16" : "c8")_\(norm.copyName(streamF32: false))")
-        // Several rows per block (`layerNormRowsPerBlock`): the `_rows` kernel, the row count last.
-        let per = layerNormRowsPerBlock.count
+        // Several rows per block (`layerNormRowsAsked`, else 4 from 32 rows per multiprocessor): the `_rows` kernel,
+        // the row count last.
+        let per = (layerNormRowsAsked ?? (m >= 32 * device.multiprocessors ? .four : .one)).count
         codeNormRowsPerBlock = max(codeNormRowsPerBlock, per)
         try launch("layernorm.cu", name + (per > 1 ? "_rows" : ""), grid: ((m + per - 1) / per, 1, 1), block: (h / 8, 1, 1), arguments: [
             .pointer(call.output), .pointer(mergedNow && residualCoded ? buffers["copy"]! : residual), .float(norm.localStep),

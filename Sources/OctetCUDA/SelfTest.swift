@@ -509,7 +509,7 @@ public struct CUDASelfTest {
     /// `fusedLayerNorm`: with the GEMM + residual LayerNorm kernels (`CUDABertEngine.fusedLayerNorm`);
     /// `halfStreamStorage`: an fp16-stream recipe's storage (nil: the engine's choice per shape); `layerNormForm`: the
     /// fp16 stream's LayerNorm form forced (nil: the engine's rule); `layerNormRowsPerBlock`: rows per block of the codes
-    /// LayerNorms (nil: one, whatever `OCTET_LN_ROWS` says).
+    /// LayerNorms (nil: the engine's choice, `OCTET_LN_ROWS` or its rule by row count).
     func model(_ weights: BertWeights, precision: CUDABertEngine.Precision, scales: QuantizationScales?, name: String,
                batch: TokenBatch, packing: Bool = true, fusedLayerNorm: Bool = false, halfStreamStorage: CUDABertEngine.StreamStorage? = nil, layerNormForm: CUDABertEngine.LayerNormForm? = nil,
                fp16Attention: CUDABertEngine.FP16AttentionKernel? = nil, fusedAttention: Bool = false, residualCodes: Bool = false,
@@ -523,7 +523,7 @@ public struct CUDASelfTest {
                                      packing: packing, fusedLayerNorm: fusedLayerNorm, halfStreamStorage: halfStreamStorage,
                                      layerNormForm: layerNormForm, fp16Attention: fp16Attention,
                                      fusedAttention: fusedAttention ? .always : nil, residualCodes: residualCodes ? .always : nil,
-                                     mergedCodes: mergedCodes, layerNormRowsPerBlock: layerNormRowsPerBlock ?? .one)
+                                     mergedCodes: mergedCodes, layerNormRowsPerBlock: layerNormRowsPerBlock)
         let packed = gpu.packing && PackedBatch(batch) != nil
         let got = try gpu.spanLogits(for: batch)  // the first run of a shape runs eagerly, then captures its graph
         let replay = try gpu.spanLogits(for: batch)  // the replayed graph must give the same answer
@@ -541,7 +541,7 @@ public struct CUDASelfTest {
         let fusedRan = !fusedAttention || gpu.fusedAttentionLayers > 0
         // Likewise the codes, and the merged codes where the steps agree (`mergeExpected`), not where they differ.
         let codesRan = (!residualCodes || gpu.residualCodeNorms > 0) && (!mergedCodes || (gpu.mergedCodeNorms > 0) == mergeExpected)
-            && gpu.codeNormRowsPerBlock == (layerNormRowsPerBlock ?? .one).count
+            && (layerNormRowsPerBlock.map { gpu.codeNormRowsPerBlock == $0.count } ?? true)
         return Result(name: "\(name) \(precision.rawValue) \(packed ? "packed" : "padded")" + (gpu.fusedLayerNorm ? " fused LayerNorm" : "")
                           + (gpu.fusedAttentionLayers > 0 ? " fused QKV attention" : "") + (gpu.residualCodeNorms > 0 ? " residual codes" : "") + (gpu.mergedCodeNorms > 0 ? " merged" : "")
                           + (gpu.codeNormRowsPerBlock > 1 ? " up to \(gpu.codeNormRowsPerBlock) rows per LayerNorm block" : ""),
