@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import COctetKernels
 import OctetCore
 import OctetCPU
 import OctetModels
@@ -176,12 +177,26 @@ enum Python {
         let graph = try ONNXGraph(contentsOf: path)
         let io = try SafeTensorsFile(path: folder + "/reference-qdq.io.safetensors")
         let inputs = try ExportedModelTests.inputs(of: graph, from: io)
-        // Literal Q/DQ semantics: the same int8 grid points as ONNX Runtime, both run literally and optimized.
+        // Literal Q/DQ semantics: the same int8 grid points as ONNX Runtime, both run literally and optimized. ONNX
+        // Runtime's optimized run is exact only where its fused integer kernels are: on x86 CPUs without VNNI its u8s8
+        // kernels add byte products in pairs into saturating 16-bit lanes (vpmaddubsw; ONNX Runtime's quantization guide
+        // names the saturation and suggests reduce_range or U8U8 for such CPUs), and the logits there moved by
+        // about 3 from its own literal run (an AMD EPYC with AVX2 only, session 35). So the literal run is the
+        // reference everywhere, and the optimized one wherever ONNX Runtime agrees with itself; a disagreement on a
+        // CPU with VNNI, where its kernels are exact, fails.
         let outputs = try GraphExecutor(graph: try GraphPasses.optimize(graph, level: .fold)).run(inputs)
+        let vnni = octet_int8_path_supported(Int32(OCTET_I8_AVXVNNI)) == 1 || octet_int8_path_supported(Int32(OCTET_I8_AVX512VNNI)) == 1
         for name in ["start_logits", "end_logits"] {
-            for reference in [name, name + "_unfused"] {
-                let error = QDQExportTests.maxDifference(outputs[name]!.floats, try io.tensor(reference).floats())
-                #expect(error <= 1e-6, "\(reference): max |octet − onnxruntime| = \(error)")
+            let literal = try io.tensor(name + "_unfused").floats(), optimized = try io.tensor(name).floats()
+            let error = QDQExportTests.maxDifference(outputs[name]!.floats, literal)
+            #expect(error <= 1e-6, "\(name)_unfused: max |octet − onnxruntime| = \(error)")
+            let selfDifference = QDQExportTests.maxDifference(optimized, literal)
+            if selfDifference <= 1e-6 {
+                let error = QDQExportTests.maxDifference(outputs[name]!.floats, optimized)
+                #expect(error <= 1e-6, "\(name): max |octet − onnxruntime| = \(error)")
+            } else {
+                #expect(!vnni, "\(name): ONNX Runtime's optimized run differs from its literal one by \(selfDifference) on a CPU with VNNI")
+                print("\(name): ONNX Runtime's optimized run differs from its literal run by \(selfDifference) (no VNNI: saturating u8s8 kernels); checked against the literal run only")
             }
         }
         // Fused, every MatMul with an int8 weight runs as QDense.
